@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: MIT
+
+#include "auth.hpp"
+
+#include <sofia-sip/auth_digest.h>
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/su_string.h>
+#include <sofia-sip/url.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace checksyncd {
+
+namespace {
+
+// Refuse header values a real client never sends.
+constexpr std::size_t kMaxParams = 16;
+constexpr std::size_t kMaxParamLength = 512;
+
+// A su_home for the duration of one verification.
+class ScopedHome
+{
+public:
+	ScopedHome() { su_home_init(home_); }
+	~ScopedHome() { su_home_deinit(home_); }
+	ScopedHome(const ScopedHome &) = delete;
+	ScopedHome &operator=(const ScopedHome &) = delete;
+	su_home_t *get() { return home_; }
+
+private:
+	su_home_t home_[1] = {};
+};
+
+std::string_view nameOf(std::string_view param)
+{
+	return param.substr(0, param.find('='));
+}
+
+// Well-formed Digest parameters: a bounded count, bounded lengths and no
+// name given twice (sofia-sip would silently take the first).
+bool paramsWellFormed(const msg_param_t *params)
+{
+	if (!params)
+		return false;
+	std::size_t count = 0;
+	for (; params[count]; count++) {
+		std::string_view param(params[count]);
+		if (count >= kMaxParams || param.size() > kMaxParamLength)
+			return false;
+		for (std::size_t j = 0; j < count; j++)
+			if (su_casematch(std::string(nameOf(param)).c_str(),
+					 std::string(nameOf(params[j])).c_str()))
+				return false;
+	}
+	return count > 0;
+}
+
+bool realmMatches(const msg_param_t *params, std::string_view realm)
+{
+	const char *value = msg_params_find(params, "realm=");
+	if (!value)
+		return false;
+	// auth_strcmp compares a quoted value against an unquoted one.
+	return auth_strcmp(value, std::string(realm).c_str()) == 0;
+}
+
+} // namespace
+
+std::string_view authReason(AuthResult result)
+{
+	switch (result) {
+	case AuthResult::Ok:
+		return "ok";
+	case AuthResult::NoCredentials:
+		return "no-credentials";
+	case AuthResult::Malformed:
+		return "malformed";
+	case AuthResult::UnknownUser:
+		return "unknown-user";
+	case AuthResult::WrongUser:
+		return "wrong-username";
+	case AuthResult::WrongUri:
+		return "wrong-uri";
+	case AuthResult::BadAlgorithm:
+		return "bad-algorithm";
+	case AuthResult::BadQop:
+		return "bad-qop";
+	case AuthResult::BadNonce:
+		return "bad-nonce";
+	case AuthResult::AlgorithmMismatch:
+		return "algorithm-mismatch";
+	case AuthResult::WrongDigest:
+		return "wrong-digest";
+	case AuthResult::Stale:
+		return "stale-nonce";
+	case AuthResult::Replayed:
+		return "replayed-nonce";
+	case AuthResult::ReplayTableFull:
+		return "replay-table-full";
+	}
+	return "unknown";
+}
+
+bool isAuthFailure(AuthResult result)
+{
+	switch (result) {
+	case AuthResult::Ok:
+	case AuthResult::NoCredentials:
+	case AuthResult::Stale:
+	case AuthResult::ReplayTableFull:
+		return false;
+	default:
+		return true;
+	}
+}
+
+std::vector<Algorithm> offeredAlgorithms(const Settings &settings, const Identity *identity)
+{
+	if (identity && identity->pass.empty() && !identity->hash.empty())
+		return {Algorithm::Md5};
+	return settings.algorithms;
+}
+
+std::vector<std::string> makeChallenges(const Settings &settings, const Identity *identity,
+					std::string_view realm, const AuthRequest &request,
+					bool stale, NonceAuthority &nonces)
+{
+	bool qop = settings.qop == QopPolicy::Auth;
+	std::vector<std::string> challenges;
+	for (Algorithm algorithm : offeredAlgorithms(settings, identity)) {
+		std::string value = "Digest realm=\"";
+		value.append(realm);
+		value.append("\", nonce=\"");
+		value.append(nonces.issue(request.nowMs, algorithm, qop, realm, request.sourceIp));
+		value.append("\", algorithm=");
+		value.append(algorithmName(algorithm));
+		if (qop)
+			value.append(", qop=\"auth\"");
+		if (stale)
+			value.append(", stale=true");
+		challenges.push_back(std::move(value));
+	}
+	return challenges;
+}
+
+AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings &settings,
+				const Identity *identity, std::string_view realm,
+				const AuthRequest &request, const NonceAuthority &nonces,
+				UsedNonces &used)
+{
+	AuthOutcome outcome;
+
+	// The Digest credentials for our realm, among at most a few headers.
+	const msg_auth_t *ours = nullptr;
+	std::size_t headers = 0;
+	for (const msg_auth_t *a = authorization; a; a = a->au_next) {
+		if (++headers > 4) {
+			outcome.result = AuthResult::Malformed;
+			return outcome;
+		}
+		if (!ours && a->au_scheme && su_casematch(a->au_scheme, "Digest") &&
+		    realmMatches(a->au_params, realm))
+			ours = a;
+	}
+	if (!ours)
+		return outcome; // NoCredentials
+
+	if (!paramsWellFormed(ours->au_params)) {
+		outcome.result = AuthResult::Malformed;
+		return outcome;
+	}
+
+	ScopedHome home;
+	auth_response_t ar[1] = {};
+	ar->ar_size = sizeof(ar);
+	if (auth_digest_response_get(home.get(), ar, ours->au_params) < 0) {
+		outcome.result = AuthResult::Malformed;
+		return outcome;
+	}
+	if (ar->ar_username)
+		outcome.username = ar->ar_username;
+	if (!ar->ar_username || !ar->ar_nonce || !ar->ar_uri || !ar->ar_response) {
+		outcome.result = AuthResult::Malformed;
+		return outcome;
+	}
+
+	// Algorithm: absent means MD5 (RFC 2617); it must be one we offer.
+	std::optional<Algorithm> algorithm =
+		ar->ar_algorithm ? parseAlgorithm(ar->ar_algorithm) : Algorithm::Md5;
+	std::vector<Algorithm> offered = offeredAlgorithms(settings, identity);
+	if (!algorithm || std::find(offered.begin(), offered.end(), *algorithm) == offered.end()) {
+		outcome.result = AuthResult::BadAlgorithm;
+		return outcome;
+	}
+	if (!isHex(ar->ar_response, hexLength(*algorithm))) {
+		outcome.result = AuthResult::Malformed;
+		return outcome;
+	}
+
+	// qop: exactly what the nonce was issued with.
+	bool qopOffered = settings.qop == QopPolicy::Auth;
+	if (qopOffered) {
+		if (!ar->ar_qop || std::strcmp(ar->ar_qop, "auth") != 0 || !ar->ar_nc ||
+		    !isHex(ar->ar_nc, 8) || !ar->ar_cnonce || !*ar->ar_cnonce) {
+			outcome.result = AuthResult::BadQop;
+			return outcome;
+		}
+	} else if (ar->ar_qop) {
+		outcome.result = AuthResult::BadQop;
+		return outcome;
+	}
+
+	std::optional<NonceFacts> nonce = nonces.verify(ar->ar_nonce, realm, request.sourceIp);
+	if (!nonce) {
+		outcome.result = AuthResult::BadNonce;
+		return outcome;
+	}
+	if (nonce->algorithm != *algorithm) {
+		outcome.result = AuthResult::AlgorithmMismatch;
+		return outcome;
+	}
+	if (nonce->qop != qopOffered) {
+		outcome.result = AuthResult::BadQop;
+		return outcome;
+	}
+
+	// The uri must name the Request-URI (compared as SIP URIs).
+	url_t *uri = url_make(home.get(), ar->ar_uri);
+	url_t *requestUri = url_make(home.get(), std::string(request.requestUri).c_str());
+	if (!uri || !requestUri || url_cmp_all(uri, requestUri) != 0) {
+		outcome.result = AuthResult::WrongUri;
+		return outcome;
+	}
+
+	// From here on the same work is done whether or not the identity
+	// exists and the username is right: no timing oracle.
+	bool known = identity && identity->hasCredentials();
+	bool userMatches = known && identity->authUser() == ar->ar_username;
+	std::string ha1;
+	if (known && !identity->pass.empty())
+		ha1 = computeHa1(*algorithm, identity->authUser(), realm, identity->pass);
+	else if (known)
+		ha1 = identity->hash; // MD5 only, see offeredAlgorithms()
+	else
+		ha1 = computeHa1(*algorithm, ar->ar_username, realm, "\x01no-such-identity");
+
+	DigestInput input;
+	input.method = request.method;
+	input.uri = ar->ar_uri;
+	input.nonce = ar->ar_nonce;
+	if (qopOffered) {
+		input.qop = ar->ar_qop;
+		input.nc = ar->ar_nc;
+		input.cnonce = ar->ar_cnonce;
+	}
+	std::string expected = computeResponse(*algorithm, ha1, input);
+	bool digestRight = hexEqualConstantTime(expected, ar->ar_response);
+	std::fill(ha1.begin(), ha1.end(), '\0');
+
+	if (!known) {
+		outcome.result = AuthResult::UnknownUser;
+		return outcome;
+	}
+	if (!userMatches) {
+		outcome.result = AuthResult::WrongUser;
+		return outcome;
+	}
+	if (!digestRight) {
+		outcome.result = AuthResult::WrongDigest;
+		return outcome;
+	}
+	if (nonce->expired(request.nowMs)) {
+		outcome.result = AuthResult::Stale;
+		return outcome;
+	}
+	switch (used.markUsed(*nonce, request.nowMs)) {
+	case UsedNonces::Mark::Fresh:
+		outcome.result = AuthResult::Ok;
+		break;
+	case UsedNonces::Mark::AlreadyUsed:
+		outcome.result = AuthResult::Replayed;
+		break;
+	case UsedNonces::Mark::Full:
+		outcome.result = AuthResult::ReplayTableFull;
+		break;
+	}
+	return outcome;
+}
+
+} // namespace checksyncd

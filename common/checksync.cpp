@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+
+#include "checksync.hpp"
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/su_string.h>
+
+namespace checksyncd {
+
+std::string_view actionName(Action action)
+{
+	return action == Action::Resync ? "Resync" : "Reboot";
+}
+
+EventInfo classifyEvent(const sip_event_t *event)
+{
+	EventInfo info;
+	if (!event || !event->o_type)
+		return info;
+	if (!su_casematch(event->o_type, "check-sync")) {
+		info.kind = EventInfo::Kind::Other;
+		return info;
+	}
+	info.kind = EventInfo::Kind::CheckSync;
+
+	const char *reboot = msg_params_find(event->o_params, "reboot");
+	if (!reboot)
+		return info;
+	// A bare "reboot" flag comes back as "": neither true nor false.
+	if (su_casematch(reboot, "true"))
+		info.reboot = true;
+	else if (su_casematch(reboot, "false"))
+		info.reboot = false;
+	else
+		info.badRebootValue = true;
+	return info;
+}
+
+Action decideAction(const Settings &settings, const EventInfo &event)
+{
+	switch (settings.action) {
+	case ForcedAction::Sync:
+		return Action::Resync;
+	case ForcedAction::Reboot:
+		return Action::Reboot;
+	case ForcedAction::None:
+		break;
+	}
+	return event.reboot.value_or(true) ? Action::Reboot : Action::Resync;
+}
+
+bool needsChallenge(const Settings &settings, Action action)
+{
+	return settings.challengeChecksync ||
+	       (action == Action::Reboot && settings.challengeReboot);
+}
+
+Plan planRequest(const Settings *settings, const RequestFacts &request)
+{
+	Plan plan;
+	if (request.method == "ACK")
+		return plan;
+	if (request.method == "OPTIONS") {
+		plan.answer = Answer::Options;
+		return plan;
+	}
+	if (request.method != "NOTIFY") {
+		plan.answer = Answer::MethodNotAllowed;
+		return plan;
+	}
+
+	switch (request.event.kind) {
+	case EventInfo::Kind::Missing:
+		plan.answer = Answer::MissingEvent;
+		return plan;
+	case EventInfo::Kind::Other:
+		plan.answer = Answer::BadEvent;
+		return plan;
+	case EventInfo::Kind::CheckSync:
+		break;
+	}
+	if (request.event.badRebootValue) {
+		plan.answer = Answer::BadRebootValue;
+		return plan;
+	}
+	if (!settings) {
+		plan.answer = Answer::NoSettings;
+		return plan;
+	}
+
+	plan.action = decideAction(*settings, request.event);
+	plan.identity = request.uriHasUser ? settings->findActiveByUser(request.uriUser)
+					   : settings->lowestActive();
+	bool challenge = needsChallenge(*settings, plan.action);
+	if (challenge)
+		plan.answer = Answer::Challenge;
+	else if (request.uriHasUser && !plan.identity)
+		plan.answer = Answer::NotFound;
+	else
+		plan.answer = Answer::Serve;
+	return plan;
+}
+
+std::string challengeRealm(const Settings &settings, const Identity *identity,
+			   std::string_view uriHost)
+{
+	if (identity) {
+		std::string realm = identity->realm();
+		if (!realm.empty())
+			return realm;
+	}
+	if (const Identity *first = settings.lowestActive()) {
+		std::string realm = first->realm();
+		if (!realm.empty())
+			return realm;
+	}
+	return std::string(uriHost);
+}
+
+} // namespace checksyncd

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+
+#include "nonce.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace checksyncd {
+
+namespace {
+
+constexpr unsigned char kVersion = 1;
+constexpr std::size_t kHeadBytes = 12;
+constexpr std::size_t kNonceBytes = 36;		  // head + 24 bytes of MAC
+constexpr std::size_t kNonceChars = kNonceBytes / 3 * 4; // base64, no padding
+
+// base64url on top of libcrypto's base64 (standard alphabet, which would
+// put '/' and '+' in a header parameter).
+std::string encode(const unsigned char *data, std::size_t size)
+{
+	std::string text(size / 3 * 4 + 4, '\0');
+	int n = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(text.data()), data,
+				static_cast<int>(size));
+	text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+	for (char &c : text)
+		c = c == '+' ? '-' : c == '/' ? '_' : c;
+	return text;
+}
+
+bool decode(std::string_view text, std::array<unsigned char, kNonceBytes> &out)
+{
+	if (text.size() != kNonceChars)
+		return false;
+	std::string standard(text);
+	for (char &c : standard) {
+		if (c == '-')
+			c = '+';
+		else if (c == '_')
+			c = '/';
+		else if (c == '+' || c == '/' || c == '=')
+			return false; // only the url-safe alphabet is ours
+	}
+	std::array<unsigned char, kNonceBytes + 3> buffer{};
+	int n = EVP_DecodeBlock(buffer.data(),
+				reinterpret_cast<const unsigned char *>(standard.data()),
+				static_cast<int>(standard.size()));
+	if (n != static_cast<int>(kNonceBytes))
+		return false;
+	std::copy_n(buffer.begin(), kNonceBytes, out.begin());
+	return true;
+}
+
+} // namespace
+
+NonceAuthority::NonceAuthority(const Key &key)
+	: key_(key)
+{
+}
+
+NonceAuthority::~NonceAuthority()
+{
+	OPENSSL_cleanse(key_.data(), key_.size());
+}
+
+NonceAuthority::Key NonceAuthority::randomKey()
+{
+	Key key{};
+	if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1)
+		throw std::runtime_error("RAND_bytes failed");
+	return key;
+}
+
+std::array<unsigned char, NonceAuthority::kMacBytes>
+NonceAuthority::mac(const unsigned char *head, std::size_t headSize,
+		    std::string_view realm, std::string_view sourceIp) const
+{
+	std::array<unsigned char, EVP_MAX_MD_SIZE> full{};
+	std::array<unsigned char, kMacBytes> out{};
+
+	std::string message(reinterpret_cast<const char *>(head), headSize);
+	message.append(realm);
+	message.push_back('\0');
+	message.append(sourceIp);
+
+	unsigned int length = 0;
+	if (!HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+		  reinterpret_cast<const unsigned char *>(message.data()), message.size(),
+		  full.data(), &length) ||
+	    length < kMacBytes)
+		throw std::runtime_error("HMAC-SHA256 failed");
+	std::copy_n(full.begin(), kMacBytes, out.begin());
+	return out;
+}
+
+std::string NonceAuthority::issue(std::uint64_t nowMs, Algorithm algorithm, bool qop,
+				  std::string_view realm, std::string_view sourceIp)
+{
+	std::array<unsigned char, kNonceBytes> raw{};
+	std::uint32_t serial = nextSerial_++;
+	raw[0] = kVersion;
+	raw[1] = static_cast<unsigned char>(static_cast<unsigned>(algorithm) | (qop ? 0x10 : 0));
+	for (int i = 0; i < 6; i++)
+		raw[2 + i] = static_cast<unsigned char>(nowMs >> (8 * (5 - i)));
+	for (int i = 0; i < 4; i++)
+		raw[8 + i] = static_cast<unsigned char>(serial >> (8 * (3 - i)));
+	auto tag = mac(raw.data(), kHeadBytes, realm, sourceIp);
+	std::copy(tag.begin(), tag.end(), raw.begin() + kHeadBytes);
+	return encode(raw.data(), raw.size());
+}
+
+std::optional<NonceFacts> NonceAuthority::verify(std::string_view nonce,
+						 std::string_view realm,
+						 std::string_view sourceIp) const
+{
+	std::array<unsigned char, kNonceBytes> raw{};
+	if (!decode(nonce, raw) || raw[0] != kVersion)
+		return std::nullopt;
+
+	auto expected = mac(raw.data(), kHeadBytes, realm, sourceIp);
+	if (CRYPTO_memcmp(expected.data(), raw.data() + kHeadBytes, kMacBytes) != 0)
+		return std::nullopt;
+
+	unsigned algorithm = raw[1] & 0x0f;
+	if (algorithm > static_cast<unsigned>(Algorithm::Sha512_256) || (raw[1] & 0xe0))
+		return std::nullopt;
+
+	NonceFacts facts;
+	facts.algorithm = static_cast<Algorithm>(algorithm);
+	facts.qop = (raw[1] & 0x10) != 0;
+	for (int i = 0; i < 6; i++)
+		facts.issuedMs = (facts.issuedMs << 8) | raw[2 + i];
+	for (int i = 0; i < 4; i++)
+		facts.serial = (facts.serial << 8) | raw[8 + i];
+	return facts;
+}
+
+UsedNonces::UsedNonces(std::size_t capacity)
+	: capacity_(capacity)
+{
+	used_.reserve(capacity);
+}
+
+void UsedNonces::prune(std::uint64_t nowMs)
+{
+	std::erase_if(used_, [nowMs](const auto &entry) {
+		NonceFacts facts;
+		facts.issuedMs = entry.second;
+		return facts.expired(nowMs);
+	});
+}
+
+UsedNonces::Mark UsedNonces::markUsed(const NonceFacts &nonce, std::uint64_t nowMs)
+{
+	if (used_.contains(nonce.serial))
+		return Mark::AlreadyUsed;
+	if (used_.size() >= capacity_) {
+		prune(nowMs);
+		if (used_.size() >= capacity_)
+			return Mark::Full;
+	}
+	used_.emplace(nonce.serial, nonce.issuedMs);
+	return Mark::Fresh;
+}
+
+} // namespace checksyncd

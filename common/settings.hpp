@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+//
+// The phone's settings, as far as checksyncd reads them, and the reader of
+// the Snom-style XML settings file (DESIGN section 3).
+//
+// The reader is pure with respect to the daemon: it returns a result and
+// never logs. The caller decides what to log.
+
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "digest.hpp"
+
+namespace checksyncd {
+
+enum class ForcedAction : unsigned char {
+	None,	// follow the NOTIFY
+	Sync,	// always resync
+	Reboot, // always reboot
+};
+
+enum class QopPolicy : unsigned char {
+	Auth, // qop="auth" (RFC 2617/7616)
+	None, // RFC 2069 style, the seed's challenge
+};
+
+struct Identity {
+	unsigned idx = 0;
+	bool active = true;
+	std::string name;  // user_name
+	std::string host;  // user_host, host[:port]
+	std::string pname; // user_pname (authentication user), may be empty
+	std::string pass;  // user_pass, secret
+	std::string hash;  // user_hash, lower-case 32 hex (MD5 HA1), secret
+
+	// Host part of user_host (port removed; IPv6 keeps its brackets).
+	std::string realm() const;
+	// user_pname, or user_name when user_pname is empty.
+	const std::string &authUser() const;
+	// True when the identity has a password or an HA1 to check against.
+	bool hasCredentials() const { return !pass.empty() || !hash.empty(); }
+};
+
+struct Settings {
+	bool challengeChecksync = false;
+	bool challengeReboot = false;
+	ForcedAction action = ForcedAction::None;
+	std::uint16_t port = 5060;
+	std::vector<Algorithm> algorithms{Algorithm::Md5};
+	QopPolicy qop = QopPolicy::Auth;
+	// Keyed by idx, so iteration runs from the lowest idx up.
+	std::map<unsigned, Identity> identities;
+	// Names of the settings that came from the file (the rest are defaults);
+	// per-identity names are stored as "user_name[1]" and so on.
+	std::set<std::string> fromFile;
+
+	// The active identity whose user_name equals `user` (exact match).
+	const Identity *findActiveByUser(std::string_view user) const;
+	// The active identity with the lowest idx, or nullptr.
+	const Identity *lowestActive() const;
+};
+
+struct SettingsError {
+	std::string file;
+	long line = 0; // 0 when the error is not tied to a line
+	std::string message;
+
+	// "FILE:LINE: message", or "FILE: message" without a line.
+	std::string toString() const;
+};
+
+struct LoadResult {
+	std::optional<Settings> settings; // set only when errors is empty
+	std::vector<SettingsError> errors;
+	std::vector<std::string> warnings; // e.g. file readable by others
+};
+
+// Largest settings file accepted.
+inline constexpr std::size_t kMaxSettingsBytes = 1024 * 1024;
+
+// Read and validate the file at `path`. Refuses non-regular files (FIFO,
+// device), files over kMaxSettingsBytes, unreadable files, files that are
+// not well-formed, that contain a DOCTYPE or entity declaration, or that
+// hold an invalid value. Never blocks on a FIFO and never reads beyond
+// kMaxSettingsBytes + 1 bytes.
+LoadResult loadSettingsFile(const std::string &path);
+
+// Parse an in-memory document; `name` stands for the file name in errors.
+LoadResult parseSettings(std::string_view xml, const std::string &name);
+
+// Human-readable effective configuration for --check-config: every setting
+// with its value and its source ("file" or "default"); passwords and hashes
+// are masked.
+std::string describeSettings(const Settings &settings);
+
+} // namespace checksyncd

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+
+#include "instance.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+
+#include "config.h"
+#include "log.hpp"
+
+namespace checksyncd {
+
+namespace {
+
+std::vector<std::string> defaultListen(std::uint16_t port)
+{
+	std::string p = std::to_string(port);
+	return {
+		"sip:0.0.0.0:" + p + ";transport=udp",
+		"sip:0.0.0.0:" + p + ";transport=tcp",
+		"sip:[::]:" + p + ";transport=udp",
+		"sip:[::]:" + p + ";transport=tcp",
+	};
+}
+
+std::string onOff(bool value)
+{
+	return value ? "on" : "off";
+}
+
+} // namespace
+
+Instance::Instance(const Options &options)
+	: options_(options)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0)
+		throw std::system_error(errno, std::generic_category(), "sigprocmask");
+	signalFd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (signalFd_ < 0)
+		throw std::system_error(errno, std::generic_category(), "signalfd");
+	signals_ = std::make_unique<FdWatch>(loop_, signalFd_, POLLIN, [this](int) { onSignal(); });
+
+	loadSettings();
+
+	provisioning_ = std::make_unique<ProvisioningClient>(loop_, options_.bus);
+
+	std::vector<std::string> listen = options_.listen;
+	if (listen.empty())
+		listen = defaultListen(settings_ ? settings_->port : 5060);
+	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen);
+	sip_->setSettings(settings_);
+
+	std::uint64_t usec = 0;
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
+		watchdogMs_ = usec / 2000; // ping at half the interval
+		watchdog_ = std::make_unique<Timer>(loop_);
+	}
+}
+
+Instance::~Instance()
+{
+	sip_.reset();
+	provisioning_.reset();
+	signals_.reset();
+	if (signalFd_ >= 0)
+		close(signalFd_);
+}
+
+void Instance::loadSettings()
+{
+	LoadResult result = loadSettingsFile(options_.settingsPath);
+	for (const std::string &warning : result.warnings)
+		logMessage(LogLevel::Warning, warning, {{"SETTINGS_FILE", options_.settingsPath}});
+	if (!result.settings) {
+		for (const SettingsError &error : result.errors)
+			logMessage(LogLevel::Error, error.toString(),
+				   {{"SETTINGS_FILE", options_.settingsPath}});
+		settingsProblem_ = result.errors.empty() ? options_.settingsPath + ": invalid"
+							 : result.errors.front().toString();
+		if (settings_)
+			logMessage(LogLevel::Warning, "keeping the settings in force");
+		else
+			logMessage(LogLevel::Warning,
+				   "no good settings loaded: answering check-syncs 503 until " +
+					   options_.settingsPath + " is fixed");
+		return;
+	}
+	settings_ = std::make_shared<const Settings>(std::move(*result.settings));
+	settingsProblem_.clear();
+	logMessage(LogLevel::Info,
+		   "settings loaded from " + options_.settingsPath + ": challenge_checksync=" +
+			   onOff(settings_->challengeChecksync) + ", " +
+			   std::to_string(settings_->identities.size()) + " identities",
+		   {{"SETTINGS_FILE", options_.settingsPath}});
+}
+
+void Instance::reload()
+{
+	(void)sd_notify(0, "RELOADING=1");
+	loadSettings();
+	if (sip_)
+		sip_->setSettings(settings_);
+	notifyReady();
+}
+
+std::string Instance::status() const
+{
+	std::string text;
+	if (settings_) {
+		text = "Serving check-sync on " + sip_->boundTransports() + "; challenge " +
+		       onOff(settings_->challengeChecksync);
+		if (!settingsProblem_.empty())
+			text += "; kept last good settings (" + settingsProblem_ + ")";
+	} else {
+		text = "Waiting for good settings (" + settingsProblem_ + "); answering 503";
+	}
+	return text;
+}
+
+void Instance::notifyReady()
+{
+	std::string message = "READY=1\nSTATUS=" + status();
+	(void)sd_notify(0, message.c_str());
+}
+
+void Instance::onSignal()
+{
+	signalfd_siginfo info{};
+	while (read(signalFd_, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+		switch (info.ssi_signo) {
+		case SIGHUP:
+			logMessage(LogLevel::Info, "SIGHUP: reloading " + options_.settingsPath);
+			reload();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			logMessage(LogLevel::Info, std::string("stopping on ") + strsignal(static_cast<int>(info.ssi_signo)));
+			(void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+			loop_.stop();
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+void Instance::pingWatchdog()
+{
+	(void)sd_notify(0, "WATCHDOG=1");
+	watchdog_->arm(watchdogMs_, [this] { pingWatchdog(); });
+}
+
+int Instance::run()
+{
+	if (watchdog_)
+		watchdog_->arm(watchdogMs_, [this] { pingWatchdog(); });
+	logMessage(LogLevel::Notice, "checksyncd " CHECKSYNCD_VERSION " ready: " + status());
+	notifyReady();
+	loop_.run();
+	return 0;
+}
+
+} // namespace checksyncd

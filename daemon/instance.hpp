@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+//
+// The running daemon: owns every subsystem in start order (loop, settings,
+// D-Bus client, SIP service, signals, watchdog), so teardown runs in
+// reverse for free.
+
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loop.hpp"
+#include "provisioning.hpp"
+#include "settings.hpp"
+#include "sip_service.hpp"
+
+namespace checksyncd {
+
+struct Options {
+	std::string settingsPath;
+	std::vector<std::string> listen; // empty: the default transports
+	std::string bus = "system";
+};
+
+class Instance
+{
+public:
+	// Throws std::runtime_error when a transport cannot be bound or the
+	// bus cannot be reached.
+	explicit Instance(const Options &options);
+	~Instance();
+	Instance(const Instance &) = delete;
+	Instance &operator=(const Instance &) = delete;
+
+	// Runs until SIGTERM or SIGINT; returns the exit status.
+	int run();
+
+private:
+	void loadSettings();
+	void reload();
+	void onSignal();
+	void notifyReady();
+	void pingWatchdog();
+	std::string status() const;
+
+	Options options_;
+	EventLoop loop_;
+	std::shared_ptr<const Settings> settings_;
+	std::string settingsProblem_; // why no good settings are in force
+	std::unique_ptr<ProvisioningClient> provisioning_;
+	std::unique_ptr<SipService> sip_;
+	int signalFd_ = -1;
+	std::unique_ptr<FdWatch> signals_;
+	std::unique_ptr<Timer> watchdog_;
+	std::uint64_t watchdogMs_ = 0;
+};
+
+} // namespace checksyncd

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MIT
+
+#include "provisioning.hpp"
+
+#include <poll.h>
+#include <systemd/sd-bus.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "log.hpp"
+
+namespace checksyncd {
+
+namespace {
+
+constexpr const char *kService = "org.checksyncd.Provisioning1";
+constexpr const char *kPath = "/org/checksyncd/Provisioning1";
+constexpr const char *kInterface = "org.checksyncd.Provisioning1";
+
+std::string errnoText(int r)
+{
+	return std::strerror(r < 0 ? -r : r);
+}
+
+} // namespace
+
+ProvisioningClient::ProvisioningClient(EventLoop &loop, const std::string &bus)
+	: loop_(loop), address_(bus), busTimer_(loop)
+{
+	for (Action action : {Action::Resync, Action::Reboot}) {
+		Method &m = method(action);
+		m.owner = this;
+		m.action = action;
+		m.trailing = std::make_unique<Timer>(loop);
+	}
+	connect();
+	loop_.addPrepoll([this] { prepoll(); });
+}
+
+ProvisioningClient::~ProvisioningClient()
+{
+	for (Method &m : methods_)
+		m.slot = sd_bus_slot_unref(m.slot);
+	watch_.reset();
+	if (bus_)
+		sd_bus_flush_close_unref(bus_);
+}
+
+void ProvisioningClient::connect()
+{
+	sd_bus *bus = nullptr;
+	int r;
+	if (address_ == "system") {
+		r = sd_bus_open_system_with_description(&bus, "checksyncd");
+	} else if (address_ == "session") {
+		r = sd_bus_open_user_with_description(&bus, "checksyncd");
+	} else {
+		r = sd_bus_new(&bus);
+		if (r >= 0)
+			r = sd_bus_set_address(bus, address_.c_str());
+		if (r >= 0)
+			r = sd_bus_set_bus_client(bus, 1);
+		if (r >= 0)
+			r = sd_bus_set_description(bus, "checksyncd");
+		if (r >= 0)
+			r = sd_bus_start(bus);
+	}
+	if (r < 0) {
+		sd_bus_unref(bus);
+		throw std::runtime_error("cannot connect to the " + address_ + " bus: " + errnoText(r));
+	}
+	int fd = sd_bus_get_fd(bus);
+	if (fd < 0) {
+		sd_bus_unref(bus);
+		throw std::runtime_error("cannot get the bus descriptor: " + errnoText(fd));
+	}
+	bus_ = bus;
+	busDeadlineUs_ = UINT64_MAX;
+	watch_ = std::make_unique<FdWatch>(loop_, fd, POLLIN, [this](int) { process(); });
+}
+
+void ProvisioningClient::disconnect(int error)
+{
+	logMessage(LogLevel::Warning, "lost the connection to the " + address_ + " bus: " +
+					      errnoText(error));
+	CallOutcome outcome;
+	outcome.retryAfterMs = 5'000;
+	outcome.error = "org.freedesktop.DBus.Error.Disconnected";
+	watch_.reset();
+	busTimer_.cancel();
+	for (Method &m : methods_) {
+		if (m.slot) {
+			m.slot = sd_bus_slot_unref(m.slot);
+			finish(m, outcome);
+		}
+	}
+	sd_bus_flush_close_unref(bus_);
+	bus_ = nullptr;
+}
+
+void ProvisioningClient::process()
+{
+	while (bus_) {
+		int r = sd_bus_process(bus_, nullptr);
+		if (r < 0) {
+			disconnect(r);
+			return;
+		}
+		if (r == 0)
+			break;
+	}
+}
+
+void ProvisioningClient::prepoll()
+{
+	if (!bus_)
+		return;
+	int events = sd_bus_get_events(bus_);
+	if (events < 0) {
+		disconnect(events);
+		return;
+	}
+	watch_->setEvents(events);
+
+	std::uint64_t deadline = UINT64_MAX;
+	if (sd_bus_get_timeout(bus_, &deadline) < 0)
+		deadline = UINT64_MAX;
+	if (deadline == busDeadlineUs_ && (deadline == UINT64_MAX || busTimer_.armed()))
+		return;
+	busDeadlineUs_ = deadline;
+	if (deadline == UINT64_MAX) {
+		busTimer_.cancel();
+		return;
+	}
+	std::uint64_t nowUs = EventLoop::nowMs() * 1000;
+	std::uint64_t waitMs = deadline > nowUs ? (deadline - nowUs + 999) / 1000 : 0;
+	busTimer_.arm(waitMs, [this] {
+		busDeadlineUs_ = UINT64_MAX;
+		process();
+	});
+}
+
+void ProvisioningClient::submit(Action action, CallDetails details, Done done)
+{
+	Method &m = method(action);
+	std::uint64_t now = EventLoop::nowMs();
+	m.latest = std::move(details);
+
+	ActionGate::Admit admit = m.gate.request(now);
+	if (logEnabled(LogLevel::Debug))
+		logMessage(LogLevel::Debug, std::string(actionName(action)) + " request: admit=" +
+						    std::to_string(static_cast<int>(admit)) + " now=" +
+						    std::to_string(now));
+	switch (admit) {
+	case ActionGate::Admit::StartCall:
+		m.waiters.push_back(std::move(done));
+		call(m);
+		break;
+	case ActionGate::Admit::JoinInFlight:
+		m.waiters.push_back(std::move(done));
+		break;
+	case ActionGate::Admit::AcceptTrailing: {
+		armTrailing(m);
+		CallOutcome outcome;
+		outcome.accepted = true;
+		done(outcome);
+		break;
+	}
+	case ActionGate::Admit::RecentFailure: {
+		CallOutcome outcome;
+		outcome.retryAfterMs = m.gate.retryAfterMs(now);
+		outcome.error = "the last call failed moments ago";
+		done(outcome);
+		break;
+	}
+	}
+}
+
+void ProvisioningClient::call(Method &m)
+{
+	CallOutcome failed;
+	failed.retryAfterMs = 5'000;
+
+	if (!bus_) {
+		try {
+			connect();
+		} catch (const std::exception &e) {
+			logMessage(LogLevel::Warning, e.what());
+			failed.error = "not connected";
+			finish(m, failed);
+			return;
+		}
+	}
+
+	const std::string member(actionName(m.action));
+	const CallDetails &d = m.latest;
+	sd_bus_message *message = nullptr;
+	int r = sd_bus_message_new_method_call(bus_, &message, kService, kPath, kInterface,
+					       member.c_str());
+	if (r >= 0)
+		r = sd_bus_message_append(message, "a{sv}", 6,
+					  "identity", "u", d.identity,
+					  "remote", "s", d.remote.c_str(),
+					  "authenticated", "b", static_cast<int>(d.authenticated),
+					  "call_id", "s", d.callId.c_str(),
+					  "event", "s", d.event.c_str(),
+					  "user_agent", "s", d.userAgent.c_str());
+	if (r >= 0)
+		r = sd_bus_call_async(
+			bus_, &m.slot, message,
+			[](sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept {
+				return ProvisioningClient::onReply(reply, userdata);
+			},
+			&m, kProvisioningTimeoutMs * 1000);
+	sd_bus_message_unref(message);
+	m.calls++;
+	if (r < 0) {
+		failed.error = "cannot send " + member + ": " + errnoText(r);
+		finish(m, failed);
+		return;
+	}
+	logMessage(LogLevel::Info, "asked the provisioning process to " + member,
+		   {{"CHECKSYNC_ACTION", member}, {"SIP_REMOTE", d.remote}, {"SIP_CALL_ID", d.callId}});
+}
+
+int ProvisioningClient::onReply(sd_bus_message *reply, void *userdata) noexcept
+{
+	auto &m = *static_cast<Method *>(userdata);
+	m.slot = sd_bus_slot_unref(m.slot);
+
+	CallOutcome outcome;
+	const sd_bus_error *error = sd_bus_message_get_error(reply);
+	if (error) {
+		outcome.retryAfterMs = 5'000;
+		outcome.error = error->name ? error->name : "unknown error";
+		logMessage(LogLevel::Warning,
+			   "the provisioning process did not accept " +
+				   std::string(actionName(m.action)) + ": " + outcome.error +
+				   (error->message ? std::string(" (") + error->message + ")" : ""),
+			   {{"CHECKSYNC_ACTION", actionName(m.action)}, {"DBUS_ERROR", outcome.error}});
+	} else {
+		outcome.accepted = true;
+	}
+	try {
+		m.owner->finish(m, outcome);
+	} catch (const std::exception &e) {
+		logMessage(LogLevel::Error, std::string("finishing a D-Bus call failed: ") + e.what());
+	}
+	return 0;
+}
+
+void ProvisioningClient::finish(Method &m, const CallOutcome &outcome)
+{
+	m.gate.finished(EventLoop::nowMs(), outcome.accepted);
+	std::vector<Done> waiters = std::move(m.waiters);
+	m.waiters.clear();
+	for (Done &done : waiters)
+		done(outcome);
+	armTrailing(m);
+}
+
+void ProvisioningClient::armTrailing(Method &m)
+{
+	std::optional<std::uint64_t> due = m.gate.trailingDueAt();
+	if (!due || m.trailing->armed())
+		return;
+	std::uint64_t now = EventLoop::nowMs();
+	m.trailing->arm(*due > now ? *due - now : 0, [this, &m] {
+		if (m.gate.startTrailing(EventLoop::nowMs()))
+			call(m);
+		else
+			armTrailing(m);
+	});
+}
+
+} // namespace checksyncd

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+//
+// The D-Bus client of the provisioning process (DESIGN section 5), hosted
+// in the su_root loop: sd-bus's fd is watched with the events it asks for,
+// one timer follows sd_bus_get_timeout(), and every call is asynchronous
+// with a 2 s timeout. Each method goes through an ActionGate: one call in
+// flight, one call per 5 s, and a trailing call for what arrived meanwhile.
+
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "action_gate.hpp"
+#include "checksync.hpp"
+#include "loop.hpp"
+
+extern "C" {
+struct sd_bus;
+struct sd_bus_slot;
+struct sd_bus_message;
+}
+
+namespace checksyncd {
+
+inline constexpr std::uint64_t kProvisioningTimeoutMs = 2'000;
+
+struct CallDetails {
+	unsigned identity = 0;
+	std::string remote;
+	bool authenticated = false;
+	std::string callId;
+	std::string event;
+	std::string userAgent;
+};
+
+struct CallOutcome {
+	bool accepted = false;
+	std::uint64_t retryAfterMs = 0; // when not accepted
+	std::string error;		// D-Bus error name or reason
+};
+
+class ProvisioningClient
+{
+public:
+	using Done = std::function<void(const CallOutcome &)>;
+
+	// bus: "system", "session", or a D-Bus address. Throws when the bus
+	// cannot be reached.
+	ProvisioningClient(EventLoop &loop, const std::string &bus);
+	~ProvisioningClient();
+	ProvisioningClient(const ProvisioningClient &) = delete;
+	ProvisioningClient &operator=(const ProvisioningClient &) = delete;
+
+	// Ask for `action`; `done` is called exactly once, possibly right away,
+	// unless the client is destroyed first (then never).
+	void submit(Action action, CallDetails details, Done done);
+
+	// Number of calls made so far, per action (for the status line).
+	std::uint64_t calls(Action action) const { return method(action).calls; }
+
+private:
+	struct Method {
+		ProvisioningClient *owner = nullptr;
+		Action action = Action::Resync;
+		ActionGate gate;
+		std::vector<Done> waiters;
+		CallDetails latest;	 // details of the newest request
+		sd_bus_slot *slot = nullptr;
+		std::unique_ptr<Timer> trailing;
+		std::uint64_t calls = 0;
+	};
+
+	Method &method(Action action) { return methods_[action == Action::Resync ? 0 : 1]; }
+	const Method &method(Action action) const
+	{
+		return methods_[action == Action::Resync ? 0 : 1];
+	}
+
+	void connect();
+	void call(Method &m);
+	void finish(Method &m, const CallOutcome &outcome);
+	void armTrailing(Method &m);
+	void process();
+	void prepoll();
+	void disconnect(int error);
+	static int onReply(sd_bus_message *reply, void *userdata) noexcept;
+
+	EventLoop &loop_;
+	std::string address_;
+	sd_bus *bus_ = nullptr;
+	std::unique_ptr<FdWatch> watch_;
+	Timer busTimer_;
+	std::uint64_t busDeadlineUs_ = UINT64_MAX;
+	std::array<Method, 2> methods_;
+};
+
+} // namespace checksyncd

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+//
+// The SIP side: an nta agent on every listen URI, created with a message
+// callback and no default leg, so every new request reaches onRequest() as
+// a bare msg_t with no transaction state. Refusals and challenges are
+// answered statelessly (nta_msg_treply, RFC 3261 26.3.2.4); only a request
+// that will be served becomes a server transaction (nta_incoming_create),
+// which then absorbs its retransmissions, and is answered when the
+// provisioning process has.
+
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth.hpp"
+#include "checksync.hpp"
+#include "loop.hpp"
+#include "nonce.hpp"
+#include "provisioning.hpp"
+#include "settings.hpp"
+
+extern "C" {
+struct nta_agent_s;
+struct nta_incoming_s;
+struct msg_s;
+struct sip_s;
+}
+
+namespace checksyncd {
+
+class SipService
+{
+public:
+	// Binds every URI in `listen`; throws std::runtime_error naming the
+	// first one that cannot be bound.
+	SipService(EventLoop &loop, ProvisioningClient &provisioning,
+		   const std::vector<std::string> &listen);
+	~SipService();
+	SipService(const SipService &) = delete;
+	SipService &operator=(const SipService &) = delete;
+
+	// nullptr: no good settings yet (answer 503).
+	void setSettings(std::shared_ptr<const Settings> settings);
+
+	// "udp:127.0.0.1:5060 tcp:127.0.0.1:5060 ..." for the status line.
+	std::string boundTransports() const;
+
+private:
+	struct Pending;
+
+	static int messageTrampoline(void *magic, nta_agent_s *agent, msg_s *msg,
+				     sip_s *sip) noexcept;
+	void onRequest(msg_s *msg, sip_s *sip);
+	void serve(msg_s *msg, sip_s *sip, const Plan &plan, bool authenticated,
+		   const std::string &remote);
+
+	EventLoop &loop_;
+	ProvisioningClient &provisioning_;
+	nta_agent_s *agent_ = nullptr;
+	std::shared_ptr<const Settings> settings_;
+	NonceAuthority nonces_;
+	UsedNonces used_;
+	std::vector<std::shared_ptr<Pending>> pending_;
+};
+
+} // namespace checksyncd
