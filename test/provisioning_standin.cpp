@@ -1,0 +1,769 @@
+// SPDX-License-Identifier: MIT
+/*
+ * provisioning-standin: stands in for the phone's provisioning process in the
+ * integration tests and in the demo.
+ *
+ * It owns org.checksyncd.Provisioning1 on a bus, exports
+ * /org/checksyncd/Provisioning1 with the Resync and Reboot methods of
+ * DESIGN.md section 5, and for every call appends one JSON line to the
+ * --record file and prints one human readable line to stdout. Behaviour can be
+ * changed per call: --fail makes methods answer with an error, --delay-ms
+ * makes it answer late (asynchronously, several calls may be outstanding), and
+ * a --control file, re-read on every call, overrides both without a restart.
+ *
+ *   provisioning-standin --bus ADDRESS|system|session [--record FILE]
+ *       [--fail none|Resync|Reboot|all] [--delay-ms N] [--control FILE]
+ *       [--quiet]
+ *
+ * Prints "READY" once the name is owned; exits 0 on SIGTERM/SIGINT, 1 when
+ * setting up fails or the bus goes away, 2 on a bad command line.
+ */
+
+#include <getopt.h>
+#include <signal.h>
+#include <strings.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+static constexpr const char *kService = "org.checksyncd.Provisioning1";
+static constexpr const char *kObject = "/org/checksyncd/Provisioning1";
+static constexpr const char *kInterface = "org.checksyncd.Provisioning1";
+static constexpr const char *kErrorFailed = "org.checksyncd.Provisioning1.Error.Failed";
+static constexpr uint64_t kMaxDelayMs = 3600 * 1000;
+
+/* One deleter for every C object this program owns. */
+struct SdDeleter {
+	void operator()(sd_bus *bus) const noexcept { (void)sd_bus_flush_close_unref(bus); }
+	void operator()(sd_bus_slot *slot) const noexcept { (void)sd_bus_slot_unref(slot); }
+	void operator()(sd_bus_message *m) const noexcept { (void)sd_bus_message_unref(m); }
+	void operator()(sd_event *event) const noexcept { (void)sd_event_unref(event); }
+	void operator()(sd_event_source *s) const noexcept { (void)sd_event_source_disable_unref(s); }
+	void operator()(FILE *file) const noexcept { (void)std::fclose(file); }
+};
+
+using UniqueBus = std::unique_ptr<sd_bus, SdDeleter>;
+using UniqueSlot = std::unique_ptr<sd_bus_slot, SdDeleter>;
+using UniqueMessage = std::unique_ptr<sd_bus_message, SdDeleter>;
+using UniqueEvent = std::unique_ptr<sd_event, SdDeleter>;
+using UniqueEventSource = std::unique_ptr<sd_event_source, SdDeleter>;
+using UniqueFile = std::unique_ptr<FILE, SdDeleter>;
+
+/* A setup step failed: "<what>: <strerror>", exit 1. */
+struct SetupError {
+	std::string message;
+};
+
+static void check(int r, const char *what)
+{
+	if (r < 0)
+		throw SetupError{ std::string(what) + ": " + std::strerror(-r) };
+}
+
+enum class Method { Resync, Reboot };
+
+static constexpr unsigned kFailResync = 1U << 0;
+static constexpr unsigned kFailReboot = 1U << 1;
+
+static unsigned failBit(Method method)
+{
+	return method == Method::Resync ? kFailResync : kFailReboot;
+}
+
+static const char *methodName(Method method)
+{
+	return method == Method::Resync ? "Resync" : "Reboot";
+}
+
+/* How the next call is answered. */
+struct Behaviour {
+	unsigned failMask = 0;
+	uint64_t delayMs = 0;
+};
+
+struct Options {
+	std::string bus;
+	std::string record;
+	std::string control;
+	Behaviour behaviour;
+	bool quiet = false;
+};
+
+/* "none", "Resync", "Reboot", "all" or a comma separated list of methods. */
+static std::optional<unsigned> parseFail(std::string_view text)
+{
+	unsigned mask = 0;
+	while (true) {
+		size_t comma = text.find(',');
+		std::string word(text.substr(0, comma));
+		if (strcasecmp(word.c_str(), "none") == 0)
+			;
+		else if (strcasecmp(word.c_str(), "Resync") == 0)
+			mask |= kFailResync;
+		else if (strcasecmp(word.c_str(), "Reboot") == 0)
+			mask |= kFailReboot;
+		else if (strcasecmp(word.c_str(), "all") == 0)
+			mask |= kFailResync | kFailReboot;
+		else
+			return std::nullopt;
+		if (comma == std::string_view::npos)
+			return mask;
+		text.remove_prefix(comma + 1);
+	}
+}
+
+static std::optional<uint64_t> parseDelay(std::string_view text)
+{
+	uint64_t value = 0;
+	auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+	if (ec != std::errc() || end != text.data() + text.size() || value > kMaxDelayMs)
+		return std::nullopt;
+	return value;
+}
+
+static std::string_view trim(std::string_view text)
+{
+	constexpr std::string_view blanks = " \t\r\n";
+	size_t begin = text.find_first_not_of(blanks);
+	if (begin == std::string_view::npos)
+		return {};
+	size_t end = text.find_last_not_of(blanks);
+	return text.substr(begin, end - begin + 1);
+}
+
+/*
+ * The control file overrides the command line value of every key it names,
+ * for as long as it says so: a missing file or key means the command line
+ * value. Blank lines and lines starting with '#' are ignored.
+ */
+static Behaviour readControl(const std::string &path, Behaviour behaviour)
+{
+	std::ifstream in(path);
+	if (!in.is_open())
+		return behaviour;
+
+	std::string line;
+	while (std::getline(in, line)) {
+		std::string_view text = trim(line);
+		if (text.empty() || text.front() == '#')
+			continue;
+		size_t eq = text.find('=');
+		std::string_view key = trim(text.substr(0, eq));
+		std::string_view value = eq == std::string_view::npos ? std::string_view() : trim(text.substr(eq + 1));
+		if (key == "fail") {
+			if (auto mask = parseFail(value)) {
+				behaviour.failMask = *mask;
+				continue;
+			}
+		} else if (key == "delay-ms") {
+			if (auto delay = parseDelay(value)) {
+				behaviour.delayMs = *delay;
+				continue;
+			}
+		}
+		std::fprintf(stderr, "provisioning-standin: %s: ignoring line \"%s\"\n", path.c_str(), line.c_str());
+	}
+	return behaviour;
+}
+
+/* A details value we cannot show keeps its signature. */
+struct Unsupported {
+	std::string signature;
+};
+
+using Value = std::variant<Unsupported, bool, int64_t, uint64_t, double, std::string>;
+using Details = std::vector<std::pair<std::string, Value>>;
+
+template<typename T>
+static int readBasic(sd_bus_message *m, char type, T &out)
+{
+	T value{};
+	int r = sd_bus_message_read_basic(m, type, &value);
+	if (r < 0)
+		return r;
+	out = value;
+	return 0;
+}
+
+/* Reads the value inside a variant whose signature is @signature. */
+static int readValue(sd_bus_message *m, const char *signature, Value &out)
+{
+	int r = 0;
+	char type = std::strlen(signature) == 1 ? signature[0] : '\0';
+
+	switch (type) {
+	case SD_BUS_TYPE_BOOLEAN: {
+		int value = 0;
+		r = readBasic(m, type, value);
+		out = value != 0;
+		break;
+	}
+	case SD_BUS_TYPE_BYTE: {
+		uint8_t value = 0;
+		r = readBasic(m, type, value);
+		out = uint64_t{ value };
+		break;
+	}
+	case SD_BUS_TYPE_UINT16: {
+		uint16_t value = 0;
+		r = readBasic(m, type, value);
+		out = uint64_t{ value };
+		break;
+	}
+	case SD_BUS_TYPE_UINT32: {
+		uint32_t value = 0;
+		r = readBasic(m, type, value);
+		out = uint64_t{ value };
+		break;
+	}
+	case SD_BUS_TYPE_UINT64: {
+		uint64_t value = 0;
+		r = readBasic(m, type, value);
+		out = value;
+		break;
+	}
+	case SD_BUS_TYPE_INT16: {
+		int16_t value = 0;
+		r = readBasic(m, type, value);
+		out = int64_t{ value };
+		break;
+	}
+	case SD_BUS_TYPE_INT32: {
+		int32_t value = 0;
+		r = readBasic(m, type, value);
+		out = int64_t{ value };
+		break;
+	}
+	case SD_BUS_TYPE_INT64: {
+		int64_t value = 0;
+		r = readBasic(m, type, value);
+		out = value;
+		break;
+	}
+	case SD_BUS_TYPE_DOUBLE: {
+		double value = 0;
+		r = readBasic(m, type, value);
+		out = value;
+		break;
+	}
+	case SD_BUS_TYPE_STRING:
+	case SD_BUS_TYPE_OBJECT_PATH:
+	case SD_BUS_TYPE_SIGNATURE: {
+		const char *value = nullptr;
+		r = readBasic(m, type, value);
+		if (r >= 0)
+			out = std::string(value);
+		break;
+	}
+	default:
+		r = sd_bus_message_skip(m, signature);
+		out = Unsupported{ signature };
+		break;
+	}
+	return r < 0 ? r : 0;
+}
+
+/* Reads an a{sv} generically, keeping the order of the keys. */
+static int readDetails(sd_bus_message *m, Details &out)
+{
+	int r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+	if (r < 0)
+		return r;
+
+	while (true) {
+		r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv");
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+
+		const char *key = nullptr;
+		r = sd_bus_message_read_basic(m, SD_BUS_TYPE_STRING, &key);
+		if (r < 0)
+			return r;
+		std::string name(key);
+
+		char type = 0;
+		const char *contents = nullptr;
+		r = sd_bus_message_peek_type(m, &type, &contents);
+		if (r < 0)
+			return r;
+		if (r == 0 || type != SD_BUS_TYPE_VARIANT)
+			return -EBADMSG;
+		std::string signature(contents);
+
+		r = sd_bus_message_enter_container(m, SD_BUS_TYPE_VARIANT, signature.c_str());
+		if (r < 0)
+			return r;
+		Value value;
+		r = readValue(m, signature.c_str(), value);
+		if (r < 0)
+			return r;
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+		out.emplace_back(std::move(name), std::move(value));
+	}
+
+	return sd_bus_message_exit_container(m);
+}
+
+static void appendQuoted(std::string &out, std::string_view text)
+{
+	out += '"';
+	for (char c : text) {
+		unsigned char byte = static_cast<unsigned char>(c);
+		if (c == '"' || c == '\\') {
+			out += '\\';
+			out += c;
+		} else if (byte < 0x20 || byte == 0x7f) {
+			char escape[8];
+			std::snprintf(escape, sizeof(escape), "\\u%04x", byte);
+			out += escape;
+		} else {
+			out += c;
+		}
+	}
+	out += '"';
+}
+
+static std::string formatDouble(double value)
+{
+	if (!std::isfinite(value))
+		return "null";
+	char text[32];
+	std::snprintf(text, sizeof(text), "%.17g", value);
+	return text;
+}
+
+/* The value as JSON (unsupported types become null) or for people. */
+static void appendValue(std::string &out, const Value &value, bool json)
+{
+	if (const auto *u = std::get_if<Unsupported>(&value)) {
+		if (json)
+			out += "null";
+		else
+			out += "<" + u->signature + ">";
+	} else if (const auto *b = std::get_if<bool>(&value)) {
+		out += *b ? "true" : "false";
+	} else if (const auto *i = std::get_if<int64_t>(&value)) {
+		out += std::to_string(*i);
+	} else if (const auto *n = std::get_if<uint64_t>(&value)) {
+		out += std::to_string(*n);
+	} else if (const auto *d = std::get_if<double>(&value)) {
+		out += formatDouble(*d);
+	} else if (const auto *s = std::get_if<std::string>(&value)) {
+		appendQuoted(out, *s);
+	}
+}
+
+static std::string recordLine(Method method, std::string_view sender, const Details &details, bool fail)
+{
+	std::string line = "{\"method\":";
+	appendQuoted(line, methodName(method));
+	line += ",\"sender\":";
+	appendQuoted(line, sender);
+	line += ",\"details\":{";
+	bool first = true;
+	for (const auto &[key, value] : details) {
+		if (!first)
+			line += ',';
+		first = false;
+		appendQuoted(line, key);
+		line += ':';
+		appendValue(line, value, true);
+	}
+	line += "},\"result\":";
+	appendQuoted(line, fail ? "failed" : "accepted");
+	line += '}';
+	return line;
+}
+
+static std::string announceLine(Method method, const Details &details, const Behaviour &behaviour, bool fail)
+{
+	std::string line = "provisioning: ";
+	line += methodName(method);
+	line += '(';
+	bool first = true;
+	for (const auto &[key, value] : details) {
+		if (!first)
+			line += ", ";
+		first = false;
+		line += key;
+		line += '=';
+		appendValue(line, value, false);
+	}
+	line += ") -> ";
+	if (fail)
+		line += std::string("failing (") + kErrorFailed + ")";
+	if (behaviour.delayMs > 0) {
+		line += fail ? " after " : "answering after ";
+		line += std::to_string(behaviour.delayMs) + " ms";
+	} else if (!fail) {
+		line += "accepted";
+	}
+	return line;
+}
+
+static int answer(sd_bus_message *call, Method method, bool fail)
+{
+	if (fail)
+		return sd_bus_reply_method_errorf(call, kErrorFailed, "%s refused by stand-in",
+						  method == Method::Resync ? "resync" : "reboot");
+	return sd_bus_reply_method_return(call, nullptr);
+}
+
+class Standin;
+
+/* A call answered later, from a timer. */
+struct PendingReply {
+	Standin *owner = nullptr;
+	std::list<PendingReply>::iterator self;
+	UniqueMessage call;
+	UniqueEventSource timer;
+	Method method = Method::Resync;
+	bool fail = false;
+	uint64_t delayMs = 0;
+};
+
+/* Owns every subsystem in start order, so teardown runs in reverse. */
+class Standin {
+public:
+	explicit Standin(Options options)
+		: options_(std::move(options))
+	{
+	}
+
+	Standin(const Standin &) = delete;
+	Standin &operator=(const Standin &) = delete;
+
+	void start();
+	int run();
+
+private:
+	static int onSignal(sd_event_source *source, const struct signalfd_siginfo *info, void *userdata) noexcept;
+	static int onMethod(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
+	static int onTimer(sd_event_source *source, uint64_t usec, void *userdata) noexcept;
+
+	int handleCall(sd_bus_message *m);
+	int schedule(sd_bus_message *m, Method method, bool fail, uint64_t delayMs);
+	void finish(PendingReply &pending);
+	void record(const std::string &line);
+	void say(const std::string &line);
+
+	static const sd_bus_vtable vtable_[];
+
+	Options options_;
+	UniqueFile record_;
+	UniqueEvent event_;
+	UniqueEventSource sigterm_;
+	UniqueEventSource sigint_;
+	UniqueBus bus_;
+	UniqueSlot object_;
+	std::list<PendingReply> pending_;
+};
+
+const sd_bus_vtable Standin::vtable_[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_METHOD_WITH_NAMES("Resync", "a{sv}", SD_BUS_PARAM(details), "", "", &Standin::onMethod,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Reboot", "a{sv}", SD_BUS_PARAM(details), "", "", &Standin::onMethod,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_VTABLE_END,
+};
+
+void Standin::start()
+{
+	if (!options_.record.empty()) {
+		record_.reset(std::fopen(options_.record.c_str(), "ae"));
+		if (!record_)
+			check(-errno, ("opening " + options_.record).c_str());
+	}
+
+	sd_event *event = nullptr;
+	check(sd_event_default(&event), "sd_event_default");
+	event_.reset(event);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0)
+		check(-errno, "sigprocmask");
+
+	sd_event_source *source = nullptr;
+	check(sd_event_add_signal(event_.get(), &source, SIGTERM, &Standin::onSignal, this), "sd_event_add_signal(SIGTERM)");
+	sigterm_.reset(source);
+	check(sd_event_add_signal(event_.get(), &source, SIGINT, &Standin::onSignal, this), "sd_event_add_signal(SIGINT)");
+	sigint_.reset(source);
+
+	sd_bus *bus = nullptr;
+	if (options_.bus == "system") {
+		check(sd_bus_open_system(&bus), "sd_bus_open_system");
+		bus_.reset(bus);
+	} else if (options_.bus == "session") {
+		check(sd_bus_open_user(&bus), "sd_bus_open_user");
+		bus_.reset(bus);
+	} else {
+		check(sd_bus_new(&bus), "sd_bus_new");
+		bus_.reset(bus);
+		check(sd_bus_set_address(bus_.get(), options_.bus.c_str()), "sd_bus_set_address");
+		check(sd_bus_set_bus_client(bus_.get(), 1), "sd_bus_set_bus_client");
+		check(sd_bus_start(bus_.get()), "sd_bus_start");
+	}
+	check(sd_bus_attach_event(bus_.get(), event_.get(), SD_EVENT_PRIORITY_NORMAL), "sd_bus_attach_event");
+	/* A stand-in whose bus went away is of no use: leave the loop with 1. */
+	check(sd_bus_set_exit_on_disconnect(bus_.get(), 1), "sd_bus_set_exit_on_disconnect");
+
+	sd_bus_slot *slot = nullptr;
+	check(sd_bus_add_object_vtable(bus_.get(), &slot, kObject, kInterface, vtable_, this), "sd_bus_add_object_vtable");
+	object_.reset(slot);
+
+	check(sd_bus_request_name(bus_.get(), kService, 0), "sd_bus_request_name");
+
+	std::fputs("READY\n", stdout);
+	std::fflush(stdout);
+}
+
+int Standin::run()
+{
+	int r = sd_event_loop(event_.get());
+	check(r, "sd_event_loop");
+	return r;
+}
+
+int Standin::onSignal(sd_event_source *source, const struct signalfd_siginfo *, void *) noexcept
+{
+	return sd_event_exit(sd_event_source_get_event(source), 0);
+}
+
+int Standin::onMethod(sd_bus_message *m, void *userdata, sd_bus_error *) noexcept
+{
+	try {
+		return static_cast<Standin *>(userdata)->handleCall(m);
+	} catch (const std::bad_alloc &) {
+		return -ENOMEM;
+	} catch (...) {
+		return -EIO;
+	}
+}
+
+int Standin::onTimer(sd_event_source *, uint64_t, void *userdata) noexcept
+{
+	auto *pending = static_cast<PendingReply *>(userdata);
+	try {
+		pending->owner->finish(*pending);
+	} catch (...) {
+		std::fputs("provisioning-standin: delayed answer failed\n", stderr);
+	}
+	return 0;
+}
+
+int Standin::handleCall(sd_bus_message *m)
+{
+	Method method = std::strcmp(sd_bus_message_get_member(m), "Reboot") == 0 ? Method::Reboot : Method::Resync;
+
+	Behaviour behaviour = options_.behaviour;
+	if (!options_.control.empty())
+		behaviour = readControl(options_.control, behaviour);
+
+	Details details;
+	int r = readDetails(m, details);
+	if (r < 0) {
+		std::fprintf(stderr, "provisioning-standin: %s: bad details: %s\n", methodName(method), std::strerror(-r));
+		return r;
+	}
+
+	const char *sender = sd_bus_message_get_sender(m);
+	bool fail = (behaviour.failMask & failBit(method)) != 0;
+
+	record(recordLine(method, sender ? sender : "", details, fail));
+	say(announceLine(method, details, behaviour, fail));
+
+	if (behaviour.delayMs > 0)
+		r = schedule(m, method, fail, behaviour.delayMs);
+	else
+		r = answer(m, method, fail);
+	if (r < 0) {
+		std::fprintf(stderr, "provisioning-standin: answering %s: %s\n", methodName(method), std::strerror(-r));
+		return r;
+	}
+	/* Answered now or later: sd-bus must not answer for us. */
+	return 1;
+}
+
+int Standin::schedule(sd_bus_message *m, Method method, bool fail, uint64_t delayMs)
+{
+	uint64_t now = 0;
+	int r = sd_event_now(event_.get(), CLOCK_MONOTONIC, &now);
+	if (r < 0)
+		return r;
+
+	auto it = pending_.emplace(pending_.end());
+	it->owner = this;
+	it->self = it;
+	it->call.reset(sd_bus_message_ref(m));
+	it->method = method;
+	it->fail = fail;
+	it->delayMs = delayMs;
+
+	sd_event_source *timer = nullptr;
+	/* Accuracy 1 us: the default (250 ms) would blur the delay tests rely on. */
+	r = sd_event_add_time(event_.get(), &timer, CLOCK_MONOTONIC, now + delayMs * 1000, 1, &Standin::onTimer, &*it);
+	if (r < 0) {
+		pending_.erase(it);
+		return r;
+	}
+	it->timer.reset(timer);
+	return 0;
+}
+
+void Standin::finish(PendingReply &pending)
+{
+	/* Take the entry out first; its timer (the source now dispatching) dies at the end. */
+	PendingReply done = std::move(pending);
+	pending_.erase(done.self);
+
+	int r = answer(done.call.get(), done.method, done.fail);
+	if (r < 0) {
+		std::fprintf(stderr, "provisioning-standin: answering %s: %s\n", methodName(done.method), std::strerror(-r));
+		return;
+	}
+	say(std::string("provisioning: ") + methodName(done.method) + " -> " + (done.fail ? "failed" : "accepted") +
+	    " (after " + std::to_string(done.delayMs) + " ms)");
+}
+
+void Standin::record(const std::string &line)
+{
+	if (!record_)
+		return;
+	if (std::fputs(line.c_str(), record_.get()) < 0 || std::fputc('\n', record_.get()) < 0 ||
+	    std::fflush(record_.get()) != 0)
+		std::fprintf(stderr, "provisioning-standin: writing %s: %s\n", options_.record.c_str(), std::strerror(errno));
+}
+
+void Standin::say(const std::string &line)
+{
+	if (options_.quiet)
+		return;
+	std::fputs(line.c_str(), stdout);
+	std::fputc('\n', stdout);
+	std::fflush(stdout);
+}
+
+static void usage(FILE *out)
+{
+	std::fputs("usage: provisioning-standin --bus ADDRESS|system|session [--record FILE]\n"
+		   "           [--fail none|Resync|Reboot|all] [--delay-ms N] [--control FILE] [--quiet]\n"
+		   "\n"
+		   "Owns org.checksyncd.Provisioning1 and records every Resync/Reboot call.\n"
+		   "  --bus       D-Bus address (unix:path=...), or the system or session bus\n"
+		   "  --record    append one JSON line per call to FILE\n"
+		   "  --fail      methods that answer org.checksyncd.Provisioning1.Error.Failed\n"
+		   "  --delay-ms  answer each call only after N ms (asynchronously)\n"
+		   "  --control   file re-read on every call; lines fail=... and delay-ms=N\n"
+		   "              override the two options above while present\n"
+		   "  --quiet     print only READY on stdout\n",
+		   out);
+}
+
+/* Returns the options, or the exit code when the program should stop now. */
+static std::variant<Options, int> parseOptions(int argc, char **argv)
+{
+	static const struct option longOptions[] = {
+		{ "bus", required_argument, nullptr, 'b' },
+		{ "record", required_argument, nullptr, 'r' },
+		{ "fail", required_argument, nullptr, 'f' },
+		{ "delay-ms", required_argument, nullptr, 'd' },
+		{ "control", required_argument, nullptr, 'c' },
+		{ "quiet", no_argument, nullptr, 'q' },
+		{ "help", no_argument, nullptr, 'h' },
+		{ nullptr, 0, nullptr, 0 },
+	};
+
+	Options options;
+	int c;
+	while ((c = getopt_long(argc, argv, "", longOptions, nullptr)) != -1) {
+		switch (c) {
+		case 'b':
+			options.bus = optarg;
+			break;
+		case 'r':
+			options.record = optarg;
+			break;
+		case 'f':
+			if (auto mask = parseFail(optarg)) {
+				options.behaviour.failMask = *mask;
+				break;
+			}
+			std::fprintf(stderr, "provisioning-standin: bad --fail '%s'\n", optarg);
+			return 2;
+		case 'd':
+			if (auto delay = parseDelay(optarg)) {
+				options.behaviour.delayMs = *delay;
+				break;
+			}
+			std::fprintf(stderr, "provisioning-standin: bad --delay-ms '%s' (0..%" PRIu64 ")\n", optarg,
+				     kMaxDelayMs);
+			return 2;
+		case 'c':
+			options.control = optarg;
+			break;
+		case 'q':
+			options.quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || options.bus.empty()) {
+		usage(stderr);
+		return 2;
+	}
+	return options;
+}
+
+int main(int argc, char **argv)
+{
+	try {
+		auto parsed = parseOptions(argc, argv);
+		if (const int *code = std::get_if<int>(&parsed))
+			return *code;
+
+		Standin standin(std::move(std::get<Options>(parsed)));
+		standin.start();
+		return standin.run();
+	} catch (const SetupError &e) {
+		std::fprintf(stderr, "provisioning-standin: %s\n", e.message.c_str());
+		return 1;
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "provisioning-standin: %s\n", e.what());
+		return 1;
+	}
+}

@@ -1,0 +1,1235 @@
+// SPDX-License-Identifier: MIT
+//
+// Tests of the settings reader (common/settings.cpp, DESIGN section 3).
+//
+// Secrets: assertions on passwords and hashes use CHECK on a comparison
+// with a named constant, so a failure prints the expression, never the
+// value.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "settings.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace checksyncd;
+
+namespace {
+
+constexpr const char *kFile = "settings.xml";
+constexpr std::string_view kPassword = "s3cr3t-Pa55";
+constexpr std::string_view kHashMixed = "0123456789ABCDEF0123456789abcdef";
+constexpr std::string_view kHashLower = "0123456789abcdef0123456789abcdef";
+
+// A document whose phone-settings section holds `body`; the first line of
+// `body` is line 4 of the document.
+std::string wrap(std::string_view body)
+{
+	return "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+	       "<settings>\n"
+	       "<phone-settings e=\"2\">\n" +
+	       std::string(body) +
+	       "</phone-settings>\n"
+	       "</settings>\n";
+}
+
+LoadResult parse(std::string_view xml)
+{
+	return parseSettings(xml, kFile);
+}
+
+std::string allErrors(const LoadResult &result)
+{
+	std::string text;
+	for (const SettingsError &error : result.errors)
+		text += error.toString() + "\n";
+	return text;
+}
+
+bool contains(std::string_view text, std::string_view part)
+{
+	return text.find(part) != std::string_view::npos;
+}
+
+// Exactly one error, with this line and message, and no settings.
+void checkOneError(const LoadResult &result, long line, std::string_view message)
+{
+	CHECK_FALSE(result.settings.has_value());
+	if (result.errors.size() != 1)
+		FAIL(("expected one error, got:\n" + allErrors(result)).c_str());
+	STRCMP_EQUAL(kFile, result.errors[0].file.c_str());
+	LONGS_EQUAL(line, result.errors[0].line);
+	STRCMP_EQUAL(std::string(message).c_str(), result.errors[0].message.c_str());
+}
+
+// No error, and the settings (a copy: callers often pass a temporary).
+Settings checkGood(const LoadResult &result)
+{
+	STRCMP_EQUAL("", allErrors(result).c_str());
+	CHECK_TRUE(result.settings.has_value());
+	return *result.settings;
+}
+
+// A private directory under the system temp directory, removed with its
+// contents.
+class TempDir {
+public:
+	TempDir()
+	{
+		std::string pattern =
+			(std::filesystem::temp_directory_path() / "settings_test.XXXXXX").string();
+		if (::mkdtemp(pattern.data()) == nullptr)
+			FAIL("mkdtemp failed");
+		path_ = pattern;
+	}
+	~TempDir()
+	{
+		std::error_code ec;
+		std::filesystem::remove_all(path_, ec);
+	}
+	TempDir(const TempDir &) = delete;
+	TempDir &operator=(const TempDir &) = delete;
+
+	std::string path(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+	std::string write(std::string_view name, std::string_view content, mode_t mode = 0600) const
+	{
+		const std::string file = path(name);
+		const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+		CHECK_TRUE(fd >= 0);
+		CHECK_EQUAL(0, ::fchmod(fd, mode));
+		std::size_t done = 0;
+		while (done < content.size()) {
+			const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+			CHECK_TRUE(n > 0);
+			done += static_cast<std::size_t>(n);
+		}
+		::close(fd);
+		return file;
+	}
+
+private:
+	std::string path_;
+};
+
+const char *const kDesignExample = R"(<?xml version="1.0" encoding="utf-8"?>
+<settings>
+  <phone-settings e="2">
+    <challenge_checksync perm="">on</challenge_checksync>
+    <user_active idx="1" perm="">on</user_active>
+    <user_name idx="1" perm="">340899</user_name>
+    <user_host idx="1" perm="">ser.berlin.snom.com</user_host>
+    <user_pass idx="1" perm="">1234</user_pass>
+    <challenge_reboot perm="">on</challenge_reboot>
+    <checksync_action perm="">reboot</checksync_action>
+    <network_id_port perm="">5062</network_id_port>
+    <checksync_auth_algorithms perm="">SHA-512-256, SHA-256,MD5</checksync_auth_algorithms>
+    <checksync_auth_qop perm="">none</checksync_auth_qop>
+    <user_pname idx="1" perm="">auth340899</user_pname>
+    <user_hash idx="2" perm="">0123456789ABCDEF0123456789abcdef</user_hash>
+    <user_name idx="2" perm="">340900</user_name>
+    <user_host idx="2" perm="">[2001:db8::1]:5060</user_host>
+    <user_active idx="2" perm="">off</user_active>
+  </phone-settings>
+</settings>
+)";
+
+} // namespace
+
+TEST_GROUP(Settings)
+{
+};
+
+// ---------------------------------------------------------------------------
+// Good files and defaults
+
+TEST(Settings, acceptsTheDesignExampleWithEveryGlobalSetting)
+{
+	const LoadResult result = parse(kDesignExample);
+	const Settings &settings = checkGood(result);
+	CHECK_TRUE(result.warnings.empty());
+
+	CHECK_TRUE(settings.challengeChecksync);
+	CHECK_TRUE(settings.challengeReboot);
+	CHECK_TRUE(settings.action == ForcedAction::Reboot);
+	LONGS_EQUAL(5062, settings.port);
+	LONGS_EQUAL(3, settings.algorithms.size());
+	CHECK_TRUE(settings.algorithms[0] == Algorithm::Sha512_256);
+	CHECK_TRUE(settings.algorithms[1] == Algorithm::Sha256);
+	CHECK_TRUE(settings.algorithms[2] == Algorithm::Md5);
+	CHECK_TRUE(settings.qop == QopPolicy::None);
+
+	LONGS_EQUAL(2, settings.identities.size());
+	const Identity &first = settings.identities.at(1);
+	LONGS_EQUAL(1, first.idx);
+	CHECK_TRUE(first.active);
+	STRCMP_EQUAL("340899", first.name.c_str());
+	STRCMP_EQUAL("ser.berlin.snom.com", first.host.c_str());
+	STRCMP_EQUAL("auth340899", first.pname.c_str());
+	CHECK_TRUE(first.pass == "1234");
+	CHECK_TRUE(first.hash.empty());
+
+	const Identity &second = settings.identities.at(2);
+	LONGS_EQUAL(2, second.idx);
+	CHECK_FALSE(second.active);
+	STRCMP_EQUAL("340900", second.name.c_str());
+	STRCMP_EQUAL("[2001:db8::1]:5060", second.host.c_str());
+	CHECK_TRUE(second.pass.empty());
+	CHECK_TRUE(second.hash == kHashLower);
+}
+
+TEST(Settings, usesDefaultsForAbsentSettings)
+{
+	const LoadResult result = parse("<settings/>");
+	const Settings &settings = checkGood(result);
+	CHECK_FALSE(settings.challengeChecksync);
+	CHECK_FALSE(settings.challengeReboot);
+	CHECK_TRUE(settings.action == ForcedAction::None);
+	LONGS_EQUAL(5060, settings.port);
+	LONGS_EQUAL(1, settings.algorithms.size());
+	CHECK_TRUE(settings.algorithms[0] == Algorithm::Md5);
+	CHECK_TRUE(settings.qop == QopPolicy::Auth);
+	CHECK_TRUE(settings.identities.empty());
+	CHECK_TRUE(settings.fromFile.empty());
+}
+
+TEST(Settings, acceptsAnEmptyPhoneSettingsSection)
+{
+	const Settings &settings = checkGood(parse(wrap("")));
+	CHECK_TRUE(settings.identities.empty());
+	LONGS_EQUAL(5060, settings.port);
+}
+
+TEST(Settings, recordsWhichSettingsCameFromTheFile)
+{
+	const Settings &settings = checkGood(parse(kDesignExample));
+	const std::set<std::string> expected{
+		"challenge_checksync",
+		"challenge_reboot",
+		"checksync_action",
+		"network_id_port",
+		"checksync_auth_algorithms",
+		"checksync_auth_qop",
+		"user_active[1]",
+		"user_name[1]",
+		"user_host[1]",
+		"user_pname[1]",
+		"user_pass[1]",
+		"user_active[2]",
+		"user_name[2]",
+		"user_host[2]",
+		"user_hash[2]",
+	};
+	CHECK_TRUE(settings.fromFile == expected);
+}
+
+TEST(Settings, trimsAsciiWhitespaceAroundValues)
+{
+	const Settings &settings = checkGood(parse(wrap("<challenge_checksync>\n\t on \r\n</challenge_checksync>\n"
+							"<network_id_port> 5070 </network_id_port>\n"
+							"<user_name idx=\"1\">  a b  </user_name>\n"
+							"<user_pass idx=\"1\">\t1234\n</user_pass>\n")));
+	CHECK_TRUE(settings.challengeChecksync);
+	LONGS_EQUAL(5070, settings.port);
+	STRCMP_EQUAL("a b", settings.identities.at(1).name.c_str());
+	CHECK_TRUE(settings.identities.at(1).pass == "1234");
+}
+
+TEST(Settings, acceptsOnAndOffInAnyCase)
+{
+	const Settings &settings = checkGood(parse(wrap("<challenge_checksync>ON</challenge_checksync>\n"
+							"<challenge_reboot>On</challenge_reboot>\n"
+							"<user_active idx=\"1\">OFF</user_active>\n")));
+	CHECK_TRUE(settings.challengeChecksync);
+	CHECK_TRUE(settings.challengeReboot);
+	CHECK_FALSE(settings.identities.at(1).active);
+}
+
+TEST(Settings, acceptsOffForBooleans)
+{
+	const Settings &settings = checkGood(parse(wrap("<challenge_checksync>off</challenge_checksync>\n"
+							"<challenge_reboot>off</challenge_reboot>\n")));
+	CHECK_FALSE(settings.challengeChecksync);
+	CHECK_FALSE(settings.challengeReboot);
+	CHECK_TRUE(settings.fromFile.contains("challenge_checksync"));
+}
+
+TEST(Settings, acceptsEveryCheckSyncAction)
+{
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_action></checksync_action>\n"))).action ==
+		   ForcedAction::None);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_action/>\n"))).action == ForcedAction::None);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>sync</checksync_action>\n"))).action ==
+		   ForcedAction::Sync);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>Reboot</checksync_action>\n"))).action ==
+		   ForcedAction::Reboot);
+}
+
+TEST(Settings, acceptsPortNumbersFromOneTo65535)
+{
+	LONGS_EQUAL(1, checkGood(parse(wrap("<network_id_port>1</network_id_port>\n"))).port);
+	LONGS_EQUAL(65535, checkGood(parse(wrap("<network_id_port>65535</network_id_port>\n"))).port);
+}
+
+TEST(Settings, keepsTheOrderOfTheAlgorithmListIgnoringCase)
+{
+	const Settings &settings =
+		checkGood(parse(wrap("<checksync_auth_algorithms> md5 ,\tsha-256 "
+				     "</checksync_auth_algorithms>\n")));
+	LONGS_EQUAL(2, settings.algorithms.size());
+	CHECK_TRUE(settings.algorithms[0] == Algorithm::Md5);
+	CHECK_TRUE(settings.algorithms[1] == Algorithm::Sha256);
+}
+
+TEST(Settings, acceptsBothQopPolicies)
+{
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_auth_qop>auth</checksync_auth_qop>\n"))).qop ==
+		   QopPolicy::Auth);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_auth_qop>NONE</checksync_auth_qop>\n"))).qop ==
+		   QopPolicy::None);
+}
+
+TEST(Settings, storesUserHashInLowerCase)
+{
+	const Settings &settings = checkGood(parse(
+		wrap("<user_hash idx=\"1\">" + std::string(kHashMixed) + "</user_hash>\n")));
+	CHECK_TRUE(settings.identities.at(1).hash == kHashLower);
+}
+
+TEST(Settings, acceptsAnEmptyUserHash)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_hash idx=\"1\"></user_hash>\n")));
+	CHECK_TRUE(settings.identities.at(1).hash.empty());
+	CHECK_TRUE(settings.fromFile.contains("user_hash[1]"));
+}
+
+TEST(Settings, readsEscapedCharactersAndCdata)
+{
+	const Settings &settings =
+		checkGood(parse(wrap("<user_name idx=\"1\">a&amp;b&lt;c&#x41;</user_name>\n"
+				     "<user_pass idx=\"1\"><![CDATA[p<&>w]]></user_pass>\n")));
+	STRCMP_EQUAL("a&b<cA", settings.identities.at(1).name.c_str());
+	CHECK_TRUE(settings.identities.at(1).pass == "p<&>w");
+}
+
+TEST(Settings, createsAnIdentityForAnyUserSetting)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_pass idx=\"3\">x</user_pass>\n")));
+	LONGS_EQUAL(1, settings.identities.size());
+	const Identity &identity = settings.identities.at(3);
+	LONGS_EQUAL(3, identity.idx);
+	CHECK_TRUE(identity.active);
+	CHECK_TRUE(identity.name.empty());
+}
+
+TEST(Settings, acceptsAnyPositiveIdx)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"12\">a</user_name>\n"
+							"<user_name idx=\"999999\">b</user_name>\n")));
+	STRCMP_EQUAL("a", settings.identities.at(12).name.c_str());
+	STRCMP_EQUAL("b", settings.identities.at(999999).name.c_str());
+}
+
+// ---------------------------------------------------------------------------
+// Invalid values
+
+TEST(Settings, reportsEachInvalidValueWithItsLine)
+{
+	struct Case {
+		const char *element;
+		const char *message;
+	};
+	const Case cases[] = {
+		{"<challenge_checksync>maybe</challenge_checksync>",
+		 "challenge_checksync: invalid value \"maybe\" (expected on or off)"},
+		{"<challenge_checksync></challenge_checksync>",
+		 "challenge_checksync: invalid value \"\" (expected on or off)"},
+		{"<challenge_checksync>1</challenge_checksync>",
+		 "challenge_checksync: invalid value \"1\" (expected on or off)"},
+		{"<challenge_reboot>yes</challenge_reboot>",
+		 "challenge_reboot: invalid value \"yes\" (expected on or off)"},
+		{"<checksync_action>restart</checksync_action>",
+		 "checksync_action: invalid value \"restart\" (expected sync, reboot or empty)"},
+		{"<checksync_action>sync reboot</checksync_action>",
+		 "checksync_action: invalid value \"sync reboot\" (expected sync, reboot or empty)"},
+		{"<network_id_port>0</network_id_port>",
+		 "network_id_port: invalid value \"0\" (expected a port number from 1 to 65535)"},
+		{"<network_id_port>65536</network_id_port>",
+		 "network_id_port: invalid value \"65536\" (expected a port number from 1 to 65535)"},
+		{"<network_id_port>-1</network_id_port>",
+		 "network_id_port: invalid value \"-1\" (expected a port number from 1 to 65535)"},
+		{"<network_id_port>+5060</network_id_port>",
+		 "network_id_port: invalid value \"+5060\" (expected a port number from 1 to 65535)"},
+		{"<network_id_port>5060x</network_id_port>",
+		 "network_id_port: invalid value \"5060x\" (expected a port number from 1 to 65535)"},
+		{"<network_id_port>50 60</network_id_port>",
+		 "network_id_port: invalid value \"50 60\" (expected a port number from 1 to 65535)"},
+		{"<network_id_port>0x13c4</network_id_port>",
+		 "network_id_port: invalid value \"0x13c4\" (expected a port number from 1 to 65535)"},
+		{"<network_id_port></network_id_port>",
+		 "network_id_port: invalid value \"\" (expected a port number from 1 to 65535)"},
+		{"<network_id_port>99999999999999999999999</network_id_port>",
+		 "network_id_port: invalid value \"99999999999999999999999\" (expected a port number "
+		 "from 1 to 65535)"},
+		{"<checksync_auth_algorithms></checksync_auth_algorithms>",
+		 "checksync_auth_algorithms: empty (expected a comma-separated list of SHA-512-256, "
+		 "SHA-256 and MD5)"},
+		{"<checksync_auth_algorithms>MD5,,SHA-256</checksync_auth_algorithms>",
+		 "checksync_auth_algorithms: empty item in \"MD5,,SHA-256\""},
+		{"<checksync_auth_algorithms>MD5, </checksync_auth_algorithms>",
+		 "checksync_auth_algorithms: empty item in \"MD5,\""},
+		{"<checksync_auth_algorithms>SHA-1</checksync_auth_algorithms>",
+		 "checksync_auth_algorithms: unknown algorithm \"SHA-1\" (expected SHA-512-256, SHA-256 "
+		 "or MD5)"},
+		{"<checksync_auth_algorithms>MD5-sess</checksync_auth_algorithms>",
+		 "checksync_auth_algorithms: unknown algorithm \"MD5-sess\" (expected SHA-512-256, "
+		 "SHA-256 or MD5)"},
+		{"<checksync_auth_algorithms>MD5 SHA-256</checksync_auth_algorithms>",
+		 "checksync_auth_algorithms: unknown algorithm \"MD5 SHA-256\" (expected SHA-512-256, "
+		 "SHA-256 or MD5)"},
+		{"<checksync_auth_algorithms>MD5,SHA-256,md5</checksync_auth_algorithms>",
+		 "checksync_auth_algorithms: MD5 listed twice"},
+		{"<checksync_auth_qop>auth-int</checksync_auth_qop>",
+		 "checksync_auth_qop: invalid value \"auth-int\" (expected auth or none)"},
+		{"<checksync_auth_qop></checksync_auth_qop>",
+		 "checksync_auth_qop: invalid value \"\" (expected auth or none)"},
+		{"<user_active idx=\"1\">yes</user_active>",
+		 "user_active[1]: invalid value \"yes\" (expected on or off)"},
+		{"<user_hash idx=\"2\">abc</user_hash>",
+		 "user_hash[2]: invalid value (expected empty or 32 hex digits)"},
+		{"<user_hash idx=\"2\">0123456789abcdef0123456789abcde</user_hash>",
+		 "user_hash[2]: invalid value (expected empty or 32 hex digits)"},
+		{"<user_hash idx=\"2\">0123456789abcdef0123456789abcdef0</user_hash>",
+		 "user_hash[2]: invalid value (expected empty or 32 hex digits)"},
+		{"<user_hash idx=\"2\">0123456789abcdef0123456789abcdeg</user_hash>",
+		 "user_hash[2]: invalid value (expected empty or 32 hex digits)"},
+	};
+	for (const Case &c : cases) {
+		// Line 4 is a valid setting, the invalid one is on line 5.
+		const LoadResult result =
+			parse(wrap("<user_name idx=\"1\">340899</user_name>\n" + std::string(c.element) + "\n"));
+		CHECK_FALSE_TEXT(result.settings.has_value(), c.element);
+		LONGS_EQUAL_TEXT(1, result.errors.size(), c.element);
+		LONGS_EQUAL_TEXT(5, result.errors[0].line, c.element);
+		STRCMP_EQUAL_TEXT(c.message, result.errors[0].message.c_str(), c.element);
+	}
+}
+
+TEST(Settings, reportsEveryEmptyItemOfAnAlgorithmList)
+{
+	const LoadResult result = parse(wrap("<checksync_auth_algorithms>,</checksync_auth_algorithms>\n"));
+	CHECK_FALSE(result.settings.has_value());
+	STRCMP_EQUAL("settings.xml:4: checksync_auth_algorithms: empty item in \",\"\n"
+		     "settings.xml:4: checksync_auth_algorithms: empty item in \",\"\n",
+		     allErrors(result).c_str());
+}
+
+TEST(Settings, neverQuotesAnInvalidUserHash)
+{
+	const std::string secret = std::string(kPassword) + "0123456789abcdef0123456789";
+	const LoadResult result = parse(wrap("<user_hash idx=\"1\">" + secret + "</user_hash>\n"));
+	CHECK_FALSE(result.settings.has_value());
+	CHECK_FALSE(contains(allErrors(result), kPassword));
+	checkOneError(result, 4, "user_hash[1]: invalid value (expected empty or 32 hex digits)");
+}
+
+TEST(Settings, neverQuotesUserPassInErrors)
+{
+	// Every error a user_pass element can cause: a bad idx, a duplicate,
+	// an undefined entity and bytes that are not UTF-8.
+	const std::string secret(kPassword);
+	const std::string documents[] = {
+		wrap("<user_pass idx=\"x\">" + secret + "</user_pass>\n"),
+		wrap("<user_pass idx=\"1\">" + secret + "</user_pass>\n<user_pass idx=\"1\">" + secret +
+		     "</user_pass>\n"),
+		wrap("<user_pass idx=\"1\">ab&" + secret + ";cd</user_pass>\n"),
+		wrap("<user_pass idx=\"1\">\xff" + secret + "</user_pass>\n"),
+		wrap("<user_pass idx=\"1\">" + secret + "\xc3(</user_pass>\n"),
+	};
+	for (const std::string &document : documents) {
+		const LoadResult result = parse(document);
+		CHECK_FALSE(result.settings.has_value());
+		CHECK_FALSE(result.errors.empty());
+		const std::string errors = allErrors(result);
+		CHECK_FALSE(contains(errors, kPassword));
+		CHECK_FALSE(contains(errors, "0x"));
+	}
+}
+
+TEST(Settings, cutsLongValuesInErrors)
+{
+	const LoadResult result =
+		parse(wrap("<checksync_action>" + std::string(500, 'x') + "</checksync_action>\n"));
+	LONGS_EQUAL(1, result.errors.size());
+	const std::string &message = result.errors[0].message;
+	CHECK_TRUE(message.size() < 200);
+	CHECK_TRUE(contains(message, "xxx...\""));
+}
+
+TEST(Settings, escapesControlCharactersInErrors)
+{
+	const LoadResult result = parse(wrap("<checksync_action>a&#10;b&#9;\"c</checksync_action>\n"));
+	checkOneError(result, 4,
+		      "checksync_action: invalid value \"a\\nb\\t\\\"c\" (expected sync, reboot or empty)");
+}
+
+TEST(Settings, collectsEveryErrorInDocumentOrder)
+{
+	const LoadResult result = parse(wrap("<challenge_checksync>maybe</challenge_checksync>\n"
+					     "<user_name>no idx</user_name>\n"
+					     "<network_id_port>0</network_id_port>\n"
+					     "<user_name idx=\"1\">a</user_name>\n"
+					     "<user_name idx=\"1\">b</user_name>\n"
+					     "<checksync_auth_qop>x</checksync_auth_qop>\n"));
+	CHECK_FALSE(result.settings.has_value());
+	STRCMP_EQUAL(
+		"settings.xml:4: challenge_checksync: invalid value \"maybe\" (expected on or off)\n"
+		"settings.xml:5: user_name: idx must be a positive integer\n"
+		"settings.xml:6: network_id_port: invalid value \"0\" (expected a port number from 1 to "
+		"65535)\n"
+		"settings.xml:8: user_name[1] given twice (first at line 7)\n"
+		"settings.xml:9: checksync_auth_qop: invalid value \"x\" (expected auth or none)\n",
+		allErrors(result).c_str());
+}
+
+// ---------------------------------------------------------------------------
+// Structure, perm and idx
+
+TEST(Settings, ignoresUnknownSettingsAndOtherSections)
+{
+	const Settings &settings = checkGood(parse(
+		"<?xml version=\"1.0\"?>\n"
+		"<settings>\n"
+		"<phone-settings>\n"
+		"<unknown_setting perm=\"\">whatever</unknown_setting>\n"
+		"<Challenge_Checksync>maybe</Challenge_Checksync>\n"
+		"<user_realname idx=\"1\">Somebody</user_realname>\n"
+		"<!-- <challenge_checksync>maybe</challenge_checksync> -->\n"
+		"<?some-pi data?>\n"
+		"text between settings\n"
+		"</phone-settings>\n"
+		"<functionKeys><fkey idx=\"0\">line</fkey></functionKeys>\n"
+		"<tbook><item><challenge_checksync>maybe</challenge_checksync></item></tbook>\n"
+		"<challenge_checksync>maybe</challenge_checksync>\n"
+		"<dialplan><template match=\"1\"/></dialplan>\n"
+		"</settings>\n"));
+	CHECK_FALSE(settings.challengeChecksync);
+	CHECK_TRUE(settings.identities.empty());
+	CHECK_TRUE(settings.fromFile.empty());
+}
+
+TEST(Settings, ignoresSettingsNestedInsideUnknownElements)
+{
+	const Settings &settings =
+		checkGood(parse(wrap("<group><challenge_checksync>maybe</challenge_checksync></group>\n")));
+	CHECK_FALSE(settings.challengeChecksync);
+}
+
+TEST(Settings, readsEveryPhoneSettingsSection)
+{
+	const Settings &settings = checkGood(parse("<settings>\n"
+						   "<phone-settings><user_name idx=\"1\">a</user_name></phone-settings>\n"
+						   "<functionKeys/>\n"
+						   "<phone-settings><user_name idx=\"2\">b</user_name></phone-settings>\n"
+						   "</settings>\n"));
+	LONGS_EQUAL(2, settings.identities.size());
+	STRCMP_EQUAL("b", settings.identities.at(2).name.c_str());
+}
+
+TEST(Settings, acceptsEveryPermValue)
+{
+	const char *const perms[] = {
+		" perm=\"!\"", " perm=\"&amp;\"", " perm=\"$\"", " perm=\"R\"", " perm=\"RW\"",
+		" perm=\"V\"", " perm=\" \"", " perm=\"\"", "", " perm=\"anything else\"",
+	};
+	for (const char *perm : perms) {
+		const LoadResult result = parse(wrap("<challenge_checksync" + std::string(perm) +
+						     ">on</challenge_checksync>\n"
+						     "<user_name idx=\"1\"" +
+						     perm + ">340899</user_name>\n"));
+		STRCMP_EQUAL_TEXT("", allErrors(result).c_str(), perm);
+		CHECK_TRUE_TEXT(result.settings.has_value(), perm);
+		CHECK_TRUE_TEXT(result.settings->challengeChecksync, perm);
+		STRCMP_EQUAL_TEXT("340899", result.settings->identities.at(1).name.c_str(), perm);
+	}
+}
+
+TEST(Settings, ignoresIdxOnGlobalSettings)
+{
+	const Settings &settings =
+		checkGood(parse(wrap("<challenge_checksync idx=\"junk\">on</challenge_checksync>\n"
+				     "<network_id_port idx=\"3\">5061</network_id_port>\n")));
+	CHECK_TRUE(settings.challengeChecksync);
+	LONGS_EQUAL(5061, settings.port);
+	CHECK_TRUE(settings.identities.empty());
+}
+
+TEST(Settings, rejectsAMissingOrInvalidIdx)
+{
+	const char *const idxs[] = {
+		"", " idx=\"\"", " idx=\"0\"", " idx=\"000\"", " idx=\"-1\"", " idx=\"+1\"", " idx=\"abc\"",
+		" idx=\" 1\"", " idx=\"1x\"", " idx=\"1.0\"", " idx=\"1000000\"", " idx=\"99999999999999999999999\"",
+	};
+	for (const char *idx : idxs) {
+		const LoadResult result = parse(wrap("<user_name idx=\"1\">a</user_name>\n"
+						     "<user_name" +
+						     std::string(idx) + ">340899</user_name>\n"));
+		CHECK_FALSE_TEXT(result.settings.has_value(), idx);
+		LONGS_EQUAL_TEXT(1, result.errors.size(), idx);
+		LONGS_EQUAL_TEXT(5, result.errors[0].line, idx);
+		STRCMP_EQUAL_TEXT("user_name: idx must be a positive integer",
+				  result.errors[0].message.c_str(), idx);
+	}
+}
+
+TEST(Settings, requiresIdxOnEveryIdentitySetting)
+{
+	for (const char *name : {"user_active", "user_name", "user_host", "user_pname", "user_pass",
+				 "user_hash"}) {
+		const std::string element = std::string("<") + name + ">x</" + name + ">\n";
+		const LoadResult result = parse(wrap(element));
+		LONGS_EQUAL_TEXT(1, result.errors.size(), name);
+		STRCMP_EQUAL_TEXT((std::string(name) + ": idx must be a positive integer").c_str(),
+				  result.errors[0].message.c_str(), name);
+	}
+}
+
+TEST(Settings, rejectsAGlobalSettingGivenTwice)
+{
+	const LoadResult result = parse(wrap("<challenge_checksync>on</challenge_checksync>\n"
+					     "<user_name idx=\"1\">a</user_name>\n"
+					     "<challenge_checksync idx=\"1\">on</challenge_checksync>\n"));
+	checkOneError(result, 6, "challenge_checksync given twice (first at line 4)");
+}
+
+TEST(Settings, rejectsAnIdentitySettingGivenTwice)
+{
+	const LoadResult result = parse(wrap("<user_name idx=\"1\">a</user_name>\n"
+					     "<user_name idx=\"2\">b</user_name>\n"
+					     "<user_name idx=\"1\">a</user_name>\n"));
+	checkOneError(result, 6, "user_name[1] given twice (first at line 4)");
+}
+
+TEST(Settings, rejectsADuplicateEvenWhenTheFirstWasInvalid)
+{
+	const LoadResult result = parse(wrap("<user_active idx=\"1\">yes</user_active>\n"
+					     "<user_active idx=\"1\">on</user_active>\n"));
+	STRCMP_EQUAL("settings.xml:4: user_active[1]: invalid value \"yes\" (expected on or off)\n"
+		     "settings.xml:5: user_active[1] given twice (first at line 4)\n",
+		     allErrors(result).c_str());
+}
+
+TEST(Settings, rejectsADuplicateAcrossPhoneSettingsSections)
+{
+	const LoadResult result = parse("<settings>\n"
+					"<phone-settings><user_pass idx=\"1\">a</user_pass></phone-settings>\n"
+					"<phone-settings>\n"
+					"<user_pass idx=\"1\">a</user_pass>\n"
+					"</phone-settings>\n"
+					"</settings>\n");
+	checkOneError(result, 4, "user_pass[1] given twice (first at line 2)");
+}
+
+TEST(Settings, comparesIdxByValueForDuplicates)
+{
+	const LoadResult result = parse(wrap("<user_host idx=\"1\">a</user_host>\n"
+					     "<user_host idx=\"01\">b</user_host>\n"));
+	checkOneError(result, 5, "user_host[1] given twice (first at line 4)");
+}
+
+// ---------------------------------------------------------------------------
+// Hostile and broken documents
+
+TEST(Settings, rejectsADoctype)
+{
+	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
+					"<!DOCTYPE settings>\n"
+					"<settings/>\n");
+	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
+}
+
+TEST(Settings, rejectsAnInternalEntityAndDoesNotExpandIt)
+{
+	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
+					"<!DOCTYPE settings [\n"
+					"  <!ENTITY on \"on\">\n"
+					"]>\n"
+					"<settings><phone-settings>\n"
+					"<challenge_checksync>&on;</challenge_checksync>\n"
+					"</phone-settings></settings>\n");
+	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
+}
+
+TEST(Settings, rejectsABillionLaughs)
+{
+	std::string xml = "<?xml version=\"1.0\"?>\n<!DOCTYPE settings [\n<!ENTITY lol0 \"lol\">\n";
+	for (int level = 1; level <= 9; ++level) {
+		xml += "<!ENTITY lol" + std::to_string(level) + " \"";
+		for (int i = 0; i < 10; ++i)
+			xml += "&lol" + std::to_string(level - 1) + ";";
+		xml += "\">\n";
+	}
+	xml += "]>\n<settings><phone-settings><user_name idx=\"1\">&lol9;</user_name>"
+	       "</phone-settings></settings>\n";
+
+	const LoadResult result = parse(xml);
+	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
+}
+
+TEST(Settings, rejectsAQuadraticBlowup)
+{
+	std::string xml = "<?xml version=\"1.0\"?>\n<!DOCTYPE settings [\n<!ENTITY a \"" +
+			  std::string(50000, 'a') + "\">\n]>\n<settings><phone-settings><user_name idx=\"1\">";
+	for (int i = 0; i < 10000; ++i)
+		xml += "&a;";
+	xml += "</user_name></phone-settings></settings>\n";
+
+	const LoadResult result = parse(xml);
+	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
+}
+
+TEST(Settings, rejectsAnExternalEntityWithoutReadingIt)
+{
+	for (const char *target : {"file:///etc/passwd", "/etc/passwd", "http://192.0.2.1/x.xml"}) {
+		const LoadResult result =
+			parse("<?xml version=\"1.0\"?>\n"
+			      "<!DOCTYPE settings [\n"
+			      "  <!ENTITY xxe SYSTEM \"" +
+			      std::string(target) +
+			      "\">\n"
+			      "]>\n"
+			      "<settings><phone-settings>\n"
+			      "<user_name idx=\"1\">&xxe;</user_name>\n"
+			      "</phone-settings></settings>\n");
+		checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
+		CHECK_FALSE(contains(allErrors(result), "root:"));
+	}
+}
+
+TEST(Settings, rejectsAnExternalEntityPointingAtALocalFileWithoutTouchingIt)
+{
+	// The entity's target is a FIFO: reading it would block, so a return
+	// at all shows that it is never opened.
+	TempDir dir;
+	const std::string fifo = dir.path("secret");
+	CHECK_EQUAL(0, ::mkfifo(fifo.c_str(), 0600));
+	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
+					"<!DOCTYPE settings [<!ENTITY xxe SYSTEM \"file://" +
+					fifo +
+					"\">]>\n"
+					"<settings><phone-settings><user_name idx=\"1\">&xxe;</user_name>"
+					"</phone-settings></settings>\n");
+	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
+}
+
+TEST(Settings, rejectsAnExternalDtd)
+{
+	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
+					"<!DOCTYPE settings SYSTEM \"file:///etc/passwd\">\n"
+					"<settings/>\n");
+	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
+	const LoadResult remote = parse("<?xml version=\"1.0\"?>\n"
+					"\n"
+					"<!DOCTYPE settings PUBLIC \"-//x//y\" \"http://192.0.2.1/settings.dtd\">\n"
+					"<settings/>\n");
+	checkOneError(remote, 3, "DOCTYPE and entity declarations are not allowed");
+}
+
+TEST(Settings, rejectsParameterEntities)
+{
+	const LoadResult result = parse("<!DOCTYPE settings [\n"
+					"  <!ENTITY % remote SYSTEM \"http://192.0.2.1/evil.dtd\">\n"
+					"  %remote;\n"
+					"]>\n"
+					"<settings/>\n");
+	checkOneError(result, 1, "DOCTYPE and entity declarations are not allowed");
+}
+
+TEST(Settings, rejectsADoctypeAfterTheRootElement)
+{
+	const LoadResult result = parse("<settings/>\n<!DOCTYPE settings>\n");
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	LONGS_EQUAL(2, result.errors[0].line);
+}
+
+TEST(Settings, rejectsXmlThatIsNotWellFormedWithItsLine)
+{
+	const LoadResult result = parse(wrap("<user_name idx=\"1\">a</user_name>\n"
+					     "<user_host idx=\"1\">b</user_pass>\n"));
+	checkOneError(result, 5,
+		      "not well-formed XML: Opening and ending tag mismatch: user_host line 5 and "
+		      "user_pass");
+}
+
+TEST(Settings, rejectsAnUnescapedAmpersand)
+{
+	const LoadResult result = parse(wrap("\n<user_name idx=\"1\">a & b</user_name>\n"));
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	LONGS_EQUAL(5, result.errors[0].line);
+	CHECK_TRUE(result.errors[0].message.starts_with("not well-formed XML: "));
+}
+
+TEST(Settings, rejectsAnUndefinedEntityWithoutNamingIt)
+{
+	const LoadResult result = parse(wrap("<user_name idx=\"1\">a&nbsp;b</user_name>\n"));
+	checkOneError(result, 4, "not well-formed XML: undefined entity reference (write & as &amp;)");
+}
+
+TEST(Settings, rejectsInvalidUtf8WithItsLine)
+{
+	const LoadResult result = parse(wrap("<user_name idx=\"1\">a</user_name>\n"
+					     "<user_host idx=\"1\">\xc3\x28</user_host>\n"));
+	checkOneError(result, 5, "not well-formed XML: Input is not proper UTF-8, indicate encoding !");
+}
+
+TEST(Settings, rejectsBinaryGarbage)
+{
+	const char garbage[] = "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe";
+	const LoadResult result = parse(std::string_view(garbage, sizeof garbage - 1));
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	LONGS_EQUAL(1, result.errors[0].line);
+	CHECK_TRUE(result.errors[0].message.starts_with("not well-formed XML"));
+}
+
+TEST(Settings, rejectsANulByte)
+{
+	const std::string xml = wrap("<user_name idx=\"1\">a") + std::string(1, '\0') + "b</user_name>\n";
+	const LoadResult result = parse(xml);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+}
+
+TEST(Settings, rejectsAnEmptyDocument)
+{
+	checkOneError(parse(""), 1, "not well-formed XML: Document is empty");
+	CHECK_FALSE(parse("  \n\n").settings.has_value());
+	CHECK_FALSE(parse("<?xml version=\"1.0\"?>\n").settings.has_value());
+}
+
+TEST(Settings, rejectsAnUndeclaredNamespacePrefix)
+{
+	const LoadResult result = parse(wrap("<x:user_name idx=\"1\">a</x:user_name>\n"));
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	LONGS_EQUAL(4, result.errors[0].line);
+}
+
+TEST(Settings, rejectsTheWrongRootElement)
+{
+	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
+					"<!-- provisioning -->\n"
+					"<phone-settings>\n"
+					"<challenge_checksync>on</challenge_checksync>\n"
+					"</phone-settings>\n");
+	checkOneError(result, 3, "root element is <phone-settings>, expected <settings>");
+}
+
+TEST(Settings, refusesExcessiveNesting)
+{
+	std::string xml = "<settings><phone-settings>\n";
+	for (int i = 0; i < 100000; ++i)
+		xml += "<a>";
+	for (int i = 0; i < 100000; ++i)
+		xml += "</a>";
+	xml += "\n</phone-settings></settings>\n";
+	const LoadResult result = parse(xml);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	LONGS_EQUAL(2, result.errors[0].line);
+	CHECK_TRUE(result.errors[0].message.starts_with("not well-formed XML: "));
+}
+
+TEST(Settings, toleratesModerateNestingInIgnoredElements)
+{
+	std::string body;
+	for (int i = 0; i < 100; ++i)
+		body += "<a>";
+	body += "<challenge_checksync>maybe</challenge_checksync>";
+	for (int i = 0; i < 100; ++i)
+		body += "</a>";
+	const Settings &settings = checkGood(parse(wrap(body + "\n")));
+	CHECK_FALSE(settings.challengeChecksync);
+}
+
+TEST(Settings, doesNotProcessXInclude)
+{
+	const Settings &settings = checkGood(parse("<settings xmlns:xi=\"http://www.w3.org/2001/XInclude\">\n"
+						   "<phone-settings>\n"
+						   "<xi:include href=\"/etc/passwd\" parse=\"text\"/>\n"
+						   "<user_name idx=\"1\"><xi:include href=\"/etc/passwd\" "
+						   "parse=\"text\"/></user_name>\n"
+						   "</phone-settings>\n"
+						   "</settings>\n"));
+	STRCMP_EQUAL("", settings.identities.at(1).name.c_str());
+}
+
+TEST(Settings, rejectsADocumentOverTheSizeLimit)
+{
+	const std::string big = wrap(std::string(kMaxSettingsBytes, ' '));
+	const LoadResult result = parse(big);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	LONGS_EQUAL(0, result.errors[0].line);
+	STRCMP_EQUAL("settings.xml: larger than 1 MiB", result.errors[0].toString().c_str());
+}
+
+// ---------------------------------------------------------------------------
+// Identity and Settings helpers
+
+TEST(Settings, realmDropsThePort)
+{
+	Identity identity;
+	identity.host = "ser.berlin.snom.com:5060";
+	STRCMP_EQUAL("ser.berlin.snom.com", identity.realm().c_str());
+}
+
+TEST(Settings, realmOfAHostWithoutPortIsTheHost)
+{
+	Identity identity;
+	identity.host = "ser.berlin.snom.com";
+	STRCMP_EQUAL("ser.berlin.snom.com", identity.realm().c_str());
+	identity.host = "192.0.2.7:5061";
+	STRCMP_EQUAL("192.0.2.7", identity.realm().c_str());
+	identity.host = "";
+	STRCMP_EQUAL("", identity.realm().c_str());
+}
+
+TEST(Settings, realmKeepsTheBracketsOfIpv6)
+{
+	Identity identity;
+	identity.host = "[2001:db8::1]:5060";
+	STRCMP_EQUAL("[2001:db8::1]", identity.realm().c_str());
+	identity.host = "[2001:db8::1]";
+	STRCMP_EQUAL("[2001:db8::1]", identity.realm().c_str());
+}
+
+TEST(Settings, realmKeepsABareIpv6AddressWhole)
+{
+	Identity identity;
+	identity.host = "2001:db8::1";
+	STRCMP_EQUAL("2001:db8::1", identity.realm().c_str());
+}
+
+TEST(Settings, authUserIsPnameWhenSet)
+{
+	Identity identity;
+	identity.name = "340899";
+	identity.pname = "auth340899";
+	STRCMP_EQUAL("auth340899", identity.authUser().c_str());
+}
+
+TEST(Settings, authUserFallsBackToName)
+{
+	Identity identity;
+	identity.name = "340899";
+	STRCMP_EQUAL("340899", identity.authUser().c_str());
+}
+
+TEST(Settings, hasCredentialsWithPasswordOrHash)
+{
+	Identity identity;
+	CHECK_FALSE(identity.hasCredentials());
+	identity.hash = kHashLower;
+	CHECK_TRUE(identity.hasCredentials());
+	identity.hash.clear();
+	identity.pass = kPassword;
+	CHECK_TRUE(identity.hasCredentials());
+}
+
+TEST(Settings, findActiveByUserMatchesTheNameExactly)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">alice</user_name>\n"
+							"<user_name idx=\"2\">340899</user_name>\n")));
+	const Identity *found = settings.findActiveByUser("340899");
+	CHECK_TRUE(found != nullptr);
+	LONGS_EQUAL(2, found->idx);
+	POINTERS_EQUAL(nullptr, settings.findActiveByUser("Alice"));
+	POINTERS_EQUAL(nullptr, settings.findActiveByUser("34089"));
+	POINTERS_EQUAL(nullptr, settings.findActiveByUser("3408990"));
+	POINTERS_EQUAL(nullptr, settings.findActiveByUser(""));
+}
+
+TEST(Settings, findActiveByUserIgnoresInactiveIdentities)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
+							"<user_active idx=\"1\">off</user_active>\n"
+							"<user_name idx=\"2\">bob</user_name>\n"
+							"<user_name idx=\"3\">340899</user_name>\n")));
+	const Identity *found = settings.findActiveByUser("340899");
+	CHECK_TRUE(found != nullptr);
+	LONGS_EQUAL(3, found->idx);
+}
+
+TEST(Settings, findActiveByUserFindsNothingWhenAllAreInactive)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
+							"<user_active idx=\"1\">off</user_active>\n")));
+	POINTERS_EQUAL(nullptr, settings.findActiveByUser("340899"));
+}
+
+TEST(Settings, findActiveByUserIgnoresIdentitiesWithoutName)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_pass idx=\"1\">x</user_pass>\n")));
+	POINTERS_EQUAL(nullptr, settings.findActiveByUser(""));
+}
+
+TEST(Settings, lowestActiveSkipsInactiveAndNamelessIdentities)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"5\">five</user_name>\n"
+							"<user_name idx=\"2\">two</user_name>\n"
+							"<user_active idx=\"2\">off</user_active>\n"
+							"<user_pass idx=\"1\">x</user_pass>\n"
+							"<user_name idx=\"3\">three</user_name>\n")));
+	const Identity *lowest = settings.lowestActive();
+	CHECK_TRUE(lowest != nullptr);
+	LONGS_EQUAL(3, lowest->idx);
+}
+
+TEST(Settings, lowestActiveIsNullWithoutActiveIdentities)
+{
+	POINTERS_EQUAL(nullptr, checkGood(parse("<settings/>")).lowestActive());
+	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">a</user_name>\n"
+							"<user_active idx=\"1\">off</user_active>\n")));
+	POINTERS_EQUAL(nullptr, settings.lowestActive());
+}
+
+TEST(Settings, errorToStringHasFileLineAndMessage)
+{
+	const SettingsError error{"/etc/checksyncd/settings.xml", 12, "root element is <x>, expected <settings>"};
+	STRCMP_EQUAL("/etc/checksyncd/settings.xml:12: root element is <x>, expected <settings>",
+		     error.toString().c_str());
+}
+
+TEST(Settings, errorToStringLeavesOutLineZero)
+{
+	const SettingsError error{"/etc/checksyncd/settings.xml", 0, "not a regular file"};
+	STRCMP_EQUAL("/etc/checksyncd/settings.xml: not a regular file", error.toString().c_str());
+}
+
+// ---------------------------------------------------------------------------
+// --check-config
+
+TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
+{
+	const Settings &settings = checkGood(parse(wrap("<challenge_checksync>on</challenge_checksync>\n"
+							"<checksync_auth_algorithms>sha-256,MD5</checksync_auth_algorithms>\n"
+							"<user_name idx=\"1\">340899</user_name>\n"
+							"<user_host idx=\"1\">ser.berlin.snom.com</user_host>\n"
+							"<user_pass idx=\"1\">1234</user_pass>\n")));
+	STRCMP_EQUAL("challenge_checksync = on (file)\n"
+		     "challenge_reboot = off (default)\n"
+		     "checksync_action = (empty) (default)\n"
+		     "network_id_port = 5060 (default)\n"
+		     "checksync_auth_algorithms = SHA-256,MD5 (file)\n"
+		     "checksync_auth_qop = auth (default)\n"
+		     "user_active[1] = on (default)\n"
+		     "user_name[1] = 340899 (file)\n"
+		     "user_host[1] = ser.berlin.snom.com (file)\n"
+		     "user_pname[1] = (empty) (default)\n"
+		     "user_pass[1] = ******** (file)\n"
+		     "user_hash[1] = (unset) (default)\n",
+		     describeSettings(settings).c_str());
+}
+
+TEST(Settings, describeSettingsShowsDefaults)
+{
+	STRCMP_EQUAL("challenge_checksync = off (default)\n"
+		     "challenge_reboot = off (default)\n"
+		     "checksync_action = (empty) (default)\n"
+		     "network_id_port = 5060 (default)\n"
+		     "checksync_auth_algorithms = MD5 (default)\n"
+		     "checksync_auth_qop = auth (default)\n",
+		     describeSettings(Settings{}).c_str());
+}
+
+TEST(Settings, describeSettingsMasksSecrets)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
+							"<user_pass idx=\"1\">" +
+							std::string(kPassword) +
+							"</user_pass>\n"
+							"<user_hash idx=\"2\">" +
+							std::string(kHashMixed) + "</user_hash>\n")));
+	const std::string text = describeSettings(settings);
+	CHECK_FALSE(contains(text, kPassword));
+	CHECK_FALSE(contains(text, kHashLower));
+	CHECK_FALSE(contains(text, kHashMixed));
+	CHECK_FALSE(contains(text, "0123456789"));
+	CHECK_TRUE(contains(text, "user_pass[1] = ******** (file)\n"));
+	CHECK_TRUE(contains(text, "user_hash[1] = (unset) (default)\n"));
+	CHECK_TRUE(contains(text, "user_pass[2] = (unset) (default)\n"));
+	CHECK_TRUE(contains(text, "user_hash[2] = ******** (file)\n"));
+}
+
+TEST(Settings, describeSettingsKeepsOneLinePerSetting)
+{
+	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">a&#10;b</user_name>\n")));
+	CHECK_TRUE(contains(describeSettings(settings), "user_name[1] = a\\nb (file)\n"));
+}
+
+// ---------------------------------------------------------------------------
+// Files
+
+TEST(Settings, loadsAGoodFile)
+{
+	TempDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample);
+	const LoadResult result = loadSettingsFile(path);
+	STRCMP_EQUAL("", allErrors(result).c_str());
+	CHECK_TRUE(result.warnings.empty());
+	CHECK_TRUE(result.settings.has_value());
+	STRCMP_EQUAL("340899", result.settings->identities.at(1).name.c_str());
+}
+
+TEST(Settings, namesTheFileInParseErrors)
+{
+	TempDir dir;
+	const std::string path = dir.write("settings.xml", "<settings>\n<phone-settings>\n</settings>\n");
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL(path.c_str(), result.errors[0].file.c_str());
+	LONGS_EQUAL(3, result.errors[0].line);
+}
+
+TEST(Settings, reportsAMissingFile)
+{
+	TempDir dir;
+	const std::string path = dir.path("absent.xml");
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": No such file or directory").c_str(), result.errors[0].toString().c_str());
+}
+
+TEST(Settings, refusesAFifoWithoutBlocking)
+{
+	TempDir dir;
+	const std::string path = dir.path("settings.xml");
+	CHECK_EQUAL(0, ::mkfifo(path.c_str(), 0600));
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": not a regular file").c_str(), result.errors[0].toString().c_str());
+}
+
+TEST(Settings, refusesADirectory)
+{
+	TempDir dir;
+	const std::string path = dir.path("settings.xml");
+	CHECK_EQUAL(0, ::mkdir(path.c_str(), 0700));
+	const LoadResult result = loadSettingsFile(path);
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": not a regular file").c_str(), result.errors[0].toString().c_str());
+}
+
+TEST(Settings, refusesADevice)
+{
+	const LoadResult result = loadSettingsFile("/dev/null");
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL("/dev/null: not a regular file", result.errors[0].toString().c_str());
+}
+
+TEST(Settings, followsASymlinkToARegularFile)
+{
+	TempDir dir;
+	const std::string target = dir.write("real.xml", "<settings/>");
+	const std::string link = dir.path("settings.xml");
+	CHECK_EQUAL(0, ::symlink(target.c_str(), link.c_str()));
+	CHECK_TRUE(loadSettingsFile(link).settings.has_value());
+}
+
+TEST(Settings, refusesAFileLargerThanOneMiB)
+{
+	TempDir dir;
+	std::string content = wrap("");
+	content += std::string(kMaxSettingsBytes + 1 - content.size(), '\n');
+	const std::string path = dir.write("settings.xml", content);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": larger than 1 MiB").c_str(), result.errors[0].toString().c_str());
+}
+
+TEST(Settings, acceptsAFileOfExactlyOneMiB)
+{
+	TempDir dir;
+	std::string content = wrap("<challenge_checksync>on</challenge_checksync>\n");
+	content += std::string(kMaxSettingsBytes - content.size(), '\n');
+	const std::string path = dir.write("settings.xml", content);
+	const LoadResult result = loadSettingsFile(path);
+	STRCMP_EQUAL("", allErrors(result).c_str());
+	CHECK_TRUE(result.settings.has_value());
+	CHECK_TRUE(result.settings->challengeChecksync);
+}
+
+TEST(Settings, rejectsAnEmptyFile)
+{
+	TempDir dir;
+	const std::string path = dir.write("settings.xml", "");
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+}
+
+TEST(Settings, warnsWhenOtherUsersMayReadTheFile)
+{
+	TempDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample, 0644);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_TRUE(result.settings.has_value());
+	LONGS_EQUAL(1, result.warnings.size());
+	STRCMP_EQUAL((path + ": readable or writable by other users; it holds SIP passwords").c_str(),
+		     result.warnings[0].c_str());
+}
+
+TEST(Settings, warnsWhenOtherUsersMayWriteTheFile)
+{
+	TempDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample, 0602);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_TRUE(result.settings.has_value());
+	LONGS_EQUAL(1, result.warnings.size());
+}
+
+TEST(Settings, warnsAlsoWhenTheFileIsRejected)
+{
+	TempDir dir;
+	const std::string path = dir.write("settings.xml", "<nope/>", 0644);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	LONGS_EQUAL(1, result.warnings.size());
+}
+
+TEST(Settings, doesNotWarnForAFileOnlyTheOwnerAndGroupMayRead)
+{
+	TempDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample, 0640);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_TRUE(result.settings.has_value());
+	CHECK_TRUE(result.warnings.empty());
+}
+
+TEST(Settings, reportsAnUnreadableFile)
+{
+	if (::geteuid() == 0)
+		return; // root reads any file: nothing to test
+	TempDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample, 0000);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": Permission denied").c_str(), result.errors[0].toString().c_str());
+}
