@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+
+#include "action_gate.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace checksyncd;
+using Admit = ActionGate::Admit;
+
+TEST_GROUP(ActionGate)
+{
+	ActionGate gate{5000};
+};
+
+TEST(ActionGate, firstRequestStartsACall)
+{
+	CHECK(gate.request(1000) == Admit::StartCall);
+	CHECK_TRUE(gate.inFlight());
+}
+
+TEST(ActionGate, requestsDuringACallJoinIt)
+{
+	CHECK(gate.request(1000) == Admit::StartCall);
+	CHECK(gate.request(1100) == Admit::JoinInFlight);
+	CHECK(gate.request(1200) == Admit::JoinInFlight);
+}
+
+TEST(ActionGate, joinersOfASuccessfulCallAreCoveredByOneTrailingCall)
+{
+	gate.request(1000);
+	gate.request(1100);
+	gate.finished(1300, true);
+	CHECK_TRUE(gate.trailingDueAt().has_value());
+	LONGS_EQUAL(6000, *gate.trailingDueAt());
+	CHECK_FALSE(gate.startTrailing(5999));
+	CHECK_TRUE(gate.startTrailing(6000));
+	CHECK_TRUE(gate.inFlight());
+	CHECK_FALSE(gate.trailingDueAt().has_value());
+	gate.finished(6100, true);
+	CHECK_FALSE(gate.trailingDueAt().has_value());
+}
+
+TEST(ActionGate, joinersOfAFailedCallAreNotOwedATrailingCall)
+{
+	gate.request(1000);
+	gate.request(1100);
+	gate.finished(1300, false);
+	CHECK_FALSE(gate.trailingDueAt().has_value());
+}
+
+TEST(ActionGate, requestsInsideTheSpacingAreAcceptedAndShareOneTrailingCall)
+{
+	gate.request(1000);
+	gate.finished(1100, true);
+	CHECK(gate.request(2000) == Admit::AcceptTrailing);
+	CHECK(gate.request(3000) == Admit::AcceptTrailing);
+	CHECK(gate.request(5999) == Admit::AcceptTrailing);
+	LONGS_EQUAL(6000, *gate.trailingDueAt());
+	CHECK_TRUE(gate.startTrailing(6000));
+	gate.finished(6050, true);
+	CHECK_FALSE(gate.trailingDueAt().has_value());
+}
+
+TEST(ActionGate, neverMoreThanOneCallPerSpacing)
+{
+	// A request every 100 ms for a minute: count the calls.
+	int calls = 0;
+	std::uint64_t lastCall = 0;
+	bool first = true;
+	for (std::uint64_t t = 0; t <= 60'000; t += 100) {
+		if (gate.startTrailing(t)) {
+			CHECK_TRUE(first || t - lastCall >= 5000);
+			calls++, lastCall = t, first = false;
+			gate.finished(t + 50, true);
+		}
+		if (gate.request(t) == Admit::StartCall) {
+			CHECK_TRUE(first || t - lastCall >= 5000);
+			calls++, lastCall = t, first = false;
+			gate.finished(t + 50, true);
+		}
+	}
+	CHECK_TRUE(calls >= 12 && calls <= 13);
+}
+
+TEST(ActionGate, afterTheSpacingARequestStartsACallAgain)
+{
+	gate.request(1000);
+	gate.finished(1100, true);
+	CHECK(gate.request(6000) == Admit::StartCall);
+}
+
+TEST(ActionGate, aRecentFailureIsReportedWithTheTimeLeft)
+{
+	gate.request(1000);
+	gate.finished(1100, false);
+	CHECK(gate.request(2000) == Admit::RecentFailure);
+	LONGS_EQUAL(4000, gate.retryAfterMs(2000));
+	CHECK_FALSE(gate.trailingDueAt().has_value());
+	CHECK(gate.request(6000) == Admit::StartCall);
+}

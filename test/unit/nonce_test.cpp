@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+
+#include <string>
+
+#include "nonce.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace checksyncd;
+
+namespace {
+
+NonceAuthority::Key testKey(unsigned char fill)
+{
+	NonceAuthority::Key key{};
+	key.fill(fill);
+	return key;
+}
+
+} // namespace
+
+TEST_GROUP(Nonce)
+{
+	NonceAuthority authority{testKey(7)};
+};
+
+TEST(Nonce, carriesItsAlgorithmQopAndIssueTime)
+{
+	std::string nonce = authority.issue(123456, Algorithm::Sha256, true, "realm", "192.0.2.1");
+	auto facts = authority.verify(nonce, "realm", "192.0.2.1");
+	CHECK_TRUE(facts.has_value());
+	CHECK(facts->algorithm == Algorithm::Sha256);
+	CHECK_TRUE(facts->qop);
+	LONGS_EQUAL(123456, facts->issuedMs);
+
+	std::string plain = authority.issue(5, Algorithm::Sha512_256, false, "realm", "192.0.2.1");
+	facts = authority.verify(plain, "realm", "192.0.2.1");
+	CHECK_TRUE(facts.has_value());
+	CHECK(facts->algorithm == Algorithm::Sha512_256);
+	CHECK_FALSE(facts->qop);
+}
+
+TEST(Nonce, isUniquePerIssue)
+{
+	std::string a = authority.issue(1000, Algorithm::Md5, true, "realm", "192.0.2.1");
+	std::string b = authority.issue(1000, Algorithm::Md5, true, "realm", "192.0.2.1");
+	CHECK_TRUE(a != b);
+}
+
+TEST(Nonce, usesOnlyTheUrlSafeBase64Alphabet)
+{
+	for (int i = 0; i < 200; i++) {
+		std::string nonce = authority.issue(static_cast<std::uint64_t>(i) * 7919, Algorithm::Md5,
+						    true, "realm", "192.0.2.1");
+		LONGS_EQUAL(48, nonce.size());
+		CHECK_EQUAL(std::string::npos, nonce.find_first_of("+/=\"\\"));
+	}
+}
+
+TEST(Nonce, isBoundToTheRealm)
+{
+	std::string nonce = authority.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	CHECK_FALSE(authority.verify(nonce, "other", "192.0.2.1").has_value());
+}
+
+TEST(Nonce, isBoundToTheSourceAddressButNotThePort)
+{
+	std::string nonce = authority.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	CHECK_FALSE(authority.verify(nonce, "realm", "192.0.2.2").has_value());
+	CHECK_TRUE(authority.verify(nonce, "realm", "192.0.2.1").has_value());
+}
+
+TEST(Nonce, fromAnotherKeyIsRefused)
+{
+	NonceAuthority other(testKey(8));
+	std::string nonce = other.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	CHECK_FALSE(authority.verify(nonce, "realm", "192.0.2.1").has_value());
+}
+
+TEST(Nonce, withAnyByteAlteredIsRefused)
+{
+	std::string nonce = authority.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	for (std::size_t i = 0; i < nonce.size(); i++) {
+		std::string altered = nonce;
+		altered[i] = altered[i] == 'A' ? 'B' : 'A';
+		CHECK_FALSE(authority.verify(altered, "realm", "192.0.2.1").has_value());
+	}
+}
+
+TEST(Nonce, malformedTextIsRefused)
+{
+	CHECK_FALSE(authority.verify("", "realm", "192.0.2.1").has_value());
+	CHECK_FALSE(authority.verify("b5e73bf9ef0fc8b2", "realm", "192.0.2.1").has_value());
+	CHECK_FALSE(authority.verify(std::string(48, '='), "realm", "192.0.2.1").has_value());
+	CHECK_FALSE(authority.verify(std::string(4096, 'A'), "realm", "192.0.2.1").has_value());
+	std::string nonce = authority.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	std::string standard = nonce;
+	for (char &c : standard)
+		c = c == '-' ? '+' : c == '_' ? '/' : c;
+	if (standard != nonce)
+		CHECK_FALSE(authority.verify(standard, "realm", "192.0.2.1").has_value());
+}
+
+TEST(Nonce, expiresAfterThirtySeconds)
+{
+	NonceFacts facts;
+	facts.issuedMs = 10'000;
+	CHECK_FALSE(facts.expired(10'000));
+	CHECK_FALSE(facts.expired(40'000));
+	CHECK_TRUE(facts.expired(40'001));
+	CHECK_TRUE(facts.expired(9'999)); // from the future: not ours to trust
+}
+
+TEST(Nonce, randomKeysDiffer)
+{
+	CHECK_TRUE(NonceAuthority::randomKey() != NonceAuthority::randomKey());
+}
+
+TEST_GROUP(UsedNonces){};
+
+TEST(UsedNonces, acceptsANonceOnceOnly)
+{
+	UsedNonces used(4);
+	NonceFacts facts;
+	facts.serial = 1;
+	facts.issuedMs = 1000;
+	CHECK(used.markUsed(facts, 1000) == UsedNonces::Mark::Fresh);
+	CHECK(used.markUsed(facts, 1001) == UsedNonces::Mark::AlreadyUsed);
+	CHECK(used.markUsed(facts, 20'000) == UsedNonces::Mark::AlreadyUsed);
+}
+
+TEST(UsedNonces, failsClosedWhenFullOfLiveNonces)
+{
+	UsedNonces used(3);
+	for (std::uint32_t serial = 1; serial <= 3; serial++) {
+		NonceFacts facts;
+		facts.serial = serial;
+		facts.issuedMs = 1000;
+		CHECK(used.markUsed(facts, 1000) == UsedNonces::Mark::Fresh);
+	}
+	NonceFacts fourth;
+	fourth.serial = 4;
+	fourth.issuedMs = 1000;
+	CHECK(used.markUsed(fourth, 2000) == UsedNonces::Mark::Full);
+	LONGS_EQUAL(3, used.size());
+}
+
+TEST(UsedNonces, makesRoomByForgettingExpiredNonces)
+{
+	UsedNonces used(2);
+	NonceFacts a, b, c;
+	a.serial = 1;
+	a.issuedMs = 0;
+	b.serial = 2;
+	b.issuedMs = 20'000;
+	c.serial = 3;
+	c.issuedMs = 40'000;
+	CHECK(used.markUsed(a, 0) == UsedNonces::Mark::Fresh);
+	CHECK(used.markUsed(b, 20'000) == UsedNonces::Mark::Fresh);
+	// a expired at 30 s, b is still live at 40 s.
+	CHECK(used.markUsed(c, 40'000) == UsedNonces::Mark::Fresh);
+	LONGS_EQUAL(2, used.size());
+	CHECK(used.markUsed(b, 40'000) == UsedNonces::Mark::AlreadyUsed);
+}
