@@ -46,6 +46,8 @@ struct Identity {
 	const std::string &authUser() const;
 	// True when the identity has a password or an HA1 to check against.
 	bool hasCredentials() const { return !pass.empty() || !hash.empty(); }
+
+	bool operator==(const Identity &) const = default;
 };
 
 struct Settings {
@@ -65,6 +67,10 @@ struct Settings {
 	const Identity *findActiveByUser(std::string_view user) const;
 	// The active identity with the lowest idx, or nullptr.
 	const Identity *lowestActive() const;
+
+	// Same effective settings (fromFile included: --check-config would
+	// print them differently).
+	bool operator==(const Settings &) const = default;
 };
 
 struct SettingsError {

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.hpp"
+#include "reload.hpp"
 
 namespace checksyncd {
 
@@ -53,7 +54,7 @@ Instance::Instance(const Options &options)
 		throw std::system_error(errno, std::generic_category(), "signalfd");
 	signals_ = std::make_unique<FdWatch>(loop_, signalFd_, POLLIN, [this](int) { onSignal(); });
 
-	loadSettings();
+	loadSettings(true);
 
 	provisioning_ = std::make_unique<ProvisioningClient>(loop_, options_.bus);
 
@@ -62,6 +63,9 @@ Instance::Instance(const Options &options)
 		listen = defaultListen(settings_ ? settings_->port : 5060);
 	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen);
 	sip_->setSettings(settings_);
+
+	watcher_ = std::make_unique<SettingsWatcher>(loop_, options_.settingsPath,
+						     [this] { reload(false); });
 
 	std::uint64_t usec = 0;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
@@ -72,6 +76,7 @@ Instance::Instance(const Options &options)
 
 Instance::~Instance()
 {
+	watcher_.reset();
 	sip_.reset();
 	provisioning_.reset();
 	signals_.reset();
@@ -79,39 +84,62 @@ Instance::~Instance()
 		close(signalFd_);
 }
 
-void Instance::loadSettings()
+bool Instance::loadSettings(bool forced)
 {
-	LoadResult result = loadSettingsFile(options_.settingsPath);
-	for (const std::string &warning : result.warnings)
-		logMessage(LogLevel::Warning, warning, {{"SETTINGS_FILE", options_.settingsPath}});
-	if (!result.settings) {
+	const std::string &path = options_.settingsPath;
+	LoadResult result = loadSettingsFile(path);
+	ReloadDecision decision = decideReload(settings_.get(), result);
+
+	if (decision == ReloadDecision::Unchanged) {
+		// An event that did not change the settings (a touch, an editor's
+		// backup file): nothing to say unless someone asked.
+		if (forced)
+			logMessage(LogLevel::Info, path + ": unchanged",
+				   {{"SETTINGS_FILE", path}});
+		settingsProblem_.clear();
+		return false;
+	}
+
+	if (decision == ReloadDecision::Refused) {
+		std::string problem = result.errors.empty() ? path + ": invalid"
+							    : result.errors.front().toString();
+		// The same refusal again (more events on the same bad file) is
+		// logged once, unless someone asked.
+		if (!forced && problem == settingsProblem_)
+			return false;
+		for (const std::string &warning : result.warnings)
+			logMessage(LogLevel::Warning, warning, {{"SETTINGS_FILE", path}});
 		for (const SettingsError &error : result.errors)
-			logMessage(LogLevel::Error, error.toString(),
-				   {{"SETTINGS_FILE", options_.settingsPath}});
-		settingsProblem_ = result.errors.empty() ? options_.settingsPath + ": invalid"
-							 : result.errors.front().toString();
+			logMessage(LogLevel::Error, error.toString(), {{"SETTINGS_FILE", path}});
+		settingsProblem_ = problem;
 		if (settings_)
-			logMessage(LogLevel::Warning, "keeping the settings in force");
+			logMessage(LogLevel::Warning, "refused " + path + "; the last good settings stay in force",
+				   {{"SETTINGS_FILE", path}});
 		else
 			logMessage(LogLevel::Warning,
-				   "no good settings loaded: answering check-syncs 503 until " +
-					   options_.settingsPath + " is fixed");
-		return;
+				   "no good settings loaded: answering check-syncs 503 until " + path +
+					   " is fixed",
+				   {{"SETTINGS_FILE", path}});
+		return true;
 	}
+
+	for (const std::string &warning : result.warnings)
+		logMessage(LogLevel::Warning, warning, {{"SETTINGS_FILE", path}});
 	settings_ = std::make_shared<const Settings>(std::move(*result.settings));
 	settingsProblem_.clear();
 	logMessage(LogLevel::Info,
-		   "settings loaded from " + options_.settingsPath + ": challenge_checksync=" +
+		   "settings loaded from " + path + ": challenge_checksync=" +
 			   onOff(settings_->challengeChecksync) + ", " +
 			   std::to_string(settings_->identities.size()) + " identities",
-		   {{"SETTINGS_FILE", options_.settingsPath}});
+		   {{"SETTINGS_FILE", path}});
+	return true;
 }
 
-void Instance::reload()
+void Instance::reload(bool forced)
 {
 	(void)sd_notify(0, "RELOADING=1");
-	loadSettings();
-	if (sip_)
+	bool changed = loadSettings(forced);
+	if (changed && sip_)
 		sip_->setSettings(settings_);
 	notifyReady();
 }
@@ -143,7 +171,7 @@ void Instance::onSignal()
 		switch (info.ssi_signo) {
 		case SIGHUP:
 			logMessage(LogLevel::Info, "SIGHUP: reloading " + options_.settingsPath);
-			reload();
+			reload(true);
 			break;
 		case SIGTERM:
 		case SIGINT:

@@ -13,6 +13,7 @@
 #include "loop.hpp"
 #include "provisioning.hpp"
 #include "settings.hpp"
+#include "settings_watcher.hpp"
 #include "sip_service.hpp"
 
 namespace checksyncd {
@@ -37,8 +38,11 @@ public:
 	int run();
 
 private:
-	void loadSettings();
-	void reload();
+	// Read the settings file and put it in force if it is good and new.
+	// forced: asked for (start, SIGHUP), so log even what did not change.
+	// Returns whether the settings or the refusal changed.
+	bool loadSettings(bool forced);
+	void reload(bool forced);
 	void onSignal();
 	void notifyReady();
 	void pingWatchdog();
@@ -50,6 +54,7 @@ private:
 	std::string settingsProblem_; // why no good settings are in force
 	std::unique_ptr<ProvisioningClient> provisioning_;
 	std::unique_ptr<SipService> sip_;
+	std::unique_ptr<SettingsWatcher> watcher_;
 	int signalFd_ = -1;
 	std::unique_ptr<FdWatch> signals_;
 	std::unique_ptr<Timer> watchdog_;
