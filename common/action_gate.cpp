@@ -13,9 +13,13 @@ void ActionGate::start(std::uint64_t nowMs)
 	joined_ = false;
 }
 
-ActionGate::Admit ActionGate::request(std::uint64_t nowMs)
+ActionGate::Admit ActionGate::request(std::uint64_t nowMs, bool canJoin)
 {
 	if (inFlight_) {
+		if (!canJoin) {
+			promised_ = true;
+			return Admit::AcceptTrailing;
+		}
 		joined_ = true;
 		return Admit::JoinInFlight;
 	}

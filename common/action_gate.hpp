@@ -33,7 +33,9 @@ public:
 	{
 	}
 
-	Admit request(std::uint64_t nowMs);
+	// canJoin: false when no more requests may wait for the call in
+	// flight; such a request is accepted on the trailing call instead.
+	Admit request(std::uint64_t nowMs, bool canJoin = true);
 
 	// The call in flight has finished.
 	void finished(std::uint64_t nowMs, bool ok);

@@ -218,6 +218,7 @@ AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings 
 		outcome.result = AuthResult::BadNonce;
 		return outcome;
 	}
+	outcome.addressProven = true;
 	if (nonce->algorithm != *algorithm) {
 		outcome.result = AuthResult::AlgorithmMismatch;
 		return outcome;

@@ -60,6 +60,11 @@ struct AuthRequest {
 struct AuthOutcome {
 	AuthResult result = AuthResult::NoCredentials;
 	std::string username; // as sent, for the log line; may be empty
+	// The answer carried a nonce we issued to this source address: the
+	// sender receives our answers there, so a failure can be held against
+	// the address (brute-force lockout) without letting a spoofer lock
+	// out someone else.
+	bool addressProven = false;
 };
 
 // The algorithms offered to this identity, in the configured order: MD5

@@ -148,7 +148,10 @@ void ProvisioningClient::submit(Action action, CallDetails details, Done done)
 	std::uint64_t now = EventLoop::nowMs();
 	m.latest = std::move(details);
 
-	ActionGate::Admit admit = m.gate.request(now);
+	// Requests waiting for the call in flight each hold a server
+	// transaction; beyond a few, a request is answered at once and covered
+	// by the trailing call instead.
+	ActionGate::Admit admit = m.gate.request(now, m.waiters.size() < kMaxWaiters);
 	if (logEnabled(LogLevel::Debug))
 		logMessage(LogLevel::Debug, std::string(actionName(action)) + " request: admit=" +
 						    std::to_string(static_cast<int>(admit)) + " now=" +

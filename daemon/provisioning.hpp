@@ -28,6 +28,8 @@ struct sd_bus_message;
 namespace checksyncd {
 
 inline constexpr std::uint64_t kProvisioningTimeoutMs = 2'000;
+// Requests that may wait for the outcome of one call in flight.
+inline constexpr std::size_t kMaxWaiters = 8;
 
 struct CallDetails {
 	unsigned identity = 0;
@@ -56,8 +58,9 @@ public:
 	ProvisioningClient(const ProvisioningClient &) = delete;
 	ProvisioningClient &operator=(const ProvisioningClient &) = delete;
 
-	// Ask for `action`; `done` is called exactly once, possibly right away,
-	// unless the client is destroyed first (then never).
+	// Ask for `action`; `done` is called exactly once, unless the client is
+	// destroyed first (then never): before submit() returns when the
+	// outcome is known at once, later when it waits for a D-Bus call.
 	void submit(Action action, CallDetails details, Done done);
 
 	// Number of calls made so far, per action (for the status line).

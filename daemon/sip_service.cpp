@@ -19,6 +19,8 @@
 #include <stdexcept>
 
 #include "config.h"
+#include "failure_table.hpp"
+#include "response_cache.hpp"
 #include "log.hpp"
 
 namespace checksyncd {
@@ -30,6 +32,10 @@ constexpr const char *kAllow = "NOTIFY, OPTIONS";
 constexpr const char *kAllowEvents = "check-sync";
 // Used-nonce set: 30 s of nonces at 128 authenticated requests/s.
 constexpr std::size_t kUsedNonceCapacity = 4096;
+// Addresses remembered for brute-force lockout, and stateless answers
+// remembered for retransmissions (both LRU).
+constexpr std::size_t kFailureTableCapacity = 1024;
+constexpr std::size_t kResponseCacheCapacity = 1024;
 // Retry-After while no good settings are loaded.
 constexpr unsigned kNoSettingsRetryAfterS = 10;
 
@@ -112,7 +118,10 @@ std::string requestUriText(msg_t *msg, const sip_t *sip)
 } // namespace
 
 struct SipService::Pending {
-	nta_incoming_t *irq = nullptr;
+	msg_t *msg = nullptr;	      // until a transaction takes it
+	nta_incoming_t *irq = nullptr; // while waiting for the D-Bus call
+	bool answered = false;
+	std::string key; // requestKey(), for the response cache
 	std::string remote;
 	std::string method;
 	std::string user;
@@ -121,7 +130,7 @@ struct SipService::Pending {
 SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 		       const std::vector<std::string> &listen)
 	: loop_(loop), provisioning_(provisioning), nonces_(NonceAuthority::randomKey()),
-	  used_(kUsedNonceCapacity)
+	  used_(kUsedNonceCapacity), failures_(kFailureTableCapacity), answers_(kResponseCacheCapacity)
 {
 	// (url_string_t *)-1 is sofia-sip's NONE: create the agent without
 	// transports; each listen URI is added below.
@@ -147,6 +156,9 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 SipService::~SipService()
 {
 	for (auto &pending : pending_) {
+		if (pending->msg)
+			msg_destroy(pending->msg);
+		pending->msg = nullptr;
 		if (!pending->irq)
 			continue;
 		nta_incoming_treply(pending->irq, SIP_503_SERVICE_UNAVAILABLE,
@@ -219,9 +231,13 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	if (sip->sip_to && !sip->sip_to->a_tag)
 		sip_to_tag(msg_home(msg), sip->sip_to, toTagFor(sip).c_str());
 
+	std::uint64_t now = EventLoop::nowMs();
 	std::string user = printable(ruri->url_user);
+	// Refusals and challenges are logged at debug level only: a flood
+	// must not become a flood of log lines. Served check-syncs and
+	// authentication failures are logged at info and warning.
 	auto answer = [&](int status, const char *phrase, tagi_t const *extra = nullptr) {
-		logMessage(LogLevel::Info,
+		logMessage(LogLevel::Debug,
 			   std::string(printable(method)) + " from " + source.remote + " for \"" +
 				   user + "\": " + std::to_string(status) + " " + phrase,
 			   {{"SIP_METHOD", printable(method)},
@@ -268,10 +284,34 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		return;
 	}
 	case Answer::Serve:
-		serve(msg, sip, plan, false, source.remote);
-		return;
 	case Answer::Challenge:
 		break;
+	}
+
+	// A retransmission of a check-sync that was answered statelessly gets
+	// the same answer again, and nothing else happens.
+	std::string key = requestKey(source.remote,
+				     sip->sip_via && sip->sip_via->v_branch ? sip->sip_via->v_branch : "",
+				     sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "",
+				     sip->sip_cseq ? sip->sip_cseq->cs_seq : 0, facts.method);
+	if (auto cached = answers_.lookup(key, now)) {
+		std::string retry = std::to_string(cached->retryAfterS);
+		// A NULL string tag adds no header.
+		tagi_t tags[] = {{SIPTAG_RETRY_AFTER_STR(cached->retryAfterS ? retry.c_str() : nullptr)},
+				 {TAG_END()}};
+		answer(cached->status, sip_status_phrase(cached->status), tags);
+		return;
+	}
+
+	if (plan.answer == Answer::Serve) {
+		serve(msg, sip, plan, false, source.remote, std::move(key));
+		return;
+	}
+
+	// Brute force: an address that failed too often is refused for a while.
+	if (failures_.locked(source.ip, now)) {
+		answer(SIP_403_FORBIDDEN);
+		return;
 	}
 
 	// Challenge: serve valid credentials, answer everything else with 401.
@@ -282,23 +322,40 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	std::string uriText = requestUriText(msg, sip);
 	request.requestUri = uriText;
 	request.sourceIp = source.ip;
-	request.nowMs = EventLoop::nowMs();
+	request.nowMs = now;
 	AuthOutcome outcome = verifyAuthorization(sip->sip_authorization, *settings, plan.identity,
 						  realm, request, nonces_, used_);
 	if (outcome.result == AuthResult::Ok) {
-		serve(msg, sip, plan, true, source.remote);
+		failures_.recordSuccess(source.ip);
+		serve(msg, sip, plan, true, source.remote, std::move(key));
 		return;
 	}
 	if (isAuthFailure(outcome.result)) {
 		std::string who = outcome.username.empty() ? user : printable(outcome.username.c_str());
 		std::string reason(authReason(outcome.result));
-		logMessage(LogLevel::Warning,
-			   "authentication failed: source=" + source.ip + " user=\"" + who +
-				   "\" reason=" + reason,
-			   {{"SIP_REMOTE", source.remote},
-			    {"SIP_SOURCE_IP", source.ip},
-			    {"AUTH_USER", who},
-			    {"AUTH_REASON", reason}});
+		if (outcome.addressProven) {
+			// The line fail2ban reads (etc/fail2ban/): stable wording.
+			logMessage(LogLevel::Warning,
+				   "authentication failed: source=" + source.ip + " user=\"" + who +
+					   "\" reason=" + reason,
+				   {{"SIP_REMOTE", source.remote},
+				    {"SIP_SOURCE_IP", source.ip},
+				    {"AUTH_USER", who},
+				    {"AUTH_REASON", reason}});
+			if (failures_.recordFailure(source.ip, now))
+				logMessage(LogLevel::Warning,
+					   "too many authentication failures: source=" + source.ip +
+						   " refused for " +
+						   std::to_string(FailureTable::kLockMs / 1000) + " s",
+					   {{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "locked-out"}});
+		} else {
+			// Without a nonce of ours for this address the source may be
+			// spoofed: refuse, but hold nothing against the address.
+			logMessage(LogLevel::Info,
+				   "credentials refused: source=" + source.ip + " user=\"" + who +
+					   "\" reason=" + reason,
+				   {{"SIP_REMOTE", source.remote}, {"AUTH_REASON", reason}});
+		}
 	}
 	if (outcome.result == AuthResult::ReplayTableFull) {
 		tagi_t tags[] = {{SIPTAG_RETRY_AFTER_STR("5")}, {TAG_END()}};
@@ -315,7 +372,7 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 }
 
 void SipService::serve(msg_t *msg, sip_t *sip, const Plan &plan, bool authenticated,
-		       const std::string &remote)
+		       const std::string &remote, std::string key)
 {
 	CallDetails details;
 	details.identity = plan.identity ? plan.identity->idx : 0;
@@ -326,48 +383,70 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Plan &plan, bool authentica
 	details.userAgent = sip->sip_user_agent && sip->sip_user_agent->g_string
 				    ? sip->sip_user_agent->g_string
 				    : "";
-	std::string toTag = sip->sip_to && sip->sip_to->a_tag ? sip->sip_to->a_tag : "";
 
 	auto pending = std::make_shared<Pending>();
+	pending->msg = msg;
+	pending->key = std::move(key);
 	pending->remote = remote;
 	pending->method = actionName(plan.action);
 	pending->user = printable(sip->sip_request->rq_url->url_user);
-
-	// The transaction takes the message; nta absorbs retransmissions from
-	// here on.
-	pending->irq = nta_incoming_create(agent_, nullptr, msg, sip, TAG_END());
-	if (!pending->irq) {
-		logMessage(LogLevel::Warning, "cannot create a server transaction for " + remote);
-		return;
-	}
-	if (!toTag.empty())
-		nta_incoming_tag(pending->irq, toTag.c_str());
 	pending_.push_back(pending);
 
 	provisioning_.submit(plan.action, std::move(details), [this, pending](const CallOutcome &outcome) {
-		if (!pending->irq)
-			return;
-		int status = outcome.accepted ? 200 : 503;
-		std::string retry = std::to_string(std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
-		logMessage(LogLevel::Info,
-			   "NOTIFY from " + pending->remote + " for \"" + pending->user + "\": " +
-				   std::to_string(status) + (outcome.accepted ? " OK (" : " Service Unavailable (") +
-				   pending->method + ")",
-			   {{"SIP_METHOD", "NOTIFY"},
-			    {"SIP_REMOTE", pending->remote},
-			    {"SIP_STATUS", std::to_string(status)},
-			    {"CHECKSYNC_ACTION", pending->method}});
-		if (outcome.accepted)
-			nta_incoming_treply(pending->irq, SIP_200_OK, SIPTAG_USER_AGENT_STR(kUserAgent),
-					    TAG_END());
-		else
-			nta_incoming_treply(pending->irq, SIP_503_SERVICE_UNAVAILABLE,
-					    SIPTAG_USER_AGENT_STR(kUserAgent),
-					    SIPTAG_RETRY_AFTER_STR(retry.c_str()), TAG_END());
-		nta_incoming_destroy(pending->irq);
-		pending->irq = nullptr;
+		finish(*pending, outcome);
 		std::erase(pending_, pending);
 	});
+
+	// Still unanswered: it waits for the D-Bus call. Make it a server
+	// transaction, which absorbs its retransmissions meanwhile.
+	if (!pending->answered) {
+		std::string toTag = sip->sip_to && sip->sip_to->a_tag ? sip->sip_to->a_tag : "";
+		pending->irq = nta_incoming_create(agent_, nullptr, pending->msg, sip, TAG_END());
+		pending->msg = nullptr; // taken by nta, even on failure
+		if (!pending->irq) {
+			logMessage(LogLevel::Warning, "cannot create a server transaction for " + remote);
+			pending->answered = true; // nothing left to answer with
+			return;
+		}
+		if (!toTag.empty())
+			nta_incoming_tag(pending->irq, toTag.c_str());
+	}
+}
+
+void SipService::finish(Pending &pending, const CallOutcome &outcome)
+{
+	if (pending.answered)
+		return;
+	pending.answered = true;
+
+	int status = outcome.accepted ? 200 : 503;
+	unsigned retryAfterS = outcome.accepted
+				       ? 0
+				       : static_cast<unsigned>(std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
+	std::string retry = std::to_string(retryAfterS);
+	logMessage(outcome.accepted ? LogLevel::Info : LogLevel::Warning,
+		   "NOTIFY from " + pending.remote + " for \"" + pending.user + "\": " +
+			   std::to_string(status) + " " + sip_status_phrase(status) + " (" +
+			   pending.method + (outcome.accepted ? ")" : ": " + outcome.error + ")"),
+		   {{"SIP_METHOD", "NOTIFY"},
+		    {"SIP_REMOTE", pending.remote},
+		    {"SIP_STATUS", std::to_string(status)},
+		    {"CHECKSYNC_ACTION", pending.method}});
+	tagi_t tags[] = {{SIPTAG_USER_AGENT_STR(kUserAgent)},
+			 {SIPTAG_RETRY_AFTER_STR(retryAfterS ? retry.c_str() : nullptr)},
+			 {TAG_END()}};
+
+	if (pending.irq) {
+		nta_incoming_treply(pending.irq, status, sip_status_phrase(status), TAG_NEXT(tags));
+		nta_incoming_destroy(pending.irq);
+		pending.irq = nullptr;
+		return;
+	}
+	// Answered at once (the action gate accepted it, or refused it):
+	// statelessly, remembered for the retransmissions.
+	answers_.remember(pending.key, status, retryAfterS, EventLoop::nowMs());
+	nta_msg_treply(agent_, pending.msg, status, sip_status_phrase(status), TAG_NEXT(tags));
+	pending.msg = nullptr;
 }
 
 } // namespace checksyncd

@@ -16,9 +16,11 @@
 
 #include "auth.hpp"
 #include "checksync.hpp"
+#include "failure_table.hpp"
 #include "loop.hpp"
 #include "nonce.hpp"
 #include "provisioning.hpp"
+#include "response_cache.hpp"
 #include "settings.hpp"
 
 extern "C" {
@@ -54,7 +56,8 @@ private:
 				     sip_s *sip) noexcept;
 	void onRequest(msg_s *msg, sip_s *sip);
 	void serve(msg_s *msg, sip_s *sip, const Plan &plan, bool authenticated,
-		   const std::string &remote);
+		   const std::string &remote, std::string key);
+	void finish(Pending &pending, const CallOutcome &outcome);
 
 	EventLoop &loop_;
 	ProvisioningClient &provisioning_;
@@ -62,6 +65,8 @@ private:
 	std::shared_ptr<const Settings> settings_;
 	NonceAuthority nonces_;
 	UsedNonces used_;
+	FailureTable failures_;
+	ResponseCache answers_;
 	std::vector<std::shared_ptr<Pending>> pending_;
 };
 

@@ -98,3 +98,12 @@ TEST(ActionGate, aRecentFailureIsReportedWithTheTimeLeft)
 	CHECK_FALSE(gate.trailingDueAt().has_value());
 	CHECK(gate.request(6000) == Admit::StartCall);
 }
+
+TEST(ActionGate, aRequestThatMayNotWaitIsCoveredByTheTrailingCallEvenIfTheCallFails)
+{
+	gate.request(1000);
+	CHECK(gate.request(1100, false) == Admit::AcceptTrailing);
+	gate.finished(1300, false);
+	CHECK_TRUE(gate.trailingDueAt().has_value());
+	LONGS_EQUAL(6000, *gate.trailingDueAt());
+}
