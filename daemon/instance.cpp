@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -30,6 +31,17 @@ std::vector<std::string> defaultListen(std::uint16_t port)
 		"sip:[::]:" + p + ";transport=udp",
 		"sip:[::]:" + p + ";transport=tcp",
 	};
+}
+
+// What tells one version of the file from another without reading it.
+std::string fileStamp(const std::string &path)
+{
+	struct stat st {};
+	if (stat(path.c_str(), &st) != 0)
+		return "absent";
+	return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+	       std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+	       std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_mode);
 }
 
 std::string onOff(bool value)
@@ -103,10 +115,12 @@ bool Instance::loadSettings(bool forced)
 	if (decision == ReloadDecision::Refused) {
 		std::string problem = result.errors.empty() ? path + ": invalid"
 							    : result.errors.front().toString();
-		// The same refusal again (more events on the same bad file) is
-		// logged once, unless someone asked.
-		if (!forced && problem == settingsProblem_)
+		// The same refusal of the same file again (more events on it) is
+		// logged once, unless someone asked; a new bad file is logged.
+		std::string stamp = fileStamp(path);
+		if (!forced && problem == settingsProblem_ && stamp == refusedStamp_)
 			return false;
+		refusedStamp_ = stamp;
 		for (const std::string &warning : result.warnings)
 			logMessage(LogLevel::Warning, warning, {{"SETTINGS_FILE", path}});
 		for (const SettingsError &error : result.errors)

@@ -51,7 +51,8 @@ private:
 	Options options_;
 	EventLoop loop_;
 	std::shared_ptr<const Settings> settings_;
-	std::string settingsProblem_; // why no good settings are in force
+	std::string settingsProblem_; // why the file was last refused
+	std::string refusedStamp_;    // which version of the file that was
 	std::unique_ptr<ProvisioningClient> provisioning_;
 	std::unique_ptr<SipService> sip_;
 	std::unique_ptr<SettingsWatcher> watcher_;
