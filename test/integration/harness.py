@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from xml.sax.saxutils import escape, quoteattr
 
@@ -265,6 +266,12 @@ class Env:
         self.notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify_sock.bind(self.notify_path)
         self.notify_sock.setblocking(False)
+        # Read the notify socket all the time, as systemd does: the daemon's
+        # sd_notify() blocks once the socket's queue (10 datagrams) is full.
+        self._notes_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._notes_reader = threading.Thread(target=self._read_notes, daemon=True)
+        self._notes_reader.start()
 
     # -- bus and stand-in ---------------------------------------------------
 
@@ -343,15 +350,26 @@ class Env:
             return note
         return None
 
-    def poll_notes(self):
-        while True:
+    def _read_notes(self):
+        while not self._closing.is_set():
             try:
-                data = self.notify_sock.recv(65536)
-            except (BlockingIOError, InterruptedError):
+                select.select([self.notify_sock], [], [], 0.05)
+            except (OSError, ValueError):
                 return
-            text = data.decode("utf-8", "replace")
-            self.notes.append({"text": text, "lines": text.split("\n"),
-                               "time": time.monotonic()})
+            self.poll_notes()
+
+    def poll_notes(self):
+        with self._notes_lock:
+            while True:
+                try:
+                    data = self.notify_sock.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    return
+                text = data.decode("utf-8", "replace")
+                self.notes.append({"text": text, "lines": text.split("\n"),
+                                   "time": time.monotonic()})
 
     def wait_note(self, predicate, timeout, start=0):
         """The first notify message at index >= start matching predicate."""
@@ -394,10 +412,11 @@ class Env:
         except OSError:
             return ""
 
-    def wait_log(self, needle, timeout=3.0):
+    def wait_log(self, needle, timeout=3.0, since=0):
+        """Wait for needle in the daemon's log after offset since."""
         deadline = time.monotonic() + timeout
         while True:
-            if needle in self.daemon_log():
+            if needle in self.daemon_log()[since:]:
                 return True
             if time.monotonic() >= deadline:
                 return False
@@ -472,6 +491,8 @@ class Env:
                 proc.stdout.close()
         if self._daemon_log_file:
             self._daemon_log_file.close()
+        self._closing.set()
+        self._notes_reader.join(timeout=2.0)
         self.notify_sock.close()
         if os.environ.get("CHECKSYNCD_IT_KEEP"):
             return
@@ -537,13 +558,16 @@ class SipResponse:
 class SipClient:
     """A raw SIP client over UDP or TCP, IPv4 or IPv6, loopback only."""
 
-    def __init__(self, host, port, transport="udp"):
+    def __init__(self, host, port, transport="udp", source=None):
         assert host in ("127.0.0.1", "::1"), "targets must be loopback"
+        source = source or host
+        assert source.startswith("127.") or source == "::1", "sources must be loopback"
         self.host, self.port, self.transport = host, port, transport.lower()
+        self.source = source
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         kind = socket.SOCK_DGRAM if self.transport == "udp" else socket.SOCK_STREAM
         self.sock = socket.socket(family, kind)
-        self.sock.bind((host, 0))
+        self.sock.bind((source, 0))
         if self.transport == "tcp":
             self.sock.settimeout(RECV_TIMEOUT)
             self.sock.connect((host, port))
@@ -559,7 +583,7 @@ class SipClient:
 
     @property
     def local_hostport(self):
-        h = f"[{self.host}]" if ":" in self.host else self.host
+        h = f"[{self.source}]" if ":" in self.source else self.source
         return f"{h}:{self.local_port}"
 
     def uri(self, user=DEFAULT_USER):

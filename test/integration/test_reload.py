@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: MIT
+"""The shared settings file, live (issue 4): every way of changing it takes
+effect without a signal, refused files leave the last good settings in
+force, and a daemon started without good settings recovers by itself."""
+
+import os
+import shutil
+import time
+
+from base import DaemonTest
+from harness import settings_xml, write_private
+
+# challenge off and unknown user: 404; challenge on: 401. Neither calls D-Bus.
+UNKNOWN = "nobody"
+
+
+class WatchTest(DaemonTest):
+    def status_for_unknown(self, c):
+        resp, _, _ = c.request(ruri=c.uri(UNKNOWN))
+        self.assertIsNotNone(resp, "no answer")
+        return resp.status
+
+    def assertBecomes(self, c, status, what, timeout=2.0):
+        """The answer changes to status without any signal (inotify)."""
+        deadline = time.monotonic() + timeout
+        seen = None
+        while time.monotonic() < deadline:
+            self.env.poll_notes()
+            seen = self.status_for_unknown(c)
+            if seen == status:
+                return
+            time.sleep(0.02)
+        self.fail(f"{what}: still {seen} after {timeout} s, expected {status}")
+
+    def started(self, path=None):
+        self.start(challenge="off")
+        c = self.client()
+        self.assertEqual(self.status_for_unknown(c), 404)
+        return c
+
+    def test_rename_into_place_takes_effect(self):
+        c = self.started()
+        write_private(self.env.settings_path, settings_xml(challenge="on"))
+        self.assertBecomes(c, 401, "rename into place")
+
+    def test_in_place_rewrite_takes_effect(self):
+        c = self.started()
+        with open(self.env.settings_path, "w", encoding="utf-8") as f:
+            f.write(settings_xml(challenge="on"))
+        self.assertBecomes(c, 401, "truncate and rewrite")
+
+    def test_delete_then_recreate_takes_effect(self):
+        c = self.started()
+        os.unlink(self.env.settings_path)
+        time.sleep(0.1)
+        self.assertEqual(self.status_for_unknown(c), 404, "the last good settings stay")
+        write_private(self.env.settings_path, settings_xml(challenge="on"))
+        self.assertBecomes(c, 401, "delete then re-create")
+
+    def test_symlink_target_change_and_repoint_take_effect(self):
+        target_dir = os.path.join(self.env.dir, "data")
+        os.mkdir(target_dir)
+        a = os.path.join(target_dir, "a.xml")
+        b = os.path.join(target_dir, "b.xml")
+        write_private(a, settings_xml(challenge="off"))
+        write_private(b, settings_xml(challenge="off"))
+        os.symlink("data/a.xml", self.env.settings_path)
+        self.start(challenge="off", write=False)
+        c = self.client()
+        self.assertEqual(self.status_for_unknown(c), 404)
+        write_private(a, settings_xml(challenge="on"))
+        self.assertBecomes(c, 401, "the symlink's target rewritten")
+        tmp = self.env.settings_path + ".tmp"
+        os.symlink("data/b.xml", tmp)
+        os.rename(tmp, self.env.settings_path)
+        self.assertBecomes(c, 404, "the symlink repointed")
+
+    def test_directory_removed_and_recreated_takes_effect(self):
+        conf = os.path.join(self.env.dir, "conf")
+        os.mkdir(conf)
+        path = os.path.join(conf, "settings.xml")
+        write_private(path, settings_xml(challenge="off"))
+        self.env.settings_path = path
+        self.start(write=False)
+        c = self.client()
+        self.assertEqual(self.status_for_unknown(c), 404)
+        shutil.rmtree(conf)
+        time.sleep(0.1)
+        self.assertEqual(self.status_for_unknown(c), 404, "the last good settings stay")
+        os.mkdir(conf)
+        write_private(path, settings_xml(challenge="on"))
+        self.assertBecomes(c, 401, "directory removed and re-created")
+
+    def test_reload_notifies_reloading_then_ready(self):
+        c = self.started()
+        mark = len(self.env.notes)
+        write_private(self.env.settings_path, settings_xml(challenge="on"))
+        self.assertBecomes(c, 401, "rename into place")
+        self.env.poll_notes()
+        lines = [n["lines"] for n in self.env.notes[mark:]]
+        flat = [line for group in lines for line in group]
+        self.assertIn("RELOADING=1", flat, lines)
+        self.assertIn("READY=1", flat[flat.index("RELOADING=1"):], lines)
+
+
+class RefusedFileTest(DaemonTest):
+    BAD_FILES = {
+        "not-well-formed": "<settings><phone-settings>",
+        "doctype": ('<?xml version="1.0"?>\n<!DOCTYPE settings [<!ENTITY x "on">]>\n'
+                    "<settings><phone-settings><challenge_checksync>&x;</challenge_checksync>"
+                    "</phone-settings></settings>\n"),
+        "xxe": ('<?xml version="1.0"?>\n<!DOCTYPE settings [<!ENTITY x SYSTEM '
+                '"file:///etc/passwd">]>\n<settings><phone-settings><user_name idx="1">&x;'
+                "</user_name></phone-settings></settings>\n"),
+        "invalid-value": settings_xml(challenge="maybe"),
+        "binary": "\x00\x01\x02garbage\xff",
+    }
+
+    def test_refused_files_leave_the_last_good_settings_in_force(self):
+        self.start(challenge="on")
+        c = self.client()
+        resp, _, _ = c.request(ruri=c.uri("nobody"))
+        self.assertStatus(resp, 401)
+        for name, text in self.BAD_FILES.items():
+            with self.subTest(file=name):
+                mark = len(self.env.daemon_log())
+                path = self.env.settings_path + ".new"
+                with open(path, "wb") as f:
+                    f.write(text.encode("utf-8", "surrogateescape"))
+                os.chmod(path, 0o600)
+                os.rename(path, self.env.settings_path)
+                self.assertTrue(self.env.wait_log("refused", timeout=3.0, since=mark),
+                                "no refusal logged")
+                new_log = self.env.daemon_log()[mark:]
+                self.assertIn(self.env.settings_path, new_log)
+                self.assertNotIn("root:x:0:0", new_log, "content from /etc/passwd was read")
+                resp, _, _ = c.request(ruri=c.uri("nobody"))
+                self.assertStatus(resp, 401, f"after the {name} file")
+        # A 100 MiB file is refused by its size, without reading it.
+        path = self.env.settings_path + ".big"
+        with open(path, "wb") as f:
+            f.truncate(100 * 1024 * 1024)
+        os.rename(path, self.env.settings_path)
+        self.assertTrue(self.env.wait_log("larger than 1 MiB", timeout=3.0))
+        resp, _, _ = c.request(ruri=c.uri("nobody"))
+        self.assertStatus(resp, 401, "after the 100 MiB file")
+
+    def test_a_fifo_at_the_path_is_refused_without_blocking(self):
+        self.start(challenge="on")
+        c = self.client()
+        os.unlink(self.env.settings_path)
+        os.mkfifo(self.env.settings_path, 0o600)
+        self.assertTrue(self.env.wait_log("not a regular file", timeout=3.0))
+        resp, _, _ = c.request(ruri=c.uri("nobody"))
+        self.assertStatus(resp, 401, "after the FIFO")
+
+
+class FailClosedTest(DaemonTest):
+    def test_a_daemon_started_without_settings_recovers_without_a_signal(self):
+        self.env.start_bus()
+        self.env.start_standin()
+        note = self.env.start_daemon()
+        status = [line for line in note["lines"] if line.startswith("STATUS=")]
+        self.assertTrue(status and "Waiting for good settings" in status[0], note)
+        c = self.client()
+        resp, _, _ = c.request()
+        self.assertStatus(resp, 503, "check-sync without settings")
+        self.assertIsNotNone(resp.get("retry-after"), resp.raw)
+        write_private(self.env.settings_path, settings_xml(challenge="off"))
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            resp, _, _ = c.request()
+            if resp is not None and resp.status == 200:
+                break
+            time.sleep(0.05)
+        self.assertStatus(resp, 200, "check-sync once a good file appeared")
+        self.assertCalls(["Resync"])
