@@ -153,6 +153,32 @@ class RefusedFileTest(DaemonTest):
         self.assertTrue(self.env.wait_log("not a regular file", timeout=3.0))
         resp, _, _ = c.request(ruri=c.uri("nobody"))
         self.assertStatus(resp, 401, "after the FIFO")
+        # A device behind a symlink: refused, nothing read from it.
+        mark = len(self.env.daemon_log())
+        tmp = self.env.settings_path + ".tmp"
+        os.symlink("/dev/zero", tmp)
+        os.rename(tmp, self.env.settings_path)
+        self.assertTrue(self.env.wait_log("not a regular file", timeout=3.0, since=mark))
+        resp, _, _ = c.request(ruri=c.uri("nobody"))
+        self.assertStatus(resp, 401, "after /dev/zero")
+
+
+class InFlightTest(DaemonTest):
+    def test_a_reload_does_not_disturb_a_check_sync_in_flight(self):
+        # The stand-in answers after 1 s; the settings change meanwhile.
+        self.start(challenge="off", delay_ms=1000)
+        c = self.client()
+        text, branch = c.build()
+        c.send(text)
+        time.sleep(0.2)
+        write_private(self.env.settings_path, settings_xml(challenge="on"))
+        self.assertTrue(self.env.wait_log("challenge_checksync=on", timeout=3.0))
+        resp = c.recv(branch)
+        self.assertStatus(resp, 200, "the check-sync accepted before the reload")
+        self.assertCalls(["Resync"])
+        # The next one is challenged under the new settings.
+        resp, _, _ = c.request()
+        self.assertStatus(resp, 401, "a check-sync after the reload")
 
 
 class FailClosedTest(DaemonTest):
