@@ -19,6 +19,10 @@ EventLoop::EventLoop()
 		throw std::runtime_error("cannot create the event loop (su_root_create)");
 	su_root_magic_t *magic = reinterpret_cast<su_root_magic_t *>(this);
 	su_root_set_magic(root_, magic);
+	// sofia-sip wakes an idle loop every 15 s by default; nothing here
+	// needs that (every wait has its own timer), and an idle phone should
+	// sleep. A day is the longest wait that fits a 32-bit su_duration_t.
+	su_root_set_max_defer(root_, 24 * 3600 * 1000);
 	if (su_root_add_prepoll(root_, reinterpret_cast<su_prepoll_f *>(&EventLoop::prepollTrampoline),
 				reinterpret_cast<su_prepoll_magic_t *>(this)) < 0) {
 		su_root_destroy(root_);
