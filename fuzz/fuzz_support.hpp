@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+//
+// Helpers shared by the libFuzzer targets: a su_home and a msg_t that free
+// themselves, the datagram parse the daemon's transport does, settings read
+// from XML with the real reader, and a check that aborts (so that libFuzzer
+// records the input) when an invariant of the code under test is broken.
+
+#pragma once
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/msg_buffer.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/su_alloc.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "settings.hpp"
+
+namespace checksyncd::fuzz {
+
+// Largest message the daemon's agent accepts (NTATAG_MAXSIZE).
+inline constexpr std::size_t kMaxMessage = 65536;
+
+// Abort with a message when an invariant fails: libFuzzer's deadly-signal
+// handler saves the input as crash-*.
+#define FUZZ_CHECK(condition)                                                            \
+	do {                                                                             \
+		if (!(condition)) {                                                      \
+			std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,   \
+				     __LINE__, #condition);                              \
+			std::abort();                                                    \
+		}                                                                        \
+	} while (false)
+
+class ScopedHome
+{
+public:
+	ScopedHome() { su_home_init(home_); }
+	~ScopedHome() { su_home_deinit(home_); }
+	ScopedHome(const ScopedHome &) = delete;
+	ScopedHome &operator=(const ScopedHome &) = delete;
+	su_home_t *get() { return home_; }
+
+private:
+	su_home_t home_[1] = {};
+};
+
+struct MsgDeleter {
+	void operator()(msg_t *msg) const { msg_destroy(msg); }
+};
+using UniqueMsg = std::unique_ptr<msg_t, MsgDeleter>;
+
+// Parse `text` as one UDP datagram, the way the daemon's transport does
+// (tport_recv_dgram: commit with end-of-stream, then msg_extract; an
+// incomplete message is an error). Returns nullptr when sofia-sip gives up
+// before there is a sip_t to look at.
+inline UniqueMsg parseDatagram(std::string_view text)
+{
+	if (text.size() > kMaxMessage)
+		return nullptr;
+	UniqueMsg msg(msg_create(sip_default_mclass(), MSG_DO_CANONIC));
+	if (!msg)
+		return nullptr;
+	msg_maxsize(msg.get(), kMaxMessage);
+	void *buffer = msg_buf_alloc(msg.get(), text.size() + 1);
+	if (!buffer)
+		return nullptr;
+	std::memcpy(buffer, text.data(), text.size());
+	msg_recv_commit(msg.get(), text.size(), 1);
+	if (msg_extract(msg.get()) == 0)
+		msg_mark_as_complete(msg.get(), MSG_FLG_ERROR);
+	return msg;
+}
+
+// Settings from a phone-settings body, through the real reader; aborts when
+// the document is refused (a harness bug, not a finding).
+inline Settings settingsFrom(std::string_view body)
+{
+	std::string xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+			  "<settings><phone-settings e=\"2\">\n" +
+			  std::string(body) + "</phone-settings></settings>\n";
+	LoadResult result = parseSettings(xml, "fuzz-settings.xml");
+	if (!result.settings) {
+		for (const SettingsError &error : result.errors)
+			std::fprintf(stderr, "%s\n", error.toString().c_str());
+		std::abort();
+	}
+	return *result.settings;
+}
+
+} // namespace checksyncd::fuzz
