@@ -2,6 +2,7 @@
 
 #include "checksync.hpp"
 
+#include <sofia-sip/hostdomain.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/su_string.h>
@@ -115,7 +116,10 @@ std::string challengeRealm(const Settings &settings, const Identity *identity,
 		if (!realm.empty())
 			return realm;
 	}
-	return std::string(uriHost);
+	// The sender's text goes into the quoted realm of the 401: only a host
+	// name or address, never a '"' or '\\' that would break the header.
+	std::string host(uriHost);
+	return host_is_valid(host.c_str()) ? host : std::string();
 }
 
 } // namespace checksyncd
