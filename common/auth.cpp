@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "sofia.hpp"
+
 namespace checksyncd {
 
 namespace {
@@ -19,20 +21,6 @@ namespace {
 // Refuse header values a real client never sends.
 constexpr std::size_t kMaxParams = 16;
 constexpr std::size_t kMaxParamLength = 512;
-
-// A su_home for the duration of one verification.
-class ScopedHome
-{
-public:
-	ScopedHome() { su_home_init(home_); }
-	~ScopedHome() { su_home_deinit(home_); }
-	ScopedHome(const ScopedHome &) = delete;
-	ScopedHome &operator=(const ScopedHome &) = delete;
-	su_home_t *get() { return home_; }
-
-private:
-	su_home_t home_[1] = {};
-};
 
 std::string_view nameOf(std::string_view param)
 {
@@ -173,7 +161,7 @@ AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings 
 		return outcome;
 	}
 
-	ScopedHome home;
+	SuHome home;
 	auth_response_t ar[1] = {};
 	ar->ar_size = sizeof(ar);
 	if (auth_digest_response_get(home.get(), ar, ours->au_params) < 0) {

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "failure_table.hpp"
 #include "response_cache.hpp"
+#include "sofia.hpp"
 #include "log.hpp"
 
 namespace checksyncd {
@@ -97,16 +98,6 @@ std::string toTagFor(const sip_t *sip)
 	return hashHex(Algorithm::Sha256, key).substr(0, 16);
 }
 
-std::string headerText(msg_t *msg, const sip_header_t *header)
-{
-	if (!header)
-		return {};
-	char *text = sip_header_as_string(msg_home(msg), header);
-	std::string value = text ? text : "";
-	su_free(msg_home(msg), text);
-	return value;
-}
-
 std::string requestUriText(msg_t *msg, const sip_t *sip)
 {
 	char *text = url_as_string(msg_home(msg), sip->sip_request->rq_url);
@@ -129,7 +120,7 @@ struct SipService::Pending {
 
 SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 		       const std::vector<std::string> &listen)
-	: loop_(loop), provisioning_(provisioning), nonces_(NonceAuthority::randomKey()),
+	: provisioning_(provisioning), nonces_(NonceAuthority::randomKey()),
 	  used_(kUsedNonceCapacity), failures_(kFailureTableCapacity), answers_(kResponseCacheCapacity)
 {
 	// (url_string_t *)-1 is sofia-sip's NONE: create the agent without
@@ -379,7 +370,7 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Plan &plan, bool authentica
 	details.remote = remote;
 	details.authenticated = authenticated;
 	details.callId = sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
-	details.event = headerText(msg, reinterpret_cast<const sip_header_t *>(sip->sip_event));
+	details.event = headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event));
 	details.userAgent = sip->sip_user_agent && sip->sip_user_agent->g_string
 				    ? sip->sip_user_agent->g_string
 				    : "";

@@ -59,7 +59,6 @@ private:
 		   const std::string &remote, std::string key);
 	void finish(Pending &pending, const CallOutcome &outcome);
 
-	EventLoop &loop_;
 	ProvisioningClient &provisioning_;
 	nta_agent_s *agent_ = nullptr;
 	std::shared_ptr<const Settings> settings_;

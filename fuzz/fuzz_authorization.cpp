@@ -199,7 +199,7 @@ struct ParsedChallenge {
 
 ParsedChallenge parseChallenge(const std::string &value)
 {
-	ScopedHome home;
+	SuHome home;
 	msg_auth_t *auth = sip_www_authenticate_make(home.get(), value.c_str());
 	FUZZ_CHECK(auth != nullptr);
 	FUZZ_CHECK(auth->au_next == nullptr);
@@ -259,7 +259,7 @@ std::optional<std::string> rightResponse(msg_t *msg, const Identity *identity,
 	if (!digest)
 		return std::nullopt;
 
-	ScopedHome home;
+	SuHome home;
 	auth_response_t ar[1] = {};
 	ar->ar_size = sizeof(ar);
 	if (auth_digest_response_get(home.get(), ar, digest->au_params) < 0)

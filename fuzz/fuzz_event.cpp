@@ -146,25 +146,6 @@ void checkPlans(const RequestFacts &facts)
 	}
 }
 
-// Exactly what daemon/sip_service.cpp headerText() does; keep in step.
-//
-// Found by this target: Debian 12's sofia-sip (1.12.11+20110422) does not
-// NUL-terminate what sip_header_as_string() returns for a header of about
-// 126 characters or more (MSG_STRING_E needs two bytes of slack; fixed
-// upstream in FreeSWITCH's fork as FS-7078), so the strlen below reads past
-// the allocation: fuzz/regressions/event/check-sync-longer-than-128.
-// Reachable from the network (any check-sync the daemon serves); to be
-// fixed in the daemon, and then here the same way.
-std::string daemonHeaderText(msg_t *msg, const sip_header_t *header)
-{
-	if (!header)
-		return {};
-	char *text = sip_header_as_string(msg_home(msg), header);
-	std::string value = text ? text : "";
-	su_free(msg_home(msg), text);
-	return value;
-}
-
 // A NOTIFY carrying the input under `name`, through the daemon's path.
 // std::nullopt when sofia-sip made no request of it.
 std::optional<EventInfo> throughMessage(std::string_view name, std::string_view value)
@@ -190,10 +171,11 @@ std::optional<EventInfo> throughMessage(std::string_view name, std::string_view 
 	// serves a check-sync (SipService::serve).
 	bool servable = facts.event.kind == EventInfo::Kind::CheckSync && !facts.event.badRebootValue;
 	if (servable) {
-		std::string text = daemonHeaderText(
-			msg.get(), reinterpret_cast<const sip_header_t *>(sip->sip_event));
+		// The daemon's own encoder (common/sofia.hpp).
+		std::string text =
+			headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event));
 		// Re-parsing what we would pass on gives the same classification.
-		ScopedHome home;
+		SuHome home;
 		sip_event_t *again = sip_event_make(home.get(), text.c_str());
 		FUZZ_CHECK(again != nullptr);
 		FUZZ_CHECK(sameInfo(classifyEvent(again), facts.event));
@@ -220,7 +202,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	// The value alone (a C string: it ends at the first NUL).
 	std::optional<EventInfo> alone;
 	{
-		ScopedHome home;
+		SuHome home;
 		std::string cstring(value);
 		sip_event_t *event = sip_event_make(home.get(), cstring.c_str());
 		EventInfo info = classifyEvent(event);

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "sofia.hpp"
 #include "settings.hpp"
 
 namespace checksyncd::fuzz {
@@ -39,23 +40,8 @@ inline constexpr std::size_t kMaxMessage = 65536;
 		}                                                                        \
 	} while (false)
 
-class ScopedHome
-{
-public:
-	ScopedHome() { su_home_init(home_); }
-	~ScopedHome() { su_home_deinit(home_); }
-	ScopedHome(const ScopedHome &) = delete;
-	ScopedHome &operator=(const ScopedHome &) = delete;
-	su_home_t *get() { return home_; }
-
-private:
-	su_home_t home_[1] = {};
-};
-
-struct MsgDeleter {
-	void operator()(msg_t *msg) const { msg_destroy(msg); }
-};
-using UniqueMsg = std::unique_ptr<msg_t, MsgDeleter>;
+using checksyncd::SuHome;
+using checksyncd::UniqueMsg;
 
 // Parse `text` as one UDP datagram, the way the daemon's transport does
 // (tport_recv_dgram: commit with end-of-stream, then msg_extract; an

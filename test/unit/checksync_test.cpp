@@ -10,6 +10,7 @@
 #include <string>
 
 #include "checksync.hpp"
+#include "sofia.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -202,4 +203,22 @@ TEST(Checksync, challengeRealmIsTheIdentityHostWithoutPort)
 	STRCMP_EQUAL("ser.berlin.snom.com", challengeRealm(settings, nullptr, "10.0.0.1").c_str());
 	settings.identities.clear();
 	STRCMP_EQUAL("10.0.0.1", challengeRealm(settings, nullptr, "10.0.0.1").c_str());
+}
+
+TEST(Checksync, aRequestUriHostThatIsNoHostIsNeverTheRealm)
+{
+	settings.identities.clear();
+	STRCMP_EQUAL("", challengeRealm(settings, nullptr, "h\"st").c_str());
+	STRCMP_EQUAL("", challengeRealm(settings, nullptr, "a, nonce=x").c_str());
+	STRCMP_EQUAL("[2001:db8::1]", challengeRealm(settings, nullptr, "[2001:db8::1]").c_str());
+}
+
+TEST(Checksync, headerValueEncodesLongEventHeadersWhole)
+{
+	// Debian's sip_header_as_string() leaves values this long unterminated.
+	std::string text = "check-sync;reboot=false;x=" + std::string(300, 'a');
+	sip_event_t *o = sip_event_make(home, text.c_str());
+	CHECK_TRUE(o != nullptr);
+	STRCMP_EQUAL(text.c_str(), headerValue(reinterpret_cast<sip_header_t *>(o)).c_str());
+	STRCMP_EQUAL("", headerValue(nullptr).c_str());
 }

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+//
+// Thin RAII wrappers and safe helpers around sofia-sip's C API, shared by
+// the daemon, the tests and the fuzzers.
+
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/su_alloc.h>
+
+namespace checksyncd {
+
+// A su_home_t for the duration of a scope: everything allocated from it is
+// freed with it.
+class SuHome
+{
+public:
+	SuHome() { su_home_init(home_); }
+	~SuHome() { su_home_deinit(home_); }
+	SuHome(const SuHome &) = delete;
+	SuHome &operator=(const SuHome &) = delete;
+
+	su_home_t *get() { return home_; }
+
+private:
+	su_home_t home_[1] = {};
+};
+
+struct MsgDeleter {
+	void operator()(msg_t *msg) const { msg_destroy(msg); }
+};
+using UniqueMsg = std::unique_ptr<msg_t, MsgDeleter>;
+
+// The value of a parsed header as text ("check-sync;reboot=false" for an
+// Event header), encoded into a buffer of the exact size. Not
+// sip_header_as_string(): the sofia-sip in Debian 12 leaves values of
+// about 126 characters and more unterminated there (fixed upstream).
+// Empty for nullptr or a header that cannot be encoded.
+std::string headerValue(const sip_header_t *header);
+
+} // namespace checksyncd
