@@ -24,6 +24,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xmlversion.h>
+#include <sofia-sip/hostdomain.h>
 
 #include <array>
 #include <cerrno>
@@ -36,6 +37,26 @@
 namespace checksyncd {
 
 namespace {
+
+// host is host[:port] and realm its host part (Identity::realm()).
+bool validHostPort(const std::string &host, const std::string &realm)
+{
+	if (realm.empty() || !host_is_valid(realm.c_str()))
+		return false;
+	std::string_view rest = std::string_view(host).substr(realm.size());
+	if (rest.empty())
+		return true;
+	if (rest.front() != ':' || rest.size() < 2 || rest.size() > 6)
+		return false;
+	unsigned port = 0;
+	for (char c : rest.substr(1)) {
+		if (c < '0' || c > '9')
+			return false;
+		port = port * 10 + static_cast<unsigned>(c - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
 
 // ---------------------------------------------------------------------------
 // libxml2 ownership
@@ -569,9 +590,16 @@ private:
 		case Key::UserName:
 			identity.name = value;
 			return true;
-		case Key::UserHost:
+		case Key::UserHost: {
+			// The host part becomes the realm, quoted in every 401: only a
+			// domain name, an IPv4 address or a bracketed IPv6 address,
+			// with an optional port.
 			identity.host = value;
-			return true;
+			if (value.empty() || validHostPort(identity.host, identity.realm()))
+				return true;
+			error(line, key + ": invalid value " + quoted(value) + " (expected host[:port])");
+			return false;
+		}
 		case Key::UserPname:
 			identity.pname = value;
 			return true;

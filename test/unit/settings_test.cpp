@@ -1233,3 +1233,27 @@ TEST(Settings, reportsAnUnreadableFile)
 	LONGS_EQUAL(1, result.errors.size());
 	STRCMP_EQUAL((path + ": Permission denied").c_str(), result.errors[0].toString().c_str());
 }
+
+TEST(Settings, acceptsHostNamesAddressesAndPortsAsUserHost)
+{
+	for (const char *host : {"ser.berlin.snom.com", "pbx.example.com:5060", "192.0.2.10",
+				 "192.0.2.10:5061", "[2001:db8::1]", "[2001:db8::1]:5060", "pbx"}) {
+		const LoadResult result =
+			parse(wrap(std::string("<user_host idx=\"1\">") + host + "</user_host>\n"));
+		if (!result.settings)
+			FAIL((std::string(host) + " refused:\n" + allErrors(result)).c_str());
+	}
+}
+
+TEST(Settings, refusesAUserHostThatWouldBreakTheQuotedRealm)
+{
+	checkOneError(parse(wrap("<user_host idx=\"1\">pbx\"example.com</user_host>\n")), 4,
+		      "user_host[1]: invalid value \"pbx\\\"example.com\" (expected host[:port])");
+	for (const char *host : {"pbx example.com", "pbx\\example", "pbx.example.com:0",
+				 "pbx.example.com:65536", "pbx.example.com:50x", "[2001:db8::1", ":5060"}) {
+		const LoadResult result =
+			parse(wrap(std::string("<user_host idx=\"1\">") + host + "</user_host>\n"));
+		if (result.settings)
+			FAIL((std::string(host) + " was accepted").c_str());
+	}
+}
