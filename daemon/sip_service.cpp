@@ -244,7 +244,6 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	case Answer::Options: {
 		tagi_t tags[] = {{SIPTAG_ALLOW_STR(kAllow)},
 				 {SIPTAG_ALLOW_EVENTS_STR(kAllowEvents)},
-				 {SIPTAG_ACCEPT_STR("")},
 				 {TAG_END()}};
 		answer(SIP_200_OK, tags);
 		return;
