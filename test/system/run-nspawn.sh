@@ -357,6 +357,10 @@ echo "      ActiveState=$active NRestarts=$restarts StatusText=$status"
 check "the unit is active and reached READY (status names port $port)" "$active, $restarts restarts" \
 	test "$active" = active -a "$restarts" = 0 -a -n "$(grep -o "Serving check-sync on .*:$port" <<<"$status")"
 
+# --man=no: the minimal tree has no man-db to look up Documentation=.
+verify=$(cin systemd-analyze verify --man=no checksyncd.service 2>&1)
+check "systemd-analyze verify checksyncd.service: no complaint" "$verify" test -z "$verify"
+
 exposure=$(cin systemd-analyze security --no-pager checksyncd.service 2>/dev/null |
 	sed -n 's/^→ Overall exposure level for checksyncd.service: \([0-9.]*\).*/\1/p')
 info "systemd-analyze security checksyncd.service: ${exposure:-?}"
