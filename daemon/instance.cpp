@@ -151,7 +151,9 @@ bool Instance::loadSettings(bool forced)
 
 void Instance::reload(bool forced)
 {
-	(void)sd_notify(0, "RELOADING=1");
+	// MONOTONIC_USEC lets systemd >= 253 use Type=notify-reload.
+	std::string reloading = "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(EventLoop::nowMs() * 1000);
+	(void)sd_notify(0, reloading.c_str());
 	bool changed = loadSettings(forced);
 	if (changed && sip_)
 		sip_->setSettings(settings_);
@@ -162,7 +164,7 @@ std::string Instance::status() const
 {
 	std::string text;
 	if (settings_) {
-		text = "Serving check-sync on " + sip_->boundTransports() + "; challenge " +
+		text = "Serving check-sync on " + sip_->listening() + "; challenge " +
 		       onOff(settings_->challengeChecksync);
 		if (!settingsProblem_.empty())
 			text += "; kept last good settings (" + settingsProblem_ + ")";

@@ -135,12 +135,19 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	if (!agent_)
 		throw std::runtime_error("cannot create the SIP agent");
 	for (const std::string &uri : listen) {
+		// sofia-sip does not always set errno on failure: clear it first so
+		// that a stale value is not given as the reason.
+		errno = 0;
 		if (nta_agent_add_tport(agent_, URL_STRING_MAKE(uri.c_str()), TAG_END()) < 0) {
 			int error = errno;
 			nta_agent_destroy(agent_);
-			throw std::runtime_error("cannot listen on " + uri + ": " +
-						 std::strerror(error));
+			throw std::runtime_error("cannot listen on " + uri +
+						 (error ? std::string(": ") + std::strerror(error)
+							: std::string()));
 		}
+		if (!listening_.empty())
+			listening_ += ", ";
+		listening_ += uri.starts_with("sip:") ? uri.substr(4) : uri;
 	}
 }
 
@@ -164,24 +171,6 @@ SipService::~SipService()
 void SipService::setSettings(std::shared_ptr<const Settings> settings)
 {
 	settings_ = std::move(settings);
-}
-
-std::string SipService::boundTransports() const
-{
-	std::string text;
-	for (sip_via_t const *v = nta_agent_via(agent_); v; v = v->v_next) {
-		if (!text.empty())
-			text += ' ';
-		std::string proto = v->v_protocol ? v->v_protocol : "";
-		std::size_t slash = proto.rfind('/');
-		if (slash != std::string::npos)
-			proto = proto.substr(slash + 1);
-		std::transform(proto.begin(), proto.end(), proto.begin(),
-			       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-		text += proto + ":" + (v->v_host ? v->v_host : "") + ":" +
-			(v->v_port ? v->v_port : "5060");
-	}
-	return text;
 }
 
 int SipService::messageTrampoline(void *magic, nta_agent_t *, msg_t *msg, sip_t *sip) noexcept

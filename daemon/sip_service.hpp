@@ -46,8 +46,8 @@ public:
 	// nullptr: no good settings yet (answer 503).
 	void setSettings(std::shared_ptr<const Settings> settings);
 
-	// "udp:127.0.0.1:5060 tcp:127.0.0.1:5060 ..." for the status line.
-	std::string boundTransports() const;
+	// The listen URIs, without "sip:", for the status line.
+	const std::string &listening() const { return listening_; }
 
 private:
 	struct Pending;
@@ -62,6 +62,7 @@ private:
 	ProvisioningClient &provisioning_;
 	nta_agent_s *agent_ = nullptr;
 	std::shared_ptr<const Settings> settings_;
+	std::string listening_;
 	NonceAuthority nonces_;
 	UsedNonces used_;
 	FailureTable failures_;
