@@ -67,7 +67,8 @@ finish() {
 			pass "lintian: no errors, no warnings"
 		fi
 	fi
-	echo "system: $passed passed, $failed failed ($((SECONDS - started)) s)"
+	echo "system: run time $((SECONDS - started)) s"
+	echo "system: $passed passed, $failed failed"
 	[ "$failed" -eq 0 ] && exit 0
 	exit 1
 }
