@@ -5,10 +5,12 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <stdexcept>
+#include <system_error>
 
 namespace checksyncd {
 
@@ -67,11 +69,24 @@ NonceAuthority::~NonceAuthority()
 	OPENSSL_cleanse(key_.data(), key_.size());
 }
 
+// The kernel's CSPRNG, which also seeds OpenSSL's: RAND_bytes() would
+// instantiate OpenSSL's DRBG for these 32 bytes read once, and with it an
+// AES-256-CTR context and the provider's cipher store, about 140 KiB of heap
+// kept for the life of the process (docs/footprint.md). Like RAND_bytes(),
+// getrandom() waits only until the kernel's pool is first initialised.
 NonceAuthority::Key NonceAuthority::randomKey()
 {
 	Key key{};
-	if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1)
-		throw std::runtime_error("RAND_bytes failed");
+	std::size_t filled = 0;
+	while (filled < key.size()) {
+		ssize_t n = getrandom(key.data() + filled, key.size() - filled, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			throw std::system_error(errno, std::generic_category(), "getrandom");
+		}
+		filled += static_cast<std::size_t>(n);
+	}
 	return key;
 }
 

@@ -48,8 +48,8 @@ public:
 	NonceAuthority(const NonceAuthority &) = delete;
 	NonceAuthority &operator=(const NonceAuthority &) = delete;
 
-	// A key from RAND_bytes(); throws std::runtime_error when the CSPRNG
-	// cannot deliver.
+	// A key from the kernel's CSPRNG (getrandom); throws std::system_error
+	// when it cannot deliver.
 	static Key randomKey();
 
 	std::string issue(std::uint64_t nowMs, Algorithm algorithm, bool qop,
