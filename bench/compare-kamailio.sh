@@ -20,17 +20,20 @@
 # from 127.0.0.2 was answered, and how fast. See docs/benchmarks.md.
 #
 # Usage (as root on Debian 12; installs kamailio and sip-tester with apt-get):
-#   bench/compare-kamailio.sh [--out DIR] [--checksyncd BIN] [--standin BIN]
+#   bench/compare-kamailio.sh [--out DIR] [--source worktree|REV]
+#                             [--checksyncd BIN] [--standin BIN]
 #                             [--duration S] [--flood-rate R] [--auth-calls N]
 #                             [--auth-rate R] [--auth-concurrency N] [--settle S]
 #                             [--no-install]
 #
 #   --out DIR           results (table, CSV, markdown, raw data); default
 #                       /tmp/checksyncd-bench-DATE
-#   --checksyncd BIN    daemon to measure; default: build the working tree
-#                       with meson into build-bench/
+#   --source SRC        what to build: worktree (default: the work tree as it
+#                       is now, copied first) or a git revision such as HEAD;
+#                       built from scratch under DIR/build
+#   --checksyncd BIN    measure this daemon instead of building one
 #   --standin BIN       provisioning stand-in; default: compiled from
-#                       test/provisioning_standin.cpp into the results dir
+#                       test/provisioning_standin.cpp with the snapshot
 #   --duration S        length of (a) and (c), default 10
 #   --flood-rate R      sipp -r for (a) and (c), default 100000 (more than
 #                       sipp can send: it then sends as fast as it can)
@@ -55,6 +58,8 @@ started=$(date +%s)
 out=/tmp/checksyncd-bench-$(date +%Y%m%d-%H%M%S)
 checksyncd=""
 standin=""
+source=worktree
+revision=""
 duration=10
 flood_rate=100000
 auth_calls=3600
@@ -71,6 +76,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=$2; shift 2 ;;
 	--checksyncd) checksyncd=$2; shift 2 ;;
+	--source) source=$2; shift 2 ;;
 	--standin) standin=$2; shift 2 ;;
 	--duration) duration=$2; shift 2 ;;
 	--flood-rate) flood_rate=$2; shift 2 ;;
@@ -79,7 +85,7 @@ while [ $# -gt 0 ]; do
 	--auth-rate) auth_rate=$2; shift 2 ;;
 	--settle) settle=$2; shift 2 ;;
 	--no-install) install=0; shift ;;
-	-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '4,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare-kamailio: unknown argument $1" >&2; exit 64 ;;
 	esac
 done
@@ -116,22 +122,15 @@ out=$(cd "$out" && pwd)
 rm -rf "${out:?}/runs/"*
 
 # -------------------------------------------------------------------- build
-if [ -z "$checksyncd" ]; then
-	log "building checksyncd (working tree) into build-bench/"
-	if [ ! -f "$repo/build-bench/build.ninja" ]; then
-		meson setup "$repo/build-bench" "$repo" -Dtests=disabled >"$out/logs/meson.log" 2>&1 ||
-			{ cat "$out/logs/meson.log" >&2; exit 1; }
-	fi
-	ninja -C "$repo/build-bench" daemon/checksyncd >"$out/logs/ninja.log" 2>&1 ||
-		{ tail -30 "$out/logs/ninja.log" >&2; exit 1; }
-	checksyncd="$repo/build-bench/daemon/checksyncd"
-fi
-if [ -z "$standin" ]; then
-	log "compiling the provisioning stand-in"
-	# shellcheck disable=SC2046
-	g++ -std=c++20 -O2 -o "$out/provisioning-standin" "$repo/test/provisioning_standin.cpp" \
-		$(pkg-config --cflags --libs libsystemd)
-	standin="$out/provisioning-standin"
+if [ -z "$checksyncd" ] || [ -z "$standin" ]; then
+	log "building checksyncd from a snapshot of the $source (bench/build-snapshot.sh)"
+	mkdir -p "$out/build"
+	"$bench/build-snapshot.sh" "$out/build" "$source" >"$out/build/paths"
+	[ -n "$checksyncd" ] || checksyncd=$(sed -n 1p "$out/build/paths")
+	[ -n "$standin" ] || standin=$(sed -n 2p "$out/build/paths")
+	revision=$(cat "$out/build/REVISION")
+else
+	revision="given binary"
 fi
 checksyncd=$(realpath "$checksyncd")
 standin=$(realpath "$standin")
@@ -226,14 +225,14 @@ start_checksyncd() { # RUNDIR on|off
 	for i in $(seq 50); do [ -S "$dir/bus" ] && break; sleep 0.1; done
 	"$standin" --bus "unix:path=$dir/bus" --quiet --record "$dir/dbus-calls.jsonl" >"$dir/standin.log" 2>&1 &
 	pids+=($!); server_aux+=($!)
-	for i in $(seq 50); do grep -q READY "$dir/standin.log" && break; sleep 0.1; done
+	for i in $(seq 50); do grep -qs READY "$dir/standin.log" && break; sleep 0.1; done
 	write_settings "$dir/settings.xml" "$2"
 	"$checksyncd" --settings "$dir/settings.xml" --listen "sip:127.0.0.1:$csd_port;transport=udp" \
 		--bus "unix:path=$dir/bus" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
-	for i in $(seq 50); do grep -q ' ready: ' "$dir/server.log" && break; sleep 0.1; done
-	grep -q ' ready: ' "$dir/server.log" || { cat "$dir/server.log" >&2; return 1; }
+	for i in $(seq 50); do grep -qs ' ready: ' "$dir/server.log" && break; sleep 0.1; done
+	grep -q ' ready: ' "$dir/server.log" || { log "checksyncd did not become ready:"; cat "$dir/server.log" >&2; return 1; }
 }
 
 start_kamailio() { # RUNDIR on|off [MEMORY-MANAGER]
@@ -350,7 +349,7 @@ PY
 )
 log "results in $out"
 log "machine busy before start: ${busy_before}% of $(nproc) CPUs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-log "checksyncd: $checksyncd ($("$checksyncd" --version 2>&1 | head -1))"
+log "checksyncd: $checksyncd ($("$checksyncd" --version 2>&1 | head -1), $revision)"
 log "kamailio: $(kamailio -v 2>&1 | head -1)"
 log "sipp: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1); $(nproc) CPUs"
 for scenario in flood auth auth-max plain; do
@@ -362,7 +361,7 @@ done
 
 {
 	echo "checksyncd vs Kamailio 5.6, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r)"
-	echo "checksyncd: $checksyncd"
+	echo "checksyncd: $checksyncd ($revision)"
 	echo "machine busy before start: ${busy_before}% of $(nproc) CPUs"
 	if [ "$busy_before" -gt 10 ]; then
 		echo "WARNING: other processes kept the machine ${busy_before}% busy before the run;" \

@@ -10,7 +10,7 @@
 #
 # Usage (after compare-kamailio.sh has installed kamailio and sip-tester):
 #   bench/profile-callgrind.sh [--scenario auth|flood|plain] [--calls N]
-#       [--rate R] [--checksyncd BIN] [--standin BIN] [--out DIR]
+#       [--rate R] [--source worktree|REV] [--checksyncd BIN] [--standin BIN] [--out DIR]
 #       [--kamailio-mm "qm tlsf"] [--no-kamailio]
 #
 # --kamailio-mm lists Kamailio's memory managers to measure (-x/-X): qm is
@@ -30,6 +30,7 @@ calls=1000
 rate=100
 checksyncd=""
 standin=""
+source=worktree
 out=/tmp/checksyncd-callgrind-$(date +%Y%m%d-%H%M%S)
 with_kamailio=1
 kamailio_mm="qm tlsf"
@@ -43,11 +44,12 @@ while [ $# -gt 0 ]; do
 	--calls) calls=$2; shift 2 ;;
 	--rate) rate=$2; shift 2 ;;
 	--checksyncd) checksyncd=$2; shift 2 ;;
+	--source) source=$2; shift 2 ;;
 	--standin) standin=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--no-kamailio) with_kamailio=0; shift ;;
 	--kamailio-mm) kamailio_mm=$2; shift 2 ;;
-	-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '4,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "profile-callgrind: unknown argument $1" >&2; exit 64 ;;
 	esac
 done
@@ -65,18 +67,13 @@ done
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-if [ -z "$checksyncd" ]; then
-	if [ ! -f "$repo/build-bench/build.ninja" ]; then
-		meson setup "$repo/build-bench" "$repo" -Dtests=disabled >"$out/meson.log" 2>&1
-	fi
-	ninja -C "$repo/build-bench" daemon/checksyncd >"$out/ninja.log" 2>&1
-	checksyncd="$repo/build-bench/daemon/checksyncd"
-fi
-if [ -z "$standin" ]; then
-	# shellcheck disable=SC2046
-	g++ -std=c++20 -O2 -o "$out/provisioning-standin" "$repo/test/provisioning_standin.cpp" \
-		$(pkg-config --cflags --libs libsystemd)
-	standin="$out/provisioning-standin"
+if [ -z "$checksyncd" ] || [ -z "$standin" ]; then
+	# From a snapshot of the work tree (or --source REV), built from scratch:
+	# see bench/build-snapshot.sh.
+	mkdir -p "$out/build"
+	"$bench/build-snapshot.sh" "$out/build" "$source" >"$out/build/paths"
+	[ -n "$checksyncd" ] || checksyncd=$(sed -n 1p "$out/build/paths")
+	[ -n "$standin" ] || standin=$(sed -n 2p "$out/build/paths")
 fi
 
 pids=()
@@ -145,7 +142,7 @@ pids+=($!)
 for _ in $(seq 50); do [ -S "$out/bus" ] && break; sleep 0.1; done
 "$standin" --bus "unix:path=$out/bus" --quiet >"$out/standin.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do grep -q READY "$out/standin.log" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs READY "$out/standin.log" && break; sleep 0.1; done
 
 valgrind --tool=callgrind --instr-atstart=no --log-file="$out/valgrind-checksyncd.log" \
 	--callgrind-out-file="$out/callgrind.out.checksyncd.%p" \
@@ -153,7 +150,7 @@ valgrind --tool=callgrind --instr-atstart=no --log-file="$out/valgrind-checksync
 	--bus "unix:path=$out/bus" >"$out/checksyncd.log" 2>&1 &
 csd=$!
 pids+=("$csd")
-for _ in $(seq 300); do grep -q ' ready: ' "$out/checksyncd.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -qs ' ready: ' "$out/checksyncd.log" && break; sleep 0.1; done
 measure checksyncd "$csd_port" "$csd"
 
 if [ "$with_kamailio" = 1 ]; then
