@@ -160,7 +160,7 @@ stop() {
 	local pid i keep=()
 	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "$@"; do
-		for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
@@ -219,24 +219,24 @@ server_aux=()
 kam_children=""
 
 start_checksyncd() { # RUNDIR on|off
-	local dir=$1 i
+	local dir=$1
 	dbus-daemon --session --nofork --address="unix:path=$dir/bus" >"$dir/dbus.log" 2>&1 &
 	pids+=($!); server_aux=($!)
-	for i in $(seq 50); do [ -S "$dir/bus" ] && break; sleep 0.1; done
+	for _ in $(seq 50); do [ -S "$dir/bus" ] && break; sleep 0.1; done
 	"$standin" --bus "unix:path=$dir/bus" --quiet --record "$dir/dbus-calls.jsonl" >"$dir/standin.log" 2>&1 &
 	pids+=($!); server_aux+=($!)
-	for i in $(seq 50); do grep -qs READY "$dir/standin.log" && break; sleep 0.1; done
+	for _ in $(seq 50); do grep -qs READY "$dir/standin.log" && break; sleep 0.1; done
 	write_settings "$dir/settings.xml" "$2"
 	"$checksyncd" --settings "$dir/settings.xml" --listen "sip:127.0.0.1:$csd_port;transport=udp" \
 		--bus "unix:path=$dir/bus" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
-	for i in $(seq 50); do grep -qs ' ready: ' "$dir/server.log" && break; sleep 0.1; done
+	for _ in $(seq 50); do grep -qs ' ready: ' "$dir/server.log" && break; sleep 0.1; done
 	grep -q ' ready: ' "$dir/server.log" || { log "checksyncd did not become ready:"; cat "$dir/server.log" >&2; return 1; }
 }
 
 start_kamailio() { # RUNDIR on|off [MEMORY-MANAGER]
-	local dir=$1 args=() i
+	local dir=$1 args=()
 	[ "$2" = on ] && args+=(-A WITH_AUTH)
 	# Debian's Kamailio uses q_malloc, its debugging allocator, unless told
 	# otherwise; -x/-X tlsf is what a tuned installation would run.
