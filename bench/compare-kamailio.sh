@@ -157,7 +157,7 @@ trap 'exit 130' INT TERM
 
 # stop PID...: SIGTERM, wait up to 5 s, then SIGKILL; forget them.
 stop() {
-	local pid i keep=()
+	local pid keep=()
 	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "$@"; do
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
