@@ -38,10 +38,13 @@ bool paramsWellFormed(const msg_param_t *params)
 		std::string_view param(params[count]);
 		if (count >= kMaxParams || param.size() > kMaxParamLength)
 			return false;
-		for (std::size_t j = 0; j < count; j++)
-			if (su_casematch(std::string(nameOf(param)).c_str(),
-					 std::string(nameOf(params[j])).c_str()))
+		std::string_view name = nameOf(param);
+		for (std::size_t j = 0; j < count; j++) {
+			std::string_view other = nameOf(params[j]);
+			if (other.size() == name.size() &&
+			    su_casenmatch(other.data(), name.data(), name.size()))
 				return false;
+		}
 	}
 	return count > 0;
 }

@@ -4,7 +4,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <sys/random.h>
 
 #include <algorithm>
@@ -60,14 +61,22 @@ bool decode(std::string_view text, std::array<unsigned char, kNonceBytes> &out)
 } // namespace
 
 NonceAuthority::NonceAuthority(const Key &key)
-	: key_(key)
+	: hmac_(nullptr, EVP_MAC_CTX_free)
 {
+	EVP_MAC *hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+	if (hmac)
+		hmac_.reset(EVP_MAC_CTX_new(hmac));
+	EVP_MAC_free(hmac); // the context keeps its own reference
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (!hmac_ || EVP_MAC_init(hmac_.get(), key.data(), key.size(), params) != 1)
+		throw std::runtime_error("cannot set up HMAC-SHA256");
 }
 
-NonceAuthority::~NonceAuthority()
-{
-	OPENSSL_cleanse(key_.data(), key_.size());
-}
+NonceAuthority::~NonceAuthority() = default; // EVP_MAC_CTX_free wipes the key
 
 // The kernel's CSPRNG, which also seeds OpenSSL's: RAND_bytes() would
 // instantiate OpenSSL's DRBG for these 32 bytes read once, and with it an
@@ -94,20 +103,19 @@ std::array<unsigned char, NonceAuthority::kMacBytes>
 NonceAuthority::mac(const unsigned char *head, std::size_t headSize,
 		    std::string_view realm, std::string_view sourceIp) const
 {
+	static constexpr unsigned char separator = 0;
+	EVP_MAC_CTX *ctx = hmac_.get();
 	std::array<unsigned char, EVP_MAX_MD_SIZE> full{};
-	std::array<unsigned char, kMacBytes> out{};
-
-	std::string message(reinterpret_cast<const char *>(head), headSize);
-	message.append(realm);
-	message.push_back('\0');
-	message.append(sourceIp);
-
-	unsigned int length = 0;
-	if (!HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-		  reinterpret_cast<const unsigned char *>(message.data()), message.size(),
-		  full.data(), &length) ||
-	    length < kMacBytes)
+	std::size_t length = 0;
+	if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 ||
+	    EVP_MAC_update(ctx, head, headSize) != 1 ||
+	    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char *>(realm.data()), realm.size()) != 1 ||
+	    EVP_MAC_update(ctx, &separator, 1) != 1 ||
+	    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char *>(sourceIp.data()),
+			   sourceIp.size()) != 1 ||
+	    EVP_MAC_final(ctx, full.data(), &length, full.size()) != 1 || length < kMacBytes)
 		throw std::runtime_error("HMAC-SHA256 failed");
+	std::array<unsigned char, kMacBytes> out{};
 	std::copy_n(full.begin(), kMacBytes, out.begin());
 	return out;
 }

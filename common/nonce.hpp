@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,10 @@
 #include <unordered_map>
 
 #include "digest.hpp"
+
+extern "C" {
+struct evp_mac_ctx_st;
+}
 
 namespace checksyncd {
 
@@ -68,7 +73,9 @@ private:
 						 std::string_view realm,
 						 std::string_view sourceIp) const;
 
-	Key key_;
+	// HMAC-SHA256 keyed once; each MAC re-initialises it with the same
+	// key (EVP_MAC_init with a NULL key), which skips the key schedule.
+	std::unique_ptr<evp_mac_ctx_st, void (*)(evp_mac_ctx_st *)> hmac_;
 	std::uint32_t nextSerial_ = 1;
 };
 

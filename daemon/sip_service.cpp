@@ -2,7 +2,7 @@
 
 #include "sip_service.hpp"
 
-#include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
@@ -15,6 +15,7 @@
 #include <sofia-sip/url.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -64,18 +65,27 @@ Source sourceOf(msg_t *msg)
 	su_addrinfo_t *ai = msg_addrinfo(msg);
 	if (!ai || !ai->ai_addr)
 		return source;
-	char host[NI_MAXHOST] = "";
-	char port[NI_MAXSERV] = "";
-	if (getnameinfo(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen), host, sizeof(host),
-			port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+	char host[INET6_ADDRSTRLEN] = "";
+	unsigned port = 0;
+	if (ai->ai_family == AF_INET) {
+		const auto *in = reinterpret_cast<const sockaddr_in *>(ai->ai_addr);
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (ai->ai_family == AF_INET6) {
+		const auto *in6 = reinterpret_cast<const sockaddr_in6 *>(ai->ai_addr);
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof(host));
+		else
+			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	if (!*host)
 		return source;
 	source.ip = host;
-	if (source.ip.starts_with("::ffff:") && source.ip.find('.') != std::string::npos)
-		source.ip.erase(0, 7);
 	const char *proto = ai->ai_protocol == IPPROTO_TCP ? "tcp" : "udp";
 	bool v6 = source.ip.find(':') != std::string::npos;
 	source.remote = std::string(proto) + ":" + (v6 ? "[" : "") + source.ip + (v6 ? "]" : "") +
-			":" + port;
+			":" + std::to_string(port);
 	return source;
 }
 
@@ -95,7 +105,14 @@ std::string toTagFor(const sip_t *sip)
 	key += '\n';
 	if (sip->sip_via && sip->sip_via->v_branch)
 		key += sip->sip_via->v_branch;
-	return hashHex(Algorithm::Sha256, key).substr(0, 16);
+	// Not a secret and not an authenticator, just stable and unlikely to
+	// collide: a 64-bit FNV-1a is plenty, and far cheaper than a digest.
+	std::uint64_t hash = 14695981039346656037ull;
+	for (unsigned char c : key)
+		hash = (hash ^ c) * 1099511628211ull;
+	char text[17];
+	std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(hash));
+	return text;
 }
 
 std::string requestUriText(msg_t *msg, const sip_t *sip)
@@ -217,12 +234,14 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	// must not become a flood of log lines. Served check-syncs and
 	// authentication failures are logged at info and warning.
 	auto answer = [&](int status, const char *phrase, tagi_t const *extra = nullptr) {
-		logMessage(LogLevel::Debug,
-			   std::string(printable(method)) + " from " + source.remote + " for \"" +
-				   user + "\": " + std::to_string(status) + " " + phrase,
-			   {{"SIP_METHOD", printable(method)},
-			    {"SIP_REMOTE", source.remote},
-			    {"SIP_STATUS", std::to_string(status)}});
+		if (logEnabled(LogLevel::Debug))
+			logMessage(LogLevel::Debug,
+				   std::string(printable(method)) + " from " + source.remote +
+					   " for \"" + user + "\": " + std::to_string(status) + " " +
+					   phrase,
+				   {{"SIP_METHOD", printable(method)},
+				    {"SIP_REMOTE", source.remote},
+				    {"SIP_STATUS", std::to_string(status)}});
 		nta_msg_treply(agent_, msg, status, phrase, SIPTAG_USER_AGENT_STR(kUserAgent),
 			       TAG_NEXT(extra));
 	};
@@ -403,7 +422,13 @@ void SipService::finish(Pending &pending, const CallOutcome &outcome)
 				       ? 0
 				       : static_cast<unsigned>(std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
 	std::string retry = std::to_string(retryAfterS);
-	logMessage(outcome.accepted ? LogLevel::Info : LogLevel::Warning,
+	// Info for a check-sync that waited for its D-Bus call; debug for one
+	// answered at once (a flood of those must not flood the journal).
+	LogLevel level = !outcome.accepted ? LogLevel::Warning
+			 : pending.irq	    ? LogLevel::Info
+					    : LogLevel::Debug;
+	if (logEnabled(level))
+		logMessage(level,
 		   "NOTIFY from " + pending.remote + " for \"" + pending.user + "\": " +
 			   std::to_string(status) + " " + sip_status_phrase(status) + " (" +
 			   pending.method + (outcome.accepted ? ")" : ": " + outcome.error + ")"),

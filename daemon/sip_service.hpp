@@ -22,12 +22,11 @@
 #include "provisioning.hpp"
 #include "response_cache.hpp"
 #include "settings.hpp"
+#include "sofia.hpp"
 
 extern "C" {
 struct nta_agent_s;
 struct nta_incoming_s;
-struct msg_s;
-struct sip_s;
 }
 
 namespace checksyncd {
