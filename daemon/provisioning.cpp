@@ -86,7 +86,7 @@ void ProvisioningClient::disconnect(int error)
 	logMessage(LogLevel::Warning, "lost the connection to the " + address_ + " bus: " +
 					      errnoText(error));
 	CallOutcome outcome;
-	outcome.retryAfterMs = 5'000;
+	outcome.retryAfterMs = kFailedRetryAfterMs;
 	outcome.error = "org.freedesktop.DBus.Error.Disconnected";
 	watch_.reset();
 	busTimer_.cancel();
@@ -152,10 +152,6 @@ void ProvisioningClient::submit(Action action, CallDetails details, Done done)
 	// transaction; beyond a few, a request is answered at once and covered
 	// by the trailing call instead.
 	ActionGate::Admit admit = m.gate.request(now, m.waiters.size() < kMaxWaiters);
-	if (logEnabled(LogLevel::Debug))
-		logMessage(LogLevel::Debug, std::string(actionName(action)) + " request: admit=" +
-						    std::to_string(static_cast<int>(admit)) + " now=" +
-						    std::to_string(now));
 	switch (admit) {
 	case ActionGate::Admit::StartCall:
 		m.waiters.push_back(std::move(done));
@@ -184,7 +180,7 @@ void ProvisioningClient::submit(Action action, CallDetails details, Done done)
 void ProvisioningClient::call(Method &m)
 {
 	CallOutcome failed;
-	failed.retryAfterMs = 5'000;
+	failed.retryAfterMs = kFailedRetryAfterMs;
 
 	if (!bus_) {
 		try {
@@ -218,7 +214,6 @@ void ProvisioningClient::call(Method &m)
 			},
 			&m, kProvisioningTimeoutMs * 1000);
 	sd_bus_message_unref(message);
-	m.calls++;
 	if (r < 0) {
 		failed.error = "cannot send " + member + ": " + errnoText(r);
 		finish(m, failed);
@@ -236,7 +231,7 @@ int ProvisioningClient::onReply(sd_bus_message *reply, void *userdata) noexcept
 	CallOutcome outcome;
 	const sd_bus_error *error = sd_bus_message_get_error(reply);
 	if (error) {
-		outcome.retryAfterMs = 5'000;
+		outcome.retryAfterMs = kFailedRetryAfterMs;
 		outcome.error = error->name ? error->name : "unknown error";
 		logMessage(LogLevel::Warning,
 			   "the provisioning process did not accept " +

@@ -28,6 +28,9 @@ struct sd_bus_message;
 namespace checksyncd {
 
 inline constexpr std::uint64_t kProvisioningTimeoutMs = 2'000;
+// Retry-After for a call that failed: the action gate makes no new call
+// before the spacing has passed anyway.
+inline constexpr std::uint64_t kFailedRetryAfterMs = kActionSpacingMs;
 // Requests that may wait for the outcome of one call in flight.
 inline constexpr std::size_t kMaxWaiters = 8;
 
@@ -63,8 +66,6 @@ public:
 	// outcome is known at once, later when it waits for a D-Bus call.
 	void submit(Action action, CallDetails details, Done done);
 
-	// Number of calls made so far, per action (for the status line).
-	std::uint64_t calls(Action action) const { return method(action).calls; }
 
 private:
 	struct Method {
@@ -75,14 +76,9 @@ private:
 		CallDetails latest;	 // details of the newest request
 		sd_bus_slot *slot = nullptr;
 		std::unique_ptr<Timer> trailing;
-		std::uint64_t calls = 0;
 	};
 
 	Method &method(Action action) { return methods_[action == Action::Resync ? 0 : 1]; }
-	const Method &method(Action action) const
-	{
-		return methods_[action == Action::Resync ? 0 : 1];
-	}
 
 	void connect();
 	void call(Method &m);
