@@ -7,8 +7,8 @@ import re
 import time
 import unittest
 
-from harness import (RECV_TIMEOUT, Env, SipClient, parse_challenge, run_sipsak,  # noqa: F401
-                     settings_xml)
+from harness import (DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT, Env, SipClient,  # noqa: F401
+                     authorization, parse_challenge, run_sipsak, settings_xml)
 
 UA_PREFIX = "checksyncd/"
 SEED_401_RE = re.compile(r'^Digest realm="ser\.berlin\.snom\.com", nonce="[^"]+", algorithm=MD5$')
@@ -104,6 +104,19 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual([c.get("method") for c in calls], list(expected_methods),
                          f"stand-in calls: {calls} {msg}")
         return calls
+
+    def authenticated_notify(self, c, call_id):
+        """NOTIFY, its 401, then the NOTIFY answering it with the right
+        password: returns (text, branch, 200 response) of the second."""
+        first, _, _ = c.request(call_id=call_id, cseq=1)
+        self.assertStatus(first, 401, "first NOTIFY")
+        auth = authorization(self.challenge_of(first), DEFAULT_USER, DEFAULT_PASS, "NOTIFY",
+                             c.uri())
+        text, branch = c.build(call_id=call_id, cseq=2, auth=auth)
+        c.send(text)
+        ok = c.recv(branch)
+        self.assertStatus(ok, 200, "authenticated NOTIFY")
+        return text, branch, ok
 
     def challenge_of(self, resp, algorithm="MD5"):
         for value in resp.all("www-authenticate"):

@@ -236,15 +236,7 @@ class AuthFailureTest(DaemonTest):
     def test_replayed_authenticated_notify_gets_stale_401_and_no_second_call(self):
         self.start(challenge="on")
         c = self.client()
-        call_id = "replay-test@127.0.0.1"
-        first, _, _ = c.request(call_id=call_id, cseq=1)
-        self.assertStatus(first, 401, "first NOTIFY")
-        auth = authorization(self.challenge_of(first), DEFAULT_USER, DEFAULT_PASS, "NOTIFY",
-                             c.uri())
-        text, branch = c.build(call_id=call_id, cseq=2, auth=auth)
-        c.send(text)
-        ok = c.recv(branch)
-        self.assertStatus(ok, 200, "authenticated NOTIFY")
+        text, branch, ok = self.authenticated_notify(c, "replay-test@127.0.0.1")
         self.assertCalls(["Resync"])
         # A real replay: the captured request again, in a new transaction.
         replay = text.replace(branch, "z9hG4bK" + os.urandom(8).hex())
@@ -264,15 +256,7 @@ class AuthFailureTest(DaemonTest):
     def test_retransmitted_authenticated_notify_gets_the_same_200_and_no_second_call(self):
         self.start(challenge="on")
         c = self.client()
-        call_id = "retransmit-test@127.0.0.1"
-        first, _, _ = c.request(call_id=call_id, cseq=1)
-        self.assertStatus(first, 401, "first NOTIFY")
-        auth = authorization(self.challenge_of(first), DEFAULT_USER, DEFAULT_PASS, "NOTIFY",
-                             c.uri())
-        text, branch = c.build(call_id=call_id, cseq=2, auth=auth)
-        c.send(text)
-        ok = c.recv(branch)
-        self.assertStatus(ok, 200, "authenticated NOTIFY")
+        text, branch, ok = self.authenticated_notify(c, "retransmit-test@127.0.0.1")
         self.assertCalls(["Resync"])
         c.send(text)  # a retransmission: same bytes, same branch
         ok2 = c.recv(branch)
