@@ -90,25 +90,14 @@ Source sourceOf(msg_t *msg)
 }
 
 // RFC 3261 8.2.6.2: a stateless answer to a retransmission carries the same
-// To tag, so derive it from what identifies the request.
-std::string toTagFor(const sip_t *sip)
+// To tag, so derive it from the key that identifies the request
+// (requestKey()). Not a secret and not an authenticator, just stable and
+// unlikely to collide: a 64-bit FNV-1a is plenty, and far cheaper than a
+// digest.
+std::string toTagFor(std::string_view requestKey)
 {
-	std::string key;
-	if (sip->sip_call_id && sip->sip_call_id->i_id)
-		key += sip->sip_call_id->i_id;
-	key += '\n';
-	if (sip->sip_from && sip->sip_from->a_tag)
-		key += sip->sip_from->a_tag;
-	key += '\n';
-	if (sip->sip_cseq)
-		key += std::to_string(sip->sip_cseq->cs_seq);
-	key += '\n';
-	if (sip->sip_via && sip->sip_via->v_branch)
-		key += sip->sip_via->v_branch;
-	// Not a secret and not an authenticator, just stable and unlikely to
-	// collide: a 64-bit FNV-1a is plenty, and far cheaper than a digest.
 	std::uint64_t hash = 14695981039346656037ull;
-	for (unsigned char c : key)
+	for (unsigned char c : requestKey)
 		hash = (hash ^ c) * 1099511628211ull;
 	char text[17];
 	std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(hash));
@@ -224,9 +213,15 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		return;
 	}
 
-	// Every answer below is final: give it a stable To tag.
+	// What makes a retransmission the same request: the key of the
+	// response cache, and the source of the stable To tag that every
+	// answer below, all final, carries.
+	std::string key = requestKey(source.remote,
+				     sip->sip_via && sip->sip_via->v_branch ? sip->sip_via->v_branch : "",
+				     sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "",
+				     sip->sip_cseq ? sip->sip_cseq->cs_seq : 0, facts.method);
 	if (sip->sip_to && !sip->sip_to->a_tag)
-		sip_to_tag(msg_home(msg), sip->sip_to, toTagFor(sip).c_str());
+		sip_to_tag(msg_home(msg), sip->sip_to, toTagFor(key).c_str());
 
 	std::uint64_t now = EventLoop::nowMs();
 	std::string user = printable(ruri->url_user);
@@ -288,10 +283,6 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 
 	// A retransmission of a check-sync that was answered statelessly gets
 	// the same answer again, and nothing else happens.
-	std::string key = requestKey(source.remote,
-				     sip->sip_via && sip->sip_via->v_branch ? sip->sip_via->v_branch : "",
-				     sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "",
-				     sip->sip_cseq ? sip->sip_cseq->cs_seq : 0, facts.method);
 	if (auto cached = answers_.lookup(key, now)) {
 		std::string retry = std::to_string(cached->retryAfterS);
 		// A NULL string tag adds no header.
