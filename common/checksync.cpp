@@ -2,7 +2,6 @@
 
 #include "checksync.hpp"
 
-#include <sofia-sip/hostdomain.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/su_string.h>
@@ -101,25 +100,6 @@ Plan planRequest(const Settings *settings, const RequestFacts &request)
 	else
 		plan.answer = Answer::Serve;
 	return plan;
-}
-
-std::string challengeRealm(const Settings &settings, const Identity *identity,
-			   std::string_view uriHost)
-{
-	if (identity) {
-		std::string realm = identity->realm();
-		if (!realm.empty())
-			return realm;
-	}
-	if (const Identity *first = settings.lowestActive()) {
-		std::string realm = first->realm();
-		if (!realm.empty())
-			return realm;
-	}
-	// The sender's text goes into the quoted realm of the 401: only a host
-	// name or address, never a '"' or '\\' that would break the header.
-	std::string host(uriHost);
-	return host_is_valid(host.c_str()) ? host : std::string();
 }
 
 } // namespace checksyncd

@@ -80,10 +80,4 @@ struct Plan {
 // settings is nullptr while no good settings were ever loaded.
 Plan planRequest(const Settings *settings, const RequestFacts &request);
 
-// The realm a challenge for this request uses: the identity's, else the
-// lowest active identity's, else the Request-URI host when it is a valid
-// host name or address (sofia-sip's host_is_valid()), else empty.
-std::string challengeRealm(const Settings &settings, const Identity *identity,
-			   std::string_view uriHost);
-
 } // namespace checksyncd

@@ -195,24 +195,6 @@ TEST(Checksync, noUserPartAndNoIdentityServesIdentityZero)
 	CHECK_TRUE(plan.identity == nullptr);
 }
 
-TEST(Checksync, challengeRealmIsTheIdentityHostWithoutPort)
-{
-	STRCMP_EQUAL("ser.berlin.snom.com",
-		     challengeRealm(settings, &settings.identities[1], "10.0.0.1").c_str());
-	// Unknown user: the realm a real identity would use.
-	STRCMP_EQUAL("ser.berlin.snom.com", challengeRealm(settings, nullptr, "10.0.0.1").c_str());
-	settings.identities.clear();
-	STRCMP_EQUAL("10.0.0.1", challengeRealm(settings, nullptr, "10.0.0.1").c_str());
-}
-
-TEST(Checksync, aRequestUriHostThatIsNoHostIsNeverTheRealm)
-{
-	settings.identities.clear();
-	STRCMP_EQUAL("", challengeRealm(settings, nullptr, "h\"st").c_str());
-	STRCMP_EQUAL("", challengeRealm(settings, nullptr, "a, nonce=x").c_str());
-	STRCMP_EQUAL("[2001:db8::1]", challengeRealm(settings, nullptr, "[2001:db8::1]").c_str());
-}
-
 TEST(Checksync, headerValueEncodesLongEventHeadersWhole)
 {
 	// Debian's sip_header_as_string() leaves values this long unterminated.
