@@ -31,7 +31,6 @@ namespace {
 
 constexpr const char *kUserAgent = "checksyncd/" CHECKSYNCD_VERSION;
 constexpr const char *kAllow = "NOTIFY, OPTIONS";
-constexpr const char *kAllowEvents = "check-sync";
 // Used-nonce set: 30 s of nonces at 128 authenticated requests/s.
 constexpr std::size_t kUsedNonceCapacity = 4096;
 // Addresses remembered for brute-force lockout, and stateless answers
@@ -245,8 +244,9 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	case Answer::Ignore:
 		return;
 	case Answer::Options: {
+		std::string events = allowEvents(settings.get()); // checksync_events
 		tagi_t tags[] = {{SIPTAG_ALLOW_STR(kAllow)},
-				 {SIPTAG_ALLOW_EVENTS_STR(kAllowEvents)},
+				 {SIPTAG_ALLOW_EVENTS_STR(events.c_str())},
 				 {TAG_END()}};
 		answer(SIP_200_OK, tags);
 		return;
@@ -260,7 +260,8 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		answer(400, "Missing Event header");
 		return;
 	case Answer::BadEvent: {
-		tagi_t tags[] = {{SIPTAG_ALLOW_EVENTS_STR(kAllowEvents)}, {TAG_END()}};
+		std::string events = allowEvents(settings.get()); // checksync_events
+		tagi_t tags[] = {{SIPTAG_ALLOW_EVENTS_STR(events.c_str())}, {TAG_END()}};
 		answer(SIP_489_BAD_EVENT, tags);
 		return;
 	}
