@@ -30,7 +30,6 @@ namespace {
 // sipvicious's svmap fingerprint it).
 constexpr const char *kServer = "checksyncd";
 constexpr const char *kAllow = "NOTIFY, OPTIONS";
-constexpr const char *kAllowEvents = "check-sync";
 
 std::optional<SourceAddress> sourceOf(msg_t *msg)
 {
@@ -256,13 +255,14 @@ void SipService::reply(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 		sip_to_tag(msg_home(msg), sip->sip_to, toTagFor(verdict.key).c_str());
 
 	std::string retry = std::to_string(verdict.retryAfterS);
+	std::string events = verdict.allowEvents ? allowEvents(settings_.get()) : std::string();
 	std::vector<tagi_t> tags;
 	tags.reserve(5 + verdict.challenges.size());
 	tags.push_back({SIPTAG_SERVER_STR(kServer)});
 	if (verdict.allow)
 		tags.push_back({SIPTAG_ALLOW_STR(kAllow)});
 	if (verdict.allowEvents)
-		tags.push_back({SIPTAG_ALLOW_EVENTS_STR(kAllowEvents)});
+		tags.push_back({SIPTAG_ALLOW_EVENTS_STR(events.c_str())}); // checksync_events
 	if (verdict.retryAfterS)
 		tags.push_back({SIPTAG_RETRY_AFTER_STR(retry.c_str())});
 	for (const std::string &challenge : verdict.challenges)

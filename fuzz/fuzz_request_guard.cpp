@@ -156,7 +156,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	}
 	if (verdict.serve) {
 		FUZZ_CHECK(request.method == "NOTIFY");
-		FUZZ_CHECK(request.event.kind == EventInfo::Kind::CheckSync);
+		FUZZ_CHECK(request.event.kind == EventInfo::Kind::Known);
 		if (needsChallenge(settings, verdict.action))
 			FUZZ_CHECK(verdict.authenticated);
 		// An invented nonce and response never pass.

@@ -370,7 +370,7 @@ TEST(RequestGuard, answersTheTableOfTheDesignWithoutState)
 	request.method = "NOTIFY";
 	v = guard.decide(&settings, request, now);
 	LONGS_EQUAL(400, v.status);
-	request.event.kind = EventInfo::Kind::CheckSync;
+	request.event.kind = EventInfo::Kind::Known;
 	v = guard.decide(nullptr, request, now);
 	LONGS_EQUAL(503, v.status);
 	LONGS_EQUAL(RequestGuard::kNoSettingsRetryAfterS, v.retryAfterS);
