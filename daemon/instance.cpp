@@ -187,6 +187,9 @@ void Instance::onSignal()
 		switch (info.ssi_signo) {
 		case SIGHUP:
 			logMessage(LogLevel::Info, "SIGHUP: reloading " + options_.settingsPath);
+			// Watch what the path names now (a change inotify does not
+			// report, such as a mount, is followed from here on), then read.
+			watcher_->rearm();
 			reload(true);
 			break;
 		case SIGTERM:

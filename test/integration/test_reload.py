@@ -5,6 +5,8 @@ force, and a daemon started without good settings recovers by itself."""
 
 import os
 import shutil
+import signal
+import subprocess
 import time
 
 from base import DaemonTest
@@ -14,7 +16,9 @@ from harness import settings_xml, write_private
 UNKNOWN = "nobody"
 
 
-class WatchTest(DaemonTest):
+class LiveTest(DaemonTest):
+    """Helpers for the tests that change the file under a running daemon."""
+
     def status_for_unknown(self, c):
         resp, _, _ = c.request(ruri=c.uri(UNKNOWN))
         self.assertIsNotNone(resp, "no answer")
@@ -38,6 +42,8 @@ class WatchTest(DaemonTest):
         self.assertEqual(self.status_for_unknown(c), 404)
         return c
 
+
+class WatchTest(LiveTest):
     def test_rename_into_place_takes_effect(self):
         c = self.started()
         write_private(self.env.settings_path, settings_xml(challenge="on"))
@@ -101,6 +107,122 @@ class WatchTest(DaemonTest):
         flat = [line for group in lines for line in group]
         self.assertIn("RELOADING=1", flat, lines)
         self.assertIn("READY=1", flat[flat.index("RELOADING=1"):], lines)
+
+
+def repoint(link, target):
+    """Repoint a symlink atomically, as `ln -sfn TARGET LINK.new && mv -T
+    LINK.new LINK` does (one rename: the old link is replaced, not removed)."""
+    tmp = link + ".new"
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
+
+
+class SymlinkedPathTest(LiveTest):
+    """Issue 9, finding 9 (b): a symlink in any component of the path."""
+
+    def start_at(self, path):
+        self.env.settings_path = path
+        self.start(write=False)
+        c = self.client()
+        self.assertEqual(self.status_for_unknown(c), 404)
+        return c
+
+    def versions(self, *names):
+        """Directories env.dir/NAME/ each with a settings file, challenge off."""
+        for name in names:
+            os.makedirs(os.path.join(self.env.dir, name))
+            write_private(os.path.join(self.env.dir, name, "settings.xml"),
+                          settings_xml(challenge="off"))
+
+    def test_a_symlinked_directory_repointed_atomically_takes_effect(self):
+        # /etc/checksyncd -> checksyncd-1, then `ln -sfn checksyncd-2 ... && mv -T`
+        self.versions("cfg-1", "cfg-2")
+        write_private(os.path.join(self.env.dir, "cfg-2", "settings.xml"),
+                      settings_xml(challenge="on"))
+        cfg = os.path.join(self.env.dir, "cfg")
+        os.symlink("cfg-1", cfg)
+        c = self.start_at(os.path.join(cfg, "settings.xml"))
+        repoint(cfg, "cfg-2")
+        self.assertBecomes(c, 401, "the settings directory's link repointed", timeout=1.0)
+        # The watches followed the link: the new directory's file is watched
+        # now, and so is the link itself.
+        write_private(os.path.join(self.env.dir, "cfg-2", "settings.xml"),
+                      settings_xml(challenge="off"))
+        self.assertBecomes(c, 404, "the file in the new directory rewritten", timeout=1.0)
+        write_private(os.path.join(self.env.dir, "cfg-1", "settings.xml"),
+                      settings_xml(challenge="on"))
+        repoint(cfg, os.path.join(self.env.dir, "cfg-1"))  # back, absolute this time
+        self.assertBecomes(c, 401, "the link repointed back", timeout=1.0)
+
+    def test_a_link_in_a_middle_component_and_a_chain_of_links_are_followed(self):
+        # env/etc/phone -> ../flash/current (relative, with ".."), and
+        # flash/current -> v1, a chain; the file is env/etc/phone/conf/settings.xml.
+        for version in ("v1", "v2"):
+            conf = os.path.join(self.env.dir, "flash", version, "conf")
+            os.makedirs(conf)
+            write_private(os.path.join(conf, "settings.xml"),
+                          settings_xml(challenge="on" if version == "v2" else "off"))
+        os.mkdir(os.path.join(self.env.dir, "etc"))
+        os.symlink("../flash/current", os.path.join(self.env.dir, "etc", "phone"))
+        current = os.path.join(self.env.dir, "flash", "current")
+        os.symlink("v1", current)
+        c = self.start_at(os.path.join(self.env.dir, "etc", "phone", "conf", "settings.xml"))
+        # The second link of the chain repointed.
+        repoint(current, "v2")
+        self.assertBecomes(c, 401, "the second link of the chain repointed", timeout=1.0)
+        # The first link, in the middle of the path, repointed straight at v1.
+        repoint(os.path.join(self.env.dir, "etc", "phone"), "../flash/v1")
+        self.assertBecomes(c, 404, "the link in the middle of the path repointed", timeout=1.0)
+        # A directory beyond the link replaced by a rename.
+        staged = os.path.join(self.env.dir, "flash", "v1", "conf.new")
+        os.mkdir(staged)
+        write_private(os.path.join(staged, "settings.xml"), settings_xml(challenge="on"))
+        old = os.path.join(self.env.dir, "flash", "v1", "conf.old")
+        os.rename(os.path.join(self.env.dir, "flash", "v1", "conf"), old)
+        os.rename(staged, os.path.join(self.env.dir, "flash", "v1", "conf"))
+        self.assertBecomes(c, 401, "the directory behind the link replaced", timeout=1.0)
+
+
+class RearmTest(LiveTest):
+    """Issue 9, finding 9 (b): SIGHUP re-creates the watches. A mount over
+    a directory of the path is a change inotify does not report; after a
+    SIGHUP the daemon watches what the path names now."""
+
+    def test_sighup_rearms_the_watches_after_a_change_inotify_cannot_see(self):
+        ok = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.assertEqual(ok.returncode, 0,
+                         "this test needs a private mount namespace (root, unshare): "
+                         + ok.stderr.decode(errors="replace"))
+        for name in ("cfg", "flash"):
+            os.mkdir(os.path.join(self.env.dir, name))
+        self.env.settings_path = os.path.join(self.env.dir, "cfg", "settings.xml")
+        write_private(self.env.settings_path, settings_xml(challenge="off"))
+        flash_file = os.path.join(self.env.dir, "flash", "settings.xml")
+        write_private(flash_file, settings_xml(challenge="on"))
+        # The daemon in a mount namespace of its own: the mount below is
+        # seen by it only, and goes away with it.
+        daemon_args = self.env.daemon_args
+        self.env.daemon_args = lambda *a, **kw: (
+            ["unshare", "--mount", "--propagation", "private", "--"] + daemon_args(*a, **kw))
+        self.start(write=False)
+        c = self.client()
+        self.assertEqual(self.status_for_unknown(c), 404)
+
+        subprocess.run(["nsenter", "-t", str(self.env.daemon.pid), "-m", "mount", "--bind",
+                        os.path.join(self.env.dir, "flash"), os.path.join(self.env.dir, "cfg")],
+                       check=True)
+        time.sleep(0.3)
+        self.assertEqual(self.status_for_unknown(c), 404, "a mount is no inotify event")
+
+        mark = len(self.env.notes)
+        self.env.signal_daemon(signal.SIGHUP)
+        self.assertIsNotNone(self.env.wait_note(lambda n: "READY=1" in n["lines"], 3.0, mark),
+                             "no READY=1 after SIGHUP")
+        self.assertBecomes(c, 401, "SIGHUP reads the file on the mount")
+        # Now a change on the mounted directory is seen without a signal.
+        write_private(flash_file, settings_xml(challenge="off"))
+        self.assertBecomes(c, 404, "a change after SIGHUP re-armed the watches", timeout=1.0)
 
 
 class RefusedFileTest(DaemonTest):
