@@ -3,14 +3,18 @@
 effect without a signal, refused files leave the last good settings in
 force, and a daemon started without good settings recovers by itself."""
 
+import ctypes
+import fcntl
 import os
+import select
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 from base import DaemonTest
-from harness import settings_xml, write_private
+from harness import START_TIMEOUT, StartError, free_port, settings_xml, write_private
 
 # challenge off and unknown user: 404; challenge on: 401. Neither calls D-Bus.
 UNKNOWN = "nobody"
@@ -223,6 +227,90 @@ class RearmTest(LiveTest):
         # Now a change on the mounted directory is seen without a signal.
         write_private(flash_file, settings_xml(challenge="off"))
         self.assertBecomes(c, 404, "a change after SIGHUP re-armed the watches", timeout=1.0)
+
+
+class StartWindowTest(LiveTest):
+    """Issue 9, finding 9 (a): the watches exist before the first load, so
+    a change made while the daemon starts (after it read the file, before
+    it serves) is not lost.
+
+    The window is made as wide as needed without timing: the daemon's
+    stderr is a pipe filled to the brim, so its first log line after the
+    load ("settings loaded from ...") blocks until the test drains it. The
+    test waits until the daemon has read the file (its own inotify on the
+    file, IN_CLOSE_NOWRITE), changes the file, and only then lets the
+    daemon go on."""
+
+    IN_CLOSE_NOWRITE = 0x10
+
+    def watch_reads(self, path):
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        self.addCleanup(os.close, fd)
+        if libc.inotify_add_watch(fd, os.fsencode(path), self.IN_CLOSE_NOWRITE) < 0:
+            raise OSError(ctypes.get_errno(), "inotify_add_watch")
+        return fd
+
+    def start_blocked_on_logging(self):
+        """The daemon with its stdout and stderr a full pipe; returns the
+        pipe's read end and the number of filler bytes in it."""
+        env = self.env
+        read_end, write_end = os.pipe()
+        filler = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
+        os.write(write_end, b"\n" * filler)  # fits exactly: now every write blocks
+        env.port = free_port()
+        env.listen = f"sip:127.0.0.1:{env.port}"
+        daemon_env = dict(os.environ, NOTIFY_SOCKET=env.notify_path)
+        for name in ("WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "JOURNAL_STREAM"):
+            daemon_env.pop(name, None)
+        try:
+            env.daemon = subprocess.Popen(env.daemon_args(env.listen, ["--log-level", "info"]),
+                                          env=daemon_env, stdin=subprocess.DEVNULL,
+                                          stdout=write_end, stderr=write_end)
+        finally:
+            os.close(write_end)
+        self.addCleanup(os.close, read_end)
+        return read_end, filler
+
+    def drain(self, read_end, filler):
+        """Read the pipe from now on, into the daemon's usual log file."""
+        def run():
+            skip = filler
+            with open(self.env.daemon_log_path, "ab") as log:
+                while True:
+                    data = os.read(read_end, 65536)
+                    if not data:
+                        return
+                    dropped = min(skip, len(data))
+                    skip -= dropped
+                    log.write(data[dropped:])
+                    log.flush()
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 5.0)
+
+    def test_a_change_while_the_daemon_starts_is_not_lost(self):
+        self.env.write_settings(settings_xml(challenge="off"))
+        self.env.start_bus()
+        self.env.start_standin()
+        reads = self.watch_reads(self.env.settings_path)
+        read_end, filler = self.start_blocked_on_logging()
+        try:
+            ready, _, _ = select.select([reads], [], [], START_TIMEOUT)
+            self.assertTrue(ready, "the daemon did not read its settings file")
+            # The daemon has read the file and is (or soon is) blocked on
+            # its log line: change the file now.
+            write_private(self.env.settings_path, settings_xml(challenge="on"))
+        finally:
+            self.drain(read_end, filler)
+        note = self.env.wait_note(lambda n: "READY=1" in n["lines"], START_TIMEOUT)
+        if note is None:
+            raise StartError("checksyncd sent no READY=1")
+        c = self.client()
+        self.assertBecomes(c, 401, "the file changed while the daemon started", timeout=1.0)
+        self.assertTrue(self.env.wait_log("challenge_checksync=on"), "no reload logged")
 
 
 class RefusedFileTest(DaemonTest):
