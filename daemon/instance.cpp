@@ -66,6 +66,10 @@ Instance::Instance(const Options &options)
 		throw std::system_error(errno, std::generic_category(), "signalfd");
 	signals_ = std::make_unique<FdWatch>(loop_, signalFd_, POLLIN, [this](int) { onSignal(); });
 
+	// Watch first, then read: a change made between the two is an event
+	// the loop handles once it runs.
+	watcher_ = std::make_unique<SettingsWatcher>(loop_, options_.settingsPath,
+						     [this] { reload(false); });
 	loadSettings(true);
 
 	provisioning_ = std::make_unique<ProvisioningClient>(loop_, options_.bus);
@@ -75,9 +79,6 @@ Instance::Instance(const Options &options)
 		listen = defaultListen(settings_ ? settings_->port : 5060);
 	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen);
 	sip_->setSettings(settings_);
-
-	watcher_ = std::make_unique<SettingsWatcher>(loop_, options_.settingsPath,
-						     [this] { reload(false); });
 
 	std::uint64_t usec = 0;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
@@ -187,6 +188,9 @@ void Instance::onSignal()
 		switch (info.ssi_signo) {
 		case SIGHUP:
 			logMessage(LogLevel::Info, "SIGHUP: reloading " + options_.settingsPath);
+			// Watch what the path names now (a change inotify does not
+			// report, such as a mount, is followed from here on), then read.
+			watcher_->rearm();
 			reload(true);
 			break;
 		case SIGTERM:
