@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "auth.hpp"
 #include "config.h"
 #include "log.hpp"
 #include "reload.hpp"
@@ -140,6 +141,8 @@ bool Instance::loadSettings(bool forced)
 
 	for (const std::string &warning : result.warnings)
 		logMessage(LogLevel::Warning, warning, {{"SETTINGS_FILE", path}});
+	for (const std::string &warning : authWarnings(*result.settings))
+		logMessage(LogLevel::Warning, path + ": " + warning, {{"SETTINGS_FILE", path}});
 	settings_ = std::make_shared<const Settings>(std::move(*result.settings));
 	settingsProblem_.clear();
 	logMessage(LogLevel::Info,

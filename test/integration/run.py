@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 import test_dialects  # noqa: E402
+import test_guard  # noqa: E402
 import test_reload  # noqa: E402
 import test_security  # noqa: E402
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT,  # noqa: E402
@@ -737,7 +738,7 @@ def main(argv=None):
     if args.patterns:
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
-    for module in (test_security, test_reload, test_dialects):
+    for module in (test_security, test_reload, test_dialects, test_guard):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []
