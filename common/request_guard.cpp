@@ -4,6 +4,8 @@
 
 #include <sofia-sip/sip_status.h>
 
+#include <algorithm>
+
 namespace checksyncd {
 
 RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey,
@@ -111,7 +113,7 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 		return;
 	}
 
-	std::vector<ChallengeRealm> realms = challengeRealms(settings, request.uriHost);
+	const std::vector<ChallengeRealm> &realms = realmsFor(settings, request.uriHost);
 	AuthRequest auth;
 	auth.method = request.method;
 	auth.requestUri = request.requestUri;
@@ -145,6 +147,22 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 	verdict.challenges = makeChallenges(settings, realms, auth, isStale(outcome.result), nonces_);
 	verdict.status = 401;
 	verdict.phrase = sip_401_Unauthorized;
+}
+
+const std::vector<ChallengeRealm> &RequestGuard::realmsFor(const Settings &settings,
+							   std::string_view uriHost)
+{
+	if (realmsFor_ == &settings && !realmsUseUriHost_)
+		return realms_;
+	realms_ = challengeRealms(settings, uriHost);
+	realmsFor_ = &settings;
+	realmsUseUriHost_ = std::none_of(settings.identities.begin(), settings.identities.end(),
+					 [](const auto &entry) { return entry.second.active; }) ||
+			    std::any_of(settings.identities.begin(), settings.identities.end(),
+					[](const auto &entry) {
+						return entry.second.active && entry.second.realm().empty();
+					});
+	return realms_;
 }
 
 void RequestGuard::answeredAtOnce(const Verdict &verdict, int status, unsigned retryAfterS,

@@ -113,18 +113,29 @@ public:
 		return failures_.unlock(source, nowMs);
 	}
 
+	// The settings object passed to decide() changed in place, or another
+	// one may now live at its address: forget what was derived from it.
+	void settingsChanged() { realmsFor_ = nullptr; }
+
 	// An upper bound of the heap all of the guard's tables can hold.
 	std::size_t bytesBound() const;
 
 private:
 	void challenge(const Settings &settings, const GuardRequest &request, std::uint64_t nowMs,
 		       Verdict &verdict);
+	// challengeRealms(), kept while the settings stay the same and do not
+	// depend on the Request-URI host.
+	const std::vector<ChallengeRealm> &realmsFor(const Settings &settings,
+						     std::string_view uriHost);
 
 	NonceAuthority nonces_;
 	UsedNonces used_;
 	FailureTable failures_;
 	ResponseCache answers_;
 	RequestKeyer keyer_;
+	const Settings *realmsFor_ = nullptr;
+	bool realmsUseUriHost_ = false;
+	std::vector<ChallengeRealm> realms_;
 	std::uint64_t budgetLoggedMs_ = 0;
 	bool budgetLogged_ = false;
 };

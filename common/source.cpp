@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <charconv>
 #include <cstring>
 
 namespace checksyncd {
@@ -24,15 +25,21 @@ SourceAddress make(const in6_addr &address, std::uint16_t port, bool tcp)
 	else
 		inet_ntop(AF_INET6, &address, text, sizeof(text));
 	source.ip = text;
-	source.remote.reserve(source.ip.size() + 12);
-	source.remote = tcp ? "tcp:" : "udp:";
+	// "udp:" [ ip ] ":" port, without a format parser on the hot path.
+	char remote[INET6_ADDRSTRLEN + 16];
+	char *out = remote;
+	std::memcpy(out, tcp ? "tcp:" : "udp:", 4);
+	out += 4;
 	if (!v4)
-		source.remote += '[';
-	source.remote += source.ip;
+		*out++ = '[';
+	std::size_t length = source.ip.size();
+	std::memcpy(out, text, length);
+	out += length;
 	if (!v4)
-		source.remote += ']';
-	source.remote += ':';
-	source.remote += std::to_string(port);
+		*out++ = ']';
+	*out++ = ':';
+	out = std::to_chars(out, remote + sizeof(remote), port).ptr;
+	source.remote.assign(remote, static_cast<std::size_t>(out - remote));
 	std::memcpy(source.prefix.bytes.data(), address.s6_addr, 16);
 	if (!v4)
 		std::memset(source.prefix.bytes.data() + 8, 0, 8);

@@ -50,6 +50,10 @@ bool appendValid(std::string_view text, std::size_t maxBytes, std::string &out)
 
 std::string toValidUtf8(std::string_view text, std::size_t maxBytes)
 {
+	// The usual case: printable ASCII that fits, taken as it is.
+	if (text.size() <= maxBytes &&
+	    std::all_of(text.begin(), text.end(), [](char c) { return c > 0 && c < 0x7f; }))
+		return std::string(text);
 	std::string out;
 	out.reserve(std::min(text.size(), maxBytes));
 	appendValid(text, maxBytes, out);

@@ -14,6 +14,7 @@
 #include <sofia-sip/url.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -41,21 +42,41 @@ std::optional<SourceAddress> sourceOf(msg_t *msg)
 
 // An answer goes only to where the request came from: nta sends responses
 // to the top Via's maddr, else its received, else its host (resolved with
-// a blocking lookup when it is a name), at its rport or port. So drop any
-// maddr and name the source address and port in received and rport: the
-// answer then goes there, without a lookup, whatever the Via says. Neither
-// parameter takes part in transaction matching (sent-by and branch do).
+// a blocking lookup when it is a name), at its rport or port. nta has
+// already set received to the source address whenever the Via's host is
+// not that address (and dropped a received the sender put there); so drop
+// any maddr, make sure of received, and name the source port in rport:
+// the answer then goes there, without a lookup, whatever the Via says.
+// None of these parameters takes part in transaction matching (sent-by
+// and branch do). Only what differs is rewritten: this runs per datagram.
 bool pinViaToSource(msg_t *msg, sip_t *sip, const SourceAddress &source)
 {
 	sip_via_t *via = sip->sip_via;
 	if (!via)
 		return false;
 	su_home_t *home = msg_home(msg);
-	msg_header_remove_param(via->v_common, "maddr");
-	char *received = su_sprintf(home, "received=%s", source.ip.c_str());
-	char *rport = su_sprintf(home, "rport=%u", source.port);
-	return received && rport && msg_header_replace_param(home, via->v_common, received) >= 0 &&
-	       msg_header_replace_param(home, via->v_common, rport) >= 0 && !via->v_maddr;
+	if (via->v_maddr)
+		msg_header_remove_param(via->v_common, "maddr");
+	bool hostIsSource = via->v_host && (source.ip == via->v_host ||
+					    (source.ip.find(':') != std::string::npos &&
+					     via->v_host[0] == '[' &&
+					     std::string_view(via->v_host + 1).starts_with(source.ip) &&
+					     std::strlen(via->v_host) == source.ip.size() + 2));
+	if (!(via->v_received ? source.ip == via->v_received : hostIsSource)) {
+		std::string received = "received=" + source.ip;
+		if (msg_header_replace_param(home, via->v_common, su_strdup(home, received.c_str())) < 0)
+			return false;
+	}
+	char rport[16] = "rport=";
+	auto [end, ec] = std::to_chars(rport + 6, rport + sizeof(rport) - 1, source.port);
+	*end = '\0';
+	if (ec != std::errc{})
+		return false;
+	if (!via->v_rport || std::strcmp(via->v_rport, rport + 6) != 0) {
+		if (msg_header_replace_param(home, via->v_common, su_strdup(home, rport)) < 0)
+			return false;
+	}
+	return !via->v_maddr;
 }
 
 std::string requestUriText(msg_t *msg, const sip_t *sip)
@@ -150,6 +171,7 @@ SipService::~SipService()
 void SipService::setSettings(std::shared_ptr<const Settings> settings)
 {
 	settings_ = std::move(settings);
+	guard_.settingsChanged();
 }
 
 int SipService::messageTrampoline(void *magic, nta_agent_t *, msg_t *msg, sip_t *sip) noexcept
@@ -172,7 +194,8 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		return; // nothing to answer, or nowhere safe to answer to
 
 	const url_t *ruri = sip->sip_request->rq_url;
-	std::string uriText = requestUriText(msg, sip);
+	// Only an answer's uri is compared with the Request-URI.
+	std::string uriText = sip->sip_authorization ? requestUriText(msg, sip) : std::string();
 	GuardRequest request;
 	request.method = orEmpty(sip->sip_request->rq_method_name);
 	request.event = classifyEvent(sip->sip_event);
