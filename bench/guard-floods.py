@@ -14,6 +14,9 @@ loopback only):
   mixed    SECONDS of a flood of unauthenticated NOTIFYs (each answered 401)
            from 127.0.0.2 while a PBX on 127.0.0.3 sends authenticated
            check-syncs as fast as it is answered: RSS and CPU every 5 s.
+  served   the same with the challenge off: every flood NOTIFY is a served
+           check-sync (answered 200 at once and kept for its
+           retransmissions), beside the PBX's plain check-syncs.
 
 Prints, per scenario, the daemon's VmRSS before, during and after, the CPU
 it used (utime+stime) and the request rates.
@@ -96,8 +99,8 @@ def callid(_args):
         env.close()
 
 
-def mixed(args):
-    env = start("bench-mixed", "on")
+def mixed(args, challenge="on"):
+    env = start("bench-" + ("mixed" if challenge == "on" else "served"), challenge)
     stop = threading.Event()
     flood_stop = multiprocessing.Event()
     flooded = multiprocessing.Value("q", 0)
@@ -139,6 +142,8 @@ def mixed(args):
             while not stop.is_set():
                 first, _, _ = c.request(call_id=f"pbx-{i}", cseq=1, timeout=2.0)
                 i += 1
+                if first is not None and first.status == 200:
+                    counts["200"] += 1
                 if first is None or first.status != 401:
                     continue
                 auth = authorization(first.get("www-authenticate"), DEFAULT_USER,
@@ -153,9 +158,14 @@ def mixed(args):
         flooder = multiprocessing.Process(target=flood, args=(env.port, flood_stop, flooded))
         threads = [threading.Thread(target=pbx)]
         base_rss, base_cpu = rss_kib(pid), cpu_s(pid)
-        print(f"mixed: {args.seconds} s of unauthenticated NOTIFYs (401) from 127.0.0.2 and "
-              "authenticated check-syncs from 127.0.0.3")
-        print(f"  {'t s':>5} {'RSS KiB':>8} {'CPU %':>6} {'401/s':>7} {'200/s':>6}")
+        if challenge == "on":
+            print(f"mixed: {args.seconds} s of unauthenticated NOTIFYs (401) from 127.0.0.2 "
+                  "and authenticated check-syncs from 127.0.0.3")
+        else:
+            print(f"served: {args.seconds} s of plain check-syncs (200 at once) from "
+                  "127.0.0.2 and a PBX's from 127.0.0.3, the challenge off")
+        flood_label = "401/s" if challenge == "on" else "200/s"
+        print(f"  {'t s':>5} {'RSS KiB':>8} {'CPU %':>6} {flood_label:>7} {'PBX 200/s':>9}")
         print(f"  {0:>5} {base_rss:>8} {'':>6} {'':>7} {'':>6}")
         flooder.start()
         for t in threads:
@@ -169,7 +179,7 @@ def mixed(args):
             peak = max(peak, rss)
             print(f"  {step:>5} {rss:>8} {100 * (cpu - last_cpu) / 5:>6.1f} "
                   f"{(counts['401'] - last['401']) / 5:>7.0f} "
-                  f"{(counts['200'] - last['200']) / 5:>6.1f}")
+                  f"{(counts['200'] - last['200']) / 5:>9.1f}")
             last_cpu, last = cpu, dict(counts)
         stop.set()
         flood_stop.set()
@@ -179,7 +189,7 @@ def mixed(args):
         counts["401"] = flooded.value
         time.sleep(1)
         print(f"  RSS before {base_rss} KiB, peak {peak} KiB, after {rss_kib(pid)} KiB; "
-              f"{counts['401']} 401s and {counts['200']} authenticated 200s received; "
+              f"{counts['401']} answers to the flood and {counts['200']} 200s to the PBX; "
               f"D-Bus calls: {len(env.calls())}")
     finally:
         stop.set()
@@ -193,14 +203,17 @@ def main():
     parser.add_argument("--daemon", required=True)
     parser.add_argument("--standin", required=True)
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--scenario", choices=("callid", "mixed", "all"), default="all")
+    parser.add_argument("--scenario", choices=("callid", "mixed", "served", "all"),
+                        default="all")
     args = parser.parse_args()
     harness.CONFIG["daemon"] = os.path.abspath(args.daemon)
     harness.CONFIG["standin"] = os.path.abspath(args.standin)
     if args.scenario in ("callid", "all"):
         callid(args)
     if args.scenario in ("mixed", "all"):
-        mixed(args)
+        mixed(args, "on")
+    if args.scenario in ("served", "all"):
+        mixed(args, "off")
 
 
 if __name__ == "__main__":
