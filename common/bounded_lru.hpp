@@ -61,6 +61,15 @@ public:
 		order_.erase(node);
 	}
 
+	// fn(key, value) for every entry, most recently used first; does not
+	// change the order.
+	template<typename Fn>
+	void forEach(Fn fn) const
+	{
+		for (const Node &node : order_)
+			fn(std::string_view(node.first), node.second);
+	}
+
 	std::size_t size() const { return order_.size(); }
 	std::size_t capacity() const { return capacity_; }
 

@@ -35,4 +35,23 @@ bool FailureTable::recordFailure(std::string_view address, std::uint64_t nowMs)
 	return true;
 }
 
+std::vector<Lockout> FailureTable::lockedOut(std::uint64_t nowMs) const
+{
+	std::vector<Lockout> out;
+	entries_.forEach([&](std::string_view address, const Entry &entry) {
+		if (nowMs < entry.lockedUntil)
+			out.push_back({std::string(address), entry.lockedUntil});
+	});
+	return out;
+}
+
+bool FailureTable::unlock(std::string_view address)
+{
+	const Entry *entry = entries_.find(address);
+	if (!entry || entry->lockedUntil == 0)
+		return false;
+	entries_.erase(address);
+	return true;
+}
+
 } // namespace checksyncd

@@ -14,8 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "bounded_lru.hpp"
+#include "lockout.hpp"
 
 namespace checksyncd {
 
@@ -41,6 +43,14 @@ public:
 	void recordSuccess(std::string_view address) { entries_.erase(address); }
 
 	std::size_t size() const { return entries_.size(); }
+
+	// The addresses locked out at nowMs, with the end of their lock.
+	std::vector<Lockout> lockedOut(std::uint64_t nowMs) const;
+
+	// Lift the address's lock (an admin's fix for a PBX that locked
+	// itself out) and forget its failures; false when the address was
+	// never locked.
+	bool unlock(std::string_view address);
 
 private:
 	struct Entry {
