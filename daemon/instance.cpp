@@ -68,7 +68,8 @@ Instance::Instance(const Options &options)
 
 	loadSettings(true);
 
-	provisioning_ = std::make_unique<ProvisioningClient>(loop_, options_.bus);
+	bus_ = std::make_unique<BusConnection>(loop_, options_.bus);
+	provisioning_ = std::make_unique<ProvisioningClient>(loop_, *bus_);
 
 	std::vector<std::string> listen = options_.listen;
 	if (listen.empty())

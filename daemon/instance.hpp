@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // The running daemon: owns every subsystem in start order (loop, settings,
-// D-Bus client, SIP service, signals, watchdog), so teardown runs in
+// bus connection, D-Bus client, SIP service, signals, watchdog), so teardown runs in
 // reverse for free.
 
 #pragma once
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bus_connection.hpp"
 #include "loop.hpp"
 #include "provisioning.hpp"
 #include "settings.hpp"
@@ -53,6 +54,7 @@ private:
 	std::shared_ptr<const Settings> settings_;
 	std::string settingsProblem_; // why the file was last refused
 	std::string refusedStamp_;    // which version of the file that was
+	std::unique_ptr<BusConnection> bus_;
 	std::unique_ptr<ProvisioningClient> provisioning_;
 	std::unique_ptr<SipService> sip_;
 	std::unique_ptr<SettingsWatcher> watcher_;
