@@ -2,6 +2,9 @@
 
 #include "status.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 
 #include "text.hpp"
@@ -90,6 +93,29 @@ std::vector<Property> ChangeTracker::take(std::uint64_t nowMs)
 		lastSentMs_ = nowMs;
 	dirty_ = 0;
 	return changed;
+}
+
+std::optional<std::string> canonicalSource(std::string_view text)
+{
+	// Longer than any address text (and than INET6_ADDRSTRLEN): refuse
+	// before copying.
+	if (text.empty() || text.size() >= INET6_ADDRSTRLEN)
+		return std::nullopt;
+	std::string input(text);
+	char out[INET6_ADDRSTRLEN] = "";
+	in_addr v4{};
+	in6_addr v6{};
+	if (inet_pton(AF_INET, input.c_str(), &v4) == 1) {
+		inet_ntop(AF_INET, &v4, out, sizeof(out));
+	} else if (inet_pton(AF_INET6, input.c_str(), &v6) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED(&v6))
+			inet_ntop(AF_INET, &v6.s6_addr[12], out, sizeof(out));
+		else
+			inet_ntop(AF_INET6, &v6, out, sizeof(out));
+	} else {
+		return std::nullopt;
+	}
+	return std::string(out);
 }
 
 std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs, std::uint64_t nowRealtimeUs)

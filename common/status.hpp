@@ -138,6 +138,11 @@ private:
 	std::optional<std::uint64_t> lastSentMs_;
 };
 
+// A source address as the SIP side writes it (inet_ntop, an IPv4-mapped
+// IPv6 address as IPv4), whatever form an admin typed; nullopt when the
+// text is not an IP address.
+std::optional<std::string> canonicalSource(std::string_view text);
+
 // A monotonic time in milliseconds as CLOCK_REALTIME microseconds (the unit
 // of systemd's *Timestamp properties), given both clocks now.
 std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs, std::uint64_t nowRealtimeUs);

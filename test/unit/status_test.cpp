@@ -285,3 +285,14 @@ TEST(StatusModel, convertsAMonotonicTimeToRealtimeMicroseconds)
 	CHECK_EQUAL(1'699'999'999'500'000u, realtimeUsOf(500, 1000, 1'700'000'000'000'000));
 	CHECK_EQUAL(0u, realtimeUsOf(0, 5000, 1000));
 }
+
+TEST(StatusModel, writesASourceAddressTheWayTheSipSideDoes)
+{
+	STRCMP_EQUAL("192.0.2.1", canonicalSource("192.0.2.1").value().c_str());
+	STRCMP_EQUAL("192.0.2.1", canonicalSource("::ffff:192.0.2.1").value().c_str());
+	STRCMP_EQUAL("2001:db8::1", canonicalSource("2001:DB8:0::0001").value().c_str());
+	CHECK_FALSE(canonicalSource("").has_value());
+	CHECK_FALSE(canonicalSource("pbx.example.com").has_value());
+	CHECK_FALSE(canonicalSource("192.0.2.1:5060").has_value());
+	CHECK_FALSE(canonicalSource(std::string(100, '1')).has_value());
+}
