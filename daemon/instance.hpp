@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
 // The running daemon: owns every subsystem in start order (loop, settings,
-// bus connection, D-Bus client, SIP service, signals, watchdog), so teardown runs in
-// reverse for free.
+// bus connection, D-Bus client, status object, SIP service, signals,
+// watchdog), so teardown runs in reverse for free.
 
 #pragma once
 
@@ -16,6 +16,7 @@
 #include "settings.hpp"
 #include "settings_watcher.hpp"
 #include "sip_service.hpp"
+#include "status_service.hpp"
 
 namespace checksyncd {
 
@@ -48,6 +49,7 @@ private:
 	void notifyReady();
 	void pingWatchdog();
 	std::string status() const;
+	void publishSettings();
 
 	Options options_;
 	EventLoop loop_;
@@ -56,6 +58,7 @@ private:
 	std::string refusedStamp_;    // which version of the file that was
 	std::unique_ptr<BusConnection> bus_;
 	std::unique_ptr<ProvisioningClient> provisioning_;
+	std::unique_ptr<StatusService> statusService_;
 	std::unique_ptr<SipService> sip_;
 	std::unique_ptr<SettingsWatcher> watcher_;
 	int signalFd_ = -1;

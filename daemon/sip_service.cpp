@@ -24,6 +24,7 @@
 #include "response_cache.hpp"
 #include "sofia.hpp"
 #include "log.hpp"
+#include "status_report.hpp"
 
 namespace checksyncd {
 
@@ -122,11 +123,12 @@ struct SipService::Pending {
 	std::string remote;
 	std::string method;
 	std::string user;
+	CheckSyncNote note; // for the status object
 };
 
 SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
-		       const std::vector<std::string> &listen)
-	: provisioning_(provisioning), nonces_(NonceAuthority::randomKey()),
+		       const std::vector<std::string> &listen, StatusSink *status)
+	: provisioning_(provisioning), status_(status), nonces_(NonceAuthority::randomKey()),
 	  used_(kUsedNonceCapacity), failures_(kFailureTableCapacity), answers_(kResponseCacheCapacity)
 {
 	// (url_string_t *)-1 is sofia-sip's NONE: create the agent without
@@ -196,6 +198,8 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		msg_destroy(msg);
 		return;
 	}
+	if (status_)
+		status_->received();
 	const char *method = sip->sip_request->rq_method_name;
 	const url_t *ruri = sip->sip_request->rq_url;
 	Source source = sourceOf(msg);
@@ -225,6 +229,7 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 
 	std::uint64_t now = EventLoop::nowMs();
 	std::string user = printable(ruri->url_user);
+	bool retransmission = false; // for the status object
 	// Refusals and challenges are logged at debug level only: a flood
 	// must not become a flood of log lines. Served check-syncs and
 	// authentication failures are logged at info and warning.
@@ -237,6 +242,7 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 				   {{"SIP_METHOD", printable(method)},
 				    {"SIP_REMOTE", source.remote},
 				    {"SIP_STATUS", std::to_string(status)}});
+		reportAnswer(status_, sip, source.remote, plan, status, retransmission);
 		nta_msg_treply(agent_, msg, status, phrase, SIPTAG_USER_AGENT_STR(kUserAgent),
 			       TAG_NEXT(extra));
 	};
@@ -284,6 +290,7 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	// A retransmission of a check-sync that was answered statelessly gets
 	// the same answer again, and nothing else happens.
 	if (auto cached = answers_.lookup(key, now)) {
+		retransmission = true;
 		std::string retry = std::to_string(cached->retryAfterS);
 		// A NULL string tag adds no header.
 		tagi_t tags[] = {{SIPTAG_RETRY_AFTER_STR(cached->retryAfterS ? retry.c_str() : nullptr)},
@@ -320,6 +327,8 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		return;
 	}
 	if (isAuthFailure(outcome.result)) {
+		if (status_)
+			status_->authenticationFailed();
 		std::string who = outcome.username.empty() ? user : printable(outcome.username.c_str());
 		std::string reason(authReason(outcome.result));
 		if (outcome.addressProven) {
@@ -379,6 +388,7 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Plan &plan, bool authentica
 	pending->remote = remote;
 	pending->method = actionName(plan.action);
 	pending->user = printable(sip->sip_request->rq_url->url_user);
+	pending->note = noteCheckSync(status_, sip, remote, plan, authenticated);
 	pending_.push_back(pending);
 
 	provisioning_.submit(plan.action, std::move(details), [this, pending](const CallOutcome &outcome) {
@@ -427,6 +437,7 @@ void SipService::finish(Pending &pending, const CallOutcome &outcome)
 		    {"SIP_REMOTE", pending.remote},
 		    {"SIP_STATUS", std::to_string(status)},
 		    {"CHECKSYNC_ACTION", pending.method}});
+	reportFinished(status_, pending.note, status, outcome);
 	tagi_t tags[] = {{SIPTAG_USER_AGENT_STR(kUserAgent)},
 			 {SIPTAG_RETRY_AFTER_STR(retryAfterS ? retry.c_str() : nullptr)},
 			 {TAG_END()}};

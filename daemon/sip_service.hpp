@@ -23,6 +23,7 @@
 #include "response_cache.hpp"
 #include "settings.hpp"
 #include "sofia.hpp"
+#include "status.hpp"
 
 extern "C" {
 struct nta_agent_s;
@@ -31,13 +32,14 @@ struct nta_incoming_s;
 
 namespace checksyncd {
 
-class SipService
+class SipService final : public StatusFeed
 {
 public:
 	// Binds every URI in `listen`; throws std::runtime_error naming the
-	// first one that cannot be bound.
+	// first one that cannot be bound. status: told what happens (may be
+	// nullptr).
 	SipService(EventLoop &loop, ProvisioningClient &provisioning,
-		   const std::vector<std::string> &listen);
+		   const std::vector<std::string> &listen, StatusSink *status = nullptr);
 	~SipService();
 	SipService(const SipService &) = delete;
 	SipService &operator=(const SipService &) = delete;
@@ -47,6 +49,10 @@ public:
 
 	// The listen URIs, without "sip:", for the status line.
 	const std::string &listening() const { return listening_; }
+
+	// StatusFeed: the brute-force lockouts, for the status object.
+	std::vector<Lockout> lockedOut(std::uint64_t nowMs) override { return failures_.lockedOut(nowMs); }
+	bool unlock(std::string_view source) override { return failures_.unlock(source); }
 
 private:
 	struct Pending;
@@ -59,6 +65,7 @@ private:
 	void finish(Pending &pending, const CallOutcome &outcome);
 
 	ProvisioningClient &provisioning_;
+	StatusSink *status_ = nullptr;
 	nta_agent_s *agent_ = nullptr;
 	std::shared_ptr<const Settings> settings_;
 	std::string listening_;
