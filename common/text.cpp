@@ -58,8 +58,19 @@ void assignPrintableUtf8(std::string &out, std::string_view text, std::size_t ma
 {
 	out.clear();
 	constexpr std::string_view kCut = "...";
+	auto printableAscii = [](char c) { return c >= 0x20 && c < 0x7f; };
 	std::size_t i = 0;
 	while (i < text.size()) {
+		// Runs of printable ASCII (nearly all of it) in one append; this
+		// runs for every datagram of a flood.
+		std::size_t run = i;
+		while (run < text.size() && printableAscii(text[run]))
+			run++;
+		if (run > i && out.size() + (run - i) <= maxBytes) {
+			out.append(text.data() + i, run - i);
+			i = run;
+			continue;
+		}
 		std::size_t length = sequenceLength(text.substr(i));
 		std::string_view character = length ? text.substr(i, length) : std::string_view("?");
 		if (isControl(character))
