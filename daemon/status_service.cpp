@@ -48,6 +48,61 @@ int appendEntry(sd_bus_message *reply, std::string_view key, std::uint64_t value
 	return sd_bus_message_append(reply, "{st}", name.c_str(), value);
 }
 
+int appendStrings(sd_bus_message *reply, const std::vector<std::string> &values)
+{
+	int r = sd_bus_message_open_container(reply, 'a', "s");
+	for (const std::string &value : values)
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "s", value.c_str());
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+int appendCounters(sd_bus_message *reply, const Counters &counters)
+{
+	int r = sd_bus_message_open_container(reply, 'a', "{st}");
+	for (const auto &[key, value] : counterEntries(counters))
+		if (r >= 0)
+			r = appendEntry(reply, key, value);
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+// Each source with the end of its lock, CLOCK_REALTIME microseconds.
+int appendLockouts(sd_bus_message *reply, const std::vector<Lockout> &lockouts)
+{
+	std::uint64_t nowMs = EventLoop::nowMs();
+	std::uint64_t nowUs = realtimeUs();
+	int r = sd_bus_message_open_container(reply, 'a', "{st}");
+	for (const Lockout &lockout : lockouts)
+		if (r >= 0)
+			r = appendEntry(reply, lockout.source, realtimeUsOf(lockout.untilMs, nowMs, nowUs));
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+// Empty until the first check-sync; the result keys once it arrived.
+int appendLastCheckSync(sd_bus_message *reply, const LastCheckSync &last)
+{
+	int r = sd_bus_message_open_container(reply, 'a', "{sv}");
+	if (r >= 0 && last.seen)
+		r = sd_bus_message_append(
+			reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
+			"time", "t", last.timeUs,
+			"remote", "s", last.remote.c_str(),
+			"identity", "u", last.identity,
+			"event", "s", last.event.c_str(),
+			"action", "s", last.action.c_str(),
+			"authenticated", "b", static_cast<int>(last.authenticated),
+			"call_id", "s", last.callId.c_str(),
+			"sip_status", "u", last.sipStatus,
+			"provisioning", "s", std::string(provisioningName(last.provisioning)).c_str(),
+			"provisioning_error", "s", last.provisioningError.c_str());
+	if (r >= 0 && last.seen && last.result)
+		r = sd_bus_message_append(reply, "{sv}{sv}{sv}",
+					  "result", "s", last.result->success ? "success" : "failure",
+					  "result_message", "s", last.result->message.c_str(),
+					  "result_time", "t", last.result->timeUs);
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
 } // namespace
 
 struct StatusService::Callbacks {
@@ -305,60 +360,17 @@ int StatusService::Callbacks::appendProperty(StatusService &self, std::string_vi
 		return sd_bus_message_append(reply, "s", model.settingsFile().c_str());
 	if (property == "SettingsError")
 		return sd_bus_message_append(reply, "s", model.settingsError().c_str());
-
-	int r = 0;
-	if (property == "Listening") {
-		r = sd_bus_message_open_container(reply, 'a', "s");
-		for (const std::string &uri : model.listening())
-			if (r >= 0)
-				r = sd_bus_message_append(reply, "s", uri.c_str());
-		return r < 0 ? r : sd_bus_message_close_container(reply);
-	}
+	if (property == "Listening")
+		return appendStrings(reply, model.listening());
+	if (property == "LastCheckSync")
+		return appendLastCheckSync(reply, model.lastCheckSync());
 
 	// Read now, not at the last signal: a lock may have ended since.
-	if (property == "Counters" || property == "LockedOut") {
-		self.refreshLockouts();
-		self.changed();
-	}
-	if (property == "Counters") {
-		r = sd_bus_message_open_container(reply, 'a', "{st}");
-		for (const auto &[key, value] : counterEntries(model.counters()))
-			if (r >= 0)
-				r = appendEntry(reply, key, value);
-		return r < 0 ? r : sd_bus_message_close_container(reply);
-	}
-	if (property == "LockedOut") {
-		std::uint64_t nowMs = EventLoop::nowMs();
-		std::uint64_t nowUs = realtimeUs();
-		r = sd_bus_message_open_container(reply, 'a', "{st}");
-		for (const Lockout &lockout : model.lockouts())
-			if (r >= 0)
-				r = appendEntry(reply, lockout.source, realtimeUsOf(lockout.untilMs, nowMs, nowUs));
-		return r < 0 ? r : sd_bus_message_close_container(reply);
-	}
-
-	// LastCheckSync: empty until the first check-sync.
-	const LastCheckSync &last = model.lastCheckSync();
-	r = sd_bus_message_open_container(reply, 'a', "{sv}");
-	if (r >= 0 && last.seen)
-		r = sd_bus_message_append(
-			reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
-			"time", "t", last.timeUs,
-			"remote", "s", last.remote.c_str(),
-			"identity", "u", last.identity,
-			"event", "s", last.event.c_str(),
-			"action", "s", last.action.c_str(),
-			"authenticated", "b", static_cast<int>(last.authenticated),
-			"call_id", "s", last.callId.c_str(),
-			"sip_status", "u", last.sipStatus,
-			"provisioning", "s", std::string(provisioningName(last.provisioning)).c_str(),
-			"provisioning_error", "s", last.provisioningError.c_str());
-	if (r >= 0 && last.seen && last.result)
-		r = sd_bus_message_append(reply, "{sv}{sv}{sv}",
-					  "result", "s", last.result->success ? "success" : "failure",
-					  "result_message", "s", last.result->message.c_str(),
-					  "result_time", "t", last.result->timeUs);
-	return r < 0 ? r : sd_bus_message_close_container(reply);
+	self.refreshLockouts();
+	self.changed();
+	if (property == "Counters")
+		return appendCounters(reply, model.counters());
+	return appendLockouts(reply, model.lockouts());
 }
 
 int StatusService::Callbacks::onUnlock(sd_bus_message *call, void *userdata, sd_bus_error *error) noexcept
