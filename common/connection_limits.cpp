@@ -87,11 +87,15 @@ std::vector<ConnectionLimits::Close> ConnectionLimits::update(std::span<const Se
 		auto it = std::find_if(open.begin(), open.end(), [&](const Seen &s) { return s.id == id; });
 		return it == open.end() ? nullptr : &*it;
 	};
-	auto lastData = [&](const Seen &seen) { return nowMs > seen.idleMs ? nowMs - seen.idleMs : 0; };
+	auto lastData = [&](const Seen &seen, std::uint64_t known) {
+		if (!seen.idleMs)
+			return known;
+		return nowMs > *seen.idleMs ? nowMs - *seen.idleMs : 0;
+	};
 	std::erase_if(closing_, [&](Id id) { return !seenOf(id); });
 	std::erase_if(open_, [&](const Entry &e) { return !seenOf(e.id); });
 	for (Entry &entry : open_)
-		entry.lastDataMs = lastData(*seenOf(entry.id));
+		entry.lastDataMs = lastData(*seenOf(entry.id), entry.lastDataMs);
 
 	std::vector<Close> toClose;
 	for (const Seen &seen : open) {
@@ -111,15 +115,15 @@ std::vector<ConnectionLimits::Close> ConnectionLimits::update(std::span<const Se
 		} else if (open_.size() >= limits_.total) {
 			toClose.push_back(close(oldestOfLargestHolder(), Reason::TableFull));
 		}
-		open_.push_back({seen.id, seen.source, nowMs, lastData(seen)});
+		open_.push_back({seen.id, seen.source, nowMs, lastData(seen, nowMs)});
 	}
 
 	for (auto it = open_.begin(); it != open_.end();) {
 		std::optional<Reason> reason;
 		if (nowMs >= it->sinceMs + limits_.lifetimeMs)
 			reason = Reason::Lifetime;
-		else if (nowMs >= it->lastDataMs + limits_.idleMs)
-			reason = Reason::Idle;
+		else if (seenOf(it->id)->idleMs && nowMs >= it->lastDataMs + limits_.idleMs)
+			reason = Reason::Idle; // only on a fresh idle time
 		if (reason) {
 			closing_.push_back(it->id);
 			toClose.push_back({it->id, *reason});

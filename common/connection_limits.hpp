@@ -57,7 +57,10 @@ public:
 	struct Seen {
 		Id id;
 		ConnectionSource source;
-		std::uint64_t idleMs; // since data last went either way
+		// Since data last went either way; nullopt: not looked at this
+		// time (the last known value stands, for a new connection now, and
+		// no connection is closed as idle on a value not looked at).
+		std::optional<std::uint64_t> idleMs;
 	};
 
 	enum class Reason {
@@ -86,13 +89,15 @@ public:
 	// the source that holds the most), or nullopt when none is open.
 	std::optional<Close> shed();
 
-	// When update() should next be called: when a connection reaches its
-	// idle time (unless data moves before) or its lifetime; nullopt with no
-	// connection open.
+	// When update() should next be called, with idle times: when a
+	// connection reaches its idle time (unless data moved since it was
+	// last looked at) or its lifetime; nullopt with no connection open.
 	std::optional<std::uint64_t> nextExpiryMs() const;
 
 	const Limits &limits() const { return limits_; }
 	std::size_t size() const { return open_.size(); }
+	// Told to close, not yet gone from what update() was given.
+	std::size_t closing() const { return closing_.size(); }
 	std::size_t countOf(const ConnectionSource &source) const;
 
 private:

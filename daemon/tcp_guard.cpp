@@ -22,13 +22,21 @@ namespace {
 
 // The first scan looks at descriptors below this; later ones up to the
 // highest open descriptor they found plus kScanSlack. New descriptors are
-// always the lowest free ones (POSIX), and the guard looks again whenever
-// the lowest free one moves, so a handful of new descriptors at a time is
-// all it ever has to find above the last highest.
+// always the lowest free ones (POSIX), and the guard looks again before
+// the next poll whenever the lowest free one moved, so it only has to find
+// what one wakeup opened above the last highest: an accept() per ready
+// listening socket (sofia-sip takes at most 4 events per wakeup) and a
+// settings read or a D-Bus reconnect.
 constexpr int kFirstScanEnd = 1024;
-constexpr int kScanSlack = 64;
+constexpr int kScanSlack = 16;
 
 constexpr std::uint64_t kExhaustedLogIntervalMs = 60'000;
+
+// While a connection it shut down has not been seen gone, the guard looks
+// again after this long: tport may close it and accept a new connection
+// into the same descriptor in one wakeup, which leaves the lowest free
+// descriptor where it was.
+constexpr std::uint64_t kRecheckMs = 1'000;
 
 rlim_t descriptorLimit()
 {
@@ -175,7 +183,7 @@ TcpGuard::TcpGuard(EventLoop &loop)
 
 	reserve_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	scanEnd_ = kFirstScanEnd;
-	scan(false);
+	scan(false, false);
 	loop.addPrepoll([self = std::weak_ptr<TcpGuard *>(self_)] {
 		if (std::shared_ptr<TcpGuard *> guard = self.lock())
 			(*guard)->beforePoll();
@@ -200,7 +208,7 @@ void TcpGuard::beforePoll()
 		close(probe);
 		if (probe != lowestFree_) {
 			lowestFree_ = probe;
-			scan(false);
+			scan(false, false);
 		}
 		return;
 	}
@@ -221,7 +229,7 @@ void TcpGuard::beforePoll()
 		reserve_ = -1;
 	}
 	lowestFree_ = -1;
-	scan(true);
+	scan(true, false);
 }
 
 bool TcpGuard::isConnection(int fd, Socket &socket) const
@@ -248,7 +256,7 @@ bool TcpGuard::isConnection(int fd, Socket &socket) const
 	return true;
 }
 
-void TcpGuard::scan(bool outOfDescriptors)
+void TcpGuard::scan(bool outOfDescriptors, bool measureIdle)
 {
 	std::vector<Socket> sockets;
 	std::vector<ConnectionLimits::Seen> open;
@@ -272,7 +280,8 @@ void TcpGuard::scan(bool outOfDescriptors)
 		else
 			socket.connection = isConnection(fd, socket);
 		if (socket.connection)
-			open.push_back({socket.inode, socket.source, idleMsOf(fd)});
+			open.push_back({socket.inode, socket.source,
+					measureIdle ? std::optional{idleMsOf(fd)} : std::nullopt});
 		sockets.push_back(std::move(socket));
 	}
 	sockets_ = std::move(sockets);
@@ -304,13 +313,15 @@ void TcpGuard::shutDown(ConnectionLimits::Close close)
 
 void TcpGuard::armTimer()
 {
+	std::uint64_t now = EventLoop::nowMs();
 	std::optional<std::uint64_t> expiry = limits_.nextExpiryMs();
+	if (limits_.closing() > 0)
+		expiry = std::min(expiry.value_or(UINT64_MAX), now + kRecheckMs);
 	if (!expiry) {
 		timer_.cancel();
 		return;
 	}
-	std::uint64_t now = EventLoop::nowMs();
-	timer_.arm(*expiry > now ? *expiry - now : 0, [this] { scan(false); });
+	timer_.arm(*expiry > now ? *expiry - now : 0, [this] { scan(false, true); });
 }
 
 } // namespace checksyncd

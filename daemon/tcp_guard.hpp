@@ -105,8 +105,10 @@ private:
 
 	void beforePoll();
 	// Look at every descriptor, let limits_ decide, shut down what it
-	// says; shed one more connection when descriptors ran out.
-	void scan(bool outOfDescriptors);
+	// says; shed one more connection when descriptors ran out. Idle times
+	// (one getsockopt per connection) are read only when the timer says
+	// one may be due, not for every connection that comes or goes.
+	void scan(bool outOfDescriptors, bool measureIdle);
 	bool isConnection(int fd, Socket &socket) const;
 	void shutDown(ConnectionLimits::Close close);
 	void armTimer();

@@ -63,11 +63,14 @@ struct World {
 				c.lastDataMs = now;
 	}
 
-	std::vector<ConnectionLimits::Id> update()
+	// measure: report idle times (false: as the daemon does when it only
+	// looks for new and gone connections).
+	std::vector<ConnectionLimits::Id> update(bool measure = true)
 	{
 		std::vector<ConnectionLimits::Seen> seen;
 		for (const Connection &c : open)
-			seen.push_back({c.id, c.source, now - c.lastDataMs});
+			seen.push_back({c.id, c.source,
+					measure ? std::optional<std::uint64_t>{now - c.lastDataMs} : std::nullopt});
 		reasons.clear();
 		std::vector<ConnectionLimits::Id> ids;
 		for (const ConnectionLimits::Close &close : limits.update(seen, now)) {
@@ -148,9 +151,11 @@ TEST(ConnectionLimits, whatItClosedIsNotCountedAgainWhileItIsStillReportedOpen)
 	// The caller has shut it down, but it is still open for one more look.
 	CHECK_TRUE(world.update().empty());
 	UNSIGNED_LONGS_EQUAL(2, world.limits.size());
+	UNSIGNED_LONGS_EQUAL(1, world.limits.closing());
 	world.gone(closed);
 	CHECK_TRUE(world.update().empty());
 	UNSIGNED_LONGS_EQUAL(2, world.limits.size());
+	UNSIGNED_LONGS_EQUAL(0, world.limits.closing());
 }
 
 TEST(ConnectionLimits, connectionsThatWentAwayFreeTheirPlaces)
@@ -200,6 +205,27 @@ TEST(ConnectionLimits, dataEitherWayKeepsAConnectionOpen)
 	CHECK_TRUE(world.update().empty());
 	world.now = 55'000;
 	CHECK(world.update() == Ids{1});
+}
+
+TEST(ConnectionLimits, withoutIdleTimesTheLastKnownOnesStand)
+{
+	world.connect("192.0.2.1"); // at 1000
+	world.now = 25'000;
+	world.data(1);
+	CHECK_TRUE(world.update(false).empty()); // data not seen yet
+	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{31'000}));
+	world.now = 31'000;
+	CHECK_TRUE(world.update(false).empty()); // due, but only as far as it knows
+	CHECK_TRUE(world.update(true).empty());	 // and it is not: data moved at 25 s
+	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{55'000}));
+	// A new connection not looked at counts as active from now.
+	world.add("192.0.2.2");
+	CHECK_TRUE(world.update(false).empty());
+	world.now = 55'000;
+	CHECK_TRUE(world.update(false).empty());
+	CHECK(world.update(true) == Ids{1});
+	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::Idle});
+	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{61'000}));
 }
 
 TEST(ConnectionLimits, aConnectionPastItsLifetimeIsClosedEvenWhileDataMoves)
