@@ -83,25 +83,15 @@ ConnectionLimits::Close ConnectionLimits::close(std::vector<Entry>::iterator ent
 std::vector<ConnectionLimits::Close> ConnectionLimits::update(std::span<const Seen> open,
 								std::uint64_t nowMs)
 {
-	auto seenOf = [&](Id id) -> const Seen * {
-		auto it = std::find_if(open.begin(), open.end(), [&](const Seen &s) { return s.id == id; });
-		return it == open.end() ? nullptr : &*it;
+	auto isOpen = [&](Id id) {
+		return std::any_of(open.begin(), open.end(), [&](const Seen &s) { return s.id == id; });
 	};
-	auto lastData = [&](const Seen &seen, std::uint64_t known) {
-		if (!seen.idleMs)
-			return known;
-		return nowMs > *seen.idleMs ? nowMs - *seen.idleMs : 0;
-	};
-	std::erase_if(closing_, [&](Id id) { return !seenOf(id); });
-	std::erase_if(open_, [&](const Entry &e) { return !seenOf(e.id); });
-	for (Entry &entry : open_)
-		entry.lastDataMs = lastData(*seenOf(entry.id), entry.lastDataMs);
+	std::erase_if(closing_, [&](Id id) { return !isOpen(id); });
+	std::erase_if(open_, [&](const Entry &e) { return !isOpen(e.id); });
 
 	std::vector<Close> toClose;
 	for (const Seen &seen : open) {
-		auto known = [&](Id id) { return id == seen.id; };
-		if (std::any_of(open_.begin(), open_.end(), [&](const Entry &e) { return known(e.id); }) ||
-		    std::any_of(closing_.begin(), closing_.end(), known))
+		if (contains(seen.id) || std::find(closing_.begin(), closing_.end(), seen.id) != closing_.end())
 			continue;
 		if (limits_.total == 0 || limits_.perSource == 0) {
 			closing_.push_back(seen.id);
@@ -115,24 +105,31 @@ std::vector<ConnectionLimits::Close> ConnectionLimits::update(std::span<const Se
 		} else if (open_.size() >= limits_.total) {
 			toClose.push_back(close(oldestOfLargestHolder(), Reason::TableFull));
 		}
-		open_.push_back({seen.id, seen.source, nowMs, lastData(seen, nowMs)});
+		open_.push_back({seen.id, seen.source, nowMs, std::nullopt});
 	}
 
 	for (auto it = open_.begin(); it != open_.end();) {
-		std::optional<Reason> reason;
-		if (nowMs >= it->sinceMs + limits_.lifetimeMs)
-			reason = Reason::Lifetime;
-		else if (seenOf(it->id)->idleMs && nowMs >= it->lastDataMs + limits_.idleMs)
-			reason = Reason::Idle; // only on a fresh idle time
-		if (reason) {
+		if (nowMs >= it->deadlineMs(limits_)) {
 			closing_.push_back(it->id);
-			toClose.push_back({it->id, *reason});
+			toClose.push_back({it->id, it->lastRequestMs ? Reason::Idle : Reason::NoRequest});
 			it = open_.erase(it);
 		} else {
 			++it;
 		}
 	}
 	return toClose;
+}
+
+void ConnectionLimits::requestSeen(Id id, std::uint64_t nowMs)
+{
+	for (Entry &entry : open_)
+		if (entry.id == id)
+			entry.lastRequestMs = nowMs;
+}
+
+bool ConnectionLimits::contains(Id id) const
+{
+	return std::any_of(open_.begin(), open_.end(), [&](const Entry &e) { return e.id == id; });
 }
 
 std::optional<ConnectionLimits::Close> ConnectionLimits::shed()
@@ -149,7 +146,7 @@ std::optional<std::uint64_t> ConnectionLimits::nextExpiryMs() const
 		return std::nullopt;
 	std::uint64_t next = UINT64_MAX;
 	for (const Entry &e : open_)
-		next = std::min({next, e.sinceMs + limits_.lifetimeMs, e.lastDataMs + limits_.idleMs});
+		next = std::min(next, e.deadlineMs(limits_));
 	return next;
 }
 

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 //
 // Which inbound TCP connections to keep (docs/security.md, "Floods"): at
-// most `total` open, at most `perSource` from one source, none that moved
-// no data for `idleMs`, none older than `lifetimeMs`. The caller reports
-// the connections it sees (update()) and closes what it is told to; this
+// most `total` open, at most `perSource` from one source, none without a
+// complete request `firstRequestMs` after it opened or `idleMs` after its
+// last one. The caller reports the connections it sees (update()) and the
+// requests they carry (requestSeen()), and closes what it is told to; this
 // unit only decides, with the clock passed in.
+//
+// Requests, not bytes: a peer that sends nothing, or trickles a request a
+// byte at a time, holds its place no longer than one that sends nothing.
 //
 // A newcomer is always let in, and room is made by closing an older
 // connection instead: refusing newcomers would let whoever filled the table
@@ -50,25 +54,21 @@ public:
 	struct Limits {
 		std::size_t total;
 		std::size_t perSource;
-		std::uint64_t idleMs;	  // > 0
-		std::uint64_t lifetimeMs; // > 0
+		std::uint64_t firstRequestMs;
+		std::uint64_t idleMs;
 	};
 
 	struct Seen {
 		Id id;
 		ConnectionSource source;
-		// Since data last went either way; nullopt: not looked at this
-		// time (the last known value stands, for a new connection now, and
-		// no connection is closed as idle on a value not looked at).
-		std::optional<std::uint64_t> idleMs;
 	};
 
 	enum class Reason {
 		SourceFull, // its source had perSource open: its own oldest goes
 		TableFull,  // total open: the largest holder's oldest goes
 		NoRoom,	    // total or perSource is 0
-		Idle,	    // no data either way for idleMs
-		Lifetime,   // open for lifetimeMs
+		NoRequest,  // no complete request within firstRequestMs
+		Idle,	    // no request for idleMs since the last one
 		Shed,	    // shed(): descriptors ran out
 	};
 
@@ -81,17 +81,22 @@ public:
 
 	// `open` is every connection open now, oldest first as far as the
 	// caller knows. Forgets what is gone, takes in what is new, and returns
-	// what to close now (over a limit, or past its lifetime). What it
+	// what to close now (over a limit, or past its time). What it
 	// returns is not counted again while it stays in `open`.
 	std::vector<Close> update(std::span<const Seen> open, std::uint64_t nowMs);
+
+	// A complete request arrived on connection `id` (unknown ids are
+	// ignored: the caller reports the connection with update() first).
+	void requestSeen(Id id, std::uint64_t nowMs);
+
+	bool contains(Id id) const;
 
 	// Descriptors ran out: the connection to give up first (the oldest of
 	// the source that holds the most), or nullopt when none is open.
 	std::optional<Close> shed();
 
-	// When update() should next be called, with idle times: when a
-	// connection reaches its idle time (unless data moved since it was
-	// last looked at) or its lifetime; nullopt with no connection open.
+	// When update() should next be called to close a connection that is
+	// still waiting for a request then; nullopt with no connection open.
 	std::optional<std::uint64_t> nextExpiryMs() const;
 
 	const Limits &limits() const { return limits_; }
@@ -104,8 +109,14 @@ private:
 	struct Entry {
 		Id id;
 		ConnectionSource source;
-		std::uint64_t sinceMs;	   // first seen
-		std::uint64_t lastDataMs; // as of the last update()
+		std::uint64_t sinceMs; // first seen
+		std::optional<std::uint64_t> lastRequestMs;
+
+		std::uint64_t deadlineMs(const Limits &limits) const
+		{
+			return lastRequestMs ? *lastRequestMs + limits.idleMs
+					     : sinceMs + limits.firstRequestMs;
+		}
 	};
 
 	// open_ is in order of admission, so the first match is the oldest.

@@ -191,6 +191,7 @@ int SipService::messageTrampoline(void *magic, nta_agent_t *, msg_t *msg, sip_t 
 {
 	auto *self = static_cast<SipService *>(magic);
 	try {
+		self->tcpGuard_->sawRequest(msg); // TCP idle time (tcp_guard.hpp)
 		self->onRequest(msg, sip);
 	} catch (const std::exception &e) {
 		logMessage(LogLevel::Error, std::string("handling a request failed: ") + e.what());

@@ -5,7 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <sofia-sip/msg_addr.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,8 +53,8 @@ ConnectionLimits::Limits limitsFor(rlim_t descriptors)
 	if (descriptors != RLIM_INFINITY)
 		room = descriptors > reserved ? static_cast<std::size_t>(descriptors - reserved) : 0;
 	std::size_t total = std::min(TcpGuard::kMaxConnections, room);
-	return {total, std::min(TcpGuard::kMaxConnectionsPerSource, total), TcpGuard::kIdleMs,
-		TcpGuard::kLifetimeMs};
+	return {total, std::min(TcpGuard::kMaxConnectionsPerSource, total),
+		TcpGuard::kFirstRequestMs, TcpGuard::kIdleMs};
 }
 
 bool isWildcard(const sockaddr_storage &address)
@@ -105,16 +105,40 @@ std::string remoteText(const sockaddr_storage &peer)
 	return std::string("tcp:[") + host + "]:" + std::to_string(port);
 }
 
-// Milliseconds since data last went either way on a TCP socket, as the
-// kernel counts them (both start at the handshake); 0 when unknown, which
-// keeps the connection.
-std::uint64_t idleMsOf(int fd)
+// An IPv4-mapped IPv6 address as the IPv4 address it is, so that the
+// peer getpeername() gives and the one sofia-sip gives compare equal.
+sockaddr_storage canonical(const sockaddr *address)
 {
-	tcp_info info{};
-	socklen_t length = sizeof(info);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0)
-		return 0;
-	return std::min(info.tcpi_last_data_recv, info.tcpi_last_data_sent);
+	sockaddr_storage out{};
+	if (address->sa_family == AF_INET) {
+		std::memcpy(&out, address, sizeof(sockaddr_in));
+	} else if (address->sa_family == AF_INET6) {
+		sockaddr_in6 in6{};
+		std::memcpy(&in6, address, sizeof(in6));
+		if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
+			auto &in = reinterpret_cast<sockaddr_in &>(out);
+			in.sin_family = AF_INET;
+			in.sin_port = in6.sin6_port;
+			std::memcpy(&in.sin_addr, &in6.sin6_addr.s6_addr[12], 4);
+		} else {
+			std::memcpy(&out, &in6, sizeof(in6));
+		}
+	}
+	return out;
+}
+
+bool samePeer(const sockaddr_storage &a, const sockaddr_storage &b)
+{
+	if (a.ss_family != b.ss_family)
+		return false;
+	if (a.ss_family == AF_INET) {
+		const auto &x = reinterpret_cast<const sockaddr_in &>(a);
+		const auto &y = reinterpret_cast<const sockaddr_in &>(b);
+		return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
+	}
+	const auto &x = reinterpret_cast<const sockaddr_in6 &>(a);
+	const auto &y = reinterpret_cast<const sockaddr_in6 &>(b);
+	return x.sin6_port == y.sin6_port && IN6_ARE_ADDR_EQUAL(&x.sin6_addr, &y.sin6_addr);
 }
 
 bool streamSocket(int fd, bool &listening)
@@ -140,10 +164,10 @@ const char *reasonText(ConnectionLimits::Reason reason)
 		return "too many connections, its source holds the most";
 	case ConnectionLimits::Reason::NoRoom:
 		return "the descriptor limit leaves no room for TCP";
+	case ConnectionLimits::Reason::NoRequest:
+		return "no complete request since it opened";
 	case ConnectionLimits::Reason::Idle:
-		return "idle";
-	case ConnectionLimits::Reason::Lifetime:
-		return "open for too long";
+		return "no request since the last one";
 	case ConnectionLimits::Reason::Shed:
 		return "out of file descriptors";
 	}
@@ -183,7 +207,7 @@ TcpGuard::TcpGuard(EventLoop &loop)
 
 	reserve_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	scanEnd_ = kFirstScanEnd;
-	scan(false, false);
+	scan(false);
 	loop.addPrepoll([self = std::weak_ptr<TcpGuard *>(self_)] {
 		if (std::shared_ptr<TcpGuard *> guard = self.lock())
 			(*guard)->beforePoll();
@@ -208,7 +232,7 @@ void TcpGuard::beforePoll()
 		close(probe);
 		if (probe != lowestFree_) {
 			lowestFree_ = probe;
-			scan(false, false);
+			scan(false);
 		}
 		return;
 	}
@@ -229,7 +253,7 @@ void TcpGuard::beforePoll()
 		reserve_ = -1;
 	}
 	lowestFree_ = -1;
-	scan(true, false);
+	scan(true);
 }
 
 bool TcpGuard::isConnection(int fd, Socket &socket) const
@@ -252,11 +276,12 @@ bool TcpGuard::isConnection(int fd, Socket &socket) const
 	if (!source)
 		return false;
 	socket.source = *source;
+	socket.peer = canonical(reinterpret_cast<sockaddr *>(&peer));
 	socket.remote = remoteText(peer);
 	return true;
 }
 
-void TcpGuard::scan(bool outOfDescriptors, bool measureIdle)
+void TcpGuard::scan(bool outOfDescriptors)
 {
 	std::vector<Socket> sockets;
 	std::vector<ConnectionLimits::Seen> open;
@@ -274,14 +299,13 @@ void TcpGuard::scan(bool outOfDescriptors, bool measureIdle)
 		// is a new socket).
 		while (previous != sockets_.end() && previous->fd < fd)
 			++previous;
-		Socket socket{fd, st.st_ino, false, {}, {}};
+		Socket socket{fd, st.st_ino, false, {}, {}, {}};
 		if (previous != sockets_.end() && previous->fd == fd && previous->inode == socket.inode)
 			socket = *previous;
 		else
 			socket.connection = isConnection(fd, socket);
 		if (socket.connection)
-			open.push_back({socket.inode, socket.source,
-					measureIdle ? std::optional{idleMsOf(fd)} : std::nullopt});
+			open.push_back({socket.inode, socket.source});
 		sockets.push_back(std::move(socket));
 	}
 	sockets_ = std::move(sockets);
@@ -293,6 +317,30 @@ void TcpGuard::scan(bool outOfDescriptors, bool measureIdle)
 		if (std::optional<ConnectionLimits::Close> close = limits_.shed())
 			shutDown(*close);
 	}
+	armTimer();
+}
+
+void TcpGuard::sawRequest(msg_s *msg)
+{
+	su_addrinfo_t *ai = msg_addrinfo(msg);
+	if (listeners_.empty() || !ai || ai->ai_protocol != IPPROTO_TCP || !ai->ai_addr)
+		return;
+	sockaddr_storage peer = canonical(ai->ai_addr);
+	auto find = [&] {
+		return std::find_if(sockets_.begin(), sockets_.end(), [&](const Socket &s) {
+			return s.connection && samePeer(s.peer, peer);
+		});
+	};
+	auto socket = find();
+	if (socket == sockets_.end()) {
+		// Accepted into a descriptor that a closed connection left in the
+		// same wakeup: the lowest free descriptor did not move.
+		scan(false);
+		socket = find();
+		if (socket == sockets_.end())
+			return;
+	}
+	limits_.requestSeen(socket->inode, EventLoop::nowMs());
 	armTimer();
 }
 
@@ -321,7 +369,7 @@ void TcpGuard::armTimer()
 		timer_.cancel();
 		return;
 	}
-	timer_.arm(*expiry > now ? *expiry - now : 0, [this] { scan(false, true); });
+	timer_.arm(*expiry > now ? *expiry - now : 0, [this] { scan(false); });
 }
 
 } // namespace checksyncd

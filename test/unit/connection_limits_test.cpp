@@ -36,7 +36,6 @@ struct World {
 	struct Connection {
 		ConnectionLimits::Id id;
 		ConnectionSource source;
-		std::uint64_t lastDataMs;
 	};
 
 	ConnectionLimits limits;
@@ -53,24 +52,13 @@ struct World {
 		return update();
 	}
 
-	void add(const std::string &address) { open.push_back({next++, source(address), now}); }
+	void add(const std::string &address) { open.push_back({next++, source(address)}); }
 
-	// Data went over connection `id` now.
-	void data(ConnectionLimits::Id id)
-	{
-		for (Connection &c : open)
-			if (c.id == id)
-				c.lastDataMs = now;
-	}
-
-	// measure: report idle times (false: as the daemon does when it only
-	// looks for new and gone connections).
-	std::vector<ConnectionLimits::Id> update(bool measure = true)
+	std::vector<ConnectionLimits::Id> update()
 	{
 		std::vector<ConnectionLimits::Seen> seen;
 		for (const Connection &c : open)
-			seen.push_back({c.id, c.source,
-					measure ? std::optional<std::uint64_t>{now - c.lastDataMs} : std::nullopt});
+			seen.push_back({c.id, c.source});
 		reasons.clear();
 		std::vector<ConnectionLimits::Id> ids;
 		for (const ConnectionLimits::Close &close : limits.update(seen, now)) {
@@ -97,7 +85,7 @@ using Ids = std::vector<ConnectionLimits::Id>;
 
 TEST_GROUP(ConnectionLimits)
 {
-	World world{{.total = 4, .perSource = 2, .idleMs = 30'000, .lifetimeMs = 300'000}};
+	World world{{.total = 4, .perSource = 2, .firstRequestMs = 10'000, .idleMs = 30'000}};
 };
 
 TEST(ConnectionLimits, keepsConnectionsWithinBothLimits)
@@ -180,67 +168,46 @@ TEST(ConnectionLimits, manyNewConnectionsAtOnceStayWithinTheLimits)
 		CHECK_TRUE(world.limits.countOf(source(a)) <= 2);
 }
 
-TEST(ConnectionLimits, aConnectionWithoutDataForTheIdleTimeIsClosed)
+TEST(ConnectionLimits, aConnectionWithoutARequestIsClosedAfterTheFirstRequestTime)
 {
-	world.connect("192.0.2.1"); // 1 at 1000, never sends
+	world.connect("192.0.2.1"); // 1 at 1000, never completes a request
 	world.now = 2000;
 	world.connect("192.0.2.2"); // 2 at 2000
-	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{31'000}));
-	world.now = 30'999;
+	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{11'000}));
+	world.now = 10'999;
 	CHECK_TRUE(world.update().empty());
-	world.now = 31'000;
+	world.now = 11'000;
+	CHECK(world.update() == Ids{1});
+	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::NoRequest});
+	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{12'000}));
+}
+
+TEST(ConnectionLimits, eachRequestStartsTheIdleTimeAfresh)
+{
+	world.connect("192.0.2.1"); // at 1000
+	world.now = 5000;
+	world.limits.requestSeen(1, world.now);
+	world.now = 11'000;
+	CHECK_TRUE(world.update().empty()); // past the first-request time: fine
+	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{35'000}));
+	world.now = 34'999;
+	world.limits.requestSeen(1, world.now);
+	CHECK_TRUE(world.update().empty());
+	world.now = 64'998;
+	CHECK_TRUE(world.update().empty());
+	world.now = 64'999;
 	CHECK(world.update() == Ids{1});
 	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::Idle});
-	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{32'000}));
+	CHECK_FALSE(world.limits.nextExpiryMs().has_value());
 }
 
-TEST(ConnectionLimits, dataEitherWayKeepsAConnectionOpen)
+TEST(ConnectionLimits, requestsOnConnectionsItDoesNotKnowAreIgnored)
 {
-	world.connect("192.0.2.1"); // at 1000
-	world.now = 25'000;
-	world.data(1);
-	CHECK_TRUE(world.update().empty());
-	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{55'000}));
-	world.now = 54'999;
-	CHECK_TRUE(world.update().empty());
-	world.now = 55'000;
-	CHECK(world.update() == Ids{1});
-}
-
-TEST(ConnectionLimits, withoutIdleTimesTheLastKnownOnesStand)
-{
-	world.connect("192.0.2.1"); // at 1000
-	world.now = 25'000;
-	world.data(1);
-	CHECK_TRUE(world.update(false).empty()); // data not seen yet
-	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{31'000}));
-	world.now = 31'000;
-	CHECK_TRUE(world.update(false).empty()); // due, but only as far as it knows
-	CHECK_TRUE(world.update(true).empty());	 // and it is not: data moved at 25 s
-	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{55'000}));
-	// A new connection not looked at counts as active from now.
-	world.add("192.0.2.2");
-	CHECK_TRUE(world.update(false).empty());
-	world.now = 55'000;
-	CHECK_TRUE(world.update(false).empty());
-	CHECK(world.update(true) == Ids{1});
-	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::Idle});
-	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{61'000}));
-}
-
-TEST(ConnectionLimits, aConnectionPastItsLifetimeIsClosedEvenWhileDataMoves)
-{
-	world.connect("192.0.2.1"); // at 1000
-	for (world.now = 21'000; world.now < 301'000; world.now += 20'000) {
-		world.data(1);
-		CHECK_TRUE(world.update().empty());
-	}
-	world.now = 300'999;
-	world.data(1);
-	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{301'000}));
-	world.now = 301'000;
-	CHECK(world.update() == Ids{1});
-	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::Lifetime});
+	world.connect("192.0.2.1");
+	world.limits.requestSeen(99, 5000);
+	CHECK_FALSE(world.limits.contains(99));
+	CHECK_TRUE(world.limits.contains(1));
+	UNSIGNED_LONGS_EQUAL(1, world.limits.size());
 }
 
 TEST(ConnectionLimits, noExpiryWithoutConnections)
@@ -266,7 +233,7 @@ TEST(ConnectionLimits, shedGivesUpTheOldestOfTheLargestHolder)
 
 TEST(ConnectionLimits, noRoomAtAllClosesEveryNewConnection)
 {
-	World none{{.total = 0, .perSource = 8, .idleMs = 1000, .lifetimeMs = 1000}};
+	World none{{.total = 0, .perSource = 8, .firstRequestMs = 1000, .idleMs = 1000}};
 	CHECK(none.connect("192.0.2.1") == Ids{1});
 	CHECK(none.reasons == std::vector{ConnectionLimits::Reason::NoRoom});
 	UNSIGNED_LONGS_EQUAL(0, none.limits.size());
