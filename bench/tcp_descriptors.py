@@ -9,7 +9,8 @@ reproduced the spin with) at log level info, challenge off. Phases:
 
   idle   nothing but the probes;
   held   90 connections from 15 loopback sources, opened at once, never
-         sending a byte, held open;
+         sending a byte, held open by the client (the daemon keeps at most
+         limit - 32 of them, and closes those 10 s after they opened);
   churn  on top of those, 200 new silent connections a second from 50
          more sources (the client drops what the daemon closed);
   after  every client connection closed.
