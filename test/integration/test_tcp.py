@@ -203,6 +203,7 @@ class TcpTest(DaemonTest):
         # the idle time is six times that, so closing at all within 15 s
         # shows the stalled-request rule at work.
         resp = c.recv(timeout=STALLED_REQUEST_S + 10)
+        self.assertIsNotNone(resp, f"no answer {STALLED_REQUEST_S + 10} s into a stalled request")
         self.assertStatus(resp, 400, "stalled request")
         self.assertTrue(wait_closed([c.sock], 1, timeout=2.0), "not closed after the 400")
         self.assertCalls([])
