@@ -15,6 +15,7 @@
 #include "settings.hpp"
 #include "settings_watcher.hpp"
 #include "sip_service.hpp"
+#include "source_gate.hpp"
 
 namespace checksyncd {
 
@@ -54,6 +55,7 @@ private:
 	std::string settingsProblem_; // why the file was last refused
 	std::string refusedStamp_;    // which version of the file that was
 	std::unique_ptr<ProvisioningClient> provisioning_;
+	std::unique_ptr<SourceGate> gate_;
 	std::unique_ptr<SipService> sip_;
 	std::unique_ptr<SettingsWatcher> watcher_;
 	int signalFd_ = -1;

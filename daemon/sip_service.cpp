@@ -24,6 +24,7 @@
 #include "response_cache.hpp"
 #include "sofia.hpp"
 #include "log.hpp"
+#include "source_gate.hpp"
 
 namespace checksyncd {
 
@@ -196,6 +197,14 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		msg_destroy(msg);
 		return;
 	}
+	// Source filter (filter_registrar, checksync_trusted): before anything
+	// else, so that a dropped request costs no more work and gets no answer
+	// at all. Refused ones get their 403 below, once answer() can send it.
+	const SourceVerdict verdict = gate_ ? gate_->check(msg) : SourceVerdict::Allow;
+	if (verdict == SourceVerdict::Drop) {
+		msg_destroy(msg);
+		return;
+	}
 	const char *method = sip->sip_request->rq_method_name;
 	const url_t *ruri = sip->sip_request->rq_url;
 	Source source = sourceOf(msg);
@@ -240,6 +249,12 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		nta_msg_treply(agent_, msg, status, phrase, SIPTAG_USER_AGENT_STR(kUserAgent),
 			       TAG_NEXT(extra));
 	};
+
+	// Source filter, checksync_untrusted=refuse (see above).
+	if (verdict == SourceVerdict::Refuse) {
+		answer(SIP_403_FORBIDDEN);
+		return;
+	}
 
 	switch (plan.answer) {
 	case Answer::Ignore:

@@ -31,6 +31,8 @@ struct nta_incoming_s;
 
 namespace checksyncd {
 
+class SourceGate;
+
 class SipService
 {
 public:
@@ -44,6 +46,10 @@ public:
 
 	// nullptr: no good settings yet (answer 503).
 	void setSettings(std::shared_ptr<const Settings> settings);
+
+	// Source filter (daemon/source_gate.hpp): asked first about every
+	// request; nullptr: every source is considered.
+	void setSourceGate(SourceGate *gate) { gate_ = gate; }
 
 	// The listen URIs, without "sip:", for the status line.
 	const std::string &listening() const { return listening_; }
@@ -67,6 +73,7 @@ private:
 	FailureTable failures_;
 	ResponseCache answers_;
 	std::vector<std::shared_ptr<Pending>> pending_;
+	SourceGate *gate_ = nullptr; // source filter
 };
 
 } // namespace checksyncd
