@@ -25,6 +25,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
+import test_filter  # noqa: E402
 import test_reload  # noqa: E402
 import test_security  # noqa: E402
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT,  # noqa: E402
@@ -736,14 +737,14 @@ def main(argv=None):
     if args.patterns:
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
-    for module in (test_security, test_reload):
+    for module in (test_security, test_reload, test_filter):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []
     for what, path in (("--daemon", args.daemon), ("--standin", args.standin)):
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             problems.append(f"{what} {path}: not an executable file")
-    for tool in ("dbus-daemon", "sipsak", "sipp"):
+    for tool in ("dbus-daemon", "sipsak", "sipp", "dnsmasq", "ip"):
         if not shutil.which(tool):
             problems.append(f"{tool} is not installed (the tests that need it will fail)")
     for p in problems:
