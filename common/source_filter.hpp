@@ -177,6 +177,12 @@ public:
 
 	std::uint64_t total() const { return total_; }
 	std::size_t size() const { return entries_.size(); }
+	// An upper bound of the heap the table can hold: capacity map nodes
+	// (key, value, three links and the colour).
+	std::size_t bytesBound() const
+	{
+		return capacity_ * (sizeof(std::pair<const IpPrefix, Entry>) + 4 * sizeof(void *));
+	}
 
 	static IpPrefix prefixOf(const IpAddress &source);
 

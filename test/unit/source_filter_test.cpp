@@ -445,3 +445,16 @@ TEST(DropLog, prefixesBeyondTheCapacityShareOneLine)
 	LONGS_EQUAL(999, reports[0].count);
 	STRCMP_EQUAL("", reports[0].prefix.c_str());
 }
+
+TEST(DropLog, staysBoundedUnderAFloodFromSpoofedSources)
+{
+	DropLog big;
+	for (int i = 0; i < 20'000; i++) {
+		std::uint8_t bytes[4] = {static_cast<std::uint8_t>(10 + i % 200),
+					 static_cast<std::uint8_t>(i / 200), static_cast<std::uint8_t>(i % 7), 1};
+		big.record(IpAddress::fromV4(bytes), 1000 + static_cast<std::uint64_t>(i));
+	}
+	LONGS_EQUAL(64, big.size());
+	LONGS_EQUAL(20'000, big.total());
+	CHECK_TRUE(big.bytesBound() < 8 * 1024);
+}
