@@ -34,16 +34,6 @@ std::string_view trim(std::string_view text)
 	return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
 }
 
-std::string lower(std::string_view text)
-{
-	std::string out(text);
-	for (char &c : out) {
-		if (c >= 'A' && c <= 'Z')
-			c = static_cast<char>(c - 'A' + 'a');
-	}
-	return out;
-}
-
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -225,7 +215,7 @@ TrustedSources parseTrustedSources(std::string_view list)
 			if (!source.prefix)
 				fail("invalid address or prefix", true);
 		} else {
-			std::string name = lower(item);
+			std::string name = lowerCaseHost(item);
 			if (name.size() > kMaxNameLength || !host_is_domain(name.c_str()) ||
 			    host_is_ip_address(name.c_str()))
 				fail("invalid host name", true);
@@ -246,6 +236,16 @@ TrustedSources parseTrustedSources(std::string_view list)
 		if (comma == std::string_view::npos)
 			break;
 		rest = rest.substr(comma + 1);
+	}
+	return out;
+}
+
+std::string lowerCaseHost(std::string_view name)
+{
+	std::string out(name);
+	for (char &c : out) {
+		if (c >= 'A' && c <= 'Z')
+			c = static_cast<char>(c - 'A' + 'a');
 	}
 	return out;
 }

@@ -100,6 +100,10 @@ inline constexpr std::size_t kMaxTrustedSources = 64;
 // are ignored; an empty value is an empty list).
 TrustedSources parseTrustedSources(std::string_view list);
 
+// A host name as the source filter keeps and compares it: ASCII lower case
+// (DNS names compare without regard to case).
+std::string lowerCaseHost(std::string_view name);
+
 // The host part of host[:port] as in user_host and user_outbound: an IPv6
 // reference keeps its brackets; a bare IPv6 address (several colons, no
 // brackets) is all host.

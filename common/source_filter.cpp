@@ -8,16 +8,6 @@ namespace checksyncd {
 
 namespace {
 
-std::string lower(std::string_view text)
-{
-	std::string out(text);
-	for (char &c : out) {
-		if (c >= 'A' && c <= 'Z')
-			c = static_cast<char>(c - 'A' + 'a');
-	}
-	return out;
-}
-
 template <typename T>
 void sortUnique(std::vector<T> &items)
 {
@@ -68,7 +58,7 @@ FilterPlan planFilter(const Settings &settings)
 			plan.prefixes.emplace_back(*address, address->isV4() ? 32 : 128);
 			return;
 		}
-		plan.targets.push_back({lower(host), host.size() == hostPort.size()});
+		plan.targets.push_back({lowerCaseHost(host), host.size() == hostPort.size()});
 	};
 	if (settings.filterRegistrar) {
 		for (const auto &[idx, identity] : settings.identities) {

@@ -3,6 +3,7 @@
 #include "resolver.hpp"
 
 #include <sofia-sip/sresolv.h>
+#include <sofia-sip/su_string.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -24,20 +25,6 @@ constexpr std::size_t kMaxSrvNames = 4;	   // NAPTR replacements followed
 constexpr std::size_t kMaxHosts = 16;	   // SRV targets looked up
 constexpr std::size_t kMaxAddresses = 32; // addresses kept per name
 
-bool equalsIgnoreCase(const char *a, std::string_view b)
-{
-	if (a == nullptr || std::strlen(a) != b.size())
-		return false;
-	for (std::size_t i = 0; i < b.size(); ++i) {
-		const auto lower = [](char c) {
-			return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-		};
-		if (lower(a[i]) != lower(b[i]))
-			return false;
-	}
-	return true;
-}
-
 // A NAPTR record that leads to SIP over UDP or TCP (RFC 3263 4.1): flag
 // "s" (the replacement is an SRV name) and service SIP+D2U or SIP+D2T.
 bool isSipNaptr(const sres_naptr_record_t &naptr)
@@ -48,8 +35,8 @@ bool isSipNaptr(const sres_naptr_record_t &naptr)
 		return false;
 	if (!*naptr.na_replace || std::strcmp(naptr.na_replace, ".") == 0)
 		return false;
-	return equalsIgnoreCase(naptr.na_services, "SIP+D2U") ||
-	       equalsIgnoreCase(naptr.na_services, "SIP+D2T");
+	return su_casematch(naptr.na_services, "SIP+D2U") ||
+	       su_casematch(naptr.na_services, "SIP+D2T");
 }
 
 // How bad a failed query is, for the one reason a failed lookup gives.
