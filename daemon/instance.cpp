@@ -73,7 +73,10 @@ Instance::Instance(const Options &options)
 						     [this] { reload(false); });
 	loadSettings(true);
 
-	provisioning_ = std::make_unique<ProvisioningClient>(loop_, options_.bus);
+	bus_ = std::make_unique<BusConnection>(loop_, options_.bus);
+	provisioning_ = std::make_unique<ProvisioningClient>(loop_, *bus_);
+	statusService_ = std::make_unique<StatusService>(loop_, *bus_);
+	publishSettings();
 
 	gate_ = std::make_unique<SourceGate>(loop_);
 	gate_->setSettings(settings_.get());
@@ -81,9 +84,11 @@ Instance::Instance(const Options &options)
 	std::vector<std::string> listen = options_.listen;
 	if (listen.empty())
 		listen = defaultListen(settings_ ? settings_->port : 5060);
-	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen);
+	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen, statusService_.get());
 	sip_->setSettings(settings_);
 	sip_->setSourceGate(gate_.get());
+	statusService_->setFeed(sip_.get());
+	statusService_->setListening(listen);
 
 	std::uint64_t usec = 0;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
@@ -95,7 +100,9 @@ Instance::Instance(const Options &options)
 Instance::~Instance()
 {
 	watcher_.reset();
+	statusService_->setFeed(nullptr);
 	sip_.reset();
+	statusService_.reset();
 	gate_.reset();
 	provisioning_.reset();
 	signals_.reset();
@@ -172,6 +179,7 @@ void Instance::reload(bool forced)
 		gate_->setSettings(settings_.get());
 	else if (forced)
 		gate_->refresh();
+	publishSettings();
 	notifyReady();
 }
 
@@ -189,6 +197,14 @@ std::string Instance::status() const
 		text = "Waiting for good settings (" + settingsProblem_ + "); answering 503";
 	}
 	return text;
+}
+
+void Instance::publishSettings()
+{
+	if (!statusService_)
+		return;
+	statusService_->setState(settings_ ? ServiceState::Serving : ServiceState::NoSettings);
+	statusService_->setSettings(options_.settingsPath, settingsProblem_);
 }
 
 void Instance::notifyReady()
@@ -213,6 +229,7 @@ void Instance::onSignal()
 		case SIGINT:
 			logMessage(LogLevel::Info, std::string("stopping on ") + strsignal(static_cast<int>(info.ssi_signo)));
 			(void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+			statusService_->setState(ServiceState::Stopping);
 			loop_.stop();
 			break;
 		default:

@@ -2,7 +2,6 @@
 
 #include "provisioning.hpp"
 
-#include <poll.h>
 #include <systemd/sd-bus.h>
 
 #include <cstring>
@@ -26,8 +25,8 @@ std::string errnoText(int r)
 
 } // namespace
 
-ProvisioningClient::ProvisioningClient(EventLoop &loop, const std::string &bus)
-	: loop_(loop), address_(bus), busTimer_(loop)
+ProvisioningClient::ProvisioningClient(EventLoop &loop, BusConnection &bus)
+	: bus_(bus)
 {
 	for (Action action : {Action::Resync, Action::Reboot}) {
 		Method &m = method(action);
@@ -35,111 +34,27 @@ ProvisioningClient::ProvisioningClient(EventLoop &loop, const std::string &bus)
 		m.action = action;
 		m.trailing = std::make_unique<Timer>(loop);
 	}
-	connect();
-	loop_.addPrepoll([this] { prepoll(); });
+	bus_.addClient(*this);
 }
 
 ProvisioningClient::~ProvisioningClient()
 {
+	bus_.removeClient(*this);
 	for (Method &m : methods_)
 		m.slot = sd_bus_slot_unref(m.slot);
-	watch_.reset();
-	if (bus_)
-		sd_bus_flush_close_unref(bus_);
 }
 
-void ProvisioningClient::connect()
+void ProvisioningClient::busLost()
 {
-	sd_bus *bus = nullptr;
-	int r;
-	if (address_ == "system") {
-		r = sd_bus_open_system_with_description(&bus, "checksyncd");
-	} else if (address_ == "session") {
-		r = sd_bus_open_user_with_description(&bus, "checksyncd");
-	} else {
-		r = sd_bus_new(&bus);
-		if (r >= 0)
-			r = sd_bus_set_address(bus, address_.c_str());
-		if (r >= 0)
-			r = sd_bus_set_bus_client(bus, 1);
-		if (r >= 0)
-			r = sd_bus_set_description(bus, "checksyncd");
-		if (r >= 0)
-			r = sd_bus_start(bus);
-	}
-	if (r < 0) {
-		sd_bus_unref(bus);
-		throw std::runtime_error("cannot connect to the " + address_ + " bus: " + errnoText(r));
-	}
-	int fd = sd_bus_get_fd(bus);
-	if (fd < 0) {
-		sd_bus_unref(bus);
-		throw std::runtime_error("cannot get the bus descriptor: " + errnoText(fd));
-	}
-	bus_ = bus;
-	busDeadlineUs_ = UINT64_MAX;
-	watch_ = std::make_unique<FdWatch>(loop_, fd, POLLIN, [this](int) { process(); });
-}
-
-void ProvisioningClient::disconnect(int error)
-{
-	logMessage(LogLevel::Warning, "lost the connection to the " + address_ + " bus: " +
-					      errnoText(error));
 	CallOutcome outcome;
 	outcome.retryAfterMs = kFailedRetryAfterMs;
 	outcome.error = "org.freedesktop.DBus.Error.Disconnected";
-	watch_.reset();
-	busTimer_.cancel();
 	for (Method &m : methods_) {
 		if (m.slot) {
 			m.slot = sd_bus_slot_unref(m.slot);
 			finish(m, outcome);
 		}
 	}
-	sd_bus_flush_close_unref(bus_);
-	bus_ = nullptr;
-}
-
-void ProvisioningClient::process()
-{
-	while (bus_) {
-		int r = sd_bus_process(bus_, nullptr);
-		if (r < 0) {
-			disconnect(r);
-			return;
-		}
-		if (r == 0)
-			break;
-	}
-}
-
-void ProvisioningClient::prepoll()
-{
-	if (!bus_)
-		return;
-	int events = sd_bus_get_events(bus_);
-	if (events < 0) {
-		disconnect(events);
-		return;
-	}
-	watch_->setEvents(events);
-
-	std::uint64_t deadline = UINT64_MAX;
-	if (sd_bus_get_timeout(bus_, &deadline) < 0)
-		deadline = UINT64_MAX;
-	if (deadline == busDeadlineUs_ && (deadline == UINT64_MAX || busTimer_.armed()))
-		return;
-	busDeadlineUs_ = deadline;
-	if (deadline == UINT64_MAX) {
-		busTimer_.cancel();
-		return;
-	}
-	std::uint64_t nowUs = EventLoop::nowMs() * 1000;
-	std::uint64_t waitMs = deadline > nowUs ? (deadline - nowUs + 999) / 1000 : 0;
-	busTimer_.arm(waitMs, [this] {
-		busDeadlineUs_ = UINT64_MAX;
-		process();
-	});
 }
 
 std::optional<CallOutcome> ProvisioningClient::submit(Action action, CallDetails details, Done done)
@@ -181,9 +96,9 @@ std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 	CallOutcome failed;
 	failed.retryAfterMs = kFailedRetryAfterMs;
 
-	if (!bus_) {
+	if (!bus_.get()) {
 		try {
-			connect();
+			bus_.connect();
 		} catch (const std::exception &e) {
 			// The provisioning process's bus is gone: that is a failure
 			// of provisioning, answered 503 like a failed call.
@@ -198,7 +113,7 @@ std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 	const std::string member(actionName(m.action));
 	const CallDetails &d = m.latest;
 	sd_bus_message *message = nullptr;
-	int r = sd_bus_message_new_method_call(bus_, &message, kService, kPath, kInterface,
+	int r = sd_bus_message_new_method_call(bus_.get(), &message, kService, kPath, kInterface,
 					       member.c_str());
 	if (r >= 0)
 		r = sd_bus_message_append(message, "a{sv}", 6,
@@ -210,7 +125,7 @@ std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 					  "user_agent", "s", d.userAgent.c_str());
 	if (r >= 0)
 		r = sd_bus_call_async(
-			bus_, &m.slot, message,
+			bus_.get(), &m.slot, message,
 			[](sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept {
 				return ProvisioningClient::onReply(reply, userdata);
 			},

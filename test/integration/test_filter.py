@@ -9,6 +9,7 @@ namespace. Records have a TTL of 1 s, which the daemon treats as its
 minimum of 5 s: a test that changes a record waits that long.
 """
 
+import json
 import signal
 import subprocess
 import time
@@ -95,6 +96,15 @@ class NetnsTest(FilterChecks, DaemonTest):
         self.env.sockets.append(c.sock)
         return c
 
+    def counters(self):
+        """The Counters of checksyncd's status object (busctl on the private bus)."""
+        proc = subprocess.run(["busctl", f"--address={self.env.bus_address}", "--timeout=5",
+                               "--json=short", "get-property", "org.checksyncd.CheckSync1",
+                               "/org/checksyncd/CheckSync1", "org.checksyncd.CheckSync1",
+                               "Counters"], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=15, check=True)
+        return json.loads(proc.stdout)["data"]  # a{st}
+
     def check_config(self, timeout=30):
         """--check-config inside the namespace: (status, stdout, stderr)."""
         proc = subprocess.run([*self.ns.exec_prefix(), CONFIG["daemon"], "--check-config",
@@ -133,6 +143,8 @@ class DnsFilterTest(NetnsTest):
         self.assertEqual(self.status_of(pbx, method="OPTIONS"), 200, "OPTIONS from the PBX")
         self.assertCalls(["Resync"])
         self.assertEqual(stranger.responses, [], "the stranger got an answer")
+        counters = self.counters()
+        self.assertEqual((counters["dropped_by_filter"], counters["received"]), (3, 2), counters)
 
     def test_drop_with_the_challenge_lets_only_the_pbx_authenticate(self):
         self.start_filtered(challenge="on")
@@ -156,6 +168,8 @@ class DnsFilterTest(NetnsTest):
                          "OPTIONS from a stranger")
         self.assertEqual(self.status_of(pbx), 200, "NOTIFY from the PBX")
         self.assertCalls(["Resync"])
+        counters = self.counters()
+        self.assertEqual((counters["dropped_by_filter"], counters["refused"]), (0, 2), counters)
 
     def test_refuse_with_the_challenge_refuses_before_challenging(self):
         self.start_filtered(untrusted="refuse", challenge="on")
