@@ -48,6 +48,9 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 		verdict.phrase = phrase;
 		return verdict;
 	};
+	// The source filter refuses the source: 403, before anything else.
+	if (request.refused)
+		return answer(SIP_403_FORBIDDEN);
 	switch (plan.answer) {
 	case Answer::Ignore:
 		return verdict;

@@ -44,6 +44,8 @@ struct GuardRequest {
 	std::string_view branch; // top Via branch, may be empty (RFC 2543)
 	std::string_view callId;
 	std::uint32_t cseq = 0;
+	// The source filter refuses the source (checksync_untrusted refuse).
+	bool refused = false;
 };
 
 // What is worth a log line beyond the answer itself.

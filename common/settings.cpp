@@ -345,6 +345,10 @@ enum class Key : unsigned char {
 	UserPname,
 	UserPass,
 	UserHash,
+	UserOutbound,
+	FilterRegistrar,
+	ChecksyncTrusted,
+	ChecksyncUntrusted,
 };
 
 struct KeySpec {
@@ -367,6 +371,10 @@ constexpr std::array kKeys{
 	KeySpec{"user_pname", Key::UserPname, true},
 	KeySpec{"user_pass", Key::UserPass, true},
 	KeySpec{"user_hash", Key::UserHash, true},
+	KeySpec{"user_outbound", Key::UserOutbound, true},
+	KeySpec{"filter_registrar", Key::FilterRegistrar, false},
+	KeySpec{"checksync_trusted", Key::ChecksyncTrusted, false},
+	KeySpec{"checksync_untrusted", Key::ChecksyncUntrusted, false},
 };
 
 const KeySpec *findKey(std::string_view name)
@@ -524,6 +532,21 @@ private:
 			return false;
 		case Key::AuthAlgorithms:
 			return applyAlgorithms(key, value, line);
+		case Key::FilterRegistrar:
+			return applyOnOff(settings_.filterRegistrar, key, value, line);
+		case Key::ChecksyncTrusted:
+			return applyTrusted(key, value, line);
+		case Key::ChecksyncUntrusted:
+			if (equalsIgnoreCase(value, "drop")) {
+				settings_.untrusted = UntrustedPolicy::Drop;
+			} else if (equalsIgnoreCase(value, "refuse")) {
+				settings_.untrusted = UntrustedPolicy::Refuse;
+			} else {
+				error(line, key + ": invalid value " + quoted(value) +
+						    " (expected drop or refuse)");
+				return false;
+			}
+			return true;
 		case Key::AuthQop:
 			if (equalsIgnoreCase(value, "auth")) {
 				settings_.qop = QopPolicy::Auth;
@@ -625,6 +648,20 @@ private:
 		return ok;
 	}
 
+	bool applyTrusted(const std::string &key, std::string_view value, long line)
+	{
+		TrustedSources parsed = parseTrustedSources(value);
+		for (const TrustedSourceError &bad : parsed.errors)
+			error(line, key + ": " + bad.reason + " " + quoted(bad.entry) +
+					    (bad.invalid ? " (expected an IP address, a CIDR prefix or a "
+							   "host name)"
+							 : ""));
+		if (!parsed.errors.empty())
+			return false;
+		settings_.trusted = std::move(parsed.sources);
+		return true;
+	}
+
 	bool applyIdentity(Key which, const std::string &key, unsigned idx, std::string_view value,
 			   long line)
 	{
@@ -642,6 +679,16 @@ private:
 			// with an optional port.
 			identity.host = value;
 			if (value.empty() || validHostPort(identity.host, identity.realm()))
+				return true;
+			error(line, key + ": invalid value " + quoted(value) + " (expected host[:port])");
+			return false;
+		}
+		case Key::UserOutbound: {
+			// The outbound proxy, a source filter_registrar accepts: the
+			// same host[:port] form as user_host.
+			identity.outbound = value;
+			if (value.empty() ||
+			    validHostPort(identity.outbound, std::string(hostPart(identity.outbound))))
 				return true;
 			error(line, key + ": invalid value " + quoted(value) + " (expected host[:port])");
 			return false;
@@ -727,18 +774,7 @@ std::string joinEventPackages(EventPackageSet packages, std::string_view separat
 
 std::string Identity::realm() const
 {
-	const std::string_view text = host;
-	if (text.starts_with('[')) {
-		const auto close = text.find(']');
-		if (close != std::string_view::npos)
-			return std::string(text.substr(0, close + 1));
-		return host;
-	}
-	const auto colon = text.find(':');
-	// Several colons without brackets: a bare IPv6 address, kept whole.
-	if (colon != std::string_view::npos && text.find(':', colon + 1) == std::string_view::npos)
-		return std::string(text.substr(0, colon));
-	return host;
+	return std::string(hostPart(host));
 }
 
 const std::string &Identity::authUser() const
@@ -922,6 +958,15 @@ std::string describeSettings(const Settings &settings)
 	line("checksync_auth_algorithms", algorithms);
 	line("checksync_auth_qop", settings.qop == QopPolicy::Auth ? "auth" : "none");
 	line("checksync_events", joinEventPackages(settings.events, ","));
+	line("filter_registrar", onOff(settings.filterRegistrar));
+	std::string trusted;
+	for (const TrustedSource &source : settings.trusted) {
+		if (!trusted.empty())
+			trusted += ',';
+		trusted += source.toString();
+	}
+	line("checksync_trusted", trusted);
+	line("checksync_untrusted", settings.untrusted == UntrustedPolicy::Drop ? "drop" : "refuse");
 
 	for (const auto &[idx, identity] : settings.identities) {
 		line(identityKey("user_active", idx), onOff(identity.active));
@@ -930,6 +975,7 @@ std::string describeSettings(const Settings &settings)
 		line(identityKey("user_pname", idx), identity.pname);
 		line(identityKey("user_pass", idx), identity.pass.empty() ? "(unset)" : "********");
 		line(identityKey("user_hash", idx), identity.hash.empty() ? "(unset)" : "********");
+		line(identityKey("user_outbound", idx), identity.outbound);
 	}
 	return out;
 }

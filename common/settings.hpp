@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "digest.hpp"
+#include "net_address.hpp"
 
 namespace checksyncd {
 
@@ -85,6 +86,13 @@ enum class QopPolicy : unsigned char {
 	None, // RFC 2069 style, the seed's challenge
 };
 
+// What a request from a source the filter does not accept gets
+// (checksync_untrusted).
+enum class UntrustedPolicy : unsigned char {
+	Drop,	// no answer at all
+	Refuse, // 403
+};
+
 struct Identity {
 	unsigned idx = 0;
 	bool active = true;
@@ -93,6 +101,7 @@ struct Identity {
 	std::string pname; // user_pname (authentication user), may be empty
 	std::string pass;  // user_pass, secret
 	std::string hash;  // user_hash, lower-case 32 hex (MD5 HA1), secret
+	std::string outbound; // user_outbound, host[:port]
 
 	// Host part of user_host (port removed; IPv6 keeps its brackets).
 	std::string realm() const;
@@ -113,6 +122,10 @@ struct Settings {
 	QopPolicy qop = QopPolicy::Auth;
 	// checksync_events: the packages honoured; never empty.
 	EventPackageSet events = kDefaultEventPackages;
+	// Source filter: filter_registrar, checksync_trusted, checksync_untrusted.
+	bool filterRegistrar = false;
+	std::vector<TrustedSource> trusted;
+	UntrustedPolicy untrusted = UntrustedPolicy::Drop;
 	// Keyed by idx, so iteration runs from the lowest idx up.
 	std::map<unsigned, Identity> identities;
 	// Names of the settings that came from the file (the rest are defaults);

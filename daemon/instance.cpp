@@ -78,11 +78,15 @@ Instance::Instance(const Options &options)
 	statusService_ = std::make_unique<StatusService>(loop_, *bus_);
 	publishSettings();
 
+	gate_ = std::make_unique<SourceGate>(loop_);
+	gate_->setSettings(settings_.get());
+
 	std::vector<std::string> listen = options_.listen;
 	if (listen.empty())
 		listen = defaultListen(settings_ ? settings_->port : 5060);
 	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen, statusService_.get());
 	sip_->setSettings(settings_);
+	sip_->setSourceGate(gate_.get());
 	statusService_->setFeed(sip_.get());
 	statusService_->setListening(listen);
 
@@ -99,6 +103,7 @@ Instance::~Instance()
 	statusService_->setFeed(nullptr);
 	sip_.reset();
 	statusService_.reset();
+	gate_.reset();
 	provisioning_.reset();
 	signals_.reset();
 	if (signalFd_ >= 0)
@@ -168,6 +173,12 @@ void Instance::reload(bool forced)
 	bool changed = loadSettings(forced);
 	if (changed && sip_)
 		sip_->setSettings(settings_);
+	// New settings look every name of the source filter up again; so does
+	// a SIGHUP that changed nothing.
+	if (changed)
+		gate_->setSettings(settings_.get());
+	else if (forced)
+		gate_->refresh();
 	publishSettings();
 	notifyReady();
 }
@@ -178,6 +189,8 @@ std::string Instance::status() const
 	if (settings_) {
 		text = "Serving check-sync on " + sip_->listening() + "; challenge " +
 		       onOff(settings_->challengeChecksync);
+		if (std::string filter = gate_->status(); !filter.empty())
+			text += "; " + filter;
 		if (!settingsProblem_.empty())
 			text += "; kept last good settings (" + settingsProblem_ + ")";
 	} else {

@@ -16,6 +16,7 @@
 #include "settings.hpp"
 #include "settings_watcher.hpp"
 #include "sip_service.hpp"
+#include "source_gate.hpp"
 #include "status_service.hpp"
 
 namespace checksyncd {
@@ -63,6 +64,7 @@ private:
 	std::string refusedStamp_;    // which version of the file that was
 	std::unique_ptr<BusConnection> bus_;
 	std::unique_ptr<ProvisioningClient> provisioning_;
+	std::unique_ptr<SourceGate> gate_;
 	std::unique_ptr<StatusService> statusService_;
 	std::unique_ptr<SipService> sip_;
 	std::unique_ptr<Timer> watchdog_;

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,10 @@
 #include "config.h"
 #include "instance.hpp"
 #include "log.hpp"
+#include "loop.hpp"
+#include "resolver.hpp"
 #include "settings.hpp"
+#include "source_filter.hpp"
 
 using namespace checksyncd;
 
@@ -53,6 +57,42 @@ int usage(const char *message)
 	return kExitUsage;
 }
 
+// --check-config looks the source filter's names up as the daemon would
+// (the same resolver on a loop of its own, so at most kLookupTimeoutMs) and
+// says what each resolves to. Waiting is fine here: this is a command, not
+// the daemon's loop.
+void printResolution(const std::vector<ResolveTarget> &targets)
+{
+	std::map<ResolveTarget, Resolution> results;
+	su_init();
+	try {
+		EventLoop loop;
+		Resolver resolver(loop, [&](const ResolveTarget &target, const Resolution &result) {
+			results[target] = result;
+			if (results.size() == targets.size())
+				loop.stop();
+		});
+		for (const ResolveTarget &target : targets)
+			resolver.lookup(target);
+		loop.run();
+	} catch (const std::exception &e) {
+		std::printf("source filter: cannot look names up: %s\n", e.what());
+	}
+	su_deinit();
+	for (const auto &[target, result] : results) {
+		if (result.addresses.empty()) {
+			std::printf("source filter: %s unresolved: %s; requests from it are filtered out\n",
+				    target.toString().c_str(), result.error.c_str());
+			continue;
+		}
+		std::string addresses;
+		for (const IpAddress &address : result.addresses)
+			addresses += (addresses.empty() ? "" : ", ") + address.toString();
+		std::printf("source filter: %s resolves to %s (TTL %u s)\n", target.toString().c_str(),
+			    addresses.c_str(), static_cast<unsigned>(result.ttlS));
+	}
+}
+
 int checkConfig(const std::string &path)
 {
 	LoadResult result = loadSettingsFile(path);
@@ -66,6 +106,13 @@ int checkConfig(const std::string &path)
 	for (const std::string &warning : authWarnings(*result.settings))
 		std::fprintf(stderr, "%s: warning: %s\n", path.c_str(), warning.c_str());
 	std::printf("%s", describeSettings(*result.settings).c_str());
+	for (const std::string &warning : filterWarnings(*result.settings))
+		std::fprintf(stderr, "%s: warning: %s\n", path.c_str(), warning.c_str());
+	const FilterPlan plan = planFilter(*result.settings);
+	if (!plan.targets.empty()) {
+		std::fflush(stdout);
+		printResolution(plan.targets);
+	}
 	return 0;
 }
 

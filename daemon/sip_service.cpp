@@ -22,6 +22,7 @@
 
 #include "log.hpp"
 #include "sofia.hpp"
+#include "source_gate.hpp"
 #include "tcp_guard.hpp"
 #include "text.hpp"
 
@@ -202,6 +203,15 @@ int SipService::messageTrampoline(void *magic, nta_agent_t *, msg_t *msg, sip_t 
 void SipService::onRequest(msg_t *msg, sip_t *sip)
 {
 	UniqueMsg owned(msg);
+	// Source filter (filter_registrar, checksync_trusted): before anything
+	// else, so that a dropped request costs no more work and gets no answer
+	// at all; a refused one gets the guard's 403.
+	const SourceVerdict filtered = gate_ ? gate_->check(msg) : SourceVerdict::Allow;
+	if (filtered == SourceVerdict::Drop) {
+		if (status_)
+			status_->droppedByFilter();
+		return;
+	}
 	std::optional<SourceAddress> source = sourceOf(msg);
 	if (!sip || !sip->sip_request)
 		return;
@@ -225,6 +235,7 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	request.branch = orEmpty(sip->sip_via->v_branch);
 	request.callId = sip->sip_call_id ? orEmpty(sip->sip_call_id->i_id) : "";
 	request.cseq = sip->sip_cseq->cs_seq;
+	request.refused = filtered == SourceVerdict::Refuse;
 
 	std::shared_ptr<const Settings> settings = settings_;
 	Verdict verdict = guard_.decide(settings.get(), request, EventLoop::nowMs());

@@ -32,6 +32,7 @@ struct nta_incoming_s;
 
 namespace checksyncd {
 
+class SourceGate;
 class TcpGuard;
 
 class SipService final : public StatusFeed
@@ -54,6 +55,10 @@ public:
 
 	// nullptr: no good settings yet (answer 503).
 	void setSettings(std::shared_ptr<const Settings> settings);
+
+	// Source filter (daemon/source_gate.hpp): asked first about every
+	// request; nullptr: every source is considered.
+	void setSourceGate(SourceGate *gate) { gate_ = gate; }
 
 	// The listen URIs, without "sip:", for the status line.
 	const std::string &listening() const { return listening_; }
@@ -94,6 +99,7 @@ private:
 	std::string listening_;
 	RequestGuard guard_;
 	std::list<Waiting> waiting_;
+	SourceGate *gate_ = nullptr; // source filter
 	std::unique_ptr<TcpGuard> tcpGuard_;
 };
 

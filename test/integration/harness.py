@@ -131,7 +131,7 @@ def settings_xml(challenge=None, challenge_reboot=None, action=None, algorithms=
     """A Snom-style settings document (DESIGN section 3).
 
     identities: list of dicts with idx and any of user_active, user_name,
-    user_host, user_pname, user_pass, user_hash. Default: identity 1,
+    user_host, user_pname, user_pass, user_hash, user_outbound. Default: identity 1,
     340899@ser.berlin.snom.com, password 1234.
     """
     if identities is None:
@@ -158,7 +158,7 @@ def settings_xml(challenge=None, challenge_reboot=None, action=None, algorithms=
         setting(name, value)
     for ident in identities:
         for key in ("user_active", "user_name", "user_host", "user_pname", "user_pass",
-                    "user_hash"):
+                    "user_hash", "user_outbound"):
             if key in ident:
                 setting(key, ident[key], ident["idx"])
     lines += ["  </phone-settings>", "</settings>", ""]
@@ -257,6 +257,7 @@ class Env:
         self.standin = None
         self.daemon = None
         self.daemon_stopped = False
+        self.netns = None  # a Netns: the daemon runs inside it
         self.port = None
         self.listen = None
         self.notes = []  # sd_notify datagrams, in order
@@ -324,7 +325,10 @@ class Env:
     # -- daemon ---------------------------------------------------------------
 
     def daemon_args(self, listen=None, extra=()):
-        return [CONFIG["daemon"], "--settings", self.settings_path, "--listen", listen,
+        # In a network namespace the private bus and the notify socket stay
+        # reachable: both are Unix sockets with a path.
+        prefix = self.netns.exec_prefix() if self.netns else []
+        return [*prefix, CONFIG["daemon"], "--settings", self.settings_path, "--listen", listen,
                 "--bus", self.bus_address, "--log-level", "debug", *extra]
 
     def start_daemon(self, listen=None, host="127.0.0.1", extra=(), wait_ready=True):
@@ -561,7 +565,8 @@ class SipResponse:
 class SipClient:
     """A raw SIP client over UDP or TCP, IPv4 or IPv6, loopback only."""
 
-    def __init__(self, host, port, transport="udp", source=None):
+    def __init__(self, host, port, transport="udp", source=None, netns=None):
+        """netns: a Netns to send from (the socket is made inside it)."""
         assert host in ("127.0.0.1", "::1"), "targets must be loopback"
         source = source or host
         assert source.startswith("127.") or source == "::1", "sources must be loopback"
@@ -569,12 +574,17 @@ class SipClient:
         self.source = source
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         kind = socket.SOCK_DGRAM if self.transport == "udp" else socket.SOCK_STREAM
-        self.sock = socket.socket(family, kind)
-        self.sock.bind((source, 0))
-        if self.transport == "tcp":
-            self.sock.settimeout(RECV_TIMEOUT)
-            self.sock.connect((host, port))
-            self.sock.settimeout(None)
+
+        def make():
+            sock = socket.socket(family, kind)
+            sock.bind((source, 0))
+            if self.transport == "tcp":
+                sock.settimeout(RECV_TIMEOUT)
+                sock.connect((host, port))
+                sock.settimeout(None)
+            return sock
+
+        self.sock = netns.run(make) if netns else make()
         self.local_port = self.sock.getsockname()[1]
         self.responses = []  # every response received, in order
         self.pending = []  # received but not yet returned

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 import test_dialects  # noqa: E402
+import test_filter  # noqa: E402
 import test_guard  # noqa: E402
 import test_reload  # noqa: E402
 import test_security  # noqa: E402
@@ -741,14 +742,14 @@ def main(argv=None):
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
     for module in (test_security, test_reload, test_dialects, test_guard, test_status,
-                   test_tcp):
+                   test_tcp, test_filter):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []
     for what, path in (("--daemon", args.daemon), ("--standin", args.standin)):
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             problems.append(f"{what} {path}: not an executable file")
-    for tool in ("dbus-daemon", "dbus-send", "busctl", "setpriv", "sipsak", "sipp"):
+    for tool in ("dbus-daemon", "dbus-send", "busctl", "setpriv", "sipsak", "sipp", "dnsmasq", "ip"):
         if not shutil.which(tool):
             problems.append(f"{tool} is not installed (the tests that need it will fail)")
     for p in problems:

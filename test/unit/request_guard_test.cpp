@@ -385,3 +385,36 @@ TEST(RequestGuard, unlockLiftsALockout)
 	CHECK_TRUE(guard.unlock("192.0.2.1", now));
 	CHECK_TRUE(authenticate(pbx).serve);
 }
+
+TEST(RequestGuard, aSourceTheFilterRefusesGets403BeforeAnythingElse)
+{
+	Sent s = notify(pbx);
+	sip_event_t *event = sip_event_make(home, "check-sync;reboot=false");
+	GuardRequest request;
+	request.method = "NOTIFY";
+	request.event = classifyEvent(event);
+	request.uriHasUser = true;
+	request.uriUser = s.user;
+	request.uriHost = "192.0.2.9";
+	request.requestUri = s.uri;
+	request.source = s.source;
+	request.branch = s.branch;
+	request.callId = s.callId;
+	request.cseq = 1;
+	request.refused = true;
+	// Not challenged, not served, no settings needed: 403 with a To tag key.
+	Verdict verdict = guard.decide(&settings, request, now);
+	LONGS_EQUAL(403, verdict.status);
+	CHECK_FALSE(verdict.serve);
+	CHECK_TRUE(verdict.challenges.empty());
+	CHECK_TRUE(verdict.event == GuardEvent::None);
+	CHECK_TRUE(verdict.key == guard.decide(&settings, request, now).key);
+	LONGS_EQUAL(403, guard.decide(nullptr, request, now).status);
+	// An ACK still gets nothing.
+	request.method = "ACK";
+	LONGS_EQUAL(0, guard.decide(&settings, request, now).status);
+	// Not refused: the usual challenge.
+	request.method = "NOTIFY";
+	request.refused = false;
+	LONGS_EQUAL(401, guard.decide(&settings, request, now).status);
+}

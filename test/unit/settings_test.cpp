@@ -389,6 +389,57 @@ TEST(Settings, acceptsAnyPositiveIdx)
 // ---------------------------------------------------------------------------
 // Invalid values
 
+TEST(Settings, readsTheSourceFilterSettings)
+{
+	const Settings &settings =
+		checkGood(parse(wrap("<filter_registrar>ON</filter_registrar>\n"
+				     "<checksync_trusted> 192.0.2.1, 198.51.100.0/24 ,2001:db8::/32,"
+				     "[2001:db8::7], PBX.Example.COM </checksync_trusted>\n"
+				     "<checksync_untrusted>Refuse</checksync_untrusted>\n"
+				     "<user_outbound idx=\"1\">proxy.example.com:5070</user_outbound>\n"
+				     "<user_outbound idx=\"2\">[2001:db8::9]</user_outbound>\n")));
+	CHECK_TRUE(settings.filterRegistrar);
+	CHECK_TRUE(settings.untrusted == UntrustedPolicy::Refuse);
+	LONGS_EQUAL(5, settings.trusted.size());
+	STRCMP_EQUAL("192.0.2.1", settings.trusted[0].toString().c_str());
+	STRCMP_EQUAL("198.51.100.0/24", settings.trusted[1].toString().c_str());
+	STRCMP_EQUAL("2001:db8::/32", settings.trusted[2].toString().c_str());
+	STRCMP_EQUAL("2001:db8::7", settings.trusted[3].toString().c_str());
+	CHECK_FALSE(settings.trusted[4].prefix.has_value());
+	STRCMP_EQUAL("pbx.example.com", settings.trusted[4].name.c_str());
+	STRCMP_EQUAL("proxy.example.com:5070", settings.identities.at(1).outbound.c_str());
+	STRCMP_EQUAL("[2001:db8::9]", settings.identities.at(2).outbound.c_str());
+	CHECK_TRUE(settings.fromFile.contains("user_outbound[1]"));
+	CHECK_TRUE(settings.fromFile.contains("checksync_trusted"));
+}
+
+TEST(Settings, theSourceFilterIsOffByDefault)
+{
+	const Settings &settings = checkGood(parse(wrap("<checksync_trusted></checksync_trusted>\n")));
+	CHECK_FALSE(settings.filterRegistrar);
+	CHECK_TRUE(settings.trusted.empty());
+	CHECK_TRUE(settings.untrusted == UntrustedPolicy::Drop);
+}
+
+TEST(Settings, reportsEveryBadEntryOfTheTrustedList)
+{
+	const LoadResult result =
+		parse(wrap("<checksync_trusted>192.0.2.1/40, ok.example.com, bad_name</checksync_trusted>\n"));
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(2, result.errors.size());
+	CHECK_TRUE(contains(result.errors[0].message, "\"192.0.2.1/40\""));
+	CHECK_TRUE(contains(result.errors[1].message, "\"bad_name\""));
+}
+
+TEST(Settings, refusesMoreThan64TrustedEntriesOnce)
+{
+	std::string list;
+	for (int i = 0; i < 70; i++)
+		list += (i ? "," : "") + std::string("192.0.2.") + std::to_string(i);
+	const LoadResult result = parse(wrap("<checksync_trusted>" + list + "</checksync_trusted>\n"));
+	checkOneError(result, 4, "checksync_trusted: more than 64 entries at \"192.0.2.64\"");
+}
+
 TEST(Settings, reportsEachInvalidValueWithItsLine)
 {
 	struct Case {
@@ -477,6 +528,42 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 		 "user_hash[2]: invalid value (expected empty or 32 hex digits)"},
 		{"<user_hash idx=\"2\">0123456789abcdef0123456789abcdeg</user_hash>",
 		 "user_hash[2]: invalid value (expected empty or 32 hex digits)"},
+		{"<filter_registrar>yes</filter_registrar>",
+		 "filter_registrar: invalid value \"yes\" (expected on or off)"},
+		{"<checksync_untrusted>reject</checksync_untrusted>",
+		 "checksync_untrusted: invalid value \"reject\" (expected drop or refuse)"},
+		{"<checksync_untrusted></checksync_untrusted>",
+		 "checksync_untrusted: invalid value \"\" (expected drop or refuse)"},
+		{"<checksync_trusted>192.0.2.300</checksync_trusted>",
+		 "checksync_trusted: invalid address or prefix \"192.0.2.300\" (expected an IP "
+		 "address, a CIDR prefix or a host name)"},
+		{"<checksync_trusted>192.0.2.0/33</checksync_trusted>",
+		 "checksync_trusted: invalid address or prefix \"192.0.2.0/33\" (expected an IP "
+		 "address, a CIDR prefix or a host name)"},
+		{"<checksync_trusted>2001:db8::/129</checksync_trusted>",
+		 "checksync_trusted: invalid address or prefix \"2001:db8::/129\" (expected an IP "
+		 "address, a CIDR prefix or a host name)"},
+		{"<checksync_trusted>pbx.example.com:5060</checksync_trusted>",
+		 "checksync_trusted: invalid address or prefix \"pbx.example.com:5060\" (expected an "
+		 "IP address, a CIDR prefix or a host name)"},
+		{"<checksync_trusted>pbx_example.com</checksync_trusted>",
+		 "checksync_trusted: invalid host name \"pbx_example.com\" (expected an IP address, a "
+		 "CIDR prefix or a host name)"},
+		{"<checksync_trusted>192.0.2.1 192.0.2.2</checksync_trusted>",
+		 "checksync_trusted: invalid host name \"192.0.2.1 192.0.2.2\" (expected an IP "
+		 "address, a CIDR prefix or a host name)"},
+		{"<checksync_trusted>192.0.2.1,,pbx.example.com</checksync_trusted>",
+		 "checksync_trusted: empty entry in \"192.0.2.1,,pbx.example.com\""},
+		{"<checksync_trusted>192.0.2.1, ::ffff:192.0.2.1</checksync_trusted>",
+		 "checksync_trusted: duplicate entry \"::ffff:192.0.2.1\""},
+		{"<checksync_trusted>pbx.example.com,PBX.Example.com</checksync_trusted>",
+		 "checksync_trusted: duplicate entry \"PBX.Example.com\""},
+		{"<user_outbound idx=\"1\">proxy.example.com:0</user_outbound>",
+		 "user_outbound[1]: invalid value \"proxy.example.com:0\" (expected host[:port])"},
+		{"<user_outbound idx=\"1\">sip:proxy.example.com</user_outbound>",
+		 "user_outbound[1]: invalid value \"sip:proxy.example.com\" (expected host[:port])"},
+		{"<user_outbound idx=\"1\">proxy example</user_outbound>",
+		 "user_outbound[1]: invalid value \"proxy example\" (expected host[:port])"},
 	};
 	for (const Case &c : cases) {
 		// Line 4 is a valid setting, the invalid one is on line 5.
@@ -1093,7 +1180,12 @@ TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
 							"<checksync_events>restart_now,reboot_now</checksync_events>\n"
 							"<user_name idx=\"1\">340899</user_name>\n"
 							"<user_host idx=\"1\">ser.berlin.snom.com</user_host>\n"
-							"<user_pass idx=\"1\">1234</user_pass>\n")));
+							"<user_pass idx=\"1\">1234</user_pass>\n"
+							"<filter_registrar>on</filter_registrar>\n"
+							"<checksync_trusted>192.0.2.7/24, [2001:DB8::1], "
+							"PBX.example.com</checksync_trusted>\n"
+							"<checksync_untrusted>refuse</checksync_untrusted>\n"
+							"<user_outbound idx=\"1\">proxy.example.com:5061</user_outbound>\n")));
 	STRCMP_EQUAL("challenge_checksync = on (file)\n"
 		     "challenge_reboot = off (default)\n"
 		     "checksync_action = (empty) (default)\n"
@@ -1101,12 +1193,16 @@ TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
 		     "checksync_auth_algorithms = SHA-256,MD5 (file)\n"
 		     "checksync_auth_qop = auth (default)\n"
 		     "checksync_events = reboot_now,restart_now (file)\n"
+		     "filter_registrar = on (file)\n"
+		     "checksync_trusted = 192.0.2.0/24,2001:db8::1,pbx.example.com (file)\n"
+		     "checksync_untrusted = refuse (file)\n"
 		     "user_active[1] = on (default)\n"
 		     "user_name[1] = 340899 (file)\n"
 		     "user_host[1] = ser.berlin.snom.com (file)\n"
 		     "user_pname[1] = (empty) (default)\n"
 		     "user_pass[1] = ******** (file)\n"
-		     "user_hash[1] = (unset) (default)\n",
+		     "user_hash[1] = (unset) (default)\n"
+		     "user_outbound[1] = proxy.example.com:5061 (file)\n",
 		     describeSettings(settings).c_str());
 }
 
@@ -1118,7 +1214,10 @@ TEST(Settings, describeSettingsShowsDefaults)
 		     "network_id_port = 5060 (default)\n"
 		     "checksync_auth_algorithms = MD5 (default)\n"
 		     "checksync_auth_qop = auth (default)\n"
-		     "checksync_events = check-sync (default)\n",
+		     "checksync_events = check-sync (default)\n"
+		     "filter_registrar = off (default)\n"
+		     "checksync_trusted = (empty) (default)\n"
+		     "checksync_untrusted = drop (default)\n",
 		     describeSettings(Settings{}).c_str());
 }
 

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+
+#include "source_gate.hpp"
+
+#include <sofia-sip/msg_addr.h>
+
+#include <algorithm>
+#include <exception>
+
+#include "log.hpp"
+
+namespace checksyncd {
+
+namespace {
+
+std::string join(const std::vector<IpAddress> &addresses)
+{
+	std::string text;
+	for (const IpAddress &address : addresses) {
+		if (!text.empty())
+			text += ", ";
+		text += address.toString();
+	}
+	return text;
+}
+
+std::string describePlan(const FilterPlan &plan)
+{
+	std::string sources;
+	const auto add = [&](const std::string &item) {
+		if (!sources.empty())
+			sources += ", ";
+		sources += item;
+	};
+	for (const IpPrefix &prefix : plan.prefixes)
+		add(prefix.toString());
+	for (const ResolveTarget &target : plan.targets)
+		add(target.toString());
+	return std::string("source filter on (") +
+	       (plan.policy == UntrustedPolicy::Drop ? "drop" : "refuse") +
+	       "): requests are considered only from " + (sources.empty() ? "nowhere" : sources);
+}
+
+} // namespace
+
+SourceGate::SourceGate(EventLoop &loop)
+	: loop_(loop), refreshTimer_(loop), dropTimer_(loop)
+{
+}
+
+SourceGate::~SourceGate() = default;
+
+void SourceGate::setSettings(const Settings *settings)
+{
+	FilterPlan plan = settings ? planFilter(*settings) : FilterPlan{};
+	if (plan != plan_) {
+		if (plan.enabled)
+			logMessage(LogLevel::Info, describePlan(plan), {{"SOURCE_FILTER", "on"}});
+		else if (plan_.enabled)
+			logMessage(LogLevel::Info, "source filter off", {{"SOURCE_FILTER", "off"}});
+	}
+	if (resolver_) {
+		for (const auto &[target, entry] : names_.entries()) {
+			if (!std::binary_search(plan.targets.begin(), plan.targets.end(), target))
+				resolver_->cancel(target);
+		}
+	}
+	plan_ = std::move(plan);
+	names_.setTargets(plan_.targets, EventLoop::nowMs());
+	resolveDue();
+}
+
+void SourceGate::refresh()
+{
+	names_.refreshAll(EventLoop::nowMs());
+	resolveDue();
+}
+
+void SourceGate::resolveDue()
+{
+	const std::uint64_t now = EventLoop::nowMs();
+	std::vector<ResolveTarget> due = names_.takeDue(now);
+	if (!due.empty() && !resolver_) {
+		try {
+			resolver_ = std::make_unique<Resolver>(
+				loop_, [this](const ResolveTarget &target, const Resolution &result) {
+					onResolved(target, result);
+				});
+		} catch (const std::exception &e) {
+			// Every name fails (closed) and is tried again later.
+			Resolution failed;
+			failed.error = e.what();
+			for (const ResolveTarget &target : due)
+				onResolved(target, failed);
+			return;
+		}
+	}
+	for (const ResolveTarget &target : due) {
+		if (logEnabled(LogLevel::Debug))
+			logMessage(LogLevel::Debug, "source filter: looking up " + target.toString());
+		resolver_->lookup(target);
+	}
+	schedule();
+}
+
+void SourceGate::schedule()
+{
+	const std::optional<std::uint64_t> next = names_.nextDueMs();
+	if (!next) {
+		refreshTimer_.cancel();
+		return;
+	}
+	const std::uint64_t now = EventLoop::nowMs();
+	refreshTimer_.arm(*next > now ? *next - now : 0, [this] { resolveDue(); });
+}
+
+void SourceGate::onResolved(const ResolveTarget &target, const Resolution &result)
+{
+	const NameTable::Change change = names_.complete(target, result, EventLoop::nowMs());
+	const std::string &name = target.name;
+	switch (change) {
+	case NameTable::Change::Resolved:
+	case NameTable::Change::Changed:
+		logMessage(LogLevel::Info,
+			   "source filter: " + name +
+				   (change == NameTable::Change::Resolved ? " resolves to "
+									  : " now resolves to ") +
+				   join(names_.entries().at(target).addresses) + " (TTL " +
+				   std::to_string(result.ttlS) + " s)",
+			   {{"SOURCE_FILTER", "resolved"}, {"SOURCE_NAME", name}});
+		break;
+	case NameTable::Change::Refreshed:
+		if (logEnabled(LogLevel::Debug))
+			logMessage(LogLevel::Debug, "source filter: " + name + " unchanged (TTL " +
+							    std::to_string(result.ttlS) + " s)");
+		break;
+	case NameTable::Change::Failed:
+		logMessage(LogLevel::Warning,
+			   "source filter: cannot resolve " + target.toString() + ": " + result.error +
+				   "; requests from it are filtered out until it resolves",
+			   {{"SOURCE_FILTER", "unresolved"}, {"SOURCE_NAME", name}});
+		break;
+	case NameTable::Change::StillFailing:
+		if (logEnabled(LogLevel::Debug))
+			logMessage(LogLevel::Debug, "source filter: still cannot resolve " + name + ": " +
+							    result.error);
+		break;
+	case NameTable::Change::Unknown:
+		break;
+	}
+	schedule();
+}
+
+SourceVerdict SourceGate::check(msg_s *msg)
+{
+	if (!plan_.enabled)
+		return SourceVerdict::Allow;
+	const su_addrinfo_t *ai = msg_addrinfo(msg);
+	const std::optional<IpAddress> source = IpAddress::fromSockaddr(ai ? ai->ai_addr : nullptr);
+	const std::uint64_t now = EventLoop::nowMs();
+	const SourceVerdict verdict = decideSource(plan_, names_, source, now);
+	if (verdict == SourceVerdict::Allow || !source)
+		return verdict;
+	if (const std::optional<DropLog::Report> report = drops_.record(*source, now))
+		logDrop(*report);
+	if (!dropTimer_.armed()) {
+		if (const std::optional<std::uint64_t> next = drops_.nextFlushMs())
+			dropTimer_.arm(*next > now ? *next - now : 0, [this] { flushDrops(); });
+	}
+	return verdict;
+}
+
+void SourceGate::logDrop(const DropLog::Report &report)
+{
+	const char *what = plan_.policy == UntrustedPolicy::Drop ? "dropped" : "refused";
+	const std::string from = report.prefix.empty() ? "other networks" : report.prefix;
+	std::string text;
+	if (report.first)
+		text = std::string("source filter: ") + what + " a request from " + report.lastSource +
+		       " (not a registrar, outbound proxy or checksync_trusted source); more from " +
+		       from + " are counted and reported once a minute";
+	else
+		text = std::string("source filter: ") + what + " " + std::to_string(report.count) +
+		       (report.count == 1 ? " request" : " requests") + " from " + from + " in " +
+		       std::to_string((report.periodMs + 500) / 1000) + " s (last from " +
+		       report.lastSource + ")";
+	const std::string count = std::to_string(report.count);
+	logMessage(LogLevel::Info, text,
+		   {{"SOURCE_FILTER", what},
+		    {"SIP_SOURCE_IP", report.lastSource},
+		    {"SOURCE_PREFIX", from},
+		    {"FILTERED_COUNT", count}});
+}
+
+void SourceGate::flushDrops()
+{
+	const std::uint64_t now = EventLoop::nowMs();
+	for (const DropLog::Report &report : drops_.flush(now))
+		logDrop(report);
+	if (const std::optional<std::uint64_t> next = drops_.nextFlushMs())
+		dropTimer_.arm(*next > now ? *next - now : 0, [this] { flushDrops(); });
+}
+
+std::string SourceGate::status() const
+{
+	if (!plan_.enabled)
+		return {};
+	std::size_t resolved = 0;
+	for (const auto &[target, entry] : names_.entries())
+		resolved += entry.resolved ? 1 : 0;
+	std::string text = "source filter on";
+	if (!names_.entries().empty())
+		text += " (" + std::to_string(resolved) + " of " + std::to_string(names_.entries().size()) +
+			" names resolved)";
+	return text + ", " + std::to_string(drops_.total()) + " requests filtered";
+}
+
+} // namespace checksyncd

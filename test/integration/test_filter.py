@@ -1,0 +1,381 @@
+# SPDX-License-Identifier: MIT
+"""The source filter (filter_registrar, checksync_trusted,
+checksync_untrusted) against a real DNS server.
+
+The DNS tests run the daemon in a network namespace of their own, with
+dnsmasq on 127.0.0.1:53 inside it (or a server that never answers); the
+PBX sends from 127.0.0.2, a stranger from 127.0.0.3, both inside the
+namespace. Records have a TTL of 1 s, which the daemon treats as its
+minimum of 5 s: a test that changes a record waits that long.
+"""
+
+import json
+import signal
+import subprocess
+import time
+import unittest
+
+import netns
+from base import DaemonTest
+from harness import CONFIG, DEFAULT_PASS, DEFAULT_USER, SipClient, free_port, settings_xml
+
+ZONE = "filter.test"
+PBX = "127.0.0.2"
+STRANGER = "127.0.0.3"
+# How long a request that gets no answer is waited for: the daemon answers
+# a served one in milliseconds.
+SILENCE = 1.0
+# A changed record shows after its TTL (the daemon's minimum, 5 s) plus the
+# lookup: generous, for slow machines and qemu.
+FOLLOW_TIMEOUT = 20.0
+
+HOSTS = {
+    f"sip1.{ZONE}": [PBX, "::1"],
+    f"naptr-host.{ZONE}": ["127.0.0.5"],
+    f"proxy.{ZONE}": ["127.0.0.7"],
+}
+SRV = [
+    (f"_sip._udp.pbx.{ZONE}", f"sip1.{ZONE}", 5060),
+    # Only reached when a lookup of proxy.filter.test ignores its port.
+    (f"_sip._udp.proxy.{ZONE}", f"sip1.{ZONE}", 5060),
+    (f"_sip._udp.naptr-srv.{ZONE}", f"naptr-host.{ZONE}", 5060),
+]
+NAPTR = [(f"naptr.{ZONE}", 10, 10, "S", "SIP+D2U", f"_sip._udp.naptr-srv.{ZONE}")]
+
+
+def filter_settings(host=f"pbx.{ZONE}", outbound=None, untrusted=None, trusted=None,
+                    registrar="on", challenge="off"):
+    ident = dict(idx=1, user_active="on", user_name=DEFAULT_USER, user_host=host,
+                 user_pass=DEFAULT_PASS)
+    if outbound is not None:
+        ident["user_outbound"] = outbound
+    extra = [("filter_registrar", registrar)]
+    if untrusted is not None:
+        extra.append(("checksync_untrusted", untrusted))
+    if trusted is not None:
+        extra.append(("checksync_trusted", trusted))
+    return settings_xml(challenge=challenge, identities=[ident], extra=extra)
+
+
+class FilterChecks:
+    """What the filter tests ask of a client."""
+
+    def status_of(self, c, method="NOTIFY", timeout=SILENCE, **kw):
+        """The final status a request gets, or None for no answer at all."""
+        kw.setdefault("event", "check-sync;reboot=false" if method == "NOTIFY" else None)
+        resp, _, _ = c.request(method=method, timeout=timeout, **kw)
+        return resp.status if resp else None
+
+    def wait_status(self, c, expected, timeout=FOLLOW_TIMEOUT, method="OPTIONS"):
+        """Ask again until the answer is `expected`; returns the last one."""
+        deadline = time.monotonic() + timeout
+        status = None
+        while time.monotonic() < deadline:
+            status = self.status_of(c, method=method, timeout=0.5)
+            if status == expected:
+                return status
+            time.sleep(0.2)
+        return status
+
+
+class NetnsTest(FilterChecks, DaemonTest):
+    """A DaemonTest whose daemon and clients live in a network namespace."""
+
+    def setUp(self):
+        super().setUp()
+        why = netns.available()
+        if why:
+            self.fail(f"cannot run the DNS tests: {why}")
+        self.ns = netns.Netns()
+        self.addCleanup(self.ns.close)
+        self.env.netns = self.ns
+
+    def client_from(self, source, host="127.0.0.1"):
+        c = SipClient(host, self.env.port, source=source, netns=self.ns)
+        self.clients.append(c)
+        self.env.sockets.append(c.sock)
+        return c
+
+    def counters(self):
+        """The Counters of checksyncd's status object (busctl on the private bus)."""
+        proc = subprocess.run(["busctl", f"--address={self.env.bus_address}", "--timeout=5",
+                               "--json=short", "get-property", "org.checksyncd.CheckSync1",
+                               "/org/checksyncd/CheckSync1", "org.checksyncd.CheckSync1",
+                               "Counters"], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=15, check=True)
+        return json.loads(proc.stdout)["data"]  # a{st}
+
+    def check_config(self, timeout=30):
+        """--check-config inside the namespace: (status, stdout, stderr)."""
+        proc = subprocess.run([*self.ns.exec_prefix(), CONFIG["daemon"], "--check-config",
+                               "--settings", self.env.settings_path],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        return (proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                proc.stderr.decode("utf-8", "replace"))
+
+
+class DnsFilterTest(NetnsTest):
+    """dnsmasq serves the PBX's records."""
+
+    def setUp(self):
+        super().setUp()
+        self.dns = netns.Dnsmasq(self.ns, self.env.dir, ZONE)
+        self.addCleanup(self.dns.stop)
+        self.dns.start(HOSTS, SRV, NAPTR)
+
+    def start_filtered(self, **kw):
+        self.start(settings=filter_settings(**kw))
+        # The first lookup runs right after start; wait for its line.
+        self.assertTrue(self.env.wait_log(" resolves to ", timeout=5.0),
+                        "the registrar's name was not resolved")
+
+    # -- the PBX is served, the stranger is not ----------------------------------
+
+    def test_drop_serves_the_pbx_and_answers_a_stranger_nothing(self):
+        self.start_filtered()
+        pbx, stranger = self.client_from(PBX), self.client_from(STRANGER)
+        self.assertEqual(self.status_of(pbx), 200, "NOTIFY from the PBX (SRV target)")
+        self.assertEqual(self.status_of(stranger), None, "NOTIFY from a stranger")
+        self.assertEqual(self.status_of(stranger, method="OPTIONS"), None,
+                         "OPTIONS from a stranger")
+        self.assertEqual(self.status_of(stranger, method="INVITE"), None,
+                         "INVITE from a stranger")
+        self.assertEqual(self.status_of(pbx, method="OPTIONS"), 200, "OPTIONS from the PBX")
+        self.assertCalls(["Resync"])
+        self.assertEqual(stranger.responses, [], "the stranger got an answer")
+        counters = self.counters()
+        self.assertEqual((counters["dropped_by_filter"], counters["received"]), (3, 2), counters)
+
+    def test_drop_with_the_challenge_lets_only_the_pbx_authenticate(self):
+        self.start_filtered(challenge="on")
+        pbx, stranger = self.client_from(PBX), self.client_from(STRANGER)
+        self.authenticated_notify(pbx, "pbx-call@127.0.0.2")
+        # The stranger gets no challenge, so it never holds a nonce; not
+        # even an answer to a made-up Authorization.
+        self.assertEqual(self.status_of(stranger), None, "NOTIFY from a stranger")
+        fake = ('Digest username="340899", realm="ser.berlin.snom.com", nonce="x", '
+                'uri="sip:340899@127.0.0.1", response="00000000000000000000000000000000"')
+        self.assertEqual(self.status_of(stranger, auth=fake), None,
+                         "NOTIFY with credentials from a stranger")
+        self.assertCalls(["Resync"])
+        self.assertNotIn("authentication failed: source=" + STRANGER, self.env.daemon_log())
+
+    def test_refuse_answers_a_stranger_403(self):
+        self.start_filtered(untrusted="refuse")
+        pbx, stranger = self.client_from(PBX), self.client_from(STRANGER)
+        self.assertEqual(self.status_of(stranger), 403, "NOTIFY from a stranger")
+        self.assertEqual(self.status_of(stranger, method="OPTIONS"), 403,
+                         "OPTIONS from a stranger")
+        self.assertEqual(self.status_of(pbx), 200, "NOTIFY from the PBX")
+        self.assertCalls(["Resync"])
+        counters = self.counters()
+        self.assertEqual((counters["dropped_by_filter"], counters["refused"]), (0, 2), counters)
+
+    def test_refuse_with_the_challenge_refuses_before_challenging(self):
+        self.start_filtered(untrusted="refuse", challenge="on")
+        pbx, stranger = self.client_from(PBX), self.client_from(STRANGER)
+        resp, _, _ = stranger.request(timeout=SILENCE)
+        self.assertStatus(resp, 403, "NOTIFY from a stranger")
+        self.assertEqual(resp.all("www-authenticate"), [], "a stranger got a challenge")
+        self.authenticated_notify(pbx, "pbx-call@127.0.0.2")
+        self.assertCalls(["Resync"])
+
+    def test_dropped_requests_are_logged_once_per_prefix_not_per_packet(self):
+        self.start_filtered()
+        stranger = self.client_from(STRANGER)
+        other = self.client_from("127.0.1.3")
+        for _ in range(30):
+            stranger.send(stranger.build(method="OPTIONS", event=None)[0])
+            other.send(other.build()[0])
+        # One OPTIONS from the PBX after them: once it is answered, the
+        # daemon has read every datagram before it.
+        self.assertEqual(self.status_of(self.client_from(PBX), method="OPTIONS"), 200)
+        log = self.env.daemon_log()
+        lines = [line for line in log.splitlines() if "source filter: dropped" in line]
+        self.assertEqual(len(lines), 2, "\n".join(lines))
+        self.assertIn("dropped a request from 127.0.0.3", lines[0] + lines[1])
+        self.assertIn("more from 127.0.0.0/24 are counted", lines[0] + lines[1])
+        self.assertIn("more from 127.0.1.0/24 are counted", lines[0] + lines[1])
+
+    # -- how names are found ----------------------------------------------------
+
+    def test_naptr_leads_to_its_srv_name(self):
+        self.start_filtered(host=f"naptr.{ZONE}", untrusted="refuse")
+        self.assertEqual(self.status_of(self.client_from("127.0.0.5")), 200,
+                         "NOTIFY from the NAPTR -> SRV -> A address")
+        self.assertEqual(self.status_of(self.client_from(PBX)), 403, "NOTIFY from 127.0.0.2")
+        self.assertIn(("NAPTR", f"naptr.{ZONE}"), self.dns.queries())
+        self.assertIn(("SRV", f"_sip._udp.naptr-srv.{ZONE}"), self.dns.queries())
+        # The NAPTR record named the SRV name: the default ones were not asked.
+        self.assertNotIn(("SRV", f"_sip._udp.naptr.{ZONE}"), self.dns.queries())
+
+    def test_an_explicit_port_means_address_records_only(self):
+        self.start_filtered(host="127.0.0.10", outbound=f"proxy.{ZONE}:5070",
+                            untrusted="refuse")
+        self.assertEqual(self.status_of(self.client_from("127.0.0.7")), 200,
+                         "NOTIFY from the outbound proxy's A record")
+        self.assertEqual(self.status_of(self.client_from("127.0.0.10")), 200,
+                         "NOTIFY from the literal registrar address")
+        # _sip._udp.proxy.filter.test points at 127.0.0.2: not looked up.
+        self.assertEqual(self.status_of(self.client_from(PBX)), 403, "NOTIFY from 127.0.0.2")
+        self.assertEqual([q for q in self.dns.queries() if q[0] in ("SRV", "NAPTR")], [])
+
+    def test_a_trusted_name_is_looked_up_with_a_and_aaaa(self):
+        self.start_filtered(registrar="off", trusted=f"naptr-host.{ZONE}, 127.0.0.8/30",
+                            untrusted="refuse")
+        self.assertEqual(self.status_of(self.client_from("127.0.0.5")), 200, "trusted name")
+        self.assertEqual(self.status_of(self.client_from("127.0.0.9")), 200, "trusted prefix")
+        # filter_registrar is off: the registrar's address is no source.
+        self.assertEqual(self.status_of(self.client_from(PBX)), 403, "the registrar")
+        names = {q[1] for q in self.dns.queries()}
+        self.assertEqual(names, {f"naptr-host.{ZONE}"}, self.dns.queries())
+
+    def test_an_aaaa_record_lets_an_ipv6_source_in(self):
+        # Only an A record (proxy.filter.test: 127.0.0.7): ::1 is refused.
+        self.env.write_settings(filter_settings(host=f"proxy.{ZONE}:5060", untrusted="refuse"))
+        self.env.start_bus()
+        self.env.start_standin()
+        self.env.start_daemon(host="::1")
+        self.assertTrue(self.env.wait_log(" resolves to ", timeout=5.0))
+        v6 = self.client_from("::1", host="::1")
+        self.assertEqual(self.status_of(v6), 403, "from ::1, no AAAA record")
+        # sip1.filter.test, the SRV target of pbx.filter.test, has AAAA ::1.
+        self.env.write_settings(filter_settings(untrusted="refuse"))
+        self.assertEqual(self.wait_status(v6, 200, timeout=3.0), 200, "from ::1 after the AAAA")
+        self.assertIn(("AAAA", f"sip1.{ZONE}"), self.dns.queries())
+
+    # -- following the records ----------------------------------------------------
+
+    def test_the_filter_follows_changed_records_after_their_ttl(self):
+        self.start_filtered(untrusted="refuse")
+        old, new = self.client_from(PBX), self.client_from("127.0.0.4")
+        self.assertEqual(self.status_of(old, method="OPTIONS"), 200)
+        self.assertEqual(self.status_of(new, method="OPTIONS"), 403)
+
+        # A new A record for the SRV target (hosts file, SIGHUP).
+        hosts = dict(HOSTS)
+        hosts[f"sip1.{ZONE}"] = ["127.0.0.4"]
+        self.dns.change_hosts(hosts)
+        self.assertEqual(self.wait_status(new, 200), 200, "the new address was not taken")
+        self.assertEqual(self.status_of(old, method="OPTIONS"), 403, "the old address stayed")
+        self.assertTrue(self.env.wait_log("pbx.filter.test now resolves to 127.0.0.4", 1.0))
+
+        # A new SRV target (dnsmasq restarted with other records).
+        srv = [(f"_sip._udp.pbx.{ZONE}", f"proxy.{ZONE}", 5060)] + SRV[1:]
+        self.dns.restart(hosts, srv, NAPTR)
+        moved = self.client_from("127.0.0.7")
+        self.assertEqual(self.wait_status(moved, 200), 200, "the new SRV target was not taken")
+        self.assertEqual(self.status_of(new, method="OPTIONS"), 403)
+
+    def test_a_name_that_stops_resolving_fails_closed(self):
+        self.start_filtered(untrusted="refuse")
+        pbx = self.client_from(PBX)
+        self.assertEqual(self.status_of(pbx, method="OPTIONS"), 200)
+        hosts = {k: v for k, v in HOSTS.items() if k != f"sip1.{ZONE}"}
+        self.dns.change_hosts(hosts)
+        self.assertEqual(self.wait_status(pbx, 403), 403, "the old address stayed")
+        self.assertTrue(self.env.wait_log("source filter: cannot resolve pbx.filter.test", 1.0))
+        # Back again: served again, without a restart.
+        self.dns.change_hosts(HOSTS)
+        self.assertEqual(self.wait_status(pbx, 200), 200, "the address did not come back")
+
+    def test_new_settings_are_resolved_at_once(self):
+        self.start_filtered(untrusted="refuse")
+        naptr = self.client_from("127.0.0.5")
+        self.assertEqual(self.status_of(naptr, method="OPTIONS"), 403)
+        mark = len(self.env.daemon_log())
+        self.env.write_settings(filter_settings(host=f"naptr.{ZONE}", untrusted="refuse"))
+        # Well before any TTL would have run out.
+        self.assertEqual(self.wait_status(naptr, 200, timeout=3.0), 200)
+        self.assertTrue(self.env.wait_log("naptr.filter.test resolves to 127.0.0.5", 1.0, mark))
+
+    def test_sighup_looks_every_name_up_again(self):
+        self.start_filtered()
+        time.sleep(0.2)
+        before = self.dns.queries(f"sip1.{ZONE}").count(("A", f"sip1.{ZONE}"))
+        self.env.signal_daemon(signal.SIGHUP)
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            if self.dns.queries(f"sip1.{ZONE}").count(("A", f"sip1.{ZONE}")) > before:
+                break
+            time.sleep(0.05)
+        self.assertGreater(self.dns.queries(f"sip1.{ZONE}").count(("A", f"sip1.{ZONE}")), before,
+                           "no new lookup after SIGHUP")
+
+    # -- --check-config -------------------------------------------------------------
+
+    def test_check_config_prints_what_each_name_resolves_to(self):
+        self.env.write_settings(filter_settings(trusted=f"nx.{ZONE}, 127.0.0.9"))
+        status, out, err = self.check_config()
+        self.assertEqual(status, 0, out + err)
+        self.assertIn("filter_registrar = on (file)", out)
+        self.assertIn(f"checksync_trusted = nx.{ZONE},127.0.0.9 (file)", out)
+        self.assertIn("checksync_untrusted = drop (default)", out)
+        self.assertIn(f"source filter: pbx.{ZONE} (NAPTR/SRV/A/AAAA) resolves to 127.0.0.2, ::1",
+                      out)
+        self.assertIn(f"source filter: nx.{ZONE} (A/AAAA) unresolved: no such name", out)
+        self.assertIn("the source filter is on and challenge_checksync is off", err)
+
+
+class SilentDnsTest(NetnsTest):
+    """A DNS server that never answers."""
+
+    def setUp(self):
+        super().setUp()
+        self.silent = netns.SilentDns(self.ns)
+        self.addCleanup(self.silent.close)
+
+    def test_an_unanswered_name_fails_closed_and_slows_nothing_down(self):
+        self.start(settings=filter_settings(trusted=STRANGER, untrusted="refuse"))
+        trusted, pbx = self.client_from(STRANGER), self.client_from(PBX)
+        # While the PBX's name waits for its answer (10 s): the trusted
+        # literal address is answered every time within SILENCE (1 s; it
+        # takes milliseconds), the PBX is refused.
+        for i in range(20):
+            self.assertEqual(self.status_of(trusted, method="OPTIONS"), 200,
+                             f"OPTIONS {i + 1} from a trusted address, name pending")
+        self.assertEqual(self.status_of(pbx), 403, "NOTIFY from the unresolved registrar")
+        self.assertGreater(self.silent.received, 0, "the daemon sent no DNS query")
+        # After the lookup's time limit: said once, still closed.
+        self.assertTrue(self.env.wait_log("source filter: cannot resolve pbx.filter.test", 15.0))
+        self.assertIn("no answer from the DNS server", self.env.daemon_log())
+        self.assertEqual(self.status_of(pbx), 403)
+        self.assertEqual(self.status_of(trusted, method="OPTIONS"), 200)
+        self.assertEqual(self.env.daemon_log().count("cannot resolve pbx.filter.test"), 1)
+
+    def test_check_config_says_the_name_is_unresolved(self):
+        self.env.write_settings(filter_settings(challenge="on"))
+        started = time.monotonic()
+        status, out, err = self.check_config()
+        self.assertEqual(status, 0, out + err)
+        self.assertIn(f"source filter: pbx.{ZONE} (NAPTR/SRV/A/AAAA) unresolved: no answer from "
+                      "the DNS server", out)
+        self.assertLess(time.monotonic() - started, 20.0)
+        self.assertNotIn("challenge_checksync is off", err)
+
+
+class TrustedLiteralTest(FilterChecks, DaemonTest):
+    """No DNS at all: literal addresses and prefixes, on the host's loopback."""
+
+    def test_checksync_trusted_alone_turns_the_filter_on(self):
+        self.start(settings=filter_settings(host="127.0.0.2", registrar="off",
+                                            trusted="127.0.0.8/30, ::1"))
+        self.assertEqual(self.status_of(self.client(source="127.0.0.9")), 200)
+        # filter_registrar off: the registrar's literal address is no source.
+        self.assertEqual(self.status_of(self.client(source="127.0.0.2")), None)
+        self.assertEqual(self.status_of(self.client(source="127.0.0.12")), None)
+        self.assertCalls(["Resync"])
+
+    def test_a_literal_registrar_needs_no_dns(self):
+        self.start(settings=filter_settings(host="127.0.0.2:5060", untrusted="refuse"))
+        self.assertEqual(self.status_of(self.client(source="127.0.0.2")), 200)
+        self.assertEqual(self.status_of(self.client(source="127.0.0.3")), 403)
+        self.assertNotIn("looking up", self.env.daemon_log())
+
+    def test_the_filter_off_serves_everyone(self):
+        self.start(settings=filter_settings(host="127.0.0.2", registrar="off"))
+        self.assertEqual(self.status_of(self.client(source="127.0.0.3")), 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
