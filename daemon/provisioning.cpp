@@ -35,6 +35,7 @@ ProvisioningClient::ProvisioningClient(EventLoop &loop, const std::string &bus)
 		m.action = action;
 		m.trailing = std::make_unique<Timer>(loop);
 	}
+	provision_.trailing = std::make_unique<Timer>(loop); // plug and play
 	connect();
 	loop_.addPrepoll([this] { prepoll(); });
 }
@@ -43,6 +44,7 @@ ProvisioningClient::~ProvisioningClient()
 {
 	for (Method &m : methods_)
 		m.slot = sd_bus_slot_unref(m.slot);
+	provision_.slot = sd_bus_slot_unref(provision_.slot); // plug and play
 	watch_.reset();
 	if (bus_)
 		sd_bus_flush_close_unref(bus_);
@@ -95,6 +97,10 @@ void ProvisioningClient::disconnect(int error)
 			m.slot = sd_bus_slot_unref(m.slot);
 			finish(m, outcome);
 		}
+	}
+	if (provision_.slot) { // plug and play
+		provision_.slot = sd_bus_slot_unref(provision_.slot);
+		finishProvision(outcome);
 	}
 	sd_bus_flush_close_unref(bus_);
 	bus_ = nullptr;
@@ -270,6 +276,137 @@ void ProvisioningClient::armTrailing(Method &m)
 			call(m);
 		else
 			armTrailing(m);
+	});
+}
+
+// ---------------------------------------------------------------------------
+// Provision (plug and play). Kept apart from submit() and call(): other
+// details, and a gate of its own, with the same rules.
+
+void ProvisioningClient::provision(ProvisionDetails details, Done done)
+{
+	ProvisionMethod &m = provision_;
+	std::uint64_t now = EventLoop::nowMs();
+	m.latest = std::move(details);
+
+	ActionGate::Admit admit = m.gate.request(now, m.waiters.size() < kMaxWaiters);
+	switch (admit) {
+	case ActionGate::Admit::StartCall:
+		m.waiters.push_back(std::move(done));
+		callProvision();
+		break;
+	case ActionGate::Admit::JoinInFlight:
+		m.waiters.push_back(std::move(done));
+		break;
+	case ActionGate::Admit::AcceptTrailing: {
+		armProvisionTrailing();
+		CallOutcome outcome;
+		outcome.accepted = true;
+		done(outcome);
+		break;
+	}
+	case ActionGate::Admit::RecentFailure: {
+		CallOutcome outcome;
+		outcome.retryAfterMs = m.gate.retryAfterMs(now);
+		outcome.error = "the last call failed moments ago";
+		done(outcome);
+		break;
+	}
+	}
+}
+
+void ProvisioningClient::callProvision()
+{
+	CallOutcome failed;
+	failed.retryAfterMs = kFailedRetryAfterMs;
+
+	if (!bus_) {
+		try {
+			connect();
+		} catch (const std::exception &e) {
+			logMessage(LogLevel::Warning, e.what());
+			failed.error = "not connected";
+			finishProvision(failed);
+			return;
+		}
+	}
+
+	const ProvisionDetails &d = provision_.latest;
+	sd_bus_message *message = nullptr;
+	int r = sd_bus_message_new_method_call(bus_, &message, kService, kPath, kInterface,
+					       "Provision");
+	if (r >= 0)
+		r = sd_bus_message_append(message, "a{sv}", 5,
+					  "url", "s", d.url.c_str(),
+					  "remote", "s", d.remote.c_str(),
+					  "call_id", "s", d.callId.c_str(),
+					  "event", "s", d.event.c_str(),
+					  "user_agent", "s", d.userAgent.c_str());
+	if (r >= 0)
+		r = sd_bus_call_async(
+			bus_, &provision_.slot, message,
+			[](sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept {
+				return ProvisioningClient::onProvisionReply(reply, userdata);
+			},
+			this, kProvisioningTimeoutMs * 1000);
+	sd_bus_message_unref(message);
+	if (r < 0) {
+		failed.error = "cannot send Provision: " + errnoText(r);
+		finishProvision(failed);
+		return;
+	}
+	logMessage(LogLevel::Info, "asked the provisioning process to Provision",
+		   {{"CHECKSYNC_ACTION", "Provision"}, {"SIP_REMOTE", d.remote}, {"SIP_CALL_ID", d.callId}});
+}
+
+int ProvisioningClient::onProvisionReply(sd_bus_message *reply, void *userdata) noexcept
+{
+	auto *self = static_cast<ProvisioningClient *>(userdata);
+	self->provision_.slot = sd_bus_slot_unref(self->provision_.slot);
+
+	CallOutcome outcome;
+	const sd_bus_error *error = sd_bus_message_get_error(reply);
+	if (error) {
+		outcome.retryAfterMs = kFailedRetryAfterMs;
+		outcome.error = error->name ? error->name : "unknown error";
+		logMessage(LogLevel::Warning,
+			   "the provisioning process did not accept Provision: " + outcome.error +
+				   (error->message ? std::string(" (") + error->message + ")" : ""),
+			   {{"CHECKSYNC_ACTION", "Provision"}, {"DBUS_ERROR", outcome.error}});
+	} else {
+		outcome.accepted = true;
+	}
+	try {
+		self->finishProvision(outcome);
+	} catch (const std::exception &e) {
+		logMessage(LogLevel::Error, std::string("finishing a D-Bus call failed: ") + e.what());
+	}
+	return 0;
+}
+
+void ProvisioningClient::finishProvision(const CallOutcome &outcome)
+{
+	ProvisionMethod &m = provision_;
+	m.gate.finished(EventLoop::nowMs(), outcome.accepted);
+	std::vector<Done> waiters = std::move(m.waiters);
+	m.waiters.clear();
+	for (Done &done : waiters)
+		done(outcome);
+	armProvisionTrailing();
+}
+
+void ProvisioningClient::armProvisionTrailing()
+{
+	ProvisionMethod &m = provision_;
+	std::optional<std::uint64_t> due = m.gate.trailingDueAt();
+	if (!due || m.trailing->armed())
+		return;
+	std::uint64_t now = EventLoop::nowMs();
+	m.trailing->arm(*due > now ? *due - now : 0, [this] {
+		if (provision_.gate.startTrailing(EventLoop::nowMs()))
+			callProvision();
+		else
+			armProvisionTrailing();
 	});
 }
 

@@ -43,6 +43,16 @@ struct CallDetails {
 	std::string userAgent;
 };
 
+// Details of a Provision call (plug and play: the URL a PnP server handed
+// over). Every string is valid UTF-8.
+struct ProvisionDetails {
+	std::string url;
+	std::string remote; // the PnP server, e.g. udp:192.0.2.1:5060
+	std::string callId;
+	std::string event;
+	std::string userAgent;
+};
+
 struct CallOutcome {
 	bool accepted = false;
 	std::uint64_t retryAfterMs = 0; // when not accepted
@@ -66,6 +76,10 @@ public:
 	// outcome is known at once, later when it waits for a D-Bus call.
 	void submit(Action action, CallDetails details, Done done);
 
+	// Hand a plug-and-play provisioning URL over (Provision). The same
+	// rules as submit(): `done` exactly once, 2 s timeout, and a gate of
+	// its own (one call in flight, one per 5 s, a trailing call).
+	void provision(ProvisionDetails details, Done done);
 
 private:
 	struct Method {
@@ -89,6 +103,20 @@ private:
 	void disconnect(int error);
 	static int onReply(sd_bus_message *reply, void *userdata) noexcept;
 
+	// Provision, apart from the check-sync methods: other details, and
+	// its own gate, waiters and trailing call.
+	struct ProvisionMethod {
+		ActionGate gate;
+		std::vector<Done> waiters;
+		ProvisionDetails latest;
+		sd_bus_slot *slot = nullptr;
+		std::unique_ptr<Timer> trailing;
+	};
+	void callProvision();
+	void finishProvision(const CallOutcome &outcome);
+	void armProvisionTrailing();
+	static int onProvisionReply(sd_bus_message *reply, void *userdata) noexcept;
+
 	EventLoop &loop_;
 	std::string address_;
 	sd_bus *bus_ = nullptr;
@@ -96,6 +124,7 @@ private:
 	Timer busTimer_;
 	std::uint64_t busDeadlineUs_ = UINT64_MAX;
 	std::array<Method, 2> methods_;
+	ProvisionMethod provision_;
 };
 
 } // namespace checksyncd
