@@ -75,6 +75,8 @@ Instance::Instance(const Options &options)
 		listen = defaultListen(settings_ ? settings_->port : 5060);
 	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen);
 	sip_->setSettings(settings_);
+	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
+	pnp_->setSettings(settings_);
 
 	watcher_ = std::make_unique<SettingsWatcher>(loop_, options_.settingsPath,
 						     [this] { reload(false); });
@@ -89,6 +91,7 @@ Instance::Instance(const Options &options)
 Instance::~Instance()
 {
 	watcher_.reset();
+	pnp_.reset();
 	sip_.reset();
 	provisioning_.reset();
 	signals_.reset();
@@ -157,6 +160,8 @@ void Instance::reload(bool forced)
 	bool changed = loadSettings(forced);
 	if (changed && sip_)
 		sip_->setSettings(settings_);
+	if (changed && pnp_)
+		pnp_->setSettings(settings_);
 	notifyReady();
 }
 

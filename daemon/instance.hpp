@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "loop.hpp"
+#include "pnp_service.hpp"
 #include "provisioning.hpp"
 #include "settings.hpp"
 #include "settings_watcher.hpp"
@@ -55,6 +56,7 @@ private:
 	std::string refusedStamp_;    // which version of the file that was
 	std::unique_ptr<ProvisioningClient> provisioning_;
 	std::unique_ptr<SipService> sip_;
+	std::unique_ptr<PnpService> pnp_;
 	std::unique_ptr<SettingsWatcher> watcher_;
 	int signalFd_ = -1;
 	std::unique_ptr<FdWatch> signals_;
