@@ -25,6 +25,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
+import test_pnp  # noqa: E402
 import test_reload  # noqa: E402
 import test_security  # noqa: E402
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT,  # noqa: E402
@@ -736,7 +737,7 @@ def main(argv=None):
     if args.patterns:
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
-    for module in (test_security, test_reload):
+    for module in (test_security, test_reload, test_pnp):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []
