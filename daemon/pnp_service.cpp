@@ -256,18 +256,21 @@ void PnpService::start(std::string_view why)
 	local.sin_family = AF_INET;
 	local.sin_addr = *source;
 	socklen_t length = sizeof(local);
-	// TTL 1: the SUBSCRIBE stays on the phone's own link. IP_MULTICAST_IF:
-	// it leaves where the route lookup above said, from that address.
+	// TTL 1: the SUBSCRIBE stays on the phone's own link. Bound to the
+	// source address, a multicast leaves by that address's interface
+	// (Linux routes a multicast with a local source that way);
+	// IP_MULTICAST_IF says the same where it is available (qemu-user, for
+	// one, may not know it), so its failure does not matter.
 	const int ttl = 1;
 	if (round->fd < 0 ||
 	    ::bind(round->fd, reinterpret_cast<const sockaddr *>(&local), sizeof(local)) < 0 ||
 	    ::setsockopt(round->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
-	    ::setsockopt(round->fd, IPPROTO_IP, IP_MULTICAST_IF, &*source, sizeof(*source)) < 0 ||
 	    ::getsockname(round->fd, reinterpret_cast<sockaddr *>(&local), &length) < 0) {
 		logMessage(LogLevel::Warning, "pnp: no round (" + std::string(why) +
 						      "): cannot set up the UDP socket: " + errnoText());
 		return;
 	}
+	(void)::setsockopt(round->fd, IPPROTO_IP, IP_MULTICAST_IF, &*source, sizeof(*source));
 
 	PnpSubscribe subscribe;
 	subscribe.mac = mac;

@@ -553,9 +553,10 @@ class PnpTest(PnpBase):
         self.assertCalls([])
         # No busy wake-ups after the round: the daemon's context switches
         # over three seconds.
+        # `ip netns exec` execs the daemon: the pid is the daemon's (or,
+        # under qemu-user, the emulator's running it).
         pid = self.env.daemon.pid
-        with open(f"/proc/{pid}/comm", encoding="ascii") as f:
-            self.assertEqual(f.read().strip(), "checksyncd")
+        self.assertIsNone(self.env.daemon.poll(), "the daemon exited")
         time.sleep(0.5)
         before = context_switches(pid)
         time.sleep(3.0)
