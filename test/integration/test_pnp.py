@@ -33,6 +33,7 @@ PREFIX = 24
 # Linux values the socket module does not name.
 IP_RECVTTL = 12
 IP_TTL = 2
+SO_TIMESTAMP = 29  # SCM_TIMESTAMP: the kernel's receive time, a struct timeval
 CLONE_NEWNET = 0x40000000
 
 URL = "https://prov.example.com/snom/{mac}.xml"
@@ -203,7 +204,9 @@ class Listener:
         mreq = socket.inet_aton(GROUP) + socket.inet_aton(SERVER_IP)
         self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
-        self.seen = []  # (time, Message, source, ttl)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+        # (time it arrived, by the kernel's clock; Message; source; TTL)
+        self.seen = []
 
     def poll(self, timeout):
         """Read what arrives within timeout seconds."""
@@ -215,13 +218,17 @@ class Listener:
             ready, _, _ = select.select([self.sock], [], [], left)
             if not ready:
                 return
-            data, ancillary, _, source = self.sock.recvmsg(65536, socket.CMSG_SPACE(4))
+            data, ancillary, _, source = self.sock.recvmsg(
+                65536, socket.CMSG_SPACE(4) + socket.CMSG_SPACE(16))
             ttl = None
+            arrived = time.time()
             for level, kind, value in ancillary:
                 if level == socket.IPPROTO_IP and kind == IP_TTL:
                     ttl = struct.unpack("i", value[:4])[0]
-            self.seen.append((time.monotonic(), Message(data.decode("utf-8", "replace")),
-                              source, ttl))
+                elif level == socket.SOL_SOCKET and kind == SO_TIMESTAMP:
+                    seconds, micros = struct.unpack("qq", value[:16])
+                    arrived = seconds + micros / 1e6
+            self.seen.append((arrived, Message(data.decode("utf-8", "replace")), source, ttl))
 
     def subscribes(self):
         return [(t, m, s, ttl) for t, m, s, ttl in self.seen if m.method == "SUBSCRIBE"]
