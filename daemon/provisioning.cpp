@@ -336,9 +336,13 @@ void ProvisioningClient::callProvision()
 	int r = sd_bus_message_new_method_call(bus_, &message, kService, kPath, kInterface,
 					       "Provision");
 	if (r >= 0)
-		r = sd_bus_message_append(message, "a{sv}", 5,
+		// The keys every method carries (DESIGN section 5), and the URL:
+		// no identity, and a PnP server is never authenticated.
+		r = sd_bus_message_append(message, "a{sv}", 7,
 					  "url", "s", d.url.c_str(),
+					  "identity", "u", 0u,
 					  "remote", "s", d.remote.c_str(),
+					  "authenticated", "b", 0,
 					  "call_id", "s", d.callId.c_str(),
 					  "event", "s", d.event.c_str(),
 					  "user_agent", "s", d.userAgent.c_str());

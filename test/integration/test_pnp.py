@@ -406,9 +406,9 @@ class PnpTest(PnpBase):
         self.assertEqual(ok.get("cseq"), "1 NOTIFY")
         self.assertEqual(ok.get("server"), "checksyncd")
         details = self.handed_over(server)
-        self.assertEqual(details, {"url": URL, "remote": server.remote,
-                                   "call_id": sub.get("call-id"), "event": "ua-profile",
-                                   "user_agent": "pnp-server/1.0"})
+        self.assertEqual(details, {"url": URL, "identity": 0, "remote": server.remote,
+                                   "authenticated": False, "call_id": sub.get("call-id"),
+                                   "event": "ua-profile", "user_agent": "pnp-server/1.0"})
         # The 200 ended the retransmissions: one SUBSCRIBE in 2 s (timer E
         # would have sent three).
         self.listener.poll(2.0)
