@@ -191,7 +191,9 @@ void PnpService::setSettings(std::shared_ptr<const Settings> settings)
 	wanted_ = wanted;
 	if (wanted) {
 		// From the loop, once it runs: not before the daemon is ready.
-		owed_.arm(0, [this] { request("PnP on, setting_server empty"); });
+		const char *why = everWanted_ ? "plug and play turned on" : "start";
+		everWanted_ = true;
+		owed_.arm(0, [this, why] { request(why); });
 		return;
 	}
 	pacer_.cancel();
@@ -350,6 +352,8 @@ void PnpService::stop(std::string_view why)
 		// then answer the server and close.
 		round.stopping = true;
 		round.retransmit.cancel();
+		logMessage(LogLevel::Info, "pnp: the round stops (" + std::string(why) +
+						   ") once the provisioning process answers");
 		return;
 	}
 	close(round, "stopped, " + std::string(why));

@@ -80,6 +80,7 @@ private:
 	ProvisioningClient &provisioning_;
 	std::shared_ptr<const Settings> settings_;
 	bool wanted_ = false;
+	bool everWanted_ = false; // the first round is the one "at start"
 	RoundPacer pacer_;
 	Timer owed_;   // the round at start, or one owed by the pacer
 	Timer settle_; // a new address settles (its routes follow it)
