@@ -44,6 +44,17 @@ void ActionGate::finished(std::uint64_t, bool ok)
 	joined_ = false;
 }
 
+void ActionGate::abandoned()
+{
+	// Not a provisioning failure: no 503s for the interval. What was asked
+	// is still owed: one trailing call at the end of the interval retries
+	// it (at most one attempt per interval while the local fault lasts).
+	inFlight_ = false;
+	lastOk_ = true;
+	promised_ = true;
+	joined_ = false;
+}
+
 std::optional<std::uint64_t> ActionGate::trailingDueAt() const
 {
 	if (inFlight_ || !promised_)

@@ -40,6 +40,11 @@ public:
 	// The call in flight has finished.
 	void finished(std::uint64_t nowMs, bool ok);
 
+	// The call could not even be sent for a local reason (it never
+	// reached the provisioning process): that is no provisioning failure,
+	// and what was asked stays owed to a trailing call.
+	void abandoned();
+
 	// When a trailing call is owed and none is in flight: the time it is
 	// due (the end of the spacing interval). std::nullopt otherwise.
 	std::optional<std::uint64_t> trailingDueAt() const;

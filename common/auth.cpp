@@ -2,7 +2,9 @@
 
 #include "auth.hpp"
 
+#include <openssl/crypto.h>
 #include <sofia-sip/auth_digest.h>
+#include <sofia-sip/hostdomain.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/su_alloc.h>
@@ -89,8 +91,6 @@ std::string_view authReason(AuthResult result)
 		return "stale-nonce";
 	case AuthResult::Replayed:
 		return "replayed-nonce";
-	case AuthResult::ReplayTableFull:
-		return "replay-table-full";
 	}
 	return "unknown";
 }
@@ -101,63 +101,156 @@ bool isAuthFailure(AuthResult result)
 	case AuthResult::Ok:
 	case AuthResult::NoCredentials:
 	case AuthResult::Stale:
-	case AuthResult::ReplayTableFull:
+	case AuthResult::Replayed:
+		// The digest was right: the sender knows the password (a PBX
+		// retransmitting, or answering a nonce that aged).
 		return false;
 	default:
 		return true;
 	}
 }
 
-std::vector<Algorithm> offeredAlgorithms(const Settings &settings, const Identity *identity)
+namespace {
+
+// The sender's text goes into the quoted realm of the 401: only a host
+// name or address, never a '"' or '\\' that would break the header.
+std::string validHost(std::string_view uriHost)
 {
-	if (identity && identity->pass.empty() && !identity->hash.empty())
-		return {Algorithm::Md5};
-	return settings.algorithms;
+	std::string host(uriHost);
+	return host_is_valid(host.c_str()) ? host : std::string();
 }
 
-std::vector<std::string> makeChallenges(const Settings &settings, const Identity *identity,
-					std::string_view realm, const AuthRequest &request,
-					bool stale, NonceAuthority &nonces)
+// An identity's realm: its user_host's host part, or, without one, the
+// Request-URI host (when valid).
+std::string realmOf(const Identity &identity, std::string_view uriHost)
+{
+	std::string realm = identity.realm();
+	return realm.empty() ? validHost(uriHost) : realm;
+}
+
+} // namespace
+
+std::vector<ChallengeRealm> challengeRealms(const Settings &settings, std::string_view uriHost)
+{
+	std::vector<ChallengeRealm> realms;
+	bool md5Offered = std::find(settings.algorithms.begin(), settings.algorithms.end(),
+				    Algorithm::Md5) != settings.algorithms.end();
+	for (const auto &[idx, identity] : settings.identities) {
+		if (!identity.active)
+			continue;
+		std::string realm = realmOf(identity, uriHost);
+		auto it = std::find_if(realms.begin(), realms.end(),
+				       [&](const ChallengeRealm &r) { return r.realm == realm; });
+		if (it == realms.end()) {
+			realms.push_back({realm, settings.algorithms});
+			it = realms.end() - 1;
+		}
+		// An HA1 answers MD5 only: offer the realm what all its
+		// identities can answer, when MD5 is configured at all.
+		if (identity.pass.empty() && !identity.hash.empty() && md5Offered)
+			it->algorithms = {Algorithm::Md5};
+	}
+	if (realms.empty())
+		realms.push_back({validHost(uriHost), settings.algorithms});
+	return realms;
+}
+
+std::vector<std::string> authWarnings(const Settings &settings)
+{
+	std::vector<std::string> warnings;
+	bool md5Offered = std::find(settings.algorithms.begin(), settings.algorithms.end(),
+				    Algorithm::Md5) != settings.algorithms.end();
+	for (const auto &[idx, identity] : settings.identities) {
+		if (!identity.active || !identity.pass.empty() || identity.hash.empty())
+			continue;
+		if (!md5Offered) {
+			warnings.push_back("identity " + std::to_string(idx) +
+					   " has only user_hash (MD5) and checksync_auth_algorithms "
+					   "offers no MD5: it can never authenticate");
+			continue;
+		}
+		if (settings.algorithms.size() > 1)
+			warnings.push_back("identity " + std::to_string(idx) +
+					   " has only user_hash (MD5): its realm \"" + identity.realm() +
+					   "\" is offered MD5 only");
+	}
+	return warnings;
+}
+
+std::vector<std::string> makeChallenges(const Settings &settings,
+					const std::vector<ChallengeRealm> &realms,
+					const AuthRequest &request, bool stale,
+					NonceAuthority &nonces)
 {
 	bool qop = settings.qop == QopPolicy::Auth;
 	std::vector<std::string> challenges;
-	for (Algorithm algorithm : offeredAlgorithms(settings, identity)) {
-		std::string value = "Digest realm=\"";
-		value.append(realm);
-		value.append("\", nonce=\"");
-		value.append(nonces.issue(request.nowMs, algorithm, qop, realm, request.sourceIp));
-		value.append("\", algorithm=");
-		value.append(algorithmName(algorithm));
-		if (qop)
-			value.append(", qop=\"auth\"");
-		if (stale)
-			value.append(", stale=true");
-		challenges.push_back(std::move(value));
+	for (const ChallengeRealm &realm : realms) {
+		for (Algorithm algorithm : realm.algorithms) {
+			std::string value = "Digest realm=\"";
+			value.append(realm.realm);
+			value.append("\", nonce=\"");
+			value.append(nonces.issue(request.nowMs, algorithm, qop, realm.realm,
+						  request.sourceIp));
+			value.append("\", algorithm=");
+			value.append(algorithmName(algorithm));
+			if (qop)
+				value.append(", qop=\"auth\"");
+			if (stale)
+				value.append(", stale=true");
+			challenges.push_back(std::move(value));
+		}
 	}
 	return challenges;
 }
 
+namespace {
+
+// The identity an answer for `realm` is for: the Request-URI user's in that
+// realm, or the realm's lowest active identity without a user part.
+const Identity *identityFor(const Settings &settings, std::string_view realm,
+			    const AuthRequest &request)
+{
+	for (const auto &[idx, identity] : settings.identities) {
+		if (!identity.active || realmOf(identity, request.uriHost) != realm)
+			continue;
+		if (!request.uriHasUser || identity.name == request.uriUser)
+			return &identity;
+	}
+	return nullptr;
+}
+
+} // namespace
+
 AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings &settings,
-				const Identity *identity, std::string_view realm,
+				const std::vector<ChallengeRealm> &realms,
 				const AuthRequest &request, const NonceAuthority &nonces,
 				UsedNonces &used)
 {
 	AuthOutcome outcome;
 
-	// The Digest credentials for our realm, among at most a few headers.
+	// The first Digest credentials for one of our realms, among at most a
+	// few headers.
 	const msg_auth_t *ours = nullptr;
+	const ChallengeRealm *realm = nullptr;
 	std::size_t headers = 0;
 	for (const msg_auth_t *a = authorization; a; a = a->au_next) {
 		if (++headers > 4) {
 			outcome.result = AuthResult::Malformed;
 			return outcome;
 		}
-		if (!ours && a->au_scheme && su_casematch(a->au_scheme, "Digest") &&
-		    realmMatches(a->au_params, realm))
-			ours = a;
+		if (ours || !a->au_scheme || !su_casematch(a->au_scheme, "Digest"))
+			continue;
+		for (const ChallengeRealm &r : realms) {
+			if (realmMatches(a->au_params, r.realm)) {
+				ours = a;
+				realm = &r;
+				break;
+			}
+		}
 	}
 	if (!ours)
 		return outcome; // NoCredentials
+	const Identity *identity = identityFor(settings, realm->realm, request);
 
 	if (!paramsWellFormed(ours->au_params)) {
 		outcome.result = AuthResult::Malformed;
@@ -181,7 +274,7 @@ AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings 
 	// Algorithm: absent means MD5 (RFC 2617); it must be one we offer.
 	std::optional<Algorithm> algorithm =
 		ar->ar_algorithm ? parseAlgorithm(ar->ar_algorithm) : Algorithm::Md5;
-	std::vector<Algorithm> offered = offeredAlgorithms(settings, identity);
+	const std::vector<Algorithm> &offered = realm->algorithms;
 	if (!algorithm || std::find(offered.begin(), offered.end(), *algorithm) == offered.end()) {
 		outcome.result = AuthResult::BadAlgorithm;
 		return outcome;
@@ -204,7 +297,7 @@ AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings 
 		return outcome;
 	}
 
-	std::optional<NonceFacts> nonce = nonces.verify(ar->ar_nonce, realm, request.sourceIp);
+	std::optional<NonceFacts> nonce = nonces.verify(ar->ar_nonce, realm->realm, request.sourceIp);
 	if (!nonce) {
 		outcome.result = AuthResult::BadNonce;
 		return outcome;
@@ -233,11 +326,11 @@ AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings 
 	bool userMatches = known && identity->authUser() == ar->ar_username;
 	std::string ha1;
 	if (known && !identity->pass.empty())
-		ha1 = computeHa1(*algorithm, identity->authUser(), realm, identity->pass);
+		ha1 = computeHa1(*algorithm, identity->authUser(), realm->realm, identity->pass);
 	else if (known)
-		ha1 = identity->hash; // MD5 only, see offeredAlgorithms()
+		ha1 = identity->hash; // MD5 only, see challengeRealms()
 	else
-		ha1 = computeHa1(*algorithm, ar->ar_username, realm, "\x01no-such-identity");
+		ha1 = computeHa1(*algorithm, ar->ar_username, realm->realm, "\x01no-such-identity");
 
 	DigestInput input;
 	input.method = request.method;
@@ -250,7 +343,7 @@ AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings 
 	}
 	std::string expected = computeResponse(*algorithm, ha1, input);
 	bool digestRight = hexEqualConstantTime(expected, ar->ar_response);
-	std::fill(ha1.begin(), ha1.end(), '\0');
+	OPENSSL_cleanse(ha1.data(), ha1.size());
 
 	if (!known) {
 		outcome.result = AuthResult::UnknownUser;
@@ -268,15 +361,14 @@ AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings 
 		outcome.result = AuthResult::Stale;
 		return outcome;
 	}
-	switch (used.markUsed(*nonce, request.nowMs)) {
+	switch (used.markUsed(nonce->serial, nonces.newestSerial())) {
 	case UsedNonces::Mark::Fresh:
 		outcome.result = AuthResult::Ok;
+		outcome.identity = identity;
 		break;
 	case UsedNonces::Mark::AlreadyUsed:
+	case UsedNonces::Mark::OutOfWindow:
 		outcome.result = AuthResult::Replayed;
-		break;
-	case UsedNonces::Mark::Full:
-		outcome.result = AuthResult::ReplayTableFull;
 		break;
 	}
 	return outcome;

@@ -34,8 +34,8 @@ enum class AuthResult : unsigned char {
 	AlgorithmMismatch, // answer's algorithm differs from the nonce's
 	WrongDigest,	   // response does not match
 	Stale,		   // nonce expired, digest right: 401 stale=true
-	Replayed,	   // nonce already used, digest right: 401 stale=true
-	ReplayTableFull,   // used-nonce set full: fail closed
+	Replayed,	   // nonce already used or out of the used-nonce
+			   // window, digest right: 401 stale=true
 };
 
 // Stable token for logs ("wrong-digest", ...).
@@ -53,6 +53,9 @@ inline bool isStale(AuthResult result)
 struct AuthRequest {
 	std::string_view method;	 // "NOTIFY"
 	std::string_view requestUri;	 // the Request-URI, as text
+	bool uriHasUser = false;	 // the Request-URI has a user part
+	std::string_view uriUser;	 // ... and this is it
+	std::string_view uriHost;	 // the Request-URI host
 	std::string_view sourceIp;	 // address only, no port
 	std::uint64_t nowMs = 0;	 // monotonic
 };
@@ -65,23 +68,44 @@ struct AuthOutcome {
 	// the address (brute-force lockout) without letting a spoofer lock
 	// out someone else.
 	bool addressProven = false;
+	// Ok: the identity that authenticated (picked by the answer's realm).
+	const Identity *identity = nullptr;
 };
 
-// The algorithms offered to this identity, in the configured order: MD5
-// only for an identity that has just an HA1 (user_hash).
-std::vector<Algorithm> offeredAlgorithms(const Settings &settings, const Identity *identity);
+// One realm a 401 challenges, with the algorithms offered for it.
+struct ChallengeRealm {
+	std::string realm;
+	std::vector<Algorithm> algorithms;
+};
 
-// One WWW-Authenticate value ("Digest realm=..., nonce=..., ...") per
-// offered algorithm.
-std::vector<std::string> makeChallenges(const Settings &settings, const Identity *identity,
-					std::string_view realm, const AuthRequest &request,
-					bool stale, NonceAuthority &nonces);
+// What every 401 offers, whatever the Request-URI user (no account
+// enumeration): one realm per distinct user_host host of the active
+// identities, lowest idx first, each with the configured algorithms,
+// reduced to MD5 when one of that realm's identities has only an HA1
+// (user_hash is MD5). An identity without user_host, or no active identity
+// at all, stands for the Request-URI host when it is a valid host name or
+// address, else for an empty realm.
+std::vector<ChallengeRealm> challengeRealms(const Settings &settings, std::string_view uriHost);
 
-// Verify the Authorization headers of a request for `identity` (nullptr:
-// unknown user, never succeeds but costs the same work). Marks the nonce
+// Settings under which some identity can never authenticate (an HA1-only
+// identity where MD5 is not offered): one sentence each, for
+// --check-config and the log.
+std::vector<std::string> authWarnings(const Settings &settings);
+
+// One WWW-Authenticate value ("Digest realm=..., nonce=..., ...") per realm
+// and algorithm, realms in order, algorithms in preference order.
+std::vector<std::string> makeChallenges(const Settings &settings,
+					const std::vector<ChallengeRealm> &realms,
+					const AuthRequest &request, bool stale,
+					NonceAuthority &nonces);
+
+// Verify the Authorization headers of a request. The answer's realm picks
+// the identity: the active identity of that realm whose user_name is the
+// Request-URI user (the lowest one of the realm without a user part). An
+// unknown user never succeeds but costs the same work. Marks the nonce
 // used when, and only when, the result is Ok.
 AuthOutcome verifyAuthorization(const msg_auth_s *authorization, const Settings &settings,
-				const Identity *identity, std::string_view realm,
+				const std::vector<ChallengeRealm> &realms,
 				const AuthRequest &request, const NonceAuthority &nonces,
 				UsedNonces &used);
 

@@ -2,7 +2,6 @@
 
 #include "checksync.hpp"
 
-#include <sofia-sip/hostdomain.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/su_string.h>
@@ -19,11 +18,17 @@ EventInfo classifyEvent(const sip_event_t *event)
 	EventInfo info;
 	if (!event || !event->o_type)
 		return info;
-	if (!su_casematch(event->o_type, "check-sync")) {
+	const std::optional<EventPackage> package = parseEventPackage(event->o_type);
+	if (!package) {
 		info.kind = EventInfo::Kind::Other;
 		return info;
 	}
-	info.kind = EventInfo::Kind::CheckSync;
+	info.kind = EventInfo::Kind::Known;
+	info.package = *package;
+	// Only check-sync and resync carry a reboot choice; for the packages
+	// that are a reboot by name the parameter means nothing.
+	if (*package != EventPackage::CheckSync && *package != EventPackage::Resync)
+		return info;
 
 	const char *reboot = msg_params_find(event->o_params, "reboot");
 	if (!reboot)
@@ -48,7 +53,22 @@ Action decideAction(const Settings &settings, const EventInfo &event)
 	case ForcedAction::None:
 		break;
 	}
-	return event.reboot.value_or(true) ? Action::Reboot : Action::Resync;
+	switch (event.package) {
+	case EventPackage::CheckSync:
+		return event.reboot.value_or(true) ? Action::Reboot : Action::Resync;
+	case EventPackage::Resync:
+		return event.reboot.value_or(false) ? Action::Reboot : Action::Resync;
+	case EventPackage::Reboot:
+	case EventPackage::RebootNow:
+	case EventPackage::RestartNow:
+		break;
+	}
+	return Action::Reboot;
+}
+
+std::string allowEvents(const Settings *settings)
+{
+	return joinEventPackages(settings ? settings->events : kDefaultEventPackages, ", ");
 }
 
 bool needsChallenge(const Settings &settings, Action action)
@@ -78,8 +98,15 @@ Plan planRequest(const Settings *settings, const RequestFacts &request)
 	case EventInfo::Kind::Other:
 		plan.answer = Answer::BadEvent;
 		return plan;
-	case EventInfo::Kind::CheckSync:
+	case EventInfo::Kind::Known:
 		break;
+	}
+	// Without settings the default set decides, so that the 489 and the
+	// Allow-Events of OPTIONS agree at every moment.
+	const EventPackageSet &enabled = settings ? settings->events : kDefaultEventPackages;
+	if (!enabled.contains(request.event.package)) {
+		plan.answer = Answer::BadEvent;
+		return plan;
 	}
 	if (request.event.badRebootValue) {
 		plan.answer = Answer::BadRebootValue;
@@ -101,25 +128,6 @@ Plan planRequest(const Settings *settings, const RequestFacts &request)
 	else
 		plan.answer = Answer::Serve;
 	return plan;
-}
-
-std::string challengeRealm(const Settings &settings, const Identity *identity,
-			   std::string_view uriHost)
-{
-	if (identity) {
-		std::string realm = identity->realm();
-		if (!realm.empty())
-			return realm;
-	}
-	if (const Identity *first = settings.lowestActive()) {
-		std::string realm = first->realm();
-		if (!realm.empty())
-			return realm;
-	}
-	// The sender's text goes into the quoted realm of the 401: only a host
-	// name or address, never a '"' or '\\' that would break the header.
-	std::string host(uriHost);
-	return host_is_valid(host.c_str()) ? host : std::string();
 }
 
 } // namespace checksyncd

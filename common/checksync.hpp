@@ -28,23 +28,33 @@ std::string_view actionName(Action action); // "Resync", "Reboot"
 // The Event header as far as check-sync cares.
 struct EventInfo {
 	enum class Kind : unsigned char {
-		Missing,   // no Event header
-		CheckSync, // check-sync, any case
-		Other,	   // another event package
+		Missing, // no Event header
+		Known,	 // one of the EventPackage dialects, any case
+		Other,	 // another event package
 	};
 	Kind kind = Kind::Missing;
-	// reboot=true / reboot=false; nullopt when the parameter is absent.
+	// The dialect, when kind is Known.
+	EventPackage package = EventPackage::CheckSync;
+	// reboot=true / reboot=false; nullopt when the parameter is absent or
+	// the package does not read it (only check-sync and resync do).
 	std::optional<bool> reboot;
-	// reboot= present with a value other than true/false (any case).
+	// reboot= present with a value other than true/false (any case), on a
+	// package that reads it.
 	bool badRebootValue = false;
 };
 
 // Classify a parsed Event header (nullptr when the request has none).
 EventInfo classifyEvent(const sip_event_s *event);
 
-// checksync_action if set; else reboot=true reboots, reboot=false resyncs,
-// no parameter reboots (what Snom phones do).
+// checksync_action if set; else by package: check-sync reboots unless
+// reboot=false (what Snom phones do), resync resyncs unless reboot=true,
+// reboot, reboot_now and restart_now reboot.
 Action decideAction(const Settings &settings, const EventInfo &event);
+
+// The Allow-Events value of OPTIONS and 489 answers: the packages
+// checksync_events honours, in canonical order ("check-sync, resync");
+// the default set while no settings are loaded (settings nullptr).
+std::string allowEvents(const Settings *settings);
 
 // challenge_checksync, or challenge_reboot for a reboot.
 bool needsChallenge(const Settings &settings, Action action);
@@ -56,7 +66,7 @@ enum class Answer : unsigned char {
 	Ignore,		  // ACK: no answer
 	MethodNotAllowed, // 405
 	MissingEvent,	  // 400 Missing Event header
-	BadEvent,	  // 489
+	BadEvent,	  // 489: an unknown package, or one checksync_events leaves out
 	BadRebootValue,	  // 400
 	NotFound,	  // 404: no such identity, challenge off
 	NoSettings,	  // 503: no good settings loaded yet
@@ -79,11 +89,5 @@ struct Plan {
 
 // settings is nullptr while no good settings were ever loaded.
 Plan planRequest(const Settings *settings, const RequestFacts &request);
-
-// The realm a challenge for this request uses: the identity's, else the
-// lowest active identity's, else the Request-URI host when it is a valid
-// host name or address (sofia-sip's host_is_valid()), else empty.
-std::string challengeRealm(const Settings &settings, const Identity *identity,
-			   std::string_view uriHost);
 
 } // namespace checksyncd

@@ -4,15 +4,34 @@
 
 namespace checksyncd {
 
-bool FailureTable::locked(std::string_view address, std::uint64_t nowMs)
+bool FailureTable::locked(const SourcePrefix &source, std::uint64_t nowMs)
 {
-	Entry *entry = entries_.find(address);
+	const Entry *entry = entries_.peek(source.bytes);
 	return entry && nowMs < entry->lockedUntil;
 }
 
-bool FailureTable::recordFailure(std::string_view address, std::uint64_t nowMs)
+std::uint64_t FailureTable::budgetRetryAfterMs(std::uint64_t nowMs) const
 {
-	Entry &entry = entries_.get(address);
+	if (guessCount_ < kGuessBudget)
+		return 0;
+	// The oldest of the last kGuessBudget failures leaves the window.
+	std::uint64_t oldest = guesses_[guessNext_];
+	return oldest + kWindowMs > nowMs ? oldest + kWindowMs - nowMs : 0;
+}
+
+bool FailureTable::mayGuess(const SourcePrefix &source, std::uint64_t nowMs)
+{
+	return budgetRetryAfterMs(nowMs) == 0 || knownGood_.peek(source.bytes) != nullptr;
+}
+
+bool FailureTable::recordFailure(const SourcePrefix &source, std::uint64_t nowMs)
+{
+	guesses_[guessNext_] = nowMs;
+	guessNext_ = (guessNext_ + 1) % kGuessBudget;
+	if (guessCount_ < kGuessBudget)
+		guessCount_++;
+
+	Entry &entry = entries_.get(source.bytes);
 	if (nowMs < entry.lockedUntil)
 		return false; // already locked; the lock is not extended
 
@@ -32,6 +51,34 @@ bool FailureTable::recordFailure(std::string_view address, std::uint64_t nowMs)
 	entry.lockedUntil = nowMs + kLockMs;
 	entry.count = 0;
 	entry.next = 0;
+	return true;
+}
+
+void FailureTable::recordSuccess(const SourcePrefix &source, std::uint64_t nowMs)
+{
+	entries_.erase(source.bytes);
+	knownGood_.get(source.bytes) = nowMs;
+}
+
+std::vector<Lockout> FailureTable::lockedOut(std::uint64_t nowMs) const
+{
+	std::vector<Lockout> out;
+	entries_.forEach([&](const Key &key, const Entry &entry) {
+		if (nowMs < entry.lockedUntil) {
+			SourcePrefix prefix;
+			prefix.bytes = key;
+			out.push_back({prefix.toString(), entry.lockedUntil});
+		}
+	});
+	return out;
+}
+
+bool FailureTable::unlock(std::string_view source, std::uint64_t nowMs)
+{
+	std::optional<SourcePrefix> prefix = SourcePrefix::parse(source);
+	if (!prefix || !locked(*prefix, nowMs))
+		return false;
+	entries_.erase(prefix->bytes);
 	return true;
 }
 

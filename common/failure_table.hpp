@@ -1,23 +1,38 @@
 // SPDX-License-Identifier: MIT
 //
-// Brute-force protection (DESIGN section 4): per source address, after
-// kMaxFailures failed answers within kWindowMs the address is refused for
-// kLockMs. Bounded: at most `capacity` addresses are remembered, the least
-// recently active forgotten first, so spoofed sources cannot grow it.
+// Brute-force protection. Per source prefix (an IPv4 address, an IPv6 /64:
+// see source.hpp), after kMaxFailures failed answers within kWindowMs the
+// prefix is refused for kLockMs. Over all sources together, at most
+// kGuessBudget failed answers are heard per kWindowMs: past that, only
+// sources that have authenticated before (a PBX that knows the password)
+// have their answers checked, so a botnet or a /48 gets a handful of
+// guesses a minute in total, not five per address.
+//
 // Only failures that came with a valid nonce for their address should be
 // recorded: those prove the sender receives our answers there, so a
-// spoofer cannot lock a PBX out.
+// spoofer can neither lock a PBX out nor spend the budget.
+//
+// Bounded: at most `capacity` prefixes are remembered (least recently
+// active forgotten first) and kKnownGood trusted ones; keys are 16 bytes.
 
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "bounded_lru.hpp"
+#include "source.hpp"
 
 namespace checksyncd {
+
+struct Lockout {
+	std::string source;	// SourcePrefix::toString()
+	std::uint64_t untilMs;	// monotonic
+};
 
 class FailureTable
 {
@@ -25,22 +40,39 @@ public:
 	static constexpr unsigned kMaxFailures = 5;
 	static constexpr std::uint64_t kWindowMs = 60'000;
 	static constexpr std::uint64_t kLockMs = 60'000;
+	// Failed answers heard per kWindowMs over all sources.
+	static constexpr unsigned kGuessBudget = 20;
+	// Sources that authenticated before, exempt from the budget.
+	static constexpr std::size_t kKnownGood = 64;
 
 	explicit FailureTable(std::size_t capacity = 1024)
-		: entries_(capacity)
+		: entries_(capacity), knownGood_(kKnownGood)
 	{
 	}
 
-	// True while the address is locked out.
-	bool locked(std::string_view address, std::uint64_t nowMs);
+	// True while the prefix is locked out.
+	bool locked(const SourcePrefix &source, std::uint64_t nowMs);
+
+	// False when the guess budget is spent and the source never
+	// authenticated: its answer is not checked (nor counted).
+	bool mayGuess(const SourcePrefix &source, std::uint64_t nowMs);
+	// When the budget has room again.
+	std::uint64_t budgetRetryAfterMs(std::uint64_t nowMs) const;
 
 	// Record a failed answer; true when this failure starts a lockout.
-	bool recordFailure(std::string_view address, std::uint64_t nowMs);
+	bool recordFailure(const SourcePrefix &source, std::uint64_t nowMs);
 
-	// A good answer clears the address's record.
-	void recordSuccess(std::string_view address) { entries_.erase(address); }
+	// A good answer clears the prefix's record and trusts it from now on.
+	void recordSuccess(const SourcePrefix &source, std::uint64_t nowMs);
+
+	// The prefixes locked out now, most recently active first.
+	std::vector<Lockout> lockedOut(std::uint64_t nowMs) const;
+	// Lift the lockout of `source` (an address or "PREFIX/64"); false when
+	// it is not locked out.
+	bool unlock(std::string_view source, std::uint64_t nowMs);
 
 	std::size_t size() const { return entries_.size(); }
+	std::size_t bytesBound() const { return entries_.bytesBound() + knownGood_.bytesBound(); }
 
 private:
 	struct Entry {
@@ -49,8 +81,14 @@ private:
 		unsigned next = 0;				     // next slot
 		std::uint64_t lockedUntil = 0;
 	};
+	using Key = ByteKey<16>;
 
-	BoundedLru<Entry> entries_;
+	BoundedLru<Key, Entry> entries_;
+	BoundedLru<Key, std::uint64_t> knownGood_; // -> last success
+	// The times of the last kGuessBudget failures over all sources.
+	std::array<std::uint64_t, kGuessBudget> guesses_{};
+	unsigned guessCount_ = 0;
+	unsigned guessNext_ = 0;
 };
 
 } // namespace checksyncd

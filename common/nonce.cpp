@@ -162,31 +162,34 @@ std::optional<NonceFacts> NonceAuthority::verify(std::string_view nonce,
 	return facts;
 }
 
-UsedNonces::UsedNonces(std::size_t capacity)
-	: capacity_(capacity)
+UsedNonces::UsedNonces(std::uint32_t size)
+	: size_(size), bits_(size / 64)
 {
-	used_.reserve(capacity);
+	if (size < 64 || (size & (size - 1)) != 0)
+		throw std::invalid_argument("the used-nonce window is a power of two >= 64");
 }
 
-void UsedNonces::prune(std::uint64_t nowMs)
+UsedNonces::Mark UsedNonces::markUsed(std::uint32_t serial, std::uint32_t newest)
 {
-	std::erase_if(used_, [nowMs](const auto &entry) {
-		NonceFacts facts;
-		facts.issuedMs = entry.second;
-		return facts.expired(nowMs);
-	});
-}
-
-UsedNonces::Mark UsedNonces::markUsed(const NonceFacts &nonce, std::uint64_t nowMs)
-{
-	if (used_.contains(nonce.serial))
-		return Mark::AlreadyUsed;
-	if (used_.size() >= capacity_) {
-		prune(nowMs);
-		if (used_.size() >= capacity_)
-			return Mark::Full;
+	// Move the window up to `newest`: the bits of the serials it enters
+	// are cleared (they last held serials `size_` older). Unsigned
+	// arithmetic makes the serial's wrap-around harmless.
+	std::uint32_t advance = newest - high_;
+	if (advance >= size_) {
+		std::fill(bits_.begin(), bits_.end(), 0);
+	} else {
+		for (std::uint32_t s = high_ + 1; advance > 0; s++, advance--)
+			bits_[(s & (size_ - 1)) / 64] &= ~(std::uint64_t{1} << (s % 64));
 	}
-	used_.emplace(nonce.serial, nonce.issuedMs);
+	high_ = newest;
+
+	if (newest - serial >= size_)
+		return Mark::OutOfWindow;
+	std::uint64_t &word = bits_[(serial & (size_ - 1)) / 64];
+	std::uint64_t bit = std::uint64_t{1} << (serial % 64);
+	if (word & bit)
+		return Mark::AlreadyUsed;
+	word |= bit;
 	return Mark::Fresh;
 }
 

@@ -19,7 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 #include "digest.hpp"
 
@@ -67,6 +67,9 @@ public:
 	std::optional<NonceFacts> verify(std::string_view nonce, std::string_view realm,
 					 std::string_view sourceIp) const;
 
+	// The serial of the nonce issued last (0 before the first).
+	std::uint32_t newestSerial() const { return nextSerial_ - 1; }
+
 private:
 	static constexpr std::size_t kMacBytes = 24;
 	std::array<unsigned char, kMacBytes> mac(const unsigned char *head, std::size_t headSize,
@@ -79,28 +82,38 @@ private:
 	std::uint32_t nextSerial_ = 1;
 };
 
-// Nonces that have authorised a request. Bounded: `capacity` entries, each
-// kept only while its nonce could still be accepted (kNonceLifetimeMs).
+// Nonces that have authorised a request: a sliding window of bits over the
+// nonce serials, as Kamailio's one-time nonces keep them. The window covers
+// the `size` serials issued last; a nonce older than that is refused as
+// stale (the client is challenged again, RFC 7616 3.3), never with a 503,
+// and the memory is size / 8 bytes whatever the traffic.
 class UsedNonces
 {
 public:
 	enum class Mark {
-		Fresh,	     // first use, now recorded
-		AlreadyUsed, // replay
-		Full,	     // no room: fail closed, the caller refuses
+		Fresh,	      // first use, now recorded
+		AlreadyUsed,  // replay
+		OutOfWindow,  // too many nonces were issued since: stale
 	};
 
-	explicit UsedNonces(std::size_t capacity);
+	// size: a power of two, at least 64.
+	explicit UsedNonces(std::uint32_t size = kDefaultSize);
 
-	Mark markUsed(const NonceFacts &nonce, std::uint64_t nowMs);
-	std::size_t size() const { return used_.size(); }
-	std::size_t capacity() const { return capacity_; }
+	// serial: the nonce's; newest: the serial of the nonce issued last
+	// (NonceAuthority::newestSerial()).
+	Mark markUsed(std::uint32_t serial, std::uint32_t newest);
+
+	std::uint32_t size() const { return size_; }
+	std::size_t bytes() const { return bits_.size() * sizeof(std::uint64_t); }
+
+	// 2^16 serials (8 KiB): a flood must issue 65 536 challenges within
+	// one PBX round trip to push the PBX's nonce out of the window.
+	static constexpr std::uint32_t kDefaultSize = 1u << 16;
 
 private:
-	void prune(std::uint64_t nowMs);
-
-	std::size_t capacity_;
-	std::unordered_map<std::uint32_t, std::uint64_t> used_; // serial -> issued ms
+	std::uint32_t size_;
+	std::uint32_t high_ = 0; // newest serial the window has moved to
+	std::vector<std::uint64_t> bits_;
 };
 
 } // namespace checksyncd

@@ -360,6 +360,7 @@ enum class Key : unsigned char {
 	NetworkIdPort,
 	AuthAlgorithms,
 	AuthQop,
+	ChecksyncEvents,
 	PnpConfig,
 	SettingServer,
 	PnpVendor,
@@ -388,6 +389,7 @@ constexpr std::array kKeys{
 	KeySpec{"network_id_port", Key::NetworkIdPort, false},
 	KeySpec{"checksync_auth_algorithms", Key::AuthAlgorithms, false},
 	KeySpec{"checksync_auth_qop", Key::AuthQop, false},
+	KeySpec{"checksync_events", Key::ChecksyncEvents, false},
 	KeySpec{"pnp_config", Key::PnpConfig, false},
 	KeySpec{"setting_server", Key::SettingServer, false},
 	KeySpec{"pnp_vendor", Key::PnpVendor, false},
@@ -569,6 +571,8 @@ private:
 				return false;
 			}
 			return true;
+		case Key::ChecksyncEvents:
+			return applyEvents(key, value, line);
 		case Key::PnpConfig:
 			return applyOnOff(settings_.pnp.enabled, key, value, line);
 		case Key::SettingServer:
@@ -655,6 +659,48 @@ private:
 		}
 		if (ok)
 			settings_.pnp.urlSchemes = std::move(schemes);
+		return ok;
+	}
+
+	// Same rules as checksync_auth_algorithms: every item known, none
+	// twice, the list not empty (a phone that honours no package would
+	// answer every PBX 489, which is never what the file meant).
+	bool applyEvents(const std::string &key, std::string_view value, long line)
+	{
+		static constexpr std::string_view kExpected =
+			"check-sync, resync, reboot, reboot_now or restart_now";
+		if (value.empty()) {
+			error(line, key + ": empty (expected a comma-separated list of " +
+					    std::string(kExpected) + ")");
+			return false;
+		}
+		EventPackageSet events;
+		bool ok = true;
+		std::string_view rest = value;
+		while (true) {
+			const auto comma = rest.find(',');
+			const std::string_view item = trim(rest.substr(0, comma));
+			if (item.empty()) {
+				error(line, key + ": empty item in " + quoted(value));
+				ok = false;
+			} else if (const auto package = parseEventPackage(item)) {
+				if (events.contains(*package)) {
+					error(line, key + ": " + std::string(eventPackageName(*package)) +
+							    " listed twice");
+					ok = false;
+				}
+				events.insert(*package);
+			} else {
+				error(line, key + ": unknown event package " + quoted(item) +
+						    " (expected " + std::string(kExpected) + ")");
+				ok = false;
+			}
+			if (comma == std::string_view::npos)
+				break;
+			rest = rest.substr(comma + 1);
+		}
+		if (ok)
+			settings_.events = events;
 		return ok;
 	}
 
@@ -753,6 +799,48 @@ private:
 };
 
 } // namespace
+
+// ---------------------------------------------------------------------------
+// Event packages
+
+std::string_view eventPackageName(EventPackage package)
+{
+	switch (package) {
+	case EventPackage::CheckSync:
+		return "check-sync";
+	case EventPackage::Resync:
+		return "resync";
+	case EventPackage::Reboot:
+		return "reboot";
+	case EventPackage::RebootNow:
+		return "reboot_now";
+	case EventPackage::RestartNow:
+		return "restart_now";
+	}
+	return "check-sync";
+}
+
+std::optional<EventPackage> parseEventPackage(std::string_view name)
+{
+	for (EventPackage package : kEventPackages) {
+		if (equalsIgnoreCase(name, eventPackageName(package)))
+			return package;
+	}
+	return std::nullopt;
+}
+
+std::string joinEventPackages(EventPackageSet packages, std::string_view separator)
+{
+	std::string out;
+	for (EventPackage package : kEventPackages) {
+		if (!packages.contains(package))
+			continue;
+		if (!out.empty())
+			out += separator;
+		out += eventPackageName(package);
+	}
+	return out;
+}
 
 // ---------------------------------------------------------------------------
 // Identity and Settings
@@ -953,6 +1041,7 @@ std::string describeSettings(const Settings &settings)
 	}
 	line("checksync_auth_algorithms", algorithms);
 	line("checksync_auth_qop", settings.qop == QopPolicy::Auth ? "auth" : "none");
+	line("checksync_events", joinEventPackages(settings.events, ","));
 	line("pnp_config", onOff(settings.pnp.enabled));
 	line("setting_server", withoutPassword(settings.pnp.settingServer));
 	line("pnp_vendor", settings.pnp.vendor);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,6 +27,59 @@ enum class ForcedAction : unsigned char {
 	Sync,	// always resync
 	Reboot, // always reboot
 };
+
+// The event packages a NOTIFY may ask for a resync or a reboot with (DESIGN
+// section 4), in their canonical order: Allow-Events and --check-config list
+// them so, whatever order the settings file gives.
+enum class EventPackage : unsigned char {
+	CheckSync,  // check-sync: Snom, Aastra, Digium, Polycom, Cisco
+	Resync,	    // resync: Sipura/Linksys/Cisco SPA; Grandstream, Fanvil, Htek
+	Reboot,	    // reboot: Cisco SPA
+	RebootNow,  // reboot_now: Linksys cold restart
+	RestartNow, // restart_now: Linksys warm restart
+};
+
+inline constexpr EventPackage kEventPackages[] = {
+	EventPackage::CheckSync, EventPackage::Resync, EventPackage::Reboot,
+	EventPackage::RebootNow, EventPackage::RestartNow,
+};
+
+// "check-sync", "resync", "reboot", "reboot_now", "restart_now".
+std::string_view eventPackageName(EventPackage package);
+// The package of that name, in any case (event-type is a token compared
+// case-insensitively, as for check-sync); nullopt for any other name.
+std::optional<EventPackage> parseEventPackage(std::string_view name);
+
+// A set of event packages (checksync_events).
+class EventPackageSet {
+public:
+	constexpr EventPackageSet() = default;
+	constexpr EventPackageSet(std::initializer_list<EventPackage> packages)
+	{
+		for (EventPackage package : packages)
+			insert(package);
+	}
+
+	constexpr bool contains(EventPackage package) const { return (bits_ & bit(package)) != 0; }
+	constexpr void insert(EventPackage package) { bits_ |= bit(package); }
+	constexpr bool empty() const { return bits_ == 0; }
+
+	bool operator==(const EventPackageSet &) const = default;
+
+private:
+	static constexpr std::uint8_t bit(EventPackage package)
+	{
+		return static_cast<std::uint8_t>(1u << static_cast<unsigned>(package));
+	}
+	std::uint8_t bits_ = 0;
+};
+
+// checksync_events when the settings do not say.
+inline constexpr EventPackageSet kDefaultEventPackages{EventPackage::CheckSync};
+
+// The names of the packages in the set, in canonical order, joined by
+// `separator`.
+std::string joinEventPackages(EventPackageSet packages, std::string_view separator);
 
 enum class QopPolicy : unsigned char {
 	Auth, // qop="auth" (RFC 2617/7616)
@@ -78,6 +132,8 @@ struct Settings {
 	std::uint16_t port = 5060;
 	std::vector<Algorithm> algorithms{Algorithm::Md5};
 	QopPolicy qop = QopPolicy::Auth;
+	// checksync_events: the packages honoured; never empty.
+	EventPackageSet events = kDefaultEventPackages;
 	// Keyed by idx, so iteration runs from the lowest idx up.
 	std::map<unsigned, Identity> identities;
 	PnpSettings pnp;

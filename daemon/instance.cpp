@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "auth.hpp"
 #include "config.h"
 #include "log.hpp"
 #include "reload.hpp"
@@ -66,6 +67,10 @@ Instance::Instance(const Options &options)
 		throw std::system_error(errno, std::generic_category(), "signalfd");
 	signals_ = std::make_unique<FdWatch>(loop_, signalFd_, POLLIN, [this](int) { onSignal(); });
 
+	// Watch first, then read: a change made between the two is an event
+	// the loop handles once it runs.
+	watcher_ = std::make_unique<SettingsWatcher>(loop_, options_.settingsPath,
+						     [this] { reload(false); });
 	loadSettings(true);
 
 	provisioning_ = std::make_unique<ProvisioningClient>(loop_, options_.bus);
@@ -77,9 +82,6 @@ Instance::Instance(const Options &options)
 	sip_->setSettings(settings_);
 	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
 	pnp_->setSettings(settings_);
-
-	watcher_ = std::make_unique<SettingsWatcher>(loop_, options_.settingsPath,
-						     [this] { reload(false); });
 
 	std::uint64_t usec = 0;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
@@ -142,6 +144,8 @@ bool Instance::loadSettings(bool forced)
 
 	for (const std::string &warning : result.warnings)
 		logMessage(LogLevel::Warning, warning, {{"SETTINGS_FILE", path}});
+	for (const std::string &warning : authWarnings(*result.settings))
+		logMessage(LogLevel::Warning, path + ": " + warning, {{"SETTINGS_FILE", path}});
 	settings_ = std::make_shared<const Settings>(std::move(*result.settings));
 	settingsProblem_.clear();
 	logMessage(LogLevel::Info,
@@ -192,6 +196,9 @@ void Instance::onSignal()
 		switch (info.ssi_signo) {
 		case SIGHUP:
 			logMessage(LogLevel::Info, "SIGHUP: reloading " + options_.settingsPath);
+			// Watch what the path names now (a change inotify does not
+			// report, such as a mount, is followed from here on), then read.
+			watcher_->rearm();
 			reload(true);
 			break;
 		case SIGTERM:

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
-// The running daemon: owns every subsystem in start order (loop, settings,
-// D-Bus client, SIP service, signals, watchdog), so teardown runs in
-// reverse for free.
+// The running daemon: owns every subsystem in start order (loop, signals,
+// settings watcher, settings, D-Bus client, SIP service, watchdog), so
+// teardown runs in reverse for free.
 
 #pragma once
 
@@ -51,15 +51,17 @@ private:
 
 	Options options_;
 	EventLoop loop_;
+	int signalFd_ = -1;
+	std::unique_ptr<FdWatch> signals_;
+	// Before the settings: the watches exist when the file is first read,
+	// so a change made meanwhile is reported.
+	std::unique_ptr<SettingsWatcher> watcher_;
 	std::shared_ptr<const Settings> settings_;
 	std::string settingsProblem_; // why the file was last refused
 	std::string refusedStamp_;    // which version of the file that was
 	std::unique_ptr<ProvisioningClient> provisioning_;
 	std::unique_ptr<SipService> sip_;
 	std::unique_ptr<PnpService> pnp_;
-	std::unique_ptr<SettingsWatcher> watcher_;
-	int signalFd_ = -1;
-	std::unique_ptr<FdWatch> signals_;
 	std::unique_ptr<Timer> watchdog_;
 	std::uint64_t watchdogMs_ = 0;
 };

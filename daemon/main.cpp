@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "auth.hpp"
 #include "config.h"
 #include "instance.hpp"
 #include "log.hpp"
@@ -62,6 +63,8 @@ int checkConfig(const std::string &path)
 			std::fprintf(stderr, "%s\n", error.toString().c_str());
 		return 1;
 	}
+	for (const std::string &warning : authWarnings(*result.settings))
+		std::fprintf(stderr, "%s: warning: %s\n", path.c_str(), warning.c_str());
 	std::printf("%s", describeSettings(*result.settings).c_str());
 	return 0;
 }

@@ -148,7 +148,7 @@ void ProvisioningClient::prepoll()
 	});
 }
 
-void ProvisioningClient::submit(Action action, CallDetails details, Done done)
+std::optional<CallOutcome> ProvisioningClient::submit(Action action, CallDetails details, Done done)
 {
 	Method &m = method(action);
 	std::uint64_t now = EventLoop::nowMs();
@@ -157,33 +157,32 @@ void ProvisioningClient::submit(Action action, CallDetails details, Done done)
 	// Requests waiting for the call in flight each hold a server
 	// transaction; beyond a few, a request is answered at once and covered
 	// by the trailing call instead.
-	ActionGate::Admit admit = m.gate.request(now, m.waiters.size() < kMaxWaiters);
-	switch (admit) {
+	switch (m.gate.request(now, m.waiters.size() < kMaxWaiters)) {
 	case ActionGate::Admit::StartCall:
+		if (std::optional<CallOutcome> failed = call(m))
+			return failed;
 		m.waiters.push_back(std::move(done));
-		call(m);
-		break;
+		return std::nullopt;
 	case ActionGate::Admit::JoinInFlight:
 		m.waiters.push_back(std::move(done));
-		break;
+		return std::nullopt;
 	case ActionGate::Admit::AcceptTrailing: {
 		armTrailing(m);
 		CallOutcome outcome;
 		outcome.accepted = true;
-		done(outcome);
-		break;
+		return outcome;
 	}
 	case ActionGate::Admit::RecentFailure: {
 		CallOutcome outcome;
 		outcome.retryAfterMs = m.gate.retryAfterMs(now);
 		outcome.error = "the last call failed moments ago";
-		done(outcome);
-		break;
+		return outcome;
 	}
 	}
+	return std::nullopt;
 }
 
-void ProvisioningClient::call(Method &m)
+std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 {
 	CallOutcome failed;
 	failed.retryAfterMs = kFailedRetryAfterMs;
@@ -192,10 +191,13 @@ void ProvisioningClient::call(Method &m)
 		try {
 			connect();
 		} catch (const std::exception &e) {
+			// The provisioning process's bus is gone: that is a failure
+			// of provisioning, answered 503 like a failed call.
 			logMessage(LogLevel::Warning, e.what());
 			failed.error = "not connected";
-			finish(m, failed);
-			return;
+			m.gate.finished(EventLoop::nowMs(), false);
+			armTrailing(m);
+			return failed;
 		}
 	}
 
@@ -221,12 +223,20 @@ void ProvisioningClient::call(Method &m)
 			&m, kProvisioningTimeoutMs * 1000);
 	sd_bus_message_unref(message);
 	if (r < 0) {
+		// Built or sent nowhere: a fault of ours, not of the provisioning
+		// process. The gate is not poisoned and what was asked stays
+		// owed to the trailing call.
+		failed.localError = true;
+		failed.retryAfterMs = kActionSpacingMs;
 		failed.error = "cannot send " + member + ": " + errnoText(r);
-		finish(m, failed);
-		return;
+		logMessage(LogLevel::Error, failed.error, {{"CHECKSYNC_ACTION", member}});
+		m.gate.abandoned();
+		armTrailing(m);
+		return failed;
 	}
 	logMessage(LogLevel::Info, "asked the provisioning process to " + member,
 		   {{"CHECKSYNC_ACTION", member}, {"SIP_REMOTE", d.remote}, {"SIP_CALL_ID", d.callId}});
+	return std::nullopt;
 }
 
 int ProvisioningClient::onReply(sd_bus_message *reply, void *userdata) noexcept
@@ -273,7 +283,7 @@ void ProvisioningClient::armTrailing(Method &m)
 	std::uint64_t now = EventLoop::nowMs();
 	m.trailing->arm(*due > now ? *due - now : 0, [this, &m] {
 		if (m.gate.startTrailing(EventLoop::nowMs()))
-			call(m);
+			(void)call(m); // a failure re-arms the trailing call itself
 		else
 			armTrailing(m);
 	});

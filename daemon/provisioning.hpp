@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ struct ProvisionDetails {
 
 struct CallOutcome {
 	bool accepted = false;
+	// Not accepted because the call could not even be built or sent here
+	// (not because the provisioning process failed): answer 500.
+	bool localError = false;
 	std::uint64_t retryAfterMs = 0; // when not accepted
 	std::string error;		// D-Bus error name or reason
 };
@@ -71,10 +75,12 @@ public:
 	ProvisioningClient(const ProvisioningClient &) = delete;
 	ProvisioningClient &operator=(const ProvisioningClient &) = delete;
 
-	// Ask for `action`; `done` is called exactly once, unless the client is
-	// destroyed first (then never): before submit() returns when the
-	// outcome is known at once, later when it waits for a D-Bus call.
-	void submit(Action action, CallDetails details, Done done);
+	// Ask for `action`. When the outcome is known at once it is returned
+	// and `done` is never called; otherwise std::nullopt is returned and
+	// `done` is called exactly once later, from the loop, when the D-Bus
+	// call has ended (never, if the client is destroyed first). The
+	// details' strings must be valid UTF-8 (toValidUtf8()).
+	std::optional<CallOutcome> submit(Action action, CallDetails details, Done done);
 
 	// Hand a plug-and-play provisioning URL over (Provision). The same
 	// rules as submit(): `done` exactly once, 2 s timeout, and a gate of
@@ -95,7 +101,9 @@ private:
 	Method &method(Action action) { return methods_[action == Action::Resync ? 0 : 1]; }
 
 	void connect();
-	void call(Method &m);
+	// Send the call for m.latest; std::nullopt when it is in flight, else
+	// the outcome of a call that could not be sent (the gate is told).
+	std::optional<CallOutcome> call(Method &m);
 	void finish(Method &m, const CallOutcome &outcome);
 	void armTrailing(Method &m);
 	void process();

@@ -11,7 +11,6 @@
 #include <array>
 #include <cerrno>
 #include <system_error>
-#include <vector>
 
 #include "log.hpp"
 
@@ -19,60 +18,36 @@ namespace checksyncd {
 
 namespace {
 
+// IN_DONT_FOLLOW and IN_ONLYDIR: a watch goes on the directory the plan
+// names, never on what a symlink that replaced it meanwhile points to (the
+// plan is checked again after the watches are added).
 constexpr std::uint32_t kDirEvents = IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
 				     IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
-				     IN_ONLYDIR;
+				     IN_ONLYDIR | IN_DONT_FOLLOW;
 
-std::string parentOf(const std::string &path)
-{
-	std::size_t slash = path.find_last_of('/');
-	if (slash == std::string::npos)
-		return ".";
-	if (slash == 0)
-		return "/";
-	return path.substr(0, slash);
-}
+// A watched directory went away (deleted, moved, unmounted): what the path
+// names may have changed.
+constexpr std::uint32_t kGoneEvents = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED;
 
-std::string baseOf(const std::string &path)
-{
-	std::size_t slash = path.find_last_of('/');
-	return slash == std::string::npos ? path : path.substr(slash + 1);
-}
+// A change of the path while the watches are being added needs another
+// look; a path that keeps changing keeps sending events, and each event
+// re-arms, so a few rounds are enough.
+constexpr int kArmRounds = 4;
 
-bool isDirectory(const std::string &path)
+Entry lookupEntry(const std::string &path)
 {
 	struct stat st {};
-	return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// The directory to watch for `path` to appear or change, and the name in
-// it that matters: the parent of path, or the nearest existing ancestor.
-std::pair<std::string, std::string> watchPoint(std::string path)
-{
-	std::string dir = parentOf(path);
-	std::string name = baseOf(path);
-	while (!isDirectory(dir) && dir != "/" && dir != ".") {
-		name = baseOf(dir);
-		dir = parentOf(dir);
-	}
-	return {dir, name};
-}
-
-// Where a symlink at `path` points, as a path (relative targets resolved
-// against the link's directory); empty when path is not a symlink.
-std::string linkTarget(const std::string &path)
-{
-	struct stat st {};
-	if (lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode))
+	if (lstat(path.c_str(), &st) != 0)
 		return {};
+	if (S_ISDIR(st.st_mode))
+		return {EntryKind::Directory, {}};
+	if (!S_ISLNK(st.st_mode))
+		return {EntryKind::Other, {}};
 	std::array<char, PATH_MAX> buffer{};
-	ssize_t n = readlink(path.c_str(), buffer.data(), buffer.size() - 1);
-	if (n <= 0)
-		return {};
-	std::string target(buffer.data(), static_cast<std::size_t>(n));
-	if (target.front() != '/')
-		target = parentOf(path) + "/" + target;
-	return target;
+	ssize_t n = readlink(path.c_str(), buffer.data(), buffer.size());
+	if (n <= 0 || static_cast<std::size_t>(n) >= buffer.size())
+		return {EntryKind::Symlink, {}}; // unreadable or too long: the walk ends here
+	return {EntryKind::Symlink, std::string(buffer.data(), static_cast<std::size_t>(n))};
 }
 
 } // namespace
@@ -80,13 +55,11 @@ std::string linkTarget(const std::string &path)
 SettingsWatcher::SettingsWatcher(EventLoop &loop, std::string path, std::function<void()> changed)
 	: loop_(loop), path_(std::move(path)), changed_(std::move(changed)), settle_(loop)
 {
-	if (path_.find('/') == std::string::npos)
-		path_ = "./" + path_;
 	fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd_ < 0)
 		throw std::system_error(errno, std::generic_category(), "inotify_init1");
 	watch_ = std::make_unique<FdWatch>(loop_, fd_, POLLIN, [this](int) { onReadable(); });
-	rewatch();
+	rearm();
 }
 
 SettingsWatcher::~SettingsWatcher()
@@ -96,36 +69,54 @@ SettingsWatcher::~SettingsWatcher()
 		close(fd_);
 }
 
-void SettingsWatcher::rewatch()
+void SettingsWatcher::rearm()
 {
-	// What should be watched now: the file's own directory, and along a
-	// chain of symlinks (bounded, like the kernel's) each target's.
-	std::map<std::string, std::set<std::string>> wanted;
-	std::string current = path_;
-	for (int depth = 0; depth < 8 && !current.empty(); depth++) {
-		auto [dir, name] = watchPoint(current);
-		wanted[dir].insert(name);
-		current = linkTarget(current);
+	WatchPlan plan = planWatches(path_, lookupEntry);
+	apply(plan);
+	// Look again once the watches exist: a change made while they were
+	// being added may have come before the watch that would report it.
+	for (int round = 1; round < kArmRounds; round++) {
+		WatchPlan again = planWatches(path_, lookupEntry);
+		if (again == plan)
+			break;
+		plan = std::move(again);
+		apply(plan);
 	}
+}
 
-	std::map<int, std::pair<std::string, std::set<std::string>>> next;
-	for (auto &[dir, names] : wanted) {
+void SettingsWatcher::apply(const WatchPlan &plan)
+{
+	// Every directory is watched again, even when the plan did not change:
+	// the same path may name another directory now (a mount), and adding a
+	// watch that exists only returns its descriptor.
+	std::map<int, std::set<std::string>> next;
+	std::set<std::string> unwatchable;
+	for (const auto &[dir, names] : plan.directories) {
 		int wd = inotify_add_watch(fd_, dir.c_str(), kDirEvents);
 		if (wd < 0) {
-			logMessage(LogLevel::Warning, "cannot watch " + dir + ": " +
-							      std::system_category().message(errno));
+			int error = errno;
+			// ENOENT, ENOTDIR: the path changed since the plan was made,
+			// which the next look (or the event) handles. Anything else
+			// (EACCES, ENOSPC: the watch limit) is said once per directory.
+			if (error != ENOENT && error != ENOTDIR) {
+				unwatchable.insert(dir);
+				if (!unwatchable_.contains(dir))
+					logMessage(LogLevel::Warning,
+						   "cannot watch " + dir + ": " +
+							   std::system_category().message(error) +
+							   "; changes there are seen on SIGHUP only");
+			}
 			continue;
 		}
-		// Two wanted directories may be the same inode (bind mounts,
-		// "." and its path): merge their names.
-		auto &entry = next[wd];
-		entry.first = dir;
-		entry.second.insert(names.begin(), names.end());
+		// Two directories of the plan may be the same inode (a bind
+		// mount, a path through ".."): merge their names.
+		next[wd].insert(names.begin(), names.end());
 	}
-	for (auto &[wd, entry] : watches_)
+	for (const auto &[wd, names] : watches_)
 		if (!next.contains(wd))
 			inotify_rm_watch(fd_, wd);
 	watches_ = std::move(next);
+	unwatchable_ = std::move(unwatchable);
 }
 
 void SettingsWatcher::onReadable()
@@ -139,20 +130,24 @@ void SettingsWatcher::onReadable()
 		for (ssize_t offset = 0; offset < n;) {
 			const auto *event = reinterpret_cast<const inotify_event *>(buffer.data() + offset);
 			offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
-			if (event->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
-				relevant = true;
+			if (event->mask & IN_Q_OVERFLOW) {
+				relevant = true; // events were lost: look at everything again
 				continue;
 			}
+			// Events of a watch removed by apply() (its IN_IGNORED, and
+			// what was queued before) belong to a plan no longer in force.
 			auto it = watches_.find(event->wd);
-			if (it == watches_.end() || event->len == 0)
+			if (it == watches_.end())
 				continue;
-			if (it->second.second.contains(std::string(event->name)))
+			if (event->mask & kGoneEvents)
+				relevant = true;
+			else if (event->len > 0 && it->second.contains(std::string(event->name)))
 				relevant = true;
 		}
 	}
 	if (relevant && !settle_.armed())
 		settle_.arm(kSettleMs, [this] {
-			rewatch();
+			rearm();
 			changed_();
 		});
 }

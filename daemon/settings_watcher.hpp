@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 //
 // Watches the settings file with inotify, registered with the su_root
-// loop (no polling). It watches directories, not the file: the directory
-// that holds the file (so rename-into-place, in-place rewrite, delete and
-// re-create are all seen), the directory of a symlink's target (so the
-// target's changes and a repointed link are seen), and, while a directory
-// is missing, its nearest existing ancestor (so a removed and re-created
-// directory is seen). A burst of events gives one callback, at most
-// kSettleMs after the first event.
+// loop (no polling). It watches directories, not the file: every component
+// of the path in the directory that holds it, and for every symlink on the
+// way (in any component, chains too) the components of its target the same
+// way (common/watch_plan.hpp). So rename-into-place, in-place rewrite,
+// delete and re-create, a repointed link anywhere on the path, and a
+// directory on it removed, replaced or created are all seen. After each
+// such event, and on rearm() (SIGHUP), the watches are computed again from
+// what the path names now: a change inotify does not report (a mount over
+// a directory of the path) is followed once the daemon is told. A burst of
+// events gives one callback, at most kSettleMs after the first event.
 
 #pragma once
 
@@ -19,6 +22,7 @@
 #include <string>
 
 #include "loop.hpp"
+#include "watch_plan.hpp"
 
 namespace checksyncd {
 
@@ -27,14 +31,20 @@ class SettingsWatcher
 public:
 	static constexpr std::uint64_t kSettleMs = 20;
 
+	// Arms the watches before it returns, so that a change made after
+	// construction (while the file is first read) is reported.
 	// Throws std::system_error when inotify is not available.
 	SettingsWatcher(EventLoop &loop, std::string path, std::function<void()> changed);
 	~SettingsWatcher();
 	SettingsWatcher(const SettingsWatcher &) = delete;
 	SettingsWatcher &operator=(const SettingsWatcher &) = delete;
 
+	// Compute the watches again from what the path names now, and put them
+	// in place (before the file is read again).
+	void rearm();
+
 private:
-	void rewatch();
+	void apply(const WatchPlan &plan);
 	void onReadable();
 
 	EventLoop &loop_;
@@ -43,8 +53,9 @@ private:
 	int fd_ = -1;
 	std::unique_ptr<FdWatch> watch_;
 	Timer settle_;
-	// watch descriptor -> (directory, names in it that matter)
-	std::map<int, std::pair<std::string, std::set<std::string>>> watches_;
+	// watch descriptor -> the names in its directory that matter
+	std::map<int, std::set<std::string>> watches_;
+	std::set<std::string> unwatchable_; // directories already warned about
 };
 
 } // namespace checksyncd

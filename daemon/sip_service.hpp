@@ -2,29 +2,28 @@
 //
 // The SIP side: an nta agent on every listen URI, created with a message
 // callback and no default leg, so every new request reaches onRequest() as
-// a bare msg_t with no transaction state. Refusals and challenges are
+// a bare msg_t with no transaction state. What to do with a request is
+// decided by the RequestGuard (common/request_guard.hpp); this class only
+// translates between sofia-sip and it. Refusals and challenges are
 // answered statelessly (nta_msg_treply, RFC 3261 26.3.2.4); only a request
-// that will be served becomes a server transaction (nta_incoming_create),
-// which then absorbs its retransmissions, and is answered when the
-// provisioning process has.
+// that waits for the provisioning process becomes a server transaction
+// (nta_incoming_create), which then absorbs its retransmissions.
 
 #pragma once
 
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "auth.hpp"
-#include "checksync.hpp"
-#include "failure_table.hpp"
 #include "loop.hpp"
-#include "nonce.hpp"
 #include "provisioning.hpp"
-#include "response_cache.hpp"
+#include "request_guard.hpp"
 #include "settings.hpp"
-#include "sofia.hpp"
 
 extern "C" {
+struct msg_s;
+struct sip_s;
 struct nta_agent_s;
 struct nta_incoming_s;
 }
@@ -34,6 +33,12 @@ namespace checksyncd {
 class SipService
 {
 public:
+	// The largest request accepted, in bytes (NTATAG_MAXSIZE): see
+	// docs/security.md.
+	static constexpr std::size_t kMaxRequestBytes = 8192;
+	// The most of each text passed on to the provisioning process.
+	static constexpr std::size_t kMaxDetailBytes = 256;
+
 	// Binds every URI in `listen`; throws std::runtime_error naming the
 	// first one that cannot be bound.
 	SipService(EventLoop &loop, ProvisioningClient &provisioning,
@@ -48,25 +53,30 @@ public:
 	// The listen URIs, without "sip:", for the status line.
 	const std::string &listening() const { return listening_; }
 
+	RequestGuard &guard() { return guard_; }
+
 private:
-	struct Pending;
+	// A served request waiting for its D-Bus call in a server transaction.
+	struct Waiting {
+		nta_incoming_s *irq = nullptr;
+		std::string remote;
+		std::string user;
+		Action action = Action::Reboot;
+	};
 
 	static int messageTrampoline(void *magic, nta_agent_s *agent, msg_s *msg,
 				     sip_s *sip) noexcept;
 	void onRequest(msg_s *msg, sip_s *sip);
-	void serve(msg_s *msg, sip_s *sip, const Plan &plan, bool authenticated,
-		   const std::string &remote, std::string key);
-	void finish(Pending &pending, const CallOutcome &outcome);
+	void reply(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
+	void serve(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
+	void answerWaiting(std::list<Waiting>::iterator waiting, const CallOutcome &outcome);
 
 	ProvisioningClient &provisioning_;
 	nta_agent_s *agent_ = nullptr;
 	std::shared_ptr<const Settings> settings_;
 	std::string listening_;
-	NonceAuthority nonces_;
-	UsedNonces used_;
-	FailureTable failures_;
-	ResponseCache answers_;
-	std::vector<std::shared_ptr<Pending>> pending_;
+	RequestGuard guard_;
+	std::list<Waiting> waiting_;
 };
 
 } // namespace checksyncd

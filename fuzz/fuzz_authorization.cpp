@@ -2,7 +2,7 @@
 //
 // libFuzzer target for the digest verification path: sofia-sip's message
 // and Authorization parsers, then what the daemon's SipService::onRequest
-// does with a request (classifyEvent, planRequest, challengeRealm,
+// does with a request (classifyEvent, planRequest, challengeRealms,
 // verifyAuthorization, makeChallenges).
 //
 // Input: one selector byte, then text.
@@ -31,6 +31,7 @@
 // the realm used.
 
 #include <sofia-sip/auth_digest.h>
+#include <sofia-sip/hostdomain.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/sip_header.h>
@@ -150,9 +151,20 @@ bool replaceAll(std::string &text, std::string_view marker, std::string_view val
 struct Derived {
 	RequestFacts facts;
 	Plan plan;
-	std::string realm;
+	std::vector<ChallengeRealm> realms;
 	std::string uriText;
+	std::string uriHost;
 };
+
+// Every (realm, algorithm) a 401 offers, in the order of its challenges.
+std::vector<std::pair<std::string, Algorithm>> offers(const std::vector<ChallengeRealm> &realms)
+{
+	std::vector<std::pair<std::string, Algorithm>> out;
+	for (const ChallengeRealm &realm : realms)
+		for (Algorithm algorithm : realm.algorithms)
+			out.emplace_back(realm.realm, algorithm);
+	return out;
+}
 
 std::optional<Derived> derive(msg_t *msg, const Settings &settings)
 {
@@ -171,7 +183,8 @@ std::optional<Derived> derive(msg_t *msg, const Settings &settings)
 	if (d.plan.answer != Answer::Challenge)
 		return d;
 
-	d.realm = challengeRealm(settings, d.plan.identity, ruri->url_host ? ruri->url_host : "");
+	d.uriHost = ruri->url_host ? ruri->url_host : "";
+	d.realms = challengeRealms(settings, d.uriHost);
 	char *uri = url_as_string(msg_home(msg), ruri);
 	d.uriText = uri ? uri : "";
 	su_free(msg_home(msg), uri);
@@ -183,6 +196,9 @@ AuthRequest authRequest(const Derived &d, std::string_view sourceIp, std::uint64
 	AuthRequest request;
 	request.method = d.facts.method;
 	request.requestUri = d.uriText;
+	request.uriHasUser = d.facts.uriHasUser;
+	request.uriUser = d.facts.uriUser;
+	request.uriHost = d.uriHost;
 	request.sourceIp = sourceIp;
 	request.nowMs = nowMs;
 	return request;
@@ -220,42 +236,62 @@ ParsedChallenge parseChallenge(const std::string &value)
 // The challenges of a 401 must read back as what was meant: the realm,
 // a nonce that verifies for it, the offered algorithms in order, the qop.
 void checkChallenges(const std::vector<std::string> &challenges, const Settings &settings,
-		     const Identity *identity, const std::string &realm,
-		     const AuthRequest &request, bool stale, const NonceAuthority &nonces)
+		     const std::vector<ChallengeRealm> &realms, const AuthRequest &request,
+		     bool stale, const NonceAuthority &nonces)
 {
-	std::vector<Algorithm> offered = offeredAlgorithms(settings, identity);
+	auto offered = offers(realms);
 	FUZZ_CHECK(challenges.size() == offered.size());
 	for (std::size_t i = 0; i < challenges.size(); i++) {
 		ParsedChallenge parsed = parseChallenge(challenges[i]);
-		FUZZ_CHECK(parsed.realm == realm);
-		FUZZ_CHECK(parseAlgorithm(parsed.algorithm) == offered[i]);
+		FUZZ_CHECK(parsed.realm == offered[i].first);
+		FUZZ_CHECK(parseAlgorithm(parsed.algorithm) == offered[i].second);
 		FUZZ_CHECK(parsed.qop == (settings.qop == QopPolicy::Auth));
 		FUZZ_CHECK(parsed.stale == stale);
 		std::optional<NonceFacts> facts =
-			nonces.verify(parsed.nonce, realm, request.sourceIp);
-		FUZZ_CHECK(facts && facts->algorithm == offered[i]);
+			nonces.verify(parsed.nonce, offered[i].first, request.sourceIp);
+		FUZZ_CHECK(facts && facts->algorithm == offered[i].second);
 	}
 }
 
-// The right response for the Digest Authorization header of `msg` for our
-// realm (else the first Digest one), computed as a client that knows the
-// identity's secret would.
-std::optional<std::string> rightResponse(msg_t *msg, const Identity *identity,
-					 std::string_view method, const std::string &ourRealm)
+// The identity an answer for `realm` is for, as the daemon picks it.
+const Identity *identityFor(const Settings &settings, std::string_view realm, const Derived &d)
+{
+	for (const auto &[idx, identity] : settings.identities) {
+		std::string own = identity.realm();
+		if (own.empty() && host_is_valid(d.uriHost.c_str()))
+			own = d.uriHost;
+		if (!identity.active || own != realm)
+			continue;
+		if (!d.facts.uriHasUser || identity.name == d.facts.uriUser)
+			return &identity;
+	}
+	return nullptr;
+}
+
+// The right response for the Digest Authorization header of `msg` for one
+// of our realms (else the first Digest one), computed as a client that
+// knows the identity's secret would.
+std::optional<std::string> rightResponse(msg_t *msg, const Settings &settings, const Derived &d)
 {
 	sip_t *sip = sip_object(msg);
 	const msg_auth_t *digest = nullptr;
-	for (const msg_auth_t *a = sip ? sip->sip_authorization : nullptr; a; a = a->au_next) {
+	const Identity *identity = nullptr;
+	for (const msg_auth_t *a = sip ? sip->sip_authorization : nullptr; a && !identity;
+	     a = a->au_next) {
 		if (!a->au_scheme || !su_casematch(a->au_scheme, "Digest") || !a->au_params)
 			continue;
 		const char *realm = msg_params_find(a->au_params, "realm=");
-		if (realm && auth_strcmp(realm, ourRealm.c_str()) == 0) {
-			digest = a;
-			break;
+		for (const ChallengeRealm &ours : d.realms) {
+			if (realm && auth_strcmp(realm, ours.realm.c_str()) == 0) {
+				digest = a;
+				identity = identityFor(settings, ours.realm, d);
+				break;
+			}
 		}
 		if (!digest)
 			digest = a;
 	}
+	std::string_view method = d.facts.method;
 	if (!digest)
 		return std::nullopt;
 
@@ -324,7 +360,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	}
 
 	NonceAuthority nonces(NonceAuthority::Key{0x5e, 0xed});
-	UsedNonces used(16);
+	UsedNonces used;
 
 	// First look: the realm and identity the daemon would challenge for,
 	// so that NONCE becomes a nonce it issued for this very request.
@@ -340,17 +376,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		AuthRequest issue = authRequest(*before, kSourceIp, kIssuedMs);
 		std::string nonce;
 		if (otherQop) {
-			std::vector<Algorithm> offered =
-				offeredAlgorithms(settings, before->plan.identity);
-			nonce = nonces.issue(kIssuedMs, offered[challengeIndex % offered.size()],
-					     settings.qop != QopPolicy::Auth, before->realm,
-					     kSourceIp);
+			auto offered = offers(before->realms);
+			const auto &[realm, algorithm] = offered[challengeIndex % offered.size()];
+			nonce = nonces.issue(kIssuedMs, algorithm, settings.qop != QopPolicy::Auth,
+					     realm, kSourceIp);
 		} else {
 			std::vector<std::string> challenges =
-				makeChallenges(settings, before->plan.identity, before->realm,
-					       issue, false, nonces);
-			checkChallenges(challenges, settings, before->plan.identity,
-					before->realm, issue, false, nonces);
+				makeChallenges(settings, before->realms, issue, false, nonces);
+			checkChallenges(challenges, settings, before->realms, issue, false, nonces);
 			nonce = parseChallenge(challenges[challengeIndex % challenges.size()]).nonce;
 		}
 		nonceReplaced = replaceAll(text, kNonceMarker, nonce);
@@ -360,9 +393,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	if (text.find(kResponseMarker) != std::string::npos) {
 		UniqueMsg withNonce = parseDatagram(text);
 		std::optional<std::string> response =
-			withNonce ? rightResponse(withNonce.get(), before->plan.identity,
-						  before->facts.method, before->realm)
-				  : std::nullopt;
+			withNonce ? rightResponse(withNonce.get(), settings, *before) : std::nullopt;
 		if (response)
 			responseReplaced = replaceAll(text, kResponseMarker, *response);
 	}
@@ -376,8 +407,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		return 0;
 	sip_t *sip = sip_object(msg.get());
 	AuthRequest request = authRequest(*d, verifyIp, nowMs);
-	AuthOutcome outcome = verifyAuthorization(sip->sip_authorization, settings,
-						  d->plan.identity, d->realm, request, nonces, used);
+	AuthOutcome outcome = verifyAuthorization(sip->sip_authorization, settings, d->realms,
+						  request, nonces, used);
 	if (trace())
 		std::fprintf(stderr, "fuzz_authorization: %s (variant %u, nonce %s, response %s)\n",
 			     std::string(authReason(outcome.result)).c_str(), selector & 3,
@@ -386,7 +417,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 
 	// A fresh used-nonce set cannot see a replay or be full.
 	FUZZ_CHECK(outcome.result != AuthResult::Replayed);
-	FUZZ_CHECK(outcome.result != AuthResult::ReplayTableFull);
 	// Past the nonce check only with a nonce we issued.
 	switch (outcome.result) {
 	case AuthResult::AlgorithmMismatch:
@@ -408,12 +438,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		FUZZ_CHECK(late);
 	if (outcome.result == AuthResult::Ok) {
 		FUZZ_CHECK(!late);
-		FUZZ_CHECK(d->plan.identity != nullptr);
-		FUZZ_CHECK(outcome.username == d->plan.identity->authUser());
+		FUZZ_CHECK(outcome.identity != nullptr);
+		FUZZ_CHECK(outcome.username == outcome.identity->authUser());
 		// The nonce authorises exactly one request.
 		AuthOutcome again = verifyAuthorization(sip->sip_authorization, settings,
-							d->plan.identity, d->realm, request,
-							nonces, used);
+							d->realms, request, nonces, used);
 		FUZZ_CHECK(again.result == AuthResult::Replayed);
 	}
 
@@ -421,7 +450,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	// stale forms).
 	bool stale = isStale(outcome.result);
 	std::vector<std::string> challenges =
-		makeChallenges(settings, d->plan.identity, d->realm, request, stale, nonces);
-	checkChallenges(challenges, settings, d->plan.identity, d->realm, request, stale, nonces);
+		makeChallenges(settings, d->realms, request, stale, nonces);
+	checkChallenges(challenges, settings, d->realms, request, stale, nonces);
 	return 0;
 }

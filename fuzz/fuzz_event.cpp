@@ -5,8 +5,10 @@
 // on the value alone; a whole NOTIFY carrying "Event: <input>"; the same
 // with the compact "o: <input>"), then classified with classifyEvent and
 // planned with planRequest under a few settings, as the daemon's
-// SipService::onRequest does; the daemon's re-encoding of a check-sync
-// header for the provisioning call (sip_header_as_string) is exercised too.
+// SipService::onRequest does; the daemon's re-encoding of a served Event
+// header for the provisioning call (headerValue) is exercised too. The
+// settings variants enable every dialect of checksync_events (check-sync,
+// resync, reboot, reboot_now, restart_now), some of them, or the default.
 //
 // Invariants checked (a failure aborts, which libFuzzer reports): the long
 // and the compact form classify alike; the value alone classifies like the
@@ -62,6 +64,14 @@ const std::vector<Settings> &variants()
 		all.push_back(settingsFrom(identity + "<checksync_action>reboot</checksync_action>"
 						      "<challenge_reboot>on</challenge_reboot>"));
 		all.push_back(settingsFrom("<challenge_checksync>off</challenge_checksync>"));
+		const std::string every = "<checksync_events>check-sync,resync,reboot,reboot_now,"
+					  "restart_now</checksync_events>";
+		all.push_back(settingsFrom(identity + every));
+		all.push_back(settingsFrom(identity + every + "<challenge_reboot>on</challenge_reboot>"));
+		all.push_back(settingsFrom(identity + every + "<checksync_action>sync</checksync_action>"
+							      "<challenge_reboot>on</challenge_reboot>"));
+		all.push_back(settingsFrom(identity + "<checksync_events>resync,reboot_now</checksync_events>"
+						      "<challenge_checksync>on</challenge_checksync>"));
 		return all;
 	}();
 	return settings;
@@ -69,7 +79,8 @@ const std::vector<Settings> &variants()
 
 bool sameInfo(const EventInfo &a, const EventInfo &b)
 {
-	return a.kind == b.kind && a.reboot == b.reboot && a.badRebootValue == b.badRebootValue;
+	return a.kind == b.kind && (a.kind != EventInfo::Kind::Known || a.package == b.package) &&
+	       a.reboot == b.reboot && a.badRebootValue == b.badRebootValue;
 }
 
 // planRequest against the answer table, for one settings variant (nullptr:
@@ -96,9 +107,28 @@ void checkPlan(const Settings *settings, const RequestFacts &facts)
 	case EventInfo::Kind::Other:
 		FUZZ_CHECK(plan.answer == Answer::BadEvent);
 		return;
-	case EventInfo::Kind::CheckSync:
+	case EventInfo::Kind::Known:
 		break;
 	}
+	const EventPackage package = facts.event.package;
+	const bool readsReboot = package == EventPackage::CheckSync || package == EventPackage::Resync;
+	// Only the packages that carry a reboot choice report one.
+	if (!readsReboot)
+		FUZZ_CHECK(!facts.event.reboot.has_value() && !facts.event.badRebootValue);
+	// Allow-Events names exactly the packages that are not refused 489.
+	const std::string allowed = allowEvents(settings);
+	const std::string name(eventPackageName(package));
+	bool listed = false;
+	for (std::string_view rest = allowed; !rest.empty();) {
+		const auto comma = rest.find(", ");
+		listed = listed || rest.substr(0, comma) == name;
+		rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+	}
+	if (!listed) {
+		FUZZ_CHECK(plan.answer == Answer::BadEvent);
+		return;
+	}
+	FUZZ_CHECK(plan.answer != Answer::BadEvent);
 	if (facts.event.badRebootValue) {
 		FUZZ_CHECK(!facts.event.reboot.has_value());
 		FUZZ_CHECK(plan.answer == Answer::BadRebootValue);
@@ -118,7 +148,12 @@ void checkPlan(const Settings *settings, const RequestFacts &facts)
 		expected = Action::Reboot;
 		break;
 	case ForcedAction::None:
-		expected = facts.event.reboot == false ? Action::Resync : Action::Reboot;
+		if (package == EventPackage::CheckSync)
+			expected = facts.event.reboot == false ? Action::Resync : Action::Reboot;
+		else if (package == EventPackage::Resync)
+			expected = facts.event.reboot == true ? Action::Reboot : Action::Resync;
+		else
+			expected = Action::Reboot;
 		break;
 	}
 	FUZZ_CHECK(plan.action == expected);
@@ -168,8 +203,8 @@ std::optional<EventInfo> throughMessage(std::string_view name, std::string_view 
 	checkPlans(facts);
 
 	// The daemon hands the header's text to the provisioning call when it
-	// serves a check-sync (SipService::serve).
-	bool servable = facts.event.kind == EventInfo::Kind::CheckSync && !facts.event.badRebootValue;
+	// serves a NOTIFY of a known package (SipService::serve).
+	bool servable = facts.event.kind == EventInfo::Kind::Known && !facts.event.badRebootValue;
 	if (servable) {
 		// The daemon's own encoder (common/sofia.hpp).
 		std::string text =

@@ -27,7 +27,7 @@
 namespace checksyncd::fuzz {
 
 // Largest message the daemon's agent accepts (NTATAG_MAXSIZE).
-inline constexpr std::size_t kMaxMessage = 65536;
+inline constexpr std::size_t kMaxMessage = 8192;
 
 // Abort with a message when an invariant fails: libFuzzer's deadly-signal
 // handler saves the input as crash-*.

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The base class of the daemon tests: a fresh world per test, and checks
-that hold for every test (User-Agent and To tags on every response, a clean
+that hold for every test (Server and To tags on every response, a clean
 stop with STOPPING=1)."""
 
 import re
@@ -10,7 +10,7 @@ import unittest
 from harness import (DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT, Env, SipClient,  # noqa: F401
                      authorization, parse_challenge, run_sipsak, settings_xml)
 
-UA_PREFIX = "checksyncd/"
+SERVER = "checksyncd"
 SEED_401_RE = re.compile(r'^Digest realm="ser\.berlin\.snom\.com", nonce="[^"]+", algorithm=MD5$')
 
 # Used where a test must be able to tell the configured password from any
@@ -50,10 +50,14 @@ class DaemonTest(unittest.TestCase):
     @staticmethod
     def hygiene_problems(resp):
         problems = []
-        ua = resp.get("user-agent") or ""
-        if not ua.startswith(UA_PREFIX):
-            problems.append(f"{resp.status} {resp.reason} has User-Agent {ua!r}, "
-                            f"expected {UA_PREFIX}VERSION")
+        # RFC 3261 20.35: Server in responses, and no version for scanners
+        # to fingerprint.
+        server = resp.get("server")
+        if server != SERVER:
+            problems.append(f"{resp.status} {resp.reason} has Server {server!r}, "
+                            f"expected {SERVER!r}")
+        if resp.get("user-agent") is not None:
+            problems.append(f"{resp.status} {resp.reason} has a User-Agent header")
         if resp.status >= 200 and not resp.to_tag:
             problems.append(f"final {resp.status} {resp.reason} has no To tag")
         return problems

@@ -3,18 +3,26 @@
 effect without a signal, refused files leave the last good settings in
 force, and a daemon started without good settings recovers by itself."""
 
+import ctypes
+import fcntl
 import os
+import select
 import shutil
+import signal
+import subprocess
+import threading
 import time
 
 from base import DaemonTest
-from harness import settings_xml, write_private
+from harness import START_TIMEOUT, StartError, free_port, settings_xml, write_private
 
 # challenge off and unknown user: 404; challenge on: 401. Neither calls D-Bus.
 UNKNOWN = "nobody"
 
 
-class WatchTest(DaemonTest):
+class LiveTest(DaemonTest):
+    """Helpers for the tests that change the file under a running daemon."""
+
     def status_for_unknown(self, c):
         resp, _, _ = c.request(ruri=c.uri(UNKNOWN))
         self.assertIsNotNone(resp, "no answer")
@@ -38,6 +46,8 @@ class WatchTest(DaemonTest):
         self.assertEqual(self.status_for_unknown(c), 404)
         return c
 
+
+class WatchTest(LiveTest):
     def test_rename_into_place_takes_effect(self):
         c = self.started()
         write_private(self.env.settings_path, settings_xml(challenge="on"))
@@ -101,6 +111,206 @@ class WatchTest(DaemonTest):
         flat = [line for group in lines for line in group]
         self.assertIn("RELOADING=1", flat, lines)
         self.assertIn("READY=1", flat[flat.index("RELOADING=1"):], lines)
+
+
+def repoint(link, target):
+    """Repoint a symlink atomically, as `ln -sfn TARGET LINK.new && mv -T
+    LINK.new LINK` does (one rename: the old link is replaced, not removed)."""
+    tmp = link + ".new"
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
+
+
+class SymlinkedPathTest(LiveTest):
+    """Issue 9, finding 9 (b): a symlink in any component of the path."""
+
+    def start_at(self, path):
+        self.env.settings_path = path
+        self.start(write=False)
+        c = self.client()
+        self.assertEqual(self.status_for_unknown(c), 404)
+        return c
+
+    def versions(self, *names):
+        """Directories env.dir/NAME/ each with a settings file, challenge off."""
+        for name in names:
+            os.makedirs(os.path.join(self.env.dir, name))
+            write_private(os.path.join(self.env.dir, name, "settings.xml"),
+                          settings_xml(challenge="off"))
+
+    def test_a_symlinked_directory_repointed_atomically_takes_effect(self):
+        # /etc/checksyncd -> checksyncd-1, then `ln -sfn checksyncd-2 ... && mv -T`
+        self.versions("cfg-1", "cfg-2")
+        write_private(os.path.join(self.env.dir, "cfg-2", "settings.xml"),
+                      settings_xml(challenge="on"))
+        cfg = os.path.join(self.env.dir, "cfg")
+        os.symlink("cfg-1", cfg)
+        c = self.start_at(os.path.join(cfg, "settings.xml"))
+        repoint(cfg, "cfg-2")
+        self.assertBecomes(c, 401, "the settings directory's link repointed", timeout=1.0)
+        # The watches followed the link: the new directory's file is watched
+        # now, and so is the link itself.
+        write_private(os.path.join(self.env.dir, "cfg-2", "settings.xml"),
+                      settings_xml(challenge="off"))
+        self.assertBecomes(c, 404, "the file in the new directory rewritten", timeout=1.0)
+        write_private(os.path.join(self.env.dir, "cfg-1", "settings.xml"),
+                      settings_xml(challenge="on"))
+        repoint(cfg, os.path.join(self.env.dir, "cfg-1"))  # back, absolute this time
+        self.assertBecomes(c, 401, "the link repointed back", timeout=1.0)
+
+    def test_a_link_in_a_middle_component_and_a_chain_of_links_are_followed(self):
+        # env/etc/phone -> ../flash/current (relative, with ".."), and
+        # flash/current -> v1, a chain; the file is env/etc/phone/conf/settings.xml.
+        for version in ("v1", "v2"):
+            conf = os.path.join(self.env.dir, "flash", version, "conf")
+            os.makedirs(conf)
+            write_private(os.path.join(conf, "settings.xml"),
+                          settings_xml(challenge="on" if version == "v2" else "off"))
+        os.mkdir(os.path.join(self.env.dir, "etc"))
+        os.symlink("../flash/current", os.path.join(self.env.dir, "etc", "phone"))
+        current = os.path.join(self.env.dir, "flash", "current")
+        os.symlink("v1", current)
+        c = self.start_at(os.path.join(self.env.dir, "etc", "phone", "conf", "settings.xml"))
+        # The second link of the chain repointed.
+        repoint(current, "v2")
+        self.assertBecomes(c, 401, "the second link of the chain repointed", timeout=1.0)
+        # The first link, in the middle of the path, repointed straight at v1.
+        repoint(os.path.join(self.env.dir, "etc", "phone"), "../flash/v1")
+        self.assertBecomes(c, 404, "the link in the middle of the path repointed", timeout=1.0)
+        # A directory beyond the link replaced by a rename.
+        staged = os.path.join(self.env.dir, "flash", "v1", "conf.new")
+        os.mkdir(staged)
+        write_private(os.path.join(staged, "settings.xml"), settings_xml(challenge="on"))
+        old = os.path.join(self.env.dir, "flash", "v1", "conf.old")
+        os.rename(os.path.join(self.env.dir, "flash", "v1", "conf"), old)
+        os.rename(staged, os.path.join(self.env.dir, "flash", "v1", "conf"))
+        self.assertBecomes(c, 401, "the directory behind the link replaced", timeout=1.0)
+
+
+class RearmTest(LiveTest):
+    """Issue 9, finding 9 (b): SIGHUP re-creates the watches. A mount over
+    a directory of the path is a change inotify does not report; after a
+    SIGHUP the daemon watches what the path names now."""
+
+    def test_sighup_rearms_the_watches_after_a_change_inotify_cannot_see(self):
+        ok = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.assertEqual(ok.returncode, 0,
+                         "this test needs a private mount namespace (root, unshare): "
+                         + ok.stderr.decode(errors="replace"))
+        for name in ("cfg", "flash"):
+            os.mkdir(os.path.join(self.env.dir, name))
+        self.env.settings_path = os.path.join(self.env.dir, "cfg", "settings.xml")
+        write_private(self.env.settings_path, settings_xml(challenge="off"))
+        flash_file = os.path.join(self.env.dir, "flash", "settings.xml")
+        write_private(flash_file, settings_xml(challenge="on"))
+        # The daemon in a mount namespace of its own: the mount below is
+        # seen by it only, and goes away with it.
+        daemon_args = self.env.daemon_args
+        self.env.daemon_args = lambda *a, **kw: (
+            ["unshare", "--mount", "--propagation", "private", "--"] + daemon_args(*a, **kw))
+        self.start(write=False)
+        c = self.client()
+        self.assertEqual(self.status_for_unknown(c), 404)
+
+        subprocess.run(["nsenter", "-t", str(self.env.daemon.pid), "-m", "mount", "--bind",
+                        os.path.join(self.env.dir, "flash"), os.path.join(self.env.dir, "cfg")],
+                       check=True)
+        time.sleep(0.3)
+        self.assertEqual(self.status_for_unknown(c), 404, "a mount is no inotify event")
+
+        mark = len(self.env.notes)
+        self.env.signal_daemon(signal.SIGHUP)
+        self.assertIsNotNone(self.env.wait_note(lambda n: "READY=1" in n["lines"], 3.0, mark),
+                             "no READY=1 after SIGHUP")
+        self.assertBecomes(c, 401, "SIGHUP reads the file on the mount")
+        # Now a change on the mounted directory is seen without a signal.
+        write_private(flash_file, settings_xml(challenge="off"))
+        self.assertBecomes(c, 404, "a change after SIGHUP re-armed the watches", timeout=1.0)
+
+
+class StartWindowTest(LiveTest):
+    """Issue 9, finding 9 (a): the watches exist before the first load, so
+    a change made while the daemon starts (after it read the file, before
+    it serves) is not lost.
+
+    The window is made as wide as needed without timing: the daemon's
+    stderr is a pipe filled to the brim, so its first log line after the
+    load ("settings loaded from ...") blocks until the test drains it. The
+    test waits until the daemon has read the file (its own inotify on the
+    file, IN_CLOSE_NOWRITE), changes the file, and only then lets the
+    daemon go on."""
+
+    IN_CLOSE_NOWRITE = 0x10
+
+    def watch_reads(self, path):
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        self.addCleanup(os.close, fd)
+        if libc.inotify_add_watch(fd, os.fsencode(path), self.IN_CLOSE_NOWRITE) < 0:
+            raise OSError(ctypes.get_errno(), "inotify_add_watch")
+        return fd
+
+    def start_blocked_on_logging(self):
+        """The daemon with its stdout and stderr a full pipe; returns the
+        pipe's read end and the number of filler bytes in it."""
+        env = self.env
+        read_end, write_end = os.pipe()
+        filler = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
+        os.write(write_end, b"\n" * filler)  # fits exactly: now every write blocks
+        env.port = free_port()
+        env.listen = f"sip:127.0.0.1:{env.port}"
+        daemon_env = dict(os.environ, NOTIFY_SOCKET=env.notify_path)
+        for name in ("WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "JOURNAL_STREAM"):
+            daemon_env.pop(name, None)
+        try:
+            env.daemon = subprocess.Popen(env.daemon_args(env.listen, ["--log-level", "info"]),
+                                          env=daemon_env, stdin=subprocess.DEVNULL,
+                                          stdout=write_end, stderr=write_end)
+        finally:
+            os.close(write_end)
+        self.addCleanup(os.close, read_end)
+        return read_end, filler
+
+    def drain(self, read_end, filler):
+        """Read the pipe from now on, into the daemon's usual log file."""
+        def run():
+            skip = filler
+            with open(self.env.daemon_log_path, "ab") as log:
+                while True:
+                    data = os.read(read_end, 65536)
+                    if not data:
+                        return
+                    dropped = min(skip, len(data))
+                    skip -= dropped
+                    log.write(data[dropped:])
+                    log.flush()
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 5.0)
+
+    def test_a_change_while_the_daemon_starts_is_not_lost(self):
+        self.env.write_settings(settings_xml(challenge="off"))
+        self.env.start_bus()
+        self.env.start_standin()
+        reads = self.watch_reads(self.env.settings_path)
+        read_end, filler = self.start_blocked_on_logging()
+        try:
+            ready, _, _ = select.select([reads], [], [], START_TIMEOUT)
+            self.assertTrue(ready, "the daemon did not read its settings file")
+            # The daemon has read the file and is (or soon is) blocked on
+            # its log line: change the file now.
+            write_private(self.env.settings_path, settings_xml(challenge="on"))
+        finally:
+            self.drain(read_end, filler)
+        note = self.env.wait_note(lambda n: "READY=1" in n["lines"], START_TIMEOUT)
+        if note is None:
+            raise StartError("checksyncd sent no READY=1")
+        c = self.client()
+        self.assertBecomes(c, 401, "the file changed while the daemon started", timeout=1.0)
+        self.assertTrue(self.env.wait_log("challenge_checksync=on"), "no reload logged")
 
 
 class RefusedFileTest(DaemonTest):

@@ -107,3 +107,19 @@ TEST(ActionGate, aRequestThatMayNotWaitIsCoveredByTheTrailingCallEvenIfTheCallFa
 	CHECK_TRUE(gate.trailingDueAt().has_value());
 	LONGS_EQUAL(6000, *gate.trailingDueAt());
 }
+
+TEST(ActionGate, aCallThatCouldNotBeSentIsNoFailureAndStaysOwed)
+{
+	CHECK(gate.request(1000) == Admit::StartCall);
+	gate.abandoned(); // built or sent nowhere: a local fault
+	// No 503s for the interval: the next request is promised the
+	// trailing call, which retries what was asked.
+	CHECK(gate.request(1500) == Admit::AcceptTrailing);
+	CHECK_TRUE(gate.trailingDueAt().has_value());
+	LONGS_EQUAL(6000, *gate.trailingDueAt());
+	CHECK_TRUE(gate.startTrailing(6000));
+	// A trailing call abandoned in turn stays owed one interval later,
+	// never sooner (no busy retry while the fault lasts).
+	gate.abandoned();
+	LONGS_EQUAL(11000, *gate.trailingDueAt());
+}

@@ -43,7 +43,7 @@ TEST_GROUP(Auth)
 	su_home_t home[1] = {};
 	Settings settings;
 	NonceAuthority nonces{NonceAuthority::Key{}};
-	UsedNonces used{16};
+	UsedNonces used;
 	AuthRequest request;
 
 	void setup() override
@@ -96,14 +96,23 @@ TEST_GROUP(Auth)
 		return h;
 	}
 
-	AuthResult verifyText(const std::string &text, const Identity *who)
+	// The outcome for the Request-URI user `user` (the fixture's request).
+	AuthOutcome outcomeFor(const msg_auth_t *auth, std::string_view user = "340899")
+	{
+		request.uriHasUser = true;
+		request.uriUser = user;
+		return verifyAuthorization(auth, settings, challengeRealms(settings, "192.168.137.181"),
+					   request, nonces, used);
+	}
+
+	AuthResult verifyText(const std::string &text, std::string_view user = "340899")
 	{
 		msg_auth_t *auth = sip_authorization_make(home, text.c_str());
 		CHECK_TRUE(auth != nullptr);
-		return verifyAuthorization(auth, settings, who, kRealm, request, nonces, used).result;
+		return outcomeFor(auth, user).result;
 	}
 
-	AuthResult verify(const Answer &a) { return verifyText(header(a), identity()); }
+	AuthResult verify(const Answer &a) { return verifyText(header(a)); }
 
 	Answer answer(Algorithm algorithm = Algorithm::Md5)
 	{
@@ -141,8 +150,8 @@ TEST(Auth, aNonceAuthorisesOneRequestOnly)
 {
 	Answer a = answer();
 	std::string text = header(a);
-	CHECK(verifyText(text, identity()) == AuthResult::Ok);
-	CHECK(verifyText(text, identity()) == AuthResult::Replayed);
+	CHECK(verifyText(text) == AuthResult::Ok);
+	CHECK(verifyText(text) == AuthResult::Replayed);
 	CHECK_TRUE(isStale(AuthResult::Replayed));
 }
 
@@ -196,8 +205,7 @@ TEST(Auth, picksTheHeaderForOurRealmAmongSeveral)
 	msg_auth_t *first = sip_authorization_make(home, header(theirs).c_str());
 	msg_auth_t *second = sip_authorization_make(home, header(ours).c_str());
 	first->au_next = second;
-	CHECK(verifyAuthorization(first, settings, identity(), kRealm, request, nonces, used).result ==
-	      AuthResult::Ok);
+	CHECK(outcomeFor(first).result == AuthResult::Ok);
 }
 
 TEST(Auth, moreThanFourAuthorizationHeadersAreRefused)
@@ -209,8 +217,7 @@ TEST(Auth, moreThanFourAuthorizationHeadersAreRefused)
 		h->au_next = head;
 		head = h;
 	}
-	CHECK(verifyAuthorization(head, settings, identity(), kRealm, request, nonces, used).result ==
-	      AuthResult::Malformed);
+	CHECK(outcomeFor(head).result == AuthResult::Malformed);
 }
 
 TEST(Auth, aWrongUsernameFails)
@@ -252,11 +259,9 @@ TEST(Auth, theUriIsComparedAsASipUri)
 TEST(Auth, anUnknownUserNeverSucceeds)
 {
 	Answer a = answer();
-	CHECK(verifyText(header(a), nullptr) == AuthResult::UnknownUser);
-	Identity noSecret;
-	noSecret.idx = 2;
-	noSecret.name = "340899";
-	CHECK(verifyText(header(answer()), &noSecret) == AuthResult::UnknownUser);
+	CHECK(verifyText(header(a), "nobody") == AuthResult::UnknownUser);
+	settings.identities[1].pass.clear(); // no secret to check against
+	CHECK(verifyText(header(answer())) == AuthResult::UnknownUser);
 }
 
 TEST(Auth, anMd5AnswerToASha256NonceFails)
@@ -350,7 +355,7 @@ TEST(Auth, malformedParametersAreRefused)
 	CHECK(verify(a) == AuthResult::Malformed);
 	std::string missing = "Digest username=\"340899\", realm=\"ser.berlin.snom.com\", uri=\"" +
 			      std::string(kUri) + "\"";
-	CHECK(verifyText(missing, identity()) == AuthResult::Malformed);
+	CHECK(verifyText(missing) == AuthResult::Malformed);
 }
 
 TEST(Auth, anIdentityWithOnlyAnHa1IsOfferedMd5Only)
@@ -359,30 +364,58 @@ TEST(Auth, anIdentityWithOnlyAnHa1IsOfferedMd5Only)
 	Identity &one = settings.identities[1];
 	one.hash = computeHa1(Algorithm::Md5, "340899", kRealm, "1234");
 	one.pass.clear();
-	auto offered = offeredAlgorithms(settings, &one);
-	LONGS_EQUAL(1, offered.size());
-	CHECK(offered[0] == Algorithm::Md5);
+	auto realms = challengeRealms(settings, "");
+	LONGS_EQUAL(1, realms.size());
+	LONGS_EQUAL(1, realms[0].algorithms.size());
+	CHECK(realms[0].algorithms[0] == Algorithm::Md5);
 	CHECK(verify(answer(Algorithm::Md5)) == AuthResult::Ok);
 	CHECK(verify(answer(Algorithm::Sha256)) == AuthResult::BadAlgorithm);
+	LONGS_EQUAL(1, authWarnings(settings).size());
 }
 
-TEST(Auth, failsClosedWhenTheUsedNonceSetIsFull)
+TEST(Auth, anHa1OnlyIdentityWithoutMd5OfferedIsWarnedAbout)
 {
-	UsedNonces tiny(1);
+	settings.algorithms = {Algorithm::Sha256};
+	Identity &one = settings.identities[1];
+	one.hash = computeHa1(Algorithm::Md5, "340899", kRealm, "1234");
+	one.pass.clear();
+	auto realms = challengeRealms(settings, "");
+	CHECK(realms[0].algorithms == std::vector<Algorithm>{Algorithm::Sha256});
+	auto warnings = authWarnings(settings);
+	LONGS_EQUAL(1, warnings.size());
+	CHECK_TRUE(warnings[0].find("can never authenticate") != std::string::npos);
+}
+
+TEST(Auth, aReplayOutsideTheUsedNonceWindowIsStaleNeverA503)
+{
+	UsedNonces window(64);
 	Answer first = answer();
-	Answer second = answer();
-	msg_auth_t *h1 = sip_authorization_make(home, header(first).c_str());
-	msg_auth_t *h2 = sip_authorization_make(home, header(second).c_str());
-	CHECK(verifyAuthorization(h1, settings, identity(), kRealm, request, nonces, tiny).result ==
-	      AuthResult::Ok);
-	CHECK(verifyAuthorization(h2, settings, identity(), kRealm, request, nonces, tiny).result ==
-	      AuthResult::ReplayTableFull);
+	// 64 more challenges push the first nonce out of the window.
+	for (int i = 0; i < 64; i++)
+		nonceFor(Algorithm::Md5);
+	msg_auth_t *h = sip_authorization_make(home, header(first).c_str());
+	request.uriHasUser = true;
+	request.uriUser = "340899";
+	AuthOutcome outcome = verifyAuthorization(h, settings, challengeRealms(settings, ""),
+						  request, nonces, window);
+	CHECK(outcome.result == AuthResult::Replayed);
+	CHECK_TRUE(isStale(outcome.result));
+	CHECK_FALSE(isAuthFailure(outcome.result));
+}
+
+TEST(Auth, aRightDigestOnAUsedNonceIsStaleAndNoFailure)
+{
+	std::string text = header(answer());
+	CHECK(verifyText(text) == AuthResult::Ok);
+	CHECK(verifyText(text) == AuthResult::Replayed);
+	CHECK_TRUE(isStale(AuthResult::Replayed));
+	CHECK_FALSE(isAuthFailure(AuthResult::Replayed));
 }
 
 TEST(Auth, challengesHaveTheSeedShapeWithoutQop)
 {
 	settings.qop = QopPolicy::None;
-	auto challenges = makeChallenges(settings, identity(), kRealm, request, false, nonces);
+	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request, false, nonces);
 	LONGS_EQUAL(1, challenges.size());
 	const std::string &c = challenges[0];
 	CHECK_TRUE(c.starts_with("Digest realm=\"ser.berlin.snom.com\", nonce=\""));
@@ -392,11 +425,86 @@ TEST(Auth, challengesHaveTheSeedShapeWithoutQop)
 TEST(Auth, oneChallengePerAlgorithmInPreferenceOrder)
 {
 	settings.algorithms = {Algorithm::Sha512_256, Algorithm::Sha256, Algorithm::Md5};
-	auto challenges = makeChallenges(settings, identity(), kRealm, request, true, nonces);
+	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request, true, nonces);
 	LONGS_EQUAL(3, challenges.size());
 	CHECK_TRUE(challenges[0].ends_with("algorithm=SHA-512-256, qop=\"auth\", stale=true"));
 	CHECK_TRUE(challenges[1].ends_with("algorithm=SHA-256, qop=\"auth\", stale=true"));
 	CHECK_TRUE(challenges[2].ends_with("algorithm=MD5, qop=\"auth\", stale=true"));
+}
+
+TEST(Auth, oneChallengePerDistinctRealmOfTheActiveIdentities)
+{
+	Identity two = settings.identities[1];
+	two.idx = 2;
+	two.host = "b.example.net:5070";
+	settings.identities[2] = two;
+	Identity three = two;
+	three.idx = 3;
+	three.name = "other";
+	settings.identities[3] = three; // same realm as 2: no third challenge
+	Identity four = two;
+	four.idx = 4;
+	four.host = "c.example.net";
+	four.active = false;
+	settings.identities[4] = four;
+	settings.algorithms = {Algorithm::Sha256, Algorithm::Md5};
+	auto realms = challengeRealms(settings, "10.0.0.1");
+	LONGS_EQUAL(2, realms.size());
+	STRCMP_EQUAL(kRealm, realms[0].realm.c_str());
+	STRCMP_EQUAL("b.example.net", realms[1].realm.c_str());
+	auto challenges = makeChallenges(settings, realms, request, false, nonces);
+	LONGS_EQUAL(4, challenges.size());
+	CHECK_TRUE(challenges[2].starts_with("Digest realm=\"b.example.net\""));
+}
+
+TEST(Auth, theRealmOfTheAnswerPicksTheIdentityWhenTwoShareTheUserName)
+{
+	Identity two = settings.identities[1];
+	two.idx = 2;
+	two.host = "b.example.net";
+	two.pass = "5678";
+	settings.identities[2] = two;
+	Answer a;
+	a.realm = "b.example.net";
+	a.password = "5678";
+	a.nonce = nonces.issue(request.nowMs, Algorithm::Md5, true, "b.example.net", kIp);
+	msg_auth_t *h = sip_authorization_make(home, header(a).c_str());
+	AuthOutcome outcome = outcomeFor(h);
+	CHECK(outcome.result == AuthResult::Ok);
+	CHECK_TRUE(outcome.identity != nullptr);
+	LONGS_EQUAL(2, outcome.identity->idx);
+	// The first PBX still authenticates as identity 1.
+	a = answer();
+	h = sip_authorization_make(home, header(a).c_str());
+	outcome = outcomeFor(h);
+	CHECK(outcome.result == AuthResult::Ok);
+	LONGS_EQUAL(1, outcome.identity->idx);
+}
+
+TEST(Auth, theChallengeIsTheSameForEveryRequestUriUser)
+{
+	// The realms and algorithms depend on the settings only.
+	Identity two = settings.identities[1];
+	two.idx = 2;
+	two.name = "hashonly";
+	two.host = "b.example.net";
+	two.pass.clear();
+	two.hash = computeHa1(Algorithm::Md5, "hashonly", "b.example.net", "x");
+	settings.identities[2] = two;
+	settings.algorithms = {Algorithm::Sha256, Algorithm::Md5};
+	auto realms = challengeRealms(settings, "10.0.0.1");
+	LONGS_EQUAL(2, realms.size());
+	CHECK(realms[0].algorithms == settings.algorithms);
+	CHECK(realms[1].algorithms == std::vector<Algorithm>{Algorithm::Md5});
+}
+
+TEST(Auth, withoutIdentitiesTheRealmIsAValidRequestUriHostOnly)
+{
+	settings.identities.clear();
+	STRCMP_EQUAL("10.0.0.1", challengeRealms(settings, "10.0.0.1")[0].realm.c_str());
+	STRCMP_EQUAL("", challengeRealms(settings, "h\"st")[0].realm.c_str());
+	STRCMP_EQUAL("", challengeRealms(settings, "a, nonce=x")[0].realm.c_str());
+	STRCMP_EQUAL("[2001:db8::1]", challengeRealms(settings, "[2001:db8::1]")[0].realm.c_str());
 }
 
 TEST(Auth, reasonsAreStableTokens)

@@ -54,9 +54,11 @@ TEST_GROUP(Checksync)
 
 TEST(Checksync, classifiesCheckSyncInAnyCase)
 {
-	CHECK(event("check-sync").kind == EventInfo::Kind::CheckSync);
-	CHECK(event("Check-Sync;reboot=false").kind == EventInfo::Kind::CheckSync);
-	CHECK(event("CHECK-SYNC").kind == EventInfo::Kind::CheckSync);
+	CHECK(event("check-sync").kind == EventInfo::Kind::Known);
+	CHECK(event("check-sync").package == EventPackage::CheckSync);
+	CHECK(event("Check-Sync;reboot=false").kind == EventInfo::Kind::Known);
+	CHECK(event("Check-Sync;reboot=false").package == EventPackage::CheckSync);
+	CHECK(event("CHECK-SYNC").package == EventPackage::CheckSync);
 	CHECK(event("presence").kind == EventInfo::Kind::Other);
 	CHECK(event("check-sync-foo").kind == EventInfo::Kind::Other);
 	CHECK(classifyEvent(nullptr).kind == EventInfo::Kind::Missing);
@@ -81,7 +83,8 @@ TEST(Checksync, parsesTheCompactForm)
 	CHECK_EQUAL(0, msg_header_add_str(msg, nullptr, "o: check-sync;reboot=false\r\n"));
 	CHECK_TRUE(sip->sip_event != nullptr);
 	EventInfo info = classifyEvent(sip->sip_event);
-	CHECK(info.kind == EventInfo::Kind::CheckSync);
+	CHECK(info.kind == EventInfo::Kind::Known);
+	CHECK(info.package == EventPackage::CheckSync);
 	CHECK_FALSE(info.reboot.value());
 	msg_destroy(msg);
 }
@@ -195,24 +198,6 @@ TEST(Checksync, noUserPartAndNoIdentityServesIdentityZero)
 	CHECK_TRUE(plan.identity == nullptr);
 }
 
-TEST(Checksync, challengeRealmIsTheIdentityHostWithoutPort)
-{
-	STRCMP_EQUAL("ser.berlin.snom.com",
-		     challengeRealm(settings, &settings.identities[1], "10.0.0.1").c_str());
-	// Unknown user: the realm a real identity would use.
-	STRCMP_EQUAL("ser.berlin.snom.com", challengeRealm(settings, nullptr, "10.0.0.1").c_str());
-	settings.identities.clear();
-	STRCMP_EQUAL("10.0.0.1", challengeRealm(settings, nullptr, "10.0.0.1").c_str());
-}
-
-TEST(Checksync, aRequestUriHostThatIsNoHostIsNeverTheRealm)
-{
-	settings.identities.clear();
-	STRCMP_EQUAL("", challengeRealm(settings, nullptr, "h\"st").c_str());
-	STRCMP_EQUAL("", challengeRealm(settings, nullptr, "a, nonce=x").c_str());
-	STRCMP_EQUAL("[2001:db8::1]", challengeRealm(settings, nullptr, "[2001:db8::1]").c_str());
-}
-
 TEST(Checksync, headerValueEncodesLongEventHeadersWhole)
 {
 	// Debian's sip_header_as_string() leaves values this long unterminated.
@@ -221,4 +206,228 @@ TEST(Checksync, headerValueEncodesLongEventHeadersWhole)
 	CHECK_TRUE(o != nullptr);
 	STRCMP_EQUAL(text.c_str(), headerValue(reinterpret_cast<sip_header_t *>(o)).c_str());
 	STRCMP_EQUAL("", headerValue(nullptr).c_str());
+}
+
+// ---------------------------------------------------------------------------
+// Other dialects (checksync_events)
+
+namespace {
+
+// Every dialect with the Event header a real sender puts on the wire for it
+// and the action it asks for when nothing overrides it.
+struct Dialect {
+	const char *header;
+	EventPackage package;
+	Action action;
+};
+
+const Dialect kDialects[] = {
+	{"check-sync", EventPackage::CheckSync, Action::Reboot},
+	{"check-sync;reboot=false", EventPackage::CheckSync, Action::Resync},
+	{"check-sync;reboot=true", EventPackage::CheckSync, Action::Reboot},
+	{"resync", EventPackage::Resync, Action::Resync},
+	{"resync;reboot=false", EventPackage::Resync, Action::Resync},
+	{"resync;reboot=true", EventPackage::Resync, Action::Reboot},
+	{"reboot", EventPackage::Reboot, Action::Reboot},
+	{"reboot_now", EventPackage::RebootNow, Action::Reboot},
+	{"restart_now", EventPackage::RestartNow, Action::Reboot},
+};
+
+EventPackageSet allPackages()
+{
+	EventPackageSet set;
+	for (EventPackage package : kEventPackages)
+		set.insert(package);
+	return set;
+}
+
+} // namespace
+
+TEST(Checksync, classifiesEveryDialectInAnyCase)
+{
+	for (const Dialect &d : kDialects) {
+		EventInfo info = event(d.header);
+		CHECK_TRUE_TEXT(info.kind == EventInfo::Kind::Known, d.header);
+		CHECK_TRUE_TEXT(info.package == d.package, d.header);
+	}
+	CHECK(event("RESYNC").package == EventPackage::Resync);
+	CHECK(event("Reboot").package == EventPackage::Reboot);
+	CHECK(event("Reboot_Now").package == EventPackage::RebootNow);
+	CHECK(event("RESTART_NOW;id=1").package == EventPackage::RestartNow);
+	CHECK(event("reboot-now").kind == EventInfo::Kind::Other);
+	CHECK(event("restart").kind == EventInfo::Kind::Other);
+	CHECK(event("resync2").kind == EventInfo::Kind::Other);
+	CHECK(event("report").kind == EventInfo::Kind::Other); // Sipura's get-report
+}
+
+TEST(Checksync, resyncReadsTheRebootParameterLikeCheckSync)
+{
+	CHECK_TRUE(event("resync;reboot=true").reboot.value());
+	CHECK_FALSE(event("resync;Reboot=FALSE").reboot.value());
+	CHECK_FALSE(event("resync").reboot.has_value());
+	CHECK_TRUE(event("resync;reboot=maybe").badRebootValue);
+	CHECK_TRUE(event("resync;reboot").badRebootValue);
+}
+
+TEST(Checksync, packagesThatAreARebootByNameIgnoreTheRebootParameter)
+{
+	for (const char *header : {"reboot;reboot=false", "reboot_now;reboot=maybe", "restart_now;reboot"}) {
+		EventInfo info = event(header);
+		CHECK_TRUE_TEXT(info.kind == EventInfo::Kind::Known, header);
+		CHECK_FALSE_TEXT(info.reboot.has_value(), header);
+		CHECK_FALSE_TEXT(info.badRebootValue, header);
+		CHECK_TRUE_TEXT(decideAction(settings, info) == Action::Reboot, header);
+	}
+}
+
+TEST(Checksync, parsesTheCompactFormOfEveryDialect)
+{
+	for (const Dialect &d : kDialects) {
+		msg_t *msg = msg_create(sip_default_mclass(), 0);
+		CHECK_TRUE(msg != nullptr);
+		std::string line = std::string("o: ") + d.header + "\r\n";
+		CHECK_EQUAL(0, msg_header_add_str(msg, nullptr, line.c_str()));
+		EventInfo info = classifyEvent(sip_object(msg)->sip_event);
+		CHECK_TRUE_TEXT(info.kind == EventInfo::Kind::Known, d.header);
+		CHECK_TRUE_TEXT(info.package == d.package, d.header);
+		CHECK_TRUE_TEXT(decideAction(settings, info) == d.action, d.header);
+		msg_destroy(msg);
+	}
+}
+
+TEST(Checksync, eachDialectAsksForItsAction)
+{
+	for (const Dialect &d : kDialects)
+		CHECK_TRUE_TEXT(decideAction(settings, event(d.header)) == d.action, d.header);
+}
+
+TEST(Checksync, checksyncActionOverridesEveryDialect)
+{
+	settings.action = ForcedAction::Sync;
+	for (const Dialect &d : kDialects)
+		CHECK_TRUE_TEXT(decideAction(settings, event(d.header)) == Action::Resync, d.header);
+	settings.action = ForcedAction::Reboot;
+	for (const Dialect &d : kDialects)
+		CHECK_TRUE_TEXT(decideAction(settings, event(d.header)) == Action::Reboot, d.header);
+}
+
+TEST(Checksync, onlyCheckSyncIsHonouredByDefault)
+{
+	for (const Dialect &d : kDialects) {
+		Plan plan = notify(d.header);
+		Answer expected = d.package == EventPackage::CheckSync ? Answer::Serve : Answer::BadEvent;
+		CHECK_TRUE_TEXT(plan.answer == expected, d.header);
+	}
+}
+
+TEST(Checksync, everyEnabledDialectIsServedWithItsAction)
+{
+	settings.events = allPackages();
+	for (const Dialect &d : kDialects) {
+		Plan plan = notify(d.header);
+		CHECK_TRUE_TEXT(plan.answer == Answer::Serve, d.header);
+		CHECK_TRUE_TEXT(plan.action == d.action, d.header);
+		CHECK_TRUE_TEXT(plan.identity == &settings.identities[1], d.header);
+	}
+}
+
+TEST(Checksync, aDialectLeftOutOfChecksyncEventsGets489)
+{
+	for (EventPackage only : kEventPackages) {
+		settings.events = EventPackageSet{only};
+		for (const Dialect &d : kDialects) {
+			Answer answer = notify(d.header).answer;
+			Answer expected = d.package == only ? Answer::Serve : Answer::BadEvent;
+			CHECK_TRUE_TEXT(answer == expected, d.header);
+		}
+	}
+}
+
+TEST(Checksync, aDisabledDialectGets489BeforeItsRebootValueIsJudged)
+{
+	CHECK(notify("resync;reboot=maybe").answer == Answer::BadEvent);
+	settings.events = EventPackageSet{EventPackage::Resync};
+	CHECK(notify("resync;reboot=maybe").answer == Answer::BadRebootValue);
+	CHECK(notify("check-sync;reboot=maybe").answer == Answer::BadEvent);
+}
+
+TEST(Checksync, challengeRebootChallengesEveryDialectThatReboots)
+{
+	settings.events = allPackages();
+	settings.challengeReboot = true;
+	for (const Dialect &d : kDialects) {
+		Answer expected = d.action == Action::Reboot ? Answer::Challenge : Answer::Serve;
+		CHECK_TRUE_TEXT(notify(d.header).answer == expected, d.header);
+	}
+}
+
+TEST(Checksync, challengeChecksyncChallengesEveryDialect)
+{
+	settings.events = allPackages();
+	settings.challengeChecksync = true;
+	for (const Dialect &d : kDialects) {
+		Plan plan = notify(d.header);
+		CHECK_TRUE_TEXT(plan.answer == Answer::Challenge, d.header);
+		CHECK_TRUE_TEXT(plan.action == d.action, d.header);
+	}
+	// Still only the enabled ones: a disabled dialect is never challenged.
+	settings.events = EventPackageSet{EventPackage::CheckSync};
+	CHECK(notify("reboot_now").answer == Answer::BadEvent);
+}
+
+TEST(Checksync, checksyncActionDecidesWhatChallengeRebootSees)
+{
+	settings.events = allPackages();
+	settings.challengeReboot = true;
+	// Forced to resync: a reboot_now resyncs and is not challenged.
+	settings.action = ForcedAction::Sync;
+	for (const Dialect &d : kDialects) {
+		Plan plan = notify(d.header);
+		CHECK_TRUE_TEXT(plan.answer == Answer::Serve, d.header);
+		CHECK_TRUE_TEXT(plan.action == Action::Resync, d.header);
+	}
+	// Forced to reboot: a plain resync reboots and is challenged.
+	settings.action = ForcedAction::Reboot;
+	for (const Dialect &d : kDialects) {
+		Plan plan = notify(d.header);
+		CHECK_TRUE_TEXT(plan.answer == Answer::Challenge, d.header);
+		CHECK_TRUE_TEXT(plan.action == Action::Reboot, d.header);
+	}
+}
+
+TEST(Checksync, withoutSettingsOnlyCheckSyncWaitsForThem)
+{
+	RequestFacts facts;
+	facts.method = "NOTIFY";
+	for (const Dialect &d : kDialects) {
+		facts.event = event(d.header);
+		Answer expected = d.package == EventPackage::CheckSync ? Answer::NoSettings : Answer::BadEvent;
+		CHECK_TRUE_TEXT(planRequest(nullptr, facts).answer == expected, d.header);
+	}
+}
+
+TEST(Checksync, allowEventsNamesExactlyTheEnabledPackagesInCanonicalOrder)
+{
+	STRCMP_EQUAL("check-sync", allowEvents(nullptr).c_str());
+	STRCMP_EQUAL("check-sync", allowEvents(&settings).c_str());
+	settings.events = EventPackageSet{EventPackage::RestartNow, EventPackage::Resync};
+	STRCMP_EQUAL("resync, restart_now", allowEvents(&settings).c_str());
+	settings.events = allPackages();
+	STRCMP_EQUAL("check-sync, resync, reboot, reboot_now, restart_now",
+		     allowEvents(&settings).c_str());
+}
+
+TEST(Checksync, allowEventsAndThe489AgreeForEverySingleDialect)
+{
+	// What Allow-Events names is served; what it leaves out gets 489.
+	for (EventPackage only : kEventPackages) {
+		settings.events = EventPackageSet{only};
+		std::string allowed = allowEvents(&settings);
+		for (EventPackage package : kEventPackages) {
+			std::string name(eventPackageName(package));
+			bool listed = allowed == name;
+			Answer answer = notify(name.c_str()).answer;
+			CHECK_TRUE_TEXT(listed == (answer != Answer::BadEvent), name.c_str());
+		}
+	}
 }

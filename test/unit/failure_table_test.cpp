@@ -5,77 +5,147 @@
 #include "bounded_lru.hpp"
 #include "failure_table.hpp"
 #include "response_cache.hpp"
+#include "source.hpp"
 
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
 
+namespace {
+
+SourcePrefix prefix(const std::string &ip)
+{
+	auto source = SourceAddress::fromText(ip, 5060);
+	CHECK_TRUE(source.has_value());
+	return source->prefix;
+}
+
+} // namespace
+
 TEST_GROUP(FailureTable)
 {
 	FailureTable table{16};
+	SourcePrefix pbx = prefix("192.0.2.1");
 };
 
 TEST(FailureTable, locksAnAddressAfterFiveFailuresWithinAMinute)
 {
 	for (int i = 0; i < 4; i++)
-		CHECK_FALSE(table.recordFailure("192.0.2.1", 1000 + i * 1000));
-	CHECK_FALSE(table.locked("192.0.2.1", 5000));
-	CHECK_TRUE(table.recordFailure("192.0.2.1", 5000));
-	CHECK_TRUE(table.locked("192.0.2.1", 5001));
+		CHECK_FALSE(table.recordFailure(pbx, 1000 + i * 1000));
+	CHECK_FALSE(table.locked(pbx, 5000));
+	CHECK_TRUE(table.recordFailure(pbx, 5000));
+	CHECK_TRUE(table.locked(pbx, 5001));
 }
 
 TEST(FailureTable, theLockLastsOneMinute)
 {
 	for (int i = 0; i < 5; i++)
-		table.recordFailure("192.0.2.1", 1000);
-	CHECK_TRUE(table.locked("192.0.2.1", 60'999));
-	CHECK_FALSE(table.locked("192.0.2.1", 61'000));
+		table.recordFailure(pbx, 1000);
+	CHECK_TRUE(table.locked(pbx, 60'999));
+	CHECK_FALSE(table.locked(pbx, 61'000));
 }
 
 TEST(FailureTable, failuresOutsideTheWindowDoNotCount)
 {
 	for (int i = 0; i < 4; i++)
-		table.recordFailure("192.0.2.1", 1000);
+		table.recordFailure(pbx, 1000);
 	// 61 s later the first four have left the window.
-	CHECK_FALSE(table.recordFailure("192.0.2.1", 62'000));
-	CHECK_FALSE(table.locked("192.0.2.1", 62'001));
+	CHECK_FALSE(table.recordFailure(pbx, 62'000));
+	CHECK_FALSE(table.locked(pbx, 62'001));
 }
 
 TEST(FailureTable, otherAddressesAreUnaffected)
 {
 	for (int i = 0; i < 5; i++)
-		table.recordFailure("192.0.2.1", 1000);
-	CHECK_TRUE(table.locked("192.0.2.1", 2000));
-	CHECK_FALSE(table.locked("127.0.0.2", 2000));
-	CHECK_FALSE(table.recordFailure("127.0.0.2", 2000));
+		table.recordFailure(pbx, 1000);
+	CHECK_TRUE(table.locked(pbx, 2000));
+	CHECK_FALSE(table.locked(prefix("127.0.0.2"), 2000));
+	CHECK_FALSE(table.recordFailure(prefix("127.0.0.2"), 2000));
+}
+
+TEST(FailureTable, ipv6SourcesCountPerSlash64)
+{
+	// An attacker rotating through its /64 is one source.
+	for (int i = 1; i <= 5; i++)
+		table.recordFailure(prefix("2001:db8:1:2::" + std::to_string(i)), 1000);
+	CHECK_TRUE(table.locked(prefix("2001:db8:1:2:ffff::9"), 1001));
+	CHECK_FALSE(table.locked(prefix("2001:db8:1:3::1"), 1001));
+	STRCMP_EQUAL("2001:db8:1:2::/64", prefix("2001:db8:1:2::77").toString().c_str());
+	// IPv4, also as a v4-mapped IPv6 address, counts per address.
+	STRCMP_EQUAL("192.0.2.1", prefix("::ffff:192.0.2.1").toString().c_str());
+	CHECK_TRUE(prefix("::ffff:192.0.2.1") == pbx);
 }
 
 TEST(FailureTable, aSuccessClearsTheRecord)
 {
 	for (int i = 0; i < 4; i++)
-		table.recordFailure("192.0.2.1", 1000);
-	table.recordSuccess("192.0.2.1");
-	CHECK_FALSE(table.recordFailure("192.0.2.1", 1000));
+		table.recordFailure(pbx, 1000);
+	table.recordSuccess(pbx, 1000);
+	CHECK_FALSE(table.recordFailure(pbx, 1000));
 	LONGS_EQUAL(1, table.size());
+}
+
+TEST(FailureTable, theGuessBudgetCapsFailuresOverAllSources)
+{
+	// A /48 (or a botnet): many /64s, four guesses each, none locked out.
+	for (unsigned i = 0; i < FailureTable::kGuessBudget; i++) {
+		SourcePrefix p = prefix("2001:db8:1:" + std::to_string(i) + "::1");
+		CHECK_TRUE(table.mayGuess(p, 1000));
+		table.recordFailure(p, 1000);
+	}
+	SourcePrefix next = prefix("2001:db8:1:ffff::1");
+	CHECK_FALSE(table.mayGuess(next, 1000));
+	LONGS_EQUAL(FailureTable::kWindowMs, table.budgetRetryAfterMs(1000));
+	// The budget refills as failures leave the window.
+	CHECK_TRUE(table.mayGuess(next, 1000 + FailureTable::kWindowMs));
+}
+
+TEST(FailureTable, aSourceThatAuthenticatedBeforeIsExemptFromTheBudget)
+{
+	table.recordSuccess(pbx, 500);
+	for (unsigned i = 0; i < FailureTable::kGuessBudget; i++)
+		table.recordFailure(prefix("198.51.100." + std::to_string(i)), 1000);
+	CHECK_FALSE(table.mayGuess(prefix("203.0.113.1"), 1000));
+	CHECK_TRUE(table.mayGuess(pbx, 1000));
+}
+
+TEST(FailureTable, listsAndUnlocksLockouts)
+{
+	for (int i = 0; i < 5; i++)
+		table.recordFailure(pbx, 1000);
+	for (int i = 0; i < 5; i++)
+		table.recordFailure(prefix("2001:db8::1"), 1000);
+	auto locked = table.lockedOut(2000);
+	LONGS_EQUAL(2, locked.size());
+	STRCMP_EQUAL("2001:db8::/64", locked[0].source.c_str());
+	LONGS_EQUAL(61'000, locked[0].untilMs);
+	CHECK_TRUE(table.unlock("192.0.2.1", 2000));
+	CHECK_FALSE(table.locked(pbx, 2000));
+	CHECK_FALSE(table.unlock("192.0.2.1", 2000));
+	CHECK_TRUE(table.unlock("2001:db8::5", 2000)); // any address of the /64
+	CHECK_FALSE(table.unlock("not an address", 2000));
+	LONGS_EQUAL(0, table.lockedOut(2000).size());
 }
 
 TEST(FailureTable, staysBoundedUnderSpoofedSources)
 {
 	for (int i = 0; i < 10'000; i++)
-		table.recordFailure("198.51.100." + std::to_string(i), 1000);
+		table.recordFailure(prefix("10.1." + std::to_string(i / 256) + "." +
+					   std::to_string(i % 256)),
+				    1000);
 	LONGS_EQUAL(16, table.size());
+	CHECK_TRUE(table.bytesBound() < 16 * 1024);
 }
 
 TEST(FailureTable, evictsTheLeastRecentlyActiveAddressFirst)
 {
 	for (int i = 0; i < 5; i++)
-		table.recordFailure("192.0.2.1", 1000);
+		table.recordFailure(pbx, 1000);
 	for (int i = 0; i < 15; i++)
-		table.recordFailure("198.51.100." + std::to_string(i), 1000);
-	// The locked address was touched last by locked(): it stays.
-	CHECK_TRUE(table.locked("192.0.2.1", 2000));
-	table.recordFailure("198.51.100.200", 2000);
-	CHECK_TRUE(table.locked("192.0.2.1", 2000));
+		table.recordFailure(prefix("198.51.100." + std::to_string(i)), 1000);
+	CHECK_TRUE(table.locked(pbx, 2000));
+	table.recordFailure(prefix("198.51.100.200"), 2000);
+	CHECK_FALSE(table.locked(pbx, 2000)); // the oldest entry went
 	LONGS_EQUAL(16, table.size());
 }
 
@@ -83,37 +153,31 @@ TEST_GROUP(BoundedLru){};
 
 TEST(BoundedLru, forgetsTheLeastRecentlyUsedEntryAtCapacity)
 {
-	BoundedLru<int> lru(2);
-	lru.get("a") = 1;
-	lru.get("b") = 2;
-	CHECK_TRUE(lru.find("a") != nullptr); // a is now most recent
-	lru.get("c") = 3;
-	CHECK_TRUE(lru.find("b") == nullptr);
-	LONGS_EQUAL(1, *lru.find("a"));
-	LONGS_EQUAL(3, *lru.find("c"));
+	using Key = ByteKey<2>;
+	BoundedLru<Key, int> lru(2);
+	lru.get(Key{'a'}) = 1;
+	lru.get(Key{'b'}) = 2;
+	CHECK_TRUE(lru.find(Key{'a'}) != nullptr); // a is now most recent
+	lru.get(Key{'c'}) = 3;
+	CHECK_TRUE(lru.find(Key{'b'}) == nullptr);
+	LONGS_EQUAL(1, *lru.find(Key{'a'}));
+	LONGS_EQUAL(3, *lru.find(Key{'c'}));
 	LONGS_EQUAL(2, lru.size());
-	lru.erase("a");
-	CHECK_TRUE(lru.find("a") == nullptr);
+	lru.erase(Key{'a'});
+	CHECK_TRUE(lru.find(Key{'a'}) == nullptr);
 	LONGS_EQUAL(1, lru.size());
 }
 
-TEST(BoundedLru, keysMayBeLongerThanAnySmallStringBuffer)
+TEST_GROUP(ResponseCache)
 {
-	BoundedLru<int> lru(4);
-	std::string key(300, 'k');
-	lru.get(key) = 7;
-	for (int i = 0; i < 3; i++)
-		lru.get(std::to_string(i)) = i;
-	LONGS_EQUAL(7, *lru.find(key));
-}
-
-TEST_GROUP(ResponseCache){};
+	RequestKeyer keyer{RequestKeyer::Key{1, 2, 3}};
+};
 
 TEST(ResponseCache, remembersAnAnswerForTimerJ)
 {
 	ResponseCache cache(8);
-	std::string key = requestKey("udp:192.0.2.1:5060", "z9hG4bK.1", "1234@host", 10, "NOTIFY");
-	cache.remember(key, 503, 5, 1000);
+	RequestKey key = keyer.key("udp:192.0.2.1:5060", "z9hG4bK.1", "1234@host", 10, "NOTIFY");
+	cache.remember(key, false, 503, 5, 1000);
 	auto answer = cache.lookup(key, 1000 + ResponseCache::kLifetimeMs - 1);
 	CHECK_TRUE(answer.has_value());
 	LONGS_EQUAL(503, answer->status);
@@ -125,18 +189,51 @@ TEST(ResponseCache, remembersAnAnswerForTimerJ)
 TEST(ResponseCache, anotherBranchCallIdCseqOrSourceIsAnotherRequest)
 {
 	ResponseCache cache(8);
-	cache.remember(requestKey("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"), 200, 0, 0);
-	CHECK_TRUE(cache.lookup(requestKey("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"), 1).has_value());
-	CHECK_FALSE(cache.lookup(requestKey("udp:192.0.2.1:5060", "b2", "c", 10, "NOTIFY"), 1).has_value());
-	CHECK_FALSE(cache.lookup(requestKey("udp:192.0.2.1:5060", "b1", "d", 10, "NOTIFY"), 1).has_value());
-	CHECK_FALSE(cache.lookup(requestKey("udp:192.0.2.1:5060", "b1", "c", 11, "NOTIFY"), 1).has_value());
-	CHECK_FALSE(cache.lookup(requestKey("udp:192.0.2.2:5060", "b1", "c", 10, "NOTIFY"), 1).has_value());
+	cache.remember(keyer.key("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"), false, 200, 0, 0);
+	CHECK_TRUE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"), 1).has_value());
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b2", "c", 10, "NOTIFY"), 1).has_value());
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "d", 10, "NOTIFY"), 1).has_value());
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "c", 11, "NOTIFY"), 1).has_value());
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.2:5060", "b1", "c", 10, "NOTIFY"), 1).has_value());
+	// Field boundaries count: "b1"+"c" is not "b"+"1c".
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b", "1c", 10, "NOTIFY"), 1).has_value());
 }
 
-TEST(ResponseCache, isBounded)
+TEST(ResponseCache, keysAreFixedSizeWhateverTheCallIdAndDependOnTheKey)
+{
+	std::string huge(60'000, 'x');
+	RequestKey a = keyer.key("udp:192.0.2.1:5060", "b", huge, 1, "NOTIFY");
+	RequestKey b = keyer.key("udp:192.0.2.1:5060", "b", huge, 1, "NOTIFY");
+	CHECK_TRUE(a == b);
+	LONGS_EQUAL(16, a.size());
+	RequestKeyer other{RequestKeyer::Key{9}};
+	CHECK_FALSE(a == other.key("udp:192.0.2.1:5060", "b", huge, 1, "NOTIFY"));
+	STRCMP_EQUAL(toTagFor(a).c_str(), toTagFor(b).c_str());
+	LONGS_EQUAL(16, toTagFor(a).size());
+}
+
+TEST(ResponseCache, anUnauthenticatedFloodCannotPushOutAnAuthenticatedAnswer)
 {
 	ResponseCache cache(8);
+	RequestKey pbx = keyer.key("udp:192.0.2.1:5060", "z9hG4bK.pbx", "c", 1, "NOTIFY");
+	cache.remember(pbx, true, 200, 0, 0);
 	for (int i = 0; i < 1000; i++)
-		cache.remember(requestKey("udp:192.0.2.1:5060", std::to_string(i), "c", 1, "NOTIFY"), 200, 0, 0);
-	LONGS_EQUAL(8, cache.size());
+		cache.remember(keyer.key("udp:203.0.113.9:5060", std::to_string(i), "c", 1, "NOTIFY"),
+			       false, 200, 0, 0);
+	LONGS_EQUAL(9, cache.size());
+	auto answer = cache.lookup(pbx, ResponseCache::kLifetimeMs - 1);
+	CHECK_TRUE(answer.has_value());
+	LONGS_EQUAL(200, answer->status);
+}
+
+TEST(ResponseCache, isBoundedInEntriesAndBytes)
+{
+	ResponseCache cache(1024);
+	std::string huge(60'000, 'x');
+	for (int i = 0; i < 1100; i++)
+		cache.remember(keyer.key("udp:192.0.2.1:5060", std::to_string(i), huge, 1, "NOTIFY"),
+			       false, 200, 0, 0);
+	LONGS_EQUAL(1024, cache.size());
+	// Two full tables: well under the few hundred KiB the flood may cost.
+	CHECK_TRUE(cache.bytesBound() < 300 * 1024);
 }

@@ -120,45 +120,48 @@ TEST_GROUP(UsedNonces){};
 
 TEST(UsedNonces, acceptsANonceOnceOnly)
 {
-	UsedNonces used(4);
-	NonceFacts facts;
-	facts.serial = 1;
-	facts.issuedMs = 1000;
-	CHECK(used.markUsed(facts, 1000) == UsedNonces::Mark::Fresh);
-	CHECK(used.markUsed(facts, 1001) == UsedNonces::Mark::AlreadyUsed);
-	CHECK(used.markUsed(facts, 20'000) == UsedNonces::Mark::AlreadyUsed);
+	UsedNonces used(64);
+	CHECK(used.markUsed(5, 10) == UsedNonces::Mark::Fresh);
+	CHECK(used.markUsed(5, 10) == UsedNonces::Mark::AlreadyUsed);
+	CHECK(used.markUsed(5, 30) == UsedNonces::Mark::AlreadyUsed);
+	CHECK(used.markUsed(6, 30) == UsedNonces::Mark::Fresh);
 }
 
-TEST(UsedNonces, failsClosedWhenFullOfLiveNonces)
+TEST(UsedNonces, aNonceOlderThanTheWindowIsOutOfWindowNeverFull)
 {
-	UsedNonces used(3);
-	for (std::uint32_t serial = 1; serial <= 3; serial++) {
-		NonceFacts facts;
-		facts.serial = serial;
-		facts.issuedMs = 1000;
-		CHECK(used.markUsed(facts, 1000) == UsedNonces::Mark::Fresh);
-	}
-	NonceFacts fourth;
-	fourth.serial = 4;
-	fourth.issuedMs = 1000;
-	CHECK(used.markUsed(fourth, 2000) == UsedNonces::Mark::Full);
-	LONGS_EQUAL(3, used.size());
+	UsedNonces used(64);
+	// Thousands of authenticated requests: no ceiling, no 503.
+	for (std::uint32_t serial = 1; serial < 10'000; serial++)
+		CHECK(used.markUsed(serial, serial) == UsedNonces::Mark::Fresh);
+	CHECK(used.markUsed(9'999 - 64, 9'999) == UsedNonces::Mark::OutOfWindow);
+	CHECK(used.markUsed(9'999 - 63, 9'999) == UsedNonces::Mark::AlreadyUsed);
+	LONGS_EQUAL(8, used.bytes());
 }
 
-TEST(UsedNonces, makesRoomByForgettingExpiredNonces)
+TEST(UsedNonces, theSlotOfASerialThatLeftTheWindowIsFreeForTheNewOne)
 {
-	UsedNonces used(2);
-	NonceFacts a, b, c;
-	a.serial = 1;
-	a.issuedMs = 0;
-	b.serial = 2;
-	b.issuedMs = 20'000;
-	c.serial = 3;
-	c.issuedMs = 40'000;
-	CHECK(used.markUsed(a, 0) == UsedNonces::Mark::Fresh);
-	CHECK(used.markUsed(b, 20'000) == UsedNonces::Mark::Fresh);
-	// a expired at 30 s, b is still live at 40 s.
-	CHECK(used.markUsed(c, 40'000) == UsedNonces::Mark::Fresh);
-	LONGS_EQUAL(2, used.size());
-	CHECK(used.markUsed(b, 40'000) == UsedNonces::Mark::AlreadyUsed);
+	UsedNonces used(64);
+	CHECK(used.markUsed(3, 3) == UsedNonces::Mark::Fresh);
+	// Serial 67 shares serial 3's bit; issuing it moved the window on.
+	CHECK(used.markUsed(67, 67) == UsedNonces::Mark::Fresh);
+	CHECK(used.markUsed(3, 67) == UsedNonces::Mark::OutOfWindow);
+	// A jump of more than the window clears it all.
+	CHECK(used.markUsed(1000, 1000) == UsedNonces::Mark::Fresh);
+	CHECK(used.markUsed(999, 1000) == UsedNonces::Mark::Fresh);
+}
+
+TEST(UsedNonces, theSerialMayWrapAround)
+{
+	UsedNonces used(64);
+	CHECK(used.markUsed(0xffffffff, 0xffffffff) == UsedNonces::Mark::Fresh);
+	CHECK(used.markUsed(2, 2) == UsedNonces::Mark::Fresh);
+	CHECK(used.markUsed(0xffffffff, 2) == UsedNonces::Mark::AlreadyUsed);
+	CHECK(used.markUsed(0xfffffffe, 2) == UsedNonces::Mark::Fresh);
+}
+
+TEST(UsedNonces, theDefaultWindowIsEightKilobytes)
+{
+	UsedNonces used;
+	LONGS_EQUAL(65536, used.size());
+	LONGS_EQUAL(8192, used.bytes());
 }

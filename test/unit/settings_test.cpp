@@ -134,6 +134,7 @@ const char *const kDesignExample = R"(<?xml version="1.0" encoding="utf-8"?>
     <network_id_port perm="">5062</network_id_port>
     <checksync_auth_algorithms perm="">SHA-512-256, SHA-256,MD5</checksync_auth_algorithms>
     <checksync_auth_qop perm="">none</checksync_auth_qop>
+    <checksync_events perm="">resync, check-sync,REBOOT_NOW</checksync_events>
     <user_pname idx="1" perm="">auth340899</user_pname>
     <user_hash idx="2" perm="">0123456789ABCDEF0123456789abcdef</user_hash>
     <user_name idx="2" perm="">340900</user_name>
@@ -167,6 +168,8 @@ TEST(Settings, acceptsTheDesignExampleWithEveryGlobalSetting)
 	CHECK_TRUE(settings.algorithms[1] == Algorithm::Sha256);
 	CHECK_TRUE(settings.algorithms[2] == Algorithm::Md5);
 	CHECK_TRUE(settings.qop == QopPolicy::None);
+	CHECK_TRUE(settings.events == (EventPackageSet{EventPackage::CheckSync, EventPackage::Resync,
+						       EventPackage::RebootNow}));
 
 	LONGS_EQUAL(2, settings.identities.size());
 	const Identity &first = settings.identities.at(1);
@@ -198,6 +201,7 @@ TEST(Settings, usesDefaultsForAbsentSettings)
 	LONGS_EQUAL(1, settings.algorithms.size());
 	CHECK_TRUE(settings.algorithms[0] == Algorithm::Md5);
 	CHECK_TRUE(settings.qop == QopPolicy::Auth);
+	CHECK_TRUE(settings.events == EventPackageSet{EventPackage::CheckSync});
 	CHECK_TRUE(settings.identities.empty());
 	CHECK_TRUE(settings.fromFile.empty());
 }
@@ -219,6 +223,7 @@ TEST(Settings, recordsWhichSettingsCameFromTheFile)
 		"network_id_port",
 		"checksync_auth_algorithms",
 		"checksync_auth_qop",
+		"checksync_events",
 		"user_active[1]",
 		"user_name[1]",
 		"user_host[1]",
@@ -288,6 +293,49 @@ TEST(Settings, keepsTheOrderOfTheAlgorithmListIgnoringCase)
 	LONGS_EQUAL(2, settings.algorithms.size());
 	CHECK_TRUE(settings.algorithms[0] == Algorithm::Md5);
 	CHECK_TRUE(settings.algorithms[1] == Algorithm::Sha256);
+}
+
+TEST(Settings, acceptsEveryEventPackageInAnyCaseAndOrder)
+{
+	const Settings &all = checkGood(parse(wrap("<checksync_events> restart_now,Reboot_Now ,reboot,"
+						   "\tRESYNC, check-sync </checksync_events>\n")));
+	for (EventPackage package : kEventPackages)
+		CHECK_TRUE_TEXT(all.events.contains(package), eventPackageName(package).data());
+
+	const Settings &one = checkGood(parse(wrap("<checksync_events>resync</checksync_events>\n")));
+	CHECK_TRUE(one.events.contains(EventPackage::Resync));
+	// Listing packages replaces the default: check-sync is now refused.
+	CHECK_FALSE(one.events.contains(EventPackage::CheckSync));
+	CHECK_FALSE(one.events.contains(EventPackage::Reboot));
+}
+
+TEST(Settings, namesEventPackagesAndParsesThemBack)
+{
+	STRCMP_EQUAL("check-sync", eventPackageName(EventPackage::CheckSync).data());
+	STRCMP_EQUAL("resync", eventPackageName(EventPackage::Resync).data());
+	STRCMP_EQUAL("reboot", eventPackageName(EventPackage::Reboot).data());
+	STRCMP_EQUAL("reboot_now", eventPackageName(EventPackage::RebootNow).data());
+	STRCMP_EQUAL("restart_now", eventPackageName(EventPackage::RestartNow).data());
+	for (EventPackage package : kEventPackages)
+		CHECK_TRUE(parseEventPackage(eventPackageName(package)) == package);
+	CHECK_TRUE(parseEventPackage("Check-Sync") == EventPackage::CheckSync);
+	CHECK_FALSE(parseEventPackage("reboot-now").has_value());
+	CHECK_FALSE(parseEventPackage("restart").has_value());
+	CHECK_FALSE(parseEventPackage("check-sync;reboot=true").has_value());
+	CHECK_FALSE(parseEventPackage("").has_value());
+}
+
+TEST(Settings, joinsEventPackagesInCanonicalOrder)
+{
+	EventPackageSet set;
+	CHECK_TRUE(set.empty());
+	STRCMP_EQUAL("", joinEventPackages(set, ", ").c_str());
+	set.insert(EventPackage::RestartNow);
+	set.insert(EventPackage::CheckSync);
+	set.insert(EventPackage::Resync);
+	CHECK_FALSE(set.empty());
+	STRCMP_EQUAL("check-sync, resync, restart_now", joinEventPackages(set, ", ").c_str());
+	STRCMP_EQUAL("check-sync,resync,restart_now", joinEventPackages(set, ",").c_str());
 }
 
 TEST(Settings, acceptsBothQopPolicies)
@@ -398,6 +446,24 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 		 "SHA-256 or MD5)"},
 		{"<checksync_auth_algorithms>MD5,SHA-256,md5</checksync_auth_algorithms>",
 		 "checksync_auth_algorithms: MD5 listed twice"},
+		{"<checksync_events></checksync_events>",
+		 "checksync_events: empty (expected a comma-separated list of check-sync, resync, "
+		 "reboot, reboot_now or restart_now)"},
+		{"<checksync_events>check-sync,,resync</checksync_events>",
+		 "checksync_events: empty item in \"check-sync,,resync\""},
+		{"<checksync_events>check-sync,</checksync_events>",
+		 "checksync_events: empty item in \"check-sync,\""},
+		{"<checksync_events>presence</checksync_events>",
+		 "checksync_events: unknown event package \"presence\" (expected check-sync, resync, "
+		 "reboot, reboot_now or restart_now)"},
+		{"<checksync_events>check-sync;reboot=true</checksync_events>",
+		 "checksync_events: unknown event package \"check-sync;reboot=true\" (expected "
+		 "check-sync, resync, reboot, reboot_now or restart_now)"},
+		{"<checksync_events>resync reboot</checksync_events>",
+		 "checksync_events: unknown event package \"resync reboot\" (expected check-sync, "
+		 "resync, reboot, reboot_now or restart_now)"},
+		{"<checksync_events>resync,Resync</checksync_events>",
+		 "checksync_events: resync listed twice"},
 		{"<checksync_auth_qop>auth-int</checksync_auth_qop>",
 		 "checksync_auth_qop: invalid value \"auth-int\" (expected auth or none)"},
 		{"<checksync_auth_qop></checksync_auth_qop>",
@@ -1025,6 +1091,7 @@ TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
 {
 	const Settings &settings = checkGood(parse(wrap("<challenge_checksync>on</challenge_checksync>\n"
 							"<checksync_auth_algorithms>sha-256,MD5</checksync_auth_algorithms>\n"
+							"<checksync_events>restart_now,reboot_now</checksync_events>\n"
 							"<user_name idx=\"1\">340899</user_name>\n"
 							"<user_host idx=\"1\">ser.berlin.snom.com</user_host>\n"
 							"<user_pass idx=\"1\">1234</user_pass>\n")));
@@ -1034,6 +1101,7 @@ TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
 		     "network_id_port = 5060 (default)\n"
 		     "checksync_auth_algorithms = SHA-256,MD5 (file)\n"
 		     "checksync_auth_qop = auth (default)\n"
+		     "checksync_events = reboot_now,restart_now (file)\n"
 		     "pnp_config = on (default)\n"
 		     "setting_server = (empty) (default)\n"
 		     "pnp_vendor = checksyncd (default)\n"
@@ -1058,6 +1126,7 @@ TEST(Settings, describeSettingsShowsDefaults)
 		     "network_id_port = 5060 (default)\n"
 		     "checksync_auth_algorithms = MD5 (default)\n"
 		     "checksync_auth_qop = auth (default)\n"
+		     "checksync_events = check-sync (default)\n"
 		     "pnp_config = on (default)\n"
 		     "setting_server = (empty) (default)\n"
 		     "pnp_vendor = checksyncd (default)\n"

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+
+#include "request_guard.hpp"
+
+#include <sofia-sip/sip_status.h>
+
+#include <algorithm>
+
+namespace checksyncd {
+
+RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey,
+			   const RequestKeyer::Key &requestKey)
+	: nonces_(nonceKey), failures_(kFailureTableCapacity), answers_(kResponseCacheCapacity),
+	  keyer_(requestKey)
+{
+}
+
+std::size_t RequestGuard::bytesBound() const
+{
+	return used_.bytes() + failures_.bytesBound() + answers_.bytesBound();
+}
+
+Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &request,
+			     std::uint64_t nowMs)
+{
+	Verdict verdict;
+	RequestFacts facts;
+	facts.method = request.method;
+	facts.event = request.event;
+	facts.uriHasUser = request.uriHasUser;
+	facts.uriUser = request.uriUser;
+	Plan plan = planRequest(settings, facts);
+	if (plan.answer == Answer::Ignore)
+		return verdict;
+
+	// Every answer below is final and carries the To tag made from this
+	// key, so a retransmission gets the same tag.
+	verdict.key = keyer_.key(request.source->remote, request.branch, request.callId,
+				 request.cseq, request.method);
+
+	auto answer = [&](int status, const char *phrase) {
+		verdict.status = status;
+		verdict.phrase = phrase;
+		return verdict;
+	};
+	switch (plan.answer) {
+	case Answer::Ignore:
+		return verdict;
+	case Answer::Options:
+		verdict.allow = verdict.allowEvents = true;
+		return answer(SIP_200_OK);
+	case Answer::MethodNotAllowed:
+		verdict.allow = true;
+		return answer(SIP_405_METHOD_NOT_ALLOWED);
+	case Answer::MissingEvent:
+		return answer(400, "Missing Event header");
+	case Answer::BadEvent:
+		verdict.allowEvents = true;
+		return answer(SIP_489_BAD_EVENT);
+	case Answer::BadRebootValue:
+		return answer(400, "Bad reboot parameter");
+	case Answer::NotFound:
+		return answer(SIP_404_NOT_FOUND);
+	case Answer::NoSettings:
+		verdict.retryAfterS = kNoSettingsRetryAfterS;
+		return answer(SIP_503_SERVICE_UNAVAILABLE);
+	case Answer::Serve:
+	case Answer::Challenge:
+		break;
+	}
+
+	// A retransmission of a check-sync that was answered statelessly gets
+	// the same answer again, and nothing else happens.
+	if (std::optional<CachedAnswer> cached = answers_.lookup(verdict.key, nowMs)) {
+		verdict.retransmission = true;
+		verdict.retryAfterS = cached->retryAfterS;
+		return answer(cached->status, sip_status_phrase(cached->status));
+	}
+
+	verdict.action = plan.action;
+	if (plan.answer == Answer::Serve) {
+		verdict.serve = true;
+		verdict.identity = plan.identity ? plan.identity->idx : 0;
+		return verdict;
+	}
+	challenge(*settings, request, nowMs, verdict);
+	return verdict;
+}
+
+void RequestGuard::challenge(const Settings &settings, const GuardRequest &request,
+			     std::uint64_t nowMs, Verdict &verdict)
+{
+	const SourcePrefix &prefix = request.source->prefix;
+
+	// Brute force: a source that failed too often is refused for a while.
+	if (failures_.locked(prefix, nowMs)) {
+		verdict.status = 403;
+		verdict.phrase = sip_403_Forbidden;
+		return;
+	}
+	// Guessing from many sources at once: past the budget, only a source
+	// that authenticated before has its answer checked.
+	if (request.authorization && !failures_.mayGuess(prefix, nowMs)) {
+		std::uint64_t retryMs = failures_.budgetRetryAfterMs(nowMs);
+		verdict.status = 503;
+		verdict.phrase = sip_503_Service_unavailable;
+		verdict.retryAfterS = static_cast<unsigned>((retryMs + 999) / 1000);
+		if (!budgetLogged_ || nowMs - budgetLoggedMs_ >= FailureTable::kWindowMs) {
+			budgetLogged_ = true;
+			budgetLoggedMs_ = nowMs;
+			verdict.event = GuardEvent::GuessBudgetSpent;
+		}
+		return;
+	}
+
+	const std::vector<ChallengeRealm> &realms = realmsFor(settings, request.uriHost);
+	AuthRequest auth;
+	auth.method = request.method;
+	auth.requestUri = request.requestUri;
+	auth.uriHasUser = request.uriHasUser;
+	auth.uriUser = request.uriUser;
+	auth.uriHost = request.uriHost;
+	auth.sourceIp = request.source->ip;
+	auth.nowMs = nowMs;
+	AuthOutcome outcome = verifyAuthorization(request.authorization, settings, realms, auth,
+						  nonces_, used_);
+	verdict.auth = outcome.result;
+	verdict.authUser = std::move(outcome.username);
+
+	if (outcome.result == AuthResult::Ok) {
+		failures_.recordSuccess(prefix, nowMs);
+		verdict.serve = true;
+		verdict.authenticated = true;
+		verdict.identity = outcome.identity ? outcome.identity->idx : 0;
+		return;
+	}
+	if (isAuthFailure(outcome.result)) {
+		if (outcome.addressProven) {
+			verdict.event = GuardEvent::AuthFailure;
+			verdict.lockoutStarted = failures_.recordFailure(prefix, nowMs);
+		} else {
+			// Without a nonce of ours for this address the source may be
+			// spoofed: refuse, but hold nothing against the address.
+			verdict.event = GuardEvent::CredentialsRefused;
+		}
+	}
+	verdict.challenges = makeChallenges(settings, realms, auth, isStale(outcome.result), nonces_);
+	verdict.status = 401;
+	verdict.phrase = sip_401_Unauthorized;
+}
+
+const std::vector<ChallengeRealm> &RequestGuard::realmsFor(const Settings &settings,
+							   std::string_view uriHost)
+{
+	if (realmsFor_ == &settings && !realmsUseUriHost_)
+		return realms_;
+	realms_ = challengeRealms(settings, uriHost);
+	realmsFor_ = &settings;
+	realmsUseUriHost_ = std::none_of(settings.identities.begin(), settings.identities.end(),
+					 [](const auto &entry) { return entry.second.active; }) ||
+			    std::any_of(settings.identities.begin(), settings.identities.end(),
+					[](const auto &entry) {
+						return entry.second.active && entry.second.realm().empty();
+					});
+	return realms_;
+}
+
+void RequestGuard::answeredAtOnce(const Verdict &verdict, int status, unsigned retryAfterS,
+				  std::uint64_t nowMs)
+{
+	answers_.remember(verdict.key, verdict.authenticated, status, retryAfterS, nowMs);
+}
+
+} // namespace checksyncd

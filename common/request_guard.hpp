@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+//
+// Every decision about a request, in one pure unit: which answer, which
+// challenges, whether it is served and for which identity, whether it is a
+// retransmission, whether a failure counts against its source, and what is
+// worth a log line. It owns the state those decisions need (nonces, the
+// used-nonce window, the brute-force table, the answers kept for
+// retransmissions) and takes the clock as an argument. daemon/ only
+// translates between sofia-sip and this unit, and does what the verdict
+// says.
+
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth.hpp"
+#include "checksync.hpp"
+#include "failure_table.hpp"
+#include "nonce.hpp"
+#include "response_cache.hpp"
+#include "settings.hpp"
+#include "source.hpp"
+
+extern "C" {
+struct msg_auth_s;
+}
+
+namespace checksyncd {
+
+// A request as far as the guard looks at it (sofia-sip parsed it).
+struct GuardRequest {
+	std::string_view method;     // as on the request line
+	EventInfo event;	     // classifyEvent()
+	bool uriHasUser = false;
+	std::string_view uriUser;
+	std::string_view uriHost;
+	std::string_view requestUri; // the Request-URI as text
+	const msg_auth_s *authorization = nullptr;
+	const SourceAddress *source = nullptr;
+	// What makes a retransmission the same request.
+	std::string_view branch; // top Via branch, may be empty (RFC 2543)
+	std::string_view callId;
+	std::uint32_t cseq = 0;
+};
+
+// What is worth a log line beyond the answer itself.
+enum class GuardEvent : unsigned char {
+	None,
+	AuthFailure,	    // a counted failure: the fail2ban line
+	CredentialsRefused, // refused, but nothing proves the address
+	GuessBudgetSpent,   // first refusal of a window: answers not checked
+};
+
+struct Verdict {
+	// 0 with serve false: no answer at all (ACK). With serve true the
+	// answer comes from the provisioning process's outcome.
+	int status = 0;
+	const char *phrase = "";
+	bool serve = false;
+	Action action = Action::Reboot;
+	unsigned identity = 0; // idx of the identity served; 0 if none
+	bool authenticated = false;
+	bool retransmission = false; // answered from the response cache
+	unsigned retryAfterS = 0;    // 0: no Retry-After
+	bool allow = false;	     // carries Allow
+	bool allowEvents = false;    // carries Allow-Events
+	std::vector<std::string> challenges; // WWW-Authenticate values
+	RequestKey key{};	     // the request's identity; toTagFor(key)
+	GuardEvent event = GuardEvent::None;
+	bool lockoutStarted = false; // this failure locked its source out
+	AuthResult auth = AuthResult::NoCredentials;
+	std::string authUser; // the answer's username (raw), for the log
+};
+
+class RequestGuard
+{
+public:
+	// Answers kept for retransmissions, per kind (authenticated or not).
+	static constexpr std::size_t kResponseCacheCapacity = 1024;
+	// Sources remembered for brute-force protection.
+	static constexpr std::size_t kFailureTableCapacity = 1024;
+	// Retry-After while no good settings are loaded.
+	static constexpr unsigned kNoSettingsRetryAfterS = 10;
+
+	RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKeyer::Key &requestKey);
+
+	// settings: nullptr while no good settings were ever loaded.
+	Verdict decide(const Settings *settings, const GuardRequest &request, std::uint64_t nowMs);
+
+	// Whether a served request answered at once can be answered
+	// statelessly: its answer can be kept for its retransmissions for
+	// Timer J (32 s) without pushing out an answer another sender may
+	// still need. When not, answer it through a server transaction.
+	bool canAnswerStatelessly(const Verdict &verdict, std::uint64_t nowMs) const
+	{
+		return !verdict.authenticated || answers_.hasRoomForAuthenticated(nowMs);
+	}
+
+	// A served request was answered at once, statelessly: its
+	// retransmissions get the same answer for Timer J (32 s).
+	void answeredAtOnce(const Verdict &verdict, int status, unsigned retryAfterS,
+			    std::uint64_t nowMs);
+
+	std::vector<Lockout> lockedOut(std::uint64_t nowMs) const
+	{
+		return failures_.lockedOut(nowMs);
+	}
+	bool unlock(std::string_view source, std::uint64_t nowMs)
+	{
+		return failures_.unlock(source, nowMs);
+	}
+
+	// The settings object passed to decide() changed in place, or another
+	// one may now live at its address: forget what was derived from it.
+	void settingsChanged() { realmsFor_ = nullptr; }
+
+	// An upper bound of the heap all of the guard's tables can hold.
+	std::size_t bytesBound() const;
+
+private:
+	void challenge(const Settings &settings, const GuardRequest &request, std::uint64_t nowMs,
+		       Verdict &verdict);
+	// challengeRealms(), kept while the settings stay the same and do not
+	// depend on the Request-URI host.
+	const std::vector<ChallengeRealm> &realmsFor(const Settings &settings,
+						     std::string_view uriHost);
+
+	NonceAuthority nonces_;
+	UsedNonces used_;
+	FailureTable failures_;
+	ResponseCache answers_;
+	RequestKeyer keyer_;
+	const Settings *realmsFor_ = nullptr;
+	bool realmsUseUriHost_ = false;
+	std::vector<ChallengeRealm> realms_;
+	std::uint64_t budgetLoggedMs_ = 0;
+	bool budgetLogged_ = false;
+};
+
+} // namespace checksyncd

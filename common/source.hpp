@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+//
+// Where a request came from, in the forms the request path needs: the
+// address as text for logs and nonces, "proto:ip:port" for D-Bus, and the
+// fixed-size prefix that brute-force protection counts by (an IPv4
+// address, or the /64 of an IPv6 address: one host's share of a subnet, so
+// rotating through a /64 gains an attacker nothing).
+
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sockaddr;
+
+namespace checksyncd {
+
+// 16 bytes: an IPv6 /64 with its host half zeroed, or an IPv4 address as
+// ::ffff:a.b.c.d. Comparable and hashable as bytes.
+struct SourcePrefix {
+	std::array<std::uint8_t, 16> bytes{};
+
+	bool operator==(const SourcePrefix &) const = default;
+	// "192.0.2.1" or "2001:db8:1:2::/64".
+	std::string toString() const;
+	// The inverse of toString(); also takes a plain IPv6 address (its /64).
+	static std::optional<SourcePrefix> parse(std::string_view text);
+};
+
+struct SourceAddress {
+	std::string ip;	    // "192.0.2.1", "2001:db8::1" (v4-mapped shown as IPv4)
+	std::string remote; // "udp:192.0.2.1:5060", "tcp:[2001:db8::1]:5060"
+	std::uint16_t port = 0;
+	bool tcp = false;
+	SourcePrefix prefix;
+
+	// From a socket address (AF_INET or AF_INET6); std::nullopt otherwise.
+	static std::optional<SourceAddress> fromSockaddr(const sockaddr *address, bool tcp);
+	// From text, for tests and tools: "192.0.2.1", "2001:db8::1".
+	static std::optional<SourceAddress> fromText(std::string_view ip, std::uint16_t port,
+						     bool tcp = false);
+};
+
+} // namespace checksyncd

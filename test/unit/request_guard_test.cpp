@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: MIT
+//
+// The request guard: every decision about a request, with the clock passed
+// in. Each test is one finding of the security review (docs/security.md).
+
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/su_alloc.h>
+
+#include <string>
+#include <vector>
+
+#include "request_guard.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace checksyncd;
+
+namespace {
+
+constexpr const char *kRealm = "ser.berlin.snom.com";
+
+// The value of parameter `name` in one WWW-Authenticate value.
+std::string param(const std::string &challenge, const std::string &name)
+{
+	std::size_t at = challenge.find(name + "=\"");
+	if (at == std::string::npos)
+		return {};
+	at += name.size() + 2;
+	return challenge.substr(at, challenge.find('"', at) - at);
+}
+
+} // namespace
+
+TEST_GROUP(RequestGuard)
+{
+	su_home_t home[1] = {};
+	Settings settings;
+	RequestGuard guard{NonceAuthority::Key{7}, RequestKeyer::Key{8}};
+	SourceAddress pbx = *SourceAddress::fromText("192.0.2.1", 5060);
+	std::uint64_t now = 100'000;
+	int branch = 0;
+
+	void setup() override
+	{
+		su_home_init(home);
+		Identity one;
+		one.idx = 1;
+		one.name = "340899";
+		one.host = kRealm;
+		one.pass = "1234";
+		settings.identities[1] = one;
+		settings.challengeChecksync = true;
+	}
+	void teardown() override { su_home_deinit(home); }
+
+	struct Sent {
+		std::string user = "340899";
+		std::string uri = "sip:340899@192.0.2.9";
+		std::string callId = "call@pbx";
+		std::string branch;
+		std::string authorization; // header value, may be empty
+		const SourceAddress *source = nullptr;
+	};
+
+	Sent notify(const SourceAddress &source, std::string user = "340899")
+	{
+		Sent s;
+		s.user = user;
+		s.uri = "sip:" + user + "@192.0.2.9";
+		s.branch = "z9hG4bK." + std::to_string(++branch);
+		s.source = &source;
+		return s;
+	}
+
+	Verdict send(const Sent &s)
+	{
+		sip_event_t *event = sip_event_make(home, "check-sync;reboot=false");
+		GuardRequest request;
+		request.method = "NOTIFY";
+		request.event = classifyEvent(event);
+		request.uriHasUser = !s.user.empty();
+		request.uriUser = s.user;
+		request.uriHost = "192.0.2.9";
+		request.requestUri = s.uri;
+		request.authorization =
+			s.authorization.empty() ? nullptr
+						: sip_authorization_make(home, s.authorization.c_str());
+		request.source = s.source;
+		request.branch = s.branch;
+		request.callId = s.callId;
+		request.cseq = 1;
+		return guard.decide(&settings, request, now);
+	}
+
+	// An answer to `challenge` with `password`.
+	std::string answer(const Sent &s, const std::string &challenge,
+			   const std::string &password = "1234", const std::string &username = "340899")
+	{
+		std::string realm = param(challenge, "realm");
+		std::string nonce = param(challenge, "nonce");
+		std::string ha1 = computeHa1(Algorithm::Md5, username, realm, password);
+		DigestInput in;
+		in.method = "NOTIFY";
+		in.uri = s.uri;
+		in.nonce = nonce;
+		in.qop = "auth";
+		in.nc = "00000001";
+		in.cnonce = "abc";
+		std::string response = computeResponse(Algorithm::Md5, ha1, in);
+		return "Digest username=\"" + username + "\", realm=\"" + realm + "\", nonce=\"" + nonce +
+		       "\", uri=\"" + s.uri + "\", response=\"" + response +
+		       "\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"";
+	}
+
+	// A challenged NOTIFY answered with `password`: the verdict of the
+	// answer (same Call-ID, new branch as a client sends it).
+	Verdict authenticate(const SourceAddress &source, const std::string &password = "1234",
+			     std::string user = "340899", std::size_t challengeIndex = 0)
+	{
+		Sent first = notify(source, user);
+		Verdict challenge = send(first);
+		LONGS_EQUAL(401, challenge.status);
+		Sent second = notify(source, user);
+		second.authorization =
+			answer(second, challenge.challenges.at(challengeIndex), password);
+		return send(second);
+	}
+};
+
+TEST(RequestGuard, servesAValidAnswerAndChallengesEverythingElse)
+{
+	Verdict v = authenticate(pbx);
+	CHECK_TRUE(v.serve);
+	CHECK_TRUE(v.authenticated);
+	LONGS_EQUAL(1, v.identity);
+	CHECK(v.action == Action::Resync);
+	v = authenticate(pbx, "wrong");
+	CHECK_FALSE(v.serve);
+	LONGS_EQUAL(401, v.status);
+	CHECK(v.event == GuardEvent::AuthFailure);
+}
+
+TEST(RequestGuard, aRetransmissionGetsTheSameAnswerWhateverHappenedInBetween)
+{
+	// Finding 5: an answered-at-once authenticated check-sync, then a
+	// flood of other served check-syncs, then the PBX's retransmission.
+	Sent first = notify(pbx);
+	Verdict challenge = send(first);
+	Sent served = notify(pbx);
+	served.authorization = answer(served, challenge.challenges[0]);
+	Verdict ok = send(served);
+	CHECK_TRUE(ok.serve);
+	guard.answeredAtOnce(ok, 200, 0, now);
+
+	settings.challengeChecksync = false;
+	SourceAddress stranger = *SourceAddress::fromText("203.0.113.5", 5060);
+	for (int i = 0; i < 5000; i++) {
+		Sent s = notify(stranger);
+		Verdict v = send(s);
+		CHECK_TRUE(v.serve);
+		guard.answeredAtOnce(v, 200, 0, now);
+	}
+	settings.challengeChecksync = true;
+
+	now += 31'000; // still inside Timer J
+	Verdict again = send(served);
+	CHECK_TRUE(again.retransmission);
+	LONGS_EQUAL(200, again.status);
+	CHECK_FALSE(again.serve);
+	CHECK_TRUE(again.key == ok.key);
+}
+
+TEST(RequestGuard, aUsedNonceWithARightDigestIsStaleAndNeverLocksOut)
+{
+	// Finding 5: even with no cached answer, a PBX repeating its own
+	// right answer is told stale, never counted.
+	Sent first = notify(pbx);
+	Verdict challenge = send(first);
+	Sent served = notify(pbx);
+	served.authorization = answer(served, challenge.challenges[0]);
+	CHECK_TRUE(send(served).serve); // served in a transaction: not cached
+	for (int i = 0; i < 20; i++) {
+		Sent replay = served;
+		replay.branch = "z9hG4bK.replay" + std::to_string(i);
+		Verdict v = send(replay);
+		LONGS_EQUAL(401, v.status);
+		CHECK_TRUE(v.challenges[0].ends_with("stale=true"));
+		CHECK(v.event == GuardEvent::None);
+	}
+	CHECK_TRUE(authenticate(pbx).serve); // not locked out
+}
+
+TEST(RequestGuard, ipv6SourcesAreCountedPerSlash64)
+{
+	// Finding 6: five wrong answers from five addresses of one /64 lock
+	// the whole /64 out.
+	std::vector<SourceAddress> hosts;
+	for (int i = 1; i <= 6; i++)
+		hosts.push_back(*SourceAddress::fromText("2001:db8:1:2::" + std::to_string(i), 5060));
+	for (int i = 0; i < 5; i++)
+		CHECK(authenticate(hosts[static_cast<std::size_t>(i)], "guess").event ==
+		      GuardEvent::AuthFailure);
+	Sent next = notify(hosts[5]);
+	LONGS_EQUAL(403, send(next).status);
+	SourceAddress otherNet = *SourceAddress::fromText("2001:db8:1:3::1", 5060);
+	LONGS_EQUAL(401, send(notify(otherNet)).status);
+}
+
+TEST(RequestGuard, manySourcesTogetherGetOnlyTheGuessBudgetButAKnownPbxIsServed)
+{
+	// Finding 6: a /48 or a botnet, each source under its own limit.
+	CHECK_TRUE(authenticate(pbx).serve); // the PBX authenticated before
+	unsigned checked = 0;
+	unsigned refused = 0;
+	for (int net = 0; net < 50; net++) {
+		SourceAddress s =
+			*SourceAddress::fromText("2001:db8:1:" + std::to_string(net) + "::1", 5060);
+		for (int i = 0; i < 4; i++) {
+			Verdict v = authenticate(s, "guess");
+			if (v.status == 401)
+				checked++;
+			else if (v.status == 503)
+				refused++;
+		}
+	}
+	LONGS_EQUAL(FailureTable::kGuessBudget, checked);
+	LONGS_EQUAL(200 - FailureTable::kGuessBudget, refused);
+	CHECK_TRUE(authenticate(pbx).serve);
+	// A newcomer that never authenticated waits for the budget.
+	SourceAddress newcomer = *SourceAddress::fromText("198.51.100.7", 5060);
+	Verdict v = authenticate(newcomer);
+	LONGS_EQUAL(503, v.status);
+	CHECK_TRUE(v.retryAfterS > 0 && v.retryAfterS <= 60);
+	now += FailureTable::kWindowMs;
+	CHECK_TRUE(authenticate(newcomer).serve);
+}
+
+TEST(RequestGuard, theRealmOfTheAnswerPicksTheIdentityOfTwoPbxs)
+{
+	// Finding 7: one user name on two identities, two PBXs.
+	settings.identities[1].host = "a.example.net";
+	Identity two = settings.identities[1];
+	two.idx = 2;
+	two.host = "b.example.net";
+	two.pass = "5678";
+	settings.identities[2] = two;
+
+	Verdict challenge = send(notify(pbx));
+	LONGS_EQUAL(2, challenge.challenges.size());
+	STRCMP_EQUAL("a.example.net", param(challenge.challenges[0], "realm").c_str());
+	STRCMP_EQUAL("b.example.net", param(challenge.challenges[1], "realm").c_str());
+
+	Verdict second = authenticate(pbx, "5678", "340899", 1);
+	CHECK_TRUE(second.serve);
+	LONGS_EQUAL(2, second.identity);
+	Verdict first = authenticate(pbx, "1234", "340899", 0);
+	CHECK_TRUE(first.serve);
+	LONGS_EQUAL(1, first.identity);
+	// The second PBX's password does not open the first realm.
+	CHECK(authenticate(pbx, "5678", "340899", 0).event == GuardEvent::AuthFailure);
+}
+
+TEST(RequestGuard, the401IsTheSameForEveryUserButTheNonces)
+{
+	// Finding 8: no user oracle, also with an HA1-only identity.
+	Identity two;
+	two.idx = 2;
+	two.name = "hashonly";
+	two.host = "b.example.net";
+	two.hash = computeHa1(Algorithm::Md5, "hashonly", "b.example.net", "x");
+	settings.identities[2] = two;
+	settings.algorithms = {Algorithm::Sha256, Algorithm::Md5};
+
+	auto shape = [](const Verdict &v) {
+		std::vector<std::string> out;
+		for (const std::string &c : v.challenges) {
+			std::string nonce = param(c, "nonce");
+			std::string masked = c;
+			masked.replace(masked.find(nonce), nonce.size(), "N");
+			out.push_back(masked);
+		}
+		return out;
+	};
+	Verdict known = send(notify(pbx, "340899"));
+	Verdict hashOnly = send(notify(pbx, "hashonly"));
+	Verdict unknown = send(notify(pbx, "nobody"));
+	Verdict noUser = send(notify(pbx, ""));
+	LONGS_EQUAL(3, known.challenges.size());
+	CHECK(shape(known) == shape(hashOnly));
+	CHECK(shape(known) == shape(unknown));
+	CHECK(shape(known) == shape(noUser));
+	CHECK_FALSE(param(known.challenges[0], "nonce") == param(unknown.challenges[0], "nonce"));
+}
+
+TEST(RequestGuard, noCeilingOnAuthenticatedCheckSyncs)
+{
+	// Finding 11: far more than 4096 authenticated check-syncs inside 30 s
+	// are all served; none gets a 503.
+	for (int i = 0; i < 6000; i++) {
+		Verdict v = authenticate(pbx);
+		CHECK_TRUE(v.serve);
+		now += 1;
+	}
+}
+
+TEST(RequestGuard, aNoncePushedOutOfTheWindowIsStaleNotA503)
+{
+	Sent first = notify(pbx);
+	Verdict challenge = send(first);
+	// A flood of challenges moves the window past the PBX's nonce.
+	SourceAddress flood = *SourceAddress::fromText("203.0.113.1", 5060);
+	for (std::uint32_t i = 0; i < UsedNonces::kDefaultSize; i++)
+		send(notify(flood));
+	Sent late = notify(pbx);
+	late.authorization = answer(late, challenge.challenges[0]);
+	Verdict v = send(late);
+	LONGS_EQUAL(401, v.status);
+	CHECK_TRUE(v.challenges[0].ends_with("stale=true"));
+	CHECK(v.event == GuardEvent::None);
+}
+
+TEST(RequestGuard, aFloodOfHugeCallIdsCostsAFixedFewHundredKilobytes)
+{
+	// Finding 2: the cache holds 16-byte keys whatever the Call-ID.
+	settings.challengeChecksync = false;
+	std::size_t bound = guard.bytesBound();
+	std::string huge(60'000, 'c');
+	for (int i = 0; i < 1100; i++) {
+		Sent s = notify(pbx);
+		s.callId = huge + std::to_string(i);
+		Verdict v = send(s);
+		CHECK_TRUE(v.serve);
+		guard.answeredAtOnce(v, 200, 0, now);
+	}
+	CHECK_TRUE(guard.bytesBound() <= bound);
+	CHECK_TRUE(bound < 512 * 1024);
+}
+
+TEST(RequestGuard, theKeyAndSoTheToTagAreStablePerRequest)
+{
+	settings.challengeChecksync = false;
+	Sent s = notify(pbx);
+	Verdict a = send(s);
+	Verdict b = send(s);
+	CHECK_TRUE(a.key == b.key);
+	s.branch = "z9hG4bK.other";
+	CHECK_FALSE(send(s).key == a.key);
+	// RFC 2543: no branch at all is still a stable key.
+	s.branch.clear();
+	CHECK_TRUE(send(s).key == send(s).key);
+}
+
+TEST(RequestGuard, answersTheTableOfTheDesignWithoutState)
+{
+	settings.challengeChecksync = false;
+	GuardRequest request;
+	request.source = &pbx;
+	request.method = "OPTIONS";
+	Verdict v = guard.decide(&settings, request, now);
+	LONGS_EQUAL(200, v.status);
+	CHECK_TRUE(v.allow && v.allowEvents);
+	request.method = "MESSAGE";
+	v = guard.decide(&settings, request, now);
+	LONGS_EQUAL(405, v.status);
+	request.method = "ACK";
+	v = guard.decide(&settings, request, now);
+	LONGS_EQUAL(0, v.status);
+	CHECK_FALSE(v.serve);
+	request.method = "NOTIFY";
+	v = guard.decide(&settings, request, now);
+	LONGS_EQUAL(400, v.status);
+	request.event.kind = EventInfo::Kind::Known;
+	v = guard.decide(nullptr, request, now);
+	LONGS_EQUAL(503, v.status);
+	LONGS_EQUAL(RequestGuard::kNoSettingsRetryAfterS, v.retryAfterS);
+}
+
+TEST(RequestGuard, unlockLiftsALockout)
+{
+	for (int i = 0; i < 5; i++)
+		authenticate(pbx, "wrong");
+	LONGS_EQUAL(403, send(notify(pbx)).status);
+	LONGS_EQUAL(1, guard.lockedOut(now).size());
+	CHECK_TRUE(guard.unlock("192.0.2.1", now));
+	CHECK_TRUE(authenticate(pbx).serve);
+}
