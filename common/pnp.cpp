@@ -15,7 +15,7 @@
 #include <strings.h>
 
 #include "sofia.hpp"
-#include "utf8.hpp"
+#include "text.hpp"
 
 namespace checksyncd {
 
@@ -48,6 +48,12 @@ bool isDigit(char c)
 bool isControlOrSpace(unsigned char c)
 {
 	return c <= 0x20 || c == 0x7f;
+}
+
+// Well-formed UTF-8 without NUL: what toValidUtf8() leaves as it is.
+bool isValidUtf8(std::string_view text)
+{
+	return toValidUtf8(text, text.size()) == text;
 }
 
 // The text a msg_t serialises to; empty when sofia-sip cannot.

@@ -44,6 +44,9 @@ inline constexpr std::uint64_t kPnpLingerMs = kPnpT2Ms;
 // Largest datagram read at the round's port, and largest URL handed over.
 inline constexpr std::size_t kPnpMaxDatagram = 4096;
 inline constexpr std::size_t kPnpMaxUrlBytes = 1024;
+// Longest call_id, event and user_agent handed to D-Bus (as for a
+// check-sync); longer ones are cut on a character boundary.
+inline constexpr std::size_t kPnpMaxDetailBytes = 256;
 // Bounds of the settings that go into the SUBSCRIBE.
 inline constexpr std::size_t kPnpMaxParameterBytes = 64;
 inline constexpr std::size_t kPnpMaxSchemes = 8;

@@ -23,7 +23,7 @@
 
 #include "log.hpp"
 #include "sofia.hpp"
-#include "utf8.hpp"
+#include "text.hpp"
 
 namespace checksyncd {
 
@@ -495,11 +495,14 @@ void PnpService::onNotify(Round &round, UniqueMsg &msg, sip_t *sip, const sockad
 	ProvisionDetails details;
 	details.url = verdict.url;
 	details.remote = remote;
-	details.callId = toValidUtf8(sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "");
-	details.event = toValidUtf8(headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)));
+	details.callId = toValidUtf8(sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "",
+				     kPnpMaxDetailBytes);
+	details.event = toValidUtf8(headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),
+				    kPnpMaxDetailBytes);
 	details.userAgent = toValidUtf8(sip->sip_user_agent && sip->sip_user_agent->g_string
 						? sip->sip_user_agent->g_string
-						: "");
+						: "",
+					kPnpMaxDetailBytes);
 	round.pending = std::move(msg);
 	// The round may be closed and freed before the call returns (at
 	// shutdown): the callback holds it weakly.
