@@ -273,12 +273,13 @@ class StartError(AssertionError):
 class Env:
     """One test's world: temp dir, private bus, stand-in, settings, daemon."""
 
-    def __init__(self, name="test", netns=None):
+    def __init__(self, name="test", netns=None, base=None):
         """netns: a network namespace the test made, where the daemon runs
-        (through `ip netns exec`); None runs it in the test's own."""
+        (through `ip netns exec`); None runs it in the test's own. base: the
+        directory the test's own is made in (default: the temp directory)."""
         self.netns = netns
         safe = re.sub(r"[^A-Za-z0-9]+", "-", name)[-40:]
-        self.dir = tempfile.mkdtemp(prefix=f"csd-{safe}-")
+        self.dir = tempfile.mkdtemp(prefix=f"csd-{safe}-", dir=base)
         self.bus_path = os.path.join(self.dir, "bus")
         self.bus_address = f"unix:path={self.bus_path}"
         self.settings_path = os.path.join(self.dir, "settings.xml")
