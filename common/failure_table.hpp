@@ -29,9 +29,12 @@
 
 namespace checksyncd {
 
+// A source refused now (lockedOut()), as the status object shows it.
 struct Lockout {
-	std::string source;	// SourcePrefix::toString()
-	std::uint64_t untilMs;	// monotonic
+	std::string source;	   // SourcePrefix::toString(): "192.0.2.1", "2001:db8::/64"
+	std::uint64_t untilMs = 0; // monotonic, like every time in common/
+
+	bool operator==(const Lockout &) const = default;
 };
 
 class FailureTable

@@ -32,6 +32,11 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	Plan plan = planRequest(settings, facts);
 	if (plan.answer == Answer::Ignore)
 		return verdict;
+	verdict.checkSync = request.method == "NOTIFY" && request.event.kind == EventInfo::Kind::Known;
+	verdict.actionDecided = plan.answer == Answer::Serve || plan.answer == Answer::Challenge ||
+				plan.answer == Answer::NotFound;
+	verdict.action = plan.action;
+	verdict.identity = plan.identity ? plan.identity->idx : 0;
 
 	// Every answer below is final and carries the To tag made from this
 	// key, so a retransmission gets the same tag.
@@ -77,10 +82,8 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 		return answer(cached->status, sip_status_phrase(cached->status));
 	}
 
-	verdict.action = plan.action;
 	if (plan.answer == Answer::Serve) {
 		verdict.serve = true;
-		verdict.identity = plan.identity ? plan.identity->idx : 0;
 		return verdict;
 	}
 	challenge(*settings, request, nowMs, verdict);

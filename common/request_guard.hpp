@@ -60,8 +60,15 @@ struct Verdict {
 	int status = 0;
 	const char *phrase = "";
 	bool serve = false;
+	// A NOTIFY of an honoured event package (what the status object
+	// counts as a check-sync), and whether its action was decided (the
+	// settings in force and the Event header good).
+	bool checkSync = false;
+	bool actionDecided = false;
 	Action action = Action::Reboot;
-	unsigned identity = 0; // idx of the identity served; 0 if none
+	// The identity: the Request-URI user's, and once authenticated the
+	// one the answer's realm picked; 0 if none.
+	unsigned identity = 0;
 	bool authenticated = false;
 	bool retransmission = false; // answered from the response cache
 	unsigned retryAfterS = 0;    // 0: no Retry-After

@@ -2,8 +2,6 @@
 
 #include "text.hpp"
 
-#include <libxml/xmlstring.h>
-
 #include <algorithm>
 
 namespace checksyncd {
@@ -13,22 +11,42 @@ namespace {
 constexpr std::string_view kReplacement = "\xef\xbf\xbd"; // U+FFFD
 
 // The length of the well-formed character at the start of `text`, 0 when
-// there is none.
+// there is none (RFC 3629 table 3-7: no overlong forms, no surrogates,
+// nothing above U+10FFFF; and no NUL, which D-Bus strings cannot hold).
+// Not libxml2's xmlGetUTF8Char(): the one in Debian 12 takes a lone
+// continuation byte as the lead of a two-byte character ("\x90\x80"),
+// which sd-bus then refuses.
 std::size_t characterLength(std::string_view text)
 {
-	auto byte = static_cast<unsigned char>(text.front());
-	if (byte != 0 && byte < 0x80)
-		return 1;
-	int length = static_cast<int>(std::min<std::size_t>(text.size(), 4));
-	int code = xmlGetUTF8Char(reinterpret_cast<const xmlChar *>(text.data()), &length);
-	if (code <= 0 || length <= 1)
+	auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+	unsigned char lead = byte(0);
+	if (lead < 0x80)
+		return lead != 0 ? 1 : 0;
+	std::size_t length = 0;
+	unsigned char low = 0x80, high = 0xbf; // range of the second byte
+	if (lead >= 0xc2 && lead <= 0xdf) {
+		length = 2;
+	} else if (lead >= 0xe0 && lead <= 0xef) {
+		length = 3;
+		if (lead == 0xe0)
+			low = 0xa0;
+		else if (lead == 0xed)
+			high = 0x9f;
+	} else if (lead >= 0xf0 && lead <= 0xf4) {
+		length = 4;
+		if (lead == 0xf0)
+			low = 0x90;
+		else if (lead == 0xf4)
+			high = 0x8f;
+	} else {
 		return 0;
-	// xmlGetUTF8Char() takes some forms D-Bus refuses: overlong
-	// encodings, surrogates and values past U+10FFFF.
-	int shortest = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
-	if (length != shortest || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff)
+	}
+	if (text.size() < length || byte(1) < low || byte(1) > high)
 		return 0;
-	return static_cast<std::size_t>(length);
+	for (std::size_t i = 2; i < length; i++)
+		if ((byte(i) & 0xc0) != 0x80)
+			return 0;
+	return length;
 }
 
 // Append `text` as valid UTF-8 to `out` while it stays within maxBytes;
@@ -83,6 +101,50 @@ std::string printable(std::string_view text, std::size_t limit)
 	if (cut)
 		out += "...";
 	return out;
+}
+
+void assignPrintableUtf8(std::string &out, std::string_view text, std::size_t maxBytes)
+{
+	out.clear();
+	constexpr std::string_view kCut = "...";
+	auto printableAscii = [](char c) { return c >= 0x20 && c < 0x7f; };
+	auto isControl = [](std::string_view character) {
+		auto lead = static_cast<unsigned char>(character[0]);
+		if (character.size() == 1)
+			return lead < 0x20 || lead == 0x7f;
+		// C1 controls, U+0080..U+009F: C2 80..C2 9F.
+		return character.size() == 2 && lead == 0xc2 &&
+		       static_cast<unsigned char>(character[1]) < 0xa0;
+	};
+	std::size_t i = 0;
+	while (i < text.size()) {
+		// Runs of printable ASCII (nearly all of it) in one append; this
+		// runs for every datagram of a flood.
+		std::size_t run = i;
+		while (run < text.size() && printableAscii(text[run]))
+			run++;
+		if (run > i && out.size() + (run - i) <= maxBytes) {
+			out.append(text.data() + i, run - i);
+			i = run;
+			continue;
+		}
+		std::size_t length = characterLength(text.substr(i));
+		std::string_view character = length ? text.substr(i, length) : std::string_view("?");
+		if (isControl(character))
+			character = "?";
+		if (out.size() + character.size() > maxBytes) {
+			// Make room for the mark, one whole character at a time.
+			while (!out.empty() && out.size() + kCut.size() > maxBytes) {
+				while ((static_cast<unsigned char>(out.back()) & 0xc0) == 0x80)
+					out.pop_back();
+				out.pop_back();
+			}
+			out += kCut;
+			return;
+		}
+		out += character;
+		i += length ? length : 1;
+	}
 }
 
 } // namespace checksyncd

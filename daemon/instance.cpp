@@ -73,13 +73,18 @@ Instance::Instance(const Options &options)
 						     [this] { reload(false); });
 	loadSettings(true);
 
-	provisioning_ = std::make_unique<ProvisioningClient>(loop_, options_.bus);
+	bus_ = std::make_unique<BusConnection>(loop_, options_.bus);
+	provisioning_ = std::make_unique<ProvisioningClient>(loop_, *bus_);
+	statusService_ = std::make_unique<StatusService>(loop_, *bus_);
+	publishSettings();
 
 	std::vector<std::string> listen = options_.listen;
 	if (listen.empty())
 		listen = defaultListen(settings_ ? settings_->port : 5060);
-	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen);
+	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen, statusService_.get());
 	sip_->setSettings(settings_);
+	statusService_->setFeed(sip_.get());
+	statusService_->setListening(listen);
 	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
 	pnp_->setSettings(settings_);
 
@@ -93,8 +98,10 @@ Instance::Instance(const Options &options)
 Instance::~Instance()
 {
 	watcher_.reset();
+	statusService_->setFeed(nullptr);
 	pnp_.reset();
 	sip_.reset();
+	statusService_.reset();
 	provisioning_.reset();
 	signals_.reset();
 	if (signalFd_ >= 0)
@@ -166,6 +173,7 @@ void Instance::reload(bool forced)
 		sip_->setSettings(settings_);
 	if (changed && pnp_)
 		pnp_->setSettings(settings_);
+	publishSettings();
 	notifyReady();
 }
 
@@ -181,6 +189,14 @@ std::string Instance::status() const
 		text = "Waiting for good settings (" + settingsProblem_ + "); answering 503";
 	}
 	return text;
+}
+
+void Instance::publishSettings()
+{
+	if (!statusService_)
+		return;
+	statusService_->setState(settings_ ? ServiceState::Serving : ServiceState::NoSettings);
+	statusService_->setSettings(options_.settingsPath, settingsProblem_);
 }
 
 void Instance::notifyReady()
@@ -205,6 +221,7 @@ void Instance::onSignal()
 		case SIGINT:
 			logMessage(LogLevel::Info, std::string("stopping on ") + strsignal(static_cast<int>(info.ssi_signo)));
 			(void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+			statusService_->setState(ServiceState::Stopping);
 			loop_.stop();
 			break;
 		default:

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
 // The running daemon: owns every subsystem in start order (loop, signals,
-// settings watcher, settings, D-Bus client, SIP service, watchdog), so
-// teardown runs in reverse for free.
+// settings watcher, settings, bus connection, D-Bus client, status object,
+// SIP service, watchdog), so teardown runs in reverse for free.
 
 #pragma once
 
@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "bus_connection.hpp"
 #include "loop.hpp"
 #include "pnp_service.hpp"
 #include "provisioning.hpp"
 #include "settings.hpp"
 #include "settings_watcher.hpp"
 #include "sip_service.hpp"
+#include "status_service.hpp"
 
 namespace checksyncd {
 
@@ -48,6 +50,7 @@ private:
 	void notifyReady();
 	void pingWatchdog();
 	std::string status() const;
+	void publishSettings();
 
 	Options options_;
 	EventLoop loop_;
@@ -59,7 +62,9 @@ private:
 	std::shared_ptr<const Settings> settings_;
 	std::string settingsProblem_; // why the file was last refused
 	std::string refusedStamp_;    // which version of the file that was
+	std::unique_ptr<BusConnection> bus_;
 	std::unique_ptr<ProvisioningClient> provisioning_;
+	std::unique_ptr<StatusService> statusService_;
 	std::unique_ptr<SipService> sip_;
 	std::unique_ptr<PnpService> pnp_;
 	std::unique_ptr<Timer> watchdog_;

@@ -504,13 +504,17 @@ void PnpService::onNotify(Round &round, UniqueMsg &msg, sip_t *sip, const sockad
 						: "",
 					kPnpMaxDetailBytes);
 	round.pending = std::move(msg);
-	// The round may be closed and freed before the call returns (at
-	// shutdown): the callback holds it weakly.
+	// The outcome may be known at once (returned), or come later: the
+	// round may be closed and freed before the call returns (at shutdown),
+	// so the callback holds it weakly.
 	std::weak_ptr<Round> weak = round_;
-	provisioning_.provision(std::move(details), [this, weak](const CallOutcome &outcome) {
-		if (std::shared_ptr<Round> r = weak.lock())
-			onProvisioned(*r, outcome);
-	});
+	std::optional<CallOutcome> now =
+		provisioning_.provision(std::move(details), [this, weak](const CallOutcome &outcome) {
+			if (std::shared_ptr<Round> r = weak.lock())
+				onProvisioned(*r, outcome);
+		});
+	if (now)
+		onProvisioned(round, *now);
 }
 
 void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)

@@ -2,7 +2,6 @@
 
 #include "provisioning.hpp"
 
-#include <poll.h>
 #include <systemd/sd-bus.h>
 
 #include <cstring>
@@ -26,8 +25,8 @@ std::string errnoText(int r)
 
 } // namespace
 
-ProvisioningClient::ProvisioningClient(EventLoop &loop, const std::string &bus)
-	: loop_(loop), address_(bus), busTimer_(loop)
+ProvisioningClient::ProvisioningClient(EventLoop &loop, BusConnection &bus)
+	: bus_(bus)
 {
 	for (Action action : {Action::Resync, Action::Reboot}) {
 		Method &m = method(action);
@@ -36,62 +35,22 @@ ProvisioningClient::ProvisioningClient(EventLoop &loop, const std::string &bus)
 		m.trailing = std::make_unique<Timer>(loop);
 	}
 	provision_.trailing = std::make_unique<Timer>(loop); // plug and play
-	connect();
-	loop_.addPrepoll([this] { prepoll(); });
+	bus_.addClient(*this);
 }
 
 ProvisioningClient::~ProvisioningClient()
 {
+	bus_.removeClient(*this);
 	for (Method &m : methods_)
 		m.slot = sd_bus_slot_unref(m.slot);
 	provision_.slot = sd_bus_slot_unref(provision_.slot); // plug and play
-	watch_.reset();
-	if (bus_)
-		sd_bus_flush_close_unref(bus_);
 }
 
-void ProvisioningClient::connect()
+void ProvisioningClient::busLost()
 {
-	sd_bus *bus = nullptr;
-	int r;
-	if (address_ == "system") {
-		r = sd_bus_open_system_with_description(&bus, "checksyncd");
-	} else if (address_ == "session") {
-		r = sd_bus_open_user_with_description(&bus, "checksyncd");
-	} else {
-		r = sd_bus_new(&bus);
-		if (r >= 0)
-			r = sd_bus_set_address(bus, address_.c_str());
-		if (r >= 0)
-			r = sd_bus_set_bus_client(bus, 1);
-		if (r >= 0)
-			r = sd_bus_set_description(bus, "checksyncd");
-		if (r >= 0)
-			r = sd_bus_start(bus);
-	}
-	if (r < 0) {
-		sd_bus_unref(bus);
-		throw std::runtime_error("cannot connect to the " + address_ + " bus: " + errnoText(r));
-	}
-	int fd = sd_bus_get_fd(bus);
-	if (fd < 0) {
-		sd_bus_unref(bus);
-		throw std::runtime_error("cannot get the bus descriptor: " + errnoText(fd));
-	}
-	bus_ = bus;
-	busDeadlineUs_ = UINT64_MAX;
-	watch_ = std::make_unique<FdWatch>(loop_, fd, POLLIN, [this](int) { process(); });
-}
-
-void ProvisioningClient::disconnect(int error)
-{
-	logMessage(LogLevel::Warning, "lost the connection to the " + address_ + " bus: " +
-					      errnoText(error));
 	CallOutcome outcome;
 	outcome.retryAfterMs = kFailedRetryAfterMs;
 	outcome.error = "org.freedesktop.DBus.Error.Disconnected";
-	watch_.reset();
-	busTimer_.cancel();
 	for (Method &m : methods_) {
 		if (m.slot) {
 			m.slot = sd_bus_slot_unref(m.slot);
@@ -102,50 +61,6 @@ void ProvisioningClient::disconnect(int error)
 		provision_.slot = sd_bus_slot_unref(provision_.slot);
 		finishProvision(outcome);
 	}
-	sd_bus_flush_close_unref(bus_);
-	bus_ = nullptr;
-}
-
-void ProvisioningClient::process()
-{
-	while (bus_) {
-		int r = sd_bus_process(bus_, nullptr);
-		if (r < 0) {
-			disconnect(r);
-			return;
-		}
-		if (r == 0)
-			break;
-	}
-}
-
-void ProvisioningClient::prepoll()
-{
-	if (!bus_)
-		return;
-	int events = sd_bus_get_events(bus_);
-	if (events < 0) {
-		disconnect(events);
-		return;
-	}
-	watch_->setEvents(events);
-
-	std::uint64_t deadline = UINT64_MAX;
-	if (sd_bus_get_timeout(bus_, &deadline) < 0)
-		deadline = UINT64_MAX;
-	if (deadline == busDeadlineUs_ && (deadline == UINT64_MAX || busTimer_.armed()))
-		return;
-	busDeadlineUs_ = deadline;
-	if (deadline == UINT64_MAX) {
-		busTimer_.cancel();
-		return;
-	}
-	std::uint64_t nowUs = EventLoop::nowMs() * 1000;
-	std::uint64_t waitMs = deadline > nowUs ? (deadline - nowUs + 999) / 1000 : 0;
-	busTimer_.arm(waitMs, [this] {
-		busDeadlineUs_ = UINT64_MAX;
-		process();
-	});
 }
 
 std::optional<CallOutcome> ProvisioningClient::submit(Action action, CallDetails details, Done done)
@@ -187,9 +102,9 @@ std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 	CallOutcome failed;
 	failed.retryAfterMs = kFailedRetryAfterMs;
 
-	if (!bus_) {
+	if (!bus_.get()) {
 		try {
-			connect();
+			bus_.connect();
 		} catch (const std::exception &e) {
 			// The provisioning process's bus is gone: that is a failure
 			// of provisioning, answered 503 like a failed call.
@@ -204,7 +119,7 @@ std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 	const std::string member(actionName(m.action));
 	const CallDetails &d = m.latest;
 	sd_bus_message *message = nullptr;
-	int r = sd_bus_message_new_method_call(bus_, &message, kService, kPath, kInterface,
+	int r = sd_bus_message_new_method_call(bus_.get(), &message, kService, kPath, kInterface,
 					       member.c_str());
 	if (r >= 0)
 		r = sd_bus_message_append(message, "a{sv}", 6,
@@ -216,7 +131,7 @@ std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 					  "user_agent", "s", d.userAgent.c_str());
 	if (r >= 0)
 		r = sd_bus_call_async(
-			bus_, &m.slot, message,
+			bus_.get(), &m.slot, message,
 			[](sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept {
 				return ProvisioningClient::onReply(reply, userdata);
 			},
@@ -293,57 +208,58 @@ void ProvisioningClient::armTrailing(Method &m)
 // Provision (plug and play). Kept apart from submit() and call(): other
 // details, and a gate of its own, with the same rules.
 
-void ProvisioningClient::provision(ProvisionDetails details, Done done)
+std::optional<CallOutcome> ProvisioningClient::provision(ProvisionDetails details, Done done)
 {
 	ProvisionMethod &m = provision_;
 	std::uint64_t now = EventLoop::nowMs();
 	m.latest = std::move(details);
 
-	ActionGate::Admit admit = m.gate.request(now, m.waiters.size() < kMaxWaiters);
-	switch (admit) {
+	switch (m.gate.request(now, m.waiters.size() < kMaxWaiters)) {
 	case ActionGate::Admit::StartCall:
+		if (std::optional<CallOutcome> failed = callProvision())
+			return failed;
 		m.waiters.push_back(std::move(done));
-		callProvision();
-		break;
+		return std::nullopt;
 	case ActionGate::Admit::JoinInFlight:
 		m.waiters.push_back(std::move(done));
-		break;
+		return std::nullopt;
 	case ActionGate::Admit::AcceptTrailing: {
 		armProvisionTrailing();
 		CallOutcome outcome;
 		outcome.accepted = true;
-		done(outcome);
-		break;
+		return outcome;
 	}
 	case ActionGate::Admit::RecentFailure: {
 		CallOutcome outcome;
 		outcome.retryAfterMs = m.gate.retryAfterMs(now);
 		outcome.error = "the last call failed moments ago";
-		done(outcome);
-		break;
+		return outcome;
 	}
 	}
+	return std::nullopt;
 }
 
-void ProvisioningClient::callProvision()
+std::optional<CallOutcome> ProvisioningClient::callProvision()
 {
+	ProvisionMethod &m = provision_;
 	CallOutcome failed;
 	failed.retryAfterMs = kFailedRetryAfterMs;
 
-	if (!bus_) {
+	if (!bus_.get()) {
 		try {
-			connect();
+			bus_.connect();
 		} catch (const std::exception &e) {
 			logMessage(LogLevel::Warning, e.what());
 			failed.error = "not connected";
-			finishProvision(failed);
-			return;
+			m.gate.finished(EventLoop::nowMs(), false);
+			armProvisionTrailing();
+			return failed;
 		}
 	}
 
-	const ProvisionDetails &d = provision_.latest;
+	const ProvisionDetails &d = m.latest;
 	sd_bus_message *message = nullptr;
-	int r = sd_bus_message_new_method_call(bus_, &message, kService, kPath, kInterface,
+	int r = sd_bus_message_new_method_call(bus_.get(), &message, kService, kPath, kInterface,
 					       "Provision");
 	if (r >= 0)
 		// The keys every method carries (DESIGN section 5), and the URL:
@@ -358,19 +274,24 @@ void ProvisioningClient::callProvision()
 					  "user_agent", "s", d.userAgent.c_str());
 	if (r >= 0)
 		r = sd_bus_call_async(
-			bus_, &provision_.slot, message,
+			bus_.get(), &m.slot, message,
 			[](sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept {
 				return ProvisioningClient::onProvisionReply(reply, userdata);
 			},
 			this, kProvisioningTimeoutMs * 1000);
 	sd_bus_message_unref(message);
 	if (r < 0) {
+		failed.localError = true;
+		failed.retryAfterMs = kActionSpacingMs;
 		failed.error = "cannot send Provision: " + errnoText(r);
-		finishProvision(failed);
-		return;
+		logMessage(LogLevel::Error, failed.error, {{"CHECKSYNC_ACTION", "Provision"}});
+		m.gate.abandoned();
+		armProvisionTrailing();
+		return failed;
 	}
 	logMessage(LogLevel::Info, "asked the provisioning process to Provision",
 		   {{"CHECKSYNC_ACTION", "Provision"}, {"SIP_REMOTE", d.remote}, {"SIP_CALL_ID", d.callId}});
+	return std::nullopt;
 }
 
 int ProvisioningClient::onProvisionReply(sd_bus_message *reply, void *userdata) noexcept
@@ -418,7 +339,7 @@ void ProvisioningClient::armProvisionTrailing()
 	std::uint64_t now = EventLoop::nowMs();
 	m.trailing->arm(*due > now ? *due - now : 0, [this] {
 		if (provision_.gate.startTrailing(EventLoop::nowMs()))
-			callProvision();
+			(void)callProvision(); // a failure re-arms the trailing call itself
 		else
 			armProvisionTrailing();
 	});

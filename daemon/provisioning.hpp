@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
-// The D-Bus client of the provisioning process (DESIGN section 5), hosted
-// in the su_root loop: sd-bus's fd is watched with the events it asks for,
-// one timer follows sd_bus_get_timeout(), and every call is asynchronous
-// with a 2 s timeout. Each method goes through an ActionGate: one call in
-// flight, one call per 5 s, and a trailing call for what arrived meanwhile.
+// The D-Bus client of the provisioning process (DESIGN section 5), on the
+// daemon's bus connection: every call is asynchronous with a 2 s timeout.
+// Each method goes through an ActionGate: one call in flight, one call per
+// 5 s, and a trailing call for what arrived meanwhile.
 
 #pragma once
 
@@ -17,11 +16,11 @@
 #include <vector>
 
 #include "action_gate.hpp"
+#include "bus_connection.hpp"
 #include "checksync.hpp"
 #include "loop.hpp"
 
 extern "C" {
-struct sd_bus;
 struct sd_bus_slot;
 struct sd_bus_message;
 }
@@ -63,14 +62,12 @@ struct CallOutcome {
 	std::string error;		// D-Bus error name or reason
 };
 
-class ProvisioningClient
+class ProvisioningClient final : public BusConnection::Client
 {
 public:
 	using Done = std::function<void(const CallOutcome &)>;
 
-	// bus: "system", "session", or a D-Bus address. Throws when the bus
-	// cannot be reached.
-	ProvisioningClient(EventLoop &loop, const std::string &bus);
+	ProvisioningClient(EventLoop &loop, BusConnection &bus);
 	~ProvisioningClient();
 	ProvisioningClient(const ProvisioningClient &) = delete;
 	ProvisioningClient &operator=(const ProvisioningClient &) = delete;
@@ -82,10 +79,11 @@ public:
 	// details' strings must be valid UTF-8 (toValidUtf8()).
 	std::optional<CallOutcome> submit(Action action, CallDetails details, Done done);
 
-	// Hand a plug-and-play provisioning URL over (Provision). The same
-	// rules as submit(): `done` exactly once, 2 s timeout, and a gate of
-	// its own (one call in flight, one per 5 s, a trailing call).
-	void provision(ProvisionDetails details, Done done);
+	// Hand a plug-and-play provisioning URL over (Provision), with the
+	// rules of submit(): the outcome returned when known at once, else
+	// `done` later; 2 s timeout; a gate of its own (one call in flight,
+	// one per 5 s, a trailing call).
+	std::optional<CallOutcome> provision(ProvisionDetails details, Done done);
 
 private:
 	struct Method {
@@ -100,15 +98,11 @@ private:
 
 	Method &method(Action action) { return methods_[action == Action::Resync ? 0 : 1]; }
 
-	void connect();
 	// Send the call for m.latest; std::nullopt when it is in flight, else
 	// the outcome of a call that could not be sent (the gate is told).
 	std::optional<CallOutcome> call(Method &m);
 	void finish(Method &m, const CallOutcome &outcome);
 	void armTrailing(Method &m);
-	void process();
-	void prepoll();
-	void disconnect(int error);
 	static int onReply(sd_bus_message *reply, void *userdata) noexcept;
 
 	// Provision, apart from the check-sync methods: other details, and
@@ -120,17 +114,16 @@ private:
 		sd_bus_slot *slot = nullptr;
 		std::unique_ptr<Timer> trailing;
 	};
-	void callProvision();
+	std::optional<CallOutcome> callProvision();
 	void finishProvision(const CallOutcome &outcome);
 	void armProvisionTrailing();
 	static int onProvisionReply(sd_bus_message *reply, void *userdata) noexcept;
 
-	EventLoop &loop_;
-	std::string address_;
-	sd_bus *bus_ = nullptr;
-	std::unique_ptr<FdWatch> watch_;
-	Timer busTimer_;
-	std::uint64_t busDeadlineUs_ = UINT64_MAX;
+	// BusConnection::Client
+	void busConnected(sd_bus *) override {}
+	void busLost() override;
+
+	BusConnection &bus_;
 	std::array<Method, 2> methods_;
 	ProvisionMethod provision_;
 };

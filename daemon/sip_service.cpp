@@ -124,8 +124,8 @@ void logServed(LogLevel level, const std::string &remote, const std::string &use
 } // namespace
 
 SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
-		       const std::vector<std::string> &listen)
-	: provisioning_(provisioning),
+		       const std::vector<std::string> &listen, StatusSink *status)
+	: provisioning_(provisioning), status_(status),
 	  guard_(NonceAuthority::randomKey(), RequestKeyer::randomKey())
 {
 	// (url_string_t *)-1 is sofia-sip's NONE: create the agent without
@@ -189,8 +189,11 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 {
 	UniqueMsg owned(msg);
 	std::optional<SourceAddress> source = sourceOf(msg);
-	if (!sip || !sip->sip_request || !sip->sip_cseq || !source ||
-	    !pinViaToSource(msg, sip, *source))
+	if (!sip || !sip->sip_request)
+		return;
+	if (status_)
+		status_->received();
+	if (!sip->sip_cseq || !source || !pinViaToSource(msg, sip, *source))
 		return; // nothing to answer, or nowhere safe to answer to
 
 	const url_t *ruri = sip->sip_request->rq_url;
@@ -212,6 +215,9 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	std::shared_ptr<const Settings> settings = settings_;
 	Verdict verdict = guard_.decide(settings.get(), request, EventLoop::nowMs());
 
+	if (status_ && (verdict.event == GuardEvent::AuthFailure ||
+			verdict.event == GuardEvent::CredentialsRefused))
+		status_->authenticationFailed();
 	if (verdict.event != GuardEvent::None) {
 		std::string user = printable(verdict.authUser.empty() ? request.uriUser
 								      : verdict.authUser);
@@ -257,8 +263,11 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		reply(owned.release(), sip, verdict, *source);
 }
 
-void SipService::reply(msg_t *msg, sip_t *sip, const Verdict &verdict, const SourceAddress &source)
+void SipService::reply(msg_t *msg, sip_t *sip, const Verdict &verdict, const SourceAddress &source,
+		       bool report)
 {
+	if (report)
+		reportAnswer(status_, sip, source.remote, verdict);
 	// Refusals and challenges are logged at debug level only: a flood
 	// must not become a flood of log lines.
 	if (logEnabled(LogLevel::Debug)) {
@@ -312,6 +321,7 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 	waiting.remote = source.remote;
 	waiting.user = printable(orEmpty(sip->sip_request->rq_url->url_user));
 	waiting.action = verdict.action;
+	waiting.note = noteCheckSync(status_, sip, source.remote, verdict);
 
 	// Reserve the place first: the callback, called later from the loop,
 	// finds it by iterator.
@@ -334,12 +344,13 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 		answer.status = statusOf(*outcome);
 		answer.phrase = sip_status_phrase(answer.status);
 		answer.retryAfterS = retryAfterSeconds(*outcome);
+		reportFinished(status_, done.note, answer.status, *outcome);
 		std::uint64_t now = EventLoop::nowMs();
 		if (outcome->localError || guard_.canAnswerStatelessly(verdict, now)) {
 			// Statelessly, remembered for the retransmissions.
 			if (!outcome->localError)
 				guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS, now);
-			reply(msg, sip, answer, source);
+			reply(msg, sip, answer, source, false);
 			return;
 		}
 		// More authenticated answers inside Timer J than the cache keeps:
@@ -375,9 +386,10 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 	waiting_.erase(slot);
 	logServed(outcome.accepted ? LogLevel::Info : LogLevel::Warning, waiting.remote, waiting.user,
 		  waiting.action, outcome);
+	int status = statusOf(outcome);
+	reportFinished(status_, waiting.note, status, outcome);
 	if (!waiting.irq)
 		return;
-	int status = statusOf(outcome);
 	std::string retry = std::to_string(retryAfterSeconds(outcome));
 	nta_incoming_treply(waiting.irq, status, sip_status_phrase(status), SIPTAG_SERVER_STR(kServer),
 			    SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()),

@@ -20,6 +20,8 @@
 #include "provisioning.hpp"
 #include "request_guard.hpp"
 #include "settings.hpp"
+#include "status.hpp"
+#include "status_report.hpp"
 
 extern "C" {
 struct msg_s;
@@ -30,7 +32,7 @@ struct nta_incoming_s;
 
 namespace checksyncd {
 
-class SipService
+class SipService final : public StatusFeed
 {
 public:
 	// The largest request accepted, in bytes (NTATAG_MAXSIZE): see
@@ -40,10 +42,11 @@ public:
 	static constexpr std::size_t kMaxDetailBytes = 256;
 
 	// Binds every URI in `listen`; throws std::runtime_error naming the
-	// first one that cannot be bound.
+	// first one that cannot be bound. `status` (may be null) hears about
+	// every request and answer.
 	SipService(EventLoop &loop, ProvisioningClient &provisioning,
-		   const std::vector<std::string> &listen);
-	~SipService();
+		   const std::vector<std::string> &listen, StatusSink *status = nullptr);
+	~SipService() override;
 	SipService(const SipService &) = delete;
 	SipService &operator=(const SipService &) = delete;
 
@@ -55,6 +58,13 @@ public:
 
 	RequestGuard &guard() { return guard_; }
 
+	// StatusFeed
+	std::vector<Lockout> lockedOut(std::uint64_t nowMs) override { return guard_.lockedOut(nowMs); }
+	bool unlock(std::string_view source) override
+	{
+		return guard_.unlock(source, EventLoop::nowMs());
+	}
+
 private:
 	// A served request waiting for its D-Bus call in a server transaction.
 	struct Waiting {
@@ -62,16 +72,21 @@ private:
 		std::string remote;
 		std::string user;
 		Action action = Action::Reboot;
+		CheckSyncNote note; // for the status object
 	};
 
 	static int messageTrampoline(void *magic, nta_agent_s *agent, msg_s *msg,
 				     sip_s *sip) noexcept;
 	void onRequest(msg_s *msg, sip_s *sip);
-	void reply(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
+	// report: tell the status object (false when the caller reports the
+	// answer with its provisioning outcome).
+	void reply(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source,
+		   bool report = true);
 	void serve(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
 	void answerWaiting(std::list<Waiting>::iterator waiting, const CallOutcome &outcome);
 
 	ProvisioningClient &provisioning_;
+	StatusSink *status_;
 	nta_agent_s *agent_ = nullptr;
 	std::shared_ptr<const Settings> settings_;
 	std::string listening_;

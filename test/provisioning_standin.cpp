@@ -8,12 +8,15 @@
  * of DESIGN.md section 5, and for every call appends one JSON line to the
  * --record file and prints one human readable line to stdout. Behaviour can be
  * changed per call: --fail makes methods answer with an error, --delay-ms
- * makes it answer late (asynchronously, several calls may be outstanding), and
- * a --control file, re-read on every call, overrides both without a restart.
+ * makes it answer late (asynchronously, several calls may be outstanding),
+ * --finish makes it report how the action ended with the ActionFinished
+ * signal right after accepting a call, and a --control file, re-read on every
+ * call, overrides these without a restart.
  *
  *   provisioning-standin --bus ADDRESS|system|session [--record FILE]
- *       [--fail none|Resync|Reboot|Provision|all] [--delay-ms N] [--control FILE]
- *       [--quiet]
+ *       [--fail none|Resync|Reboot|Provision|all] [--delay-ms N]
+ *       [--finish none|success|failure] [--finish-message TEXT]
+ *       [--control FILE] [--quiet]
  *
  * Prints "READY" once the name is owned; exits 0 on SIGTERM/SIGINT, 1 when
  * setting up fails or the bus goes away, 2 on a bad command line.
@@ -110,10 +113,15 @@ static const char *methodName(Method method)
 	return "?";
 }
 
+/* Whether, and how, an accepted call is followed by ActionFinished. */
+enum class Finish { None, Success, Failure };
+
 /* How the next call is answered. */
 struct Behaviour {
 	unsigned failMask = 0;
 	uint64_t delayMs = 0;
+	Finish finish = Finish::None;
+	std::string finishMessage; /* empty: a default text */
 };
 
 struct Options {
@@ -158,6 +166,17 @@ static std::optional<uint64_t> parseDelay(std::string_view text)
 	return value;
 }
 
+static std::optional<Finish> parseFinish(std::string_view text)
+{
+	if (text == "none")
+		return Finish::None;
+	if (text == "success")
+		return Finish::Success;
+	if (text == "failure")
+		return Finish::Failure;
+	return std::nullopt;
+}
+
 static std::string_view trim(std::string_view text)
 {
 	constexpr std::string_view blanks = " \t\r\n";
@@ -197,6 +216,14 @@ static Behaviour readControl(const std::string &path, Behaviour behaviour)
 				behaviour.delayMs = *delay;
 				continue;
 			}
+		} else if (key == "finish") {
+			if (auto finish = parseFinish(value)) {
+				behaviour.finish = *finish;
+				continue;
+			}
+		} else if (key == "finish-message") {
+			behaviour.finishMessage = std::string(value);
+			continue;
 		}
 		std::fprintf(stderr, "provisioning-standin: %s: ignoring line \"%s\"\n", path.c_str(), line.c_str());
 	}
@@ -464,6 +491,8 @@ struct PendingReply {
 	Method method = Method::Resync;
 	bool fail = false;
 	uint64_t delayMs = 0;
+	Behaviour behaviour;
+	std::string callId;
 };
 
 /* Owns every subsystem in start order, so teardown runs in reverse. */
@@ -486,8 +515,10 @@ private:
 	static int onTimer(sd_event_source *source, uint64_t usec, void *userdata) noexcept;
 
 	int handleCall(sd_bus_message *m);
-	int schedule(sd_bus_message *m, Method method, bool fail, uint64_t delayMs);
+	int schedule(sd_bus_message *m, Method method, bool fail, const Behaviour &behaviour,
+		     std::string callId);
 	void finish(PendingReply &pending);
+	void reportFinished(Method method, const std::string &callId, const Behaviour &behaviour);
 	void record(const std::string &line);
 	void say(const std::string &line);
 
@@ -511,6 +542,10 @@ const sd_bus_vtable Standin::vtable_[] = {
 				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Provision", "a{sv}", SD_BUS_PARAM(details), "", "", &Standin::onMethod,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_SIGNAL_WITH_NAMES("ActionFinished", "ssbs",
+				 SD_BUS_PARAM(action) SD_BUS_PARAM(call_id) SD_BUS_PARAM(success)
+					 SD_BUS_PARAM(message),
+				 0),
 	SD_BUS_VTABLE_END,
 };
 
@@ -625,20 +660,49 @@ int Standin::handleCall(sd_bus_message *m)
 	record(recordLine(method, sender ? sender : "", details, fail));
 	say(announceLine(method, details, behaviour, fail));
 
+	std::string callId;
+	for (const auto &[key, value] : details)
+		if (const auto *text = std::get_if<std::string>(&value); text && key == "call_id")
+			callId = *text;
+
 	if (behaviour.delayMs > 0)
-		r = schedule(m, method, fail, behaviour.delayMs);
+		r = schedule(m, method, fail, behaviour, std::move(callId));
 	else
 		r = answer(m, method, fail);
 	if (r < 0) {
 		std::fprintf(stderr, "provisioning-standin: answering %s: %s\n", methodName(method), std::strerror(-r));
 		return r;
 	}
+	if (behaviour.delayMs == 0 && !fail)
+		reportFinished(method, callId, behaviour);
 	/* Answered now or later: sd-bus must not answer for us. */
 	return 1;
 }
 
-int Standin::schedule(sd_bus_message *m, Method method, bool fail, uint64_t delayMs)
+/* ActionFinished after the method return, as the provisioning process would
+ * once the resync or reboot is done. */
+void Standin::reportFinished(Method method, const std::string &callId, const Behaviour &behaviour)
 {
+	if (behaviour.finish == Finish::None)
+		return;
+	bool success = behaviour.finish == Finish::Success;
+	std::string message = behaviour.finishMessage;
+	if (message.empty())
+		message = std::string(methodName(method)) + (success ? " done by the stand-in" : " failed in the stand-in");
+	int r = sd_bus_emit_signal(bus_.get(), kObject, kInterface, "ActionFinished", "ssbs", methodName(method),
+				   callId.c_str(), static_cast<int>(success), message.c_str());
+	if (r < 0) {
+		std::fprintf(stderr, "provisioning-standin: emitting ActionFinished: %s\n", std::strerror(-r));
+		return;
+	}
+	say(std::string("provisioning: ActionFinished(") + methodName(method) + ", " + callId + ", " +
+	    (success ? "true" : "false") + ")");
+}
+
+int Standin::schedule(sd_bus_message *m, Method method, bool fail, const Behaviour &behaviour,
+		      std::string callId)
+{
+	uint64_t delayMs = behaviour.delayMs;
 	uint64_t now = 0;
 	int r = sd_event_now(event_.get(), CLOCK_MONOTONIC, &now);
 	if (r < 0)
@@ -651,6 +715,8 @@ int Standin::schedule(sd_bus_message *m, Method method, bool fail, uint64_t dela
 	it->method = method;
 	it->fail = fail;
 	it->delayMs = delayMs;
+	it->behaviour = behaviour;
+	it->callId = std::move(callId);
 
 	sd_event_source *timer = nullptr;
 	/* Accuracy 1 us: the default (250 ms) would blur the delay tests rely on. */
@@ -676,6 +742,8 @@ void Standin::finish(PendingReply &pending)
 	}
 	say(std::string("provisioning: ") + methodName(done.method) + " -> " + (done.fail ? "failed" : "accepted") +
 	    " (after " + std::to_string(done.delayMs) + " ms)");
+	if (!done.fail)
+		reportFinished(done.method, done.callId, done.behaviour);
 }
 
 void Standin::record(const std::string &line)
@@ -699,17 +767,21 @@ void Standin::say(const std::string &line)
 static void usage(FILE *out)
 {
 	std::fputs("usage: provisioning-standin --bus ADDRESS|system|session [--record FILE]\n"
-		   "           [--fail none|Resync|Reboot|Provision|all] [--delay-ms N] [--control FILE]\n"
-		   "           [--quiet]\n"
+		   "           [--fail none|Resync|Reboot|Provision|all] [--delay-ms N]\n"
+		   "           [--finish none|success|failure] [--finish-message TEXT]\n"
+		   "           [--control FILE] [--quiet]\n"
 		   "\n"
 		   "Owns org.checksyncd.Provisioning1 and records every Resync/Reboot/Provision call.\n"
-		   "  --bus       D-Bus address (unix:path=...), or the system or session bus\n"
-		   "  --record    append one JSON line per call to FILE\n"
-		   "  --fail      methods that answer org.checksyncd.Provisioning1.Error.Failed\n"
-		   "  --delay-ms  answer each call only after N ms (asynchronously)\n"
-		   "  --control   file re-read on every call; lines fail=... and delay-ms=N\n"
-		   "              override the two options above while present\n"
-		   "  --quiet     print only READY on stdout\n",
+		   "  --bus             D-Bus address (unix:path=...), or the system or session bus\n"
+		   "  --record          append one JSON line per call to FILE\n"
+		   "  --fail            methods that answer org.checksyncd.Provisioning1.Error.Failed\n"
+		   "  --delay-ms        answer each call only after N ms (asynchronously)\n"
+		   "  --finish          after accepting a call, emit ActionFinished with this outcome\n"
+		   "  --finish-message  the signal's message (default: a short text)\n"
+		   "  --control         file re-read on every call; lines fail=..., delay-ms=N,\n"
+		   "                    finish=... and finish-message=TEXT override the options\n"
+		   "                    above while present\n"
+		   "  --quiet           print only READY on stdout\n",
 		   out);
 }
 
@@ -722,6 +794,8 @@ static std::variant<Options, int> parseOptions(int argc, char **argv)
 		{ "fail", required_argument, nullptr, 'f' },
 		{ "delay-ms", required_argument, nullptr, 'd' },
 		{ "control", required_argument, nullptr, 'c' },
+		{ "finish", required_argument, nullptr, 'F' },
+		{ "finish-message", required_argument, nullptr, 'M' },
 		{ "quiet", no_argument, nullptr, 'q' },
 		{ "help", no_argument, nullptr, 'h' },
 		{ nullptr, 0, nullptr, 0 },
@@ -754,6 +828,16 @@ static std::variant<Options, int> parseOptions(int argc, char **argv)
 			return 2;
 		case 'c':
 			options.control = optarg;
+			break;
+		case 'F':
+			if (auto finish = parseFinish(optarg)) {
+				options.behaviour.finish = *finish;
+				break;
+			}
+			std::fprintf(stderr, "provisioning-standin: bad --finish '%s'\n", optarg);
+			return 2;
+		case 'M':
+			options.behaviour.finishMessage = optarg;
 			break;
 		case 'q':
 			options.quiet = true;

@@ -65,13 +65,14 @@ class DaemonTest(unittest.TestCase):
     # -- helpers ---------------------------------------------------------------
 
     def start(self, settings=None, standin=True, fail=None, delay_ms=None, host="127.0.0.1",
-              write=True, **settings_kw):
+              write=True, standin_args=(), **settings_kw):
         if write:
             self.env.write_settings(settings if settings is not None
                                     else settings_xml(**settings_kw))
-        self.env.start_bus()
+        if self.env.bus is None:
+            self.env.start_bus()
         if standin:
-            self.env.start_standin(fail=fail, delay_ms=delay_ms)
+            self.env.start_standin(fail=fail, delay_ms=delay_ms, extra=standin_args)
         return self.env.start_daemon(host=host)
 
     def client(self, transport="udp", host="127.0.0.1", source=None):

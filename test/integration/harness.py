@@ -309,12 +309,15 @@ class Env:
 
     # -- bus and stand-in ---------------------------------------------------
 
-    def start_bus(self):
+    def start_bus(self, config=None):
+        """A private bus: the session bus's policy, or the configuration
+        file `config` (which must listen on self.bus_address)."""
         err = open(os.path.join(self.dir, "dbus.log"), "wb")
+        kind = [f"--config-file={config}"] if config else [
+            "--session", f"--address={self.bus_address}"]
         try:
             self.bus = subprocess.Popen(
-                ["dbus-daemon", "--session", "--nofork", "--print-address=1",
-                 f"--address={self.bus_address}"],
+                ["dbus-daemon", *kind, "--nofork", "--print-address=1"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         finally:
             err.close()
@@ -323,11 +326,11 @@ class Env:
             raise StartError(f"dbus-daemon did not print its address (got {line!r}): "
                              + tail(os.path.join(self.dir, "dbus.log")))
 
-    def start_standin(self, fail=None, delay_ms=None, control=None):
+    def start_standin(self, fail=None, delay_ms=None, control=None, extra=()):
         if self.bus is None:
             self.start_bus()
         args = [CONFIG["standin"], "--bus", self.bus_address, "--record", self.record_path,
-                "--quiet"]
+                "--quiet", *extra]
         if fail:
             args += ["--fail", fail]
         if delay_ms is not None:

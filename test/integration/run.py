@@ -30,6 +30,7 @@ import test_guard  # noqa: E402
 import test_pnp  # noqa: E402
 import test_reload  # noqa: E402
 import test_security  # noqa: E402
+import test_status  # noqa: E402
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT,  # noqa: E402
                      SEED_CALL_ID, Env, SipClient, authorization, digest_ha1,
                      digest_response, parse_challenge, run_sipsak, settings_xml,
@@ -739,14 +740,15 @@ def main(argv=None):
     if args.patterns:
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
-    for module in (test_security, test_reload, test_dialects, test_guard, test_pnp):
+    for module in (test_security, test_reload, test_dialects, test_guard, test_status,
+                   test_pnp):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []
     for what, path in (("--daemon", args.daemon), ("--standin", args.standin)):
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             problems.append(f"{what} {path}: not an executable file")
-    for tool in ("dbus-daemon", "sipsak", "sipp"):
+    for tool in ("dbus-daemon", "dbus-send", "busctl", "setpriv", "sipsak", "sipp"):
         if not shutil.which(tool):
             problems.append(f"{tool} is not installed (the tests that need it will fail)")
     for p in problems:

@@ -236,7 +236,7 @@ After=dbus.socket
 [Service]
 Type=dbus
 BusName=org.checksyncd.Provisioning1
-ExecStart=/usr/local/libexec/checksyncd-systest/provisioning-standin --bus system --record /var/lib/provisioning-standin/calls.jsonl
+ExecStart=/usr/local/libexec/checksyncd-systest/provisioning-standin --bus system --record /var/lib/provisioning-standin/calls.jsonl --finish success --finish-message "resync done"
 StateDirectory=provisioning-standin
 
 EOF
@@ -433,6 +433,61 @@ check "sipsak -a 1234 -u 340899, challenge on: 200" "got: ${answer:-nothing}" gr
 sleep 0.3
 check "the stand-in received the authenticated Resync" "$(cin tail -n 1 "$record")" \
 	test "$(cin grep -c '"method":"Resync".*"authenticated":true' "$record")" = 1
+
+# --- the status object, org.checksyncd.CheckSync1 ------------------------------------
+
+# status AS PROPERTY: one property as busctl's JSON, read as user AS (a uid).
+status() {
+	cin setpriv --reuid="$1" --regid="$1" --clear-groups busctl --system --json=short \
+		get-property org.checksyncd.CheckSync1 /org/checksyncd/CheckSync1 \
+		org.checksyncd.CheckSync1 "$2" 2>&1
+}
+# unlock AS ADDRESS: Unlock called as user AS; prints busctl's error, if any.
+unlock() {
+	cin setpriv --reuid="$1" --regid="$1" --clear-groups busctl --system call \
+		org.checksyncd.CheckSync1 /org/checksyncd/CheckSync1 org.checksyncd.CheckSync1 \
+		Unlock s "$2" 2>&1
+}
+# json EXPRESSION: evaluate EXPRESSION on busctl's JSON (stdin) as `d`,
+# its data with the a{sv} variants unwrapped.
+json() {
+	python3 -c 'import json, sys
+v = json.load(sys.stdin)
+d = v["data"]
+if v["type"] == "a{sv}":
+    d = {k: x["data"] for k, x in d.items()}
+print(eval(sys.argv[1]))' "$1"
+}
+last=$(status 65534 LastCheckSync)
+counters=$(status 65534 Counters)
+echo "      LastCheckSync: $(json 'd["sip_status"], d["authenticated"], d["provisioning"], d.get("result")' <<<"$last" 2>&1)"
+echo "      Counters: $(json 'd' <<<"$counters" 2>&1)"
+check "busctl as an ordinary user reads the status: the authenticated check-sync, 200, accepted, its result" \
+	"$last" test "$(json 'd["sip_status"], d["authenticated"], d["provisioning"], d["result"], d["result_message"]' \
+	<<<"$last" 2>&1)" = "(200, True, 'accepted', 'success', 'resync done')"
+# sipsak may retransmit: at least the requests it needed, but exactly two served.
+check "the counters: 2 served, 2 or more challenged and 4 or more received, none locked out" "$counters" \
+	test "$(json 'd["served"], d["challenged"] >= 2, d["received"] >= 4, d["locked_out"]' <<<"$counters" 2>&1)" = "(2, True, True, 0)"
+result=$(cin journalctl -u checksyncd -o verbose --no-pager | grep -c '^ *CHECKSYNC_RESULT=success$')
+check "ActionFinished from the provisioning process is in the journal (CHECKSYNC_RESULT=success)" \
+	"$result lines" test "$result" -ge 1
+
+# Five wrong passwords lock this host (127.0.0.1) out for 60 s.
+for _ in 1 2 3 4 5; do sip -a wrong-password -u 340899 >/dev/null; done
+answer=$(sip | final)
+locked=$(status 65534 LockedOut)
+check "five wrong passwords: 403, and LockedOut lists 127.0.0.1 with its end in about 60 s" \
+	"got: ${answer:-nothing}; $locked" test "$(grep -c '^SIP/2.0 403' <<<"$answer")" = 1 -a \
+	"$(json 'list(d), 50e6 < d.get("127.0.0.1", 0) - '"$(date +%s%6N)"' <= 61e6' <<<"$locked" 2>&1)" = "(['127.0.0.1'], True)"
+denied=$(unlock 65534 127.0.0.1)
+check "the bus policy refuses Unlock to an ordinary user" "$denied; $(status 0 LockedOut)" \
+	bash -c 'grep -qi "access denied" <<<"$1" && grep -q 127.0.0.1 <<<"$2"' _ "$denied" "$(status 0 LockedOut)"
+lifted=$(unlock 0 127.0.0.1)
+answer=$(sip | final)
+check "root's Unlock lifts the lockout: LockedOut empty, challenged again (401)" \
+	"$lifted; $(status 0 LockedOut); got: ${answer:-nothing}" \
+	test -z "$lifted" -a "$(status 0 LockedOut | json 'd' 2>&1)" = "{}" -a \
+	"$(grep -c '^SIP/2.0 401' <<<"$answer")" = 1
 
 # --- the journal --------------------------------------------------------------------------
 

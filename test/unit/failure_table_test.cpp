@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 
 #include <string>
+#include <vector>
 
 #include "bounded_lru.hpp"
 #include "failure_table.hpp"
@@ -147,6 +148,67 @@ TEST(FailureTable, evictsTheLeastRecentlyActiveAddressFirst)
 	table.recordFailure(prefix("198.51.100.200"), 2000);
 	CHECK_FALSE(table.locked(pbx, 2000)); // the oldest entry went
 	LONGS_EQUAL(16, table.size());
+}
+
+TEST(FailureTable, listsTheLockedOutAddressesWithTheEndOfTheirLock)
+{
+	for (int i = 0; i < 5; i++)
+		table.recordFailure(prefix("192.0.2.1"), 1000);
+	for (int i = 0; i < 5; i++)
+		table.recordFailure(prefix("2001:db8::1"), 3000);
+	for (int i = 0; i < 4; i++)
+		table.recordFailure(prefix("198.51.100.7"), 3000); // not (yet) locked
+	std::vector<Lockout> locked = table.lockedOut(4000);
+	LONGS_EQUAL(2, locked.size());
+	// Most recently active first.
+	STRCMP_EQUAL("2001:db8::/64", locked[0].source.c_str());
+	CHECK_EQUAL(3000 + FailureTable::kLockMs, locked[0].untilMs);
+	STRCMP_EQUAL("192.0.2.1", locked[1].source.c_str());
+	CHECK_EQUAL(1000 + FailureTable::kLockMs, locked[1].untilMs);
+}
+
+TEST(FailureTable, anExpiredLockIsNoLongerListed)
+{
+	for (int i = 0; i < 5; i++)
+		table.recordFailure(prefix("192.0.2.1"), 1000);
+	LONGS_EQUAL(1, table.lockedOut(1000 + FailureTable::kLockMs - 1).size());
+	LONGS_EQUAL(0, table.lockedOut(1000 + FailureTable::kLockMs).size());
+}
+
+TEST(FailureTable, listingDoesNotChangeWhichAddressIsEvictedFirst)
+{
+	for (int i = 0; i < 5; i++)
+		table.recordFailure(prefix("192.0.2.1"), 1000);
+	for (int i = 0; i < 15; i++)
+		table.recordFailure(prefix("198.51.100." + std::to_string(i)), 1000);
+	(void)table.lockedOut(2000);
+	// 192.0.2.1 is the least recently active: the next address evicts it.
+	table.recordFailure(prefix("198.51.100.200"), 2000);
+	CHECK_FALSE(table.locked(prefix("192.0.2.1"), 2000));
+	LONGS_EQUAL(0, table.lockedOut(2000).size());
+}
+
+TEST(FailureTable, unlockLiftsTheLockAndForgetsTheFailures)
+{
+	for (int i = 0; i < 5; i++)
+		table.recordFailure(prefix("192.0.2.1"), 1000);
+	CHECK_TRUE(table.unlock("192.0.2.1", 1000));
+	CHECK_FALSE(table.locked(prefix("192.0.2.1"), 1001));
+	LONGS_EQUAL(0, table.lockedOut(1001).size());
+	// A fresh start: four more failures do not lock it again.
+	for (int i = 0; i < 4; i++)
+		CHECK_FALSE(table.recordFailure(prefix("192.0.2.1"), 1002));
+	CHECK_FALSE(table.locked(prefix("192.0.2.1"), 1003));
+}
+
+TEST(FailureTable, unlockRefusesAnAddressThatWasNeverLocked)
+{
+	for (int i = 0; i < 4; i++)
+		table.recordFailure(prefix("192.0.2.1"), 1000);
+	CHECK_FALSE(table.unlock("192.0.2.1", 1000));
+	CHECK_FALSE(table.unlock("192.0.2.99", 1000));
+	// The failures recorded so far still count.
+	CHECK_TRUE(table.recordFailure(prefix("192.0.2.1"), 1001));
 }
 
 TEST_GROUP(BoundedLru){};

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+//
+// What checksyncd's own D-Bus object (org.checksyncd.CheckSync1, DESIGN
+// section 5) shows, and which of it changed since the last
+// PropertiesChanged signal: the state, the settings file and its newest
+// refusal, the listen URIs, the last check-sync and how it ended, the
+// counters, and the sources locked out now. Pure: the clocks are passed in.
+//
+// The SIP side reports through StatusSink and is asked through StatusFeed,
+// so that neither it nor this model knows about D-Bus.
+
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "failure_table.hpp"
+
+namespace checksyncd {
+
+enum class ServiceState : unsigned char {
+	Serving,    // good settings in force (maybe not the newest file: SettingsError)
+	NoSettings, // no good settings ever loaded: check-syncs are answered 503
+	Stopping,   // SIGTERM or SIGINT received
+};
+
+std::string_view stateName(ServiceState state); // "serving", "no-settings", "stopping"
+
+enum class Property : unsigned char {
+	State,
+	SettingsFile,
+	SettingsError,
+	Listening,
+	LastCheckSync,
+	Counters,
+	LockedOut,
+};
+
+inline constexpr std::size_t kPropertyCount = 7;
+
+std::string_view propertyName(Property property); // the D-Bus name, "State", ...
+
+struct Counters {
+	std::uint64_t received = 0;	   // SIP requests, retransmissions included
+	std::uint64_t served = 0;	   // check-syncs answered 200
+	std::uint64_t challenged = 0;	   // answers 401
+	std::uint64_t authFailures = 0;	   // answers with wrong credentials
+	std::uint64_t refused = 0;	   // other answers >= 300: 403, 404, 400, 405, 489, 503
+	std::uint64_t lockedOut = 0;	   // sources locked out now (a level, not a count)
+	std::uint64_t droppedByFilter = 0; // requests the source filter dropped unanswered
+
+	bool operator==(const Counters &) const = default;
+};
+
+inline constexpr std::size_t kCounterCount = 7;
+
+// The counters under their D-Bus keys ("received", "served", "challenged",
+// "auth_failures", "refused", "locked_out", "dropped_by_filter").
+std::array<std::pair<std::string_view, std::uint64_t>, kCounterCount>
+counterEntries(const Counters &counters);
+
+// Whether and how the provisioning process took a check-sync.
+enum class Provisioning : unsigned char {
+	NotAsked, // challenged or refused: no D-Bus call
+	Accepted, // the call returned (or a trailing call will cover it)
+	Failed,	  // error, no answer in time, not connected: answered 503
+};
+
+std::string_view provisioningName(Provisioning value); // "not-asked", "accepted", "failed"
+
+// A check-sync NOTIFY that was answered, as the SIP side reports it. The
+// views need to live only for the call.
+struct CheckSyncReport {
+	std::string_view remote; // "udp:192.0.2.1:5060"
+	std::string_view callId; // network text
+	std::string_view event;	 // the raw Event header value, network text
+	std::string_view action; // "Resync", "Reboot"; empty when none was decided
+	unsigned identity = 0;	 // idx, 0 if none
+	bool authenticated = false;
+	unsigned sipStatus = 0;
+	Provisioning provisioning = Provisioning::NotAsked;
+	std::string_view provisioningError; // D-Bus error name or reason when Failed
+};
+
+// How the provisioning process says an action ended (ActionFinished).
+struct ActionResult {
+	bool success = false;
+	std::string message;
+	std::uint64_t timeUs = 0; // CLOCK_REALTIME
+};
+
+struct LastCheckSync {
+	bool seen = false;	  // false until the first check-sync
+	std::uint64_t timeUs = 0; // CLOCK_REALTIME, when it was answered
+	std::string remote;
+	std::string callId;
+	std::string event;
+	std::string action;
+	unsigned identity = 0;
+	bool authenticated = false;
+	unsigned sipStatus = 0;
+	Provisioning provisioning = Provisioning::NotAsked;
+	std::string provisioningError;
+	std::optional<ActionResult> result;
+};
+
+// Which properties changed, and when the next PropertiesChanged may go
+// out: at once after a quiet spell, then at most one per kMinIntervalMs,
+// whatever the traffic (a flood changes the counters with every datagram,
+// the signal carries them four times a second).
+class ChangeTracker
+{
+public:
+	static constexpr std::uint64_t kMinIntervalMs = 250;
+
+	void mark(Property property) { dirty_ |= bit(property); }
+	bool pending() const { return dirty_ != 0; }
+	bool marked(Property property) const { return (dirty_ & bit(property)) != 0; }
+
+	// When the next signal is due: nullopt when nothing changed, else
+	// nowMs or the end of the interval since the last one.
+	std::optional<std::uint64_t> dueAt(std::uint64_t nowMs) const;
+
+	// The changed properties, in Property order, for a signal sent at
+	// nowMs; forgets them. Empty (and no signal counted) when none changed.
+	std::vector<Property> take(std::uint64_t nowMs);
+
+private:
+	static unsigned bit(Property property) { return 1u << static_cast<unsigned>(property); }
+
+	unsigned dirty_ = 0;
+	std::optional<std::uint64_t> lastSentMs_;
+};
+
+
+// A monotonic time in milliseconds as CLOCK_REALTIME microseconds (the unit
+// of systemd's *Timestamp properties), given both clocks now.
+std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs, std::uint64_t nowRealtimeUs);
+
+class StatusModel
+{
+public:
+	// Network text (Call-ID, Event) and text from the provisioning
+	// process is kept as printable UTF-8 of at most this many bytes.
+	static constexpr std::size_t kMaxTextBytes = 256;
+
+	void setState(ServiceState state);
+	void setSettings(std::string_view file, std::string_view error);
+	void setListening(std::vector<std::string> uris);
+
+	void countReceived();
+	// 401: challenged; other >= 300: refused; 2xx to a check-sync: served.
+	void countAnswer(unsigned sipStatus, bool checkSync);
+	void countAuthFailure();
+	void countDroppedByFilter();
+
+	void checkSyncAnswered(const CheckSyncReport &report, std::uint64_t timeUs);
+
+	// The provisioning process's ActionFinished: shown in LastCheckSync
+	// when it is about the same Call-ID; returns whether it was.
+	bool actionFinished(std::string_view callId, bool success, std::string_view message,
+			    std::uint64_t timeUs);
+
+	// The sources locked out now (any order; kept sorted by source).
+	void setLockouts(std::vector<Lockout> lockouts);
+	// When the first of them expires (monotonic ms); nullopt when none.
+	std::optional<std::uint64_t> nextExpiryMs() const;
+
+	ServiceState state() const { return state_; }
+	const std::string &settingsFile() const { return settingsFile_; }
+	const std::string &settingsError() const { return settingsError_; }
+	const std::vector<std::string> &listening() const { return listening_; }
+	const LastCheckSync &lastCheckSync() const { return last_; }
+	const Counters &counters() const { return counters_; }
+	const std::vector<Lockout> &lockouts() const { return lockouts_; }
+
+	ChangeTracker &changes() { return changes_; }
+
+private:
+	ServiceState state_ = ServiceState::NoSettings;
+	std::string settingsFile_;
+	std::string settingsError_;
+	std::vector<std::string> listening_;
+	LastCheckSync last_;
+	Counters counters_;
+	std::vector<Lockout> lockouts_;
+	ChangeTracker changes_;
+};
+
+// What the SIP side reports; SipService holds one (or nullptr).
+class StatusSink
+{
+public:
+	virtual ~StatusSink() = default;
+
+	// Every request, on arrival.
+	virtual void received() = 0;
+	// Every final answer but a retransmission's; checkSync: to a
+	// check-sync NOTIFY.
+	virtual void answered(unsigned sipStatus, bool checkSync) = 0;
+	// Every answer with wrong credentials.
+	virtual void authenticationFailed() = 0;
+	// Every request the source filter drops without an answer.
+	virtual void droppedByFilter() = 0;
+	// Every check-sync answered (a retransmission's answer aside).
+	virtual void checkSyncAnswered(const CheckSyncReport &report) = 0;
+};
+
+// What the status object asks the SIP side; SipService implements it.
+class StatusFeed
+{
+public:
+	virtual ~StatusFeed() = default;
+
+	// The sources refused now, and until when (monotonic ms).
+	virtual std::vector<Lockout> lockedOut(std::uint64_t nowMs) = 0;
+	// Lift a source's lockout; false when it is not locked out.
+	virtual bool unlock(std::string_view source) = 0;
+};
+
+} // namespace checksyncd

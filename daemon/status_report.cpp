@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+
+#include "status_report.hpp"
+
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+
+#include "sofia.hpp"
+
+namespace checksyncd {
+
+namespace {
+
+// The action, where the guard decided one.
+std::string_view actionOf(const Verdict &verdict)
+{
+	return verdict.actionDecided ? actionName(verdict.action) : std::string_view();
+}
+
+std::string_view callIdOf(const sip_t *sip)
+{
+	return sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
+}
+
+} // namespace
+
+void reportAnswer(StatusSink *sink, const sip_t *sip, std::string_view remote,
+		  const Verdict &verdict)
+{
+	if (!sink || verdict.retransmission)
+		return;
+	int status = verdict.status;
+	bool checkSync = verdict.checkSync;
+	sink->answered(static_cast<unsigned>(status), checkSync);
+	if (!checkSync)
+		return;
+
+	// The Event header's text, encoded into the stack under a flood of
+	// challenged check-syncs; one longer than the status keeps anyway
+	// (rare) the slow way.
+	char buffer[StatusModel::kMaxTextBytes + 2];
+	std::string longer;
+	std::string_view event;
+	const auto *header = reinterpret_cast<const sip_header_t *>(sip->sip_event);
+	issize_t length = header ? sip_header_field_e(buffer, sizeof(buffer), header, 0) : 0;
+	if (length > 0 && static_cast<std::size_t>(length) < sizeof(buffer) - 1) {
+		event = std::string_view(buffer, static_cast<std::size_t>(length));
+	} else if (length > 0) {
+		longer = headerValue(header);
+		event = longer;
+	}
+
+	CheckSyncReport report;
+	report.remote = remote;
+	report.callId = callIdOf(sip);
+	report.event = event;
+	report.action = actionOf(verdict);
+	report.identity = verdict.identity;
+	report.authenticated = verdict.authenticated;
+	report.sipStatus = static_cast<unsigned>(status);
+	report.provisioning = Provisioning::NotAsked;
+	sink->checkSyncAnswered(report);
+}
+
+CheckSyncNote noteCheckSync(const StatusSink *sink, const sip_t *sip, std::string_view remote,
+			    const Verdict &verdict)
+{
+	CheckSyncNote note;
+	if (!sink)
+		return note;
+	note.remote = remote;
+	note.callId = callIdOf(sip);
+	note.event = headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event));
+	note.action = actionOf(verdict);
+	note.identity = verdict.identity;
+	note.authenticated = verdict.authenticated;
+	return note;
+}
+
+void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status, const CallOutcome &outcome)
+{
+	if (!sink)
+		return;
+	sink->answered(static_cast<unsigned>(status), true);
+	CheckSyncReport report;
+	report.remote = note.remote;
+	report.callId = note.callId;
+	report.event = note.event;
+	report.action = note.action;
+	report.identity = note.identity;
+	report.authenticated = note.authenticated;
+	report.sipStatus = static_cast<unsigned>(status);
+	report.provisioning = outcome.accepted ? Provisioning::Accepted : Provisioning::Failed;
+	report.provisioningError = outcome.error;
+	sink->checkSyncAnswered(report);
+}
+
+} // namespace checksyncd
