@@ -86,6 +86,9 @@ Instance::Instance(const Options &options)
 	statusService_->setFeed(sip_.get());
 	statusService_->setListening(listen);
 	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
+	pnp_->setObserver([this](const PnpStatus &pnp) {
+		statusService_->setPlugAndPlay(pnp.state, pnp.lastServer, pnp.lastUrl);
+	});
 	pnp_->setSettings(settings_);
 
 	std::uint64_t usec = 0;

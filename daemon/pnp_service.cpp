@@ -300,6 +300,7 @@ void PnpService::start(std::string_view why)
 	round_ = std::move(round);
 	pacer_.started(now);
 	status_.state = PnpState::RoundInProgress;
+	publish();
 	const std::string from = subscribe.localIp + ":" + std::to_string(subscribe.localPort);
 	logMessage(LogLevel::Info,
 		   "pnp: looking for a provisioning server (" + std::string(why) +
@@ -366,8 +367,10 @@ void PnpService::close(Round &round, std::string_view why)
 	round.phase = Round::Phase::Closed;
 	round.retransmit.cancel();
 	round.end.cancel();
-	if (status_.state == PnpState::RoundInProgress)
+	if (status_.state == PnpState::RoundInProgress) {
 		status_.state = PnpState::Idle;
+		publish();
+	}
 	if (!why.empty())
 		logMessage(LogLevel::Info, "pnp: round ended: " + std::string(why));
 	if (round.refusals > kMaxRefusalLines)
@@ -434,8 +437,10 @@ void PnpService::onDatagram(Round &round, std::string_view data, const sockaddr_
 		round.retransmit.cancel();
 		if (!round.subscribeAnswered) {
 			round.subscribeAnswered = true;
-			if (round.phase == Round::Phase::Waiting)
+			if (round.phase == Round::Phase::Waiting) {
 				status_.lastServer = remote;
+				publish();
+			}
 			logMessage(LogLevel::Info, "pnp: SUBSCRIBE answered " + std::to_string(status) +
 							   " by " + remote,
 				   {{"PNP_SERVER", remote}});
@@ -529,6 +534,7 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 		status_.state = PnpState::UrlHandedOver;
 		status_.lastServer = round.pendingRemote;
 		status_.lastUrl = round.pendingUrl;
+		publish();
 		// The one line that says where the phone will provision from.
 		logMessage(LogLevel::Notice,
 			   "pnp: provisioning URL handed over: server=" + round.pendingRemote +
@@ -563,6 +569,18 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 		close(round, "stopped");
 	else if (round.expired)
 		close(round, "no provisioning URL taken within " + std::to_string(kPnpRoundMs / 1000) + " s");
+}
+
+void PnpService::setObserver(std::function<void(const PnpStatus &)> observer)
+{
+	observer_ = std::move(observer);
+	publish();
+}
+
+void PnpService::publish()
+{
+	if (observer_)
+		observer_(status_);
 }
 
 void PnpService::answer(Round &round, const sip_t *request, const sockaddr_in &to, int status,

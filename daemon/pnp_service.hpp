@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -57,6 +58,8 @@ public:
 	void setSettings(std::shared_ptr<const Settings> settings);
 
 	const PnpStatus &status() const { return status_; }
+	// Called with the status whenever it changes (the status object).
+	void setObserver(std::function<void(const PnpStatus &)> observer);
 
 private:
 	struct Round;
@@ -75,6 +78,7 @@ private:
 	void onProvisioned(Round &round, const CallOutcome &outcome);
 	void answer(Round &round, const sip_t *request, const sockaddr_in &to, int status,
 		    const std::string &key, unsigned retryAfterS = 0);
+	void publish();
 
 	EventLoop &loop_;
 	ProvisioningClient &provisioning_;
@@ -89,6 +93,7 @@ private:
 	std::shared_ptr<Round> round_;
 	std::shared_ptr<Round> retired_;
 	PnpStatus status_;
+	std::function<void(const PnpStatus &)> observer_;
 };
 
 } // namespace checksyncd

@@ -11,6 +11,7 @@ is ever sent on the host's network. Needs root and iproute2.
 
 import ctypes
 import itertools
+import json
 import os
 import re
 import secrets
@@ -341,6 +342,18 @@ class PnpBase(DaemonTest):
                            f"{sub.get('to')};tag={to_tag}", sub.get("from"),
                            sub.get("call-id"), cseq=cseq, body=body, **kw)
 
+    def plug_and_play(self):
+        """The PlugAndPlay property of the status object (busctl)."""
+        proc = subprocess.run(
+            ["busctl", f"--address={self.env.bus_address}", "--timeout=5", "--json=short",
+             "get-property", "org.checksyncd.CheckSync1", "/org/checksyncd/CheckSync1",
+             "org.checksyncd.CheckSync1", "PlugAndPlay"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=15)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors="replace"))
+        value = json.loads(proc.stdout)
+        self.assertEqual(value["type"], "a{sv}")
+        return {key: inner["data"] for key, inner in value["data"].items()}
+
     def handed_over(self, server, url=URL):
         """The stand-in got exactly one Provision, for this URL and server."""
         calls = self.assertCalls(["Provision"])
@@ -351,6 +364,8 @@ class PnpBase(DaemonTest):
         self.assertTrue(self.env.wait_log(f"pnp: provisioning URL handed over: "
                                           f"server={server.remote} url={url}"),
                         "no hand-over line in the log")
+        self.assertEqual(self.plug_and_play(), {"state": "url-handed-over",
+                                                "last_server": server.remote, "last_url": url})
         return details
 
 
@@ -554,6 +569,8 @@ class PnpTest(PnpBase):
     def test_nobody_answers_the_round_ends_quietly_and_the_daemon_sleeps(self):
         self.start_pnp()
         self.subscribe()
+        self.assertEqual(self.plug_and_play(), {"state": "round-in-progress",
+                                                "last_server": "", "last_url": ""})
         self.listener.poll(5.0)
         subs = self.listener.subscribes()
         # Timer E: at 0, 0.5, 1.5 and 3.5 s; the next (7.5 s) is past 5 s.
@@ -566,6 +583,7 @@ class PnpTest(PnpBase):
         self.assertTrue(self.env.wait_log("pnp: round ended: no provisioning URL within 10 s",
                                           timeout=8.0))
         self.assertCalls([])
+        self.assertEqual(self.plug_and_play()["state"], "idle")
         # No busy wake-ups after the round: the daemon's context switches
         # over three seconds.
         # `ip netns exec` execs the daemon: the pid is the daemon's (or,
