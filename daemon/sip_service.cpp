@@ -11,6 +11,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_tag.h>
+#include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 
 #include "log.hpp"
 #include "sofia.hpp"
+#include "tcp_guard.hpp"
 #include "text.hpp"
 
 namespace checksyncd {
@@ -143,7 +145,10 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 		// sofia-sip does not always set errno on failure: clear it first so
 		// that a stale value is not given as the reason.
 		errno = 0;
-		if (nta_agent_add_tport(agent_, URL_STRING_MAKE(uri.c_str()), TAG_END()) < 0) {
+		// TCP: close idle connections and stalled requests (tcp_guard.hpp).
+		if (nta_agent_add_tport(agent_, URL_STRING_MAKE(uri.c_str()),
+					TPTAG_IDLE(TcpGuard::kIdleMs),
+					TPTAG_TIMEOUT(TcpGuard::kStalledRequestMs), TAG_END()) < 0) {
 			int error = errno;
 			nta_agent_destroy(agent_);
 			throw std::runtime_error("cannot listen on " + uri +
@@ -153,6 +158,14 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 		if (!listening_.empty())
 			listening_ += ", ";
 		listening_ += uri.starts_with("sip:") ? uri.substr(4) : uri;
+	}
+	// TCP connections bounded in total and per source, descriptors kept
+	// for the daemon (tcp_guard.hpp).
+	try {
+		tcpGuard_ = std::make_unique<TcpGuard>(loop);
+	} catch (...) {
+		nta_agent_destroy(agent_);
+		throw;
 	}
 }
 
@@ -178,6 +191,7 @@ int SipService::messageTrampoline(void *magic, nta_agent_t *, msg_t *msg, sip_t 
 {
 	auto *self = static_cast<SipService *>(magic);
 	try {
+		self->tcpGuard_->sawRequest(msg); // TCP idle time (tcp_guard.hpp)
 		self->onRequest(msg, sip);
 	} catch (const std::exception &e) {
 		logMessage(LogLevel::Error, std::string("handling a request failed: ") + e.what());

@@ -32,6 +32,8 @@ struct nta_incoming_s;
 
 namespace checksyncd {
 
+class TcpGuard;
+
 class SipService final : public StatusFeed
 {
 public:
@@ -92,6 +94,7 @@ private:
 	std::string listening_;
 	RequestGuard guard_;
 	std::list<Waiting> waiting_;
+	std::unique_ptr<TcpGuard> tcpGuard_;
 };
 
 } // namespace checksyncd

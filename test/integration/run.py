@@ -31,6 +31,7 @@ import test_pnp  # noqa: E402
 import test_reload  # noqa: E402
 import test_security  # noqa: E402
 import test_status  # noqa: E402
+import test_tcp  # noqa: E402
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT,  # noqa: E402
                      SEED_CALL_ID, Env, SipClient, authorization, digest_ha1,
                      digest_response, parse_challenge, run_sipsak, settings_xml,
@@ -741,7 +742,7 @@ def main(argv=None):
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
     for module in (test_security, test_reload, test_dialects, test_guard, test_status,
-                   test_pnp):
+                   test_tcp, test_pnp):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []

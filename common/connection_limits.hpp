@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+//
+// Which inbound TCP connections to keep (docs/security.md, "Floods"): at
+// most `total` open, at most `perSource` from one source, none without a
+// complete request `firstRequestMs` after it opened or `idleMs` after its
+// last one. The caller reports the connections it sees (update()) and the
+// requests they carry (requestSeen()), and closes what it is told to; this
+// unit only decides, with the clock passed in.
+//
+// Requests, not bytes: a peer that sends nothing, or trickles a request a
+// byte at a time, holds its place no longer than one that sends nothing.
+//
+// A newcomer is always let in, and room is made by closing an older
+// connection instead: refusing newcomers would let whoever filled the table
+// first keep the PBX out for good, while closing the oldest connection of
+// the source that holds the most lets a PBX with one or two connections in
+// even while others hold the rest. A source over its own cap loses its own
+// oldest connection: a PBX that opens one connection per NOTIFY and never
+// closes them is still served on the newest.
+//
+// Sources are IPv4 addresses and IPv6 /64 prefixes: one IPv6 host
+// commonly owns a whole /64, so counting its single addresses would not
+// bound it.
+
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+struct sockaddr;
+
+namespace checksyncd {
+
+// The source a connection counts against: family and IPv4 address or IPv6
+// /64, fixed size. An IPv4-mapped IPv6 address counts as its IPv4 address.
+struct ConnectionSource {
+	std::array<std::uint8_t, 9> bytes{}; // family tag, then 4 or 8 bytes
+
+	friend bool operator==(const ConnectionSource &, const ConnectionSource &) = default;
+};
+
+// nullopt for a family that is neither AF_INET nor AF_INET6.
+std::optional<ConnectionSource> connectionSourceOf(const sockaddr *address);
+
+class ConnectionLimits
+{
+public:
+	using Id = std::uint64_t;
+
+	struct Limits {
+		std::size_t total;
+		std::size_t perSource;
+		std::uint64_t firstRequestMs;
+		std::uint64_t idleMs;
+	};
+
+	struct Seen {
+		Id id;
+		ConnectionSource source;
+	};
+
+	enum class Reason {
+		SourceFull, // its source had perSource open: its own oldest goes
+		TableFull,  // total open: the largest holder's oldest goes
+		NoRoom,	    // total or perSource is 0
+		NoRequest,  // no complete request within firstRequestMs
+		Idle,	    // no request for idleMs since the last one
+		Shed,	    // shed(): descriptors ran out
+	};
+
+	struct Close {
+		Id id;
+		Reason reason;
+	};
+
+	explicit ConnectionLimits(Limits limits);
+
+	// `open` is every connection open now, oldest first as far as the
+	// caller knows. Forgets what is gone, takes in what is new, and returns
+	// what to close now (over a limit, or past its time). What it
+	// returns is not counted again while it stays in `open`.
+	std::vector<Close> update(std::span<const Seen> open, std::uint64_t nowMs);
+
+	// A complete request arrived on connection `id` (unknown ids are
+	// ignored: the caller reports the connection with update() first).
+	void requestSeen(Id id, std::uint64_t nowMs);
+
+	bool contains(Id id) const;
+
+	// Descriptors ran out: the connection to give up first (the oldest of
+	// the source that holds the most), or nullopt when none is open.
+	std::optional<Close> shed();
+
+	// When update() should next be called to close a connection that is
+	// still waiting for a request then; nullopt with no connection open.
+	std::optional<std::uint64_t> nextExpiryMs() const;
+
+	const Limits &limits() const { return limits_; }
+	std::size_t size() const { return open_.size(); }
+	// Told to close, not yet gone from what update() was given.
+	std::size_t closing() const { return closing_.size(); }
+	std::size_t countOf(const ConnectionSource &source) const;
+
+private:
+	struct Entry {
+		Id id;
+		ConnectionSource source;
+		std::uint64_t sinceMs; // first seen
+		std::optional<std::uint64_t> lastRequestMs;
+
+		std::uint64_t deadlineMs(const Limits &limits) const
+		{
+			return lastRequestMs ? *lastRequestMs + limits.idleMs
+					     : sinceMs + limits.firstRequestMs;
+		}
+	};
+
+	// open_ is in order of admission, so the first match is the oldest.
+	std::vector<Entry>::iterator oldestOfLargestHolder();
+	Close close(std::vector<Entry>::iterator entry, Reason reason);
+
+	Limits limits_;
+	std::vector<Entry> open_;
+	std::vector<Id> closing_; // told to close, still reported open
+};
+
+} // namespace checksyncd
