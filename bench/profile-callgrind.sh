@@ -125,6 +125,8 @@ write_settings() {
 <settings>
   <phone-settings e="2">
     <challenge_checksync perm="">$challenge</challenge_checksync>
+    <!-- no plug-and-play SUBSCRIBE on the host's network -->
+    <pnp_config perm="">off</pnp_config>
     <user_active idx="1" perm="">on</user_active>
     <user_name idx="1" perm="">340899</user_name>
     <user_host idx="1" perm="">ser.berlin.snom.com</user_host>

@@ -16,6 +16,8 @@
 
 #include "settings.hpp"
 
+#include "pnp.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include <libxml/xmlversion.h>
 #include <sofia-sip/hostdomain.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -210,6 +213,25 @@ std::string quoted(std::string_view value)
 	return out;
 }
 
+// A URL with its password masked: setting_server may carry credentials
+// (https://user:password@host/...).
+std::string withoutPassword(std::string_view url)
+{
+	const auto start = url.find("://");
+	if (start == std::string_view::npos)
+		return std::string(url);
+	const std::string_view authority = url.substr(start + 3, url.find_first_of("/?#", start + 3) - (start + 3));
+	const auto at = authority.rfind('@');
+	if (at == std::string_view::npos)
+		return std::string(url);
+	const auto colon = authority.substr(0, at).find(':');
+	if (colon == std::string_view::npos)
+		return std::string(url);
+	const std::size_t passwordStart = start + 3 + colon + 1;
+	return std::string(url.substr(0, passwordStart)) + "********" +
+	       std::string(url.substr(start + 3 + at));
+}
+
 std::string errnoMessage(int error)
 {
 	return std::generic_category().message(error);
@@ -339,6 +361,13 @@ enum class Key : unsigned char {
 	AuthAlgorithms,
 	AuthQop,
 	ChecksyncEvents,
+	PnpConfig,
+	SettingServer,
+	PnpVendor,
+	PnpModel,
+	PnpVersion,
+	PnpMac,
+	PnpUrlSchemes,
 	UserActive,
 	UserName,
 	UserHost,
@@ -365,6 +394,13 @@ constexpr std::array kKeys{
 	KeySpec{"checksync_auth_algorithms", Key::AuthAlgorithms, false},
 	KeySpec{"checksync_auth_qop", Key::AuthQop, false},
 	KeySpec{"checksync_events", Key::ChecksyncEvents, false},
+	KeySpec{"pnp_config", Key::PnpConfig, false},
+	KeySpec{"setting_server", Key::SettingServer, false},
+	KeySpec{"pnp_vendor", Key::PnpVendor, false},
+	KeySpec{"pnp_model", Key::PnpModel, false},
+	KeySpec{"pnp_version", Key::PnpVersion, false},
+	KeySpec{"pnp_mac", Key::PnpMac, false},
+	KeySpec{"pnp_url_schemes", Key::PnpUrlSchemes, false},
 	KeySpec{"user_active", Key::UserActive, true},
 	KeySpec{"user_name", Key::UserName, true},
 	KeySpec{"user_host", Key::UserHost, true},
@@ -560,9 +596,93 @@ private:
 			return true;
 		case Key::ChecksyncEvents:
 			return applyEvents(key, value, line);
+		case Key::PnpConfig:
+			return applyOnOff(settings_.pnp.enabled, key, value, line);
+		case Key::SettingServer:
+			// Written by the provisioning process: any text is taken (a
+			// refusal would hold back every other setting of the file);
+			// only whether it is empty matters here.
+			settings_.pnp.settingServer = value;
+			return true;
+		case Key::PnpVendor:
+			return applyPnpParameter(settings_.pnp.vendor, "checksyncd", key, value, line);
+		case Key::PnpModel:
+			return applyPnpParameter(settings_.pnp.model, "generic", key, value, line);
+		case Key::PnpVersion:
+			return applyPnpParameter(settings_.pnp.version, CHECKSYNCD_VERSION, key, value, line);
+		case Key::PnpMac:
+			if (value.empty()) {
+				settings_.pnp.mac.clear();
+				return true;
+			}
+			if (const auto mac = parsePnpMac(value)) {
+				settings_.pnp.mac = *mac;
+				return true;
+			}
+			error(line, key + ": invalid value " + quoted(value) +
+					    " (expected 12 hex digits, e.g. 000413939050, or empty)");
+			return false;
+		case Key::PnpUrlSchemes:
+			return applyUrlSchemes(key, value, line);
 		default:
 			return false;
 		}
+	}
+
+	// pnp_vendor, pnp_model, pnp_version: quoted strings in the SUBSCRIBE's
+	// Event header. Empty means the default.
+	bool applyPnpParameter(std::string &target, std::string_view fallback, const std::string &key,
+			       std::string_view value, long line)
+	{
+		if (value.empty()) {
+			target = fallback;
+			return true;
+		}
+		if (!validPnpParameter(value)) {
+			error(line, key + ": invalid value " + quoted(value) + " (at most " +
+					    std::to_string(kPnpMaxParameterBytes) +
+					    " bytes, no '\"', no '\\', no control characters)");
+			return false;
+		}
+		target = value;
+		return true;
+	}
+
+	bool applyUrlSchemes(const std::string &key, std::string_view value, long line)
+	{
+		if (value.empty()) {
+			settings_.pnp.urlSchemes = PnpSettings{}.urlSchemes;
+			return true;
+		}
+		std::vector<std::string> schemes;
+		bool ok = true;
+		std::string_view rest = value;
+		while (ok) {
+			const auto comma = rest.find(',');
+			const std::string_view item = trim(rest.substr(0, comma));
+			std::string scheme;
+			for (char c : item)
+				scheme += asciiLower(c);
+			if (!validUrlScheme(item)) {
+				error(line, key + ": invalid scheme " + quoted(item) + " in " + quoted(value));
+				ok = false;
+			} else if (std::find(schemes.begin(), schemes.end(), scheme) != schemes.end()) {
+				error(line, key + ": " + scheme + " listed twice");
+				ok = false;
+			} else if (schemes.size() == kPnpMaxSchemes) {
+				error(line, key + ": more than " + std::to_string(kPnpMaxSchemes) +
+						    " schemes");
+				ok = false;
+			} else {
+				schemes.push_back(std::move(scheme));
+			}
+			if (comma == std::string_view::npos)
+				break;
+			rest = rest.substr(comma + 1);
+		}
+		if (ok)
+			settings_.pnp.urlSchemes = std::move(schemes);
+		return ok;
 	}
 
 	// Same rules as checksync_auth_algorithms: every item known, none
@@ -967,6 +1087,19 @@ std::string describeSettings(const Settings &settings)
 	}
 	line("checksync_trusted", trusted);
 	line("checksync_untrusted", settings.untrusted == UntrustedPolicy::Drop ? "drop" : "refuse");
+	line("pnp_config", onOff(settings.pnp.enabled));
+	line("setting_server", withoutPassword(settings.pnp.settingServer));
+	line("pnp_vendor", settings.pnp.vendor);
+	line("pnp_model", settings.pnp.model);
+	line("pnp_version", settings.pnp.version);
+	line("pnp_mac", settings.pnp.mac);
+	std::string schemes;
+	for (const std::string &scheme : settings.pnp.urlSchemes) {
+		if (!schemes.empty())
+			schemes += ',';
+		schemes += scheme;
+	}
+	line("pnp_url_schemes", schemes);
 
 	for (const auto &[idx, identity] : settings.identities) {
 		line(identityKey("user_active", idx), onOff(identity.active));

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config.h"
 #include "digest.hpp"
 #include "net_address.hpp"
 
@@ -113,6 +114,26 @@ struct Identity {
 	bool operator==(const Identity &) const = default;
 };
 
+// Plug and play (common/pnp.hpp): the ua-profile SUBSCRIBE a factory-new
+// phone multicasts to find its provisioning server.
+struct PnpSettings {
+	bool enabled = true;	   // pnp_config
+	std::string settingServer; // setting_server: PnP runs only while empty
+	std::string vendor = "checksyncd";
+	std::string model = "generic";
+	std::string version = CHECKSYNCD_VERSION;
+	// pnp_mac, 12 upper-case hex digits; empty: the MAC of the interface
+	// that holds the default IPv4 route, found when a round starts.
+	std::string mac;
+	// pnp_url_schemes, lower-case, in the order given.
+	std::vector<std::string> urlSchemes{"https"};
+
+	// pnp_config on and setting_server empty.
+	bool wanted() const { return enabled && settingServer.empty(); }
+
+	bool operator==(const PnpSettings &) const = default;
+};
+
 struct Settings {
 	bool challengeChecksync = false;
 	bool challengeReboot = false;
@@ -128,6 +149,7 @@ struct Settings {
 	UntrustedPolicy untrusted = UntrustedPolicy::Drop;
 	// Keyed by idx, so iteration runs from the lowest idx up.
 	std::map<unsigned, Identity> identities;
+	PnpSettings pnp;
 	// Names of the settings that came from the file (the rest are defaults);
 	// per-identity names are stored as "user_name[1]" and so on.
 	std::set<std::string> fromFile;

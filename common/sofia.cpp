@@ -2,7 +2,11 @@
 
 #include "sofia.hpp"
 
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/msg_buffer.h>
 #include <sofia-sip/sip_header.h>
+
+#include <cstring>
 
 namespace checksyncd {
 
@@ -21,6 +25,24 @@ std::string headerValue(const sip_header_t *header)
 		return {};
 	text.resize(static_cast<std::size_t>(length));
 	return text;
+}
+
+UniqueMsg parseDatagram(std::string_view text, std::size_t maxSize)
+{
+	if (text.size() > maxSize)
+		return nullptr;
+	UniqueMsg msg(msg_create(sip_default_mclass(), MSG_DO_CANONIC));
+	if (!msg)
+		return nullptr;
+	msg_maxsize(msg.get(), maxSize);
+	void *buffer = msg_buf_alloc(msg.get(), text.size() + 1);
+	if (!buffer)
+		return nullptr;
+	std::memcpy(buffer, text.data(), text.size());
+	msg_recv_commit(msg.get(), text.size(), 1);
+	if (msg_extract(msg.get()) == 0)
+		msg_mark_as_complete(msg.get(), MSG_FLG_ERROR);
+	return msg;
 }
 
 } // namespace checksyncd

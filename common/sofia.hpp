@@ -5,8 +5,10 @@
 
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
@@ -41,5 +43,12 @@ using UniqueMsg = std::unique_ptr<msg_t, MsgDeleter>;
 // about 126 characters and more unterminated there (fixed upstream).
 // Empty for nullptr or a header that cannot be encoded.
 std::string headerValue(const sip_header_t *header);
+
+// Parse `text` as one UDP datagram, the way sofia-sip's transport does
+// (tport_recv_dgram: commit with end-of-stream, then msg_extract; an
+// incomplete message is an error, marked MSG_FLG_ERROR). nullptr for a
+// datagram over maxSize bytes or when sofia-sip gives up before there is a
+// sip_t to look at.
+UniqueMsg parseDatagram(std::string_view text, std::size_t maxSize);
 
 } // namespace checksyncd

@@ -41,6 +41,8 @@ std::string_view propertyName(Property property)
 		return "Counters";
 	case Property::LockedOut:
 		return "LockedOut";
+	case Property::PlugAndPlay:
+		return "PlugAndPlay";
 	}
 	return "State";
 }
@@ -194,6 +196,19 @@ bool StatusModel::actionFinished(std::string_view callId, bool success, std::str
 	last_.result = std::move(result);
 	changes_.mark(Property::LastCheckSync);
 	return true;
+}
+
+void StatusModel::setPlugAndPlay(PnpState state, std::string_view lastServer,
+				 std::string_view lastUrl)
+{
+	PlugAndPlayStatus next;
+	next.state = state;
+	next.lastServer = printableUtf8(lastServer, kMaxTextBytes);
+	next.lastUrl = printableUtf8(lastUrl, kPnpMaxUrlBytes);
+	if (next == pnp_)
+		return;
+	pnp_ = std::move(next);
+	changes_.mark(Property::PlugAndPlay);
 }
 
 void StatusModel::setLockouts(std::vector<Lockout> lockouts)

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "failure_table.hpp"
+#include "pnp.hpp"
 
 namespace checksyncd {
 
@@ -40,9 +41,10 @@ enum class Property : unsigned char {
 	LastCheckSync,
 	Counters,
 	LockedOut,
+	PlugAndPlay,
 };
 
-inline constexpr std::size_t kPropertyCount = 7;
+inline constexpr std::size_t kPropertyCount = 8;
 
 std::string_view propertyName(Property property); // the D-Bus name, "State", ...
 
@@ -93,6 +95,15 @@ struct ActionResult {
 	bool success = false;
 	std::string message;
 	std::uint64_t timeUs = 0; // CLOCK_REALTIME
+};
+
+// Plug and play, as the PnP service reports it (PlugAndPlay).
+struct PlugAndPlayStatus {
+	PnpState state = PnpState::Idle;
+	std::string lastServer; // e.g. udp:192.0.2.1:5060; empty before the first
+	std::string lastUrl;	// the last URL handed over; empty before the first
+
+	bool operator==(const PlugAndPlayStatus &) const = default;
 };
 
 struct LastCheckSync {
@@ -167,6 +178,10 @@ public:
 	bool actionFinished(std::string_view callId, bool success, std::string_view message,
 			    std::uint64_t timeUs);
 
+	// Plug and play's state, its last server and the last URL handed
+	// over (network text: kept printable, the URL up to kPnpMaxUrlBytes).
+	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl);
+
 	// The sources locked out now (any order; kept sorted by source).
 	void setLockouts(std::vector<Lockout> lockouts);
 	// When the first of them expires (monotonic ms); nullopt when none.
@@ -179,6 +194,7 @@ public:
 	const LastCheckSync &lastCheckSync() const { return last_; }
 	const Counters &counters() const { return counters_; }
 	const std::vector<Lockout> &lockouts() const { return lockouts_; }
+	const PlugAndPlayStatus &plugAndPlay() const { return pnp_; }
 
 	ChangeTracker &changes() { return changes_; }
 
@@ -190,6 +206,7 @@ private:
 	LastCheckSync last_;
 	Counters counters_;
 	std::vector<Lockout> lockouts_;
+	PlugAndPlayStatus pnp_;
 	ChangeTracker changes_;
 };
 

@@ -89,6 +89,11 @@ Instance::Instance(const Options &options)
 	sip_->setSourceGate(gate_.get());
 	statusService_->setFeed(sip_.get());
 	statusService_->setListening(listen);
+	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
+	pnp_->setObserver([this](const PnpStatus &pnp) {
+		statusService_->setPlugAndPlay(pnp.state, pnp.lastServer, pnp.lastUrl);
+	});
+	pnp_->setSettings(settings_);
 
 	std::uint64_t usec = 0;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
@@ -101,6 +106,7 @@ Instance::~Instance()
 {
 	watcher_.reset();
 	statusService_->setFeed(nullptr);
+	pnp_.reset();
 	sip_.reset();
 	statusService_.reset();
 	gate_.reset();
@@ -179,6 +185,8 @@ void Instance::reload(bool forced)
 		gate_->setSettings(settings_.get());
 	else if (forced)
 		gate_->refresh();
+	if (changed && pnp_)
+		pnp_->setSettings(settings_);
 	publishSettings();
 	notifyReady();
 }

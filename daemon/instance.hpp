@@ -12,6 +12,7 @@
 
 #include "bus_connection.hpp"
 #include "loop.hpp"
+#include "pnp_service.hpp"
 #include "provisioning.hpp"
 #include "settings.hpp"
 #include "settings_watcher.hpp"
@@ -67,6 +68,7 @@ private:
 	std::unique_ptr<SourceGate> gate_;
 	std::unique_ptr<StatusService> statusService_;
 	std::unique_ptr<SipService> sip_;
+	std::unique_ptr<PnpService> pnp_;
 	std::unique_ptr<Timer> watchdog_;
 	std::uint64_t watchdogMs_ = 0;
 };

@@ -43,6 +43,16 @@ struct CallDetails {
 	std::string userAgent;
 };
 
+// Details of a Provision call (plug and play: the URL a PnP server handed
+// over). Every string is valid UTF-8.
+struct ProvisionDetails {
+	std::string url;
+	std::string remote; // the PnP server, e.g. udp:192.0.2.1:5060
+	std::string callId;
+	std::string event;
+	std::string userAgent;
+};
+
 struct CallOutcome {
 	bool accepted = false;
 	// Not accepted because the call could not even be built or sent here
@@ -69,6 +79,11 @@ public:
 	// details' strings must be valid UTF-8 (toValidUtf8()).
 	std::optional<CallOutcome> submit(Action action, CallDetails details, Done done);
 
+	// Hand a plug-and-play provisioning URL over (Provision), with the
+	// rules of submit(): the outcome returned when known at once, else
+	// `done` later; 2 s timeout; a gate of its own (one call in flight,
+	// one per 5 s, a trailing call).
+	std::optional<CallOutcome> provision(ProvisionDetails details, Done done);
 
 private:
 	struct Method {
@@ -90,12 +105,27 @@ private:
 	void armTrailing(Method &m);
 	static int onReply(sd_bus_message *reply, void *userdata) noexcept;
 
+	// Provision, apart from the check-sync methods: other details, and
+	// its own gate, waiters and trailing call.
+	struct ProvisionMethod {
+		ActionGate gate;
+		std::vector<Done> waiters;
+		ProvisionDetails latest;
+		sd_bus_slot *slot = nullptr;
+		std::unique_ptr<Timer> trailing;
+	};
+	std::optional<CallOutcome> callProvision();
+	void finishProvision(const CallOutcome &outcome);
+	void armProvisionTrailing();
+	static int onProvisionReply(sd_bus_message *reply, void *userdata) noexcept;
+
 	// BusConnection::Client
 	void busConnected(sd_bus *) override {}
 	void busLost() override;
 
 	BusConnection &bus_;
 	std::array<Method, 2> methods_;
+	ProvisionMethod provision_;
 };
 
 } // namespace checksyncd

@@ -103,6 +103,15 @@ int appendLastCheckSync(sd_bus_message *reply, const LastCheckSync &last)
 	return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
+// Plug and play: its state, last server and last URL handed over.
+int appendPlugAndPlay(sd_bus_message *reply, const PlugAndPlayStatus &pnp)
+{
+	return sd_bus_message_append(reply, "a{sv}", 3,
+				     "state", "s", std::string(pnpStateName(pnp.state)).c_str(),
+				     "last_server", "s", pnp.lastServer.c_str(),
+				     "last_url", "s", pnp.lastUrl.c_str());
+}
+
 } // namespace
 
 struct StatusService::Callbacks {
@@ -137,6 +146,7 @@ const sd_bus_vtable StatusService::Callbacks::vtable[] = {
 	CHECKSYNCD_PROPERTY("LastCheckSync", "a{sv}"),
 	CHECKSYNCD_PROPERTY("Counters", "a{st}"),
 	CHECKSYNCD_PROPERTY("LockedOut", "a{st}"),
+	CHECKSYNCD_PROPERTY("PlugAndPlay", "a{sv}"),
 	SD_BUS_METHOD_WITH_NAMES("Unlock", "s", SD_BUS_PARAM(source), "", , &StatusService::Callbacks::onUnlock,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_VTABLE_END,
@@ -258,6 +268,13 @@ void StatusService::setListening(std::vector<std::string> uris)
 	changed();
 }
 
+void StatusService::setPlugAndPlay(PnpState state, std::string_view lastServer,
+				   std::string_view lastUrl)
+{
+	model_.setPlugAndPlay(state, lastServer, lastUrl);
+	changed();
+}
+
 void StatusService::received()
 {
 	model_.countReceived();
@@ -364,6 +381,8 @@ int StatusService::Callbacks::appendProperty(StatusService &self, std::string_vi
 		return appendStrings(reply, model.listening());
 	if (property == "LastCheckSync")
 		return appendLastCheckSync(reply, model.lastCheckSync());
+	if (property == "PlugAndPlay")
+		return appendPlugAndPlay(reply, model.plugAndPlay());
 
 	// Read now, not at the last signal: a lock may have ended since.
 	self.refreshLockouts();

@@ -44,6 +44,8 @@ public:
 	void setState(ServiceState state);
 	void setSettings(std::string_view file, std::string_view error);
 	void setListening(std::vector<std::string> uris);
+	// Plug and play (PnpService's status).
+	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl);
 
 	// StatusSink
 	void received() override;

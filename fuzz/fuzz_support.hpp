@@ -44,25 +44,10 @@ using checksyncd::SuHome;
 using checksyncd::UniqueMsg;
 
 // Parse `text` as one UDP datagram, the way the daemon's transport does
-// (tport_recv_dgram: commit with end-of-stream, then msg_extract; an
-// incomplete message is an error). Returns nullptr when sofia-sip gives up
-// before there is a sip_t to look at.
+// (common/sofia.hpp).
 inline UniqueMsg parseDatagram(std::string_view text)
 {
-	if (text.size() > kMaxMessage)
-		return nullptr;
-	UniqueMsg msg(msg_create(sip_default_mclass(), MSG_DO_CANONIC));
-	if (!msg)
-		return nullptr;
-	msg_maxsize(msg.get(), kMaxMessage);
-	void *buffer = msg_buf_alloc(msg.get(), text.size() + 1);
-	if (!buffer)
-		return nullptr;
-	std::memcpy(buffer, text.data(), text.size());
-	msg_recv_commit(msg.get(), text.size(), 1);
-	if (msg_extract(msg.get()) == 0)
-		msg_mark_as_complete(msg.get(), MSG_FLG_ERROR);
-	return msg;
+	return checksyncd::parseDatagram(text, kMaxMessage);
 }
 
 // Settings from a phone-settings body, through the real reader; aborts when

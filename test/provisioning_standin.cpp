@@ -4,8 +4,8 @@
  * integration tests and in the demo.
  *
  * It owns org.checksyncd.Provisioning1 on a bus, exports
- * /org/checksyncd/Provisioning1 with the Resync and Reboot methods of
- * DESIGN.md section 5, and for every call appends one JSON line to the
+ * /org/checksyncd/Provisioning1 with the Resync, Reboot and Provision methods
+ * of DESIGN.md section 5, and for every call appends one JSON line to the
  * --record file and prints one human readable line to stdout. Behaviour can be
  * changed per call: --fail makes methods answer with an error, --delay-ms
  * makes it answer late (asynchronously, several calls may be outstanding),
@@ -14,7 +14,7 @@
  * call, overrides these without a restart.
  *
  *   provisioning-standin --bus ADDRESS|system|session [--record FILE]
- *       [--fail none|Resync|Reboot|all] [--delay-ms N]
+ *       [--fail none|Resync|Reboot|Provision|all] [--delay-ms N]
  *       [--finish none|success|failure] [--finish-message TEXT]
  *       [--control FILE] [--quiet]
  *
@@ -81,19 +81,36 @@ static void check(int r, const char *what)
 		throw SetupError{ std::string(what) + ": " + std::strerror(-r) };
 }
 
-enum class Method { Resync, Reboot };
+enum class Method { Resync, Reboot, Provision };
 
 static constexpr unsigned kFailResync = 1U << 0;
 static constexpr unsigned kFailReboot = 1U << 1;
+static constexpr unsigned kFailProvision = 1U << 2;
 
 static unsigned failBit(Method method)
 {
-	return method == Method::Resync ? kFailResync : kFailReboot;
+	switch (method) {
+	case Method::Resync:
+		return kFailResync;
+	case Method::Reboot:
+		return kFailReboot;
+	case Method::Provision:
+		return kFailProvision;
+	}
+	return 0;
 }
 
 static const char *methodName(Method method)
 {
-	return method == Method::Resync ? "Resync" : "Reboot";
+	switch (method) {
+	case Method::Resync:
+		return "Resync";
+	case Method::Reboot:
+		return "Reboot";
+	case Method::Provision:
+		return "Provision";
+	}
+	return "?";
 }
 
 /* Whether, and how, an accepted call is followed by ActionFinished. */
@@ -115,7 +132,7 @@ struct Options {
 	bool quiet = false;
 };
 
-/* "none", "Resync", "Reboot", "all" or a comma separated list of methods. */
+/* "none", "Resync", "Reboot", "Provision", "all" or a comma separated list of methods. */
 static std::optional<unsigned> parseFail(std::string_view text)
 {
 	unsigned mask = 0;
@@ -128,8 +145,10 @@ static std::optional<unsigned> parseFail(std::string_view text)
 			mask |= kFailResync;
 		else if (strcasecmp(word.c_str(), "Reboot") == 0)
 			mask |= kFailReboot;
+		else if (strcasecmp(word.c_str(), "Provision") == 0)
+			mask |= kFailProvision;
 		else if (strcasecmp(word.c_str(), "all") == 0)
-			mask |= kFailResync | kFailReboot;
+			mask |= kFailResync | kFailReboot | kFailProvision;
 		else
 			return std::nullopt;
 		if (comma == std::string_view::npos)
@@ -457,8 +476,7 @@ static std::string announceLine(Method method, const Details &details, const Beh
 static int answer(sd_bus_message *call, Method method, bool fail)
 {
 	if (fail)
-		return sd_bus_reply_method_errorf(call, kErrorFailed, "%s refused by stand-in",
-						  method == Method::Resync ? "resync" : "reboot");
+		return sd_bus_reply_method_errorf(call, kErrorFailed, "%s refused by stand-in", methodName(method));
 	return sd_bus_reply_method_return(call, nullptr);
 }
 
@@ -521,6 +539,8 @@ const sd_bus_vtable Standin::vtable_[] = {
 	SD_BUS_METHOD_WITH_NAMES("Resync", "a{sv}", SD_BUS_PARAM(details), "", "", &Standin::onMethod,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Reboot", "a{sv}", SD_BUS_PARAM(details), "", "", &Standin::onMethod,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Provision", "a{sv}", SD_BUS_PARAM(details), "", "", &Standin::onMethod,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_NAMES("ActionFinished", "ssbs",
 				 SD_BUS_PARAM(action) SD_BUS_PARAM(call_id) SD_BUS_PARAM(success)
@@ -618,7 +638,10 @@ int Standin::onTimer(sd_event_source *, uint64_t, void *userdata) noexcept
 
 int Standin::handleCall(sd_bus_message *m)
 {
-	Method method = std::strcmp(sd_bus_message_get_member(m), "Reboot") == 0 ? Method::Reboot : Method::Resync;
+	const char *member = sd_bus_message_get_member(m);
+	Method method = std::strcmp(member, "Reboot") == 0	  ? Method::Reboot
+			: std::strcmp(member, "Provision") == 0 ? Method::Provision
+								: Method::Resync;
 
 	Behaviour behaviour = options_.behaviour;
 	if (!options_.control.empty())
@@ -744,11 +767,11 @@ void Standin::say(const std::string &line)
 static void usage(FILE *out)
 {
 	std::fputs("usage: provisioning-standin --bus ADDRESS|system|session [--record FILE]\n"
-		   "           [--fail none|Resync|Reboot|all] [--delay-ms N]\n"
+		   "           [--fail none|Resync|Reboot|Provision|all] [--delay-ms N]\n"
 		   "           [--finish none|success|failure] [--finish-message TEXT]\n"
 		   "           [--control FILE] [--quiet]\n"
 		   "\n"
-		   "Owns org.checksyncd.Provisioning1 and records every Resync/Reboot call.\n"
+		   "Owns org.checksyncd.Provisioning1 and records every Resync/Reboot/Provision call.\n"
 		   "  --bus             D-Bus address (unix:path=...), or the system or session bus\n"
 		   "  --record          append one JSON line per call to FILE\n"
 		   "  --fail            methods that answer org.checksyncd.Provisioning1.Error.Failed\n"

@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape, quoteattr
 
 # Filled in by run.py from the command line.
@@ -127,12 +128,17 @@ def authorization(challenge, username, password, method, uri, cnonce=None, nc=1)
 # Settings
 
 def settings_xml(challenge=None, challenge_reboot=None, action=None, algorithms=None,
-                 qop=None, identities=None, extra=()):
+                 qop=None, identities=None, extra=(), pnp_config="off"):
     """A Snom-style settings document (DESIGN section 3).
 
     identities: list of dicts with idx and any of user_active, user_name,
     user_host, user_pname, user_pass, user_hash, user_outbound. Default: identity 1,
     340899@ser.berlin.snom.com, password 1234.
+
+    pnp_config is off unless a test asks otherwise: with it on (the daemon's
+    default) and no setting_server, the daemon multicasts a plug-and-play
+    SUBSCRIBE on its network, which a test may do only inside a network
+    namespace of its own (test_pnp.py). None leaves the setting out.
     """
     if identities is None:
         identities = [dict(idx=1, user_active="on", user_name=DEFAULT_USER,
@@ -154,6 +160,8 @@ def settings_xml(challenge=None, challenge_reboot=None, action=None, algorithms=
         setting("checksync_auth_algorithms", algorithms)
     if qop is not None:
         setting("checksync_auth_qop", qop)
+    if pnp_config is not None:
+        setting("pnp_config", pnp_config)
     for name, value in extra:
         setting(name, value)
     for ident in identities:
@@ -163,6 +171,28 @@ def settings_xml(challenge=None, challenge_reboot=None, action=None, algorithms=
                 setting(key, ident[key], ident["idx"])
     lines += ["  </phone-settings>", "</settings>", ""]
     return "\n".join(lines)
+
+
+def plug_and_play_would_run(xml_text):
+    """Whether the daemon, given this settings file, would run plug and play
+    (multicast a SUBSCRIBE): the file is one it would take, and it has
+    neither pnp_config off nor a setting_server."""
+    if "<!DOCTYPE" in xml_text or "<!ENTITY" in xml_text:
+        return False  # refused by the daemon
+    try:
+        root = ElementTree.fromstring(xml_text.encode("utf-8"))
+    except ElementTree.ParseError:
+        return False  # refused by the daemon
+    if root.tag != "settings":
+        return False
+    for section in root.findall("phone-settings"):
+        for element in section.findall("pnp_config"):
+            if (element.text or "").strip().lower() == "off":
+                return False
+        for element in section.findall("setting_server"):
+            if (element.text or "").strip():
+                return False
+    return True
 
 
 def passwords_in(xml_text):
@@ -243,9 +273,14 @@ class StartError(AssertionError):
 class Env:
     """One test's world: temp dir, private bus, stand-in, settings, daemon."""
 
-    def __init__(self, name="test"):
+    def __init__(self, name="test", netns=None, base=None):
+        """netns: a network namespace the test made, where the daemon runs
+        (through `ip netns exec`): its name, or a Netns; None runs it in the
+        test's own. base: the
+        directory the test's own is made in (default: the temp directory)."""
+        self.netns = netns
         safe = re.sub(r"[^A-Za-z0-9]+", "-", name)[-40:]
-        self.dir = tempfile.mkdtemp(prefix=f"csd-{safe}-")
+        self.dir = tempfile.mkdtemp(prefix=f"csd-{safe}-", dir=base)
         self.bus_path = os.path.join(self.dir, "bus")
         self.bus_address = f"unix:path={self.bus_path}"
         self.settings_path = os.path.join(self.dir, "settings.xml")
@@ -257,7 +292,6 @@ class Env:
         self.standin = None
         self.daemon = None
         self.daemon_stopped = False
-        self.netns = None  # a Netns: the daemon runs inside it
         self.port = None
         self.listen = None
         self.notes = []  # sd_notify datagrams, in order
@@ -318,20 +352,37 @@ class Env:
     # -- settings -------------------------------------------------------------
 
     def write_settings(self, text):
-        """Write the settings file (any text, also a broken one), mode 0600."""
+        """Write the settings file (any text, also a broken one), mode 0600.
+
+        Outside a network namespace of the test's own, settings that would
+        make the daemon multicast a plug-and-play SUBSCRIBE on the host's
+        network are refused (settings_xml() writes pnp_config off)."""
+        if self.netns is None and plug_and_play_would_run(text):
+            raise AssertionError("these settings would run plug and play on the host's "
+                                 "network: write pnp_config off or a setting_server")
         self.secrets |= passwords_in(text)
         write_private(self.settings_path, text)
 
     # -- daemon ---------------------------------------------------------------
 
     def daemon_args(self, listen=None, extra=()):
-        # In a network namespace the private bus and the notify socket stay
-        # reachable: both are Unix sockets with a path.
-        prefix = self.netns.exec_prefix() if self.netns else []
+        # `ip netns exec` execs the daemon (no fork): the process is the
+        # daemon itself, for signals and /proc. In a network namespace the
+        # private bus and the notify socket stay reachable: both are Unix
+        # sockets with a path.
+        if isinstance(self.netns, str):
+            prefix = ["ip", "netns", "exec", self.netns]
+        else:
+            prefix = self.netns.exec_prefix() if self.netns else []
         return [*prefix, CONFIG["daemon"], "--settings", self.settings_path, "--listen", listen,
                 "--bus", self.bus_address, "--log-level", "debug", *extra]
 
     def start_daemon(self, listen=None, host="127.0.0.1", extra=(), wait_ready=True):
+        if self.netns is None and os.path.exists(self.settings_path):
+            with open(self.settings_path, encoding="utf-8", errors="replace") as f:
+                if plug_and_play_would_run(f.read()):
+                    raise AssertionError("the settings would run plug and play on the host's "
+                                         "network: write pnp_config off or a setting_server")
         if self.bus is None:
             self.start_bus()
         if listen is None:

@@ -21,7 +21,7 @@ SERVICE = "org.checksyncd.CheckSync1"
 OBJECT = "/org/checksyncd/CheckSync1"
 INTERFACE = "org.checksyncd.CheckSync1"
 PROPERTIES = ["State", "SettingsFile", "SettingsError", "Listening", "LastCheckSync",
-              "Counters", "LockedOut"]
+              "Counters", "LockedOut", "PlugAndPlay"]
 COUNTERS = ["received", "served", "challenged", "auth_failures", "refused", "locked_out",
             "dropped_by_filter"]
 INTERFACE_XML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "etc",

@@ -303,6 +303,8 @@ write_settings() {
 <settings>
   <phone-settings e="2">
     <challenge_checksync perm="">$1</challenge_checksync>
+    <!-- no plug-and-play SUBSCRIBE on the host's network -->
+    <pnp_config perm="">off</pnp_config>
     <network_id_port perm="">$port</network_id_port>
     <user_active idx="1" perm="">on</user_active>
     <user_name idx="1" perm="">340899</user_name>

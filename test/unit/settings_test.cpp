@@ -16,6 +16,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "config.h"
 #include "settings.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -1196,6 +1197,13 @@ TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
 		     "filter_registrar = on (file)\n"
 		     "checksync_trusted = 192.0.2.0/24,2001:db8::1,pbx.example.com (file)\n"
 		     "checksync_untrusted = refuse (file)\n"
+		     "pnp_config = on (default)\n"
+		     "setting_server = (empty) (default)\n"
+		     "pnp_vendor = checksyncd (default)\n"
+		     "pnp_model = generic (default)\n"
+		     "pnp_version = " CHECKSYNCD_VERSION " (default)\n"
+		     "pnp_mac = (empty) (default)\n"
+		     "pnp_url_schemes = https (default)\n"
 		     "user_active[1] = on (default)\n"
 		     "user_name[1] = 340899 (file)\n"
 		     "user_host[1] = ser.berlin.snom.com (file)\n"
@@ -1217,7 +1225,14 @@ TEST(Settings, describeSettingsShowsDefaults)
 		     "checksync_events = check-sync (default)\n"
 		     "filter_registrar = off (default)\n"
 		     "checksync_trusted = (empty) (default)\n"
-		     "checksync_untrusted = drop (default)\n",
+		     "checksync_untrusted = drop (default)\n"
+		     "pnp_config = on (default)\n"
+		     "setting_server = (empty) (default)\n"
+		     "pnp_vendor = checksyncd (default)\n"
+		     "pnp_model = generic (default)\n"
+		     "pnp_version = " CHECKSYNCD_VERSION " (default)\n"
+		     "pnp_mac = (empty) (default)\n"
+		     "pnp_url_schemes = https (default)\n",
 		     describeSettings(Settings{}).c_str());
 }
 
@@ -1244,6 +1259,108 @@ TEST(Settings, describeSettingsKeepsOneLinePerSetting)
 {
 	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">a&#10;b</user_name>\n")));
 	CHECK_TRUE(contains(describeSettings(settings), "user_name[1] = a\\nb (file)\n"));
+}
+
+// ---------------------------------------------------------------------------
+// Plug and play
+
+TEST(Settings, plugAndPlayDefaults)
+{
+	const PnpSettings pnp = checkGood(parse(wrap(""))).pnp;
+	CHECK_TRUE(pnp.enabled);
+	CHECK_TRUE(pnp.settingServer.empty());
+	CHECK_TRUE(pnp.wanted());
+	STRCMP_EQUAL("checksyncd", pnp.vendor.c_str());
+	STRCMP_EQUAL("generic", pnp.model.c_str());
+	STRCMP_EQUAL(CHECKSYNCD_VERSION, pnp.version.c_str());
+	CHECK_TRUE(pnp.mac.empty());
+	LONGS_EQUAL(1, pnp.urlSchemes.size());
+	STRCMP_EQUAL("https", pnp.urlSchemes[0].c_str());
+}
+
+TEST(Settings, readsThePlugAndPlaySettings)
+{
+	const Settings settings = checkGood(parse(wrap("<pnp_config perm=\"\">off</pnp_config>\n"
+							"<setting_server>https://prov.example.com/x</setting_server>\n"
+							"<pnp_vendor>Snom</pnp_vendor>\n"
+							"<pnp_model>D785 Ümlaut</pnp_model>\n"
+							"<pnp_version>10.1.54.13</pnp_version>\n"
+							"<pnp_mac>000413a1b2c3</pnp_mac>\n"
+							"<pnp_url_schemes> HTTPS , http </pnp_url_schemes>\n")));
+	const PnpSettings &pnp = settings.pnp;
+	CHECK_FALSE(pnp.enabled);
+	STRCMP_EQUAL("https://prov.example.com/x", pnp.settingServer.c_str());
+	CHECK_FALSE(pnp.wanted());
+	STRCMP_EQUAL("Snom", pnp.vendor.c_str());
+	STRCMP_EQUAL("D785 Ümlaut", pnp.model.c_str());
+	STRCMP_EQUAL("10.1.54.13", pnp.version.c_str());
+	STRCMP_EQUAL("000413A1B2C3", pnp.mac.c_str());
+	LONGS_EQUAL(2, pnp.urlSchemes.size());
+	STRCMP_EQUAL("https", pnp.urlSchemes[0].c_str());
+	STRCMP_EQUAL("http", pnp.urlSchemes[1].c_str());
+	for (const char *key : {"pnp_config", "setting_server", "pnp_vendor", "pnp_model", "pnp_version",
+				"pnp_mac", "pnp_url_schemes"})
+		CHECK_TRUE(settings.fromFile.contains(key));
+}
+
+TEST(Settings, aSettingServerTurnsPlugAndPlayOff)
+{
+	CHECK_FALSE(checkGood(parse(wrap("<setting_server>http://x/</setting_server>\n"))).pnp.wanted());
+	CHECK_TRUE(checkGood(parse(wrap("<setting_server>  </setting_server>\n"))).pnp.wanted());
+	CHECK_FALSE(checkGood(parse(wrap("<pnp_config>OFF</pnp_config>\n"))).pnp.wanted());
+}
+
+TEST(Settings, emptyPlugAndPlayValuesMeanTheDefaults)
+{
+	const PnpSettings pnp = checkGood(parse(wrap("<pnp_vendor/>\n<pnp_model></pnp_model>\n"
+						     "<pnp_version> </pnp_version>\n<pnp_mac/>\n"
+						     "<pnp_url_schemes/>\n")))
+					.pnp;
+	CHECK_TRUE(pnp == PnpSettings{});
+}
+
+TEST(Settings, refusesEventParametersThatCannotBeQuoted)
+{
+	checkOneError(parse(wrap("<pnp_vendor>a\"b</pnp_vendor>\n")), 4,
+		      "pnp_vendor: invalid value \"a\\\"b\" (at most 64 bytes, no '\"', no '\\', "
+		      "no control characters)");
+	CHECK_FALSE(parse(wrap("<pnp_model>a\\b</pnp_model>\n")).settings.has_value());
+	CHECK_FALSE(parse(wrap("<pnp_model>a&#9;b</pnp_model>\n")).settings.has_value());
+	CHECK_FALSE(parse(wrap("<pnp_version>" + std::string(65, 'v') + "</pnp_version>\n")).settings.has_value());
+	CHECK_TRUE(parse(wrap("<pnp_version>" + std::string(64, 'v') + "</pnp_version>\n")).settings.has_value());
+}
+
+TEST(Settings, refusesAMacThatIsNotTwelveHexDigits)
+{
+	checkOneError(parse(wrap("<pnp_mac>00:04:13:a1:b2:c3</pnp_mac>\n")), 4,
+		      "pnp_mac: invalid value \"00:04:13:a1:b2:c3\" (expected 12 hex digits, e.g. "
+		      "000413939050, or empty)");
+	CHECK_FALSE(parse(wrap("<pnp_mac>000413a1b2c</pnp_mac>\n")).settings.has_value());
+	CHECK_FALSE(parse(wrap("<pnp_mac>000413a1b2cg</pnp_mac>\n")).settings.has_value());
+}
+
+TEST(Settings, refusesBadUrlSchemes)
+{
+	checkOneError(parse(wrap("<pnp_url_schemes>https,,http</pnp_url_schemes>\n")), 4,
+		      "pnp_url_schemes: invalid scheme \"\" in \"https,,http\"");
+	checkOneError(parse(wrap("<pnp_url_schemes>https,HTTPS</pnp_url_schemes>\n")), 4,
+		      "pnp_url_schemes: https listed twice");
+	CHECK_FALSE(parse(wrap("<pnp_url_schemes>1http</pnp_url_schemes>\n")).settings.has_value());
+	CHECK_FALSE(parse(wrap("<pnp_url_schemes>ht tp</pnp_url_schemes>\n")).settings.has_value());
+	CHECK_FALSE(parse(wrap("<pnp_url_schemes>a,b,c,d,e,f,g,h,i</pnp_url_schemes>\n")).settings.has_value());
+	CHECK_TRUE(parse(wrap("<pnp_url_schemes>a,b,c,d,e,f,g,h</pnp_url_schemes>\n")).settings.has_value());
+}
+
+TEST(Settings, describeSettingsMasksTheSettingServerPassword)
+{
+	const std::string text = describeSettings(checkGood(parse(
+		wrap("<setting_server>https://prov:" + std::string(kPassword) +
+		     "@prov.example.com/{mac}.xml</setting_server>\n"))));
+	CHECK_FALSE(contains(text, kPassword));
+	CHECK_TRUE(contains(text, "setting_server = https://prov:********@prov.example.com/{mac}.xml (file)\n"));
+	CHECK_TRUE(contains(describeSettings(checkGood(parse(wrap(
+				    "<setting_server>https://user@h/a:b</setting_server>\n")))),
+			    "setting_server = https://user@h/a:b (file)\n"));
 }
 
 // ---------------------------------------------------------------------------

@@ -134,6 +134,31 @@ TEST(StatusModel, aSetterMarksItsPropertyOnlyWhenTheValueChanges)
 	STRCMP_EQUAL("settings.xml:7: bad value", model.settingsError().c_str());
 }
 
+TEST(StatusModel, plugAndPlayIsMarkedWhenItChangesAndKeptPrintable)
+{
+	STRCMP_EQUAL("PlugAndPlay", std::string(propertyName(Property::PlugAndPlay)).c_str());
+	CHECK(model.plugAndPlay().state == PnpState::Idle);
+	model.setPlugAndPlay(PnpState::Idle, "", "");
+	CHECK_FALSE(model.changes().pending());
+
+	model.setPlugAndPlay(PnpState::RoundInProgress, "", "");
+	STRCMP_EQUAL("PlugAndPlay", names(model.changes().take(0)).c_str());
+	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060",
+			     "https://prov.example.com/{mac}.xml");
+	STRCMP_EQUAL("PlugAndPlay", names(model.changes().take(0)).c_str());
+	STRCMP_EQUAL("udp:192.0.2.10:5060", model.plugAndPlay().lastServer.c_str());
+	STRCMP_EQUAL("https://prov.example.com/{mac}.xml", model.plugAndPlay().lastUrl.c_str());
+	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060",
+			     "https://prov.example.com/{mac}.xml");
+	CHECK_FALSE(model.changes().pending());
+
+	// A URL of the longest kind fits; what could break a line does not.
+	const std::string longest = "https://h/" + std::string(kPnpMaxUrlBytes - 10, 'a');
+	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060\n", longest);
+	STRCMP_EQUAL(longest.c_str(), model.plugAndPlay().lastUrl.c_str());
+	STRCMP_EQUAL("udp:192.0.2.10:5060?", model.plugAndPlay().lastServer.c_str());
+}
+
 TEST(StatusModel, countsAnswersByKind)
 {
 	model.countReceived();

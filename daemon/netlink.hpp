@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+//
+// rtnetlink for plug and play: a watch on the phone's IPv4 addresses
+// (RTMGRP_IPV4_IFADDR, registered with the su_root loop, no polling), and
+// the MAC address of the interface that holds the default IPv4 route.
+// common/rtnetlink.cpp reads the messages.
+
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "loop.hpp"
+#include "rtnetlink.hpp"
+
+namespace checksyncd {
+
+// The MAC address (12 upper-case hex digits) of the interface that holds
+// the default IPv4 route. The kernel answers an rtnetlink request at once
+// (nothing goes over the network), so this is asked synchronously, with a
+// receive timeout as a guard. nullopt, with `problem` set, when there is
+// no default route or its interface has no Ethernet address.
+std::optional<std::string> defaultRouteMac(std::string &problem);
+
+class AddressWatch
+{
+public:
+	// Calls `added` whenever an IPv4 address appears that the phone did
+	// not have (not when a known address is renewed). The addresses the
+	// phone has at start are learnt from a dump and call nothing. Throws
+	// std::system_error when the socket cannot be made.
+	AddressWatch(EventLoop &loop, std::function<void()> added);
+	~AddressWatch();
+	AddressWatch(const AddressWatch &) = delete;
+	AddressWatch &operator=(const AddressWatch &) = delete;
+
+private:
+	void requestDump();
+	void onReadable();
+
+	int fd_ = -1;
+	std::uint32_t pid_ = 0;
+	std::uint32_t seq_ = 0;
+	bool dumping_ = false;
+	bool seeded_ = false; // the first dump is done: later addresses are new
+	AddressTracker known_;
+	std::function<void()> added_;
+	std::unique_ptr<FdWatch> watch_;
+};
+
+} // namespace checksyncd
