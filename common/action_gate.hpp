@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// How check-syncs become D-Bus calls, for one method (DESIGN section 5):
+// How check-syncs become D-Bus calls, for one method (checksyncd(8), etc/org.checksyncd.Provisioning1.xml):
 // at most one call in flight, at most one call per spacing interval, and a
 // request that arrives while a call is in flight or inside the interval is
 // covered by one trailing call at the end of the interval, so the last

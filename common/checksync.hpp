@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // What to answer to a request and what it asks the phone to do: the SIP
-// answer table of DESIGN section 4 as pure functions of the parsed request
+// answer table of the answer table ("SIP ANSWERS" in checksyncd(8)) as pure functions of the parsed request
 // (sofia-sip does the parsing) and the settings in force.
 
 #pragma once

@@ -8,6 +8,8 @@
 #include <array>
 #include <memory>
 
+#include "text.hpp"
+
 namespace checksyncd {
 
 namespace {
@@ -41,21 +43,6 @@ const EVP_MD *messageDigest(Algorithm algorithm)
 		std::unique_ptr<EVP_MD, Deleter>(EVP_MD_fetch(nullptr, fetchName(Algorithm::Sha512_256), nullptr)),
 	};
 	return mds.at(static_cast<std::size_t>(algorithm)).get();
-}
-
-char lowerAscii(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b)
-{
-	if (a.size() != b.size())
-		return false;
-	for (std::size_t i = 0; i < a.size(); i++)
-		if (lowerAscii(a[i]) != lowerAscii(b[i]))
-			return false;
-	return true;
 }
 
 std::string toHex(const unsigned char *data, std::size_t size)
@@ -149,9 +136,7 @@ bool hexEqualConstantTime(std::string_view expected, std::string_view received)
 	// Lengths are public (they follow from the algorithm); contents are not.
 	if (expected.empty() || expected.size() != received.size())
 		return false;
-	std::string folded(received);
-	for (char &c : folded)
-		c = lowerAscii(c);
+	std::string folded = asciiLower(received);
 	return CRYPTO_memcmp(expected.data(), folded.data(), expected.size()) == 0;
 }
 

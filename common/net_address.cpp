@@ -36,7 +36,6 @@ std::string_view trim(std::string_view text)
 
 } // namespace
 
-// ---------------------------------------------------------------------------
 // IpAddress
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text)
@@ -61,7 +60,7 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text)
 
 std::optional<IpAddress> IpAddress::fromSockaddr(const sockaddr *address)
 {
-	if (address == nullptr)
+	if (!address)
 		return std::nullopt;
 	if (address->sa_family == AF_INET) {
 		sockaddr_in in{};
@@ -111,7 +110,6 @@ std::string IpAddress::toString() const
 	return text;
 }
 
-// ---------------------------------------------------------------------------
 // IpPrefix
 
 IpPrefix::IpPrefix(const IpAddress &address, unsigned length)
@@ -184,7 +182,6 @@ std::string IpPrefix::toString() const
 	return network_.toString() + "/" + std::to_string(length());
 }
 
-// ---------------------------------------------------------------------------
 // checksync_trusted
 
 std::string TrustedSource::toString() const

@@ -23,18 +23,6 @@ namespace {
 
 constexpr std::string_view kBlank = " \t\r\n";
 
-char asciiLower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b)
-{
-	return a.size() == b.size() &&
-	       std::equal(a.begin(), a.end(), b.begin(),
-			  [](char x, char y) { return asciiLower(x) == asciiLower(y); });
-}
-
 bool isAlpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -73,7 +61,6 @@ std::string serialise(msg_t *msg, sip_t *sip)
 
 } // namespace
 
-// ---------------------------------------------------------------------------
 // Setting values
 
 bool validPnpParameter(std::string_view value)
@@ -111,7 +98,6 @@ bool validUrlScheme(std::string_view scheme)
 	});
 }
 
-// ---------------------------------------------------------------------------
 // The SUBSCRIBE
 
 std::string pnpAddressOfRecord(std::string_view mac)
@@ -197,7 +183,6 @@ std::optional<std::uint64_t> pnpSendOffsetMs(unsigned index)
 	return offset;
 }
 
-// ---------------------------------------------------------------------------
 // What arrives at the round's port
 
 PnpInbound classifyPnpInbound(const sip_t *sip, std::string_view callId)
@@ -254,10 +239,7 @@ UrlCheck checkProvisioningUrl(std::string_view body, const std::vector<std::stri
 		return equalsIgnoreCase(s, scheme);
 	});
 	if (!allowed) {
-		std::string lower;
-		for (char c : scheme)
-			lower += asciiLower(c);
-		check.reason = "scheme " + lower + " not allowed (pnp_url_schemes)";
+		check.reason = "scheme " + asciiLower(scheme) + " not allowed (pnp_url_schemes)";
 		return check;
 	}
 	const std::string_view rest = url.substr(colon + 1);
@@ -367,7 +349,6 @@ std::string buildPnpAnswer(const sip_t *request, int status, std::string_view to
 	return serialise(msg.get(), sip);
 }
 
-// ---------------------------------------------------------------------------
 // State and pacing
 
 std::string_view pnpStateName(PnpState state)

@@ -52,7 +52,6 @@ inline constexpr std::size_t kPnpMaxParameterBytes = 64;
 inline constexpr std::size_t kPnpMaxSchemes = 8;
 inline constexpr std::size_t kPnpMaxSchemeBytes = 32;
 
-// ---------------------------------------------------------------------------
 // Setting values (used by the settings reader)
 
 // A value of pnp_vendor, pnp_model or pnp_version: it becomes a quoted
@@ -67,7 +66,6 @@ std::optional<std::string> parsePnpMac(std::string_view value);
 // "-" / ".")), at most kPnpMaxSchemeBytes long.
 bool validUrlScheme(std::string_view scheme);
 
-// ---------------------------------------------------------------------------
 // The SUBSCRIBE
 
 struct PnpSubscribe {
@@ -108,7 +106,6 @@ std::string buildPnpSubscribe(const PnpSubscribe &subscribe);
 // the next send would fall after kPnpRetransmitMs.
 std::optional<std::uint64_t> pnpSendOffsetMs(unsigned index);
 
-// ---------------------------------------------------------------------------
 // What arrives at the round's port
 
 enum class PnpInbound : unsigned char {
@@ -160,7 +157,6 @@ std::string pnpTransactionKey(std::string_view remote, const sip_s *sip);
 std::string buildPnpAnswer(const sip_s *request, int status, std::string_view toTag,
 			   unsigned retryAfterS = 0);
 
-// ---------------------------------------------------------------------------
 // State, for the daemon's status
 
 enum class PnpState : unsigned char {
@@ -171,7 +167,6 @@ enum class PnpState : unsigned char {
 
 std::string_view pnpStateName(PnpState state); // "idle", "round-in-progress", "url-handed-over"
 
-// ---------------------------------------------------------------------------
 // Pacing: at most one round per interval. A reason for a round (start, a
 // new address, PnP turned on) that comes while a round runs or less than
 // the interval after the last one started is not lost: one round is owed,

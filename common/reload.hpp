@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // What a reload of the settings file does to the settings in force
-// (DESIGN section 3): a good file that differs replaces them, a good file
+// (docs/settings.md): a good file that differs replaces them, a good file
 // that is the same changes nothing, and a refused file leaves the last good
 // settings in force (or none, if none was ever loaded). Pure.
 

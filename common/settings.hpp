@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // The phone's settings, as far as checksyncd reads them, and the reader of
-// the Snom-style XML settings file (DESIGN section 3).
+// the Snom-style XML settings file (docs/settings.md).
 //
 // The reader is pure with respect to the daemon: it returns a result and
 // never logs. The caller decides what to log.
@@ -29,8 +29,8 @@ enum class ForcedAction : unsigned char {
 	Reboot, // always reboot
 };
 
-// The event packages a NOTIFY may ask for a resync or a reboot with (DESIGN
-// section 4), in their canonical order: Allow-Events and --check-config list
+// The event packages a NOTIFY may ask for a resync or a reboot with (checksyncd(8),
+// "SIP ANSWERS"), in their canonical order: Allow-Events and --check-config list
 // them so, whatever order the settings file gives.
 enum class EventPackage : unsigned char {
 	CheckSync,  // check-sync: Snom, Aastra, Digium, Polycom, Cisco

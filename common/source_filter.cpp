@@ -26,7 +26,6 @@ bool hasRegistrar(const Settings &settings)
 
 } // namespace
 
-// ---------------------------------------------------------------------------
 // The plan
 
 std::string ResolveTarget::toString() const
@@ -91,7 +90,6 @@ std::vector<std::string> filterWarnings(const Settings &settings)
 	return warnings;
 }
 
-// ---------------------------------------------------------------------------
 // NameTable
 
 void NameTable::setTargets(const std::vector<ResolveTarget> &targets, std::uint64_t nowMs)
@@ -200,7 +198,6 @@ SourceVerdict decideSource(const FilterPlan &plan, const NameTable &names,
 	return plan.policy == UntrustedPolicy::Refuse ? SourceVerdict::Refuse : SourceVerdict::Drop;
 }
 
-// ---------------------------------------------------------------------------
 // DropLog
 
 IpPrefix DropLog::prefixOf(const IpAddress &source)

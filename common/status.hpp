@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// What checksyncd's own D-Bus object (org.checksyncd.CheckSync1, DESIGN
-// section 5) shows, and which of it changed since the last
+// What checksyncd's own D-Bus object (org.checksyncd.CheckSync1, checksyncd(8)
+// "Status object") shows, and which of it changed since the last
 // PropertiesChanged signal: the state, the settings file and its newest
 // refusal, the listen URIs, the last check-sync and how it ended, the
 // counters, and the sources locked out now. Pure: the clocks are passed in.

@@ -2,6 +2,10 @@
 
 #include "text.hpp"
 
+#include <sofia-sip/su_string.h>
+
+#include <cstring>
+
 #include <algorithm>
 
 namespace checksyncd {
@@ -86,7 +90,13 @@ std::string printable(std::string_view text, std::size_t limit)
 	out.reserve(valid.size() + 3);
 	for (char c : valid) {
 		auto byte = static_cast<unsigned char>(c);
-		if (byte < 0x20 || byte == 0x7f) {
+		if (c == '\n') {
+			out += "\\n";
+		} else if (c == '\t') {
+			out += "\\t";
+		} else if (c == '\r') {
+			out += "\\r";
+		} else if (byte < 0x20 || byte == 0x7f) {
 			static constexpr char kHex[] = "0123456789abcdef";
 			out += "\\x";
 			out += kHex[byte >> 4];
@@ -101,6 +111,29 @@ std::string printable(std::string_view text, std::size_t limit)
 	if (cut)
 		out += "...";
 	return out;
+}
+
+std::string quoted(std::string_view text, std::size_t limit)
+{
+	return '"' + printable(text, limit) + '"';
+}
+
+std::string asciiLower(std::string_view text)
+{
+	std::string out(text);
+	for (char &c : out)
+		c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+	return out;
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b)
+{
+	return a.size() == b.size() && (a.empty() || su_casenmatch(a.data(), b.data(), a.size()));
+}
+
+std::string errnoText(int error)
+{
+	return std::strerror(error < 0 ? -error : error);
 }
 
 void assignPrintableUtf8(std::string &out, std::string_view text, std::size_t maxBytes)

@@ -18,9 +18,23 @@ namespace checksyncd {
 // character boundary.
 std::string toValidUtf8(std::string_view text, std::size_t maxBytes);
 
-// One line for a log: valid UTF-8, control characters as \xNN, '"' and
-// '\' escaped with '\', at most `limit` bytes of the value (then "...").
+// One line for a log or an error message: valid UTF-8, control
+// characters as \n, \t, \r or \xNN, '"' and '\' escaped with '\', at
+// most `limit` bytes of the value (then "...").
 std::string printable(std::string_view text, std::size_t limit = 64);
+
+// `text` between double quotes, printable(): how an error message quotes a
+// value it refuses (never a secret).
+std::string quoted(std::string_view text, std::size_t limit = 64);
+
+// `text` with ASCII upper-case letters made lower-case.
+std::string asciiLower(std::string_view text);
+
+// ASCII case-insensitive equality (sofia-sip's su_casenmatch).
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+
+// The text of an errno value; a negative one (sd-bus's convention) too.
+std::string errnoText(int error);
 
 // Text for display (the status object's properties): replace `out` with
 // `text` as valid UTF-8 on one line, at most maxBytes (>= 3) bytes long. A

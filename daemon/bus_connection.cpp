@@ -10,15 +10,11 @@
 #include <stdexcept>
 
 #include "log.hpp"
+#include "text.hpp"
 
 namespace checksyncd {
 
 namespace {
-
-std::string errnoText(int r)
-{
-	return std::strerror(r < 0 ? -r : r);
-}
 
 } // namespace
 

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.hpp"
 #include "reload.hpp"
+#include "settings_values.hpp"
 
 namespace checksyncd {
 
@@ -43,11 +44,6 @@ std::string fileStamp(const std::string &path)
 	return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
 	       std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
 	       std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_mode);
-}
-
-std::string onOff(bool value)
-{
-	return value ? "on" : "off";
 }
 
 } // namespace

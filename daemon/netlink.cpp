@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "log.hpp"
+#include "text.hpp"
 
 namespace checksyncd {
 
@@ -94,7 +95,7 @@ std::optional<std::string> defaultRouteMac(std::string &problem)
 {
 	NetlinkSocket socket(0);
 	if (socket.get() < 0) {
-		problem = std::string("cannot open an rtnetlink socket: ") + std::strerror(errno);
+		problem = std::string("cannot open an rtnetlink socket: ") + errnoText(errno);
 		return std::nullopt;
 	}
 	timeval timeout{0, kQueryTimeoutUs};
@@ -105,7 +106,7 @@ std::optional<std::string> defaultRouteMac(std::string &problem)
 	route.rtm_family = AF_INET;
 	constexpr std::uint32_t kRouteSeq = 1;
 	if (!sendRequest(socket.get(), RTM_GETROUTE, NLM_F_DUMP, kRouteSeq, route)) {
-		problem = std::string("cannot ask for the routes: ") + std::strerror(errno);
+		problem = std::string("cannot ask for the routes: ") + errnoText(errno);
 		return std::nullopt;
 	}
 	DefaultRouteReader reader(kRouteSeq);
@@ -115,7 +116,7 @@ std::optional<std::string> defaultRouteMac(std::string &problem)
 			continue;
 		if (n <= 0) {
 			problem = std::string("cannot read the routes: ") +
-				  (n < 0 ? std::strerror(errno) : "end of stream");
+				  (n < 0 ? errnoText(errno) : "end of stream");
 			return std::nullopt;
 		}
 		reader.feed(buffer->bytes, static_cast<std::size_t>(n));
@@ -130,7 +131,7 @@ std::optional<std::string> defaultRouteMac(std::string &problem)
 	link.ifi_index = *reader.ifindex();
 	constexpr std::uint32_t kLinkSeq = 2;
 	if (!sendRequest(socket.get(), RTM_GETLINK, 0, kLinkSeq, link)) {
-		problem = std::string("cannot ask for the interface: ") + std::strerror(errno);
+		problem = std::string("cannot ask for the interface: ") + errnoText(errno);
 		return std::nullopt;
 	}
 	ssize_t n;
@@ -139,7 +140,7 @@ std::optional<std::string> defaultRouteMac(std::string &problem)
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		problem = std::string("cannot read the interface: ") +
-			  (n < 0 ? std::strerror(errno) : "end of stream");
+			  (n < 0 ? errnoText(errno) : "end of stream");
 		return std::nullopt;
 	}
 	std::optional<std::string> mac = readLinkMac(buffer->bytes, static_cast<std::size_t>(n));
@@ -186,7 +187,7 @@ void AddressWatch::requestDump()
 		// Without the dump, the addresses known are those seen since.
 		seeded_ = true;
 		logMessage(LogLevel::Debug, std::string("pnp: cannot list the IPv4 addresses: ") +
-						    std::strerror(errno));
+						    errnoText(errno));
 	}
 }
 

@@ -88,9 +88,9 @@ sockaddr_in groupAddress()
 	return group;
 }
 
-std::string errnoText()
+std::string lastError()
 {
-	return std::strerror(errno);
+	return errnoText(errno);
 }
 
 // The local IPv4 address the kernel sends to the group from: its route to
@@ -100,7 +100,7 @@ std::optional<in_addr> sourceForGroup(std::string &problem)
 {
 	const int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (probe < 0) {
-		problem = "cannot open a UDP socket: " + errnoText();
+		problem = "cannot open a UDP socket: " + lastError();
 		return std::nullopt;
 	}
 	// connect() on a UDP socket sends nothing: it only looks the route up.
@@ -109,9 +109,9 @@ std::optional<in_addr> sourceForGroup(std::string &problem)
 	socklen_t length = sizeof(local);
 	std::optional<in_addr> source;
 	if (::connect(probe, reinterpret_cast<const sockaddr *>(&group), sizeof(group)) < 0)
-		problem = std::string("no IPv4 route to ") + kPnpGroup + ": " + errnoText();
+		problem = std::string("no IPv4 route to ") + kPnpGroup + ": " + lastError();
 	else if (::getsockname(probe, reinterpret_cast<sockaddr *>(&local), &length) < 0)
-		problem = "cannot read the source address: " + errnoText();
+		problem = "cannot read the source address: " + lastError();
 	else if (local.sin_addr.s_addr == htonl(INADDR_ANY))
 		problem = "no IPv4 address to send from";
 	else
@@ -269,7 +269,7 @@ void PnpService::start(std::string_view why)
 	    ::setsockopt(round->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
 	    ::getsockname(round->fd, reinterpret_cast<sockaddr *>(&local), &length) < 0) {
 		logMessage(LogLevel::Warning, "pnp: no round (" + std::string(why) +
-						      "): cannot set up the UDP socket: " + errnoText());
+						      "): cannot set up the UDP socket: " + lastError());
 		return;
 	}
 	(void)::setsockopt(round->fd, IPPROTO_IP, IP_MULTICAST_IF, &*source, sizeof(*source));
@@ -317,7 +317,7 @@ void PnpService::send(Round &round)
 	if (::sendto(round.fd, round.subscribe.data(), round.subscribe.size(), 0,
 		     reinterpret_cast<const sockaddr *>(&group), sizeof(group)) < 0 &&
 	    round.sendErrors++ == 0)
-		logMessage(LogLevel::Info, "pnp: cannot send the SUBSCRIBE: " + errnoText());
+		logMessage(LogLevel::Info, "pnp: cannot send the SUBSCRIBE: " + lastError());
 	++round.sent;
 	const std::optional<std::uint64_t> next = pnpSendOffsetMs(round.sent);
 	if (!next || round.phase != Round::Phase::Waiting || round.subscribeAnswered)

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "log.hpp"
+#include "text.hpp"
 
 namespace checksyncd {
 
@@ -17,11 +18,6 @@ namespace {
 constexpr const char *kService = "org.checksyncd.Provisioning1";
 constexpr const char *kPath = "/org/checksyncd/Provisioning1";
 constexpr const char *kInterface = "org.checksyncd.Provisioning1";
-
-std::string errnoText(int r)
-{
-	return std::strerror(r < 0 ? -r : r);
-}
 
 } // namespace
 
@@ -204,7 +200,6 @@ void ProvisioningClient::armTrailing(Method &m)
 	});
 }
 
-// ---------------------------------------------------------------------------
 // Provision (plug and play). Kept apart from submit() and call(): other
 // details, and a gate of its own, with the same rules.
 
@@ -262,7 +257,7 @@ std::optional<CallOutcome> ProvisioningClient::callProvision()
 	int r = sd_bus_message_new_method_call(bus_.get(), &message, kService, kPath, kInterface,
 					       "Provision");
 	if (r >= 0)
-		// The keys every method carries (DESIGN section 5), and the URL:
+		// The keys every method carries (checksyncd(8), etc/org.checksyncd.Provisioning1.xml), and the URL:
 		// no identity, and a PnP server is never authenticated.
 		r = sd_bus_message_append(message, "a{sv}", 7,
 					  "url", "s", d.url.c_str(),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// The D-Bus client of the provisioning process (DESIGN section 5), on the
+// The D-Bus client of the provisioning process (checksyncd(8), etc/org.checksyncd.Provisioning1.xml), on the
 // daemon's bus connection: every call is asynchronous with a 2 s timeout.
 // Each method goes through an ActionGate: one call in flight, one call per
 // 5 s, and a trailing call for what arrived meanwhile.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "log.hpp"
+#include "text.hpp"
 
 namespace checksyncd {
 
@@ -29,7 +30,7 @@ constexpr std::size_t kMaxAddresses = 32; // addresses kept per name
 // "s" (the replacement is an SRV name) and service SIP+D2U or SIP+D2T.
 bool isSipNaptr(const sres_naptr_record_t &naptr)
 {
-	if (naptr.na_flags == nullptr || naptr.na_replace == nullptr)
+	if (!naptr.na_flags || !naptr.na_replace)
 		return false;
 	if (std::strchr(naptr.na_flags, 's') == nullptr && std::strchr(naptr.na_flags, 'S') == nullptr)
 		return false;
@@ -80,7 +81,7 @@ std::string describeStatus(int status)
 
 void addUnique(std::vector<std::string> &names, const char *name, std::size_t max)
 {
-	if (name == nullptr || !*name || std::strcmp(name, ".") == 0 || names.size() >= max)
+	if (!name || !*name || std::strcmp(name, ".") == 0 || names.size() >= max)
 		return;
 	if (std::find(names.begin(), names.end(), name) == names.end())
 		names.emplace_back(name);
@@ -88,7 +89,6 @@ void addUnique(std::vector<std::string> &names, const char *name, std::size_t ma
 
 } // namespace
 
-// ---------------------------------------------------------------------------
 // One lookup: the steps of RFC 3263 section 4, each a set of parallel
 // queries; the next step starts when every query of the current one has
 // its answer.
@@ -106,7 +106,7 @@ public:
 		// sofia-sip's own way to drop a query (nta does the same): its
 		// answer, or its timeout, then goes nowhere.
 		for (const auto &query : queries_) {
-			if (query->query != nullptr)
+			if (query->query)
 				sres_query_bind(query->query, nullptr, nullptr);
 		}
 	}
@@ -150,14 +150,14 @@ private:
 		query->query = sres_query(owner_.sres_, &Lookup::answerTrampoline,
 					  reinterpret_cast<sres_context_t *>(query.get()), type,
 					  name.c_str());
-		if (query->query == nullptr) {
+		if (!query->query) {
 			// No DNS server configured, or out of memory: this lookup
 			// cannot work. Fail it from the loop, not from within
 			// lookup().
 			const int error = errno;
 			error_ = error == ENETDOWN ? std::string("no DNS server configured")
 						   : "cannot send a DNS query: " +
-							     std::string(std::strerror(error ? error : EIO));
+							     errnoText(error ? error : EIO);
 			deadline_.arm(0, [this] { finish(); });
 			failedToAsk_ = true;
 			return;
@@ -198,7 +198,7 @@ private:
 		query.query = nullptr; // sofia-sip frees it after this callback
 		--pending_;
 		int worst = 0;
-		for (std::size_t i = 0; answers != nullptr && answers[i] != nullptr; ++i) {
+		for (std::size_t i = 0; answers && answers[i] != nullptr; ++i) {
 			const sres_record_t *record = answers[i];
 			const sres_common_t &common = *record->sr_record;
 			if (common.r_status != 0) {
@@ -318,14 +318,13 @@ private:
 	Timer deadline_;
 };
 
-// ---------------------------------------------------------------------------
 // Resolver
 
 Resolver::Resolver(EventLoop &loop, Done done)
 	: loop_(loop), done_(std::move(done))
 {
 	sres_ = sres_resolver_create(loop.root(), nullptr, TAG_END());
-	if (sres_ == nullptr)
+	if (!sres_)
 		throw std::runtime_error("cannot create the DNS resolver (sres_resolver_create)");
 }
 

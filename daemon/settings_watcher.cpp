@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "log.hpp"
+#include "text.hpp"
 
 namespace checksyncd {
 
@@ -103,7 +104,7 @@ void SettingsWatcher::apply(const WatchPlan &plan)
 				if (!unwatchable_.contains(dir))
 					logMessage(LogLevel::Warning,
 						   "cannot watch " + dir + ": " +
-							   std::system_category().message(error) +
+							   errnoText(error) +
 							   "; changes there are seen on SIGHUP only");
 			}
 			continue;

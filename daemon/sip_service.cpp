@@ -153,7 +153,7 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 			int error = errno;
 			nta_agent_destroy(agent_);
 			throw std::runtime_error("cannot listen on " + uri +
-						 (error ? std::string(": ") + std::strerror(error)
+						 (error ? std::string(": ") + errnoText(error)
 							: std::string()));
 		}
 		if (!listening_.empty())

@@ -36,11 +36,6 @@ std::uint64_t realtimeUs()
 	       static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
 }
 
-std::string errnoText(int r)
-{
-	return std::strerror(r < 0 ? -r : r);
-}
-
 // sd-bus wants C strings; the model's keys are string_views of literals.
 int appendEntry(sd_bus_message *reply, std::string_view key, std::uint64_t value)
 {

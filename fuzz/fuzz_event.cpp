@@ -13,7 +13,7 @@
 // Invariants checked (a failure aborts, which libFuzzer reports): the long
 // and the compact form classify alike; the value alone classifies like the
 // header in a message when it is one line; and planRequest follows the
-// answer table of DESIGN section 4 for every settings variant.
+// answer table of the answer table ("SIP ANSWERS" in checksyncd(8)) for every settings variant.
 
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip.h>

@@ -10,7 +10,7 @@
 //   bits 3-4  how often the same request is sent again (0-3 times)
 //
 // Invariants checked (a failure aborts, which libFuzzer reports):
-//   - the answer is one of the table's (DESIGN section 4), or no answer
+//   - the answer is one of the table's (the answer table ("SIP ANSWERS" in checksyncd(8))), or no answer
 //     only for ACK;
 //   - nothing is served unauthenticated while the challenge is on;
 //   - a 401 offers every realm and algorithm of the settings, and its

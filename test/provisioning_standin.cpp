@@ -5,7 +5,7 @@
  *
  * It owns org.checksyncd.Provisioning1 on a bus, exports
  * /org/checksyncd/Provisioning1 with the Resync, Reboot and Provision methods
- * of DESIGN.md section 5, and for every call appends one JSON line to the
+ * of checksyncd(8) and etc/org.checksyncd.Provisioning1.xml, and for every call appends one JSON line to the
  * --record file and prints one human readable line to stdout. Behaviour can be
  * changed per call: --fail makes methods answer with an error, --delay-ms
  * makes it answer late (asynchronously, several calls may be outstanding),

@@ -129,7 +129,7 @@ def authorization(challenge, username, password, method, uri, cnonce=None, nc=1)
 
 def settings_xml(challenge=None, challenge_reboot=None, action=None, algorithms=None,
                  qop=None, identities=None, extra=(), pnp_config="off"):
-    """A Snom-style settings document (DESIGN section 3).
+    """A Snom-style settings document (docs/settings.md).
 
     identities: list of dicts with idx and any of user_active, user_name,
     user_host, user_pname, user_pass, user_hash, user_outbound. Default: identity 1,

@@ -47,7 +47,7 @@ from base import (DISTINCT_PASS, SEED_401_RE, SERVER, DaemonTest,  # noqa: E402
 
 class DigestHelperTest(unittest.TestCase):
     def test_python_digest_helper_matches_the_reference_vectors(self):
-        # vectors/digest.md section 1: the seed's own flow.
+        # The phone documentation's own flow (password 1234).
         self.assertEqual(digest_response("MD5", "340899", "ser.berlin.snom.com", "1234",
                                          "NOTIFY", "sip:340899@192.168.137.181:5305",
                                          "b5e73bf9ef0fc8b2"),

@@ -245,7 +245,7 @@ EOF
 echo checksyncd-systest >"$root/etc/hostname"
 cp "$deb" "$prev_deb" "$share/"
 
-# The seed's NOTIFY (shared/seed/challenge_checksync.txt), as in tools/demo.
+# The phone documentation's NOTIFY, as in tools/demo.
 cat >"$work/notify.txt" <<SIP
 NOTIFY sip:340899@127.0.0.1:$port SIP/2.0
 To: sip:340899@127.0.0.1:$port

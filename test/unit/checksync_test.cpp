@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// The answer table and action rules of DESIGN section 4, on Event headers
+// The answer table and action rules of the answer table ("SIP ANSWERS" in checksyncd(8)), on Event headers
 // parsed by sofia-sip.
 
 #include <sofia-sip/sip.h>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// Digest arithmetic against every vector in shared/vectors/digest.md.
+// Digest arithmetic against the RFC 2617, RFC 7616 and RFC 8760 examples
+// and the phone documentation's real exchange (docs/security.md).
 
 #include <string>
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// Tests of the settings reader (common/settings.cpp, DESIGN section 3).
+// Tests of the settings reader (common/settings.cpp, docs/settings.md).
 //
 // Secrets: assertions on passwords and hashes use CHECK on a comparison
 // with a named constant, so a failure prints the expression, never the

@@ -44,7 +44,11 @@ TEST(Text, aCutFallsOnACharacterBoundary)
 
 TEST(Text, printableKeepsALogLineOneLineAndItsQuotes)
 {
-	STRCMP_EQUAL("a\\x0ab\\\"c\\\\", printable("a\nb\"c\\").c_str());
+	STRCMP_EQUAL("a\\nb\\\"c\\\\\\x01", printable("a\nb\"c\\\x01").c_str());
+	STRCMP_EQUAL("\"a\\tb\"", quoted("a\tb").c_str());
+	CHECK_TRUE(equalsIgnoreCase("SHA-256", "sha-256"));
+	CHECK_FALSE(equalsIgnoreCase("SHA-256", "SHA-25"));
+	STRCMP_EQUAL(errnoText(EINVAL).c_str(), errnoText(-EINVAL).c_str());
 	STRCMP_EQUAL("xxx...", printable(std::string(10, 'x'), 3).c_str());
 	STRCMP_EQUAL("xxx", printable("xxx", 3).c_str());
 }
