@@ -215,7 +215,7 @@ std::optional<DropLog::Report> DropLog::record(const IpAddress &source, std::uin
 		return count(entries_[prefix], &prefix, source, nowMs, true);
 	const bool isNew = !other_;
 	if (isNew)
-		other_.emplace();
+		other_ = Entry{};
 	return count(*other_, nullptr, source, nowMs, isNew);
 }
 
