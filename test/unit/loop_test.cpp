@@ -349,6 +349,30 @@ TEST(EventLoop, aHookThatThrowsIsLoggedAndTheOthersStillRun)
 	CHECK_TRUE(log.contains("error: pre-poll hook failed: no bus"));
 }
 
+TEST(EventLoop, theHooksSeeWhatATimerCallbackChangedBeforeTheLoopSleeps)
+{
+	// As ProvisioningClient does with sd-bus: a hook arms a timer for a
+	// deadline that something else asked for. Here a timer callback asks
+	// (a D-Bus call sent from a timer, with its reply timeout): the poll
+	// that follows must wait for the hook's timer, not sleep past it.
+	std::uint64_t wantedMs = 0;
+	Timer follower(loop);
+	bool followed = false;
+	loop.addPrepoll([&] {
+		if (wantedMs == 0)
+			return;
+		follower.arm(wantedMs, [&] {
+			followed = true;
+			loop.stop();
+		});
+		wantedMs = 0;
+	});
+	Timer asker(loop);
+	asker.arm(1, [&] { wantedMs = 20; });
+	CHECK_TRUE(runFor(loop, 2000));
+	CHECK_TRUE(followed);
+}
+
 TEST(EventLoop, runReturnsWhenACallbackStopsIt)
 {
 	Timer timer(loop);
