@@ -57,11 +57,15 @@ bool stepUntil(EventLoop &loop, Done done, std::uint64_t withinMs = 3000)
 	return true;
 }
 
-// Step the loop for ms milliseconds whatever happens: to show that nothing
-// (more) happens meanwhile.
-inline void stepFor(EventLoop &loop, std::uint64_t ms)
+// Step the loop until a timer armed now for ms milliseconds has fired:
+// what was due before it has had its turn, and what a test expects not to
+// happen has had that long to happen. False if the loop is stuck.
+inline bool stepPast(EventLoop &loop, std::uint64_t ms)
 {
-	(void)stepUntil(loop, [] { return false; }, ms);
+	Timer witness(loop);
+	bool fired = false;
+	witness.arm(ms, [&] { fired = true; });
+	return stepUntil(loop, [&] { return fired; }, ms + 3000);
 }
 
 // Run the loop as the daemon does until a callback calls loop.stop(), or

@@ -24,6 +24,7 @@
 
 using namespace checksyncd;
 using checksyncd::test::runFor;
+using checksyncd::test::stepPast;
 using checksyncd::test::StderrCapture;
 using checksyncd::test::stepUntil;
 
@@ -63,16 +64,6 @@ private:
 	int fd_;
 };
 
-// Steps the loop until a timer armed now has fired: whatever was due
-// before it has had its turn.
-void stepPast(EventLoop &loop, std::uint64_t ms)
-{
-	Timer witness(loop);
-	bool fired = false;
-	witness.arm(ms, [&] { fired = true; });
-	CHECK_TRUE(stepUntil(loop, [&] { return fired; }));
-}
-
 } // namespace
 
 TEST_GROUP(Timer)
@@ -94,7 +85,7 @@ TEST(Timer, firesOnceWhenItsTimeHasCome)
 	CHECK_TRUE(stepUntil(loop, [&] { return fired > 0; }));
 	CHECK_FALSE(timer.armed());
 	CHECK_FALSE(laterFired);
-	stepPast(loop, 30);
+	CHECK_TRUE(stepPast(loop, 30));
 	CHECK_EQUAL(1, fired);
 }
 
@@ -105,7 +96,7 @@ TEST(Timer, doesNotFireOnceCancelled)
 	timer.arm(1, [&] { fired = true; });
 	timer.cancel();
 	CHECK_FALSE(timer.armed());
-	stepPast(loop, 20);
+	CHECK_TRUE(stepPast(loop, 20));
 	CHECK_FALSE(fired);
 }
 
@@ -117,7 +108,7 @@ TEST(Timer, armingAgainReplacesTheCallback)
 	timer.arm(1, [&] { first++; });
 	timer.arm(5, [&] { second++; });
 	CHECK_TRUE(stepUntil(loop, [&] { return second > 0; }));
-	stepPast(loop, 20);
+	CHECK_TRUE(stepPast(loop, 20));
 	CHECK_EQUAL(0, first);
 	CHECK_EQUAL(1, second);
 }
@@ -136,7 +127,7 @@ TEST(Timer, mayArmItselfAgainFromItsCallback)
 	CHECK_TRUE(stepUntil(loop, [&] { return fired == 3; }));
 	CHECK_FALSE(armedInside); // the callback runs disarmed
 	CHECK_FALSE(timer.armed());
-	stepPast(loop, 20);
+	CHECK_TRUE(stepPast(loop, 20));
 	CHECK_EQUAL(3, fired);
 }
 
@@ -150,7 +141,7 @@ TEST(Timer, mayBeCancelledByItsCallbackAfterArmingAgain)
 		timer.cancel();
 	});
 	CHECK_TRUE(stepUntil(loop, [&] { return fired > 0; }));
-	stepPast(loop, 20);
+	CHECK_TRUE(stepPast(loop, 20));
 	CHECK_EQUAL(1, fired);
 	CHECK_FALSE(timer.armed());
 }
@@ -165,7 +156,7 @@ TEST(Timer, mayBeDestroyedByItsCallback)
 	});
 	CHECK_TRUE(stepUntil(loop, [&] { return fired; }));
 	CHECK_TRUE(timer == nullptr);
-	stepPast(loop, 5); // the loop goes on
+	CHECK_TRUE(stepPast(loop, 5)); // the loop goes on
 }
 
 TEST(Timer, anExceptionFromItsCallbackIsLoggedAndTheLoopGoesOn)
@@ -173,7 +164,7 @@ TEST(Timer, anExceptionFromItsCallbackIsLoggedAndTheLoopGoesOn)
 	StderrCapture log;
 	Timer timer(loop);
 	timer.arm(1, [] { throw std::runtime_error("no disk"); });
-	stepPast(loop, 10);
+	CHECK_TRUE(stepPast(loop, 10));
 	CHECK_TRUE(log.contains("error: timer callback failed: no disk"));
 }
 
@@ -183,7 +174,7 @@ TEST(Timer, aDelayLongerThanSofiaSipCountsIsClampedNotImmediate)
 	bool fired = false;
 	timer.arm(UINT64_MAX, [&] { fired = true; });
 	CHECK_TRUE(timer.armed());
-	stepPast(loop, 10);
+	CHECK_TRUE(stepPast(loop, 10));
 	CHECK_FALSE(fired);
 }
 
@@ -203,14 +194,14 @@ TEST(FdWatch, callsBackWhenItsDescriptorIsReady)
 		event.drain();
 	});
 	CHECK_EQUAL(event.fd(), watch.fd());
-	stepPast(loop, 10);
+	CHECK_TRUE(stepPast(loop, 10));
 	CHECK_EQUAL(0, calls); // not ready: not called
 
 	event.signal();
 	CHECK_EQUAL(0, calls); // only the loop calls it
 	CHECK_TRUE(stepUntil(loop, [&] { return calls > 0; }));
 	CHECK_TRUE(revents & POLLIN);
-	stepPast(loop, 10);
+	CHECK_TRUE(stepPast(loop, 10));
 	CHECK_EQUAL(1, calls); // drained: not ready any more
 }
 
@@ -222,7 +213,7 @@ TEST(FdWatch, setEventsChangesWhatItWaitsFor)
 		if (events & POLLOUT)
 			writable++;
 	});
-	stepPast(loop, 10);
+	CHECK_TRUE(stepPast(loop, 10));
 	CHECK_EQUAL(0, writable);
 
 	watch.setEvents(POLLIN | POLLOUT);
@@ -230,7 +221,7 @@ TEST(FdWatch, setEventsChangesWhatItWaitsFor)
 
 	watch.setEvents(POLLIN);
 	const int seen = writable;
-	stepPast(loop, 10);
+	CHECK_TRUE(stepPast(loop, 10));
 	CHECK_EQUAL(seen, writable);
 }
 
@@ -240,7 +231,7 @@ TEST(FdWatch, itsDestructorUnregistersTheDescriptor)
 	auto watch = std::make_unique<FdWatch>(loop, event.fd(), POLLIN, [&](int) { calls++; });
 	event.signal();
 	watch.reset();
-	stepPast(loop, 10);
+	CHECK_TRUE(stepPast(loop, 10));
 	CHECK_EQUAL(0, calls);
 
 	// Registered again: the loop had let go of it (epoll refuses a
@@ -270,7 +261,7 @@ TEST(FdWatch, mayBeDestroyedByItsCallback)
 	other.signal();
 	CHECK_TRUE(stepUntil(loop, [&] { return calls > 0 && otherCalled; }));
 	CHECK_TRUE(watch == nullptr);
-	stepPast(loop, 10);
+	CHECK_TRUE(stepPast(loop, 10));
 	CHECK_EQUAL(1, calls);
 }
 
@@ -299,7 +290,7 @@ TEST(FdWatch, anExceptionFromItsCallbackIsLoggedAndTheLoopGoesOn)
 	});
 	event.signal();
 	CHECK_TRUE(stepUntil(loop, [&] { return called; }));
-	stepPast(loop, 5);
+	CHECK_TRUE(stepPast(loop, 5));
 	CHECK_TRUE(log.contains("error: event handler failed: bad datagram"));
 }
 
