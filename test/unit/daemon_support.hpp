@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // What the tests of daemon/ share: driving a real su_root, a private
-// directory, and a look at what was logged.
+// directory, a private D-Bus, and a look at what was logged.
 //
 // The loop is the daemon's own EventLoop. stepUntil() runs it one
 // su_root_step() at a time until what a test waits for has happened or a
@@ -14,8 +14,12 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sofia-sip/su_wait.h>
@@ -24,11 +28,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>
 
 #include "loop.hpp"
+
+extern char **environ;
 
 namespace checksyncd::test {
 
@@ -108,6 +116,92 @@ public:
 
 private:
 	std::string path_;
+};
+
+// A dbus-daemon of its own (dbus-daemon --session), listening on a socket
+// in a private directory; stopped (SIGTERM, then reaped) by stop() or the
+// destructor.
+class PrivateBus
+{
+public:
+	explicit PrivateBus(std::string dir) : dir_(std::move(dir)) {}
+	~PrivateBus() { stop(); }
+	PrivateBus(const PrivateBus &) = delete;
+	PrivateBus &operator=(const PrivateBus &) = delete;
+
+	// Start it and read the address it prints; empty on success, else
+	// what went wrong.
+	std::string start()
+	{
+		const std::string socket = dir_ + "/bus";
+		const std::string log = dir_ + "/dbus-daemon.log";
+		(void)::unlink(socket.c_str()); // a previous daemon's
+		int out[2];
+		if (::pipe2(out, O_CLOEXEC) != 0)
+			return "pipe2 failed";
+		posix_spawn_file_actions_t actions;
+		posix_spawn_file_actions_init(&actions);
+		posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+		posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+						 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		const std::string address = "--address=unix:path=" + socket;
+		const char *argv[] = {"dbus-daemon", "--session", "--nofork", "--print-address=1",
+				      address.c_str(), nullptr};
+		const int r = posix_spawnp(&pid_, "dbus-daemon", &actions, nullptr,
+					   const_cast<char *const *>(argv), environ);
+		posix_spawn_file_actions_destroy(&actions);
+		::close(out[1]);
+		if (r != 0) {
+			::close(out[0]);
+			pid_ = -1;
+			return "cannot start dbus-daemon (is it installed?)";
+		}
+		const std::string printed = readLine(out[0], 5000);
+		::close(out[0]);
+		// The address as configured, without the guid= that dbus-daemon
+		// adds: a daemon started again on the same socket is the same bus.
+		address_ = "unix:path=" + socket;
+		if (printed.rfind(address_, 0) != 0) {
+			std::ifstream in(log);
+			return "dbus-daemon printed no address: " +
+			       std::string(std::istreambuf_iterator<char>(in), {});
+		}
+		return {};
+	}
+
+	void stop()
+	{
+		if (pid_ <= 0)
+			return;
+		(void)::kill(pid_, SIGTERM);
+		(void)::waitpid(pid_, nullptr, 0);
+		pid_ = -1;
+	}
+
+	const std::string &address() const { return address_; }
+
+private:
+	static std::string readLine(int fd, int withinMs)
+	{
+		std::string line;
+		const std::uint64_t deadline = EventLoop::nowMs() + static_cast<std::uint64_t>(withinMs);
+		for (;;) {
+			const std::uint64_t now = EventLoop::nowMs();
+			if (now >= deadline)
+				return line;
+			pollfd p{fd, POLLIN, 0};
+			if (::poll(&p, 1, static_cast<int>(deadline - now)) <= 0)
+				return line;
+			char c;
+			if (::read(fd, &c, 1) != 1 || c == '\n')
+				return line;
+			line += c;
+		}
+	}
+
+	std::string dir_;
+	pid_t pid_ = -1;
+	std::string address_;
 };
 
 // Replace the contents of a file (create it if needed), as an editor
