@@ -25,7 +25,7 @@ TEST(Text, latin1BytesBecomeReplacementCharacters)
 TEST(Text, formsDBusRefusesAreReplaced)
 {
 	// Overlong '/', a surrogate, past U+10FFFF, a truncated sequence, NUL.
-	std::string bad("\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x98|", 18);
+	std::string bad("\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x98|");
 	bad += '\0';
 	std::string out = toValidUtf8(bad, 256);
 	CHECK_TRUE(out.find('\0') == std::string::npos);
