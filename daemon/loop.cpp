@@ -53,8 +53,12 @@ void EventLoop::addPrepoll(std::function<void()> fn)
 
 void EventLoop::prepollTrampoline(void *magic, su_root_s *) noexcept
 {
-	auto *self = static_cast<EventLoop *>(magic);
-	for (auto &fn : self->prepoll_) {
+	static_cast<EventLoop *>(magic)->runPrepoll();
+}
+
+void EventLoop::runPrepoll() noexcept
+{
+	for (auto &fn : prepoll_) {
 		try {
 			fn();
 		} catch (const std::exception &e) {
@@ -72,6 +76,7 @@ std::uint64_t EventLoop::nowMs()
 }
 
 Timer::Timer(EventLoop &loop)
+	: loop_(loop)
 {
 	timer_ = su_timer_create(su_root_task(loop.root()), 0);
 	if (!timer_)
@@ -103,6 +108,7 @@ void Timer::cancel()
 void Timer::trampoline(void *, su_timer_s *, void *arg) noexcept
 {
 	auto *self = static_cast<Timer *>(arg);
+	EventLoop &loop = self->loop_;
 	// Move the callback out first: it may re-arm or destroy this timer.
 	std::function<void()> fn = std::move(self->fn_);
 	self->fn_ = nullptr;
@@ -113,6 +119,9 @@ void Timer::trampoline(void *, su_timer_s *, void *arg) noexcept
 	} catch (const std::exception &e) {
 		logMessage(LogLevel::Error, std::string("timer callback failed: ") + e.what());
 	}
+	// sofia-sip ran the pre-poll hooks before its timers: run them again,
+	// so the poll that follows waits for what this callback asked for.
+	loop.runPrepoll();
 }
 
 FdWatch::FdWatch(EventLoop &loop, int fd, int events, std::function<void(int)> fn)

@@ -32,14 +32,20 @@ public:
 	void stop();
 
 	// Run fn before every poll. sofia-sip allows one pre-poll hook per
-	// root; this loop owns it and fans it out.
+	// root; this loop owns it and fans it out. sofia-sip runs its timers
+	// after that hook and before the poll, so the hooks also run after each
+	// Timer callback: what a timer callback changed (a D-Bus call sent from
+	// it, with its reply timeout) is followed before the loop sleeps.
 	void addPrepoll(std::function<void()> fn);
 
 	// Monotonic clock in milliseconds.
 	static std::uint64_t nowMs();
 
 private:
+	friend class Timer;
+
 	static void prepollTrampoline(void *magic, su_root_s *root) noexcept;
+	void runPrepoll() noexcept;
 
 	su_root_s *root_ = nullptr;
 	std::vector<std::function<void()>> prepoll_;
@@ -62,6 +68,7 @@ public:
 private:
 	static void trampoline(void *magic, su_timer_s *timer, void *arg) noexcept;
 
+	EventLoop &loop_;
 	su_timer_s *timer_ = nullptr;
 	std::function<void()> fn_;
 };

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: MIT
+//
+// Tests of the D-Bus client (daemon/provisioning.cpp) on the daemon's bus
+// connection (daemon/bus_connection.cpp) hosted in a real su_root, against
+// a private dbus-daemon that each test starts and stops.
+// The provisioning process is a test double on a second connection,
+// hosted in the same loop the same way (fd watch, events before each
+// poll): it answers, fails, or holds a call unanswered, as a test says.
+
+#include <poll.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bus_connection.hpp"
+#include "daemon_support.hpp"
+#include "log.hpp"
+#include "loop.hpp"
+#include "provisioning.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace checksyncd;
+using checksyncd::test::PrivateBus;
+using checksyncd::test::runFor;
+using checksyncd::test::StderrCapture;
+using checksyncd::test::stepPast;
+using checksyncd::test::stepUntil;
+using checksyncd::test::TempDir;
+
+namespace {
+
+constexpr const char *kService = "org.checksyncd.Provisioning1";
+constexpr const char *kPath = "/org/checksyncd/Provisioning1";
+constexpr const char *kInterface = "org.checksyncd.Provisioning1";
+constexpr const char *kFailed = "org.checksyncd.Provisioning1.Error.Failed";
+constexpr const char *kNoReply = "org.freedesktop.DBus.Error.NoReply";
+
+// The provisioning process, as the tests want it to behave.
+class ProvisioningDouble
+{
+public:
+	enum class Answer { Accept, Fail, Hold };
+
+	struct Call {
+		std::string method;
+		std::uint32_t identity = 0;
+		std::string remote;
+		bool authenticated = false;
+		std::string callId;
+		std::string event;
+		std::string userAgent;
+	};
+
+	explicit ProvisioningDouble(EventLoop &loop) : loop_(loop)
+	{
+		// Registered once: the loop has no way to drop a hook.
+		loop_.addPrepoll([this] {
+			if (!watch_)
+				return;
+			const int events = sd_bus_get_events(bus_);
+			if (events >= 0)
+				watch_->setEvents(events);
+		});
+	}
+	~ProvisioningDouble() { disconnect(); }
+	ProvisioningDouble(const ProvisioningDouble &) = delete;
+	ProvisioningDouble &operator=(const ProvisioningDouble &) = delete;
+
+	// Connect, own the name and export the object; empty on success.
+	std::string connect(const std::string &address)
+	{
+		disconnect();
+		int r = sd_bus_new(&bus_);
+		if (r >= 0)
+			r = sd_bus_set_address(bus_, address.c_str());
+		if (r >= 0)
+			r = sd_bus_set_bus_client(bus_, 1);
+		if (r >= 0)
+			r = sd_bus_start(bus_);
+		if (r >= 0)
+			r = sd_bus_add_object_vtable(bus_, &object_, kPath, kInterface, kVtable, this);
+		if (r >= 0)
+			r = sd_bus_request_name(bus_, kService, 0);
+		if (r < 0) {
+			disconnect();
+			return "the provisioning double cannot serve: " + std::string(std::strerror(-r));
+		}
+		watch_ = std::make_unique<FdWatch>(loop_, sd_bus_get_fd(bus_), POLLIN,
+						   [this](int) { process(); });
+		// What the synchronous calls above read and left queued (the
+		// NameAcquired signal): sd-bus asks for no POLLIN while its queue
+		// holds a message. The double makes no call of its own after
+		// this, so it needs no timer from sd_bus_get_timeout().
+		process();
+		return {};
+	}
+
+	// Hang, as a provisioning process stuck elsewhere: keep the name and
+	// read nothing more, so that nothing it receives wakes the loop.
+	void hang() { watch_.reset(); }
+
+	// Answer every held call.
+	void answerHeld(bool ok)
+	{
+		for (sd_bus_message *m : held_) {
+			if (ok)
+				(void)sd_bus_reply_method_return(m, "");
+			else
+				(void)sd_bus_reply_method_errorf(m, kFailed, "told to fail");
+			sd_bus_message_unref(m);
+		}
+		held_.clear();
+	}
+
+	Answer answer = Answer::Accept;
+	std::vector<Call> calls;
+	std::size_t held() const { return held_.size(); }
+
+private:
+	void process()
+	{
+		while (bus_) {
+			const int r = sd_bus_process(bus_, nullptr);
+			if (r < 0)
+				disconnect(); // the bus went away
+			if (r <= 0)
+				return;
+		}
+	}
+
+	void disconnect()
+	{
+		for (sd_bus_message *m : held_)
+			sd_bus_message_unref(m);
+		held_.clear();
+		watch_.reset();
+		object_ = sd_bus_slot_unref(object_);
+		if (bus_)
+			sd_bus_flush_close_unref(bus_);
+		bus_ = nullptr;
+	}
+
+	static int onMethod(sd_bus_message *m, void *userdata, sd_bus_error *) noexcept
+	{
+		auto *self = static_cast<ProvisioningDouble *>(userdata);
+		Call call;
+		call.method = sd_bus_message_get_member(m);
+		int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+		while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+			const char *key = nullptr;
+			const char *text = nullptr;
+			int flag = 0;
+			r = sd_bus_message_read(m, "s", &key);
+			const std::string name = r >= 0 ? key : "";
+			if (r < 0)
+				break;
+			if (name == "identity")
+				r = sd_bus_message_read(m, "v", "u", &call.identity);
+			else if (name == "authenticated")
+				r = sd_bus_message_read(m, "v", "b", &flag), call.authenticated = flag;
+			else
+				r = sd_bus_message_read(m, "v", "s", &text);
+			if (r >= 0 && text) {
+				if (name == "remote")
+					call.remote = text;
+				else if (name == "call_id")
+					call.callId = text;
+				else if (name == "event")
+					call.event = text;
+				else if (name == "user_agent")
+					call.userAgent = text;
+			}
+			if (r >= 0)
+				r = sd_bus_message_exit_container(m);
+		}
+		if (r < 0)
+			return r; // sd-bus answers the caller with the error
+		(void)sd_bus_message_exit_container(m);
+		self->calls.push_back(std::move(call));
+
+		switch (self->answer) {
+		case Answer::Accept:
+			return sd_bus_reply_method_return(m, "");
+		case Answer::Fail:
+			return sd_bus_reply_method_errorf(m, kFailed, "told to fail");
+		case Answer::Hold:
+			self->held_.push_back(sd_bus_message_ref(m));
+			return 1;
+		}
+		return 0;
+	}
+
+	static const sd_bus_vtable kVtable[];
+
+	EventLoop &loop_;
+	sd_bus *bus_ = nullptr;
+	sd_bus_slot *object_ = nullptr;
+	std::unique_ptr<FdWatch> watch_;
+	std::vector<sd_bus_message *> held_;
+};
+
+const sd_bus_vtable ProvisioningDouble::kVtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_METHOD("Resync", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
+	SD_BUS_METHOD("Reboot", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
+	SD_BUS_VTABLE_END,
+};
+
+CallDetails details()
+{
+	CallDetails d;
+	d.identity = 2;
+	d.remote = "[::1]:5062";
+	d.authenticated = true;
+	d.callId = "a84b4c76e66710@pbx.example";
+	d.event = "check-sync";
+	d.userAgent = "PBX/1.0 (\xc3\xa9t\xc3\xa9)";
+	return d;
+}
+
+} // namespace
+
+TEST_GROUP(ProvisioningClient)
+{
+	EventLoop loop;
+	TempDir dir;
+	std::unique_ptr<PrivateBus> bus;
+	std::unique_ptr<ProvisioningDouble> provisioning;
+	std::unique_ptr<BusConnection> connection;
+	std::unique_ptr<ProvisioningClient> client;
+	std::vector<CallOutcome> outcomes;
+
+	void setup() override
+	{
+		// The client logs every call and every failure; the tests look
+		// at outcomes, and at the log only where they say so.
+		logSetup(LogLevel::Error, false);
+		bus = std::make_unique<PrivateBus>(dir.path());
+		std::string error = bus->start();
+		if (error.empty()) {
+			provisioning = std::make_unique<ProvisioningDouble>(loop);
+			error = provisioning->connect(bus->address());
+		}
+		if (!error.empty())
+			FAIL(error.c_str());
+		connection = std::make_unique<BusConnection>(loop, bus->address());
+		client = std::make_unique<ProvisioningClient>(loop, *connection);
+	}
+
+	void teardown() override
+	{
+		// No loop step after this: the hooks of both stay in the loop.
+		client.reset();
+		connection.reset();
+		provisioning.reset();
+		bus.reset();
+		logSetup(LogLevel::Info, false);
+	}
+
+	ProvisioningClient::Done record()
+	{
+		return [this](const CallOutcome &outcome) { outcomes.push_back(outcome); };
+	}
+};
+
+TEST(ProvisioningClient, aCallGoesOutAndItsReplyComesBackThroughTheLoop)
+{
+	std::optional<CallOutcome> now = client->submit(Action::Resync, details(), record());
+	CHECK_FALSE(now.has_value());
+	CHECK_TRUE(outcomes.empty()); // later, from the loop
+
+	CHECK_TRUE(stepUntil(loop, [&] { return !outcomes.empty(); }));
+	CHECK_EQUAL(1u, outcomes.size());
+	CHECK_TRUE(outcomes[0].accepted);
+	CHECK_FALSE(outcomes[0].localError);
+
+	CHECK_EQUAL(1u, provisioning->calls.size());
+	const ProvisioningDouble::Call &call = provisioning->calls[0];
+	STRCMP_EQUAL("Resync", call.method.c_str());
+	CHECK_EQUAL(2u, call.identity);
+	STRCMP_EQUAL("[::1]:5062", call.remote.c_str());
+	CHECK_TRUE(call.authenticated);
+	STRCMP_EQUAL("a84b4c76e66710@pbx.example", call.callId.c_str());
+	STRCMP_EQUAL("check-sync", call.event.c_str());
+	STRCMP_EQUAL("PBX/1.0 (\xc3\xa9t\xc3\xa9)", call.userAgent.c_str());
+}
+
+TEST(ProvisioningClient, eachActionHasItsOwnCallInFlight)
+{
+	provisioning->answer = ProvisioningDouble::Answer::Hold;
+	CHECK_FALSE(client->submit(Action::Resync, details(), record()).has_value());
+	CHECK_FALSE(client->submit(Action::Reboot, details(), record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return provisioning->held() == 2; }));
+	STRCMP_EQUAL("Resync", provisioning->calls[0].method.c_str());
+	STRCMP_EQUAL("Reboot", provisioning->calls[1].method.c_str());
+	CHECK_TRUE(outcomes.empty());
+
+	provisioning->answerHeld(true);
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 2; }));
+	CHECK_TRUE(outcomes[0].accepted);
+	CHECK_TRUE(outcomes[1].accepted);
+}
+
+TEST(ProvisioningClient, requestsWhileACallIsInFlightWaitForItsOutcome)
+{
+	provisioning->answer = ProvisioningDouble::Answer::Hold;
+	for (int i = 0; i < 3; i++)
+		CHECK_FALSE(client->submit(Action::Resync, details(), record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return provisioning->held() == 1; }));
+	CHECK_TRUE(stepPast(loop, 20));
+	CHECK_EQUAL(1u, provisioning->calls.size()); // one call for the three
+
+	provisioning->answerHeld(true);
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 3; }));
+	for (const CallOutcome &outcome : outcomes)
+		CHECK_TRUE(outcome.accepted);
+}
+
+TEST(ProvisioningClient, anErrorAnswerIsAFailureOfProvisioning)
+{
+	provisioning->answer = ProvisioningDouble::Answer::Fail;
+	CHECK_FALSE(client->submit(Action::Reboot, details(), record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return !outcomes.empty(); }));
+	CHECK_FALSE(outcomes[0].accepted);
+	CHECK_FALSE(outcomes[0].localError);
+	STRCMP_EQUAL(kFailed, outcomes[0].error.c_str());
+	CHECK_EQUAL(kFailedRetryAfterMs, outcomes[0].retryAfterMs);
+
+	// Right after a failure the answer is known at once: no new call.
+	std::optional<CallOutcome> again = client->submit(Action::Reboot, details(), record());
+	CHECK_TRUE(again.has_value());
+	CHECK_FALSE(again->accepted);
+	CHECK_TRUE(again->retryAfterMs > 0 && again->retryAfterMs <= kFailedRetryAfterMs);
+	CHECK_TRUE(stepPast(loop, 20));
+	CHECK_EQUAL(1u, provisioning->calls.size());
+	CHECK_EQUAL(1u, outcomes.size());
+}
+
+TEST(ProvisioningClient, aCallSentFromATimerFailsAfterItsTimeout)
+{
+	// The action gate's trailing call is sent from a timer callback. Run
+	// as the daemon runs, with the provisioning process hung and the
+	// connection otherwise idle: only the client's own timer may end the
+	// call.
+	CHECK_TRUE(stepPast(loop, 50)); // the client's Hello and the like done with
+	provisioning->hang();
+	std::uint64_t sentMs = 0;
+	std::uint64_t endedMs = 0;
+	Timer trailing(loop);
+	trailing.arm(1, [&] {
+		sentMs = EventLoop::nowMs();
+		(void)client->submit(Action::Resync, details(), [&](const CallOutcome &outcome) {
+			endedMs = EventLoop::nowMs();
+			outcomes.push_back(outcome);
+			loop.stop();
+		});
+	});
+
+	CHECK_TRUE(runFor(loop, kProvisioningTimeoutMs + 2000));
+	CHECK_EQUAL(1u, outcomes.size());
+	CHECK_FALSE(outcomes[0].accepted);
+	CHECK_FALSE(outcomes[0].localError);
+	STRCMP_EQUAL(kNoReply, outcomes[0].error.c_str());
+	CHECK_EQUAL(kFailedRetryAfterMs, outcomes[0].retryAfterMs);
+	CHECK_TRUE(endedMs >= sentMs + kProvisioningTimeoutMs);
+}
+
+TEST(ProvisioningClient, eachCallInFlightHasItsOwnTimeout)
+{
+	// The second call's timeout is due after the first one's: it must be
+	// followed once the first has timed out (from the bus timer).
+	provisioning->hang();
+	const std::uint64_t resyncSentMs = EventLoop::nowMs();
+	CHECK_FALSE(client->submit(Action::Resync, details(), record()).has_value());
+	CHECK_TRUE(stepPast(loop, 300));
+	const std::uint64_t rebootSentMs = EventLoop::nowMs();
+	CHECK_FALSE(client->submit(Action::Reboot, details(), record()).has_value());
+
+	std::uint64_t endedMs[2] = {};
+	CHECK_TRUE(stepUntil(loop, [&] {
+		if (outcomes.size() == 1 && endedMs[0] == 0)
+			endedMs[0] = EventLoop::nowMs();
+		return outcomes.size() == 2;
+	}, kProvisioningTimeoutMs + 2000));
+	endedMs[1] = EventLoop::nowMs();
+	for (const CallOutcome &outcome : outcomes) {
+		CHECK_FALSE(outcome.accepted);
+		STRCMP_EQUAL(kNoReply, outcome.error.c_str());
+	}
+	CHECK_TRUE(endedMs[0] >= resyncSentMs + kProvisioningTimeoutMs);
+	CHECK_TRUE(endedMs[1] >= rebootSentMs + kProvisioningTimeoutMs);
+}
+
+TEST(ProvisioningClient, aBusThatGoesAwayFailsTheCallInFlightOnce)
+{
+	provisioning->answer = ProvisioningDouble::Answer::Hold;
+	CHECK_FALSE(client->submit(Action::Resync, details(), record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return provisioning->held() == 1; }));
+
+	bus->stop();
+	CHECK_TRUE(stepUntil(loop, [&] { return !outcomes.empty(); }));
+	CHECK_TRUE(stepPast(loop, 50));
+	CHECK_EQUAL(1u, outcomes.size());
+	CHECK_FALSE(outcomes[0].accepted);
+	CHECK_FALSE(outcomes[0].localError); // 503, not 500
+	CHECK_EQUAL(kFailedRetryAfterMs, outcomes[0].retryAfterMs);
+	// sd-bus ends the calls in flight itself ("Connection terminated")
+	// before it reports the disconnection.
+	STRCMP_EQUAL(kNoReply, outcomes[0].error.c_str());
+
+	// No bus to call on: the answer is known at once.
+	std::optional<CallOutcome> next = client->submit(Action::Reboot, details(), record());
+	CHECK_TRUE(next.has_value());
+	CHECK_FALSE(next->accepted);
+	CHECK_FALSE(next->localError);
+	STRCMP_EQUAL("not connected", next->error.c_str());
+}
+
+TEST(ProvisioningClient, aCallAfterTheBusCameBackConnectsAgain)
+{
+	logSetup(LogLevel::Warning, false);
+	StderrCapture log;
+	bus->stop();
+	CHECK_TRUE(stepUntil(loop, [&] { return log.contains("lost the connection to the unix:path="); }));
+
+	std::string error = bus->start();
+	if (error.empty())
+		error = provisioning->connect(bus->address());
+	if (!error.empty())
+		FAIL(error.c_str());
+	CHECK_FALSE(client->submit(Action::Resync, details(), record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return !outcomes.empty(); }));
+	CHECK_TRUE(outcomes[0].accepted);
+	CHECK_EQUAL(1u, provisioning->calls.size());
+}
