@@ -20,18 +20,15 @@ class ActionGate
 {
 public:
 	enum class Admit : unsigned char {
-		StartCall,	// make a call now; answer from its outcome
-		JoinInFlight,	// answer from the call in flight; a trailing
+		StartCall,      // make a call now; answer from its outcome
+		JoinInFlight,   // answer from the call in flight; a trailing
 				// call follows if it succeeds
 		AcceptTrailing, // answer 200 now; a trailing call is due
-		RecentFailure,	// the last call failed inside the interval:
+		RecentFailure,  // the last call failed inside the interval:
 				// answer 503, Retry-After retryAfterMs()
 	};
 
-	explicit ActionGate(std::uint64_t spacingMs = kActionSpacingMs)
-		: spacingMs_(spacingMs)
-	{
-	}
+	explicit ActionGate(std::uint64_t spacingMs = kActionSpacingMs) : spacingMs_(spacingMs) {}
 
 	// canJoin: false when no more requests may wait for the call in
 	// flight; such a request is accepted on the trailing call instead.
@@ -65,7 +62,7 @@ private:
 	bool lastOk_ = false;
 	std::uint64_t lastStartMs_ = 0;
 	bool promised_ = false; // someone was answered 200 on the trailing call
-	bool joined_ = false;	// someone joined the call in flight
+	bool joined_ = false;   // someone joined the call in flight
 };
 
 } // namespace checksyncd

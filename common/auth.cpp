@@ -164,15 +164,16 @@ std::vector<std::string> authWarnings(const Settings &settings)
 		if (!identity.active || !identity.pass.empty() || identity.hash.empty())
 			continue;
 		if (!md5Offered) {
-			warnings.push_back("identity " + std::to_string(idx) +
-					   " has only user_hash (MD5) and checksync_auth_algorithms "
-					   "offers no MD5: it can never authenticate");
+			warnings.push_back(
+				"identity " + std::to_string(idx) +
+				" has only user_hash (MD5) and checksync_auth_algorithms "
+				"offers no MD5: it can never authenticate");
 			continue;
 		}
 		if (settings.algorithms.size() > 1)
 			warnings.push_back("identity " + std::to_string(idx) +
-					   " has only user_hash (MD5): its realm \"" + identity.realm() +
-					   "\" is offered MD5 only");
+					   " has only user_hash (MD5): its realm \"" +
+					   identity.realm() + "\" is offered MD5 only");
 	}
 	return warnings;
 }
@@ -272,8 +273,8 @@ AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings 
 	}
 
 	// Algorithm: absent means MD5 (RFC 2617); it must be one we offer.
-	std::optional<Algorithm> algorithm =
-		ar->ar_algorithm ? parseAlgorithm(ar->ar_algorithm) : Algorithm::Md5;
+	std::optional<Algorithm> algorithm = ar->ar_algorithm ? parseAlgorithm(ar->ar_algorithm)
+							      : Algorithm::Md5;
 	const std::vector<Algorithm> &offered = realm->algorithms;
 	if (!algorithm || std::find(offered.begin(), offered.end(), *algorithm) == offered.end()) {
 		outcome.result = AuthResult::BadAlgorithm;
@@ -297,7 +298,8 @@ AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings 
 		return outcome;
 	}
 
-	std::optional<NonceFacts> nonce = nonces.verify(ar->ar_nonce, realm->realm, request.sourceIp);
+	std::optional<NonceFacts> nonce = nonces.verify(ar->ar_nonce, realm->realm,
+							request.sourceIp);
 	if (!nonce) {
 		outcome.result = AuthResult::BadNonce;
 		return outcome;

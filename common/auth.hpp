@@ -23,18 +23,18 @@ namespace checksyncd {
 
 enum class AuthResult : unsigned char {
 	Ok,
-	NoCredentials,	   // no Digest Authorization for our realm: challenge
-	Malformed,	   // missing, duplicate or ill-formed parameters
-	UnknownUser,	   // no identity or no secret: can never succeed
-	WrongUser,	   // username is not the identity's
-	WrongUri,	   // uri is not the Request-URI
-	BadAlgorithm,	   // algorithm not offered (or a -sess variant)
-	BadQop,		   // qop missing where offered, or not "auth"
-	BadNonce,	   // not ours, altered, or for another realm/address
+	NoCredentials,     // no Digest Authorization for our realm: challenge
+	Malformed,         // missing, duplicate or ill-formed parameters
+	UnknownUser,       // no identity or no secret: can never succeed
+	WrongUser,         // username is not the identity's
+	WrongUri,          // uri is not the Request-URI
+	BadAlgorithm,      // algorithm not offered (or a -sess variant)
+	BadQop,            // qop missing where offered, or not "auth"
+	BadNonce,          // not ours, altered, or for another realm/address
 	AlgorithmMismatch, // answer's algorithm differs from the nonce's
-	WrongDigest,	   // response does not match
-	Stale,		   // nonce expired, digest right: 401 stale=true
-	Replayed,	   // nonce already used or out of the used-nonce
+	WrongDigest,       // response does not match
+	Stale,             // nonce expired, digest right: 401 stale=true
+	Replayed,          // nonce already used or out of the used-nonce
 			   // window, digest right: 401 stale=true
 };
 
@@ -51,13 +51,13 @@ inline bool isStale(AuthResult result)
 }
 
 struct AuthRequest {
-	std::string_view method;	 // "NOTIFY"
-	std::string_view requestUri;	 // the Request-URI, as text
-	bool uriHasUser = false;	 // the Request-URI has a user part
-	std::string_view uriUser;	 // ... and this is it
-	std::string_view uriHost;	 // the Request-URI host
-	std::string_view sourceIp;	 // address only, no port
-	std::uint64_t nowMs = 0;	 // monotonic
+	std::string_view method;     // "NOTIFY"
+	std::string_view requestUri; // the Request-URI, as text
+	bool uriHasUser = false;     // the Request-URI has a user part
+	std::string_view uriUser;    // ... and this is it
+	std::string_view uriHost;    // the Request-URI host
+	std::string_view sourceIp;   // address only, no port
+	std::uint64_t nowMs = 0;     // monotonic
 };
 
 struct AuthOutcome {

@@ -41,8 +41,7 @@ template<typename Key, typename Value, typename Hash = ByteKeyHash>
 class BoundedLru
 {
 public:
-	explicit BoundedLru(std::size_t capacity)
-		: capacity_(capacity)
+	explicit BoundedLru(std::size_t capacity) : capacity_(capacity)
 	{
 		index_.reserve(capacity);
 	}
@@ -110,8 +109,9 @@ public:
 	std::size_t bytesBound() const
 	{
 		constexpr std::size_t listNode = sizeof(Node) + 2 * sizeof(void *);
-		constexpr std::size_t indexNode =
-			sizeof(Key) + sizeof(typename std::list<Node>::iterator) + 2 * sizeof(void *);
+		constexpr std::size_t indexNode = sizeof(Key) +
+						  sizeof(typename std::list<Node>::iterator) +
+						  2 * sizeof(void *);
 		return capacity_ * (listNode + indexNode) + index_.bucket_count() * sizeof(void *);
 	}
 

@@ -29,8 +29,8 @@ std::string_view actionName(Action action); // "Resync", "Reboot"
 struct EventInfo {
 	enum class Kind : unsigned char {
 		Missing, // no Event header
-		Known,	 // one of the EventPackage dialects, any case
-		Other,	 // another event package
+		Known,   // one of the EventPackage dialects, any case
+		Other,   // another event package
 	};
 	Kind kind = Kind::Missing;
 	// The dialect, when kind is Known.
@@ -60,16 +60,16 @@ std::string allowEvents(const Settings *settings);
 bool needsChallenge(const Settings &settings, Action action);
 
 enum class Answer : unsigned char {
-	Serve,		  // 200 once the provisioning process accepted
-	Challenge,	  // verify credentials, 401 unless they are good
-	Options,	  // 200 to OPTIONS
-	Ignore,		  // ACK: no answer
+	Serve,            // 200 once the provisioning process accepted
+	Challenge,        // verify credentials, 401 unless they are good
+	Options,          // 200 to OPTIONS
+	Ignore,           // ACK: no answer
 	MethodNotAllowed, // 405
-	MissingEvent,	  // 400 Missing Event header
-	BadEvent,	  // 489: an unknown package, or one checksync_events leaves out
-	BadRebootValue,	  // 400
-	NotFound,	  // 404: no such identity, challenge off
-	NoSettings,	  // 503: no good settings loaded yet
+	MissingEvent,     // 400 Missing Event header
+	BadEvent,         // 489: an unknown package, or one checksync_events leaves out
+	BadRebootValue,   // 400
+	NotFound,         // 404: no such identity, challenge off
+	NoSettings,       // 503: no good settings loaded yet
 };
 
 struct RequestFacts {

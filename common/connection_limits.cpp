@@ -44,8 +44,7 @@ std::optional<ConnectionSource> connectionSourceOf(const sockaddr *address)
 	return std::nullopt;
 }
 
-ConnectionLimits::ConnectionLimits(Limits limits)
-	: limits_(limits)
+ConnectionLimits::ConnectionLimits(Limits limits) : limits_(limits)
 {
 	open_.reserve(limits_.total);
 }
@@ -81,17 +80,19 @@ ConnectionLimits::Close ConnectionLimits::close(std::vector<Entry>::iterator ent
 }
 
 std::vector<ConnectionLimits::Close> ConnectionLimits::update(std::span<const Seen> open,
-								std::uint64_t nowMs)
+							      std::uint64_t nowMs)
 {
 	auto isOpen = [&](Id id) {
-		return std::any_of(open.begin(), open.end(), [&](const Seen &s) { return s.id == id; });
+		return std::any_of(open.begin(), open.end(),
+				   [&](const Seen &s) { return s.id == id; });
 	};
 	std::erase_if(closing_, [&](Id id) { return !isOpen(id); });
 	std::erase_if(open_, [&](const Entry &e) { return !isOpen(e.id); });
 
 	std::vector<Close> toClose;
 	for (const Seen &seen : open) {
-		if (contains(seen.id) || std::find(closing_.begin(), closing_.end(), seen.id) != closing_.end())
+		if (contains(seen.id) ||
+		    std::find(closing_.begin(), closing_.end(), seen.id) != closing_.end())
 			continue;
 		if (limits_.total == 0 || limits_.perSource == 0) {
 			closing_.push_back(seen.id);
@@ -99,8 +100,9 @@ std::vector<ConnectionLimits::Close> ConnectionLimits::update(std::span<const Se
 			continue;
 		}
 		if (countOf(seen.source) >= limits_.perSource) {
-			auto own = std::find_if(open_.begin(), open_.end(),
-						[&](const Entry &e) { return e.source == seen.source; });
+			auto own = std::find_if(open_.begin(), open_.end(), [&](const Entry &e) {
+				return e.source == seen.source;
+			});
 			toClose.push_back(close(own, Reason::SourceFull));
 		} else if (open_.size() >= limits_.total) {
 			toClose.push_back(close(oldestOfLargestHolder(), Reason::TableFull));
@@ -111,7 +113,8 @@ std::vector<ConnectionLimits::Close> ConnectionLimits::update(std::span<const Se
 	for (auto it = open_.begin(); it != open_.end();) {
 		if (nowMs >= it->deadlineMs(limits_)) {
 			closing_.push_back(it->id);
-			toClose.push_back({it->id, it->lastRequestMs ? Reason::Idle : Reason::NoRequest});
+			toClose.push_back(
+				{it->id, it->lastRequestMs ? Reason::Idle : Reason::NoRequest});
 			it = open_.erase(it);
 		} else {
 			++it;

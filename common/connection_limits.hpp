@@ -66,10 +66,10 @@ public:
 	enum class Reason {
 		SourceFull, // its source had perSource open: its own oldest goes
 		TableFull,  // total open: the largest holder's oldest goes
-		NoRoom,	    // total or perSource is 0
+		NoRoom,     // total or perSource is 0
 		NoRequest,  // no complete request within firstRequestMs
-		Idle,	    // no request for idleMs since the last one
-		Shed,	    // shed(): descriptors ran out
+		Idle,       // no request for idleMs since the last one
+		Shed,       // shed(): descriptors ran out
 	};
 
 	struct Close {

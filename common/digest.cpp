@@ -38,9 +38,12 @@ const char *fetchName(Algorithm algorithm)
 const EVP_MD *messageDigest(Algorithm algorithm)
 {
 	static const std::array<std::unique_ptr<EVP_MD, Deleter>, 3> mds = {
-		std::unique_ptr<EVP_MD, Deleter>(EVP_MD_fetch(nullptr, fetchName(Algorithm::Md5), nullptr)),
-		std::unique_ptr<EVP_MD, Deleter>(EVP_MD_fetch(nullptr, fetchName(Algorithm::Sha256), nullptr)),
-		std::unique_ptr<EVP_MD, Deleter>(EVP_MD_fetch(nullptr, fetchName(Algorithm::Sha512_256), nullptr)),
+		std::unique_ptr<EVP_MD, Deleter>(
+			EVP_MD_fetch(nullptr, fetchName(Algorithm::Md5), nullptr)),
+		std::unique_ptr<EVP_MD, Deleter>(
+			EVP_MD_fetch(nullptr, fetchName(Algorithm::Sha256), nullptr)),
+		std::unique_ptr<EVP_MD, Deleter>(
+			EVP_MD_fetch(nullptr, fetchName(Algorithm::Sha512_256), nullptr)),
 	};
 	return mds.at(static_cast<std::size_t>(algorithm)).get();
 }
@@ -115,20 +118,19 @@ std::string hashHex(Algorithm algorithm, std::string_view data)
 	return hashJoined(algorithm, data);
 }
 
-std::string computeHa1(Algorithm algorithm, std::string_view username,
-		       std::string_view realm, std::string_view password)
+std::string computeHa1(Algorithm algorithm, std::string_view username, std::string_view realm,
+		       std::string_view password)
 {
 	return hashJoined(algorithm, username, realm, password);
 }
 
-std::string computeResponse(Algorithm algorithm, std::string_view ha1Hex,
-			    const DigestInput &input)
+std::string computeResponse(Algorithm algorithm, std::string_view ha1Hex, const DigestInput &input)
 {
 	std::string ha2 = hashJoined(algorithm, input.method, input.uri);
 	if (input.qop.empty())
 		return hashJoined(algorithm, ha1Hex, input.nonce, std::string_view(ha2));
-	return hashJoined(algorithm, ha1Hex, input.nonce, input.nc, input.cnonce,
-			  input.qop, std::string_view(ha2));
+	return hashJoined(algorithm, ha1Hex, input.nonce, input.nc, input.cnonce, input.qop,
+			  std::string_view(ha2));
 }
 
 bool hexEqualConstantTime(std::string_view expected, std::string_view received)

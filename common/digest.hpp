@@ -33,21 +33,20 @@ std::size_t hexLength(Algorithm algorithm);
 std::string hashHex(Algorithm algorithm, std::string_view data);
 
 // HA1 = H(username ":" realm ":" password)
-std::string computeHa1(Algorithm algorithm, std::string_view username,
-		       std::string_view realm, std::string_view password);
+std::string computeHa1(Algorithm algorithm, std::string_view username, std::string_view realm,
+		       std::string_view password);
 
 struct DigestInput {
 	std::string_view method;
 	std::string_view uri;
 	std::string_view nonce;
-	std::string_view nc;	 // empty when qop is empty
+	std::string_view nc;     // empty when qop is empty
 	std::string_view cnonce; // empty when qop is empty
-	std::string_view qop;	 // "auth", or empty for RFC 2069 style
+	std::string_view qop;    // "auth", or empty for RFC 2069 style
 };
 
 // The request-digest for the given HA1 (lower-case hex).
-std::string computeResponse(Algorithm algorithm, std::string_view ha1Hex,
-			    const DigestInput &input);
+std::string computeResponse(Algorithm algorithm, std::string_view ha1Hex, const DigestInput &input);
 
 // Constant-time comparison of two hex strings, case-insensitive for the
 // received one. Different lengths compare unequal without an early exit on

@@ -31,7 +31,7 @@ namespace checksyncd {
 
 // A source refused now (lockedOut()), as the status object shows it.
 struct Lockout {
-	std::string source;	   // SourcePrefix::toString(): "192.0.2.1", "2001:db8::/64"
+	std::string source;        // SourcePrefix::toString(): "192.0.2.1", "2001:db8::/64"
 	std::uint64_t untilMs = 0; // monotonic, like every time in common/
 
 	bool operator==(const Lockout &) const = default;
@@ -80,8 +80,8 @@ public:
 private:
 	struct Entry {
 		std::array<std::uint64_t, kMaxFailures> failures{}; // ring of times
-		unsigned count = 0;				     // valid times in ring
-		unsigned next = 0;				     // next slot
+		unsigned count = 0;                                 // valid times in ring
+		unsigned next = 0;                                  // next slot
 		std::uint64_t lockedUntil = 0;
 	};
 	using Key = ByteKey<16>;

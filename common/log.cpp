@@ -40,8 +40,8 @@ const char *levelName(LogLevel level)
 
 std::optional<LogLevel> parseLogLevel(std::string_view name)
 {
-	for (LogLevel level : {LogLevel::Error, LogLevel::Warning, LogLevel::Notice,
-			       LogLevel::Info, LogLevel::Debug})
+	for (LogLevel level : {LogLevel::Error, LogLevel::Warning, LogLevel::Notice, LogLevel::Info,
+			       LogLevel::Debug})
 		if (name == levelName(level))
 			return level;
 	return std::nullopt;
@@ -58,7 +58,8 @@ bool stderrIsJournal()
 	const char *stream = std::getenv("JOURNAL_STREAM");
 	if (!stream)
 		return false;
-	struct stat st {};
+	struct stat st {
+	};
 	if (fstat(STDERR_FILENO, &st) < 0)
 		return false;
 	unsigned long long dev = 0, ino = 0;
@@ -72,8 +73,7 @@ bool logEnabled(LogLevel level)
 	return static_cast<int>(level) <= static_cast<int>(gMaxLevel);
 }
 
-void logMessage(LogLevel level, std::string_view message,
-		std::initializer_list<LogField> fields)
+void logMessage(LogLevel level, std::string_view message, std::initializer_list<LogField> fields)
 {
 	if (!logEnabled(level))
 		return;

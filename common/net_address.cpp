@@ -112,8 +112,7 @@ std::string IpAddress::toString() const
 
 // IpPrefix
 
-IpPrefix::IpPrefix(const IpAddress &address, unsigned length)
-	: network_(address)
+IpPrefix::IpPrefix(const IpAddress &address, unsigned length) : network_(address)
 {
 	bits_ = address.isV4() ? kV4Offset + std::min(length, 32u) : std::min(length, 128u);
 	std::uint8_t bytes[16];
@@ -143,7 +142,8 @@ std::optional<IpPrefix> IpPrefix::parse(std::string_view text)
 		return IpPrefix(*address, address->isV4() ? 32 : 128);
 	const std::string_view digits = text.substr(slash + 1);
 	unsigned length = 0;
-	const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
+	const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
+					       length);
 	if (digits.empty() || digits.size() > 3 || (digits.size() > 1 && digits[0] == '0') ||
 	    ec != std::errc{} || end != digits.data() + digits.size() || length > max)
 		return std::nullopt;
@@ -220,11 +220,13 @@ TrustedSources parseTrustedSources(std::string_view list)
 				source.name = std::move(name);
 		}
 		if (source.prefix || !source.name.empty()) {
-			if (std::find(out.sources.begin(), out.sources.end(), source) != out.sources.end()) {
+			if (std::find(out.sources.begin(), out.sources.end(), source) !=
+			    out.sources.end()) {
 				fail("duplicate entry");
 			} else if (out.sources.size() == kMaxTrustedSources) {
 				if (!full)
-					fail("more than " + std::to_string(kMaxTrustedSources) + " entries at");
+					fail("more than " + std::to_string(kMaxTrustedSources) +
+					     " entries at");
 				full = true;
 			} else {
 				out.sources.push_back(std::move(source));
@@ -255,7 +257,8 @@ std::string_view hostPart(std::string_view hostPort)
 	}
 	const auto colon = hostPort.find(':');
 	// Several colons without brackets: a bare IPv6 address, kept whole.
-	if (colon != std::string_view::npos && hostPort.find(':', colon + 1) == std::string_view::npos)
+	if (colon != std::string_view::npos &&
+	    hostPort.find(':', colon + 1) == std::string_view::npos)
 		return hostPort.substr(0, colon);
 	return hostPort;
 }

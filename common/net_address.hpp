@@ -83,8 +83,8 @@ struct TrustedSource {
 };
 
 struct TrustedSourceError {
-	std::string reason; // "invalid host name", followed by the entry
-	std::string entry;  // as written (the caller quotes it)
+	std::string reason;   // "invalid host name", followed by the entry
+	std::string entry;    // as written (the caller quotes it)
 	bool invalid = false; // not an address, prefix or host name
 };
 

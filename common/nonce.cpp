@@ -19,7 +19,7 @@ namespace {
 
 constexpr unsigned char kVersion = 1;
 constexpr std::size_t kHeadBytes = 12;
-constexpr std::size_t kNonceBytes = 36;		  // head + 24 bytes of MAC
+constexpr std::size_t kNonceBytes = 36;                  // head + 24 bytes of MAC
 constexpr std::size_t kNonceChars = kNonceBytes / 3 * 4; // base64, no padding
 
 // base64url on top of libcrypto's base64 (standard alphabet, which would
@@ -60,8 +60,7 @@ bool decode(std::string_view text, std::array<unsigned char, kNonceBytes> &out)
 
 } // namespace
 
-NonceAuthority::NonceAuthority(const Key &key)
-	: hmac_(nullptr, EVP_MAC_CTX_free)
+NonceAuthority::NonceAuthority(const Key &key) : hmac_(nullptr, EVP_MAC_CTX_free)
 {
 	EVP_MAC *hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
 	if (hmac)
@@ -100,8 +99,8 @@ NonceAuthority::Key NonceAuthority::randomKey()
 }
 
 std::array<unsigned char, NonceAuthority::kMacBytes>
-NonceAuthority::mac(const unsigned char *head, std::size_t headSize,
-		    std::string_view realm, std::string_view sourceIp) const
+NonceAuthority::mac(const unsigned char *head, std::size_t headSize, std::string_view realm,
+		    std::string_view sourceIp) const
 {
 	static constexpr unsigned char separator = 0;
 	EVP_MAC_CTX *ctx = hmac_.get();
@@ -109,7 +108,8 @@ NonceAuthority::mac(const unsigned char *head, std::size_t headSize,
 	std::size_t length = 0;
 	if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 ||
 	    EVP_MAC_update(ctx, head, headSize) != 1 ||
-	    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char *>(realm.data()), realm.size()) != 1 ||
+	    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char *>(realm.data()),
+			   realm.size()) != 1 ||
 	    EVP_MAC_update(ctx, &separator, 1) != 1 ||
 	    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char *>(sourceIp.data()),
 			   sourceIp.size()) != 1 ||
@@ -136,8 +136,7 @@ std::string NonceAuthority::issue(std::uint64_t nowMs, Algorithm algorithm, bool
 	return encode(raw.data(), raw.size());
 }
 
-std::optional<NonceFacts> NonceAuthority::verify(std::string_view nonce,
-						 std::string_view realm,
+std::optional<NonceFacts> NonceAuthority::verify(std::string_view nonce, std::string_view realm,
 						 std::string_view sourceIp) const
 {
 	std::array<unsigned char, kNonceBytes> raw{};
@@ -162,8 +161,7 @@ std::optional<NonceFacts> NonceAuthority::verify(std::string_view nonce,
 	return facts;
 }
 
-UsedNonces::UsedNonces(std::uint32_t size)
-	: size_(size), bits_(size / 64)
+UsedNonces::UsedNonces(std::uint32_t size) : size_(size), bits_(size / 64)
 {
 	if (size < 64 || (size & (size - 1)) != 0)
 		throw std::invalid_argument("the used-nonce window is a power of two >= 64");

@@ -33,7 +33,7 @@ inline constexpr std::uint64_t kNonceLifetimeMs = 30'000;
 
 struct NonceFacts {
 	Algorithm algorithm = Algorithm::Md5;
-	bool qop = true;	  // qop="auth" was offered with it
+	bool qop = true;            // qop="auth" was offered with it
 	std::uint64_t issuedMs = 0; // monotonic milliseconds
 	std::uint32_t serial = 0;
 
@@ -91,9 +91,9 @@ class UsedNonces
 {
 public:
 	enum class Mark {
-		Fresh,	      // first use, now recorded
-		AlreadyUsed,  // replay
-		OutOfWindow,  // too many nonces were issued since: stale
+		Fresh,       // first use, now recorded
+		AlreadyUsed, // replay
+		OutOfWindow, // too many nonces were issued since: stale
 	};
 
 	// size: a power of two, at least 64.

@@ -149,19 +149,12 @@ std::string buildPnpSubscribe(const PnpSubscribe &s)
 	const std::string contact = "<sip:" + hostPort + ">";
 	const std::string event = pnpEventValue(s);
 	if (sip_header_insert(msg.get(), sip, reinterpret_cast<sip_header_t *>(request)) < 0 ||
-	    sip_add_tl(msg.get(), sip,
-		       SIPTAG_VIA_STR(via.c_str()),
-		       SIPTAG_FROM(from),
-		       SIPTAG_TO(to),
-		       SIPTAG_CALL_ID_STR(s.callId.c_str()),
-		       SIPTAG_CSEQ_STR("1 SUBSCRIBE"),
-		       SIPTAG_EVENT_STR(event.c_str()),
-		       SIPTAG_EXPIRES_STR("0"),
-		       SIPTAG_ACCEPT_STR("application/url"),
-		       SIPTAG_CONTACT_STR(contact.c_str()),
-		       SIPTAG_MAX_FORWARDS_STR("70"),
-		       SIPTAG_CONTENT_LENGTH_STR("0"),
-		       TAG_END()) < 0)
+	    sip_add_tl(msg.get(), sip, SIPTAG_VIA_STR(via.c_str()), SIPTAG_FROM(from),
+		       SIPTAG_TO(to), SIPTAG_CALL_ID_STR(s.callId.c_str()),
+		       SIPTAG_CSEQ_STR("1 SUBSCRIBE"), SIPTAG_EVENT_STR(event.c_str()),
+		       SIPTAG_EXPIRES_STR("0"), SIPTAG_ACCEPT_STR("application/url"),
+		       SIPTAG_CONTACT_STR(contact.c_str()), SIPTAG_MAX_FORWARDS_STR("70"),
+		       SIPTAG_CONTENT_LENGTH_STR("0"), TAG_END()) < 0)
 		return {};
 	// A value sofia-sip could not parse lands in sip_error instead.
 	if (sip->sip_error || !sip->sip_via || !sip->sip_call_id || !sip->sip_event ||
@@ -255,7 +248,8 @@ UrlCheck checkProvisioningUrl(std::string_view body, const std::vector<std::stri
 	std::string_view host = authority;
 	if (host.starts_with('[')) {
 		const auto close = host.find(']');
-		host = close == std::string_view::npos ? std::string_view() : host.substr(1, close - 1);
+		host = close == std::string_view::npos ? std::string_view()
+						       : host.substr(1, close - 1);
 	} else {
 		host = host.substr(0, host.find(':'));
 	}
@@ -274,7 +268,8 @@ PnpVerdict judgePnpNotify(const sip_t *sip, const std::vector<std::string> &sche
 	if (!sip->sip_event || !sip->sip_event->o_type ||
 	    strcasecmp(sip->sip_event->o_type, "ua-profile") != 0) {
 		verdict.status = 489;
-		verdict.reason = sip->sip_event ? "not the ua-profile event package" : "no Event header";
+		verdict.reason = sip->sip_event ? "not the ua-profile event package"
+						: "no Event header";
 		return verdict;
 	}
 	if (sip->sip_content_type && sip->sip_content_type->c_type &&
@@ -326,21 +321,18 @@ std::string buildPnpAnswer(const sip_t *request, int status, std::string_view to
 	const std::string retry = std::to_string(retryAfterS);
 	const char *phrase = sip_status_phrase(status);
 	// A NULL string tag adds nothing.
-	if (sip_add_tl(msg.get(), sip,
-		       SIPTAG_STATUS(sip_status_create(home, static_cast<unsigned>(status),
-						       phrase ? phrase : "", nullptr)),
-		       SIPTAG_VIA(request->sip_via),
-		       SIPTAG_FROM(request->sip_from),
-		       SIPTAG_TO(request->sip_to),
-		       SIPTAG_CALL_ID(request->sip_call_id),
-		       SIPTAG_CSEQ(request->sip_cseq),
-		       SIPTAG_SERVER_STR("checksyncd"),
-		       SIPTAG_ALLOW_EVENTS_STR(status == 489 ? "ua-profile" : nullptr),
-		       SIPTAG_ACCEPT_STR(status == 415 ? "application/url" : nullptr),
-		       SIPTAG_ALLOW_STR(status == 405 ? "NOTIFY" : nullptr),
-		       SIPTAG_RETRY_AFTER_STR(status == 503 && retryAfterS ? retry.c_str() : nullptr),
-		       SIPTAG_CONTENT_LENGTH_STR("0"),
-		       TAG_END()) < 0 ||
+	if (sip_add_tl(
+		    msg.get(), sip,
+		    SIPTAG_STATUS(sip_status_create(home, static_cast<unsigned>(status),
+						    phrase ? phrase : "", nullptr)),
+		    SIPTAG_VIA(request->sip_via), SIPTAG_FROM(request->sip_from),
+		    SIPTAG_TO(request->sip_to), SIPTAG_CALL_ID(request->sip_call_id),
+		    SIPTAG_CSEQ(request->sip_cseq), SIPTAG_SERVER_STR("checksyncd"),
+		    SIPTAG_ALLOW_EVENTS_STR(status == 489 ? "ua-profile" : nullptr),
+		    SIPTAG_ACCEPT_STR(status == 415 ? "application/url" : nullptr),
+		    SIPTAG_ALLOW_STR(status == 405 ? "NOTIFY" : nullptr),
+		    SIPTAG_RETRY_AFTER_STR(status == 503 && retryAfterS ? retry.c_str() : nullptr),
+		    SIPTAG_CONTENT_LENGTH_STR("0"), TAG_END()) < 0 ||
 	    !sip->sip_status || !sip->sip_to)
 		return {};
 	if (!sip->sip_to->a_tag && !toTag.empty() &&

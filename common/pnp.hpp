@@ -109,11 +109,11 @@ std::optional<std::uint64_t> pnpSendOffsetMs(unsigned index);
 // What arrives at the round's port
 
 enum class PnpInbound : unsigned char {
-	Notify,		   // a NOTIFY: judgePnpNotify() says what to do
-	Ack,		   // never answered
-	OtherRequest,	   // answered 405
+	Notify,            // a NOTIFY: judgePnpNotify() says what to do
+	Ack,               // never answered
+	OtherRequest,      // answered 405
 	SubscribeResponse, // a response to our SUBSCRIBE (Call-ID and CSeq match)
-	Unrelated,	   // any other response: dropped
+	Unrelated,         // any other response: dropped
 };
 
 PnpInbound classifyPnpInbound(const sip_s *sip, std::string_view callId);
@@ -137,7 +137,7 @@ UrlCheck checkProvisioningUrl(std::string_view body, const std::vector<std::stri
 // application/url (415 otherwise) and a body that passes
 // checkProvisioningUrl() (488 otherwise).
 struct PnpVerdict {
-	int status = 0;	    // 200 (hand the URL over), 489, 415 or 488
+	int status = 0;     // 200 (hand the URL over), 489, 415 or 488
 	std::string url;    // when 200
 	std::string reason; // when not: for the log line
 };
@@ -160,9 +160,9 @@ std::string buildPnpAnswer(const sip_s *request, int status, std::string_view to
 // State, for the daemon's status
 
 enum class PnpState : unsigned char {
-	Idle,		 // no round running
+	Idle,            // no round running
 	RoundInProgress, // SUBSCRIBE sent, waiting for a NOTIFY
-	UrlHandedOver,	 // the last round handed a URL to the provisioning process
+	UrlHandedOver,   // the last round handed a URL to the provisioning process
 };
 
 std::string_view pnpStateName(PnpState state); // "idle", "round-in-progress", "url-handed-over"
@@ -175,7 +175,9 @@ std::string_view pnpStateName(PnpState state); // "idle", "round-in-progress", "
 class RoundPacer
 {
 public:
-	explicit RoundPacer(std::uint64_t intervalMs = kPnpMinIntervalMs) : intervalMs_(intervalMs) {}
+	explicit RoundPacer(std::uint64_t intervalMs = kPnpMinIntervalMs) : intervalMs_(intervalMs)
+	{
+	}
 
 	// True: start a round now (and call started() if it did start). False:
 	// a round is owed, see dueAt().

@@ -12,7 +12,7 @@
 namespace checksyncd {
 
 enum class ReloadDecision : unsigned char {
-	Apply,	   // new settings: put them in force
+	Apply,     // new settings: put them in force
 	Unchanged, // good, and the same as those in force
 	Refused,   // invalid: keep what is in force
 };

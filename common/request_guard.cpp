@@ -8,8 +8,7 @@
 
 namespace checksyncd {
 
-RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey,
-			   const RequestKeyer::Key &requestKey)
+RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKeyer::Key &requestKey)
 	: nonces_(nonceKey), failures_(kFailureTableCapacity), answers_(kResponseCacheCapacity),
 	  keyer_(requestKey)
 {
@@ -32,7 +31,8 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	Plan plan = planRequest(settings, facts);
 	if (plan.answer == Answer::Ignore)
 		return verdict;
-	verdict.checkSync = request.method == "NOTIFY" && request.event.kind == EventInfo::Kind::Known;
+	verdict.checkSync = request.method == "NOTIFY" &&
+			    request.event.kind == EventInfo::Kind::Known;
 	verdict.actionDecided = plan.answer == Answer::Serve || plan.answer == Answer::Challenge ||
 				plan.answer == Answer::NotFound;
 	verdict.action = plan.action;
@@ -150,7 +150,8 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 			verdict.event = GuardEvent::CredentialsRefused;
 		}
 	}
-	verdict.challenges = makeChallenges(settings, realms, auth, isStale(outcome.result), nonces_);
+	verdict.challenges = makeChallenges(settings, realms, auth, isStale(outcome.result),
+					    nonces_);
 	verdict.status = 401;
 	verdict.phrase = sip_401_Unauthorized;
 }
@@ -166,7 +167,8 @@ const std::vector<ChallengeRealm> &RequestGuard::realmsFor(const Settings &setti
 					 [](const auto &entry) { return entry.second.active; }) ||
 			    std::any_of(settings.identities.begin(), settings.identities.end(),
 					[](const auto &entry) {
-						return entry.second.active && entry.second.realm().empty();
+						return entry.second.active &&
+						       entry.second.realm().empty();
 					});
 	return realms_;
 }

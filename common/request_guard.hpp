@@ -32,8 +32,8 @@ namespace checksyncd {
 
 // A request as far as the guard looks at it (sofia-sip parsed it).
 struct GuardRequest {
-	std::string_view method;     // as on the request line
-	EventInfo event;	     // classifyEvent()
+	std::string_view method; // as on the request line
+	EventInfo event;         // classifyEvent()
 	bool uriHasUser = false;
 	std::string_view uriUser;
 	std::string_view uriHost;
@@ -51,7 +51,7 @@ struct GuardRequest {
 // What is worth a log line beyond the answer itself.
 enum class GuardEvent : unsigned char {
 	None,
-	AuthFailure,	    // a counted failure: the fail2ban line
+	AuthFailure,        // a counted failure: the fail2ban line
 	CredentialsRefused, // refused, but nothing proves the address
 	GuessBudgetSpent,   // first refusal of a window: answers not checked
 };
@@ -72,12 +72,12 @@ struct Verdict {
 	// one the answer's realm picked; 0 if none.
 	unsigned identity = 0;
 	bool authenticated = false;
-	bool retransmission = false; // answered from the response cache
-	unsigned retryAfterS = 0;    // 0: no Retry-After
-	bool allow = false;	     // carries Allow
-	bool allowEvents = false;    // carries Allow-Events
+	bool retransmission = false;         // answered from the response cache
+	unsigned retryAfterS = 0;            // 0: no Retry-After
+	bool allow = false;                  // carries Allow
+	bool allowEvents = false;            // carries Allow-Events
 	std::vector<std::string> challenges; // WWW-Authenticate values
-	RequestKey key{};	     // the request's identity; toTagFor(key)
+	RequestKey key{};                    // the request's identity; toTagFor(key)
 	GuardEvent event = GuardEvent::None;
 	bool lockoutStarted = false; // this failure locked its source out
 	AuthResult auth = AuthResult::NoCredentials;

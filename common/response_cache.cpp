@@ -14,8 +14,7 @@
 
 namespace checksyncd {
 
-RequestKeyer::RequestKeyer(const Key &key)
-	: mac_(nullptr, EVP_MAC_CTX_free)
+RequestKeyer::RequestKeyer(const Key &key) : mac_(nullptr, EVP_MAC_CTX_free)
 {
 	EVP_MAC *siphash = EVP_MAC_fetch(nullptr, "SIPHASH", nullptr);
 	if (siphash)
@@ -71,7 +70,8 @@ RequestKey RequestKeyer::key(std::string_view source, std::string_view branch,
 		used += sizeof(length);
 		if (size > buffer.size() - used) {
 			flush();
-			ok = ok && EVP_MAC_update(ctx, static_cast<const unsigned char *>(data), size) == 1;
+			ok = ok && EVP_MAC_update(ctx, static_cast<const unsigned char *>(data),
+						  size) == 1;
 			return;
 		}
 		std::memcpy(buffer.data() + used, data, size);

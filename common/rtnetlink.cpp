@@ -25,7 +25,7 @@ struct Bytes {
 };
 
 // Calls fn(header, payload) for every whole message in a datagram.
-template <typename Fn>
+template<typename Fn>
 void forEachMessage(const void *data, std::size_t length, Fn fn)
 {
 	const auto *bytes = static_cast<const unsigned char *>(data);
@@ -43,7 +43,7 @@ void forEachMessage(const void *data, std::size_t length, Fn fn)
 }
 
 // Calls fn(type, value) for every attribute in `area`.
-template <typename Fn>
+template<typename Fn>
 void forEachAttribute(Bytes area, Fn fn)
 {
 	std::size_t offset = 0;
@@ -61,18 +61,19 @@ void forEachAttribute(Bytes area, Fn fn)
 }
 
 // The fixed header of a message and the attributes after it (aligned).
-template <typename Fixed>
+template<typename Fixed>
 bool split(Bytes payload, Fixed &fixed, Bytes &attributes)
 {
 	if (payload.length < sizeof(Fixed))
 		return false;
 	std::memcpy(&fixed, payload.data, sizeof(Fixed));
 	const std::size_t skip = NLMSG_ALIGN(sizeof(Fixed));
-	attributes = skip <= payload.length ? Bytes{payload.data + skip, payload.length - skip} : Bytes{};
+	attributes = skip <= payload.length ? Bytes{payload.data + skip, payload.length - skip}
+					    : Bytes{};
 	return true;
 }
 
-template <typename T>
+template<typename T>
 bool readValue(Bytes value, T &out)
 {
 	if (value.length < sizeof(T))
@@ -209,7 +210,8 @@ std::optional<std::string> readLinkMac(const void *data, std::size_t length)
 			return;
 		forEachAttribute(attributes, [&](unsigned short type, Bytes value) {
 			if (type != IFLA_ADDRESS || value.length != 6 ||
-			    std::all_of(value.data, value.data + 6, [](unsigned char b) { return b == 0; }))
+			    std::all_of(value.data, value.data + 6,
+					[](unsigned char b) { return b == 0; }))
 				return;
 			static constexpr char kHex[] = "0123456789ABCDEF";
 			std::string text;

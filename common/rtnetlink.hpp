@@ -23,7 +23,7 @@ struct Ipv4AddressChange {
 	bool added = false; // RTM_NEWADDR; false: RTM_DELADDR
 	int ifindex = 0;
 	std::uint32_t address = 0; // network byte order
-	bool fromDump = false;	   // a reply to our RTM_GETADDR dump
+	bool fromDump = false;     // a reply to our RTM_GETADDR dump
 };
 
 struct AddressMessages {

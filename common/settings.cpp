@@ -97,7 +97,8 @@ std::string describeSettings(const Settings &settings)
 	const auto line = [&](const std::string &key, std::string_view value) {
 		out += key;
 		out += " = ";
-		out += value.empty() ? std::string("(empty)") : printable(value, std::string_view::npos);
+		out += value.empty() ? std::string("(empty)")
+				     : printable(value, std::string_view::npos);
 		out += settings.fromFile.contains(key) ? " (file)\n" : " (default)\n";
 	};
 
@@ -132,7 +133,8 @@ std::string describeSettings(const Settings &settings)
 		trusted += source.toString();
 	}
 	line("checksync_trusted", trusted);
-	line("checksync_untrusted", settings.untrusted == UntrustedPolicy::Drop ? "drop" : "refuse");
+	line("checksync_untrusted",
+	     settings.untrusted == UntrustedPolicy::Drop ? "drop" : "refuse");
 	line("pnp_config", onOff(settings.pnp.enabled));
 	line("setting_server", withoutPassword(settings.pnp.settingServer));
 	line("pnp_vendor", settings.pnp.vendor);

@@ -24,8 +24,8 @@
 namespace checksyncd {
 
 enum class ForcedAction : unsigned char {
-	None,	// follow the NOTIFY
-	Sync,	// always resync
+	None,   // follow the NOTIFY
+	Sync,   // always resync
 	Reboot, // always reboot
 };
 
@@ -34,14 +34,14 @@ enum class ForcedAction : unsigned char {
 // them so, whatever order the settings file gives.
 enum class EventPackage : unsigned char {
 	CheckSync,  // check-sync: Snom, Aastra, Digium, Polycom, Cisco
-	Resync,	    // resync: Sipura/Linksys/Cisco SPA; Grandstream, Fanvil, Htek
-	Reboot,	    // reboot: Cisco SPA
+	Resync,     // resync: Sipura/Linksys/Cisco SPA; Grandstream, Fanvil, Htek
+	Reboot,     // reboot: Cisco SPA
 	RebootNow,  // reboot_now: Linksys cold restart
 	RestartNow, // restart_now: Linksys warm restart
 };
 
 inline constexpr EventPackage kEventPackages[] = {
-	EventPackage::CheckSync, EventPackage::Resync, EventPackage::Reboot,
+	EventPackage::CheckSync, EventPackage::Resync,     EventPackage::Reboot,
 	EventPackage::RebootNow, EventPackage::RestartNow,
 };
 
@@ -52,7 +52,8 @@ std::string_view eventPackageName(EventPackage package);
 std::optional<EventPackage> parseEventPackage(std::string_view name);
 
 // A set of event packages (checksync_events).
-class EventPackageSet {
+class EventPackageSet
+{
 public:
 	constexpr EventPackageSet() = default;
 	constexpr EventPackageSet(std::initializer_list<EventPackage> packages)
@@ -90,18 +91,18 @@ enum class QopPolicy : unsigned char {
 // What a request from a source the filter does not accept gets
 // (checksync_untrusted).
 enum class UntrustedPolicy : unsigned char {
-	Drop,	// no answer at all
+	Drop,   // no answer at all
 	Refuse, // 403
 };
 
 struct Identity {
 	unsigned idx = 0;
 	bool active = true;
-	std::string name;  // user_name
-	std::string host;  // user_host, host[:port]
-	std::string pname; // user_pname (authentication user), may be empty
-	std::string pass;  // user_pass, secret
-	std::string hash;  // user_hash, lower-case 32 hex (MD5 HA1), secret
+	std::string name;     // user_name
+	std::string host;     // user_host, host[:port]
+	std::string pname;    // user_pname (authentication user), may be empty
+	std::string pass;     // user_pass, secret
+	std::string hash;     // user_hash, lower-case 32 hex (MD5 HA1), secret
 	std::string outbound; // user_outbound, host[:port]
 
 	// Host part of user_host (port removed; IPv6 keeps its brackets).
@@ -117,7 +118,7 @@ struct Identity {
 // Plug and play (common/pnp.hpp): the ua-profile SUBSCRIBE a factory-new
 // phone multicasts to find its provisioning server.
 struct PnpSettings {
-	bool enabled = true;	   // pnp_config
+	bool enabled = true;       // pnp_config
 	std::string settingServer; // setting_server: PnP runs only while empty
 	std::string vendor = "checksyncd";
 	std::string model = "generic";

@@ -104,9 +104,7 @@ void onXmlError(void *data, XmlErrorArg error) noexcept
 }
 
 // libxml2's generic (unstructured) error channel: silenced while parsing.
-void onXmlGenericError(void *, const char *, ...) noexcept
-{
-}
+void onXmlGenericError(void *, const char *, ...) noexcept {}
 
 ParseState *stateOf(void *ctx) noexcept
 {
@@ -143,7 +141,8 @@ void onEntityDecl(void *ctx, const xmlChar *, int, const xmlChar *, const xmlCha
 
 // Routes every libxml2 error of this thread to a ParseState while alive and
 // restores the previous handlers afterwards (the handlers are per thread).
-class XmlErrorCapture {
+class XmlErrorCapture
+{
 public:
 	explicit XmlErrorCapture(ParseState &state)
 		: structured_(xmlStructuredError), structuredContext_(xmlStructuredErrorContext),
@@ -169,8 +168,8 @@ private:
 
 // No NOENT (entity substitution), no DTDLOAD, no HUGE (keeps libxml2's depth
 // and size limits). NOERROR/NOWARNING keep libxml2 off stderr.
-constexpr int kParseOptions =
-	XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES;
+constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+			      XML_PARSE_BIG_LINES;
 
 // The settings the daemon reads
 
@@ -246,7 +245,6 @@ const KeySpec *findKey(std::string_view name)
 constexpr unsigned long kMaxIdx = 999999;
 constexpr std::size_t kHashHexDigits = 32;
 
-
 std::string_view elementName(const xmlNode *node)
 {
 	return node->name ? reinterpret_cast<const char *>(node->name) : "";
@@ -268,21 +266,23 @@ std::string textContent(const xmlNode *node)
 	return std::string(reinterpret_cast<const char *>(text.get()));
 }
 
-
 // Walks the tree and fills a Settings, collecting every error.
-class Reader {
+class Reader
+{
 public:
 	explicit Reader(const std::string &file) : file_(file) {}
 
 	void read(xmlNode *root)
 	{
 		if (elementName(root) != "settings") {
-			error(xmlGetLineNo(root), "root element is <" + std::string(elementName(root)) +
+			error(xmlGetLineNo(root), "root element is <" +
+							  std::string(elementName(root)) +
 							  ">, expected <settings>");
 			return;
 		}
 		for (xmlNode *section = root->children; section; section = section->next) {
-			if (section->type != XML_ELEMENT_NODE || elementName(section) != "phone-settings")
+			if (section->type != XML_ELEMENT_NODE ||
+			    elementName(section) != "phone-settings")
 				continue;
 			for (xmlNode *node = section->children; node; node = node->next) {
 				if (node->type == XML_ELEMENT_NODE)
@@ -311,8 +311,10 @@ private:
 		unsigned idx = 0;
 		if (spec->perIdentity) {
 			const std::optional<std::string> idxText = attribute(node, "idx");
-			const std::optional<unsigned long> parsed =
-				idxText ? parseDecimal(*idxText, 1, kMaxIdx) : std::nullopt;
+			const std::optional<unsigned long> parsed = idxText ? parseDecimal(*idxText,
+											   1,
+											   kMaxIdx)
+									    : std::nullopt;
 			if (!parsed) {
 				error(line, key + ": idx must be a positive integer");
 				return;
@@ -323,8 +325,8 @@ private:
 
 		const auto [first, inserted] = seen_.emplace(key, line);
 		if (!inserted) {
-			error(line, key + " given twice (first at line " + std::to_string(first->second) +
-					    ")");
+			error(line, key + " given twice (first at line " +
+					    std::to_string(first->second) + ")");
 			return;
 		}
 
@@ -340,7 +342,8 @@ private:
 	{
 		const std::optional<bool> parsed = parseOnOff(value);
 		if (!parsed) {
-			error(line, key + ": invalid value " + quoted(value) + " (expected on or off)");
+			error(line,
+			      key + ": invalid value " + quoted(value) + " (expected on or off)");
 			return false;
 		}
 		target = *parsed;
@@ -414,11 +417,13 @@ private:
 			settings_.pnp.settingServer = value;
 			return true;
 		case Key::PnpVendor:
-			return applyPnpParameter(settings_.pnp.vendor, "checksyncd", key, value, line);
+			return applyPnpParameter(settings_.pnp.vendor, "checksyncd", key, value,
+						 line);
 		case Key::PnpModel:
 			return applyPnpParameter(settings_.pnp.model, "generic", key, value, line);
 		case Key::PnpVersion:
-			return applyPnpParameter(settings_.pnp.version, CHECKSYNCD_VERSION, key, value, line);
+			return applyPnpParameter(settings_.pnp.version, CHECKSYNCD_VERSION, key,
+						 value, line);
 		case Key::PnpMac:
 			if (value.empty()) {
 				settings_.pnp.mac.clear();
@@ -428,8 +433,9 @@ private:
 				settings_.pnp.mac = *mac;
 				return true;
 			}
-			error(line, key + ": invalid value " + quoted(value) +
-					    " (expected 12 hex digits, e.g. 000413939050, or empty)");
+			error(line,
+			      key + ": invalid value " + quoted(value) +
+				      " (expected 12 hex digits, e.g. 000413939050, or empty)");
 			return false;
 		case Key::PnpUrlSchemes:
 			return applyUrlSchemes(key, value, line);
@@ -440,8 +446,8 @@ private:
 
 	// pnp_vendor, pnp_model, pnp_version: quoted strings in the SUBSCRIBE's
 	// Event header. Empty means the default.
-	bool applyPnpParameter(std::string &target, std::string_view fallback, const std::string &key,
-			       std::string_view value, long line)
+	bool applyPnpParameter(std::string &target, std::string_view fallback,
+			       const std::string &key, std::string_view value, long line)
 	{
 		if (value.empty()) {
 			target = fallback;
@@ -471,9 +477,11 @@ private:
 			const std::string_view item = trim(rest.substr(0, comma));
 			std::string scheme = asciiLower(item);
 			if (!validUrlScheme(item)) {
-				error(line, key + ": invalid scheme " + quoted(item) + " in " + quoted(value));
+				error(line, key + ": invalid scheme " + quoted(item) + " in " +
+						    quoted(value));
 				ok = false;
-			} else if (std::find(schemes.begin(), schemes.end(), scheme) != schemes.end()) {
+			} else if (std::find(schemes.begin(), schemes.end(), scheme) !=
+				   schemes.end()) {
 				error(line, key + ": " + scheme + " listed twice");
 				ok = false;
 			} else if (schemes.size() == kPnpMaxSchemes) {
@@ -515,8 +523,9 @@ private:
 				ok = false;
 			} else if (const auto package = parseEventPackage(item)) {
 				if (events.contains(*package)) {
-					error(line, key + ": " + std::string(eventPackageName(*package)) +
-							    " listed twice");
+					error(line,
+					      key + ": " + std::string(eventPackageName(*package)) +
+						      " listed twice");
 					ok = false;
 				}
 				events.insert(*package);
@@ -537,8 +546,9 @@ private:
 	bool applyAlgorithms(const std::string &key, std::string_view value, long line)
 	{
 		if (value.empty()) {
-			error(line, key + ": empty (expected a comma-separated list of SHA-512-256, "
-					  "SHA-256 and MD5)");
+			error(line,
+			      key + ": empty (expected a comma-separated list of SHA-512-256, "
+				    "SHA-256 and MD5)");
 			return false;
 		}
 		std::vector<Algorithm> algorithms;
@@ -555,7 +565,8 @@ private:
 				for (Algorithm known : algorithms)
 					duplicate = duplicate || known == *algorithm;
 				if (duplicate) {
-					error(line, key + ": " + std::string(algorithmName(*algorithm)) +
+					error(line, key + ": " +
+							    std::string(algorithmName(*algorithm)) +
 							    " listed twice");
 					ok = false;
 				} else {
@@ -579,10 +590,11 @@ private:
 	{
 		TrustedSources parsed = parseTrustedSources(value);
 		for (const TrustedSourceError &bad : parsed.errors)
-			error(line, key + ": " + bad.reason + " " + quoted(bad.entry) +
-					    (bad.invalid ? " (expected an IP address, a CIDR prefix or a "
-							   "host name)"
-							 : ""));
+			error(line,
+			      key + ": " + bad.reason + " " + quoted(bad.entry) +
+				      (bad.invalid ? " (expected an IP address, a CIDR prefix or a "
+						     "host name)"
+						   : ""));
 		if (!parsed.errors.empty())
 			return false;
 		settings_.trusted = std::move(parsed.sources);
@@ -607,7 +619,8 @@ private:
 			identity.host = value;
 			if (value.empty() || validHostPort(identity.host, identity.realm()))
 				return true;
-			error(line, key + ": invalid value " + quoted(value) + " (expected host[:port])");
+			error(line,
+			      key + ": invalid value " + quoted(value) + " (expected host[:port])");
 			return false;
 		}
 		case Key::UserOutbound: {
@@ -615,9 +628,11 @@ private:
 			// same host[:port] form as user_host.
 			identity.outbound = value;
 			if (value.empty() ||
-			    validHostPort(identity.outbound, std::string(hostPart(identity.outbound))))
+			    validHostPort(identity.outbound,
+					  std::string(hostPart(identity.outbound))))
 				return true;
-			error(line, key + ": invalid value " + quoted(value) + " (expected host[:port])");
+			error(line,
+			      key + ": invalid value " + quoted(value) + " (expected host[:port])");
 			return false;
 		}
 		case Key::UserPname:
@@ -629,7 +644,8 @@ private:
 		case Key::UserHash: {
 			// Secret: the value never goes into the message.
 			if (!value.empty() && !isHex(value, kHashHexDigits)) {
-				error(line, key + ": invalid value (expected empty or 32 hex digits)");
+				error(line,
+				      key + ": invalid value (expected empty or 32 hex digits)");
 				return false;
 			}
 			identity.hash = asciiLower(value);
@@ -670,8 +686,8 @@ LoadResult parseSettings(std::string_view xml, const std::string &name)
 		ctxt->sax->internalSubset = onInternalSubset;
 		ctxt->sax->entityDecl = onEntityDecl;
 		const char *data = xml.empty() ? "" : xml.data();
-		doc.reset(xmlCtxtReadMemory(ctxt.get(), data, static_cast<int>(xml.size()),
-					    nullptr, nullptr, kParseOptions));
+		doc.reset(xmlCtxtReadMemory(ctxt.get(), data, static_cast<int>(xml.size()), nullptr,
+					    nullptr, kParseOptions));
 		if (!state.failed && !state.doctype && ctxt->wellFormed == 0) {
 			state.failed = true;
 			state.errorMessage = "not well-formed XML";
@@ -683,8 +699,9 @@ LoadResult parseSettings(std::string_view xml, const std::string &name)
 		state.doctypeLine = 0;
 	}
 	if (state.doctype) {
-		result.errors.push_back(SettingsError{name, state.doctypeLine,
-						      "DOCTYPE and entity declarations are not allowed"});
+		result.errors.push_back(
+			SettingsError{name, state.doctypeLine,
+				      "DOCTYPE and entity declarations are not allowed"});
 		return result;
 	}
 	if (state.failed || !doc) {
@@ -719,7 +736,8 @@ LoadResult loadSettingsFile(const std::string &path)
 	const UniqueFd fd{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
 	if (!fd)
 		return fail(errnoText(errno));
-	struct stat st {};
+	struct stat st {
+	};
 	if (::fstat(fd.get(), &st) < 0)
 		return fail(errnoText(errno));
 	if (!S_ISREG(st.st_mode))

@@ -88,7 +88,8 @@ std::string withoutPassword(std::string_view url)
 	const auto start = url.find("://");
 	if (start == std::string_view::npos)
 		return std::string(url);
-	const std::string_view authority = url.substr(start + 3, url.find_first_of("/?#", start + 3) - (start + 3));
+	const std::string_view authority = url.substr(
+		start + 3, url.find_first_of("/?#", start + 3) - (start + 3));
 	const auto at = authority.rfind('@');
 	if (at == std::string_view::npos)
 		return std::string(url);

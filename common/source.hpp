@@ -31,7 +31,7 @@ struct SourcePrefix {
 };
 
 struct SourceAddress {
-	std::string ip;	    // "192.0.2.1", "2001:db8::1" (v4-mapped shown as IPv4)
+	std::string ip;     // "192.0.2.1", "2001:db8::1" (v4-mapped shown as IPv4)
 	std::string remote; // "udp:192.0.2.1:5060", "tcp:[2001:db8::1]:5060"
 	std::uint16_t port = 0;
 	bool tcp = false;

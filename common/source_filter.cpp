@@ -8,7 +8,7 @@ namespace checksyncd {
 
 namespace {
 
-template <typename T>
+template<typename T>
 void sortUnique(std::vector<T> &items)
 {
 	std::sort(items.begin(), items.end());
@@ -83,9 +83,11 @@ std::vector<std::string> filterWarnings(const Settings &settings)
 	if (settings.filterRegistrar && !hasRegistrar(settings))
 		warnings.emplace_back(
 			settings.trusted.empty()
-				? "filter_registrar is on but no active identity has a user_host or "
+				? "filter_registrar is on but no active identity has a user_host "
+				  "or "
 				  "user_outbound: every request is filtered out"
-				: "filter_registrar is on but no active identity has a user_host or "
+				: "filter_registrar is on but no active identity has a user_host "
+				  "or "
 				  "user_outbound: only checksync_trusted sources are considered");
 	return warnings;
 }
@@ -144,11 +146,11 @@ NameTable::Change NameTable::complete(const ResolveTarget &target, const Resolut
 	if (!result.addresses.empty()) {
 		std::vector<IpAddress> addresses = result.addresses;
 		sortUnique(addresses);
-		const Change change = !entry.resolved		 ? Change::Resolved
+		const Change change = !entry.resolved                ? Change::Resolved
 				      : addresses != entry.addresses ? Change::Changed
 								     : Change::Refreshed;
-		const std::uint64_t ttlMs =
-			std::clamp<std::uint64_t>(std::uint64_t{result.ttlS} * 1000, kMinTtlMs, kMaxTtlMs);
+		const std::uint64_t ttlMs = std::clamp<std::uint64_t>(
+			std::uint64_t{result.ttlS} * 1000, kMinTtlMs, kMaxTtlMs);
 		entry.addresses = std::move(addresses);
 		entry.ttlS = result.ttlS;
 		entry.dueMs = nowMs + ttlMs;

@@ -33,8 +33,8 @@
 namespace checksyncd {
 
 enum class SourceVerdict : unsigned char {
-	Allow,	// consider the request
-	Drop,	// no answer at all
+	Allow,  // consider the request
+	Drop,   // no answer at all
 	Refuse, // 403
 };
 
@@ -54,7 +54,7 @@ struct ResolveTarget {
 struct FilterPlan {
 	bool enabled = false; // filter_registrar on, or checksync_trusted set
 	UntrustedPolicy policy = UntrustedPolicy::Drop;
-	std::vector<IpPrefix> prefixes;	    // matched as they are
+	std::vector<IpPrefix> prefixes;     // matched as they are
 	std::vector<ResolveTarget> targets; // sorted, no duplicates
 
 	bool operator==(const FilterPlan &) const = default;
@@ -73,8 +73,8 @@ std::vector<std::string> filterWarnings(const Settings &settings);
 // The outcome of one lookup of a ResolveTarget.
 struct Resolution {
 	std::vector<IpAddress> addresses; // empty: the lookup failed
-	std::uint32_t ttlS = 0;		  // smallest TTL along the records used
-	std::string error;		  // why it failed ("no such name", ...)
+	std::uint32_t ttlS = 0;           // smallest TTL along the records used
+	std::string error;                // why it failed ("no such name", ...)
 };
 
 // The longest a lookup may take; one still unanswered then has failed.
@@ -96,13 +96,13 @@ public:
 
 	struct Entry {
 		std::vector<IpAddress> addresses; // sorted
-		std::uint64_t validUntilMs = 0;	  // the addresses count until then
-		std::uint64_t dueMs = 0;	  // next lookup
-		std::uint32_t ttlS = 0;		  // of the last good answer
+		std::uint64_t validUntilMs = 0;   // the addresses count until then
+		std::uint64_t dueMs = 0;          // next lookup
+		std::uint32_t ttlS = 0;           // of the last good answer
 		bool inFlight = false;
-		bool resolved = false;	 // the last lookup succeeded
-		unsigned failures = 0;	 // consecutive failed lookups
-		std::string error;	 // of the last failed lookup
+		bool resolved = false; // the last lookup succeeded
+		unsigned failures = 0; // consecutive failed lookups
+		std::string error;     // of the last failed lookup
 	};
 
 	// What a completed lookup changed, so the caller can log each change
@@ -111,7 +111,7 @@ public:
 		Resolved,     // first good answer, or the first after failures
 		Changed,      // good answer, other addresses than before
 		Refreshed,    // good answer, same addresses
-		Failed,	      // failed, after a good answer or at the first try
+		Failed,       // failed, after a good answer or at the first try
 		StillFailing, // failed again
 		Unknown,      // the name is no longer listed
 	};
@@ -154,17 +154,14 @@ public:
 	static constexpr unsigned kV6PrefixLength = 64;
 
 	struct Report {
-		std::string prefix;	   // "192.0.2.0/24"; empty: other prefixes
-		std::string lastSource;	   // the last address counted
-		std::uint64_t count = 0;   // requests filtered since the last report
+		std::string prefix;         // "192.0.2.0/24"; empty: other prefixes
+		std::string lastSource;     // the last address counted
+		std::uint64_t count = 0;    // requests filtered since the last report
 		std::uint64_t periodMs = 0; // over this time
-		bool first = false;	   // the first request seen from the prefix
+		bool first = false;         // the first request seen from the prefix
 	};
 
-	explicit DropLog(std::size_t capacity = 64)
-		: capacity_(capacity)
-	{
-	}
+	explicit DropLog(std::size_t capacity = 64) : capacity_(capacity) {}
 
 	// Count one filtered request; returns a line to log now, if one is due
 	// (the first request from a prefix is reported at once).

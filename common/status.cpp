@@ -97,7 +97,8 @@ std::vector<Property> ChangeTracker::take(std::uint64_t nowMs)
 	return changed;
 }
 
-std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs, std::uint64_t nowRealtimeUs)
+std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs,
+			   std::uint64_t nowRealtimeUs)
 {
 	if (monotonicMs >= nowMs)
 		return nowRealtimeUs + (monotonicMs - nowMs) * 1000;
@@ -229,8 +230,9 @@ std::optional<std::uint64_t> StatusModel::nextExpiryMs() const
 {
 	if (lockouts_.empty())
 		return std::nullopt;
-	return std::min_element(lockouts_.begin(), lockouts_.end(),
-				[](const Lockout &a, const Lockout &b) { return a.untilMs < b.untilMs; })
+	return std::min_element(
+		       lockouts_.begin(), lockouts_.end(),
+		       [](const Lockout &a, const Lockout &b) { return a.untilMs < b.untilMs; })
 		->untilMs;
 }
 

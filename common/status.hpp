@@ -49,12 +49,12 @@ inline constexpr std::size_t kPropertyCount = 8;
 std::string_view propertyName(Property property); // the D-Bus name, "State", ...
 
 struct Counters {
-	std::uint64_t received = 0;	   // SIP requests, retransmissions included
-	std::uint64_t served = 0;	   // check-syncs answered 200
-	std::uint64_t challenged = 0;	   // answers 401
-	std::uint64_t authFailures = 0;	   // answers with wrong credentials
-	std::uint64_t refused = 0;	   // other answers >= 300: 403, 404, 400, 405, 489, 503
-	std::uint64_t lockedOut = 0;	   // sources locked out now (a level, not a count)
+	std::uint64_t received = 0;        // SIP requests, retransmissions included
+	std::uint64_t served = 0;          // check-syncs answered 200
+	std::uint64_t challenged = 0;      // answers 401
+	std::uint64_t authFailures = 0;    // answers with wrong credentials
+	std::uint64_t refused = 0;         // other answers >= 300: 403, 404, 400, 405, 489, 503
+	std::uint64_t lockedOut = 0;       // sources locked out now (a level, not a count)
 	std::uint64_t droppedByFilter = 0; // requests the source filter dropped unanswered
 
 	bool operator==(const Counters &) const = default;
@@ -71,7 +71,7 @@ counterEntries(const Counters &counters);
 enum class Provisioning : unsigned char {
 	NotAsked, // challenged or refused: no D-Bus call
 	Accepted, // the call returned (or a trailing call will cover it)
-	Failed,	  // error, no answer in time, not connected: answered 503
+	Failed,   // error, no answer in time, not connected: answered 503
 };
 
 std::string_view provisioningName(Provisioning value); // "not-asked", "accepted", "failed"
@@ -81,9 +81,9 @@ std::string_view provisioningName(Provisioning value); // "not-asked", "accepted
 struct CheckSyncReport {
 	std::string_view remote; // "udp:192.0.2.1:5060"
 	std::string_view callId; // network text
-	std::string_view event;	 // the raw Event header value, network text
+	std::string_view event;  // the raw Event header value, network text
 	std::string_view action; // "Resync", "Reboot"; empty when none was decided
-	unsigned identity = 0;	 // idx, 0 if none
+	unsigned identity = 0;   // idx, 0 if none
 	bool authenticated = false;
 	unsigned sipStatus = 0;
 	Provisioning provisioning = Provisioning::NotAsked;
@@ -101,13 +101,13 @@ struct ActionResult {
 struct PlugAndPlayStatus {
 	PnpState state = PnpState::Idle;
 	std::string lastServer; // e.g. udp:192.0.2.1:5060; empty before the first
-	std::string lastUrl;	// the last URL handed over; empty before the first
+	std::string lastUrl;    // the last URL handed over; empty before the first
 
 	bool operator==(const PlugAndPlayStatus &) const = default;
 };
 
 struct LastCheckSync {
-	bool seen = false;	  // false until the first check-sync
+	bool seen = false;        // false until the first check-sync
 	std::uint64_t timeUs = 0; // CLOCK_REALTIME, when it was answered
 	std::string remote;
 	std::string callId;
@@ -149,10 +149,10 @@ private:
 	std::optional<std::uint64_t> lastSentMs_;
 };
 
-
 // A monotonic time in milliseconds as CLOCK_REALTIME microseconds (the unit
 // of systemd's *Timestamp properties), given both clocks now.
-std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs, std::uint64_t nowRealtimeUs);
+std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs,
+			   std::uint64_t nowRealtimeUs);
 
 class StatusModel
 {

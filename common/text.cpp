@@ -162,7 +162,8 @@ void assignPrintableUtf8(std::string &out, std::string_view text, std::size_t ma
 			continue;
 		}
 		std::size_t length = characterLength(text.substr(i));
-		std::string_view character = length ? text.substr(i, length) : std::string_view("?");
+		std::string_view character = length ? text.substr(i, length)
+						    : std::string_view("?");
 		if (isControl(character))
 			character = "?";
 		if (out.size() + character.size() > maxBytes) {

@@ -38,8 +38,9 @@ std::string parentPath(const std::string &directory)
 	if (directory == ".")
 		return "..";
 	std::size_t slash = directory.find_last_of('/');
-	std::string_view last = slash == std::string::npos ? std::string_view(directory)
-							   : std::string_view(directory).substr(slash + 1);
+	std::string_view last = slash == std::string::npos
+					? std::string_view(directory)
+					: std::string_view(directory).substr(slash + 1);
 	// Only leading ".." components remain in a resolved relative path:
 	// going up from there is one more "..".
 	if (last == "..")

@@ -42,10 +42,10 @@ std::string childPath(const std::string &directory, const std::string &name);
 std::string parentPath(const std::string &directory);
 
 enum class EntryKind : unsigned char {
-	Absent,	   // does not exist, or cannot be looked at
+	Absent,    // does not exist, or cannot be looked at
 	Directory, // a directory (not a symlink to one)
 	Symlink,   // a symlink; target is what readlink says (empty: unreadable)
-	Other,	   // a regular file, a FIFO, a device...
+	Other,     // a regular file, a FIFO, a device...
 };
 
 struct Entry {

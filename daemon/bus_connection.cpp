@@ -65,7 +65,8 @@ void BusConnection::open()
 		r = sd_bus_set_method_call_timeout(bus, kSyncCallTimeoutMs * 1000);
 	if (r < 0) {
 		sd_bus_unref(bus);
-		throw std::runtime_error("cannot connect to the " + address_ + " bus: " + errnoText(r));
+		throw std::runtime_error("cannot connect to the " + address_ +
+					 " bus: " + errnoText(r));
 	}
 	int fd = sd_bus_get_fd(bus);
 	if (fd < 0) {
@@ -105,8 +106,8 @@ void BusConnection::removeClient(Client &client)
 
 void BusConnection::lose(int error)
 {
-	logMessage(LogLevel::Warning, "lost the connection to the " + address_ + " bus: " +
-					      errnoText(error));
+	logMessage(LogLevel::Warning,
+		   "lost the connection to the " + address_ + " bus: " + errnoText(error));
 	watch_.reset();
 	busTimer_.cancel();
 	std::vector<Client *> clients = clients_;
@@ -125,8 +126,9 @@ void BusConnection::retryLater()
 			connect();
 		} catch (const std::exception &e) {
 			if (!retryFailed_)
-				logMessage(LogLevel::Warning, std::string(e.what()) + "; trying again every " +
-								      std::to_string(kReconnectMs / 1000) + " s");
+				logMessage(LogLevel::Warning,
+					   std::string(e.what()) + "; trying again every " +
+						   std::to_string(kReconnectMs / 1000) + " s");
 			retryFailed_ = true;
 			retryLater();
 		}

@@ -38,7 +38,8 @@ std::vector<std::string> defaultListen(std::uint16_t port)
 // What tells one version of the file from another without reading it.
 std::string fileStamp(const std::string &path)
 {
-	struct stat st {};
+	struct stat st {
+	};
 	if (stat(path.c_str(), &st) != 0)
 		return "absent";
 	return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
@@ -48,8 +49,7 @@ std::string fileStamp(const std::string &path)
 
 } // namespace
 
-Instance::Instance(const Options &options)
-	: options_(options)
+Instance::Instance(const Options &options) : options_(options)
 {
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -122,8 +122,7 @@ bool Instance::loadSettings(bool forced)
 		// An event that did not change the settings (a touch, an editor's
 		// backup file): nothing to say unless someone asked.
 		if (forced)
-			logMessage(LogLevel::Info, path + ": unchanged",
-				   {{"SETTINGS_FILE", path}});
+			logMessage(LogLevel::Info, path + ": unchanged", {{"SETTINGS_FILE", path}});
 		settingsProblem_.clear();
 		return false;
 	}
@@ -143,12 +142,13 @@ bool Instance::loadSettings(bool forced)
 			logMessage(LogLevel::Error, error.toString(), {{"SETTINGS_FILE", path}});
 		settingsProblem_ = problem;
 		if (settings_)
-			logMessage(LogLevel::Warning, "refused " + path + "; the last good settings stay in force",
+			logMessage(LogLevel::Warning,
+				   "refused " + path + "; the last good settings stay in force",
 				   {{"SETTINGS_FILE", path}});
 		else
 			logMessage(LogLevel::Warning,
-				   "no good settings loaded: answering check-syncs 503 until " + path +
-					   " is fixed",
+				   "no good settings loaded: answering check-syncs 503 until " +
+					   path + " is fixed",
 				   {{"SETTINGS_FILE", path}});
 		return true;
 	}
@@ -160,8 +160,8 @@ bool Instance::loadSettings(bool forced)
 	settings_ = std::make_shared<const Settings>(std::move(*result.settings));
 	settingsProblem_.clear();
 	logMessage(LogLevel::Info,
-		   "settings loaded from " + path + ": challenge_checksync=" +
-			   onOff(settings_->challengeChecksync) + ", " +
+		   "settings loaded from " + path +
+			   ": challenge_checksync=" + onOff(settings_->challengeChecksync) + ", " +
 			   std::to_string(settings_->identities.size()) + " identities",
 		   {{"SETTINGS_FILE", path}});
 	return true;
@@ -170,7 +170,8 @@ bool Instance::loadSettings(bool forced)
 void Instance::reload(bool forced)
 {
 	// MONOTONIC_USEC lets systemd >= 253 use Type=notify-reload.
-	std::string reloading = "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(EventLoop::nowMs() * 1000);
+	std::string reloading = "RELOADING=1\nMONOTONIC_USEC=" +
+				std::to_string(EventLoop::nowMs() * 1000);
 	(void)sd_notify(0, reloading.c_str());
 	bool changed = loadSettings(forced);
 	if (changed && sip_)
@@ -231,7 +232,9 @@ void Instance::onSignal()
 			break;
 		case SIGTERM:
 		case SIGINT:
-			logMessage(LogLevel::Info, std::string("stopping on ") + strsignal(static_cast<int>(info.ssi_signo)));
+			logMessage(LogLevel::Info,
+				   std::string("stopping on ") +
+					   strsignal(static_cast<int>(info.ssi_signo)));
 			(void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
 			statusService_->setState(ServiceState::Stopping);
 			loop_.stop();

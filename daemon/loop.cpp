@@ -23,7 +23,8 @@ EventLoop::EventLoop()
 	// needs that (every wait has its own timer), and an idle phone should
 	// sleep. A day is the longest wait that fits a 32-bit su_duration_t.
 	su_root_set_max_defer(root_, 24 * 3600 * 1000);
-	if (su_root_add_prepoll(root_, reinterpret_cast<su_prepoll_f *>(&EventLoop::prepollTrampoline),
+	if (su_root_add_prepoll(root_,
+				reinterpret_cast<su_prepoll_f *>(&EventLoop::prepollTrampoline),
 				reinterpret_cast<su_prepoll_magic_t *>(this)) < 0) {
 		su_root_destroy(root_);
 		throw std::runtime_error("cannot install the pre-poll hook");
@@ -62,7 +63,8 @@ void EventLoop::runPrepoll() noexcept
 		try {
 			fn();
 		} catch (const std::exception &e) {
-			logMessage(LogLevel::Error, std::string("pre-poll hook failed: ") + e.what());
+			logMessage(LogLevel::Error,
+				   std::string("pre-poll hook failed: ") + e.what());
 		}
 	}
 }
@@ -75,8 +77,7 @@ std::uint64_t EventLoop::nowMs()
 	       static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000u;
 }
 
-Timer::Timer(EventLoop &loop)
-	: loop_(loop)
+Timer::Timer(EventLoop &loop) : loop_(loop)
 {
 	timer_ = su_timer_create(su_root_task(loop.root()), 0);
 	if (!timer_)

@@ -33,22 +33,21 @@ constexpr int kExitUsage = 64;
 
 void printHelp()
 {
-	std::printf(
-		"Usage: checksyncd [OPTION]...\n"
-		"Answer SIP NOTIFY check-sync requests and ask the provisioning process,\n"
-		"over D-Bus, to resync the phone's settings or to reboot it.\n"
-		"\n"
-		"  --settings FILE      settings file (default %s)\n"
-		"  --listen URI         listen on this sofia-sip URI, e.g. sip:127.0.0.1:5060\n"
-		"                       or sip:[::]:5060;transport=udp; repeatable (default:\n"
-		"                       all addresses, UDP and TCP, port network_id_port)\n"
-		"  --bus BUS            system, session, or a D-Bus address (default system)\n"
-		"  --log-level LEVEL    error, warning, notice, info or debug (default info)\n"
-		"  --check-config       validate the settings file, print the effective\n"
-		"                       settings (secrets masked) and exit\n"
-		"  --version            print the version and exit\n"
-		"  --help               print this help and exit\n",
-		CHECKSYNCD_DEFAULT_SETTINGS);
+	std::printf("Usage: checksyncd [OPTION]...\n"
+		    "Answer SIP NOTIFY check-sync requests and ask the provisioning process,\n"
+		    "over D-Bus, to resync the phone's settings or to reboot it.\n"
+		    "\n"
+		    "  --settings FILE      settings file (default %s)\n"
+		    "  --listen URI         listen on this sofia-sip URI, e.g. sip:127.0.0.1:5060\n"
+		    "                       or sip:[::]:5060;transport=udp; repeatable (default:\n"
+		    "                       all addresses, UDP and TCP, port network_id_port)\n"
+		    "  --bus BUS            system, session, or a D-Bus address (default system)\n"
+		    "  --log-level LEVEL    error, warning, notice, info or debug (default info)\n"
+		    "  --check-config       validate the settings file, print the effective\n"
+		    "                       settings (secrets masked) and exit\n"
+		    "  --version            print the version and exit\n"
+		    "  --help               print this help and exit\n",
+		    CHECKSYNCD_DEFAULT_SETTINGS);
 }
 
 int usage(const char *message)
@@ -81,15 +80,17 @@ void printResolution(const std::vector<ResolveTarget> &targets)
 	su_deinit();
 	for (const auto &[target, result] : results) {
 		if (result.addresses.empty()) {
-			std::printf("source filter: %s unresolved: %s; requests from it are filtered out\n",
+			std::printf("source filter: %s unresolved: %s; requests from it are "
+				    "filtered out\n",
 				    target.toString().c_str(), result.error.c_str());
 			continue;
 		}
 		std::string addresses;
 		for (const IpAddress &address : result.addresses)
 			addresses += (addresses.empty() ? "" : ", ") + address.toString();
-		std::printf("source filter: %s resolves to %s (TTL %u s)\n", target.toString().c_str(),
-			    addresses.c_str(), static_cast<unsigned>(result.ttlS));
+		std::printf("source filter: %s resolves to %s (TTL %u s)\n",
+			    target.toString().c_str(), addresses.c_str(),
+			    static_cast<unsigned>(result.ttlS));
 	}
 }
 
@@ -139,7 +140,15 @@ int main(int argc, char **argv) noexcept
 	bool check = false;
 	LogLevel level = LogLevel::Info;
 
-	enum { OptSettings = 1, OptListen, OptBus, OptLogLevel, OptCheckConfig, OptVersion, OptHelp };
+	enum {
+		OptSettings = 1,
+		OptListen,
+		OptBus,
+		OptLogLevel,
+		OptCheckConfig,
+		OptVersion,
+		OptHelp
+	};
 	static const struct option longOptions[] = {
 		{"settings", required_argument, nullptr, OptSettings},
 		{"listen", required_argument, nullptr, OptListen},
@@ -171,7 +180,8 @@ int main(int argc, char **argv) noexcept
 		case OptLogLevel: {
 			auto parsed = parseLogLevel(optarg);
 			if (!parsed)
-				return usage("--log-level must be error, warning, notice, info or debug");
+				return usage("--log-level must be error, warning, notice, info or "
+					     "debug");
 			level = *parsed;
 			break;
 		}

@@ -55,14 +55,15 @@ private:
 	int fd_;
 };
 
-template <typename Body>
+template<typename Body>
 struct Request {
 	nlmsghdr header;
 	Body body;
 };
 
-template <typename Body>
-bool sendRequest(int fd, std::uint16_t type, std::uint16_t flags, std::uint32_t seq, const Body &body)
+template<typename Body>
+bool sendRequest(int fd, std::uint16_t type, std::uint16_t flags, std::uint32_t seq,
+		 const Body &body)
 {
 	Request<Body> request{};
 	request.header.nlmsg_len = NLMSG_LENGTH(sizeof(Body));
@@ -150,8 +151,7 @@ std::optional<std::string> defaultRouteMac(std::string &problem)
 	return mac;
 }
 
-AddressWatch::AddressWatch(EventLoop &loop, std::function<void()> added)
-	: added_(std::move(added))
+AddressWatch::AddressWatch(EventLoop &loop, std::function<void()> added) : added_(std::move(added))
 {
 	NetlinkSocket socket(SOCK_NONBLOCK);
 	if (socket.get() < 0)
@@ -165,7 +165,8 @@ AddressWatch::AddressWatch(EventLoop &loop, std::function<void()> added)
 	if (::getsockname(socket.get(), reinterpret_cast<sockaddr *>(&address), &length) < 0)
 		throw std::system_error(errno, std::generic_category(), "rtnetlink getsockname");
 	pid_ = address.nl_pid;
-	watch_ = std::make_unique<FdWatch>(loop, socket.get(), POLLIN, [this](int) { onReadable(); });
+	watch_ = std::make_unique<FdWatch>(loop, socket.get(), POLLIN,
+					   [this](int) { onReadable(); });
 	fd_ = socket.release();
 	requestDump();
 }
@@ -186,8 +187,8 @@ void AddressWatch::requestDump()
 	if (!dumping_) {
 		// Without the dump, the addresses known are those seen since.
 		seeded_ = true;
-		logMessage(LogLevel::Debug, std::string("pnp: cannot list the IPv4 addresses: ") +
-						    errnoText(errno));
+		logMessage(LogLevel::Debug,
+			   std::string("pnp: cannot list the IPv4 addresses: ") + errnoText(errno));
 	}
 }
 
@@ -210,8 +211,8 @@ void AddressWatch::onReadable()
 		}
 		if (n == 0)
 			break;
-		AddressMessages messages =
-			readAddressMessages(buffer->bytes, static_cast<std::size_t>(n), seq_, pid_);
+		AddressMessages messages = readAddressMessages(
+			buffer->bytes, static_cast<std::size_t>(n), seq_, pid_);
 		for (const Ipv4AddressChange &change : messages.changes) {
 			if (!change.added) {
 				known_.remove(change.ifindex, change.address);

@@ -50,7 +50,8 @@ std::string randomHex(std::size_t bytes)
 	bytes = std::min(bytes, raw.size());
 	if (getrandom(raw.data(), bytes, GRND_NONBLOCK) != static_cast<ssize_t>(bytes)) {
 		static std::uint64_t counter = 0;
-		std::uint64_t state = EventLoop::nowMs() ^ (static_cast<std::uint64_t>(getpid()) << 32) ^
+		std::uint64_t state = EventLoop::nowMs() ^
+				      (static_cast<std::uint64_t>(getpid()) << 32) ^
 				      (++counter * 0x9e3779b97f4a7c15ull);
 		for (std::size_t i = 0; i < bytes; ++i) {
 			state = state * 6364136223846793005ull + 1442695040888963407ull;
@@ -171,7 +172,8 @@ PnpService::PnpService(EventLoop &loop, ProvisioningClient &provisioning)
 	try {
 		addresses_ = std::make_unique<AddressWatch>(loop, [this] {
 			if (wanted_ && !settle_.armed())
-				settle_.arm(kAddressSettleMs, [this] { request("a new IPv4 address"); });
+				settle_.arm(kAddressSettleMs,
+					    [this] { request("a new IPv4 address"); });
 		});
 	} catch (const std::exception &e) {
 		logMessage(LogLevel::Warning,
@@ -199,7 +201,7 @@ void PnpService::setSettings(std::shared_ptr<const Settings> settings)
 	pacer_.cancel();
 	owed_.cancel();
 	settle_.cancel();
-	const char *why = !settings_		  ? "no settings"
+	const char *why = !settings_                ? "no settings"
 			  : !settings_->pnp.enabled ? "pnp_config is off"
 						    : "setting_server is set";
 	if (round_)
@@ -213,9 +215,10 @@ void PnpService::request(std::string_view why)
 	if (!wanted_)
 		return;
 	if (!pacer_.request(EventLoop::nowMs())) {
-		logMessage(LogLevel::Debug, "pnp: " + std::string(why) +
-						    ": a round ran less than a minute ago or is running; "
-						    "one more follows");
+		logMessage(LogLevel::Debug,
+			   "pnp: " + std::string(why) +
+				   ": a round ran less than a minute ago or is running; "
+				   "one more follows");
 		armOwed();
 		return;
 	}
@@ -239,8 +242,9 @@ void PnpService::start(std::string_view why)
 	if (mac.empty()) {
 		std::optional<std::string> found = defaultRouteMac(problem);
 		if (!found) {
-			logMessage(LogLevel::Info, "pnp: no round (" + std::string(why) + "): " + problem +
-							   "; set pnp_mac, or a new address starts one");
+			logMessage(LogLevel::Info,
+				   "pnp: no round (" + std::string(why) + "): " + problem +
+					   "; set pnp_mac, or a new address starts one");
 			return;
 		}
 		mac = std::move(*found);
@@ -268,8 +272,9 @@ void PnpService::start(std::string_view why)
 	    ::bind(round->fd, reinterpret_cast<const sockaddr *>(&local), sizeof(local)) < 0 ||
 	    ::setsockopt(round->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
 	    ::getsockname(round->fd, reinterpret_cast<sockaddr *>(&local), &length) < 0) {
-		logMessage(LogLevel::Warning, "pnp: no round (" + std::string(why) +
-						      "): cannot set up the UDP socket: " + lastError());
+		logMessage(LogLevel::Warning,
+			   "pnp: no round (" + std::string(why) +
+				   "): cannot set up the UDP socket: " + lastError());
 		return;
 	}
 	(void)::setsockopt(round->fd, IPPROTO_IP, IP_MULTICAST_IF, &*source, sizeof(*source));
@@ -304,8 +309,8 @@ void PnpService::start(std::string_view why)
 	const std::string from = subscribe.localIp + ":" + std::to_string(subscribe.localPort);
 	logMessage(LogLevel::Info,
 		   "pnp: looking for a provisioning server (" + std::string(why) +
-			   "): SUBSCRIBE ua-profile to " + kPnpGroup + ":" + std::to_string(kPnpPort) +
-			   " from " + from + ", MAC " + mac,
+			   "): SUBSCRIBE ua-profile to " + kPnpGroup + ":" +
+			   std::to_string(kPnpPort) + " from " + from + ", MAC " + mac,
 		   {{"PNP_MAC", mac}, {"PNP_LOCAL", from}});
 	r->end.arm(kPnpRoundMs, [this, r] { onDeadline(*r); });
 	send(*r);
@@ -338,7 +343,8 @@ void PnpService::onDeadline(Round &round)
 		close(round, "");
 		return;
 	case Round::Phase::Waiting:
-		close(round, "no provisioning URL within " + std::to_string(kPnpRoundMs / 1000) + " s");
+		close(round,
+		      "no provisioning URL within " + std::to_string(kPnpRoundMs / 1000) + " s");
 		return;
 	case Round::Phase::Closed:
 		return;
@@ -374,8 +380,9 @@ void PnpService::close(Round &round, std::string_view why)
 	if (!why.empty())
 		logMessage(LogLevel::Info, "pnp: round ended: " + std::string(why));
 	if (round.refusals > kMaxRefusalLines)
-		logMessage(LogLevel::Warning, "pnp: " + std::to_string(round.refusals - kMaxRefusalLines) +
-						      " more NOTIFYs refused in that round");
+		logMessage(LogLevel::Warning,
+			   "pnp: " + std::to_string(round.refusals - kMaxRefusalLines) +
+				   " more NOTIFYs refused in that round");
 	pacer_.ended();
 	// Freed from a timer of its own: this may run inside the round's
 	// socket or timer callbacks.
@@ -403,11 +410,12 @@ void PnpService::onReadable(Round &round)
 		if (round.phase == Round::Phase::Closed)
 			continue; // drained until the round is freed
 		if (static_cast<std::size_t>(n) > kPnpMaxDatagram || from.sin_family != AF_INET) {
-			logMessage(LogLevel::Debug, "pnp: dropped a datagram of " + std::to_string(n) +
-							    " bytes");
+			logMessage(LogLevel::Debug,
+				   "pnp: dropped a datagram of " + std::to_string(n) + " bytes");
 			continue;
 		}
-		onDatagram(round, std::string_view(buffer.data(), static_cast<std::size_t>(n)), from);
+		onDatagram(round, std::string_view(buffer.data(), static_cast<std::size_t>(n)),
+			   from);
 	}
 }
 
@@ -428,8 +436,9 @@ void PnpService::onDatagram(Round &round, std::string_view data, const sockaddr_
 	case PnpInbound::SubscribeResponse: {
 		const int status = sip->sip_status->st_status;
 		if (status < 200 || status >= 300) {
-			logMessage(LogLevel::Debug, "pnp: SUBSCRIBE answered " + std::to_string(status) +
-							    " by " + remote);
+			logMessage(LogLevel::Debug, "pnp: SUBSCRIBE answered " +
+							    std::to_string(status) + " by " +
+							    remote);
 			return;
 		}
 		// One server said yes: no more retransmissions. Its NOTIFY
@@ -441,8 +450,9 @@ void PnpService::onDatagram(Round &round, std::string_view data, const sockaddr_
 				status_.lastServer = remote;
 				publish();
 			}
-			logMessage(LogLevel::Info, "pnp: SUBSCRIBE answered " + std::to_string(status) +
-							   " by " + remote,
+			logMessage(LogLevel::Info,
+				   "pnp: SUBSCRIBE answered " + std::to_string(status) + " by " +
+					   remote,
 				   {{"PNP_SERVER", remote}});
 		}
 		return;
@@ -479,14 +489,16 @@ void PnpService::onNotify(Round &round, UniqueMsg &msg, sip_t *sip, const sockad
 		return;
 	}
 
-	const PnpVerdict verdict =
-		judgePnpNotify(sip, settings_ ? settings_->pnp.urlSchemes : PnpSettings{}.urlSchemes);
+	const PnpVerdict verdict = judgePnpNotify(sip, settings_ ? settings_->pnp.urlSchemes
+								 : PnpSettings{}.urlSchemes);
 	if (verdict.status != 200) {
 		if (++round.refusals <= kMaxRefusalLines)
 			logMessage(LogLevel::Warning,
-				   "pnp: NOTIFY from " + remote + " refused: " +
-					   std::to_string(verdict.status) + " (" + verdict.reason + ")",
-				   {{"PNP_SERVER", remote}, {"SIP_STATUS", std::to_string(verdict.status)}});
+				   "pnp: NOTIFY from " + remote +
+					   " refused: " + std::to_string(verdict.status) + " (" +
+					   verdict.reason + ")",
+				   {{"PNP_SERVER", remote},
+				    {"SIP_STATUS", std::to_string(verdict.status)}});
 		answer(round, sip, from, verdict.status, key);
 		return;
 	}
@@ -502,8 +514,9 @@ void PnpService::onNotify(Round &round, UniqueMsg &msg, sip_t *sip, const sockad
 	details.remote = remote;
 	details.callId = toValidUtf8(sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "",
 				     kPnpMaxDetailBytes);
-	details.event = toValidUtf8(headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),
-				    kPnpMaxDetailBytes);
+	details.event = toValidUtf8(
+		headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),
+		kPnpMaxDetailBytes);
 	details.userAgent = toValidUtf8(sip->sip_user_agent && sip->sip_user_agent->g_string
 						? sip->sip_user_agent->g_string
 						: "",
@@ -513,8 +526,8 @@ void PnpService::onNotify(Round &round, UniqueMsg &msg, sip_t *sip, const sockad
 	// round may be closed and freed before the call returns (at shutdown),
 	// so the callback holds it weakly.
 	std::weak_ptr<Round> weak = round_;
-	std::optional<CallOutcome> now =
-		provisioning_.provision(std::move(details), [this, weak](const CallOutcome &outcome) {
+	std::optional<CallOutcome> now = provisioning_.provision(
+		std::move(details), [this, weak](const CallOutcome &outcome) {
 			if (std::shared_ptr<Round> r = weak.lock())
 				onProvisioned(*r, outcome);
 		});
@@ -547,18 +560,20 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 		// Open a little longer for a retransmission whose 200 was lost,
 		// and for later NOTIFYs (answered 481 and logged).
 		const std::uint64_t now = EventLoop::nowMs();
-		const std::uint64_t until = std::max(round.startMs + kPnpRoundMs, now + kPnpLingerMs);
+		const std::uint64_t until = std::max(round.startMs + kPnpRoundMs,
+						     now + kPnpLingerMs);
 		Round *r = &round;
 		round.end.arm(until - now, [this, r] { close(*r, ""); });
 		return;
 	}
 
 	// Not taken: the server hears 503, and the round waits on.
-	const auto retryAfterS = static_cast<unsigned>(std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
+	const auto retryAfterS = static_cast<unsigned>(
+		std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
 	answer(round, request, round.pendingFrom, 503, round.pendingKey, retryAfterS);
 	logMessage(LogLevel::Warning,
-		   "pnp: the provisioning process did not take the URL from " + round.pendingRemote +
-			   " (" + outcome.error + ")",
+		   "pnp: the provisioning process did not take the URL from " +
+			   round.pendingRemote + " (" + outcome.error + ")",
 		   {{"PNP_SERVER", round.pendingRemote}});
 	round.pending.reset();
 	round.pendingKey.clear();
@@ -568,7 +583,8 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 	if (round.stopping)
 		close(round, "stopped");
 	else if (round.expired)
-		close(round, "no provisioning URL taken within " + std::to_string(kPnpRoundMs / 1000) + " s");
+		close(round, "no provisioning URL taken within " +
+				     std::to_string(kPnpRoundMs / 1000) + " s");
 }
 
 void PnpService::setObserver(std::function<void(const PnpStatus &)> observer)

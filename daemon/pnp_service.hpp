@@ -41,7 +41,7 @@ namespace checksyncd {
 struct PnpStatus {
 	PnpState state = PnpState::Idle;
 	std::string lastServer; // e.g. udp:192.0.2.1:5060
-	std::string lastUrl;	// the last URL handed over
+	std::string lastUrl;    // the last URL handed over
 };
 
 class PnpService

@@ -21,8 +21,7 @@ constexpr const char *kInterface = "org.checksyncd.Provisioning1";
 
 } // namespace
 
-ProvisioningClient::ProvisioningClient(EventLoop &loop, BusConnection &bus)
-	: bus_(bus)
+ProvisioningClient::ProvisioningClient(EventLoop &loop, BusConnection &bus) : bus_(bus)
 {
 	for (Action action : {Action::Resync, Action::Reboot}) {
 		Method &m = method(action);
@@ -118,12 +117,10 @@ std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 	int r = sd_bus_message_new_method_call(bus_.get(), &message, kService, kPath, kInterface,
 					       member.c_str());
 	if (r >= 0)
-		r = sd_bus_message_append(message, "a{sv}", 6,
-					  "identity", "u", d.identity,
-					  "remote", "s", d.remote.c_str(),
-					  "authenticated", "b", static_cast<int>(d.authenticated),
-					  "call_id", "s", d.callId.c_str(),
-					  "event", "s", d.event.c_str(),
+		r = sd_bus_message_append(message, "a{sv}", 6, "identity", "u", d.identity,
+					  "remote", "s", d.remote.c_str(), "authenticated", "b",
+					  static_cast<int>(d.authenticated), "call_id", "s",
+					  d.callId.c_str(), "event", "s", d.event.c_str(),
 					  "user_agent", "s", d.userAgent.c_str());
 	if (r >= 0)
 		r = sd_bus_call_async(
@@ -146,7 +143,9 @@ std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 		return failed;
 	}
 	logMessage(LogLevel::Info, "asked the provisioning process to " + member,
-		   {{"CHECKSYNC_ACTION", member}, {"SIP_REMOTE", d.remote}, {"SIP_CALL_ID", d.callId}});
+		   {{"CHECKSYNC_ACTION", member},
+		    {"SIP_REMOTE", d.remote},
+		    {"SIP_CALL_ID", d.callId}});
 	return std::nullopt;
 }
 
@@ -164,14 +163,16 @@ int ProvisioningClient::onReply(sd_bus_message *reply, void *userdata) noexcept
 			   "the provisioning process did not accept " +
 				   std::string(actionName(m.action)) + ": " + outcome.error +
 				   (error->message ? std::string(" (") + error->message + ")" : ""),
-			   {{"CHECKSYNC_ACTION", actionName(m.action)}, {"DBUS_ERROR", outcome.error}});
+			   {{"CHECKSYNC_ACTION", actionName(m.action)},
+			    {"DBUS_ERROR", outcome.error}});
 	} else {
 		outcome.accepted = true;
 	}
 	try {
 		m.owner->finish(m, outcome);
 	} catch (const std::exception &e) {
-		logMessage(LogLevel::Error, std::string("finishing a D-Bus call failed: ") + e.what());
+		logMessage(LogLevel::Error,
+			   std::string("finishing a D-Bus call failed: ") + e.what());
 	}
 	return 0;
 }
@@ -259,14 +260,11 @@ std::optional<CallOutcome> ProvisioningClient::callProvision()
 	if (r >= 0)
 		// The keys every method carries (checksyncd(8), etc/org.checksyncd.Provisioning1.xml), and the URL:
 		// no identity, and a PnP server is never authenticated.
-		r = sd_bus_message_append(message, "a{sv}", 7,
-					  "url", "s", d.url.c_str(),
-					  "identity", "u", 0u,
-					  "remote", "s", d.remote.c_str(),
-					  "authenticated", "b", 0,
-					  "call_id", "s", d.callId.c_str(),
-					  "event", "s", d.event.c_str(),
-					  "user_agent", "s", d.userAgent.c_str());
+		r = sd_bus_message_append(message, "a{sv}", 7, "url", "s", d.url.c_str(),
+					  "identity", "u", 0u, "remote", "s", d.remote.c_str(),
+					  "authenticated", "b", 0, "call_id", "s", d.callId.c_str(),
+					  "event", "s", d.event.c_str(), "user_agent", "s",
+					  d.userAgent.c_str());
 	if (r >= 0)
 		r = sd_bus_call_async(
 			bus_.get(), &m.slot, message,
@@ -285,7 +283,9 @@ std::optional<CallOutcome> ProvisioningClient::callProvision()
 		return failed;
 	}
 	logMessage(LogLevel::Info, "asked the provisioning process to Provision",
-		   {{"CHECKSYNC_ACTION", "Provision"}, {"SIP_REMOTE", d.remote}, {"SIP_CALL_ID", d.callId}});
+		   {{"CHECKSYNC_ACTION", "Provision"},
+		    {"SIP_REMOTE", d.remote},
+		    {"SIP_CALL_ID", d.callId}});
 	return std::nullopt;
 }
 
@@ -309,7 +309,8 @@ int ProvisioningClient::onProvisionReply(sd_bus_message *reply, void *userdata) 
 	try {
 		self->finishProvision(outcome);
 	} catch (const std::exception &e) {
-		logMessage(LogLevel::Error, std::string("finishing a D-Bus call failed: ") + e.what());
+		logMessage(LogLevel::Error,
+			   std::string("finishing a D-Bus call failed: ") + e.what());
 	}
 	return 0;
 }

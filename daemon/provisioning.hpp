@@ -59,7 +59,7 @@ struct CallOutcome {
 	// (not because the provisioning process failed): answer 500.
 	bool localError = false;
 	std::uint64_t retryAfterMs = 0; // when not accepted
-	std::string error;		// D-Bus error name or reason
+	std::string error;              // D-Bus error name or reason
 };
 
 class ProvisioningClient final : public BusConnection::Client
@@ -91,7 +91,7 @@ private:
 		Action action = Action::Resync;
 		ActionGate gate;
 		std::vector<Done> waiters;
-		CallDetails latest;	 // details of the newest request
+		CallDetails latest; // details of the newest request
 		sd_bus_slot *slot = nullptr;
 		std::unique_ptr<Timer> trailing;
 	};

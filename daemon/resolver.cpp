@@ -22,8 +22,8 @@ namespace {
 
 // Bounds on what one name may make the daemon look up and keep: a DNS
 // answer comes from the network too.
-constexpr std::size_t kMaxSrvNames = 4;	   // NAPTR replacements followed
-constexpr std::size_t kMaxHosts = 16;	   // SRV targets looked up
+constexpr std::size_t kMaxSrvNames = 4;   // NAPTR replacements followed
+constexpr std::size_t kMaxHosts = 16;     // SRV targets looked up
 constexpr std::size_t kMaxAddresses = 32; // addresses kept per name
 
 // A NAPTR record that leads to SIP over UDP or TCP (RFC 3263 4.1): flag
@@ -32,7 +32,8 @@ bool isSipNaptr(const sres_naptr_record_t &naptr)
 {
 	if (!naptr.na_flags || !naptr.na_replace)
 		return false;
-	if (std::strchr(naptr.na_flags, 's') == nullptr && std::strchr(naptr.na_flags, 'S') == nullptr)
+	if (std::strchr(naptr.na_flags, 's') == nullptr &&
+	    std::strchr(naptr.na_flags, 'S') == nullptr)
 		return false;
 	if (!*naptr.na_replace || std::strcmp(naptr.na_replace, ".") == 0)
 		return false;
@@ -133,7 +134,11 @@ public:
 	}
 
 private:
-	enum class Step : unsigned char { Naptr, Srv, Address };
+	enum class Step : unsigned char {
+		Naptr,
+		Srv,
+		Address
+	};
 
 	struct Query {
 		Lookup *lookup = nullptr;
@@ -187,7 +192,8 @@ private:
 		try {
 			self->onAnswer(*query, answers);
 		} catch (const std::exception &e) {
-			logMessage(LogLevel::Error, std::string("DNS answer handling failed: ") + e.what());
+			logMessage(LogLevel::Error,
+				   std::string("DNS answer handling failed: ") + e.what());
 		}
 	}
 
@@ -229,7 +235,8 @@ private:
 			}
 			break;
 		case sres_type_srv:
-			if (record.sr_srv->srv_target && std::strcmp(record.sr_srv->srv_target, ".") != 0) {
+			if (record.sr_srv->srv_target &&
+			    std::strcmp(record.sr_srv->srv_target, ".") != 0) {
 				addUnique(hosts_, record.sr_srv->srv_target, kMaxHosts);
 				lowerTtl();
 			}
@@ -320,8 +327,7 @@ private:
 
 // Resolver
 
-Resolver::Resolver(EventLoop &loop, Done done)
-	: loop_(loop), done_(std::move(done))
+Resolver::Resolver(EventLoop &loop, Done done) : loop_(loop), done_(std::move(done))
 {
 	sres_ = sres_resolver_create(loop.root(), nullptr, TAG_END());
 	if (!sres_)

@@ -37,7 +37,8 @@ constexpr int kArmRounds = 4;
 
 Entry lookupEntry(const std::string &path)
 {
-	struct stat st {};
+	struct stat st {
+	};
 	if (lstat(path.c_str(), &st) != 0)
 		return {};
 	if (S_ISDIR(st.st_mode))
@@ -102,10 +103,10 @@ void SettingsWatcher::apply(const WatchPlan &plan)
 			if (error != ENOENT && error != ENOTDIR) {
 				unwatchable.insert(dir);
 				if (!unwatchable_.contains(dir))
-					logMessage(LogLevel::Warning,
-						   "cannot watch " + dir + ": " +
-							   errnoText(error) +
-							   "; changes there are seen on SIGHUP only");
+					logMessage(
+						LogLevel::Warning,
+						"cannot watch " + dir + ": " + errnoText(error) +
+							"; changes there are seen on SIGHUP only");
 			}
 			continue;
 		}
@@ -129,7 +130,8 @@ void SettingsWatcher::onReadable()
 		if (n <= 0)
 			break;
 		for (ssize_t offset = 0; offset < n;) {
-			const auto *event = reinterpret_cast<const inotify_event *>(buffer.data() + offset);
+			const auto *event = reinterpret_cast<const inotify_event *>(buffer.data() +
+										    offset);
 			offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
 			if (event->mask & IN_Q_OVERFLOW) {
 				relevant = true; // events were lost: look at everything again

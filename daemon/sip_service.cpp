@@ -60,14 +60,15 @@ bool pinViaToSource(msg_t *msg, sip_t *sip, const SourceAddress &source)
 	su_home_t *home = msg_home(msg);
 	if (via->v_maddr)
 		msg_header_remove_param(via->v_common, "maddr");
-	bool hostIsSource = via->v_host && (source.ip == via->v_host ||
-					    (source.ip.find(':') != std::string::npos &&
-					     via->v_host[0] == '[' &&
-					     std::string_view(via->v_host + 1).starts_with(source.ip) &&
-					     std::strlen(via->v_host) == source.ip.size() + 2));
+	bool hostIsSource = via->v_host &&
+			    (source.ip == via->v_host ||
+			     (source.ip.find(':') != std::string::npos && via->v_host[0] == '[' &&
+			      std::string_view(via->v_host + 1).starts_with(source.ip) &&
+			      std::strlen(via->v_host) == source.ip.size() + 2));
 	if (!(via->v_received ? source.ip == via->v_received : hostIsSource)) {
 		std::string received = "received=" + source.ip;
-		if (msg_header_replace_param(home, via->v_common, su_strdup(home, received.c_str())) < 0)
+		if (msg_header_replace_param(home, via->v_common,
+					     su_strdup(home, received.c_str())) < 0)
 			return false;
 	}
 	char rport[16] = "rport=";
@@ -99,7 +100,8 @@ unsigned retryAfterSeconds(const CallOutcome &outcome)
 {
 	if (outcome.accepted)
 		return 0;
-	return static_cast<unsigned>(std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
+	return static_cast<unsigned>(
+		std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
 }
 
 int statusOf(const CallOutcome &outcome)
@@ -115,8 +117,8 @@ void logServed(LogLevel level, const std::string &remote, const std::string &use
 	int status = statusOf(outcome);
 	std::string method(actionName(action));
 	logMessage(level,
-		   "NOTIFY from " + remote + " for \"" + user + "\": " + std::to_string(status) + " " +
-			   sip_status_phrase(status) + " (" + method +
+		   "NOTIFY from " + remote + " for \"" + user + "\": " + std::to_string(status) +
+			   " " + sip_status_phrase(status) + " (" + method +
 			   (outcome.accepted ? ")" : ": " + outcome.error + ")"),
 		   {{"SIP_METHOD", "NOTIFY"},
 		    {"SIP_REMOTE", remote},
@@ -135,10 +137,8 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	// transports; each listen URI is added below.
 	agent_ = nta_agent_create(loop.root(), reinterpret_cast<url_string_t const *>(-1),
 				  reinterpret_cast<nta_message_f *>(&SipService::messageTrampoline),
-				  reinterpret_cast<nta_agent_magic_t *>(this),
-				  NTATAG_UA(0),
-				  NTATAG_SERVER_RPORT(1),
-				  NTATAG_MAXSIZE(kMaxRequestBytes),
+				  reinterpret_cast<nta_agent_magic_t *>(this), NTATAG_UA(0),
+				  NTATAG_SERVER_RPORT(1), NTATAG_MAXSIZE(kMaxRequestBytes),
 				  TAG_END());
 	if (!agent_)
 		throw std::runtime_error("cannot create the SIP agent");
@@ -147,14 +147,14 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 		// that a stale value is not given as the reason.
 		errno = 0;
 		// TCP: close idle connections and stalled requests (tcp_guard.hpp).
-		if (nta_agent_add_tport(agent_, URL_STRING_MAKE(uri.c_str()),
-					TPTAG_IDLE(TcpGuard::kIdleMs),
-					TPTAG_TIMEOUT(TcpGuard::kStalledRequestMs), TAG_END()) < 0) {
+		if (nta_agent_add_tport(
+			    agent_, URL_STRING_MAKE(uri.c_str()), TPTAG_IDLE(TcpGuard::kIdleMs),
+			    TPTAG_TIMEOUT(TcpGuard::kStalledRequestMs), TAG_END()) < 0) {
 			int error = errno;
 			nta_agent_destroy(agent_);
-			throw std::runtime_error("cannot listen on " + uri +
-						 (error ? std::string(": ") + errnoText(error)
-							: std::string()));
+			throw std::runtime_error(
+				"cannot listen on " + uri +
+				(error ? std::string(": ") + errnoText(error) : std::string()));
 		}
 		if (!listening_.empty())
 			listening_ += ", ";
@@ -176,7 +176,8 @@ SipService::~SipService()
 		if (!waiting.irq)
 			continue;
 		nta_incoming_treply(waiting.irq, SIP_503_SERVICE_UNAVAILABLE,
-				    SIPTAG_SERVER_STR(kServer), SIPTAG_RETRY_AFTER_STR("5"), TAG_END());
+				    SIPTAG_SERVER_STR(kServer), SIPTAG_RETRY_AFTER_STR("5"),
+				    TAG_END());
 		nta_incoming_destroy(waiting.irq);
 	}
 	nta_agent_destroy(agent_);
@@ -253,8 +254,8 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		case GuardEvent::AuthFailure:
 			// The line fail2ban reads (etc/fail2ban/): stable wording.
 			logMessage(LogLevel::Warning,
-				   "authentication failed: source=" + source->ip + " user=\"" + user +
-					   "\" reason=" + reason,
+				   "authentication failed: source=" + source->ip + " user=\"" +
+					   user + "\" reason=" + reason,
 				   {{"SIP_REMOTE", source->remote},
 				    {"SIP_SOURCE_IP", source->ip},
 				    {"AUTH_USER", user},
@@ -263,8 +264,10 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 				logMessage(LogLevel::Warning,
 					   "too many authentication failures: source=" +
 						   source->prefix.toString() + " refused for " +
-						   std::to_string(FailureTable::kLockMs / 1000) + " s",
-					   {{"SIP_SOURCE_IP", source->ip}, {"AUTH_REASON", "locked-out"}});
+						   std::to_string(FailureTable::kLockMs / 1000) +
+						   " s",
+					   {{"SIP_SOURCE_IP", source->ip},
+					    {"AUTH_REASON", "locked-out"}});
 			break;
 		case GuardEvent::CredentialsRefused:
 			logMessage(LogLevel::Info,
@@ -273,11 +276,12 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 				   {{"SIP_REMOTE", source->remote}, {"AUTH_REASON", reason}});
 			break;
 		case GuardEvent::GuessBudgetSpent:
-			logMessage(LogLevel::Warning,
-				   "authentication failures from many sources: answers from sources "
-				   "that never authenticated are not checked for " +
-					   std::to_string(verdict.retryAfterS) + " s",
-				   {{"SIP_SOURCE_IP", source->ip}, {"AUTH_REASON", "guess-budget"}});
+			logMessage(
+				LogLevel::Warning,
+				"authentication failures from many sources: answers from sources "
+				"that never authenticated are not checked for " +
+					std::to_string(verdict.retryAfterS) + " s",
+				{{"SIP_SOURCE_IP", source->ip}, {"AUTH_REASON", "guess-budget"}});
 			break;
 		}
 	}
@@ -299,8 +303,8 @@ void SipService::reply(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 		std::string method = printable(sip->sip_request->rq_method_name);
 		logMessage(LogLevel::Debug,
 			   method + " from " + source.remote + " for \"" +
-				   printable(orEmpty(sip->sip_request->rq_url->url_user)) + "\": " +
-				   std::to_string(verdict.status) + " " + verdict.phrase +
+				   printable(orEmpty(sip->sip_request->rq_url->url_user)) +
+				   "\": " + std::to_string(verdict.status) + " " + verdict.phrase +
 				   (verdict.retransmission ? " (retransmission)" : ""),
 			   {{"SIP_METHOD", method},
 			    {"SIP_REMOTE", source.remote},
@@ -337,10 +341,11 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 	details.authenticated = verdict.authenticated;
 	details.callId = toValidUtf8(sip->sip_call_id ? orEmpty(sip->sip_call_id->i_id) : "",
 				     kMaxDetailBytes);
-	details.event = toValidUtf8(headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),
-				    kMaxDetailBytes);
-	details.userAgent = toValidUtf8(sip->sip_user_agent ? orEmpty(sip->sip_user_agent->g_string) : "",
-					kMaxDetailBytes);
+	details.event = toValidUtf8(
+		headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),
+		kMaxDetailBytes);
+	details.userAgent = toValidUtf8(
+		sip->sip_user_agent ? orEmpty(sip->sip_user_agent->g_string) : "", kMaxDetailBytes);
 
 	Waiting waiting;
 	waiting.remote = source.remote;
@@ -351,9 +356,9 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 	// Reserve the place first: the callback, called later from the loop,
 	// finds it by iterator.
 	auto slot = waiting_.insert(waiting_.end(), std::move(waiting));
-	std::optional<CallOutcome> outcome =
-		provisioning_.submit(verdict.action, std::move(details),
-				     [this, slot](const CallOutcome &later) { answerWaiting(slot, later); });
+	std::optional<CallOutcome> outcome = provisioning_.submit(
+		verdict.action, std::move(details),
+		[this, slot](const CallOutcome &later) { answerWaiting(slot, later); });
 
 	if (outcome) {
 		// Known at once (the action gate accepted it on the trailing call,
@@ -374,7 +379,8 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 		if (outcome->localError || guard_.canAnswerStatelessly(verdict, now)) {
 			// Statelessly, remembered for the retransmissions.
 			if (!outcome->localError)
-				guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS, now);
+				guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
+						      now);
 			reply(msg, sip, answer, source, false);
 			return;
 		}
@@ -386,9 +392,10 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 			return;
 		std::string retry = std::to_string(answer.retryAfterS);
 		nta_incoming_tag(irq, toTagFor(verdict.key).c_str());
-		nta_incoming_treply(irq, answer.status, answer.phrase, SIPTAG_SERVER_STR(kServer),
-				    SIPTAG_RETRY_AFTER_STR(answer.retryAfterS ? retry.c_str() : nullptr),
-				    TAG_END());
+		nta_incoming_treply(
+			irq, answer.status, answer.phrase, SIPTAG_SERVER_STR(kServer),
+			SIPTAG_RETRY_AFTER_STR(answer.retryAfterS ? retry.c_str() : nullptr),
+			TAG_END());
 		nta_incoming_destroy(irq);
 		return;
 	}
@@ -399,7 +406,8 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 	// its retransmissions); the transaction gets the stable tag.
 	slot->irq = nta_incoming_create(agent_, nullptr, msg, sip, TAG_END()); // takes msg
 	if (!slot->irq) {
-		logMessage(LogLevel::Warning, "cannot create a server transaction for " + source.remote);
+		logMessage(LogLevel::Warning,
+			   "cannot create a server transaction for " + source.remote);
 		return; // the callback finds nothing to answer
 	}
 	nta_incoming_tag(slot->irq, toTagFor(verdict.key).c_str());
@@ -409,16 +417,16 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 {
 	Waiting waiting = std::move(*slot);
 	waiting_.erase(slot);
-	logServed(outcome.accepted ? LogLevel::Info : LogLevel::Warning, waiting.remote, waiting.user,
-		  waiting.action, outcome);
+	logServed(outcome.accepted ? LogLevel::Info : LogLevel::Warning, waiting.remote,
+		  waiting.user, waiting.action, outcome);
 	int status = statusOf(outcome);
 	reportFinished(status_, waiting.note, status, outcome);
 	if (!waiting.irq)
 		return;
 	std::string retry = std::to_string(retryAfterSeconds(outcome));
-	nta_incoming_treply(waiting.irq, status, sip_status_phrase(status), SIPTAG_SERVER_STR(kServer),
-			    SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()),
-			    TAG_END());
+	nta_incoming_treply(
+		waiting.irq, status, sip_status_phrase(status), SIPTAG_SERVER_STR(kServer),
+		SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()), TAG_END());
 	nta_incoming_destroy(waiting.irq);
 }
 

@@ -66,7 +66,10 @@ public:
 	RequestGuard &guard() { return guard_; }
 
 	// StatusFeed
-	std::vector<Lockout> lockedOut(std::uint64_t nowMs) override { return guard_.lockedOut(nowMs); }
+	std::vector<Lockout> lockedOut(std::uint64_t nowMs) override
+	{
+		return guard_.lockedOut(nowMs);
+	}
 	bool unlock(std::string_view source) override
 	{
 		return guard_.unlock(source, EventLoop::nowMs());

@@ -43,10 +43,7 @@ std::string describePlan(const FilterPlan &plan)
 
 } // namespace
 
-SourceGate::SourceGate(EventLoop &loop)
-	: loop_(loop), refreshTimer_(loop), dropTimer_(loop)
-{
-}
+SourceGate::SourceGate(EventLoop &loop) : loop_(loop), refreshTimer_(loop), dropTimer_(loop) {}
 
 SourceGate::~SourceGate() = default;
 
@@ -83,7 +80,8 @@ void SourceGate::resolveDue()
 	if (!due.empty() && !resolver_) {
 		try {
 			resolver_ = std::make_unique<Resolver>(
-				loop_, [this](const ResolveTarget &target, const Resolution &result) {
+				loop_,
+				[this](const ResolveTarget &target, const Resolution &result) {
 					onResolved(target, result);
 				});
 		} catch (const std::exception &e) {
@@ -97,7 +95,8 @@ void SourceGate::resolveDue()
 	}
 	for (const ResolveTarget &target : due) {
 		if (logEnabled(LogLevel::Debug))
-			logMessage(LogLevel::Debug, "source filter: looking up " + target.toString());
+			logMessage(LogLevel::Debug,
+				   "source filter: looking up " + target.toString());
 		resolver_->lookup(target);
 	}
 	schedule();
@@ -136,14 +135,15 @@ void SourceGate::onResolved(const ResolveTarget &target, const Resolution &resul
 		break;
 	case NameTable::Change::Failed:
 		logMessage(LogLevel::Warning,
-			   "source filter: cannot resolve " + target.toString() + ": " + result.error +
+			   "source filter: cannot resolve " + target.toString() + ": " +
+				   result.error +
 				   "; requests from it are filtered out until it resolves",
 			   {{"SOURCE_FILTER", "unresolved"}, {"SOURCE_NAME", name}});
 		break;
 	case NameTable::Change::StillFailing:
 		if (logEnabled(LogLevel::Debug))
-			logMessage(LogLevel::Debug, "source filter: still cannot resolve " + name + ": " +
-							    result.error);
+			logMessage(LogLevel::Debug, "source filter: still cannot resolve " + name +
+							    ": " + result.error);
 		break;
 	case NameTable::Change::Unknown:
 		break;
@@ -176,8 +176,10 @@ void SourceGate::logDrop(const DropLog::Report &report)
 	const std::string from = report.prefix.empty() ? "other networks" : report.prefix;
 	std::string text;
 	if (report.first)
-		text = std::string("source filter: ") + what + " a request from " + report.lastSource +
-		       " (not a registrar, outbound proxy or checksync_trusted source); more from " +
+		text = std::string("source filter: ") + what + " a request from " +
+		       report.lastSource +
+		       " (not a registrar, outbound proxy or checksync_trusted source); more "
+		       "from " +
 		       from + " are counted and reported once a minute";
 	else
 		text = std::string("source filter: ") + what + " " + std::to_string(report.count) +
@@ -210,8 +212,8 @@ std::string SourceGate::status() const
 		resolved += entry.resolved ? 1 : 0;
 	std::string text = "source filter on";
 	if (!names_.entries().empty())
-		text += " (" + std::to_string(resolved) + " of " + std::to_string(names_.entries().size()) +
-			" names resolved)";
+		text += " (" + std::to_string(resolved) + " of " +
+			std::to_string(names_.entries().size()) + " names resolved)";
 	return text + ", " + std::to_string(drops_.total()) + " requests filtered";
 }
 

@@ -77,7 +77,8 @@ CheckSyncNote noteCheckSync(const StatusSink *sink, const sip_t *sip, std::strin
 	return note;
 }
 
-void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status, const CallOutcome &outcome)
+void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status,
+		    const CallOutcome &outcome)
 {
 	if (!sink)
 		return;

@@ -40,6 +40,7 @@ CheckSyncNote noteCheckSync(const StatusSink *sink, const sip_s *sip, std::strin
 			    const Verdict &verdict);
 
 // The final answer of a check-sync that was handed on.
-void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status, const CallOutcome &outcome);
+void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status,
+		    const CallOutcome &outcome);
 
 } // namespace checksyncd

@@ -69,7 +69,8 @@ int appendLockouts(sd_bus_message *reply, const std::vector<Lockout> &lockouts)
 	int r = sd_bus_message_open_container(reply, 'a', "{st}");
 	for (const Lockout &lockout : lockouts)
 		if (r >= 0)
-			r = appendEntry(reply, lockout.source, realtimeUsOf(lockout.untilMs, nowMs, nowUs));
+			r = appendEntry(reply, lockout.source,
+					realtimeUsOf(lockout.untilMs, nowMs, nowUs));
 	return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
@@ -79,20 +80,16 @@ int appendLastCheckSync(sd_bus_message *reply, const LastCheckSync &last)
 	int r = sd_bus_message_open_container(reply, 'a', "{sv}");
 	if (r >= 0 && last.seen)
 		r = sd_bus_message_append(
-			reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
-			"time", "t", last.timeUs,
-			"remote", "s", last.remote.c_str(),
-			"identity", "u", last.identity,
-			"event", "s", last.event.c_str(),
-			"action", "s", last.action.c_str(),
-			"authenticated", "b", static_cast<int>(last.authenticated),
-			"call_id", "s", last.callId.c_str(),
-			"sip_status", "u", last.sipStatus,
-			"provisioning", "s", std::string(provisioningName(last.provisioning)).c_str(),
+			reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "time", "t", last.timeUs,
+			"remote", "s", last.remote.c_str(), "identity", "u", last.identity, "event",
+			"s", last.event.c_str(), "action", "s", last.action.c_str(),
+			"authenticated", "b", static_cast<int>(last.authenticated), "call_id", "s",
+			last.callId.c_str(), "sip_status", "u", last.sipStatus, "provisioning", "s",
+			std::string(provisioningName(last.provisioning)).c_str(),
 			"provisioning_error", "s", last.provisioningError.c_str());
 	if (r >= 0 && last.seen && last.result)
-		r = sd_bus_message_append(reply, "{sv}{sv}{sv}",
-					  "result", "s", last.result->success ? "success" : "failure",
+		r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "result", "s",
+					  last.result->success ? "success" : "failure",
 					  "result_message", "s", last.result->message.c_str(),
 					  "result_time", "t", last.result->timeUs);
 	return r < 0 ? r : sd_bus_message_close_container(reply);
@@ -101,10 +98,9 @@ int appendLastCheckSync(sd_bus_message *reply, const LastCheckSync &last)
 // Plug and play: its state, last server and last URL handed over.
 int appendPlugAndPlay(sd_bus_message *reply, const PlugAndPlayStatus &pnp)
 {
-	return sd_bus_message_append(reply, "a{sv}", 3,
-				     "state", "s", std::string(pnpStateName(pnp.state)).c_str(),
-				     "last_server", "s", pnp.lastServer.c_str(),
-				     "last_url", "s", pnp.lastUrl.c_str());
+	return sd_bus_message_append(
+		reply, "a{sv}", 3, "state", "s", std::string(pnpStateName(pnp.state)).c_str(),
+		"last_server", "s", pnp.lastServer.c_str(), "last_url", "s", pnp.lastUrl.c_str());
 }
 
 } // namespace
@@ -116,11 +112,14 @@ struct StatusService::Callbacks {
 			       const char *property, sd_bus_message *reply, void *userdata,
 			       sd_bus_error *error) noexcept;
 	static int onUnlock(sd_bus_message *call, void *userdata, sd_bus_error *error) noexcept;
-	static int onActionFinished(sd_bus_message *signal, void *userdata, sd_bus_error *error) noexcept;
+	static int onActionFinished(sd_bus_message *signal, void *userdata,
+				    sd_bus_error *error) noexcept;
 	static int onNameReply(sd_bus_message *reply, void *userdata, sd_bus_error *error) noexcept;
-	static int onMatchReply(sd_bus_message *reply, void *userdata, sd_bus_error *error) noexcept;
+	static int onMatchReply(sd_bus_message *reply, void *userdata,
+				sd_bus_error *error) noexcept;
 
-	static int appendProperty(StatusService &self, std::string_view property, sd_bus_message *reply);
+	static int appendProperty(StatusService &self, std::string_view property,
+				  sd_bus_message *reply);
 	static int unlock(StatusService &self, sd_bus_message *call, sd_bus_error *error);
 	static void actionFinished(StatusService &self, sd_bus_message *signal);
 };
@@ -142,8 +141,8 @@ const sd_bus_vtable StatusService::Callbacks::vtable[] = {
 	CHECKSYNCD_PROPERTY("Counters", "a{st}"),
 	CHECKSYNCD_PROPERTY("LockedOut", "a{st}"),
 	CHECKSYNCD_PROPERTY("PlugAndPlay", "a{sv}"),
-	SD_BUS_METHOD_WITH_NAMES("Unlock", "s", SD_BUS_PARAM(source), "", , &StatusService::Callbacks::onUnlock,
-				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Unlock", "s", SD_BUS_PARAM(source), "", ,
+				 &StatusService::Callbacks::onUnlock, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_VTABLE_END,
 };
 
@@ -167,7 +166,8 @@ void StatusService::attach(sd_bus *bus, bool atStart)
 	sd_bus_slot *slot = nullptr;
 	int r = sd_bus_add_object_vtable(bus, &slot, kPath, kInterface, Callbacks::vtable, this);
 	if (r < 0) {
-		logMessage(LogLevel::Error, std::string("cannot export ") + kPath + ": " + errnoText(r));
+		logMessage(LogLevel::Error,
+			   std::string("cannot export ") + kPath + ": " + errnoText(r));
 		return;
 	}
 	object_.reset(slot);
@@ -180,7 +180,8 @@ void StatusService::attach(sd_bus *bus, bool atStart)
 				      kProvisioningInterface, "ActionFinished",
 				      &Callbacks::onActionFinished, &Callbacks::onMatchReply, this);
 	if (r < 0)
-		logMessage(LogLevel::Warning, std::string("cannot listen for ActionFinished: ") + errnoText(r));
+		logMessage(LogLevel::Warning,
+			   std::string("cannot listen for ActionFinished: ") + errnoText(r));
 	else
 		match_.reset(slot);
 
@@ -189,14 +190,16 @@ void StatusService::attach(sd_bus *bus, bool atStart)
 	if (atStart) {
 		r = sd_bus_request_name(bus, kService, 0);
 		if (r < 0)
-			logMessage(LogLevel::Error, std::string("cannot own ") + kService + " on the " +
-							    bus_.address() + " bus: " + errnoText(r));
+			logMessage(LogLevel::Error, std::string("cannot own ") + kService +
+							    " on the " + bus_.address() +
+							    " bus: " + errnoText(r));
 		return;
 	}
 	slot = nullptr;
 	r = sd_bus_request_name_async(bus, &slot, kService, 0, &Callbacks::onNameReply, this);
 	if (r < 0)
-		logMessage(LogLevel::Error, std::string("cannot own ") + kService + ": " + errnoText(r));
+		logMessage(LogLevel::Error,
+			   std::string("cannot own ") + kService + ": " + errnoText(r));
 	else
 		name_.reset(slot);
 }
@@ -213,13 +216,15 @@ void StatusService::busLost()
 	match_.reset();
 }
 
-int StatusService::Callbacks::onNameReply(sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept
+int StatusService::Callbacks::onNameReply(sd_bus_message *reply, void *userdata,
+					  sd_bus_error *) noexcept
 {
 	auto *self = static_cast<StatusService *>(userdata);
 	self->name_.reset();
 	if (const sd_bus_error *error = sd_bus_message_get_error(reply))
-		logMessage(LogLevel::Error, std::string("cannot own ") + kService + ": " +
-						    (error->message ? error->message : error->name));
+		logMessage(LogLevel::Error,
+			   std::string("cannot own ") + kService + ": " +
+				   (error->message ? error->message : error->name));
 	return 0;
 }
 
@@ -227,8 +232,9 @@ int StatusService::Callbacks::onMatchReply(sd_bus_message *reply, void *, sd_bus
 {
 	// Without this handler sd-bus would close the connection on an error.
 	if (const sd_bus_error *error = sd_bus_message_get_error(reply))
-		logMessage(LogLevel::Warning, std::string("cannot listen for ActionFinished: ") +
-						      (error->message ? error->message : error->name));
+		logMessage(LogLevel::Warning,
+			   std::string("cannot listen for ActionFinished: ") +
+				   (error->message ? error->message : error->name));
 	return 0;
 }
 
@@ -330,7 +336,8 @@ void StatusService::flush()
 	strv.push_back(nullptr);
 	int r = sd_bus_emit_properties_changed_strv(bus, kPath, kInterface, strv.data());
 	if (r < 0)
-		logMessage(LogLevel::Warning, std::string("cannot emit PropertiesChanged: ") + errnoText(r));
+		logMessage(LogLevel::Warning,
+			   std::string("cannot emit PropertiesChanged: ") + errnoText(r));
 }
 
 void StatusService::refreshLockouts()
@@ -349,15 +356,17 @@ void StatusService::refreshLockouts()
 		expiry_.cancel();
 }
 
-int StatusService::Callbacks::getProperty(sd_bus *, const char *, const char *, const char *property,
-					  sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept
+int StatusService::Callbacks::getProperty(sd_bus *, const char *, const char *,
+					  const char *property, sd_bus_message *reply,
+					  void *userdata, sd_bus_error *) noexcept
 {
 	try {
 		return appendProperty(*static_cast<StatusService *>(userdata), property, reply);
 	} catch (const std::bad_alloc &) {
 		return -ENOMEM;
 	} catch (const std::exception &e) {
-		logMessage(LogLevel::Error, std::string("reading a status property failed: ") + e.what());
+		logMessage(LogLevel::Error,
+			   std::string("reading a status property failed: ") + e.what());
 		return -EIO;
 	}
 }
@@ -367,7 +376,8 @@ int StatusService::Callbacks::appendProperty(StatusService &self, std::string_vi
 {
 	const StatusModel &model = self.model_;
 	if (property == "State")
-		return sd_bus_message_append(reply, "s", std::string(stateName(model.state())).c_str());
+		return sd_bus_message_append(reply, "s",
+					     std::string(stateName(model.state())).c_str());
 	if (property == "SettingsFile")
 		return sd_bus_message_append(reply, "s", model.settingsFile().c_str());
 	if (property == "SettingsError")
@@ -387,7 +397,8 @@ int StatusService::Callbacks::appendProperty(StatusService &self, std::string_vi
 	return appendLockouts(reply, model.lockouts());
 }
 
-int StatusService::Callbacks::onUnlock(sd_bus_message *call, void *userdata, sd_bus_error *error) noexcept
+int StatusService::Callbacks::onUnlock(sd_bus_message *call, void *userdata,
+				       sd_bus_error *error) noexcept
 {
 	try {
 		return unlock(*static_cast<StatusService *>(userdata), call, error);
@@ -421,19 +432,23 @@ int StatusService::Callbacks::unlock(StatusService &self, sd_bus_message *call, 
 	}
 	sd_bus_creds_unref(creds);
 	if (r < 0 || (uid != 0 && uid != getuid()))
-		return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "only root may lift a lockout");
+		return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+					"only root may lift a lockout");
 
 	// An address, or a prefix as LockedOut shows it ("2001:db8::/64").
 	std::optional<SourcePrefix> prefix = SourcePrefix::parse(text);
 	if (!prefix)
-		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "not an IP address: \"%s\"",
+		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+					 "not an IP address: \"%s\"",
 					 printableUtf8(text, 64).c_str());
 	std::string source = prefix->toString();
 	if (!self.feed_ || !self.feed_->unlock(source))
-		return sd_bus_error_setf(error, kErrorNotLockedOut, "%s is not locked out", source.c_str());
+		return sd_bus_error_setf(error, kErrorNotLockedOut, "%s is not locked out",
+					 source.c_str());
 
 	logMessage(LogLevel::Notice,
-		   "lockout lifted: source=" + source + " (Unlock by uid " + std::to_string(uid) + ")",
+		   "lockout lifted: source=" + source + " (Unlock by uid " + std::to_string(uid) +
+			   ")",
 		   {{"SIP_SOURCE_IP", source}, {"AUTH_REASON", "unlocked"}});
 	self.refreshLockouts();
 	self.changed();
@@ -446,7 +461,8 @@ int StatusService::Callbacks::onActionFinished(sd_bus_message *signal, void *use
 	try {
 		actionFinished(*static_cast<StatusService *>(userdata), signal);
 	} catch (const std::exception &e) {
-		logMessage(LogLevel::Error, std::string("handling ActionFinished failed: ") + e.what());
+		logMessage(LogLevel::Error,
+			   std::string("handling ActionFinished failed: ") + e.what());
 	}
 	return 0;
 }
@@ -458,9 +474,13 @@ void StatusService::Callbacks::actionFinished(StatusService &self, sd_bus_messag
 	// well-known sender pass: anyone could send one. The provisioning
 	// process broadcasts, and the bus checked who sent that.
 	if (sd_bus_message_get_destination(signal)) {
-		logMessage(LogLevel::Debug,
-			   std::string("ignoring an ActionFinished addressed to this daemon from ") +
-				   printableUtf8(sd_bus_message_get_sender(signal) ? sd_bus_message_get_sender(signal) : "?", 64));
+		logMessage(
+			LogLevel::Debug,
+			std::string("ignoring an ActionFinished addressed to this daemon from ") +
+				printableUtf8(sd_bus_message_get_sender(signal)
+						      ? sd_bus_message_get_sender(signal)
+						      : "?",
+					      64));
 		return;
 	}
 	const char *action = nullptr;
@@ -469,7 +489,8 @@ void StatusService::Callbacks::actionFinished(StatusService &self, sd_bus_messag
 	const char *message = nullptr;
 	int r = sd_bus_message_read(signal, "ssbs", &action, &callId, &success, &message);
 	if (r < 0) {
-		logMessage(LogLevel::Warning, "ignoring an ActionFinished signal without (ssbs) arguments");
+		logMessage(LogLevel::Warning,
+			   "ignoring an ActionFinished signal without (ssbs) arguments");
 		return;
 	}
 	std::string what = printableUtf8(action, kMaxActionBytes);

@@ -51,7 +51,8 @@ ConnectionLimits::Limits limitsFor(rlim_t descriptors)
 	const rlim_t reserved = TcpGuard::kReservedDescriptors;
 	std::size_t room = TcpGuard::kMaxConnections;
 	if (descriptors != RLIM_INFINITY)
-		room = descriptors > reserved ? static_cast<std::size_t>(descriptors - reserved) : 0;
+		room = descriptors > reserved ? static_cast<std::size_t>(descriptors - reserved)
+					      : 0;
 	std::size_t total = std::min(TcpGuard::kMaxConnections, room);
 	return {total, std::min(TcpGuard::kMaxConnectionsPerSource, total),
 		TcpGuard::kFirstRequestMs, TcpGuard::kIdleMs};
@@ -60,7 +61,8 @@ ConnectionLimits::Limits limitsFor(rlim_t descriptors)
 bool isWildcard(const sockaddr_storage &address)
 {
 	if (address.ss_family == AF_INET)
-		return reinterpret_cast<const sockaddr_in &>(address).sin_addr.s_addr == htonl(INADDR_ANY);
+		return reinterpret_cast<const sockaddr_in &>(address).sin_addr.s_addr ==
+		       htonl(INADDR_ANY);
 	const auto &in6 = reinterpret_cast<const sockaddr_in6 &>(address);
 	return IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr);
 }
@@ -186,7 +188,8 @@ TcpGuard::TcpGuard(EventLoop &loop)
 		sockaddr_storage local{};
 		socklen_t length = sizeof(local);
 		if (!streamSocket(fd, listening) || !listening ||
-		    getsockname(fd, reinterpret_cast<sockaddr *>(&local), &length) != 0 || !isInet(local))
+		    getsockname(fd, reinterpret_cast<sockaddr *>(&local), &length) != 0 ||
+		    !isInet(local))
 			continue;
 		listeners_.push_back({fd, local});
 	}
@@ -196,9 +199,10 @@ TcpGuard::TcpGuard(EventLoop &loop)
 	const ConnectionLimits::Limits &l = limits_.limits();
 	rlim_t descriptors = descriptorLimit();
 	if (l.total == 0)
-		logMessage(LogLevel::Warning,
-			   "the descriptor limit (" + std::to_string(descriptors) +
-				   ") leaves no room for SIP over TCP: every TCP connection is closed at once");
+		logMessage(LogLevel::Warning, "the descriptor limit (" +
+						      std::to_string(descriptors) +
+						      ") leaves no room for SIP over TCP: every "
+						      "TCP connection is closed at once");
 	else
 		logMessage(LogLevel::Debug, "SIP over TCP: at most " + std::to_string(l.total) +
 						    " connections, " + std::to_string(l.perSource) +
@@ -243,8 +247,9 @@ void TcpGuard::beforePoll()
 	std::uint64_t now = EventLoop::nowMs();
 	if (now >= nextExhaustedLogMs_) {
 		nextExhaustedLogMs_ = now + kExhaustedLogIntervalMs;
-		logMessage(LogLevel::Warning, "out of file descriptors: closing SIP TCP connections "
-					      "to make room");
+		logMessage(LogLevel::Warning,
+			   "out of file descriptors: closing SIP TCP connections "
+			   "to make room");
 	}
 	// Give one back at once, so that tport's pending accept() succeeds
 	// instead of failing again, and shed a connection for the next one.
@@ -272,7 +277,8 @@ bool TcpGuard::isConnection(int fd, Socket &socket) const
 	length = sizeof(peer);
 	if (getpeername(fd, reinterpret_cast<sockaddr *>(&peer), &length) != 0)
 		return false;
-	std::optional<ConnectionSource> source = connectionSourceOf(reinterpret_cast<sockaddr *>(&peer));
+	std::optional<ConnectionSource> source = connectionSourceOf(
+		reinterpret_cast<sockaddr *>(&peer));
 	if (!source)
 		return false;
 	socket.source = *source;
@@ -288,7 +294,8 @@ void TcpGuard::scan(bool outOfDescriptors)
 	auto previous = sockets_.begin();
 	int highest = -1;
 	for (int fd = 0; fd < scanEnd_; fd++) {
-		struct stat st {};
+		struct stat st {
+		};
 		if (fstat(fd, &st) != 0)
 			continue;
 		highest = fd;
@@ -300,7 +307,8 @@ void TcpGuard::scan(bool outOfDescriptors)
 		while (previous != sockets_.end() && previous->fd < fd)
 			++previous;
 		Socket socket{fd, st.st_ino, false, {}, {}, {}};
-		if (previous != sockets_.end() && previous->fd == fd && previous->inode == socket.inode)
+		if (previous != sockets_.end() && previous->fd == fd &&
+		    previous->inode == socket.inode)
 			socket = *previous;
 		else
 			socket.connection = isConnection(fd, socket);
@@ -355,7 +363,8 @@ void TcpGuard::shutDown(ConnectionLimits::Close close)
 	(void)shutdown(socket->fd, SHUT_RDWR);
 	if (logEnabled(LogLevel::Debug))
 		logMessage(LogLevel::Debug,
-			   "closing TCP connection from " + socket->remote + ": " + reasonText(close.reason),
+			   "closing TCP connection from " + socket->remote + ": " +
+				   reasonText(close.reason),
 			   {{"SIP_REMOTE", socket->remote}});
 }
 

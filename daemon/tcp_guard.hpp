@@ -130,11 +130,11 @@ private:
 	ConnectionLimits limits_;
 	std::vector<Listener> listeners_;
 	std::vector<Socket> sockets_; // every socket of the last scan
-	int reserve_ = -1;	      // /dev/null, given back when descriptors run out
-	int lowestFree_ = -1;	      // as of the last probe
-	int scanEnd_ = 0;	      // first descriptor not looked at
+	int reserve_ = -1;            // /dev/null, given back when descriptors run out
+	int lowestFree_ = -1;         // as of the last probe
+	int scanEnd_ = 0;             // first descriptor not looked at
 	std::uint64_t nextExhaustedLogMs_ = 0;
-	Timer timer_; // the next connection's deadline, or a recheck
+	Timer timer_;                      // the next connection's deadline, or a recheck
 	std::shared_ptr<TcpGuard *> self_; // the pre-poll hook's way back
 };
 

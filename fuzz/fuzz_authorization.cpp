@@ -247,8 +247,8 @@ void checkChallenges(const std::vector<std::string> &challenges, const Settings 
 		FUZZ_CHECK(parseAlgorithm(parsed.algorithm) == offered[i].second);
 		FUZZ_CHECK(parsed.qop == (settings.qop == QopPolicy::Auth));
 		FUZZ_CHECK(parsed.stale == stale);
-		std::optional<NonceFacts> facts =
-			nonces.verify(parsed.nonce, offered[i].first, request.sourceIp);
+		std::optional<NonceFacts> facts = nonces.verify(parsed.nonce, offered[i].first,
+								request.sourceIp);
 		FUZZ_CHECK(facts && facts->algorithm == offered[i].second);
 	}
 }
@@ -381,10 +381,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 			nonce = nonces.issue(kIssuedMs, algorithm, settings.qop != QopPolicy::Auth,
 					     realm, kSourceIp);
 		} else {
-			std::vector<std::string> challenges =
-				makeChallenges(settings, before->realms, issue, false, nonces);
+			std::vector<std::string> challenges = makeChallenges(
+				settings, before->realms, issue, false, nonces);
 			checkChallenges(challenges, settings, before->realms, issue, false, nonces);
-			nonce = parseChallenge(challenges[challengeIndex % challenges.size()]).nonce;
+			nonce = parseChallenge(challenges[challengeIndex % challenges.size()])
+					.nonce;
 		}
 		nonceReplaced = replaceAll(text, kNonceMarker, nonce);
 	}
@@ -392,8 +393,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	bool responseReplaced = false;
 	if (text.find(kResponseMarker) != std::string::npos) {
 		UniqueMsg withNonce = parseDatagram(text);
-		std::optional<std::string> response =
-			withNonce ? rightResponse(withNonce.get(), settings, *before) : std::nullopt;
+		std::optional<std::string> response = withNonce ? rightResponse(withNonce.get(),
+										settings, *before)
+								: std::nullopt;
 		if (response)
 			responseReplaced = replaceAll(text, kResponseMarker, *response);
 	}
@@ -441,16 +443,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		FUZZ_CHECK(outcome.identity != nullptr);
 		FUZZ_CHECK(outcome.username == outcome.identity->authUser());
 		// The nonce authorises exactly one request.
-		AuthOutcome again = verifyAuthorization(sip->sip_authorization, settings,
-							d->realms, request, nonces, used);
+		AuthOutcome again = verifyAuthorization(sip->sip_authorization, settings, d->realms,
+							request, nonces, used);
 		FUZZ_CHECK(again.result == AuthResult::Replayed);
 	}
 
 	// The 401 the daemon would send (also after an Ok, to cover both
 	// stale forms).
 	bool stale = isStale(outcome.result);
-	std::vector<std::string> challenges =
-		makeChallenges(settings, d->realms, request, stale, nonces);
+	std::vector<std::string> challenges = makeChallenges(settings, d->realms, request, stale,
+							     nonces);
 	checkChallenges(challenges, settings, d->realms, request, stale, nonces);
 	return 0;
 }

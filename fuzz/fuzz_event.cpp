@@ -58,7 +58,8 @@ const std::vector<Settings> &variants()
 		std::string identity(kIdentity);
 		std::vector<Settings> all;
 		all.push_back(settingsFrom(identity));
-		all.push_back(settingsFrom(identity + "<challenge_checksync>on</challenge_checksync>"));
+		all.push_back(
+			settingsFrom(identity + "<challenge_checksync>on</challenge_checksync>"));
 		all.push_back(settingsFrom(identity + "<challenge_reboot>on</challenge_reboot>"));
 		all.push_back(settingsFrom(identity + "<checksync_action>sync</checksync_action>"));
 		all.push_back(settingsFrom(identity + "<checksync_action>reboot</checksync_action>"
@@ -67,11 +68,14 @@ const std::vector<Settings> &variants()
 		const std::string every = "<checksync_events>check-sync,resync,reboot,reboot_now,"
 					  "restart_now</checksync_events>";
 		all.push_back(settingsFrom(identity + every));
-		all.push_back(settingsFrom(identity + every + "<challenge_reboot>on</challenge_reboot>"));
-		all.push_back(settingsFrom(identity + every + "<checksync_action>sync</checksync_action>"
-							      "<challenge_reboot>on</challenge_reboot>"));
-		all.push_back(settingsFrom(identity + "<checksync_events>resync,reboot_now</checksync_events>"
-						      "<challenge_checksync>on</challenge_checksync>"));
+		all.push_back(
+			settingsFrom(identity + every + "<challenge_reboot>on</challenge_reboot>"));
+		all.push_back(settingsFrom(identity + every +
+					   "<checksync_action>sync</checksync_action>"
+					   "<challenge_reboot>on</challenge_reboot>"));
+		all.push_back(settingsFrom(identity +
+					   "<checksync_events>resync,reboot_now</checksync_events>"
+					   "<challenge_checksync>on</challenge_checksync>"));
 		return all;
 	}();
 	return settings;
@@ -111,7 +115,8 @@ void checkPlan(const Settings *settings, const RequestFacts &facts)
 		break;
 	}
 	const EventPackage package = facts.event.package;
-	const bool readsReboot = package == EventPackage::CheckSync || package == EventPackage::Resync;
+	const bool readsReboot = package == EventPackage::CheckSync ||
+				 package == EventPackage::Resync;
 	// Only the packages that carry a reboot choice report one.
 	if (!readsReboot)
 		FUZZ_CHECK(!facts.event.reboot.has_value() && !facts.event.badRebootValue);
@@ -122,7 +127,8 @@ void checkPlan(const Settings *settings, const RequestFacts &facts)
 	for (std::string_view rest = allowed; !rest.empty();) {
 		const auto comma = rest.find(", ");
 		listed = listed || rest.substr(0, comma) == name;
-		rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+		rest = comma == std::string_view::npos ? std::string_view()
+						       : rest.substr(comma + 2);
 	}
 	if (!listed) {
 		FUZZ_CHECK(plan.answer == Answer::BadEvent);
@@ -207,8 +213,8 @@ std::optional<EventInfo> throughMessage(std::string_view name, std::string_view 
 	bool servable = facts.event.kind == EventInfo::Kind::Known && !facts.event.badRebootValue;
 	if (servable) {
 		// The daemon's own encoder (common/sofia.hpp).
-		std::string text =
-			headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event));
+		std::string text = headerValue(
+			reinterpret_cast<const sip_header_t *>(sip->sip_event));
 		// Re-parsing what we would pass on gives the same classification.
 		SuHome home;
 		sip_event_t *again = sip_event_make(home.get(), text.c_str());

@@ -111,16 +111,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		return 0;
 	const unsigned selector = data[0];
 	const Settings &settings = variants()[selector & 3];
-	const SourceAddress source =
-		*SourceAddress::fromText((selector & 4) ? "2001:db8::7" : "192.0.2.7", 5060);
+	const SourceAddress source = *SourceAddress::fromText(
+		(selector & 4) ? "2001:db8::7" : "192.0.2.7", 5060);
 	const unsigned repeats = (selector >> 3) & 3;
 
-	UniqueMsg msg = parseDatagram(std::string_view(reinterpret_cast<const char *>(data + 1), size - 1));
+	UniqueMsg msg = parseDatagram(
+		std::string_view(reinterpret_cast<const char *>(data + 1), size - 1));
 	if (!msg)
 		return 0;
 	sip_t *sip = sip_object(msg.get());
 	// What nta hands over: a request line, a Via and a CSeq.
-	if (!sip || !sip->sip_request || !sip->sip_via || !sip->sip_cseq || msg_has_error(msg.get()))
+	if (!sip || !sip->sip_request || !sip->sip_via || !sip->sip_cseq ||
+	    msg_has_error(msg.get()))
 		return 0;
 
 	const url_t *ruri = sip->sip_request->rq_url;
@@ -148,7 +150,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	case 0:
 		FUZZ_CHECK(verdict.serve || request.method == "ACK");
 		break;
-	case 200: case 400: case 401: case 403: case 404: case 405: case 489: case 503:
+	case 200:
+	case 400:
+	case 401:
+	case 403:
+	case 404:
+	case 405:
+	case 489:
+	case 503:
 		FUZZ_CHECK(!verdict.serve);
 		break;
 	default:

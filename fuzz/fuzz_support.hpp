@@ -31,13 +31,13 @@ inline constexpr std::size_t kMaxMessage = 8192;
 
 // Abort with a message when an invariant fails: libFuzzer's deadly-signal
 // handler saves the input as crash-*.
-#define FUZZ_CHECK(condition)                                                            \
-	do {                                                                             \
-		if (!(condition)) {                                                      \
-			std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,   \
-				     __LINE__, #condition);                              \
-			std::abort();                                                    \
-		}                                                                        \
+#define FUZZ_CHECK(condition)                                                                      \
+	do {                                                                                       \
+		if (!(condition)) {                                                                \
+			std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,  \
+				     #condition);                                                  \
+			std::abort();                                                              \
+		}                                                                                  \
 	} while (false)
 
 using checksyncd::SuHome;

@@ -59,7 +59,10 @@ struct SdDeleter {
 	void operator()(sd_bus_slot *slot) const noexcept { (void)sd_bus_slot_unref(slot); }
 	void operator()(sd_bus_message *m) const noexcept { (void)sd_bus_message_unref(m); }
 	void operator()(sd_event *event) const noexcept { (void)sd_event_unref(event); }
-	void operator()(sd_event_source *s) const noexcept { (void)sd_event_source_disable_unref(s); }
+	void operator()(sd_event_source *s) const noexcept
+	{
+		(void)sd_event_source_disable_unref(s);
+	}
 	void operator()(FILE *file) const noexcept { (void)std::fclose(file); }
 };
 
@@ -78,10 +81,14 @@ struct SetupError {
 static void check(int r, const char *what)
 {
 	if (r < 0)
-		throw SetupError{ std::string(what) + ": " + std::strerror(-r) };
+		throw SetupError{std::string(what) + ": " + std::strerror(-r)};
 }
 
-enum class Method { Resync, Reboot, Provision };
+enum class Method {
+	Resync,
+	Reboot,
+	Provision
+};
 
 static constexpr unsigned kFailResync = 1U << 0;
 static constexpr unsigned kFailReboot = 1U << 1;
@@ -114,7 +121,11 @@ static const char *methodName(Method method)
 }
 
 /* Whether, and how, an accepted call is followed by ActionFinished. */
-enum class Finish { None, Success, Failure };
+enum class Finish {
+	None,
+	Success,
+	Failure
+};
 
 /* How the next call is answered. */
 struct Behaviour {
@@ -205,7 +216,8 @@ static Behaviour readControl(const std::string &path, Behaviour behaviour)
 			continue;
 		size_t eq = text.find('=');
 		std::string_view key = trim(text.substr(0, eq));
-		std::string_view value = eq == std::string_view::npos ? std::string_view() : trim(text.substr(eq + 1));
+		std::string_view value = eq == std::string_view::npos ? std::string_view()
+								      : trim(text.substr(eq + 1));
 		if (key == "fail") {
 			if (auto mask = parseFail(value)) {
 				behaviour.failMask = *mask;
@@ -225,7 +237,8 @@ static Behaviour readControl(const std::string &path, Behaviour behaviour)
 			behaviour.finishMessage = std::string(value);
 			continue;
 		}
-		std::fprintf(stderr, "provisioning-standin: %s: ignoring line \"%s\"\n", path.c_str(), line.c_str());
+		std::fprintf(stderr, "provisioning-standin: %s: ignoring line \"%s\"\n",
+			     path.c_str(), line.c_str());
 	}
 	return behaviour;
 }
@@ -265,19 +278,19 @@ static int readValue(sd_bus_message *m, const char *signature, Value &out)
 	case SD_BUS_TYPE_BYTE: {
 		uint8_t value = 0;
 		r = readBasic(m, type, value);
-		out = uint64_t{ value };
+		out = uint64_t{value};
 		break;
 	}
 	case SD_BUS_TYPE_UINT16: {
 		uint16_t value = 0;
 		r = readBasic(m, type, value);
-		out = uint64_t{ value };
+		out = uint64_t{value};
 		break;
 	}
 	case SD_BUS_TYPE_UINT32: {
 		uint32_t value = 0;
 		r = readBasic(m, type, value);
-		out = uint64_t{ value };
+		out = uint64_t{value};
 		break;
 	}
 	case SD_BUS_TYPE_UINT64: {
@@ -289,13 +302,13 @@ static int readValue(sd_bus_message *m, const char *signature, Value &out)
 	case SD_BUS_TYPE_INT16: {
 		int16_t value = 0;
 		r = readBasic(m, type, value);
-		out = int64_t{ value };
+		out = int64_t{value};
 		break;
 	}
 	case SD_BUS_TYPE_INT32: {
 		int32_t value = 0;
 		r = readBasic(m, type, value);
-		out = int64_t{ value };
+		out = int64_t{value};
 		break;
 	}
 	case SD_BUS_TYPE_INT64: {
@@ -321,7 +334,7 @@ static int readValue(sd_bus_message *m, const char *signature, Value &out)
 	}
 	default:
 		r = sd_bus_message_skip(m, signature);
-		out = Unsupported{ signature };
+		out = Unsupported{signature};
 		break;
 	}
 	return r < 0 ? r : 0;
@@ -425,7 +438,8 @@ static void appendValue(std::string &out, const Value &value, bool json)
 	}
 }
 
-static std::string recordLine(Method method, std::string_view sender, const Details &details, bool fail)
+static std::string recordLine(Method method, std::string_view sender, const Details &details,
+			      bool fail)
 {
 	std::string line = "{\"method\":";
 	appendQuoted(line, methodName(method));
@@ -447,7 +461,8 @@ static std::string recordLine(Method method, std::string_view sender, const Deta
 	return line;
 }
 
-static std::string announceLine(Method method, const Details &details, const Behaviour &behaviour, bool fail)
+static std::string announceLine(Method method, const Details &details, const Behaviour &behaviour,
+				bool fail)
 {
 	std::string line = "provisioning: ";
 	line += methodName(method);
@@ -476,7 +491,8 @@ static std::string announceLine(Method method, const Details &details, const Beh
 static int answer(sd_bus_message *call, Method method, bool fail)
 {
 	if (fail)
-		return sd_bus_reply_method_errorf(call, kErrorFailed, "%s refused by stand-in", methodName(method));
+		return sd_bus_reply_method_errorf(call, kErrorFailed, "%s refused by stand-in",
+						  methodName(method));
 	return sd_bus_reply_method_return(call, nullptr);
 }
 
@@ -496,12 +512,10 @@ struct PendingReply {
 };
 
 /* Owns every subsystem in start order, so teardown runs in reverse. */
-class Standin {
+class Standin
+{
 public:
-	explicit Standin(Options options)
-		: options_(std::move(options))
-	{
-	}
+	explicit Standin(Options options) : options_(std::move(options)) {}
 
 	Standin(const Standin &) = delete;
 	Standin &operator=(const Standin &) = delete;
@@ -510,7 +524,8 @@ public:
 	int run();
 
 private:
-	static int onSignal(sd_event_source *source, const struct signalfd_siginfo *info, void *userdata) noexcept;
+	static int onSignal(sd_event_source *source, const struct signalfd_siginfo *info,
+			    void *userdata) noexcept;
 	static int onMethod(sd_bus_message *m, void *userdata, sd_bus_error *error) noexcept;
 	static int onTimer(sd_event_source *source, uint64_t usec, void *userdata) noexcept;
 
@@ -536,12 +551,12 @@ private:
 
 const sd_bus_vtable Standin::vtable_[] = {
 	SD_BUS_VTABLE_START(0),
-	SD_BUS_METHOD_WITH_NAMES("Resync", "a{sv}", SD_BUS_PARAM(details), "", "", &Standin::onMethod,
-				 SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("Reboot", "a{sv}", SD_BUS_PARAM(details), "", "", &Standin::onMethod,
-				 SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("Provision", "a{sv}", SD_BUS_PARAM(details), "", "", &Standin::onMethod,
-				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Resync", "a{sv}", SD_BUS_PARAM(details), "", "",
+				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Reboot", "a{sv}", SD_BUS_PARAM(details), "", "",
+				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Provision", "a{sv}", SD_BUS_PARAM(details), "", "",
+				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_NAMES("ActionFinished", "ssbs",
 				 SD_BUS_PARAM(action) SD_BUS_PARAM(call_id) SD_BUS_PARAM(success)
 					 SD_BUS_PARAM(message),
@@ -569,9 +584,11 @@ void Standin::start()
 		check(-errno, "sigprocmask");
 
 	sd_event_source *source = nullptr;
-	check(sd_event_add_signal(event_.get(), &source, SIGTERM, &Standin::onSignal, this), "sd_event_add_signal(SIGTERM)");
+	check(sd_event_add_signal(event_.get(), &source, SIGTERM, &Standin::onSignal, this),
+	      "sd_event_add_signal(SIGTERM)");
 	sigterm_.reset(source);
-	check(sd_event_add_signal(event_.get(), &source, SIGINT, &Standin::onSignal, this), "sd_event_add_signal(SIGINT)");
+	check(sd_event_add_signal(event_.get(), &source, SIGINT, &Standin::onSignal, this),
+	      "sd_event_add_signal(SIGINT)");
 	sigint_.reset(source);
 
 	sd_bus *bus = nullptr;
@@ -588,12 +605,14 @@ void Standin::start()
 		check(sd_bus_set_bus_client(bus_.get(), 1), "sd_bus_set_bus_client");
 		check(sd_bus_start(bus_.get()), "sd_bus_start");
 	}
-	check(sd_bus_attach_event(bus_.get(), event_.get(), SD_EVENT_PRIORITY_NORMAL), "sd_bus_attach_event");
+	check(sd_bus_attach_event(bus_.get(), event_.get(), SD_EVENT_PRIORITY_NORMAL),
+	      "sd_bus_attach_event");
 	/* A stand-in whose bus went away is of no use: leave the loop with 1. */
 	check(sd_bus_set_exit_on_disconnect(bus_.get(), 1), "sd_bus_set_exit_on_disconnect");
 
 	sd_bus_slot *slot = nullptr;
-	check(sd_bus_add_object_vtable(bus_.get(), &slot, kObject, kInterface, vtable_, this), "sd_bus_add_object_vtable");
+	check(sd_bus_add_object_vtable(bus_.get(), &slot, kObject, kInterface, vtable_, this),
+	      "sd_bus_add_object_vtable");
 	object_.reset(slot);
 
 	check(sd_bus_request_name(bus_.get(), kService, 0), "sd_bus_request_name");
@@ -639,7 +658,7 @@ int Standin::onTimer(sd_event_source *, uint64_t, void *userdata) noexcept
 int Standin::handleCall(sd_bus_message *m)
 {
 	const char *member = sd_bus_message_get_member(m);
-	Method method = std::strcmp(member, "Reboot") == 0	  ? Method::Reboot
+	Method method = std::strcmp(member, "Reboot") == 0      ? Method::Reboot
 			: std::strcmp(member, "Provision") == 0 ? Method::Provision
 								: Method::Resync;
 
@@ -650,7 +669,8 @@ int Standin::handleCall(sd_bus_message *m)
 	Details details;
 	int r = readDetails(m, details);
 	if (r < 0) {
-		std::fprintf(stderr, "provisioning-standin: %s: bad details: %s\n", methodName(method), std::strerror(-r));
+		std::fprintf(stderr, "provisioning-standin: %s: bad details: %s\n",
+			     methodName(method), std::strerror(-r));
 		return r;
 	}
 
@@ -670,7 +690,8 @@ int Standin::handleCall(sd_bus_message *m)
 	else
 		r = answer(m, method, fail);
 	if (r < 0) {
-		std::fprintf(stderr, "provisioning-standin: answering %s: %s\n", methodName(method), std::strerror(-r));
+		std::fprintf(stderr, "provisioning-standin: answering %s: %s\n", methodName(method),
+			     std::strerror(-r));
 		return r;
 	}
 	if (behaviour.delayMs == 0 && !fail)
@@ -688,15 +709,18 @@ void Standin::reportFinished(Method method, const std::string &callId, const Beh
 	bool success = behaviour.finish == Finish::Success;
 	std::string message = behaviour.finishMessage;
 	if (message.empty())
-		message = std::string(methodName(method)) + (success ? " done by the stand-in" : " failed in the stand-in");
-	int r = sd_bus_emit_signal(bus_.get(), kObject, kInterface, "ActionFinished", "ssbs", methodName(method),
-				   callId.c_str(), static_cast<int>(success), message.c_str());
+		message = std::string(methodName(method)) +
+			  (success ? " done by the stand-in" : " failed in the stand-in");
+	int r = sd_bus_emit_signal(bus_.get(), kObject, kInterface, "ActionFinished", "ssbs",
+				   methodName(method), callId.c_str(), static_cast<int>(success),
+				   message.c_str());
 	if (r < 0) {
-		std::fprintf(stderr, "provisioning-standin: emitting ActionFinished: %s\n", std::strerror(-r));
+		std::fprintf(stderr, "provisioning-standin: emitting ActionFinished: %s\n",
+			     std::strerror(-r));
 		return;
 	}
-	say(std::string("provisioning: ActionFinished(") + methodName(method) + ", " + callId + ", " +
-	    (success ? "true" : "false") + ")");
+	say(std::string("provisioning: ActionFinished(") + methodName(method) + ", " + callId +
+	    ", " + (success ? "true" : "false") + ")");
 }
 
 int Standin::schedule(sd_bus_message *m, Method method, bool fail, const Behaviour &behaviour,
@@ -720,7 +744,8 @@ int Standin::schedule(sd_bus_message *m, Method method, bool fail, const Behavio
 
 	sd_event_source *timer = nullptr;
 	/* Accuracy 1 us: the default (250 ms) would blur the delay tests rely on. */
-	r = sd_event_add_time(event_.get(), &timer, CLOCK_MONOTONIC, now + delayMs * 1000, 1, &Standin::onTimer, &*it);
+	r = sd_event_add_time(event_.get(), &timer, CLOCK_MONOTONIC, now + delayMs * 1000, 1,
+			      &Standin::onTimer, &*it);
 	if (r < 0) {
 		pending_.erase(it);
 		return r;
@@ -737,11 +762,13 @@ void Standin::finish(PendingReply &pending)
 
 	int r = answer(done.call.get(), done.method, done.fail);
 	if (r < 0) {
-		std::fprintf(stderr, "provisioning-standin: answering %s: %s\n", methodName(done.method), std::strerror(-r));
+		std::fprintf(stderr, "provisioning-standin: answering %s: %s\n",
+			     methodName(done.method), std::strerror(-r));
 		return;
 	}
-	say(std::string("provisioning: ") + methodName(done.method) + " -> " + (done.fail ? "failed" : "accepted") +
-	    " (after " + std::to_string(done.delayMs) + " ms)");
+	say(std::string("provisioning: ") + methodName(done.method) + " -> " +
+	    (done.fail ? "failed" : "accepted") + " (after " + std::to_string(done.delayMs) +
+	    " ms)");
 	if (!done.fail)
 		reportFinished(done.method, done.callId, done.behaviour);
 }
@@ -752,7 +779,8 @@ void Standin::record(const std::string &line)
 		return;
 	if (std::fputs(line.c_str(), record_.get()) < 0 || std::fputc('\n', record_.get()) < 0 ||
 	    std::fflush(record_.get()) != 0)
-		std::fprintf(stderr, "provisioning-standin: writing %s: %s\n", options_.record.c_str(), std::strerror(errno));
+		std::fprintf(stderr, "provisioning-standin: writing %s: %s\n",
+			     options_.record.c_str(), std::strerror(errno));
 }
 
 void Standin::say(const std::string &line)
@@ -766,39 +794,43 @@ void Standin::say(const std::string &line)
 
 static void usage(FILE *out)
 {
-	std::fputs("usage: provisioning-standin --bus ADDRESS|system|session [--record FILE]\n"
-		   "           [--fail none|Resync|Reboot|Provision|all] [--delay-ms N]\n"
-		   "           [--finish none|success|failure] [--finish-message TEXT]\n"
-		   "           [--control FILE] [--quiet]\n"
-		   "\n"
-		   "Owns org.checksyncd.Provisioning1 and records every Resync/Reboot/Provision call.\n"
-		   "  --bus             D-Bus address (unix:path=...), or the system or session bus\n"
-		   "  --record          append one JSON line per call to FILE\n"
-		   "  --fail            methods that answer org.checksyncd.Provisioning1.Error.Failed\n"
-		   "  --delay-ms        answer each call only after N ms (asynchronously)\n"
-		   "  --finish          after accepting a call, emit ActionFinished with this outcome\n"
-		   "  --finish-message  the signal's message (default: a short text)\n"
-		   "  --control         file re-read on every call; lines fail=..., delay-ms=N,\n"
-		   "                    finish=... and finish-message=TEXT override the options\n"
-		   "                    above while present\n"
-		   "  --quiet           print only READY on stdout\n",
-		   out);
+	std::fputs(
+		"usage: provisioning-standin --bus ADDRESS|system|session [--record FILE]\n"
+		"           [--fail none|Resync|Reboot|Provision|all] [--delay-ms N]\n"
+		"           [--finish none|success|failure] [--finish-message TEXT]\n"
+		"           [--control FILE] [--quiet]\n"
+		"\n"
+		"Owns org.checksyncd.Provisioning1 and records every Resync/Reboot/Provision "
+		"call.\n"
+		"  --bus             D-Bus address (unix:path=...), or the system or session bus\n"
+		"  --record          append one JSON line per call to FILE\n"
+		"  --fail            methods that answer "
+		"org.checksyncd.Provisioning1.Error.Failed\n"
+		"  --delay-ms        answer each call only after N ms (asynchronously)\n"
+		"  --finish          after accepting a call, emit ActionFinished with this "
+		"outcome\n"
+		"  --finish-message  the signal's message (default: a short text)\n"
+		"  --control         file re-read on every call; lines fail=..., delay-ms=N,\n"
+		"                    finish=... and finish-message=TEXT override the options\n"
+		"                    above while present\n"
+		"  --quiet           print only READY on stdout\n",
+		out);
 }
 
 /* Returns the options, or the exit code when the program should stop now. */
 static std::variant<Options, int> parseOptions(int argc, char **argv)
 {
 	static const struct option longOptions[] = {
-		{ "bus", required_argument, nullptr, 'b' },
-		{ "record", required_argument, nullptr, 'r' },
-		{ "fail", required_argument, nullptr, 'f' },
-		{ "delay-ms", required_argument, nullptr, 'd' },
-		{ "control", required_argument, nullptr, 'c' },
-		{ "finish", required_argument, nullptr, 'F' },
-		{ "finish-message", required_argument, nullptr, 'M' },
-		{ "quiet", no_argument, nullptr, 'q' },
-		{ "help", no_argument, nullptr, 'h' },
-		{ nullptr, 0, nullptr, 0 },
+		{"bus", required_argument, nullptr, 'b'},
+		{"record", required_argument, nullptr, 'r'},
+		{"fail", required_argument, nullptr, 'f'},
+		{"delay-ms", required_argument, nullptr, 'd'},
+		{"control", required_argument, nullptr, 'c'},
+		{"finish", required_argument, nullptr, 'F'},
+		{"finish-message", required_argument, nullptr, 'M'},
+		{"quiet", no_argument, nullptr, 'q'},
+		{"help", no_argument, nullptr, 'h'},
+		{nullptr, 0, nullptr, 0},
 	};
 
 	Options options;
@@ -823,8 +855,9 @@ static std::variant<Options, int> parseOptions(int argc, char **argv)
 				options.behaviour.delayMs = *delay;
 				break;
 			}
-			std::fprintf(stderr, "provisioning-standin: bad --delay-ms '%s' (0..%" PRIu64 ")\n", optarg,
-				     kMaxDelayMs);
+			std::fprintf(stderr,
+				     "provisioning-standin: bad --delay-ms '%s' (0..%" PRIu64 ")\n",
+				     optarg, kMaxDelayMs);
 			return 2;
 		case 'c':
 			options.control = optarg;

@@ -19,7 +19,8 @@ int main(int argc, char **argv)
 	xmlInitParser();
 	OPENSSL_init_crypto(0, nullptr);
 	su_init();
-	su_log_redirect(nullptr, [](void *, char const *, va_list) {}, nullptr);
+	su_log_redirect(
+		nullptr, [](void *, char const *, va_list) {}, nullptr);
 	// Warm up the digests the tests use so their lazy tables are not
 	// counted as leaks.
 	for (const char *name : {"MD5", "SHA256", "SHA512-256"}) {

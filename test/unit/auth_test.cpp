@@ -60,13 +60,20 @@ TEST_GROUP(Auth)
 		request.sourceIp = kIp;
 		request.nowMs = 100'000;
 	}
-	void teardown() override { su_home_deinit(home); }
+	void teardown() override
+	{
+		su_home_deinit(home);
+	}
 
-	const Identity *identity() { return &settings.identities[1]; }
+	const Identity *identity()
+	{
+		return &settings.identities[1];
+	}
 
 	std::string nonceFor(Algorithm algorithm)
 	{
-		return nonces.issue(request.nowMs, algorithm, settings.qop == QopPolicy::Auth, kRealm, kIp);
+		return nonces.issue(request.nowMs, algorithm, settings.qop == QopPolicy::Auth,
+				    kRealm, kIp);
 	}
 
 	std::string header(const Answer &a)
@@ -86,8 +93,9 @@ TEST_GROUP(Auth)
 			}
 			response = computeResponse(algorithm, ha1, in);
 		}
-		std::string h = "Digest username=\"" + a.username + "\", uri=\"" + a.uri + "\", realm=\"" +
-				a.realm + "\", nonce=\"" + a.nonce + "\", response=\"" + response + "\"";
+		std::string h = "Digest username=\"" + a.username + "\", uri=\"" + a.uri +
+				"\", realm=\"" + a.realm + "\", nonce=\"" + a.nonce +
+				"\", response=\"" + response + "\"";
 		if (a.sendAlgorithm)
 			h += ", algorithm=" + a.algorithm;
 		if (!a.qop.empty())
@@ -101,8 +109,9 @@ TEST_GROUP(Auth)
 	{
 		request.uriHasUser = true;
 		request.uriUser = user;
-		return verifyAuthorization(auth, settings, challengeRealms(settings, "192.168.137.181"),
-					   request, nonces, used);
+		return verifyAuthorization(auth, settings,
+					   challengeRealms(settings, "192.168.137.181"), request,
+					   nonces, used);
 	}
 
 	AuthResult verifyText(const std::string &text, std::string_view user = "340899")
@@ -112,7 +121,10 @@ TEST_GROUP(Auth)
 		return outcomeFor(auth, user).result;
 	}
 
-	AuthResult verify(const Answer &a) { return verifyText(header(a)); }
+	AuthResult verify(const Answer &a)
+	{
+		return verifyText(header(a));
+	}
 
 	Answer answer(Algorithm algorithm = Algorithm::Md5)
 	{
@@ -415,7 +427,8 @@ TEST(Auth, aRightDigestOnAUsedNonceIsStaleAndNoFailure)
 TEST(Auth, challengesHaveTheSeedShapeWithoutQop)
 {
 	settings.qop = QopPolicy::None;
-	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request, false, nonces);
+	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request, false,
+					 nonces);
 	LONGS_EQUAL(1, challenges.size());
 	const std::string &c = challenges[0];
 	CHECK_TRUE(c.starts_with("Digest realm=\"ser.berlin.snom.com\", nonce=\""));
@@ -425,7 +438,8 @@ TEST(Auth, challengesHaveTheSeedShapeWithoutQop)
 TEST(Auth, oneChallengePerAlgorithmInPreferenceOrder)
 {
 	settings.algorithms = {Algorithm::Sha512_256, Algorithm::Sha256, Algorithm::Md5};
-	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request, true, nonces);
+	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request, true,
+					 nonces);
 	LONGS_EQUAL(3, challenges.size());
 	CHECK_TRUE(challenges[0].ends_with("algorithm=SHA-512-256, qop=\"auth\", stale=true"));
 	CHECK_TRUE(challenges[1].ends_with("algorithm=SHA-256, qop=\"auth\", stale=true"));

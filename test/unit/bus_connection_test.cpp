@@ -82,7 +82,7 @@ TEST_GROUP(BusConnection)
 	}
 
 	// Stop the bus and step until the connection has noticed.
-	void loseTheBus(ClientProbe &probe)
+	void loseTheBus(ClientProbe & probe)
 	{
 		bus->stop();
 		CHECK_TRUE(stepUntil(loop, [&] { return probe.lost > 0; }));
@@ -95,8 +95,8 @@ TEST(BusConnection, aCallIsAnsweredThroughTheLoop)
 	std::string id;
 	sd_bus_slot *slot = nullptr;
 	CHECK_TRUE(sd_bus_call_method_async(
-			   connection->get(), &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-			   "org.freedesktop.DBus", "GetId",
+			   connection->get(), &slot, "org.freedesktop.DBus",
+			   "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId",
 			   [](sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept {
 				   const char *text = nullptr;
 				   if (sd_bus_message_read(reply, "s", &text) > 0)
@@ -119,8 +119,8 @@ TEST(BusConnection, aMessageReadDuringASynchronousCallIsStillDispatched)
 	std::string acquired;
 	sd_bus_slot *slot = nullptr;
 	CHECK_TRUE(sd_bus_match_signal(
-			   connection->get(), &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-			   "org.freedesktop.DBus", "NameAcquired",
+			   connection->get(), &slot, "org.freedesktop.DBus",
+			   "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameAcquired",
 			   [](sd_bus_message *m, void *userdata, sd_bus_error *) noexcept {
 				   const char *name = nullptr;
 				   if (sd_bus_message_read(m, "s", &name) > 0 &&
@@ -181,8 +181,8 @@ TEST(BusConnection, itConnectsAgainByItselfAfterAWhile)
 	if (!error.empty())
 		FAIL(error.c_str());
 
-	CHECK_TRUE(stepUntil(loop, [&] { return probe.connected > 0; },
-			     BusConnection::kReconnectMs + 2000));
+	CHECK_TRUE(stepUntil(
+		loop, [&] { return probe.connected > 0; }, BusConnection::kReconnectMs + 2000));
 	CHECK_TRUE(connection->get() != nullptr);
 	CHECK_TRUE(probe.seen == connection->get());
 }

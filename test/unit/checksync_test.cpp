@@ -31,7 +31,10 @@ TEST_GROUP(Checksync)
 		one.pass = "1234";
 		settings.identities[1] = one;
 	}
-	void teardown() override { su_home_deinit(home); }
+	void teardown() override
+	{
+		su_home_deinit(home);
+	}
 
 	EventInfo event(const char *text)
 	{
@@ -271,7 +274,8 @@ TEST(Checksync, resyncReadsTheRebootParameterLikeCheckSync)
 
 TEST(Checksync, packagesThatAreARebootByNameIgnoreTheRebootParameter)
 {
-	for (const char *header : {"reboot;reboot=false", "reboot_now;reboot=maybe", "restart_now;reboot"}) {
+	for (const char *header :
+	     {"reboot;reboot=false", "reboot_now;reboot=maybe", "restart_now;reboot"}) {
 		EventInfo info = event(header);
 		CHECK_TRUE_TEXT(info.kind == EventInfo::Kind::Known, header);
 		CHECK_FALSE_TEXT(info.reboot.has_value(), header);
@@ -305,17 +309,20 @@ TEST(Checksync, checksyncActionOverridesEveryDialect)
 {
 	settings.action = ForcedAction::Sync;
 	for (const Dialect &d : kDialects)
-		CHECK_TRUE_TEXT(decideAction(settings, event(d.header)) == Action::Resync, d.header);
+		CHECK_TRUE_TEXT(decideAction(settings, event(d.header)) == Action::Resync,
+				d.header);
 	settings.action = ForcedAction::Reboot;
 	for (const Dialect &d : kDialects)
-		CHECK_TRUE_TEXT(decideAction(settings, event(d.header)) == Action::Reboot, d.header);
+		CHECK_TRUE_TEXT(decideAction(settings, event(d.header)) == Action::Reboot,
+				d.header);
 }
 
 TEST(Checksync, onlyCheckSyncIsHonouredByDefault)
 {
 	for (const Dialect &d : kDialects) {
 		Plan plan = notify(d.header);
-		Answer expected = d.package == EventPackage::CheckSync ? Answer::Serve : Answer::BadEvent;
+		Answer expected = d.package == EventPackage::CheckSync ? Answer::Serve
+								       : Answer::BadEvent;
 		CHECK_TRUE_TEXT(plan.answer == expected, d.header);
 	}
 }
@@ -401,7 +408,8 @@ TEST(Checksync, withoutSettingsOnlyCheckSyncWaitsForThem)
 	facts.method = "NOTIFY";
 	for (const Dialect &d : kDialects) {
 		facts.event = event(d.header);
-		Answer expected = d.package == EventPackage::CheckSync ? Answer::NoSettings : Answer::BadEvent;
+		Answer expected = d.package == EventPackage::CheckSync ? Answer::NoSettings
+								       : Answer::BadEvent;
 		CHECK_TRUE_TEXT(planRequest(nullptr, facts).answer == expected, d.header);
 	}
 }

@@ -99,9 +99,9 @@ TEST(ConnectionLimits, keepsConnectionsWithinBothLimits)
 
 TEST(ConnectionLimits, aSourceOverItsCapLosesItsOwnOldestConnection)
 {
-	world.connect("192.0.2.1");		       // id 1
-	world.connect("192.0.2.9");		       // id 2
-	world.connect("192.0.2.1");		       // id 3
+	world.connect("192.0.2.1");                  // id 1
+	world.connect("192.0.2.9");                  // id 2
+	world.connect("192.0.2.1");                  // id 3
 	CHECK(world.connect("192.0.2.1") == Ids{1}); // id 4 in, 1 out
 	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::SourceFull});
 	UNSIGNED_LONGS_EQUAL(2, world.limits.countOf(source("192.0.2.1")));
@@ -110,10 +110,10 @@ TEST(ConnectionLimits, aSourceOverItsCapLosesItsOwnOldestConnection)
 
 TEST(ConnectionLimits, aFullTableClosesTheOldestOfTheLargestHolderForANewcomer)
 {
-	world.connect("192.0.2.9");		       // id 1: the PBX, oldest
-	world.connect("192.0.2.1");		       // id 2
-	world.connect("192.0.2.2");		       // id 3
-	world.connect("192.0.2.2");		       // id 4
+	world.connect("192.0.2.9");                  // id 1: the PBX, oldest
+	world.connect("192.0.2.1");                  // id 2
+	world.connect("192.0.2.2");                  // id 3
+	world.connect("192.0.2.2");                  // id 4
 	CHECK(world.connect("192.0.2.3") == Ids{3}); // .2 holds most
 	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::TableFull});
 	UNSIGNED_LONGS_EQUAL(4, world.limits.size());

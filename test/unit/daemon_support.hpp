@@ -48,7 +48,7 @@ namespace checksyncd::test {
 // steps fires before the poll, and that poll still waits as long as it was
 // told: so a step never waits longer than the previous one said the next
 // timer was away (the first step only looks).
-template <typename Done>
+template<typename Done>
 bool stepUntil(EventLoop &loop, Done done, std::uint64_t withinMs = 3000)
 {
 	const std::uint64_t deadline = EventLoop::nowMs() + withinMs;
@@ -73,7 +73,8 @@ inline bool stepPast(EventLoop &loop, std::uint64_t ms)
 	Timer witness(loop);
 	bool fired = false;
 	witness.arm(ms, [&] { fired = true; });
-	return stepUntil(loop, [&] { return fired; }, ms + 3000);
+	return stepUntil(
+		loop, [&] { return fired; }, ms + 3000);
 }
 
 // Run the loop as the daemon does until a callback calls loop.stop(), or
@@ -97,8 +98,9 @@ class TempDir
 public:
 	TempDir()
 	{
-		std::string pattern =
-			(std::filesystem::temp_directory_path() / "checksyncd-daemon-test.XXXXXX").string();
+		std::string pattern = (std::filesystem::temp_directory_path() /
+				       "checksyncd-daemon-test.XXXXXX")
+					      .string();
 		if (::mkdtemp(pattern.data()) == nullptr)
 			throw std::system_error(errno, std::generic_category(), "mkdtemp");
 		path_ = pattern;
@@ -145,8 +147,8 @@ public:
 		posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
 						 O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		const std::string address = "--address=unix:path=" + socket;
-		const char *argv[] = {"dbus-daemon", "--session", "--nofork", "--print-address=1",
-				      address.c_str(), nullptr};
+		const char *argv[] = {"dbus-daemon",       "--session",     "--nofork",
+				      "--print-address=1", address.c_str(), nullptr};
 		const int r = posix_spawnp(&pid_, "dbus-daemon", &actions, nullptr,
 					   const_cast<char *const *>(argv), environ);
 		posix_spawn_file_actions_destroy(&actions);
@@ -184,7 +186,8 @@ private:
 	static std::string readLine(int fd, int withinMs)
 	{
 		std::string line;
-		const std::uint64_t deadline = EventLoop::nowMs() + static_cast<std::uint64_t>(withinMs);
+		const std::uint64_t deadline = EventLoop::nowMs() +
+					       static_cast<std::uint64_t>(withinMs);
 		for (;;) {
 			const std::uint64_t now = EventLoop::nowMs();
 			if (now >= deadline)

@@ -26,7 +26,8 @@ TEST(Digest, reproducesTheSeedResponseWithPassword1234)
 
 TEST(Digest, reproducesRfc2617Section35)
 {
-	std::string ha1 = computeHa1(Algorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life");
+	std::string ha1 = computeHa1(Algorithm::Md5, "Mufasa", "testrealm@host.com",
+				     "Circle Of Life");
 	STRCMP_EQUAL("939e7578ed9e3c518a452acee763bce9", ha1.c_str());
 	STRCMP_EQUAL("39aff3a2bab6126f332b942af96d3366",
 		     hashHex(Algorithm::Md5, "GET:/dir/index.html").c_str());
@@ -59,23 +60,26 @@ DigestInput rfc7616Input()
 
 TEST(Digest, reproducesRfc7616Md5)
 {
-	std::string ha1 = computeHa1(Algorithm::Md5, "Mufasa", "http-auth@example.org", "Circle of Life");
+	std::string ha1 = computeHa1(Algorithm::Md5, "Mufasa", "http-auth@example.org",
+				     "Circle of Life");
 	STRCMP_EQUAL("8ca523f5e9506fed4657c9700eebdbec",
 		     computeResponse(Algorithm::Md5, ha1, rfc7616Input()).c_str());
 }
 
 TEST(Digest, reproducesRfc7616Sha256)
 {
-	std::string ha1 = computeHa1(Algorithm::Sha256, "Mufasa", "http-auth@example.org", "Circle of Life");
+	std::string ha1 = computeHa1(Algorithm::Sha256, "Mufasa", "http-auth@example.org",
+				     "Circle of Life");
 	STRCMP_EQUAL("753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1",
 		     computeResponse(Algorithm::Sha256, ha1, rfc7616Input()).c_str());
 }
 
 TEST(Digest, reproducesRfc7616Sha512_256AsCorrectedByErratum4897)
 {
-	std::string ha1 = computeHa1(Algorithm::Sha512_256, "J\xc3\xa4s\xc3\xb8n Doe", "api@example.org",
-				     "Secret, or not?");
-	STRCMP_EQUAL("2d3d9f12c9f3d30011259dc5fecee005ae24de40e3e1f61806d03e65f1e6024f", ha1.c_str());
+	std::string ha1 = computeHa1(Algorithm::Sha512_256, "J\xc3\xa4s\xc3\xb8n Doe",
+				     "api@example.org", "Secret, or not?");
+	STRCMP_EQUAL("2d3d9f12c9f3d30011259dc5fecee005ae24de40e3e1f61806d03e65f1e6024f",
+		     ha1.c_str());
 	STRCMP_EQUAL("1734b070bafdeb53ae52f93659427bb4bc545e2ef4d5e74ba247dad4861b4634",
 		     hashHex(Algorithm::Sha512_256, "GET:/doe.json").c_str());
 	DigestInput in;

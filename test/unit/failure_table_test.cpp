@@ -131,9 +131,9 @@ TEST(FailureTable, listsAndUnlocksLockouts)
 TEST(FailureTable, staysBoundedUnderSpoofedSources)
 {
 	for (int i = 0; i < 10'000; i++)
-		table.recordFailure(prefix("10.1." + std::to_string(i / 256) + "." +
-					   std::to_string(i % 256)),
-				    1000);
+		table.recordFailure(
+			prefix("10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256)),
+			1000);
 	LONGS_EQUAL(16, table.size());
 	CHECK_TRUE(table.bytesBound() < 16 * 1024);
 }
@@ -252,13 +252,19 @@ TEST(ResponseCache, anotherBranchCallIdCseqOrSourceIsAnotherRequest)
 {
 	ResponseCache cache(8);
 	cache.remember(keyer.key("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"), false, 200, 0, 0);
-	CHECK_TRUE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"), 1).has_value());
-	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b2", "c", 10, "NOTIFY"), 1).has_value());
-	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "d", 10, "NOTIFY"), 1).has_value());
-	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "c", 11, "NOTIFY"), 1).has_value());
-	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.2:5060", "b1", "c", 10, "NOTIFY"), 1).has_value());
+	CHECK_TRUE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"), 1)
+			   .has_value());
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b2", "c", 10, "NOTIFY"), 1)
+			    .has_value());
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "d", 10, "NOTIFY"), 1)
+			    .has_value());
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "c", 11, "NOTIFY"), 1)
+			    .has_value());
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.2:5060", "b1", "c", 10, "NOTIFY"), 1)
+			    .has_value());
 	// Field boundaries count: "b1"+"c" is not "b"+"1c".
-	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b", "1c", 10, "NOTIFY"), 1).has_value());
+	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b", "1c", 10, "NOTIFY"), 1)
+			    .has_value());
 }
 
 TEST(ResponseCache, keysAreFixedSizeWhateverTheCallIdAndDependOnTheKey)
@@ -280,8 +286,9 @@ TEST(ResponseCache, anUnauthenticatedFloodCannotPushOutAnAuthenticatedAnswer)
 	RequestKey pbx = keyer.key("udp:192.0.2.1:5060", "z9hG4bK.pbx", "c", 1, "NOTIFY");
 	cache.remember(pbx, true, 200, 0, 0);
 	for (int i = 0; i < 1000; i++)
-		cache.remember(keyer.key("udp:203.0.113.9:5060", std::to_string(i), "c", 1, "NOTIFY"),
-			       false, 200, 0, 0);
+		cache.remember(
+			keyer.key("udp:203.0.113.9:5060", std::to_string(i), "c", 1, "NOTIFY"),
+			false, 200, 0, 0);
 	LONGS_EQUAL(9, cache.size());
 	auto answer = cache.lookup(pbx, ResponseCache::kLifetimeMs - 1);
 	CHECK_TRUE(answer.has_value());
@@ -293,8 +300,9 @@ TEST(ResponseCache, isBoundedInEntriesAndBytes)
 	ResponseCache cache(1024);
 	std::string huge(60'000, 'x');
 	for (int i = 0; i < 1100; i++)
-		cache.remember(keyer.key("udp:192.0.2.1:5060", std::to_string(i), huge, 1, "NOTIFY"),
-			       false, 200, 0, 0);
+		cache.remember(
+			keyer.key("udp:192.0.2.1:5060", std::to_string(i), huge, 1, "NOTIFY"),
+			false, 200, 0, 0);
 	LONGS_EQUAL(1024, cache.size());
 	// Two full tables: well under the few hundred KiB the flood may cost.
 	CHECK_TRUE(cache.bytesBound() < 300 * 1024);

@@ -24,8 +24,8 @@
 
 using namespace checksyncd;
 using checksyncd::test::runFor;
-using checksyncd::test::stepPast;
 using checksyncd::test::StderrCapture;
+using checksyncd::test::stepPast;
 using checksyncd::test::stepUntil;
 
 namespace {
@@ -56,7 +56,8 @@ public:
 	void drain() const
 	{
 		std::uint64_t value = 0;
-		const ssize_t n = ::read(fd_, &value, sizeof(value)); // nothing to read is drained too
+		const ssize_t n = ::read(fd_, &value,
+					 sizeof(value)); // nothing to read is drained too
 		(void)n;
 	}
 

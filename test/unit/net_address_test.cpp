@@ -34,9 +34,7 @@ IpPrefix prefix(const char *text)
 
 } // namespace
 
-TEST_GROUP(NetAddress)
-{
-};
+TEST_GROUP(NetAddress){};
 
 TEST(NetAddress, parsesAndPrintsIpv4AndIpv6)
 {
@@ -60,9 +58,10 @@ TEST(NetAddress, anIpv4MappedAddressIsTheIpv4Address)
 
 TEST(NetAddress, refusesWhatIsNotAnAddress)
 {
-	for (const char *text : {"", "192.0.2", "192.0.2.256", "192.0.2.1 ", " 192.0.2.1",
-				 "192.0.2.1:5060", "[192.0.2.1]x", "2001:db8::1%eth0", "2001:db8:::1",
-				 "pbx.example.com", "[2001:db8::1", "01.02.03.04x"}) {
+	for (const char *text :
+	     {"", "192.0.2", "192.0.2.256", "192.0.2.1 ", " 192.0.2.1", "192.0.2.1:5060",
+	      "[192.0.2.1]x", "2001:db8::1%eth0", "2001:db8:::1", "pbx.example.com", "[2001:db8::1",
+	      "01.02.03.04x"}) {
 		CHECK_FALSE_TEXT(IpAddress::parse(text).has_value(), text);
 	}
 }
@@ -78,11 +77,13 @@ TEST(NetAddress, readsSocketAddressesOfBothFamilies)
 	sockaddr_in6 in6{};
 	in6.sin6_family = AF_INET6;
 	inet_pton(AF_INET6, "::ffff:198.51.100.7", &in6.sin6_addr);
-	std::optional<IpAddress> mapped = IpAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in6));
+	std::optional<IpAddress> mapped = IpAddress::fromSockaddr(
+		reinterpret_cast<sockaddr *>(&in6));
 	CHECK_TRUE(mapped == ip("198.51.100.7"));
 
 	inet_pton(AF_INET6, "2001:db8::5", &in6.sin6_addr);
-	CHECK_TRUE(IpAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in6)) == ip("2001:db8::5"));
+	CHECK_TRUE(IpAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in6)) ==
+		   ip("2001:db8::5"));
 
 	sockaddr_un un{};
 	un.sun_family = AF_UNIX;
@@ -149,17 +150,18 @@ TEST(NetAddress, hostBitsAreClearedAndTheLengthKeptInTheOwnFamily)
 
 TEST(NetAddress, refusesBadPrefixes)
 {
-	for (const char *text : {"192.0.2.0/33", "192.0.2.0/", "192.0.2.0/-1", "192.0.2.0/+8",
-				 "192.0.2.0/24/8", "192.0.2.0/ 24", "2001:db8::/129", "2001:db8::/0x10",
-				 "/24", "::ffff:192.0.2.0/95", "pbx/24", "192.0.2.0/0024"}) {
+	for (const char *text :
+	     {"192.0.2.0/33", "192.0.2.0/", "192.0.2.0/-1", "192.0.2.0/+8", "192.0.2.0/24/8",
+	      "192.0.2.0/ 24", "2001:db8::/129", "2001:db8::/0x10", "/24", "::ffff:192.0.2.0/95",
+	      "pbx/24", "192.0.2.0/0024"}) {
 		CHECK_FALSE_TEXT(IpPrefix::parse(text).has_value(), text);
 	}
 }
 
 TEST(NetAddress, readsATrustedListOfAddressesPrefixesAndNames)
 {
-	const TrustedSources parsed =
-		parseTrustedSources(" 192.0.2.1 ,2001:db8::/48, Pbx.Example.com.,[::1] ");
+	const TrustedSources parsed = parseTrustedSources(
+		" 192.0.2.1 ,2001:db8::/48, Pbx.Example.com.,[::1] ");
 	LONGS_EQUAL(0, parsed.errors.size());
 	LONGS_EQUAL(4, parsed.sources.size());
 	CHECK_TRUE(parsed.sources[0].prefix == prefix("192.0.2.1"));

@@ -50,8 +50,8 @@ TEST(Nonce, isUniquePerIssue)
 TEST(Nonce, usesOnlyTheUrlSafeBase64Alphabet)
 {
 	for (int i = 0; i < 200; i++) {
-		std::string nonce = authority.issue(static_cast<std::uint64_t>(i) * 7919, Algorithm::Md5,
-						    true, "realm", "192.0.2.1");
+		std::string nonce = authority.issue(static_cast<std::uint64_t>(i) * 7919,
+						    Algorithm::Md5, true, "realm", "192.0.2.1");
 		LONGS_EQUAL(48, nonce.size());
 		CHECK_EQUAL(std::string::npos, nonce.find_first_of("+/=\"\\"));
 	}

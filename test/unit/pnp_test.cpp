@@ -80,7 +80,8 @@ Lines lines(const std::string &text)
 		const auto colon = line.find(": ");
 		CHECK_TRUE(colon != std::string_view::npos);
 		out.names.emplace_back(line.substr(0, colon));
-		out.headers.emplace(std::string(line.substr(0, colon)), std::string(line.substr(colon + 2)));
+		out.headers.emplace(std::string(line.substr(0, colon)),
+				    std::string(line.substr(colon + 2)));
 	}
 	return out;
 }
@@ -203,7 +204,8 @@ TEST(Pnp, subscribeCarriesTheEventParametersItIsGiven)
 	STRCMP_EQUAL("ua-profile;profile-type=\"device\";vendor=\"Snom\";model=\"D785\";"
 		     "version=\"10.1.54.13\"",
 		     pnpEventValue(s).c_str());
-	CHECK_TRUE(buildPnpSubscribe(s).find("Event: " + pnpEventValue(s) + "\r\n") != std::string::npos);
+	CHECK_TRUE(buildPnpSubscribe(s).find("Event: " + pnpEventValue(s) + "\r\n") !=
+		   std::string::npos);
 }
 
 TEST(Pnp, noSubscribeFromFieldsThatWouldBreakIt)
@@ -224,7 +226,8 @@ TEST(Pnp, noSubscribeFromFieldsThatWouldBreakIt)
 
 TEST(Pnp, addressOfRecordKeepsTheLowerCaseEscape)
 {
-	STRCMP_EQUAL("sip:MAC%3a000413939050@224.0.1.75", pnpAddressOfRecord("000413939050").c_str());
+	STRCMP_EQUAL("sip:MAC%3a000413939050@224.0.1.75",
+		     pnpAddressOfRecord("000413939050").c_str());
 }
 
 TEST(Pnp, subscribeIsRetransmittedPerTimerEForFiveSeconds)
@@ -246,13 +249,14 @@ TEST(Pnp, classifiesWhatArrives)
 	const UniqueMsg n = parse(notify("Event: ua-profile\r\n", ""));
 	CHECK(classifyPnpInbound(sipOf(n), "ours") == PnpInbound::Notify);
 
-	const UniqueMsg ok = parse("SIP/2.0 200 OK\r\n"
-				   "Via: SIP/2.0/UDP 192.168.1.114:57648;rport=57648;branch=z9hG4bKbr4nch\r\n"
-				   "From: <sip:MAC%3a000413939050@224.0.1.75>;tag=t4g\r\n"
-				   "To: <sip:MAC%3a000413939050@224.0.1.75>;tag=x\r\n"
-				   "Call-ID: ours\r\n"
-				   "CSeq: 1 SUBSCRIBE\r\n"
-				   "Content-Length: 0\r\n\r\n");
+	const UniqueMsg ok = parse(
+		"SIP/2.0 200 OK\r\n"
+		"Via: SIP/2.0/UDP 192.168.1.114:57648;rport=57648;branch=z9hG4bKbr4nch\r\n"
+		"From: <sip:MAC%3a000413939050@224.0.1.75>;tag=t4g\r\n"
+		"To: <sip:MAC%3a000413939050@224.0.1.75>;tag=x\r\n"
+		"Call-ID: ours\r\n"
+		"CSeq: 1 SUBSCRIBE\r\n"
+		"Content-Length: 0\r\n\r\n");
 	CHECK(classifyPnpInbound(sipOf(ok), "ours") == PnpInbound::SubscribeResponse);
 	CHECK(classifyPnpInbound(sipOf(ok), "another") == PnpInbound::Unrelated);
 
@@ -262,10 +266,11 @@ TEST(Pnp, classifiesWhatArrives)
 				    "Call-ID: c\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n");
 	CHECK(classifyPnpInbound(sipOf(ack), "ours") == PnpInbound::Ack);
 
-	const UniqueMsg options = parse("OPTIONS sip:x@192.168.1.114 SIP/2.0\r\n"
-					"Via: SIP/2.0/UDP 192.168.1.10;branch=z9hG4bKo\r\n"
-					"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
-					"Call-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+	const UniqueMsg options = parse(
+		"OPTIONS sip:x@192.168.1.114 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.168.1.10;branch=z9hG4bKo\r\n"
+		"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
+		"Call-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
 	CHECK(classifyPnpInbound(sipOf(options), "ours") == PnpInbound::OtherRequest);
 
 	// Without a Via there is nothing to answer.
@@ -282,7 +287,8 @@ TEST(Pnp, classifiesWhatArrives)
 
 TEST(Pnp, acceptsOneAbsoluteHttpsUrlWithPlaceholders)
 {
-	const UrlCheck check = checkProvisioningUrl("https://prov.example.com/snom/{mac}.xml", kHttps);
+	const UrlCheck check = checkProvisioningUrl("https://prov.example.com/snom/{mac}.xml",
+						    kHttps);
 	CHECK_TRUE(check.ok);
 	STRCMP_EQUAL("https://prov.example.com/snom/{mac}.xml", check.url.c_str());
 	CHECK_TRUE(checkProvisioningUrl("HTTPS://[2001:db8::1]:8443/p?m={mac}", kHttps).ok);
@@ -332,7 +338,8 @@ TEST(Pnp, refusesWhatIsNotOneAbsoluteUrl)
 
 TEST(Pnp, refusesCredentialsInTheUrl)
 {
-	const UrlCheck check = checkProvisioningUrl("https://admin:secret@prov.example.com/x", kHttps);
+	const UrlCheck check = checkProvisioningUrl("https://admin:secret@prov.example.com/x",
+						    kHttps);
 	CHECK_FALSE(check.ok);
 	STRCMP_EQUAL("credentials in the URL", check.reason.c_str());
 	CHECK_FALSE(checkProvisioningUrl("https://token@prov.example.com/x", kHttps).ok);
@@ -365,11 +372,13 @@ TEST(Pnp, acceptsANotifyWhateverItsTagsAndCallId)
 
 TEST(Pnp, acceptsANotifyWithoutContentTypeAndInAnyCase)
 {
-	const UniqueMsg msg = parse(notify("Event: UA-Profile\r\n", "https://prov.example.com/x\r\n"));
+	const UniqueMsg msg = parse(
+		notify("Event: UA-Profile\r\n", "https://prov.example.com/x\r\n"));
 	const PnpVerdict verdict = judgePnpNotify(sipOf(msg), kHttps);
 	LONGS_EQUAL(200, verdict.status);
 	STRCMP_EQUAL("https://prov.example.com/x", verdict.url.c_str());
-	const UniqueMsg upper = parse(notify("o: ua-profile\r\nc: Application/URL\r\n", "https://p/x"));
+	const UniqueMsg upper = parse(
+		notify("o: ua-profile\r\nc: Application/URL\r\n", "https://p/x"));
 	LONGS_EQUAL(200, judgePnpNotify(sipOf(upper), kHttps).status);
 }
 
@@ -387,7 +396,8 @@ TEST(Pnp, anotherEventPackageGets489)
 
 TEST(Pnp, anotherContentTypeGets415)
 {
-	const UniqueMsg msg = parse(notify("Event: ua-profile\r\nContent-Type: text/plain\r\n", "https://p/x"));
+	const UniqueMsg msg = parse(
+		notify("Event: ua-profile\r\nContent-Type: text/plain\r\n", "https://p/x"));
 	const PnpVerdict verdict = judgePnpNotify(sipOf(msg), kHttps);
 	LONGS_EQUAL(415, verdict.status);
 	STRCMP_EQUAL("Content-Type is not application/url", verdict.reason.c_str());
@@ -424,15 +434,17 @@ TEST(Pnp, answerCopiesTheRequestsHeadersAndAddsAToTag)
 {
 	// A server that copied our Via (with a maddr) on top of its own: the
 	// answer carries both, unchanged (the daemon sends it to the source).
-	const UniqueMsg msg = parse("NOTIFY sip:192.168.1.114:57648 SIP/2.0\r\n"
-				    "Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKsrv1\r\n"
-				    "Via: SIP/2.0/UDP 192.168.1.114:57648;rport;branch=z9hG4bKbr4nch;maddr=224.0.1.75\r\n"
-				    "From: <sip:MAC%3a000413939050@224.0.1.75>;tag=t4g\r\n"
-				    "To: <sip:MAC%3a000413939050@224.0.1.75>\r\n"
-				    "Call-ID: 3c26700b6e08-abcdef\r\n"
-				    "CSeq: 1 NOTIFY\r\n"
-				    "Event: ua-profile\r\n"
-				    "Content-Length: 0\r\n\r\n");
+	const UniqueMsg msg = parse(
+		"NOTIFY sip:192.168.1.114:57648 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKsrv1\r\n"
+		"Via: SIP/2.0/UDP "
+		"192.168.1.114:57648;rport;branch=z9hG4bKbr4nch;maddr=224.0.1.75\r\n"
+		"From: <sip:MAC%3a000413939050@224.0.1.75>;tag=t4g\r\n"
+		"To: <sip:MAC%3a000413939050@224.0.1.75>\r\n"
+		"Call-ID: 3c26700b6e08-abcdef\r\n"
+		"CSeq: 1 NOTIFY\r\n"
+		"Event: ua-profile\r\n"
+		"Content-Length: 0\r\n\r\n");
 	const Lines l = lines(buildPnpAnswer(sipOf(msg), 200, "ourtag"));
 	STRCMP_EQUAL("SIP/2.0 200 OK", l.first.c_str());
 	LONGS_EQUAL(2, l.headers.count("Via"));
@@ -482,7 +494,8 @@ TEST(Pnp, refusalsSayWhatWouldBeAccepted)
 TEST(Pnp, stateNames)
 {
 	STRCMP_EQUAL("idle", std::string(pnpStateName(PnpState::Idle)).c_str());
-	STRCMP_EQUAL("round-in-progress", std::string(pnpStateName(PnpState::RoundInProgress)).c_str());
+	STRCMP_EQUAL("round-in-progress",
+		     std::string(pnpStateName(PnpState::RoundInProgress)).c_str());
 	STRCMP_EQUAL("url-handed-over", std::string(pnpStateName(PnpState::UrlHandedOver)).c_str());
 }
 

@@ -47,7 +47,11 @@ constexpr const char *kNoReply = "org.freedesktop.DBus.Error.NoReply";
 class ProvisioningDouble
 {
 public:
-	enum class Answer { Accept, Fail, Hold };
+	enum class Answer {
+		Accept,
+		Fail,
+		Hold
+	};
 
 	struct Call {
 		std::string method;
@@ -86,12 +90,14 @@ public:
 		if (r >= 0)
 			r = sd_bus_start(bus_);
 		if (r >= 0)
-			r = sd_bus_add_object_vtable(bus_, &object_, kPath, kInterface, kVtable, this);
+			r = sd_bus_add_object_vtable(bus_, &object_, kPath, kInterface, kVtable,
+						     this);
 		if (r >= 0)
 			r = sd_bus_request_name(bus_, kService, 0);
 		if (r < 0) {
 			disconnect();
-			return "the provisioning double cannot serve: " + std::string(std::strerror(-r));
+			return "the provisioning double cannot serve: " +
+			       std::string(std::strerror(-r));
 		}
 		watch_ = std::make_unique<FdWatch>(loop_, sd_bus_get_fd(bus_), POLLIN,
 						   [this](int) { process(); });
@@ -165,7 +171,8 @@ private:
 			if (name == "identity")
 				r = sd_bus_message_read(m, "v", "u", &call.identity);
 			else if (name == "authenticated")
-				r = sd_bus_message_read(m, "v", "b", &flag), call.authenticated = flag;
+				r = sd_bus_message_read(m, "v", "b", &flag),
+				call.authenticated = flag;
 			else
 				r = sd_bus_message_read(m, "v", "s", &text);
 			if (r >= 0 && text) {
@@ -385,11 +392,14 @@ TEST(ProvisioningClient, eachCallInFlightHasItsOwnTimeout)
 	CHECK_FALSE(client->submit(Action::Reboot, details(), record()).has_value());
 
 	std::uint64_t endedMs[2] = {};
-	CHECK_TRUE(stepUntil(loop, [&] {
-		if (outcomes.size() == 1 && endedMs[0] == 0)
-			endedMs[0] = EventLoop::nowMs();
-		return outcomes.size() == 2;
-	}, kProvisioningTimeoutMs + 2000));
+	CHECK_TRUE(stepUntil(
+		loop,
+		[&] {
+			if (outcomes.size() == 1 && endedMs[0] == 0)
+				endedMs[0] = EventLoop::nowMs();
+			return outcomes.size() == 2;
+		},
+		kProvisioningTimeoutMs + 2000));
 	endedMs[1] = EventLoop::nowMs();
 	for (const CallOutcome &outcome : outcomes) {
 		CHECK_FALSE(outcome.accepted);
@@ -429,7 +439,8 @@ TEST(ProvisioningClient, aCallAfterTheBusCameBackConnectsAgain)
 	logSetup(LogLevel::Warning, false);
 	StderrCapture log;
 	bus->stop();
-	CHECK_TRUE(stepUntil(loop, [&] { return log.contains("lost the connection to the unix:path="); }));
+	CHECK_TRUE(stepUntil(
+		loop, [&] { return log.contains("lost the connection to the unix:path="); }));
 
 	std::string error = bus->start();
 	if (error.empty())

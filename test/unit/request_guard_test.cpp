@@ -52,7 +52,10 @@ TEST_GROUP(RequestGuard)
 		settings.identities[1] = one;
 		settings.challengeChecksync = true;
 	}
-	void teardown() override { su_home_deinit(home); }
+	void teardown() override
+	{
+		su_home_deinit(home);
+	}
 
 	struct Sent {
 		std::string user = "340899";
@@ -83,9 +86,10 @@ TEST_GROUP(RequestGuard)
 		request.uriUser = s.user;
 		request.uriHost = "192.0.2.9";
 		request.requestUri = s.uri;
-		request.authorization =
-			s.authorization.empty() ? nullptr
-						: sip_authorization_make(home, s.authorization.c_str());
+		request.authorization = s.authorization.empty()
+						? nullptr
+						: sip_authorization_make(home,
+									 s.authorization.c_str());
 		request.source = s.source;
 		request.branch = s.branch;
 		request.callId = s.callId;
@@ -95,7 +99,8 @@ TEST_GROUP(RequestGuard)
 
 	// An answer to `challenge` with `password`.
 	std::string answer(const Sent &s, const std::string &challenge,
-			   const std::string &password = "1234", const std::string &username = "340899")
+			   const std::string &password = "1234",
+			   const std::string &username = "340899")
 	{
 		std::string realm = param(challenge, "realm");
 		std::string nonce = param(challenge, "nonce");
@@ -108,8 +113,8 @@ TEST_GROUP(RequestGuard)
 		in.nc = "00000001";
 		in.cnonce = "abc";
 		std::string response = computeResponse(Algorithm::Md5, ha1, in);
-		return "Digest username=\"" + username + "\", realm=\"" + realm + "\", nonce=\"" + nonce +
-		       "\", uri=\"" + s.uri + "\", response=\"" + response +
+		return "Digest username=\"" + username + "\", realm=\"" + realm + "\", nonce=\"" +
+		       nonce + "\", uri=\"" + s.uri + "\", response=\"" + response +
 		       "\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"";
 	}
 
@@ -122,8 +127,8 @@ TEST_GROUP(RequestGuard)
 		Verdict challenge = send(first);
 		LONGS_EQUAL(401, challenge.status);
 		Sent second = notify(source, user);
-		second.authorization =
-			answer(second, challenge.challenges.at(challengeIndex), password);
+		second.authorization = answer(second, challenge.challenges.at(challengeIndex),
+					      password);
 		return send(second);
 	}
 };
@@ -197,7 +202,8 @@ TEST(RequestGuard, ipv6SourcesAreCountedPerSlash64)
 	// the whole /64 out.
 	std::vector<SourceAddress> hosts;
 	for (int i = 1; i <= 6; i++)
-		hosts.push_back(*SourceAddress::fromText("2001:db8:1:2::" + std::to_string(i), 5060));
+		hosts.push_back(
+			*SourceAddress::fromText("2001:db8:1:2::" + std::to_string(i), 5060));
 	for (int i = 0; i < 5; i++)
 		CHECK(authenticate(hosts[static_cast<std::size_t>(i)], "guess").event ==
 		      GuardEvent::AuthFailure);
@@ -214,8 +220,8 @@ TEST(RequestGuard, manySourcesTogetherGetOnlyTheGuessBudgetButAKnownPbxIsServed)
 	unsigned checked = 0;
 	unsigned refused = 0;
 	for (int net = 0; net < 50; net++) {
-		SourceAddress s =
-			*SourceAddress::fromText("2001:db8:1:" + std::to_string(net) + "::1", 5060);
+		SourceAddress s = *SourceAddress::fromText(
+			"2001:db8:1:" + std::to_string(net) + "::1", 5060);
 		for (int i = 0; i < 4; i++) {
 			Verdict v = authenticate(s, "guess");
 			if (v.status == 401)

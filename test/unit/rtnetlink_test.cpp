@@ -36,7 +36,7 @@ class Datagram
 {
 public:
 	// Starts a message; its fixed header follows.
-	template <typename Fixed>
+	template<typename Fixed>
 	Datagram &message(std::uint16_t type, const Fixed &fixed, std::uint32_t seq = 0,
 			  std::uint32_t pid = 0, std::uint16_t flags = 0)
 	{
@@ -52,7 +52,7 @@ public:
 		return *this;
 	}
 
-	template <typename Value>
+	template<typename Value>
 	Datagram &attribute(std::uint16_t type, const Value &value)
 	{
 		return attributeBytes(type, &value, sizeof(value));
@@ -95,7 +95,8 @@ private:
 	std::size_t start_ = 0;
 };
 
-ifaddrmsg address(int ifindex, unsigned char family = AF_INET, unsigned char scope = RT_SCOPE_UNIVERSE)
+ifaddrmsg address(int ifindex, unsigned char family = AF_INET,
+		  unsigned char scope = RT_SCOPE_UNIVERSE)
 {
 	ifaddrmsg message{};
 	message.ifa_family = family;
@@ -127,7 +128,9 @@ TEST_GROUP(Rtnetlink){};
 TEST(Rtnetlink, readsNewAndRemovedIpv4Addresses)
 {
 	Datagram d;
-	d.message(RTM_NEWADDR, address(2)).attribute(IFA_ADDRESS, ipv4("10.0.0.1")).attribute(IFA_LOCAL, ipv4("10.0.0.1"));
+	d.message(RTM_NEWADDR, address(2))
+		.attribute(IFA_ADDRESS, ipv4("10.0.0.1"))
+		.attribute(IFA_LOCAL, ipv4("10.0.0.1"));
 	d.message(RTM_DELADDR, address(3)).attribute(IFA_LOCAL, ipv4("10.0.1.1"));
 	const AddressMessages m = readAddressMessages(d.data(), d.size(), kDumpSeq, kOurPid);
 	LONGS_EQUAL(2, m.changes.size());
@@ -143,7 +146,9 @@ TEST(Rtnetlink, readsNewAndRemovedIpv4Addresses)
 TEST(Rtnetlink, takesTheLocalAddressOfAPointToPointLink)
 {
 	Datagram d;
-	d.message(RTM_NEWADDR, address(5)).attribute(IFA_ADDRESS, ipv4("192.0.2.99")).attribute(IFA_LOCAL, ipv4("192.0.2.1"));
+	d.message(RTM_NEWADDR, address(5))
+		.attribute(IFA_ADDRESS, ipv4("192.0.2.99"))
+		.attribute(IFA_LOCAL, ipv4("192.0.2.1"));
 	const AddressMessages m = readAddressMessages(d.data(), d.size(), kDumpSeq, kOurPid);
 	LONGS_EQUAL(1, m.changes.size());
 	CHECK_TRUE(m.changes[0].address == ipv4("192.0.2.1"));
@@ -152,7 +157,8 @@ TEST(Rtnetlink, takesTheLocalAddressOfAPointToPointLink)
 TEST(Rtnetlink, leavesOutLoopbackAndIpv6)
 {
 	Datagram d;
-	d.message(RTM_NEWADDR, address(1, AF_INET, RT_SCOPE_HOST)).attribute(IFA_LOCAL, ipv4("127.0.0.1"));
+	d.message(RTM_NEWADDR, address(1, AF_INET, RT_SCOPE_HOST))
+		.attribute(IFA_LOCAL, ipv4("127.0.0.1"));
 	const unsigned char v6[16] = {0x20, 0x01, 0x0d, 0xb8};
 	d.message(RTM_NEWADDR, address(2, AF_INET6)).attributeBytes(IFA_ADDRESS, v6, sizeof(v6));
 	d.message(RTM_NEWLINK, ifinfomsg{});
@@ -162,7 +168,8 @@ TEST(Rtnetlink, leavesOutLoopbackAndIpv6)
 TEST(Rtnetlink, tellsDumpRepliesFromNotifications)
 {
 	Datagram d;
-	d.message(RTM_NEWADDR, address(2), kDumpSeq, kOurPid, NLM_F_MULTI).attribute(IFA_LOCAL, ipv4("10.0.0.1"));
+	d.message(RTM_NEWADDR, address(2), kDumpSeq, kOurPid, NLM_F_MULTI)
+		.attribute(IFA_LOCAL, ipv4("10.0.0.1"));
 	d.message(RTM_NEWADDR, address(2), kDumpSeq, 999).attribute(IFA_LOCAL, ipv4("10.0.0.2"));
 	d.done(kDumpSeq, kOurPid);
 	const AddressMessages m = readAddressMessages(d.data(), d.size(), kDumpSeq, kOurPid);
@@ -197,16 +204,21 @@ TEST(Rtnetlink, truncatedDatagramsAreReadSafely)
 	Datagram d;
 	d.message(RTM_NEWADDR, address(2)).attribute(IFA_LOCAL, ipv4("10.0.0.1"));
 	for (std::size_t length = 0; length < d.size(); ++length)
-		LONGS_EQUAL(0, readAddressMessages(d.data(), length, kDumpSeq, kOurPid).changes.size());
+		LONGS_EQUAL(
+			0, readAddressMessages(d.data(), length, kDumpSeq, kOurPid).changes.size());
 	// A message length beyond the datagram, and one too small.
 	std::vector<unsigned char> bytes(static_cast<const unsigned char *>(d.data()),
 					 static_cast<const unsigned char *>(d.data()) + d.size());
 	std::uint32_t huge = 100000;
 	std::memcpy(bytes.data(), &huge, sizeof(huge));
-	LONGS_EQUAL(0, readAddressMessages(bytes.data(), bytes.size(), kDumpSeq, kOurPid).changes.size());
+	LONGS_EQUAL(
+		0,
+		readAddressMessages(bytes.data(), bytes.size(), kDumpSeq, kOurPid).changes.size());
 	std::uint32_t tiny = 4;
 	std::memcpy(bytes.data(), &tiny, sizeof(tiny));
-	LONGS_EQUAL(0, readAddressMessages(bytes.data(), bytes.size(), kDumpSeq, kOurPid).changes.size());
+	LONGS_EQUAL(
+		0,
+		readAddressMessages(bytes.data(), bytes.size(), kDumpSeq, kOurPid).changes.size());
 }
 
 TEST(Rtnetlink, trackerTellsNewAddressesFromRenewedOnes)
@@ -275,7 +287,8 @@ TEST(Rtnetlink, noDefaultRoute)
 {
 	DefaultRouteReader reader(kDumpSeq);
 	Datagram d;
-	d.message(RTM_NEWROUTE, defaultRoute(RT_TABLE_MAIN, 8), kDumpSeq, kOurPid).attribute(RTA_OIF, std::uint32_t{2});
+	d.message(RTM_NEWROUTE, defaultRoute(RT_TABLE_MAIN, 8), kDumpSeq, kOurPid)
+		.attribute(RTA_OIF, std::uint32_t{2});
 	d.done(kDumpSeq, kOurPid);
 	reader.feed(d.data(), d.size());
 	CHECK_TRUE(reader.done());

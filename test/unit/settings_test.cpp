@@ -81,7 +81,8 @@ Settings checkGood(const LoadResult &result)
 
 // A private directory under the system temp directory, removed with its
 // contents.
-class TempDir {
+class TempDir
+{
 public:
 	TempDir()
 	{
@@ -146,9 +147,7 @@ const char *const kDesignExample = R"(<?xml version="1.0" encoding="utf-8"?>
 
 } // namespace
 
-TEST_GROUP(Settings)
-{
-};
+TEST_GROUP(Settings){};
 
 // ---------------------------------------------------------------------------
 // Good files and defaults
@@ -168,8 +167,9 @@ TEST(Settings, acceptsTheDesignExampleWithEveryGlobalSetting)
 	CHECK_TRUE(settings.algorithms[1] == Algorithm::Sha256);
 	CHECK_TRUE(settings.algorithms[2] == Algorithm::Md5);
 	CHECK_TRUE(settings.qop == QopPolicy::None);
-	CHECK_TRUE(settings.events == (EventPackageSet{EventPackage::CheckSync, EventPackage::Resync,
-						       EventPackage::RebootNow}));
+	CHECK_TRUE(settings.events ==
+		   (EventPackageSet{EventPackage::CheckSync, EventPackage::Resync,
+				    EventPackage::RebootNow}));
 
 	LONGS_EQUAL(2, settings.identities.size());
 	const Identity &first = settings.identities.at(1);
@@ -239,10 +239,11 @@ TEST(Settings, recordsWhichSettingsCameFromTheFile)
 
 TEST(Settings, trimsAsciiWhitespaceAroundValues)
 {
-	const Settings &settings = checkGood(parse(wrap("<challenge_checksync>\n\t on \r\n</challenge_checksync>\n"
-							"<network_id_port> 5070 </network_id_port>\n"
-							"<user_name idx=\"1\">  a b  </user_name>\n"
-							"<user_pass idx=\"1\">\t1234\n</user_pass>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<challenge_checksync>\n\t on \r\n</challenge_checksync>\n"
+			   "<network_id_port> 5070 </network_id_port>\n"
+			   "<user_name idx=\"1\">  a b  </user_name>\n"
+			   "<user_pass idx=\"1\">\t1234\n</user_pass>\n")));
 	CHECK_TRUE(settings.challengeChecksync);
 	LONGS_EQUAL(5070, settings.port);
 	STRCMP_EQUAL("a b", settings.identities.at(1).name.c_str());
@@ -251,9 +252,10 @@ TEST(Settings, trimsAsciiWhitespaceAroundValues)
 
 TEST(Settings, acceptsOnAndOffInAnyCase)
 {
-	const Settings &settings = checkGood(parse(wrap("<challenge_checksync>ON</challenge_checksync>\n"
-							"<challenge_reboot>On</challenge_reboot>\n"
-							"<user_active idx=\"1\">OFF</user_active>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<challenge_checksync>ON</challenge_checksync>\n"
+			   "<challenge_reboot>On</challenge_reboot>\n"
+			   "<user_active idx=\"1\">OFF</user_active>\n")));
 	CHECK_TRUE(settings.challengeChecksync);
 	CHECK_TRUE(settings.challengeReboot);
 	CHECK_FALSE(settings.identities.at(1).active);
@@ -261,8 +263,9 @@ TEST(Settings, acceptsOnAndOffInAnyCase)
 
 TEST(Settings, acceptsOffForBooleans)
 {
-	const Settings &settings = checkGood(parse(wrap("<challenge_checksync>off</challenge_checksync>\n"
-							"<challenge_reboot>off</challenge_reboot>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<challenge_checksync>off</challenge_checksync>\n"
+			   "<challenge_reboot>off</challenge_reboot>\n")));
 	CHECK_FALSE(settings.challengeChecksync);
 	CHECK_FALSE(settings.challengeReboot);
 	CHECK_TRUE(settings.fromFile.contains("challenge_checksync"));
@@ -282,14 +285,15 @@ TEST(Settings, acceptsEveryCheckSyncAction)
 TEST(Settings, acceptsPortNumbersFromOneTo65535)
 {
 	LONGS_EQUAL(1, checkGood(parse(wrap("<network_id_port>1</network_id_port>\n"))).port);
-	LONGS_EQUAL(65535, checkGood(parse(wrap("<network_id_port>65535</network_id_port>\n"))).port);
+	LONGS_EQUAL(65535,
+		    checkGood(parse(wrap("<network_id_port>65535</network_id_port>\n"))).port);
 }
 
 TEST(Settings, keepsTheOrderOfTheAlgorithmListIgnoringCase)
 {
-	const Settings &settings =
-		checkGood(parse(wrap("<checksync_auth_algorithms> md5 ,\tsha-256 "
-				     "</checksync_auth_algorithms>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<checksync_auth_algorithms> md5 ,\tsha-256 "
+			   "</checksync_auth_algorithms>\n")));
 	LONGS_EQUAL(2, settings.algorithms.size());
 	CHECK_TRUE(settings.algorithms[0] == Algorithm::Md5);
 	CHECK_TRUE(settings.algorithms[1] == Algorithm::Sha256);
@@ -297,12 +301,14 @@ TEST(Settings, keepsTheOrderOfTheAlgorithmListIgnoringCase)
 
 TEST(Settings, acceptsEveryEventPackageInAnyCaseAndOrder)
 {
-	const Settings &all = checkGood(parse(wrap("<checksync_events> restart_now,Reboot_Now ,reboot,"
-						   "\tRESYNC, check-sync </checksync_events>\n")));
+	const Settings &all = checkGood(
+		parse(wrap("<checksync_events> restart_now,Reboot_Now ,reboot,"
+			   "\tRESYNC, check-sync </checksync_events>\n")));
 	for (EventPackage package : kEventPackages)
 		CHECK_TRUE_TEXT(all.events.contains(package), eventPackageName(package).data());
 
-	const Settings &one = checkGood(parse(wrap("<checksync_events>resync</checksync_events>\n")));
+	const Settings &one = checkGood(
+		parse(wrap("<checksync_events>resync</checksync_events>\n")));
 	CHECK_TRUE(one.events.contains(EventPackage::Resync));
 	// Listing packages replaces the default: check-sync is now refused.
 	CHECK_FALSE(one.events.contains(EventPackage::CheckSync));
@@ -348,8 +354,8 @@ TEST(Settings, acceptsBothQopPolicies)
 
 TEST(Settings, storesUserHashInLowerCase)
 {
-	const Settings &settings = checkGood(parse(
-		wrap("<user_hash idx=\"1\">" + std::string(kHashMixed) + "</user_hash>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_hash idx=\"1\">" + std::string(kHashMixed) + "</user_hash>\n")));
 	CHECK_TRUE(settings.identities.at(1).hash == kHashLower);
 }
 
@@ -362,9 +368,9 @@ TEST(Settings, acceptsAnEmptyUserHash)
 
 TEST(Settings, readsEscapedCharactersAndCdata)
 {
-	const Settings &settings =
-		checkGood(parse(wrap("<user_name idx=\"1\">a&amp;b&lt;c&#x41;</user_name>\n"
-				     "<user_pass idx=\"1\"><![CDATA[p<&>w]]></user_pass>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_name idx=\"1\">a&amp;b&lt;c&#x41;</user_name>\n"
+			   "<user_pass idx=\"1\"><![CDATA[p<&>w]]></user_pass>\n")));
 	STRCMP_EQUAL("a&b<cA", settings.identities.at(1).name.c_str());
 	CHECK_TRUE(settings.identities.at(1).pass == "p<&>w");
 }
@@ -381,8 +387,9 @@ TEST(Settings, createsAnIdentityForAnyUserSetting)
 
 TEST(Settings, acceptsAnyPositiveIdx)
 {
-	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"12\">a</user_name>\n"
-							"<user_name idx=\"999999\">b</user_name>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_name idx=\"12\">a</user_name>\n"
+			   "<user_name idx=\"999999\">b</user_name>\n")));
 	STRCMP_EQUAL("a", settings.identities.at(12).name.c_str());
 	STRCMP_EQUAL("b", settings.identities.at(999999).name.c_str());
 }
@@ -392,13 +399,13 @@ TEST(Settings, acceptsAnyPositiveIdx)
 
 TEST(Settings, readsTheSourceFilterSettings)
 {
-	const Settings &settings =
-		checkGood(parse(wrap("<filter_registrar>ON</filter_registrar>\n"
-				     "<checksync_trusted> 192.0.2.1, 198.51.100.0/24 ,2001:db8::/32,"
-				     "[2001:db8::7], PBX.Example.COM </checksync_trusted>\n"
-				     "<checksync_untrusted>Refuse</checksync_untrusted>\n"
-				     "<user_outbound idx=\"1\">proxy.example.com:5070</user_outbound>\n"
-				     "<user_outbound idx=\"2\">[2001:db8::9]</user_outbound>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<filter_registrar>ON</filter_registrar>\n"
+			   "<checksync_trusted> 192.0.2.1, 198.51.100.0/24 ,2001:db8::/32,"
+			   "[2001:db8::7], PBX.Example.COM </checksync_trusted>\n"
+			   "<checksync_untrusted>Refuse</checksync_untrusted>\n"
+			   "<user_outbound idx=\"1\">proxy.example.com:5070</user_outbound>\n"
+			   "<user_outbound idx=\"2\">[2001:db8::9]</user_outbound>\n")));
 	CHECK_TRUE(settings.filterRegistrar);
 	CHECK_TRUE(settings.untrusted == UntrustedPolicy::Refuse);
 	LONGS_EQUAL(5, settings.trusted.size());
@@ -416,7 +423,8 @@ TEST(Settings, readsTheSourceFilterSettings)
 
 TEST(Settings, theSourceFilterIsOffByDefault)
 {
-	const Settings &settings = checkGood(parse(wrap("<checksync_trusted></checksync_trusted>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<checksync_trusted></checksync_trusted>\n")));
 	CHECK_FALSE(settings.filterRegistrar);
 	CHECK_TRUE(settings.trusted.empty());
 	CHECK_TRUE(settings.untrusted == UntrustedPolicy::Drop);
@@ -424,8 +432,8 @@ TEST(Settings, theSourceFilterIsOffByDefault)
 
 TEST(Settings, reportsEveryBadEntryOfTheTrustedList)
 {
-	const LoadResult result =
-		parse(wrap("<checksync_trusted>192.0.2.1/40, ok.example.com, bad_name</checksync_trusted>\n"));
+	const LoadResult result = parse(wrap(
+		"<checksync_trusted>192.0.2.1/40, ok.example.com, bad_name</checksync_trusted>\n"));
 	CHECK_FALSE(result.settings.has_value());
 	LONGS_EQUAL(2, result.errors.size());
 	CHECK_TRUE(contains(result.errors[0].message, "\"192.0.2.1/40\""));
@@ -437,7 +445,8 @@ TEST(Settings, refusesMoreThan64TrustedEntriesOnce)
 	std::string list;
 	for (int i = 0; i < 70; i++)
 		list += (i ? "," : "") + std::string("192.0.2.") + std::to_string(i);
-	const LoadResult result = parse(wrap("<checksync_trusted>" + list + "</checksync_trusted>\n"));
+	const LoadResult result = parse(
+		wrap("<checksync_trusted>" + list + "</checksync_trusted>\n"));
 	checkOneError(result, 4, "checksync_trusted: more than 64 entries at \"192.0.2.64\"");
 }
 
@@ -459,41 +468,51 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 		{"<checksync_action>restart</checksync_action>",
 		 "checksync_action: invalid value \"restart\" (expected sync, reboot or empty)"},
 		{"<checksync_action>sync reboot</checksync_action>",
-		 "checksync_action: invalid value \"sync reboot\" (expected sync, reboot or empty)"},
+		 "checksync_action: invalid value \"sync reboot\" (expected sync, reboot or "
+		 "empty)"},
 		{"<network_id_port>0</network_id_port>",
 		 "network_id_port: invalid value \"0\" (expected a port number from 1 to 65535)"},
 		{"<network_id_port>65536</network_id_port>",
-		 "network_id_port: invalid value \"65536\" (expected a port number from 1 to 65535)"},
+		 "network_id_port: invalid value \"65536\" (expected a port number from 1 to "
+		 "65535)"},
 		{"<network_id_port>-1</network_id_port>",
 		 "network_id_port: invalid value \"-1\" (expected a port number from 1 to 65535)"},
 		{"<network_id_port>+5060</network_id_port>",
-		 "network_id_port: invalid value \"+5060\" (expected a port number from 1 to 65535)"},
+		 "network_id_port: invalid value \"+5060\" (expected a port number from 1 to "
+		 "65535)"},
 		{"<network_id_port>5060x</network_id_port>",
-		 "network_id_port: invalid value \"5060x\" (expected a port number from 1 to 65535)"},
+		 "network_id_port: invalid value \"5060x\" (expected a port number from 1 to "
+		 "65535)"},
 		{"<network_id_port>50 60</network_id_port>",
-		 "network_id_port: invalid value \"50 60\" (expected a port number from 1 to 65535)"},
+		 "network_id_port: invalid value \"50 60\" (expected a port number from 1 to "
+		 "65535)"},
 		{"<network_id_port>0x13c4</network_id_port>",
-		 "network_id_port: invalid value \"0x13c4\" (expected a port number from 1 to 65535)"},
+		 "network_id_port: invalid value \"0x13c4\" (expected a port number from 1 to "
+		 "65535)"},
 		{"<network_id_port></network_id_port>",
 		 "network_id_port: invalid value \"\" (expected a port number from 1 to 65535)"},
 		{"<network_id_port>99999999999999999999999</network_id_port>",
-		 "network_id_port: invalid value \"99999999999999999999999\" (expected a port number "
+		 "network_id_port: invalid value \"99999999999999999999999\" (expected a port "
+		 "number "
 		 "from 1 to 65535)"},
 		{"<checksync_auth_algorithms></checksync_auth_algorithms>",
-		 "checksync_auth_algorithms: empty (expected a comma-separated list of SHA-512-256, "
+		 "checksync_auth_algorithms: empty (expected a comma-separated list of "
+		 "SHA-512-256, "
 		 "SHA-256 and MD5)"},
 		{"<checksync_auth_algorithms>MD5,,SHA-256</checksync_auth_algorithms>",
 		 "checksync_auth_algorithms: empty item in \"MD5,,SHA-256\""},
 		{"<checksync_auth_algorithms>MD5, </checksync_auth_algorithms>",
 		 "checksync_auth_algorithms: empty item in \"MD5,\""},
 		{"<checksync_auth_algorithms>SHA-1</checksync_auth_algorithms>",
-		 "checksync_auth_algorithms: unknown algorithm \"SHA-1\" (expected SHA-512-256, SHA-256 "
+		 "checksync_auth_algorithms: unknown algorithm \"SHA-1\" (expected SHA-512-256, "
+		 "SHA-256 "
 		 "or MD5)"},
 		{"<checksync_auth_algorithms>MD5-sess</checksync_auth_algorithms>",
 		 "checksync_auth_algorithms: unknown algorithm \"MD5-sess\" (expected SHA-512-256, "
 		 "SHA-256 or MD5)"},
 		{"<checksync_auth_algorithms>MD5 SHA-256</checksync_auth_algorithms>",
-		 "checksync_auth_algorithms: unknown algorithm \"MD5 SHA-256\" (expected SHA-512-256, "
+		 "checksync_auth_algorithms: unknown algorithm \"MD5 SHA-256\" (expected "
+		 "SHA-512-256, "
 		 "SHA-256 or MD5)"},
 		{"<checksync_auth_algorithms>MD5,SHA-256,md5</checksync_auth_algorithms>",
 		 "checksync_auth_algorithms: MD5 listed twice"},
@@ -505,7 +524,8 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 		{"<checksync_events>check-sync,</checksync_events>",
 		 "checksync_events: empty item in \"check-sync,\""},
 		{"<checksync_events>presence</checksync_events>",
-		 "checksync_events: unknown event package \"presence\" (expected check-sync, resync, "
+		 "checksync_events: unknown event package \"presence\" (expected check-sync, "
+		 "resync, "
 		 "reboot, reboot_now or restart_now)"},
 		{"<checksync_events>check-sync;reboot=true</checksync_events>",
 		 "checksync_events: unknown event package \"check-sync;reboot=true\" (expected "
@@ -545,10 +565,12 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 		 "checksync_trusted: invalid address or prefix \"2001:db8::/129\" (expected an IP "
 		 "address, a CIDR prefix or a host name)"},
 		{"<checksync_trusted>pbx.example.com:5060</checksync_trusted>",
-		 "checksync_trusted: invalid address or prefix \"pbx.example.com:5060\" (expected an "
+		 "checksync_trusted: invalid address or prefix \"pbx.example.com:5060\" (expected "
+		 "an "
 		 "IP address, a CIDR prefix or a host name)"},
 		{"<checksync_trusted>pbx_example.com</checksync_trusted>",
-		 "checksync_trusted: invalid host name \"pbx_example.com\" (expected an IP address, a "
+		 "checksync_trusted: invalid host name \"pbx_example.com\" (expected an IP "
+		 "address, a "
 		 "CIDR prefix or a host name)"},
 		{"<checksync_trusted>192.0.2.1 192.0.2.2</checksync_trusted>",
 		 "checksync_trusted: invalid host name \"192.0.2.1 192.0.2.2\" (expected an IP "
@@ -562,14 +584,15 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 		{"<user_outbound idx=\"1\">proxy.example.com:0</user_outbound>",
 		 "user_outbound[1]: invalid value \"proxy.example.com:0\" (expected host[:port])"},
 		{"<user_outbound idx=\"1\">sip:proxy.example.com</user_outbound>",
-		 "user_outbound[1]: invalid value \"sip:proxy.example.com\" (expected host[:port])"},
+		 "user_outbound[1]: invalid value \"sip:proxy.example.com\" (expected "
+		 "host[:port])"},
 		{"<user_outbound idx=\"1\">proxy example</user_outbound>",
 		 "user_outbound[1]: invalid value \"proxy example\" (expected host[:port])"},
 	};
 	for (const Case &c : cases) {
 		// Line 4 is a valid setting, the invalid one is on line 5.
-		const LoadResult result =
-			parse(wrap("<user_name idx=\"1\">340899</user_name>\n" + std::string(c.element) + "\n"));
+		const LoadResult result = parse(wrap("<user_name idx=\"1\">340899</user_name>\n" +
+						     std::string(c.element) + "\n"));
 		CHECK_FALSE_TEXT(result.settings.has_value(), c.element);
 		LONGS_EQUAL_TEXT(1, result.errors.size(), c.element);
 		LONGS_EQUAL_TEXT(5, result.errors[0].line, c.element);
@@ -579,7 +602,8 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 
 TEST(Settings, reportsEveryEmptyItemOfAnAlgorithmList)
 {
-	const LoadResult result = parse(wrap("<checksync_auth_algorithms>,</checksync_auth_algorithms>\n"));
+	const LoadResult result = parse(
+		wrap("<checksync_auth_algorithms>,</checksync_auth_algorithms>\n"));
 	CHECK_FALSE(result.settings.has_value());
 	STRCMP_EQUAL("settings.xml:4: checksync_auth_algorithms: empty item in \",\"\n"
 		     "settings.xml:4: checksync_auth_algorithms: empty item in \",\"\n",
@@ -602,8 +626,8 @@ TEST(Settings, neverQuotesUserPassInErrors)
 	const std::string secret(kPassword);
 	const std::string documents[] = {
 		wrap("<user_pass idx=\"x\">" + secret + "</user_pass>\n"),
-		wrap("<user_pass idx=\"1\">" + secret + "</user_pass>\n<user_pass idx=\"1\">" + secret +
-		     "</user_pass>\n"),
+		wrap("<user_pass idx=\"1\">" + secret + "</user_pass>\n<user_pass idx=\"1\">" +
+		     secret + "</user_pass>\n"),
 		wrap("<user_pass idx=\"1\">ab&" + secret + ";cd</user_pass>\n"),
 		wrap("<user_pass idx=\"1\">\xff" + secret + "</user_pass>\n"),
 		wrap("<user_pass idx=\"1\">" + secret + "\xc3(</user_pass>\n"),
@@ -620,8 +644,8 @@ TEST(Settings, neverQuotesUserPassInErrors)
 
 TEST(Settings, cutsLongValuesInErrors)
 {
-	const LoadResult result =
-		parse(wrap("<checksync_action>" + std::string(500, 'x') + "</checksync_action>\n"));
+	const LoadResult result = parse(
+		wrap("<checksync_action>" + std::string(500, 'x') + "</checksync_action>\n"));
 	LONGS_EQUAL(1, result.errors.size());
 	const std::string &message = result.errors[0].message;
 	CHECK_TRUE(message.size() < 200);
@@ -630,9 +654,11 @@ TEST(Settings, cutsLongValuesInErrors)
 
 TEST(Settings, escapesControlCharactersInErrors)
 {
-	const LoadResult result = parse(wrap("<checksync_action>a&#10;b&#9;\"c</checksync_action>\n"));
+	const LoadResult result = parse(
+		wrap("<checksync_action>a&#10;b&#9;\"c</checksync_action>\n"));
 	checkOneError(result, 4,
-		      "checksync_action: invalid value \"a\\nb\\t\\\"c\" (expected sync, reboot or empty)");
+		      "checksync_action: invalid value \"a\\nb\\t\\\"c\" (expected sync, reboot or "
+		      "empty)");
 }
 
 TEST(Settings, collectsEveryErrorInDocumentOrder)
@@ -645,9 +671,11 @@ TEST(Settings, collectsEveryErrorInDocumentOrder)
 					     "<checksync_auth_qop>x</checksync_auth_qop>\n"));
 	CHECK_FALSE(result.settings.has_value());
 	STRCMP_EQUAL(
-		"settings.xml:4: challenge_checksync: invalid value \"maybe\" (expected on or off)\n"
+		"settings.xml:4: challenge_checksync: invalid value \"maybe\" (expected on or "
+		"off)\n"
 		"settings.xml:5: user_name: idx must be a positive integer\n"
-		"settings.xml:6: network_id_port: invalid value \"0\" (expected a port number from 1 to "
+		"settings.xml:6: network_id_port: invalid value \"0\" (expected a port number from "
+		"1 to "
 		"65535)\n"
 		"settings.xml:8: user_name[1] given twice (first at line 7)\n"
 		"settings.xml:9: checksync_auth_qop: invalid value \"x\" (expected auth or none)\n",
@@ -682,18 +710,19 @@ TEST(Settings, ignoresUnknownSettingsAndOtherSections)
 
 TEST(Settings, ignoresSettingsNestedInsideUnknownElements)
 {
-	const Settings &settings =
-		checkGood(parse(wrap("<group><challenge_checksync>maybe</challenge_checksync></group>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<group><challenge_checksync>maybe</challenge_checksync></group>\n")));
 	CHECK_FALSE(settings.challengeChecksync);
 }
 
 TEST(Settings, readsEveryPhoneSettingsSection)
 {
-	const Settings &settings = checkGood(parse("<settings>\n"
-						   "<phone-settings><user_name idx=\"1\">a</user_name></phone-settings>\n"
-						   "<functionKeys/>\n"
-						   "<phone-settings><user_name idx=\"2\">b</user_name></phone-settings>\n"
-						   "</settings>\n"));
+	const Settings &settings = checkGood(
+		parse("<settings>\n"
+		      "<phone-settings><user_name idx=\"1\">a</user_name></phone-settings>\n"
+		      "<functionKeys/>\n"
+		      "<phone-settings><user_name idx=\"2\">b</user_name></phone-settings>\n"
+		      "</settings>\n"));
 	LONGS_EQUAL(2, settings.identities.size());
 	STRCMP_EQUAL("b", settings.identities.at(2).name.c_str());
 }
@@ -701,8 +730,16 @@ TEST(Settings, readsEveryPhoneSettingsSection)
 TEST(Settings, acceptsEveryPermValue)
 {
 	const char *const perms[] = {
-		" perm=\"!\"", " perm=\"&amp;\"", " perm=\"$\"", " perm=\"R\"", " perm=\"RW\"",
-		" perm=\"V\"", " perm=\" \"", " perm=\"\"", "", " perm=\"anything else\"",
+		" perm=\"!\"",
+		" perm=\"&amp;\"",
+		" perm=\"$\"",
+		" perm=\"R\"",
+		" perm=\"RW\"",
+		" perm=\"V\"",
+		" perm=\" \"",
+		" perm=\"\"",
+		"",
+		" perm=\"anything else\"",
 	};
 	for (const char *perm : perms) {
 		const LoadResult result = parse(wrap("<challenge_checksync" + std::string(perm) +
@@ -718,9 +755,9 @@ TEST(Settings, acceptsEveryPermValue)
 
 TEST(Settings, ignoresIdxOnGlobalSettings)
 {
-	const Settings &settings =
-		checkGood(parse(wrap("<challenge_checksync idx=\"junk\">on</challenge_checksync>\n"
-				     "<network_id_port idx=\"3\">5061</network_id_port>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<challenge_checksync idx=\"junk\">on</challenge_checksync>\n"
+			   "<network_id_port idx=\"3\">5061</network_id_port>\n")));
 	CHECK_TRUE(settings.challengeChecksync);
 	LONGS_EQUAL(5061, settings.port);
 	CHECK_TRUE(settings.identities.empty());
@@ -729,8 +766,18 @@ TEST(Settings, ignoresIdxOnGlobalSettings)
 TEST(Settings, rejectsAMissingOrInvalidIdx)
 {
 	const char *const idxs[] = {
-		"", " idx=\"\"", " idx=\"0\"", " idx=\"000\"", " idx=\"-1\"", " idx=\"+1\"", " idx=\"abc\"",
-		" idx=\" 1\"", " idx=\"1x\"", " idx=\"1.0\"", " idx=\"1000000\"", " idx=\"99999999999999999999999\"",
+		"",
+		" idx=\"\"",
+		" idx=\"0\"",
+		" idx=\"000\"",
+		" idx=\"-1\"",
+		" idx=\"+1\"",
+		" idx=\"abc\"",
+		" idx=\" 1\"",
+		" idx=\"1x\"",
+		" idx=\"1.0\"",
+		" idx=\"1000000\"",
+		" idx=\"99999999999999999999999\"",
 	};
 	for (const char *idx : idxs) {
 		const LoadResult result = parse(wrap("<user_name idx=\"1\">a</user_name>\n"
@@ -746,8 +793,8 @@ TEST(Settings, rejectsAMissingOrInvalidIdx)
 
 TEST(Settings, requiresIdxOnEveryIdentitySetting)
 {
-	for (const char *name : {"user_active", "user_name", "user_host", "user_pname", "user_pass",
-				 "user_hash"}) {
+	for (const char *name :
+	     {"user_active", "user_name", "user_host", "user_pname", "user_pass", "user_hash"}) {
 		const std::string element = std::string("<") + name + ">x</" + name + ">\n";
 		const LoadResult result = parse(wrap(element));
 		LONGS_EQUAL_TEXT(1, result.errors.size(), name);
@@ -758,9 +805,10 @@ TEST(Settings, requiresIdxOnEveryIdentitySetting)
 
 TEST(Settings, rejectsAGlobalSettingGivenTwice)
 {
-	const LoadResult result = parse(wrap("<challenge_checksync>on</challenge_checksync>\n"
-					     "<user_name idx=\"1\">a</user_name>\n"
-					     "<challenge_checksync idx=\"1\">on</challenge_checksync>\n"));
+	const LoadResult result = parse(
+		wrap("<challenge_checksync>on</challenge_checksync>\n"
+		     "<user_name idx=\"1\">a</user_name>\n"
+		     "<challenge_checksync idx=\"1\">on</challenge_checksync>\n"));
 	checkOneError(result, 6, "challenge_checksync given twice (first at line 4)");
 }
 
@@ -783,12 +831,13 @@ TEST(Settings, rejectsADuplicateEvenWhenTheFirstWasInvalid)
 
 TEST(Settings, rejectsADuplicateAcrossPhoneSettingsSections)
 {
-	const LoadResult result = parse("<settings>\n"
-					"<phone-settings><user_pass idx=\"1\">a</user_pass></phone-settings>\n"
-					"<phone-settings>\n"
-					"<user_pass idx=\"1\">a</user_pass>\n"
-					"</phone-settings>\n"
-					"</settings>\n");
+	const LoadResult result = parse(
+		"<settings>\n"
+		"<phone-settings><user_pass idx=\"1\">a</user_pass></phone-settings>\n"
+		"<phone-settings>\n"
+		"<user_pass idx=\"1\">a</user_pass>\n"
+		"</phone-settings>\n"
+		"</settings>\n");
 	checkOneError(result, 4, "user_pass[1] given twice (first at line 2)");
 }
 
@@ -841,7 +890,8 @@ TEST(Settings, rejectsABillionLaughs)
 TEST(Settings, rejectsAQuadraticBlowup)
 {
 	std::string xml = "<?xml version=\"1.0\"?>\n<!DOCTYPE settings [\n<!ENTITY a \"" +
-			  std::string(50000, 'a') + "\">\n]>\n<settings><phone-settings><user_name idx=\"1\">";
+			  std::string(50000, 'a') +
+			  "\">\n]>\n<settings><phone-settings><user_name idx=\"1\">";
 	for (int i = 0; i < 10000; ++i)
 		xml += "&a;";
 	xml += "</user_name></phone-settings></settings>\n";
@@ -853,16 +903,15 @@ TEST(Settings, rejectsAQuadraticBlowup)
 TEST(Settings, rejectsAnExternalEntityWithoutReadingIt)
 {
 	for (const char *target : {"file:///etc/passwd", "/etc/passwd", "http://192.0.2.1/x.xml"}) {
-		const LoadResult result =
-			parse("<?xml version=\"1.0\"?>\n"
-			      "<!DOCTYPE settings [\n"
-			      "  <!ENTITY xxe SYSTEM \"" +
-			      std::string(target) +
-			      "\">\n"
-			      "]>\n"
-			      "<settings><phone-settings>\n"
-			      "<user_name idx=\"1\">&xxe;</user_name>\n"
-			      "</phone-settings></settings>\n");
+		const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
+						"<!DOCTYPE settings [\n"
+						"  <!ENTITY xxe SYSTEM \"" +
+						std::string(target) +
+						"\">\n"
+						"]>\n"
+						"<settings><phone-settings>\n"
+						"<user_name idx=\"1\">&xxe;</user_name>\n"
+						"</phone-settings></settings>\n");
 		checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
 		CHECK_FALSE(contains(allErrors(result), "root:"));
 	}
@@ -875,12 +924,13 @@ TEST(Settings, rejectsAnExternalEntityPointingAtALocalFileWithoutTouchingIt)
 	TempDir dir;
 	const std::string fifo = dir.path("secret");
 	CHECK_EQUAL(0, ::mkfifo(fifo.c_str(), 0600));
-	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
-					"<!DOCTYPE settings [<!ENTITY xxe SYSTEM \"file://" +
-					fifo +
-					"\">]>\n"
-					"<settings><phone-settings><user_name idx=\"1\">&xxe;</user_name>"
-					"</phone-settings></settings>\n");
+	const LoadResult result = parse(
+		"<?xml version=\"1.0\"?>\n"
+		"<!DOCTYPE settings [<!ENTITY xxe SYSTEM \"file://" +
+		fifo +
+		"\">]>\n"
+		"<settings><phone-settings><user_name idx=\"1\">&xxe;</user_name>"
+		"</phone-settings></settings>\n");
 	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
 }
 
@@ -890,20 +940,22 @@ TEST(Settings, rejectsAnExternalDtd)
 					"<!DOCTYPE settings SYSTEM \"file:///etc/passwd\">\n"
 					"<settings/>\n");
 	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
-	const LoadResult remote = parse("<?xml version=\"1.0\"?>\n"
-					"\n"
-					"<!DOCTYPE settings PUBLIC \"-//x//y\" \"http://192.0.2.1/settings.dtd\">\n"
-					"<settings/>\n");
+	const LoadResult remote = parse(
+		"<?xml version=\"1.0\"?>\n"
+		"\n"
+		"<!DOCTYPE settings PUBLIC \"-//x//y\" \"http://192.0.2.1/settings.dtd\">\n"
+		"<settings/>\n");
 	checkOneError(remote, 3, "DOCTYPE and entity declarations are not allowed");
 }
 
 TEST(Settings, rejectsParameterEntities)
 {
-	const LoadResult result = parse("<!DOCTYPE settings [\n"
-					"  <!ENTITY % remote SYSTEM \"http://192.0.2.1/evil.dtd\">\n"
-					"  %remote;\n"
-					"]>\n"
-					"<settings/>\n");
+	const LoadResult result = parse(
+		"<!DOCTYPE settings [\n"
+		"  <!ENTITY % remote SYSTEM \"http://192.0.2.1/evil.dtd\">\n"
+		"  %remote;\n"
+		"]>\n"
+		"<settings/>\n");
 	checkOneError(result, 1, "DOCTYPE and entity declarations are not allowed");
 }
 
@@ -936,14 +988,16 @@ TEST(Settings, rejectsAnUnescapedAmpersand)
 TEST(Settings, rejectsAnUndefinedEntityWithoutNamingIt)
 {
 	const LoadResult result = parse(wrap("<user_name idx=\"1\">a&nbsp;b</user_name>\n"));
-	checkOneError(result, 4, "not well-formed XML: undefined entity reference (write & as &amp;)");
+	checkOneError(result, 4,
+		      "not well-formed XML: undefined entity reference (write & as &amp;)");
 }
 
 TEST(Settings, rejectsInvalidUtf8WithItsLine)
 {
 	const LoadResult result = parse(wrap("<user_name idx=\"1\">a</user_name>\n"
 					     "<user_host idx=\"1\">\xc3\x28</user_host>\n"));
-	checkOneError(result, 5, "not well-formed XML: Input is not proper UTF-8, indicate encoding !");
+	checkOneError(result, 5,
+		      "not well-formed XML: Input is not proper UTF-8, indicate encoding !");
 }
 
 TEST(Settings, rejectsBinaryGarbage)
@@ -958,7 +1012,8 @@ TEST(Settings, rejectsBinaryGarbage)
 
 TEST(Settings, rejectsANulByte)
 {
-	const std::string xml = wrap("<user_name idx=\"1\">a") + std::string(1, '\0') + "b</user_name>\n";
+	const std::string xml = wrap("<user_name idx=\"1\">a") + std::string(1, '\0') +
+				"b</user_name>\n";
 	const LoadResult result = parse(xml);
 	CHECK_FALSE(result.settings.has_value());
 	LONGS_EQUAL(1, result.errors.size());
@@ -1018,13 +1073,14 @@ TEST(Settings, toleratesModerateNestingInIgnoredElements)
 
 TEST(Settings, doesNotProcessXInclude)
 {
-	const Settings &settings = checkGood(parse("<settings xmlns:xi=\"http://www.w3.org/2001/XInclude\">\n"
-						   "<phone-settings>\n"
-						   "<xi:include href=\"/etc/passwd\" parse=\"text\"/>\n"
-						   "<user_name idx=\"1\"><xi:include href=\"/etc/passwd\" "
-						   "parse=\"text\"/></user_name>\n"
-						   "</phone-settings>\n"
-						   "</settings>\n"));
+	const Settings &settings = checkGood(
+		parse("<settings xmlns:xi=\"http://www.w3.org/2001/XInclude\">\n"
+		      "<phone-settings>\n"
+		      "<xi:include href=\"/etc/passwd\" parse=\"text\"/>\n"
+		      "<user_name idx=\"1\"><xi:include href=\"/etc/passwd\" "
+		      "parse=\"text\"/></user_name>\n"
+		      "</phone-settings>\n"
+		      "</settings>\n"));
 	STRCMP_EQUAL("", settings.identities.at(1).name.c_str());
 }
 
@@ -1103,8 +1159,9 @@ TEST(Settings, hasCredentialsWithPasswordOrHash)
 
 TEST(Settings, findActiveByUserMatchesTheNameExactly)
 {
-	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">alice</user_name>\n"
-							"<user_name idx=\"2\">340899</user_name>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_name idx=\"1\">alice</user_name>\n"
+			   "<user_name idx=\"2\">340899</user_name>\n")));
 	const Identity *found = settings.findActiveByUser("340899");
 	CHECK_TRUE(found != nullptr);
 	LONGS_EQUAL(2, found->idx);
@@ -1116,10 +1173,11 @@ TEST(Settings, findActiveByUserMatchesTheNameExactly)
 
 TEST(Settings, findActiveByUserIgnoresInactiveIdentities)
 {
-	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
-							"<user_active idx=\"1\">off</user_active>\n"
-							"<user_name idx=\"2\">bob</user_name>\n"
-							"<user_name idx=\"3\">340899</user_name>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
+			   "<user_active idx=\"1\">off</user_active>\n"
+			   "<user_name idx=\"2\">bob</user_name>\n"
+			   "<user_name idx=\"3\">340899</user_name>\n")));
 	const Identity *found = settings.findActiveByUser("340899");
 	CHECK_TRUE(found != nullptr);
 	LONGS_EQUAL(3, found->idx);
@@ -1127,8 +1185,9 @@ TEST(Settings, findActiveByUserIgnoresInactiveIdentities)
 
 TEST(Settings, findActiveByUserFindsNothingWhenAllAreInactive)
 {
-	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
-							"<user_active idx=\"1\">off</user_active>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
+			   "<user_active idx=\"1\">off</user_active>\n")));
 	POINTERS_EQUAL(nullptr, settings.findActiveByUser("340899"));
 }
 
@@ -1140,11 +1199,12 @@ TEST(Settings, findActiveByUserIgnoresIdentitiesWithoutName)
 
 TEST(Settings, lowestActiveSkipsInactiveAndNamelessIdentities)
 {
-	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"5\">five</user_name>\n"
-							"<user_name idx=\"2\">two</user_name>\n"
-							"<user_active idx=\"2\">off</user_active>\n"
-							"<user_pass idx=\"1\">x</user_pass>\n"
-							"<user_name idx=\"3\">three</user_name>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_name idx=\"5\">five</user_name>\n"
+			   "<user_name idx=\"2\">two</user_name>\n"
+			   "<user_active idx=\"2\">off</user_active>\n"
+			   "<user_pass idx=\"1\">x</user_pass>\n"
+			   "<user_name idx=\"3\">three</user_name>\n")));
 	const Identity *lowest = settings.lowestActive();
 	CHECK_TRUE(lowest != nullptr);
 	LONGS_EQUAL(3, lowest->idx);
@@ -1153,14 +1213,16 @@ TEST(Settings, lowestActiveSkipsInactiveAndNamelessIdentities)
 TEST(Settings, lowestActiveIsNullWithoutActiveIdentities)
 {
 	POINTERS_EQUAL(nullptr, checkGood(parse("<settings/>")).lowestActive());
-	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">a</user_name>\n"
-							"<user_active idx=\"1\">off</user_active>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_name idx=\"1\">a</user_name>\n"
+			   "<user_active idx=\"1\">off</user_active>\n")));
 	POINTERS_EQUAL(nullptr, settings.lowestActive());
 }
 
 TEST(Settings, errorToStringHasFileLineAndMessage)
 {
-	const SettingsError error{"/etc/checksyncd/settings.xml", 12, "root element is <x>, expected <settings>"};
+	const SettingsError error{"/etc/checksyncd/settings.xml", 12,
+				  "root element is <x>, expected <settings>"};
 	STRCMP_EQUAL("/etc/checksyncd/settings.xml:12: root element is <x>, expected <settings>",
 		     error.toString().c_str());
 }
@@ -1176,17 +1238,18 @@ TEST(Settings, errorToStringLeavesOutLineZero)
 
 TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
 {
-	const Settings &settings = checkGood(parse(wrap("<challenge_checksync>on</challenge_checksync>\n"
-							"<checksync_auth_algorithms>sha-256,MD5</checksync_auth_algorithms>\n"
-							"<checksync_events>restart_now,reboot_now</checksync_events>\n"
-							"<user_name idx=\"1\">340899</user_name>\n"
-							"<user_host idx=\"1\">ser.berlin.snom.com</user_host>\n"
-							"<user_pass idx=\"1\">1234</user_pass>\n"
-							"<filter_registrar>on</filter_registrar>\n"
-							"<checksync_trusted>192.0.2.7/24, [2001:DB8::1], "
-							"PBX.example.com</checksync_trusted>\n"
-							"<checksync_untrusted>refuse</checksync_untrusted>\n"
-							"<user_outbound idx=\"1\">proxy.example.com:5061</user_outbound>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<challenge_checksync>on</challenge_checksync>\n"
+			   "<checksync_auth_algorithms>sha-256,MD5</checksync_auth_algorithms>\n"
+			   "<checksync_events>restart_now,reboot_now</checksync_events>\n"
+			   "<user_name idx=\"1\">340899</user_name>\n"
+			   "<user_host idx=\"1\">ser.berlin.snom.com</user_host>\n"
+			   "<user_pass idx=\"1\">1234</user_pass>\n"
+			   "<filter_registrar>on</filter_registrar>\n"
+			   "<checksync_trusted>192.0.2.7/24, [2001:DB8::1], "
+			   "PBX.example.com</checksync_trusted>\n"
+			   "<checksync_untrusted>refuse</checksync_untrusted>\n"
+			   "<user_outbound idx=\"1\">proxy.example.com:5061</user_outbound>\n")));
 	STRCMP_EQUAL("challenge_checksync = on (file)\n"
 		     "challenge_reboot = off (default)\n"
 		     "checksync_action = (empty) (default)\n"
@@ -1238,12 +1301,13 @@ TEST(Settings, describeSettingsShowsDefaults)
 
 TEST(Settings, describeSettingsMasksSecrets)
 {
-	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
-							"<user_pass idx=\"1\">" +
-							std::string(kPassword) +
-							"</user_pass>\n"
-							"<user_hash idx=\"2\">" +
-							std::string(kHashMixed) + "</user_hash>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
+			   "<user_pass idx=\"1\">" +
+			   std::string(kPassword) +
+			   "</user_pass>\n"
+			   "<user_hash idx=\"2\">" +
+			   std::string(kHashMixed) + "</user_hash>\n")));
 	const std::string text = describeSettings(settings);
 	CHECK_FALSE(contains(text, kPassword));
 	CHECK_FALSE(contains(text, kHashLower));
@@ -1257,7 +1321,8 @@ TEST(Settings, describeSettingsMasksSecrets)
 
 TEST(Settings, describeSettingsKeepsOneLinePerSetting)
 {
-	const Settings &settings = checkGood(parse(wrap("<user_name idx=\"1\">a&#10;b</user_name>\n")));
+	const Settings &settings = checkGood(
+		parse(wrap("<user_name idx=\"1\">a&#10;b</user_name>\n")));
 	CHECK_TRUE(contains(describeSettings(settings), "user_name[1] = a\\nb (file)\n"));
 }
 
@@ -1280,13 +1345,14 @@ TEST(Settings, plugAndPlayDefaults)
 
 TEST(Settings, readsThePlugAndPlaySettings)
 {
-	const Settings settings = checkGood(parse(wrap("<pnp_config perm=\"\">off</pnp_config>\n"
-							"<setting_server>https://prov.example.com/x</setting_server>\n"
-							"<pnp_vendor>Snom</pnp_vendor>\n"
-							"<pnp_model>D785 Ümlaut</pnp_model>\n"
-							"<pnp_version>10.1.54.13</pnp_version>\n"
-							"<pnp_mac>000413a1b2c3</pnp_mac>\n"
-							"<pnp_url_schemes> HTTPS , http </pnp_url_schemes>\n")));
+	const Settings settings = checkGood(
+		parse(wrap("<pnp_config perm=\"\">off</pnp_config>\n"
+			   "<setting_server>https://prov.example.com/x</setting_server>\n"
+			   "<pnp_vendor>Snom</pnp_vendor>\n"
+			   "<pnp_model>D785 Ümlaut</pnp_model>\n"
+			   "<pnp_version>10.1.54.13</pnp_version>\n"
+			   "<pnp_mac>000413a1b2c3</pnp_mac>\n"
+			   "<pnp_url_schemes> HTTPS , http </pnp_url_schemes>\n")));
 	const PnpSettings &pnp = settings.pnp;
 	CHECK_FALSE(pnp.enabled);
 	STRCMP_EQUAL("https://prov.example.com/x", pnp.settingServer.c_str());
@@ -1298,14 +1364,15 @@ TEST(Settings, readsThePlugAndPlaySettings)
 	LONGS_EQUAL(2, pnp.urlSchemes.size());
 	STRCMP_EQUAL("https", pnp.urlSchemes[0].c_str());
 	STRCMP_EQUAL("http", pnp.urlSchemes[1].c_str());
-	for (const char *key : {"pnp_config", "setting_server", "pnp_vendor", "pnp_model", "pnp_version",
-				"pnp_mac", "pnp_url_schemes"})
+	for (const char *key : {"pnp_config", "setting_server", "pnp_vendor", "pnp_model",
+				"pnp_version", "pnp_mac", "pnp_url_schemes"})
 		CHECK_TRUE(settings.fromFile.contains(key));
 }
 
 TEST(Settings, aSettingServerTurnsPlugAndPlayOff)
 {
-	CHECK_FALSE(checkGood(parse(wrap("<setting_server>http://x/</setting_server>\n"))).pnp.wanted());
+	CHECK_FALSE(checkGood(parse(wrap("<setting_server>http://x/</setting_server>\n")))
+			    .pnp.wanted());
 	CHECK_TRUE(checkGood(parse(wrap("<setting_server>  </setting_server>\n"))).pnp.wanted());
 	CHECK_FALSE(checkGood(parse(wrap("<pnp_config>OFF</pnp_config>\n"))).pnp.wanted());
 }
@@ -1326,8 +1393,10 @@ TEST(Settings, refusesEventParametersThatCannotBeQuoted)
 		      "no control characters)");
 	CHECK_FALSE(parse(wrap("<pnp_model>a\\b</pnp_model>\n")).settings.has_value());
 	CHECK_FALSE(parse(wrap("<pnp_model>a&#9;b</pnp_model>\n")).settings.has_value());
-	CHECK_FALSE(parse(wrap("<pnp_version>" + std::string(65, 'v') + "</pnp_version>\n")).settings.has_value());
-	CHECK_TRUE(parse(wrap("<pnp_version>" + std::string(64, 'v') + "</pnp_version>\n")).settings.has_value());
+	CHECK_FALSE(parse(wrap("<pnp_version>" + std::string(65, 'v') + "</pnp_version>\n"))
+			    .settings.has_value());
+	CHECK_TRUE(parse(wrap("<pnp_version>" + std::string(64, 'v') + "</pnp_version>\n"))
+			   .settings.has_value());
 }
 
 TEST(Settings, refusesAMacThatIsNotTwelveHexDigits)
@@ -1347,17 +1416,21 @@ TEST(Settings, refusesBadUrlSchemes)
 		      "pnp_url_schemes: https listed twice");
 	CHECK_FALSE(parse(wrap("<pnp_url_schemes>1http</pnp_url_schemes>\n")).settings.has_value());
 	CHECK_FALSE(parse(wrap("<pnp_url_schemes>ht tp</pnp_url_schemes>\n")).settings.has_value());
-	CHECK_FALSE(parse(wrap("<pnp_url_schemes>a,b,c,d,e,f,g,h,i</pnp_url_schemes>\n")).settings.has_value());
-	CHECK_TRUE(parse(wrap("<pnp_url_schemes>a,b,c,d,e,f,g,h</pnp_url_schemes>\n")).settings.has_value());
+	CHECK_FALSE(parse(wrap("<pnp_url_schemes>a,b,c,d,e,f,g,h,i</pnp_url_schemes>\n"))
+			    .settings.has_value());
+	CHECK_TRUE(parse(wrap("<pnp_url_schemes>a,b,c,d,e,f,g,h</pnp_url_schemes>\n"))
+			   .settings.has_value());
 }
 
 TEST(Settings, describeSettingsMasksTheSettingServerPassword)
 {
-	const std::string text = describeSettings(checkGood(parse(
-		wrap("<setting_server>https://prov:" + std::string(kPassword) +
-		     "@prov.example.com/{mac}.xml</setting_server>\n"))));
+	const std::string text = describeSettings(
+		checkGood(parse(wrap("<setting_server>https://prov:" + std::string(kPassword) +
+				     "@prov.example.com/{mac}.xml</setting_server>\n"))));
 	CHECK_FALSE(contains(text, kPassword));
-	CHECK_TRUE(contains(text, "setting_server = https://prov:********@prov.example.com/{mac}.xml (file)\n"));
+	CHECK_TRUE(contains(
+		text,
+		"setting_server = https://prov:********@prov.example.com/{mac}.xml (file)\n"));
 	CHECK_TRUE(contains(describeSettings(checkGood(parse(wrap(
 				    "<setting_server>https://user@h/a:b</setting_server>\n")))),
 			    "setting_server = https://user@h/a:b (file)\n"));
@@ -1380,7 +1453,8 @@ TEST(Settings, loadsAGoodFile)
 TEST(Settings, namesTheFileInParseErrors)
 {
 	TempDir dir;
-	const std::string path = dir.write("settings.xml", "<settings>\n<phone-settings>\n</settings>\n");
+	const std::string path = dir.write("settings.xml",
+					   "<settings>\n<phone-settings>\n</settings>\n");
 	const LoadResult result = loadSettingsFile(path);
 	CHECK_FALSE(result.settings.has_value());
 	LONGS_EQUAL(1, result.errors.size());
@@ -1395,7 +1469,8 @@ TEST(Settings, reportsAMissingFile)
 	const LoadResult result = loadSettingsFile(path);
 	CHECK_FALSE(result.settings.has_value());
 	LONGS_EQUAL(1, result.errors.size());
-	STRCMP_EQUAL((path + ": No such file or directory").c_str(), result.errors[0].toString().c_str());
+	STRCMP_EQUAL((path + ": No such file or directory").c_str(),
+		     result.errors[0].toString().c_str());
 }
 
 TEST(Settings, refusesAFifoWithoutBlocking)
@@ -1475,8 +1550,9 @@ TEST(Settings, warnsWhenOtherUsersMayReadTheFile)
 	const LoadResult result = loadSettingsFile(path);
 	CHECK_TRUE(result.settings.has_value());
 	LONGS_EQUAL(1, result.warnings.size());
-	STRCMP_EQUAL((path + ": readable or writable by other users; it holds SIP passwords").c_str(),
-		     result.warnings[0].c_str());
+	STRCMP_EQUAL(
+		(path + ": readable or writable by other users; it holds SIP passwords").c_str(),
+		result.warnings[0].c_str());
 }
 
 TEST(Settings, warnsWhenOtherUsersMayWriteTheFile)
@@ -1523,8 +1599,8 @@ TEST(Settings, acceptsHostNamesAddressesAndPortsAsUserHost)
 {
 	for (const char *host : {"ser.berlin.snom.com", "pbx.example.com:5060", "192.0.2.10",
 				 "192.0.2.10:5061", "[2001:db8::1]", "[2001:db8::1]:5060", "pbx"}) {
-		const LoadResult result =
-			parse(wrap(std::string("<user_host idx=\"1\">") + host + "</user_host>\n"));
+		const LoadResult result = parse(
+			wrap(std::string("<user_host idx=\"1\">") + host + "</user_host>\n"));
 		if (!result.settings)
 			FAIL((std::string(host) + " refused:\n" + allErrors(result)).c_str());
 	}
@@ -1534,10 +1610,11 @@ TEST(Settings, refusesAUserHostThatWouldBreakTheQuotedRealm)
 {
 	checkOneError(parse(wrap("<user_host idx=\"1\">pbx\"example.com</user_host>\n")), 4,
 		      "user_host[1]: invalid value \"pbx\\\"example.com\" (expected host[:port])");
-	for (const char *host : {"pbx example.com", "pbx\\example", "pbx.example.com:0",
-				 "pbx.example.com:65536", "pbx.example.com:50x", "[2001:db8::1", ":5060"}) {
-		const LoadResult result =
-			parse(wrap(std::string("<user_host idx=\"1\">") + host + "</user_host>\n"));
+	for (const char *host :
+	     {"pbx example.com", "pbx\\example", "pbx.example.com:0", "pbx.example.com:65536",
+	      "pbx.example.com:50x", "[2001:db8::1", ":5060"}) {
+		const LoadResult result = parse(
+			wrap(std::string("<user_host idx=\"1\">") + host + "</user_host>\n"));
 		if (result.settings)
 			FAIL((std::string(host) + " was accepted").c_str());
 	}

@@ -40,7 +40,10 @@ TEST_GROUP(SettingsWatcher)
 	int changes = 0;
 	std::unique_ptr<SettingsWatcher> watcher;
 
-	void teardown() override { watcher.reset(); }
+	void teardown() override
+	{
+		watcher.reset();
+	}
 
 	void watch(const std::string &path)
 	{
@@ -48,7 +51,10 @@ TEST_GROUP(SettingsWatcher)
 	}
 
 	// Let the loop run past a few settle intervals.
-	void settle() { CHECK_TRUE(stepPast(loop, 3 * SettingsWatcher::kSettleMs)); }
+	void settle()
+	{
+		CHECK_TRUE(stepPast(loop, 3 * SettingsWatcher::kSettleMs));
+	}
 
 	// The callback has run `total` times in all, and no more after a while.
 	void expectChanges(int total)
@@ -58,7 +64,10 @@ TEST_GROUP(SettingsWatcher)
 		CHECK_EQUAL(total, changes);
 	}
 
-	std::string path(const char *name) const { return dir.path(name); }
+	std::string path(const char *name) const
+	{
+		return dir.path(name);
+	}
 };
 
 TEST(SettingsWatcher, nothingChangedIsNoChange)
@@ -83,7 +92,8 @@ TEST(SettingsWatcher, aRenameIntoPlaceIsOneChange)
 	CHECK_TRUE(writeFile(path("settings.xml"), kSettings));
 	watch(path("settings.xml"));
 	CHECK_TRUE(writeFile(path(".settings.xml.new"), kOther));
-	CHECK_EQUAL(0, std::rename(path(".settings.xml.new").c_str(), path("settings.xml").c_str()));
+	CHECK_EQUAL(0,
+		    std::rename(path(".settings.xml.new").c_str(), path("settings.xml").c_str()));
 	expectChanges(1);
 }
 
@@ -103,7 +113,8 @@ TEST(SettingsWatcher, aBurstOfChangesIsOneChange)
 	watch(path("settings.xml"));
 	CHECK_TRUE(writeFile(path("settings.xml"), kOther));
 	CHECK_TRUE(writeFile(path(".settings.xml.new"), kSettings));
-	CHECK_EQUAL(0, std::rename(path(".settings.xml.new").c_str(), path("settings.xml").c_str()));
+	CHECK_EQUAL(0,
+		    std::rename(path(".settings.xml.new").c_str(), path("settings.xml").c_str()));
 	CHECK_EQUAL(0, ::chmod(path("settings.xml").c_str(), 0640));
 	CHECK_EQUAL(0, ::unlink(path("settings.xml").c_str()));
 	CHECK_TRUE(writeFile(path("settings.xml"), kOther));

@@ -181,7 +181,8 @@ TEST(NameTable, aResolvedNameAllowsItsAddressesUntilTheTtlAndTheGraceRunOut)
 	// period after that, while the refresh runs.
 	CHECK_TRUE(table.nextDueMs() == std::optional<std::uint64_t>(62'000)); // kOther in flight
 	table.complete(kOther, failed("no such name"), 2000);
-	CHECK_TRUE(table.nextDueMs() == std::optional<std::uint64_t>(2000 + NameTable::kFirstRetryMs));
+	CHECK_TRUE(table.nextDueMs() ==
+		   std::optional<std::uint64_t>(2000 + NameTable::kFirstRetryMs));
 	const std::uint64_t refresh = 2000 + 60'000;
 	CHECK_TRUE(table.takeDue(refresh - 1).size() == 1); // only kOther's retry
 	const std::vector<ResolveTarget> due = table.takeDue(refresh);
@@ -313,7 +314,8 @@ TEST(SourceVerdict, everyoneIsAllowedWhileTheFilterIsOff)
 {
 	settings.identities[1] = identity(1, "192.0.2.10");
 	CHECK_TRUE(verdict("203.0.113.9") == SourceVerdict::Allow);
-	CHECK_TRUE(decideSource(planFilter(settings), names, std::nullopt, 0) == SourceVerdict::Allow);
+	CHECK_TRUE(decideSource(planFilter(settings), names, std::nullopt, 0) ==
+		   SourceVerdict::Allow);
 }
 
 TEST(SourceVerdict, literalRegistrarsAndTrustedPrefixesAreAllowed)
@@ -348,7 +350,8 @@ TEST(SourceVerdict, aNameAllowsWhatItResolvesTo)
 	CHECK_TRUE(verdict("192.0.2.10") == SourceVerdict::Drop);
 	names.complete(kPbx, resolved({"192.0.2.10"}, 60), 1500);
 	CHECK_TRUE(verdict("192.0.2.10") == SourceVerdict::Allow);
-	CHECK_TRUE(verdict("192.0.2.10", 1500 + 60'000 + NameTable::kGraceMs) == SourceVerdict::Drop);
+	CHECK_TRUE(verdict("192.0.2.10", 1500 + 60'000 + NameTable::kGraceMs) ==
+		   SourceVerdict::Drop);
 }
 
 // ---------------------------------------------------------------------------
@@ -428,10 +431,10 @@ TEST(DropLog, prefixesBeyondTheCapacityShareOneLine)
 	int lines = 0;
 	std::optional<DropLog::Report> firstOther;
 	for (int i = 0; i < 1000; i++) {
-		auto report = log.record(ip(("10." + std::to_string(i / 250) + "." +
-					     std::to_string(i % 250) + ".1")
-						    .c_str()),
-					 2000);
+		auto report = log.record(
+			ip(("10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".1")
+				   .c_str()),
+			2000);
 		if (report) {
 			lines++;
 			firstOther = report;
@@ -451,7 +454,8 @@ TEST(DropLog, staysBoundedUnderAFloodFromSpoofedSources)
 	DropLog big;
 	for (int i = 0; i < 20'000; i++) {
 		std::uint8_t bytes[4] = {static_cast<std::uint8_t>(10 + i % 200),
-					 static_cast<std::uint8_t>(i / 200), static_cast<std::uint8_t>(i % 7), 1};
+					 static_cast<std::uint8_t>(i / 200),
+					 static_cast<std::uint8_t>(i % 7), 1};
 		big.record(IpAddress::fromV4(bytes), 1000 + static_cast<std::uint64_t>(i));
 	}
 	LONGS_EQUAL(64, big.size());

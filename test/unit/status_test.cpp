@@ -197,8 +197,8 @@ TEST(StatusModel, countersHaveStableKeys)
 	c.lockedOut = 6;
 	c.droppedByFilter = 7;
 	auto entries = counterEntries(c);
-	const char *keys[] = {"received", "served", "challenged", "auth_failures",
-			      "refused", "locked_out", "dropped_by_filter"};
+	const char *keys[] = {"received", "served",     "challenged",       "auth_failures",
+			      "refused",  "locked_out", "dropped_by_filter"};
 	for (std::size_t i = 0; i < entries.size(); i++) {
 		STRCMP_EQUAL(keys[i], std::string(entries[i].first).c_str());
 		CHECK_EQUAL(i + 1, entries[i].second);
@@ -241,7 +241,8 @@ TEST(StatusModel, anActionResultForTheSameCallIdCompletesTheLastCheckSync)
 {
 	model.checkSyncAnswered(servedReport(), 1000);
 	model.changes().take(0);
-	CHECK_TRUE(model.actionFinished("1234@192.168.137.1", false, "download failed:\n404", 2000));
+	CHECK_TRUE(
+		model.actionFinished("1234@192.168.137.1", false, "download failed:\n404", 2000));
 	const LastCheckSync &last = model.lastCheckSync();
 	CHECK_TRUE(last.result.has_value());
 	CHECK_FALSE(last.result->success);

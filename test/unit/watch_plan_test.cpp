@@ -99,8 +99,9 @@ TEST(WatchPlan, watchesEveryComponentInTheDirectoryThatHoldsIt)
 {
 	etc();
 	WatchPlan got = plan("/etc/checksyncd/settings.xml");
-	checkDirectories({{"/", {"etc"}}, {"/etc", {"checksyncd"}}, {"/etc/checksyncd", {"settings.xml"}}},
-			 got);
+	checkDirectories(
+		{{"/", {"etc"}}, {"/etc", {"checksyncd"}}, {"/etc/checksyncd", {"settings.xml"}}},
+		got);
 	LONGS_EQUAL(0, got.symlinks);
 }
 
@@ -108,14 +109,16 @@ TEST(WatchPlan, aMissingFileIsWatchedForInItsDirectory)
 {
 	dir("/etc");
 	dir("/etc/checksyncd");
-	checkDirectories({{"/", {"etc"}}, {"/etc", {"checksyncd"}}, {"/etc/checksyncd", {"settings.xml"}}},
-			 plan("/etc/checksyncd/settings.xml"));
+	checkDirectories(
+		{{"/", {"etc"}}, {"/etc", {"checksyncd"}}, {"/etc/checksyncd", {"settings.xml"}}},
+		plan("/etc/checksyncd/settings.xml"));
 }
 
 TEST(WatchPlan, aMissingDirectoryIsWatchedForInItsParentAndNothingBeyond)
 {
 	dir("/etc");
-	checkDirectories({{"/", {"etc"}}, {"/etc", {"checksyncd"}}}, plan("/etc/checksyncd/settings.xml"));
+	checkDirectories({{"/", {"etc"}}, {"/etc", {"checksyncd"}}},
+			 plan("/etc/checksyncd/settings.xml"));
 	LONGS_EQUAL(0, looked.count("/etc/checksyncd/settings.xml"));
 }
 
@@ -139,8 +142,9 @@ TEST(WatchPlan, aRelativePathStartsFromTheWorkingDirectory)
 TEST(WatchPlan, dotDotAtTheRootStaysAtTheRoot)
 {
 	etc();
-	checkDirectories({{"/", {"etc"}}, {"/etc", {"checksyncd"}}, {"/etc/checksyncd", {"settings.xml"}}},
-			 plan("/../../etc/./checksyncd/../checksyncd/settings.xml"));
+	checkDirectories(
+		{{"/", {"etc"}}, {"/etc", {"checksyncd"}}, {"/etc/checksyncd", {"settings.xml"}}},
+		plan("/../../etc/./checksyncd/../checksyncd/settings.xml"));
 }
 
 TEST(WatchPlan, aSymlinkedFileIsWatchedWhereTheLinkIsAndWhereItPoints)
@@ -221,7 +225,8 @@ TEST(WatchPlan, anUnreadableLinkEndsTheWalk)
 {
 	dir("/etc");
 	link("/etc/checksyncd", "");
-	checkDirectories({{"/", {"etc"}}, {"/etc", {"checksyncd"}}}, plan("/etc/checksyncd/settings.xml"));
+	checkDirectories({{"/", {"etc"}}, {"/etc", {"checksyncd"}}},
+			 plan("/etc/checksyncd/settings.xml"));
 }
 
 TEST(WatchPlan, aLinkLoopEndsAfterTheKernelsBound)
