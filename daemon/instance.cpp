@@ -58,10 +58,11 @@ Instance::Instance(const Options &options) : options_(options)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0)
 		throw std::system_error(errno, std::generic_category(), "sigprocmask");
-	signalFd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (signalFd_ < 0)
+	signalFd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+	if (!signalFd_)
 		throw std::system_error(errno, std::generic_category(), "signalfd");
-	signals_ = std::make_unique<FdWatch>(loop_, signalFd_, POLLIN, [this](int) { onSignal(); });
+	signals_ = std::make_unique<FdWatch>(loop_, signalFd_.get(), POLLIN,
+					     [this](int) { onSignal(); });
 
 	// Watch first, then read: a change made between the two is an event
 	// the loop handles once it runs.
@@ -84,32 +85,13 @@ Instance::Instance(const Options &options) : options_(options)
 	sip_->setSettings(settings_);
 	sip_->setSourceGate(gate_.get());
 	statusService_->setFeed(sip_.get());
+	feedLink_.status = statusService_.get();
 	statusService_->setListening(listen);
 	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
 	pnp_->setObserver([this](const PnpStatus &pnp) {
 		statusService_->setPlugAndPlay(pnp.state, pnp.lastServer, pnp.lastUrl);
 	});
 	pnp_->setSettings(settings_);
-
-	std::uint64_t usec = 0;
-	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
-		watchdogMs_ = usec / 2000; // ping at half the interval
-		watchdog_ = std::make_unique<Timer>(loop_);
-	}
-}
-
-Instance::~Instance()
-{
-	watcher_.reset();
-	statusService_->setFeed(nullptr);
-	pnp_.reset();
-	sip_.reset();
-	statusService_.reset();
-	gate_.reset();
-	provisioning_.reset();
-	signals_.reset();
-	if (signalFd_ >= 0)
-		close(signalFd_);
 }
 
 bool Instance::loadSettings(bool forced)
@@ -221,7 +203,7 @@ void Instance::notifyReady()
 void Instance::onSignal()
 {
 	signalfd_siginfo info{};
-	while (read(signalFd_, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+	while (read(signalFd_.get(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
 		switch (info.ssi_signo) {
 		case SIGHUP:
 			logMessage(LogLevel::Info, "SIGHUP: reloading " + options_.settingsPath);
@@ -245,16 +227,9 @@ void Instance::onSignal()
 	}
 }
 
-void Instance::pingWatchdog()
-{
-	(void)sd_notify(0, "WATCHDOG=1");
-	watchdog_->arm(watchdogMs_, [this] { pingWatchdog(); });
-}
-
 int Instance::run()
 {
-	if (watchdog_)
-		watchdog_->arm(watchdogMs_, [this] { pingWatchdog(); });
+	watchdog_.start();
 	logMessage(LogLevel::Notice, "checksyncd " CHECKSYNCD_VERSION " ready: " + status());
 	notifyReady();
 	loop_.run();

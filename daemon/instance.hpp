@@ -19,6 +19,8 @@
 #include "sip_service.hpp"
 #include "source_gate.hpp"
 #include "status_service.hpp"
+#include "unique_fd.hpp"
+#include "watchdog.hpp"
 
 namespace checksyncd {
 
@@ -34,7 +36,6 @@ public:
 	// Throws std::runtime_error when a transport cannot be bound or the
 	// bus cannot be reached.
 	explicit Instance(const Options &options);
-	~Instance();
 	Instance(const Instance &) = delete;
 	Instance &operator=(const Instance &) = delete;
 
@@ -49,13 +50,12 @@ private:
 	void reload(bool forced);
 	void onSignal();
 	void notifyReady();
-	void pingWatchdog();
 	std::string status() const;
 	void publishSettings();
 
 	Options options_;
 	EventLoop loop_;
-	int signalFd_ = -1;
+	UniqueFd signalFd_;
 	std::unique_ptr<FdWatch> signals_;
 	// Before the settings: the watches exist when the file is first read,
 	// so a change made meanwhile is reported.
@@ -68,9 +68,18 @@ private:
 	std::unique_ptr<SourceGate> gate_;
 	std::unique_ptr<StatusService> statusService_;
 	std::unique_ptr<SipService> sip_;
+	// The status object reads the SIP side's lockouts while both exist:
+	// declared after sip_, so the link goes first.
+	struct FeedLink {
+		StatusService *status = nullptr;
+		~FeedLink()
+		{
+			if (status)
+				status->setFeed(nullptr);
+		}
+	} feedLink_;
 	std::unique_ptr<PnpService> pnp_;
-	std::unique_ptr<Timer> watchdog_;
-	std::uint64_t watchdogMs_ = 0;
+	Watchdog watchdog_{loop_};
 };
 
 } // namespace checksyncd
