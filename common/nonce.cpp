@@ -82,12 +82,11 @@ NonceAuthority::~NonceAuthority() = default; // EVP_MAC_CTX_free wipes the key
 // AES-256-CTR context and the provider's cipher store, about 140 KiB of heap
 // kept for the life of the process (docs/footprint.md). Like RAND_bytes(),
 // getrandom() waits only until the kernel's pool is first initialised.
-NonceAuthority::Key NonceAuthority::randomKey()
+void fillRandom(unsigned char *data, std::size_t size)
 {
-	Key key{};
 	std::size_t filled = 0;
-	while (filled < key.size()) {
-		ssize_t n = getrandom(key.data() + filled, key.size() - filled, 0);
+	while (filled < size) {
+		ssize_t n = getrandom(data + filled, size - filled, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -95,6 +94,12 @@ NonceAuthority::Key NonceAuthority::randomKey()
 		}
 		filled += static_cast<std::size_t>(n);
 	}
+}
+
+NonceAuthority::Key NonceAuthority::randomKey()
+{
+	Key key{};
+	fillRandom(key.data(), key.size());
 	return key;
 }
 

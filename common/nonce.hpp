@@ -31,6 +31,10 @@ namespace checksyncd {
 
 inline constexpr std::uint64_t kNonceLifetimeMs = 30'000;
 
+// Fill `data` from the kernel's CSPRNG (getrandom); throws
+// std::system_error when it cannot deliver. For the per-process keys.
+void fillRandom(unsigned char *data, std::size_t size);
+
 struct NonceFacts {
 	Algorithm algorithm = Algorithm::Md5;
 	bool qop = true;            // qop="auth" was offered with it

@@ -2,15 +2,14 @@
 
 #include "response_cache.hpp"
 
+#include "nonce.hpp"
+
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <sys/random.h>
 
-#include <cerrno>
 #include <cstring>
 #include <stdexcept>
-#include <system_error>
 
 namespace checksyncd {
 
@@ -34,16 +33,7 @@ RequestKeyer::~RequestKeyer() = default;
 RequestKeyer::Key RequestKeyer::randomKey()
 {
 	Key key{};
-	std::size_t filled = 0;
-	while (filled < key.size()) {
-		ssize_t n = getrandom(key.data() + filled, key.size() - filled, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			throw std::system_error(errno, std::generic_category(), "getrandom");
-		}
-		filled += static_cast<std::size_t>(n);
-	}
+	fillRandom(key.data(), key.size());
 	return key;
 }
 
