@@ -63,8 +63,6 @@ public:
 	// The listen URIs, without "sip:", for the status line.
 	const std::string &listening() const { return listening_; }
 
-	RequestGuard &guard() { return guard_; }
-
 	// StatusFeed
 	std::vector<Lockout> lockedOut(std::uint64_t nowMs) override
 	{
