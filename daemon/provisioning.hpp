@@ -86,18 +86,24 @@ public:
 	std::optional<CallOutcome> provision(ProvisionDetails details, Done done);
 
 private:
+	// One D-Bus method of the provisioning process, with its own gate,
+	// waiters and trailing call: Resync, Reboot and Provision alike.
 	struct Method {
 		ProvisioningClient *owner = nullptr;
-		Action action = Action::Resync;
+		const char *member = ""; // "Resync", "Reboot", "Provision"
 		ActionGate gate;
 		std::vector<Done> waiters;
 		CallDetails latest; // details of the newest request
+		std::string url;    // Provision's only
 		sd_bus_slot *slot = nullptr;
 		std::unique_ptr<Timer> trailing;
 	};
 
 	Method &method(Action action) { return methods_[action == Action::Resync ? 0 : 1]; }
+	Method &provisionMethod() { return methods_[2]; }
 
+	// The gate's answer to a request whose details are in m.latest.
+	std::optional<CallOutcome> admit(Method &m, Done done);
 	// Send the call for m.latest; std::nullopt when it is in flight, else
 	// the outcome of a call that could not be sent (the gate is told).
 	std::optional<CallOutcome> call(Method &m);
@@ -105,27 +111,12 @@ private:
 	void armTrailing(Method &m);
 	static int onReply(sd_bus_message *reply, void *userdata) noexcept;
 
-	// Provision, apart from the check-sync methods: other details, and
-	// its own gate, waiters and trailing call.
-	struct ProvisionMethod {
-		ActionGate gate;
-		std::vector<Done> waiters;
-		ProvisionDetails latest;
-		sd_bus_slot *slot = nullptr;
-		std::unique_ptr<Timer> trailing;
-	};
-	std::optional<CallOutcome> callProvision();
-	void finishProvision(const CallOutcome &outcome);
-	void armProvisionTrailing();
-	static int onProvisionReply(sd_bus_message *reply, void *userdata) noexcept;
-
 	// BusConnection::Client
 	void busConnected(sd_bus *) override {}
 	void busLost() override;
 
 	BusConnection &bus_;
-	std::array<Method, 2> methods_;
-	ProvisionMethod provision_;
+	std::array<Method, 3> methods_;
 };
 
 } // namespace checksyncd
