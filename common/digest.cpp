@@ -8,16 +8,12 @@
 #include <array>
 #include <memory>
 
+#include "openssl.hpp"
 #include "text.hpp"
 
 namespace checksyncd {
 
 namespace {
-
-struct Deleter {
-	void operator()(EVP_MD *md) const { EVP_MD_free(md); }
-	void operator()(EVP_MD_CTX *ctx) const { EVP_MD_CTX_free(ctx); }
-};
 
 const char *fetchName(Algorithm algorithm)
 {
@@ -37,13 +33,10 @@ const char *fetchName(Algorithm algorithm)
 // fetch is the expensive part of a digest with OpenSSL 3.
 const EVP_MD *messageDigest(Algorithm algorithm)
 {
-	static const std::array<std::unique_ptr<EVP_MD, Deleter>, 3> mds = {
-		std::unique_ptr<EVP_MD, Deleter>(
-			EVP_MD_fetch(nullptr, fetchName(Algorithm::Md5), nullptr)),
-		std::unique_ptr<EVP_MD, Deleter>(
-			EVP_MD_fetch(nullptr, fetchName(Algorithm::Sha256), nullptr)),
-		std::unique_ptr<EVP_MD, Deleter>(
-			EVP_MD_fetch(nullptr, fetchName(Algorithm::Sha512_256), nullptr)),
+	static const std::array<UniqueMd, 3> mds = {
+		UniqueMd(EVP_MD_fetch(nullptr, fetchName(Algorithm::Md5), nullptr)),
+		UniqueMd(EVP_MD_fetch(nullptr, fetchName(Algorithm::Sha256), nullptr)),
+		UniqueMd(EVP_MD_fetch(nullptr, fetchName(Algorithm::Sha512_256), nullptr)),
 	};
 	return mds.at(static_cast<std::size_t>(algorithm)).get();
 }
@@ -63,7 +56,7 @@ std::string toHex(const unsigned char *data, std::size_t size)
 template<typename... Parts>
 std::string hashJoined(Algorithm algorithm, Parts... parts)
 {
-	std::unique_ptr<EVP_MD_CTX, Deleter> ctx(EVP_MD_CTX_new());
+	UniqueMdCtx ctx(EVP_MD_CTX_new());
 	const EVP_MD *md = messageDigest(algorithm);
 	if (!ctx || !md || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1)
 		return {};

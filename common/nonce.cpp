@@ -60,22 +60,19 @@ bool decode(std::string_view text, std::array<unsigned char, kNonceBytes> &out)
 
 } // namespace
 
-NonceAuthority::NonceAuthority(const Key &key) : hmac_(nullptr, EVP_MAC_CTX_free)
+NonceAuthority::NonceAuthority(const Key &key)
 {
-	EVP_MAC *hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-	if (hmac)
-		hmac_.reset(EVP_MAC_CTX_new(hmac));
-	EVP_MAC_free(hmac); // the context keeps its own reference
 	char digest[] = "SHA256";
-	OSSL_PARAM params[] = {
+	const OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
 		OSSL_PARAM_construct_end(),
 	};
-	if (!hmac_ || EVP_MAC_init(hmac_.get(), key.data(), key.size(), params) != 1)
+	hmac_ = keyedMac("HMAC", key, params);
+	if (!hmac_)
 		throw std::runtime_error("cannot set up HMAC-SHA256");
 }
 
-NonceAuthority::~NonceAuthority() = default; // EVP_MAC_CTX_free wipes the key
+NonceAuthority::~NonceAuthority() = default; // freeing the context wipes the key
 
 // The kernel's CSPRNG, which also seeds OpenSSL's: RAND_bytes() would
 // instantiate OpenSSL's DRBG for these 32 bytes read once, and with it an

@@ -22,10 +22,7 @@
 #include <vector>
 
 #include "digest.hpp"
-
-extern "C" {
-struct evp_mac_ctx_st;
-}
+#include "openssl.hpp"
 
 namespace checksyncd {
 
@@ -82,7 +79,7 @@ private:
 
 	// HMAC-SHA256 keyed once; each MAC re-initialises it with the same
 	// key (EVP_MAC_init with a NULL key), which skips the key schedule.
-	std::unique_ptr<evp_mac_ctx_st, void (*)(evp_mac_ctx_st *)> hmac_;
+	UniqueMacCtx hmac_;
 	std::uint32_t nextSerial_ = 1;
 };
 

@@ -13,18 +13,15 @@
 
 namespace checksyncd {
 
-RequestKeyer::RequestKeyer(const Key &key) : mac_(nullptr, EVP_MAC_CTX_free)
+RequestKeyer::RequestKeyer(const Key &key)
 {
-	EVP_MAC *siphash = EVP_MAC_fetch(nullptr, "SIPHASH", nullptr);
-	if (siphash)
-		mac_.reset(EVP_MAC_CTX_new(siphash));
-	EVP_MAC_free(siphash); // the context keeps its own reference
 	std::size_t size = 16;
-	OSSL_PARAM params[] = {
+	const OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
 		OSSL_PARAM_construct_end(),
 	};
-	if (!mac_ || EVP_MAC_init(mac_.get(), key.data(), key.size(), params) != 1)
+	mac_ = keyedMac("SIPHASH", key, params);
+	if (!mac_)
 		throw std::runtime_error("cannot set up SipHash");
 }
 

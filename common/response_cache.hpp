@@ -26,10 +26,7 @@
 #include <string_view>
 
 #include "bounded_lru.hpp"
-
-extern "C" {
-struct evp_mac_ctx_st;
-}
+#include "openssl.hpp"
 
 namespace checksyncd {
 
@@ -54,7 +51,7 @@ public:
 		       std::uint32_t cseq, std::string_view method) const;
 
 private:
-	std::unique_ptr<evp_mac_ctx_st, void (*)(evp_mac_ctx_st *)> mac_;
+	UniqueMacCtx mac_;
 };
 
 // The To tag of every final answer to the request (RFC 3261 8.2.6.2: a

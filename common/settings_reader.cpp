@@ -16,8 +16,6 @@
 
 #include "settings.hpp"
 
-#include "pnp.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,24 +34,17 @@
 #include <memory>
 #include <system_error>
 #include <utility>
+
 #include "digest.hpp"
+#include "pnp.hpp"
 #include "settings_values.hpp"
 #include "text.hpp"
 #include "unique_fd.hpp"
+#include "xml.hpp"
 
 namespace checksyncd {
 
 namespace {
-
-struct XmlDeleter {
-	void operator()(xmlParserCtxt *ctxt) const noexcept { xmlFreeParserCtxt(ctxt); }
-	void operator()(xmlDoc *doc) const noexcept { xmlFreeDoc(doc); }
-	void operator()(xmlChar *text) const noexcept { xmlFree(text); }
-};
-
-using UniqueXmlParserCtxt = std::unique_ptr<xmlParserCtxt, XmlDeleter>;
-using UniqueXmlDoc = std::unique_ptr<xmlDoc, XmlDeleter>;
-using UniqueXmlChar = std::unique_ptr<xmlChar, XmlDeleter>;
 
 // The structured error callback takes a const pointer from libxml2 2.12 on.
 #if LIBXML_VERSION >= 21200

@@ -3,7 +3,6 @@
 #include "bus_connection.hpp"
 
 #include <poll.h>
-#include <systemd/sd-bus.h>
 
 #include <algorithm>
 #include <cstring>
@@ -14,66 +13,42 @@
 
 namespace checksyncd {
 
-namespace {
-
-} // namespace
-
-void SdBusDeleter::operator()(sd_bus *bus) const noexcept
-{
-	(void)sd_bus_flush_close_unref(bus);
-}
-
-void SdBusDeleter::operator()(sd_bus_slot *slot) const noexcept
-{
-	(void)sd_bus_slot_unref(slot);
-}
-
 BusConnection::BusConnection(EventLoop &loop, std::string bus)
 	: loop_(loop), address_(std::move(bus)), busTimer_(loop), reconnect_(loop)
 {
 	open();
-	loop_.addPrepoll([this] { prepoll(); });
-}
-
-BusConnection::~BusConnection()
-{
-	watch_.reset();
-	if (bus_)
-		sd_bus_flush_close_unref(bus_);
+	prepoll_ = loop_.addPrepoll([this] { prepoll(); });
 }
 
 void BusConnection::open()
 {
-	sd_bus *bus = nullptr;
+	sd_bus *opened = nullptr;
 	int r;
 	if (address_ == "system") {
-		r = sd_bus_open_system_with_description(&bus, "checksyncd");
+		r = sd_bus_open_system_with_description(&opened, "checksyncd");
 	} else if (address_ == "session") {
-		r = sd_bus_open_user_with_description(&bus, "checksyncd");
+		r = sd_bus_open_user_with_description(&opened, "checksyncd");
 	} else {
-		r = sd_bus_new(&bus);
+		r = sd_bus_new(&opened);
 		if (r >= 0)
-			r = sd_bus_set_address(bus, address_.c_str());
+			r = sd_bus_set_address(opened, address_.c_str());
 		if (r >= 0)
-			r = sd_bus_set_bus_client(bus, 1);
+			r = sd_bus_set_bus_client(opened, 1);
 		if (r >= 0)
-			r = sd_bus_set_description(bus, "checksyncd");
+			r = sd_bus_set_description(opened, "checksyncd");
 		if (r >= 0)
-			r = sd_bus_start(bus);
+			r = sd_bus_start(opened);
 	}
+	UniqueBus bus(opened);
 	if (r >= 0)
-		r = sd_bus_set_method_call_timeout(bus, kSyncCallTimeoutMs * 1000);
-	if (r < 0) {
-		sd_bus_unref(bus);
+		r = sd_bus_set_method_call_timeout(bus.get(), kSyncCallTimeoutMs * 1000);
+	if (r < 0)
 		throw std::runtime_error("cannot connect to the " + address_ +
 					 " bus: " + errnoText(r));
-	}
-	int fd = sd_bus_get_fd(bus);
-	if (fd < 0) {
-		sd_bus_unref(bus);
+	int fd = sd_bus_get_fd(bus.get());
+	if (fd < 0)
 		throw std::runtime_error("cannot get the bus descriptor: " + errnoText(fd));
-	}
-	bus_ = bus;
+	bus_ = std::move(bus);
 	busDeadlineUs_ = UINT64_MAX;
 	watch_ = std::make_unique<FdWatch>(loop_, fd, POLLIN, [this](int) { process(); });
 }
@@ -91,7 +66,7 @@ void BusConnection::connect()
 	std::vector<Client *> clients = clients_;
 	for (Client *client : clients)
 		if (bus_ && std::find(clients_.begin(), clients_.end(), client) != clients_.end())
-			client->busConnected(bus_);
+			client->busConnected(bus_.get());
 }
 
 void BusConnection::addClient(Client &client)
@@ -114,8 +89,7 @@ void BusConnection::lose(int error)
 	for (Client *client : clients)
 		if (std::find(clients_.begin(), clients_.end(), client) != clients_.end())
 			client->busLost();
-	sd_bus_flush_close_unref(bus_);
-	bus_ = nullptr;
+	bus_.reset();
 	retryLater();
 }
 
@@ -138,7 +112,7 @@ void BusConnection::retryLater()
 void BusConnection::process()
 {
 	while (bus_) {
-		int r = sd_bus_process(bus_, nullptr);
+		int r = sd_bus_process(bus_.get(), nullptr);
 		if (r < 0) {
 			lose(r);
 			return;
@@ -156,7 +130,7 @@ void BusConnection::prepoll()
 {
 	if (!bus_)
 		return;
-	int events = sd_bus_get_events(bus_);
+	int events = sd_bus_get_events(bus_.get());
 	if (events < 0) {
 		lose(events);
 		return;
@@ -164,7 +138,7 @@ void BusConnection::prepoll()
 	watch_->setEvents(events);
 
 	std::uint64_t deadline = UINT64_MAX;
-	if (sd_bus_get_timeout(bus_, &deadline) < 0)
+	if (sd_bus_get_timeout(bus_.get(), &deadline) < 0)
 		deadline = UINT64_MAX;
 	if (deadline == busDeadlineUs_ && (deadline == UINT64_MAX || busTimer_.armed()))
 		return;

@@ -19,20 +19,9 @@
 #include <vector>
 
 #include "loop.hpp"
-
-extern "C" {
-struct sd_bus;
-struct sd_bus_slot;
-}
+#include "sdbus.hpp"
 
 namespace checksyncd {
-
-struct SdBusDeleter {
-	void operator()(sd_bus *bus) const noexcept;
-	void operator()(sd_bus_slot *slot) const noexcept;
-};
-
-using UniqueSlot = std::unique_ptr<sd_bus_slot, SdBusDeleter>;
 
 class BusConnection
 {
@@ -58,12 +47,11 @@ public:
 	// bus: "system", "session", or a D-Bus address. Throws when the bus
 	// cannot be reached.
 	BusConnection(EventLoop &loop, std::string bus);
-	~BusConnection();
 	BusConnection(const BusConnection &) = delete;
 	BusConnection &operator=(const BusConnection &) = delete;
 
 	// nullptr while disconnected.
-	sd_bus *get() const { return bus_; }
+	sd_bus *get() const { return bus_.get(); }
 	const std::string &address() const { return address_; }
 
 	// Connect again if disconnected; throws when that fails.
@@ -81,13 +69,16 @@ private:
 
 	EventLoop &loop_;
 	std::string address_;
-	sd_bus *bus_ = nullptr;
+	UniqueBus bus_;
+	// Declared after bus_, so destroyed first: the loop stops watching the
+	// descriptor before sd-bus closes it.
 	std::unique_ptr<FdWatch> watch_;
 	Timer busTimer_;
 	std::uint64_t busDeadlineUs_ = UINT64_MAX;
 	Timer reconnect_;
 	bool retryFailed_ = false; // logged once per outage
 	std::vector<Client *> clients_;
+	PrepollHook prepoll_;
 };
 
 } // namespace checksyncd

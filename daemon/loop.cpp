@@ -4,9 +4,11 @@
 
 #include <sofia-sip/su_wait.h>
 
+#include <algorithm>
 #include <ctime>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 #include "log.hpp"
 
@@ -47,9 +49,47 @@ void EventLoop::stop()
 	su_root_break(root_);
 }
 
-void EventLoop::addPrepoll(std::function<void()> fn)
+PrepollHook EventLoop::addPrepoll(std::function<void()> fn)
 {
-	prepoll_.push_back(std::move(fn));
+	const std::uint64_t id = nextHookId_++;
+	prepoll_.push_back(Hook{id, std::move(fn)});
+	return PrepollHook(*this, id);
+}
+
+void EventLoop::removePrepoll(std::uint64_t id) noexcept
+{
+	auto hook = std::find_if(prepoll_.begin(), prepoll_.end(),
+				 [id](const Hook &h) { return h.id == id; });
+	if (hook == prepoll_.end())
+		return;
+	// A hook may be running (even the one removed): erased after the run.
+	if (runningHooks_ > 0)
+		hook->id = 0;
+	else
+		prepoll_.erase(hook);
+}
+
+PrepollHook::PrepollHook(PrepollHook &&other) noexcept
+	: loop_(std::exchange(other.loop_, nullptr)), id_(std::exchange(other.id_, 0))
+{
+}
+
+PrepollHook &PrepollHook::operator=(PrepollHook &&other) noexcept
+{
+	if (this != &other) {
+		reset();
+		loop_ = std::exchange(other.loop_, nullptr);
+		id_ = std::exchange(other.id_, 0);
+	}
+	return *this;
+}
+
+void PrepollHook::reset() noexcept
+{
+	if (loop_)
+		loop_->removePrepoll(id_);
+	loop_ = nullptr;
+	id_ = 0;
 }
 
 void EventLoop::prepollTrampoline(void *magic, su_root_s *) noexcept
@@ -59,14 +99,19 @@ void EventLoop::prepollTrampoline(void *magic, su_root_s *) noexcept
 
 void EventLoop::runPrepoll() noexcept
 {
-	for (auto &fn : prepoll_) {
+	runningHooks_++;
+	for (Hook &hook : prepoll_) {
+		if (hook.id == 0)
+			continue;
 		try {
-			fn();
+			hook.fn();
 		} catch (const std::exception &e) {
 			logMessage(LogLevel::Error,
 				   std::string("pre-poll hook failed: ") + e.what());
 		}
 	}
+	if (--runningHooks_ == 0)
+		prepoll_.remove_if([](const Hook &hook) { return hook.id == 0; });
 }
 
 std::uint64_t EventLoop::nowMs()

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <vector>
+#include <list>
 
 extern "C" {
 struct su_root_s;
@@ -17,6 +17,30 @@ struct su_timer_s;
 }
 
 namespace checksyncd {
+
+class EventLoop;
+
+// A pre-poll hook's place in the loop (EventLoop::addPrepoll): the hook is
+// removed when this is destroyed or reset.
+class PrepollHook
+{
+public:
+	PrepollHook() noexcept = default;
+	~PrepollHook() { reset(); }
+	PrepollHook(PrepollHook &&other) noexcept;
+	PrepollHook &operator=(PrepollHook &&other) noexcept;
+	PrepollHook(const PrepollHook &) = delete;
+	PrepollHook &operator=(const PrepollHook &) = delete;
+
+	void reset() noexcept;
+
+private:
+	friend class EventLoop;
+	PrepollHook(EventLoop &loop, std::uint64_t id) noexcept : loop_(&loop), id_(id) {}
+
+	EventLoop *loop_ = nullptr;
+	std::uint64_t id_ = 0;
+};
 
 class EventLoop
 {
@@ -36,19 +60,31 @@ public:
 	// after that hook and before the poll, so the hooks also run after each
 	// Timer callback: what a timer callback changed (a D-Bus call sent from
 	// it, with its reply timeout) is followed before the loop sleeps.
-	void addPrepoll(std::function<void()> fn);
+	// The hook runs until the returned handle goes; a hook may remove
+	// itself or add others while it runs.
+	[[nodiscard]] PrepollHook addPrepoll(std::function<void()> fn);
 
 	// Monotonic clock in milliseconds.
 	static std::uint64_t nowMs();
 
 private:
 	friend class Timer;
+	friend class PrepollHook;
+
+	struct Hook {
+		std::uint64_t id = 0; // 0: removed while the hooks ran
+		std::function<void()> fn;
+	};
 
 	static void prepollTrampoline(void *magic, su_root_s *root) noexcept;
 	void runPrepoll() noexcept;
+	void removePrepoll(std::uint64_t id) noexcept;
 
 	su_root_s *root_ = nullptr;
-	std::vector<std::function<void()>> prepoll_;
+	// A list: a hook that adds another must not see itself moved.
+	std::list<Hook> prepoll_;
+	std::uint64_t nextHookId_ = 1;
+	unsigned runningHooks_ = 0; // nesting depth of runPrepoll()
 };
 
 class Timer

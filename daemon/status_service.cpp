@@ -422,15 +422,15 @@ int StatusService::Callbacks::unlock(StatusService &self, sd_bus_message *call, 
 	// synchronous round trip to the local dbus-daemon, bounded by
 	// BusConnection::kSyncCallTimeoutMs; only callers the policy let
 	// through get here).
-	sd_bus_creds *creds = nullptr;
-	r = sd_bus_query_sender_creds(call, SD_BUS_CREDS_UID | SD_BUS_CREDS_EUID, &creds);
+	sd_bus_creds *queried = nullptr;
+	r = sd_bus_query_sender_creds(call, SD_BUS_CREDS_UID | SD_BUS_CREDS_EUID, &queried);
+	const UniqueCreds creds(queried);
 	uid_t uid = 0;
 	if (r >= 0) {
-		r = sd_bus_creds_get_euid(creds, &uid);
+		r = sd_bus_creds_get_euid(creds.get(), &uid);
 		if (r < 0)
-			r = sd_bus_creds_get_uid(creds, &uid);
+			r = sd_bus_creds_get_uid(creds.get(), &uid);
 	}
-	sd_bus_creds_unref(creds);
 	if (r < 0 || (uid != 0 && uid != getuid()))
 		return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
 					"only root may lift a lockout");

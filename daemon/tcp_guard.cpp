@@ -178,9 +178,7 @@ const char *reasonText(ConnectionLimits::Reason reason)
 
 } // namespace
 
-TcpGuard::TcpGuard(EventLoop &loop)
-	: limits_(limitsFor(descriptorLimit())), timer_(loop),
-	  self_(std::make_shared<TcpGuard *>(this))
+TcpGuard::TcpGuard(EventLoop &loop) : limits_(limitsFor(descriptorLimit())), timer_(loop)
 {
 	// The TCP listening sockets: tport's, as the daemon has no other.
 	for (int fd = 0; fd < kFirstScanEnd; fd++) {
@@ -209,26 +207,16 @@ TcpGuard::TcpGuard(EventLoop &loop)
 						    " per source (descriptor limit " +
 						    std::to_string(descriptors) + ")");
 
-	reserve_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	scanEnd_ = kFirstScanEnd;
 	scan(false);
-	loop.addPrepoll([self = std::weak_ptr<TcpGuard *>(self_)] {
-		if (std::shared_ptr<TcpGuard *> guard = self.lock())
-			(*guard)->beforePoll();
-	});
-}
-
-TcpGuard::~TcpGuard()
-{
-	self_.reset();
-	if (reserve_ >= 0)
-		close(reserve_);
+	beforePoll_ = loop.addPrepoll([this] { beforePoll(); });
 }
 
 void TcpGuard::beforePoll()
 {
-	if (reserve_ < 0)
-		reserve_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (!reserve_)
+		reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	// The lowest free descriptor: any descriptor tport accepts or closes
 	// moves it, and it costs two system calls to learn.
 	int probe = fcntl(listeners_.front().fd, F_DUPFD_CLOEXEC, 0);
@@ -253,10 +241,7 @@ void TcpGuard::beforePoll()
 	}
 	// Give one back at once, so that tport's pending accept() succeeds
 	// instead of failing again, and shed a connection for the next one.
-	if (reserve_ >= 0) {
-		close(reserve_);
-		reserve_ = -1;
-	}
+	reserve_.reset();
 	lowestFree_ = -1;
 	scan(true);
 }

@@ -53,6 +53,7 @@
 
 #include "connection_limits.hpp"
 #include "loop.hpp"
+#include "unique_fd.hpp"
 
 extern "C" {
 struct msg_s;
@@ -95,7 +96,6 @@ public:
 	static constexpr unsigned kStalledRequestMs = 5'000;
 
 	explicit TcpGuard(EventLoop &loop);
-	~TcpGuard();
 	TcpGuard(const TcpGuard &) = delete;
 	TcpGuard &operator=(const TcpGuard &) = delete;
 
@@ -130,12 +130,12 @@ private:
 	ConnectionLimits limits_;
 	std::vector<Listener> listeners_;
 	std::vector<Socket> sockets_; // every socket of the last scan
-	int reserve_ = -1;            // /dev/null, given back when descriptors run out
+	UniqueFd reserve_;            // /dev/null, given back when descriptors run out
 	int lowestFree_ = -1;         // as of the last probe
 	int scanEnd_ = 0;             // first descriptor not looked at
 	std::uint64_t nextExhaustedLogMs_ = 0;
-	Timer timer_;                      // the next connection's deadline, or a recheck
-	std::shared_ptr<TcpGuard *> self_; // the pre-poll hook's way back
+	Timer timer_; // the next connection's deadline, or a recheck
+	PrepollHook beforePoll_;
 };
 
 } // namespace checksyncd

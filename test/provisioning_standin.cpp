@@ -47,17 +47,21 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "sdbus.hpp"
+
 static constexpr const char *kService = "org.checksyncd.Provisioning1";
 static constexpr const char *kObject = "/org/checksyncd/Provisioning1";
 static constexpr const char *kInterface = "org.checksyncd.Provisioning1";
 static constexpr const char *kErrorFailed = "org.checksyncd.Provisioning1.Error.Failed";
 static constexpr uint64_t kMaxDelayMs = 3600 * 1000;
 
-/* One deleter for every C object this program owns. */
+using checksyncd::UniqueBus;
+using checksyncd::UniqueBusMessage;
+using checksyncd::UniqueSlot;
+
+/* sd-bus objects are owned with the project's types (common/sdbus.hpp);
+ * this deleter is for the rest of what this program owns. */
 struct SdDeleter {
-	void operator()(sd_bus *bus) const noexcept { (void)sd_bus_flush_close_unref(bus); }
-	void operator()(sd_bus_slot *slot) const noexcept { (void)sd_bus_slot_unref(slot); }
-	void operator()(sd_bus_message *m) const noexcept { (void)sd_bus_message_unref(m); }
 	void operator()(sd_event *event) const noexcept { (void)sd_event_unref(event); }
 	void operator()(sd_event_source *s) const noexcept
 	{
@@ -66,9 +70,6 @@ struct SdDeleter {
 	void operator()(FILE *file) const noexcept { (void)std::fclose(file); }
 };
 
-using UniqueBus = std::unique_ptr<sd_bus, SdDeleter>;
-using UniqueSlot = std::unique_ptr<sd_bus_slot, SdDeleter>;
-using UniqueMessage = std::unique_ptr<sd_bus_message, SdDeleter>;
 using UniqueEvent = std::unique_ptr<sd_event, SdDeleter>;
 using UniqueEventSource = std::unique_ptr<sd_event_source, SdDeleter>;
 using UniqueFile = std::unique_ptr<FILE, SdDeleter>;
@@ -502,7 +503,7 @@ class Standin;
 struct PendingReply {
 	Standin *owner = nullptr;
 	std::list<PendingReply>::iterator self;
-	UniqueMessage call;
+	UniqueBusMessage call;
 	UniqueEventSource timer;
 	Method method = Method::Resync;
 	bool fail = false;

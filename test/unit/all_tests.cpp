@@ -14,6 +14,8 @@
 
 #include <CppUTest/CommandLineTestRunner.h>
 
+#include "openssl.hpp"
+
 int main(int argc, char **argv)
 {
 	xmlInitParser();
@@ -23,10 +25,8 @@ int main(int argc, char **argv)
 		nullptr, [](void *, char const *, va_list) {}, nullptr);
 	// Warm up the digests the tests use so their lazy tables are not
 	// counted as leaks.
-	for (const char *name : {"MD5", "SHA256", "SHA512-256"}) {
-		EVP_MD *md = EVP_MD_fetch(nullptr, name, nullptr);
-		EVP_MD_free(md);
-	}
+	for (const char *name : {"MD5", "SHA256", "SHA512-256"})
+		(void)checksyncd::UniqueMd(EVP_MD_fetch(nullptr, name, nullptr));
 	int rc = CommandLineTestRunner::RunAllTests(argc, argv);
 	su_deinit();
 	return rc;

@@ -93,21 +93,22 @@ TEST_GROUP(BusConnection)
 TEST(BusConnection, aCallIsAnsweredThroughTheLoop)
 {
 	std::string id;
-	sd_bus_slot *slot = nullptr;
-	CHECK_TRUE(sd_bus_call_method_async(
-			   connection->get(), &slot, "org.freedesktop.DBus",
-			   "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId",
-			   [](sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept {
-				   const char *text = nullptr;
-				   if (sd_bus_message_read(reply, "s", &text) > 0)
-					   *static_cast<std::string *>(userdata) = text;
-				   return 0;
-			   },
-			   &id, "") >= 0);
+	sd_bus_slot *added = nullptr;
+	const int r = sd_bus_call_method_async(
+		connection->get(), &added, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+		"org.freedesktop.DBus", "GetId",
+		[](sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept {
+			const char *text = nullptr;
+			if (sd_bus_message_read(reply, "s", &text) > 0)
+				*static_cast<std::string *>(userdata) = text;
+			return 0;
+		},
+		&id, "");
+	const UniqueSlot slot(added);
+	CHECK_TRUE(r >= 0);
 	CHECK_TRUE(id.empty()); // only the loop delivers the answer
 	CHECK_TRUE(stepUntil(loop, [&] { return !id.empty(); }));
 	CHECK_EQUAL(32u, id.size()); // the bus's GUID, in hex
-	sd_bus_slot_unref(slot);
 }
 
 TEST(BusConnection, aMessageReadDuringASynchronousCallIsStillDispatched)
@@ -117,21 +118,22 @@ TEST(BusConnection, aMessageReadDuringASynchronousCallIsStillDispatched)
 	// it: sd-bus asks for a zero timeout instead, which the connection
 	// must follow.
 	std::string acquired;
-	sd_bus_slot *slot = nullptr;
-	CHECK_TRUE(sd_bus_match_signal(
-			   connection->get(), &slot, "org.freedesktop.DBus",
-			   "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameAcquired",
-			   [](sd_bus_message *m, void *userdata, sd_bus_error *) noexcept {
-				   const char *name = nullptr;
-				   if (sd_bus_message_read(m, "s", &name) > 0 &&
-				       std::string(name) == "org.checksyncd.Test1")
-					   *static_cast<std::string *>(userdata) = name;
-				   return 0;
-			   },
-			   &acquired) >= 0);
+	sd_bus_slot *added = nullptr;
+	const int r = sd_bus_match_signal(
+		connection->get(), &added, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+		"org.freedesktop.DBus", "NameAcquired",
+		[](sd_bus_message *m, void *userdata, sd_bus_error *) noexcept {
+			const char *name = nullptr;
+			if (sd_bus_message_read(m, "s", &name) > 0 &&
+			    std::string(name) == "org.checksyncd.Test1")
+				*static_cast<std::string *>(userdata) = name;
+			return 0;
+		},
+		&acquired);
+	const UniqueSlot slot(added);
+	CHECK_TRUE(r >= 0);
 	CHECK_TRUE(sd_bus_request_name(connection->get(), "org.checksyncd.Test1", 0) >= 0);
 	CHECK_TRUE(stepUntil(loop, [&] { return !acquired.empty(); }));
-	sd_bus_slot_unref(slot);
 }
 
 TEST(BusConnection, everyClientHearsTheBusGoAndComeBack)

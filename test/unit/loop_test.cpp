@@ -304,8 +304,8 @@ TEST_GROUP(EventLoop)
 
 TEST(EventLoop, everyPrepollHookRunsBeforeEachPoll)
 {
-	loop.addPrepoll([&] { trace.push_back("a"); });
-	loop.addPrepoll([&] { trace.push_back("b"); });
+	const PrepollHook a = loop.addPrepoll([&] { trace.push_back("a"); });
+	const PrepollHook b = loop.addPrepoll([&] { trace.push_back("b"); });
 	FdWatch watch(loop, event.fd(), POLLIN, [&](int) {
 		trace.push_back("event");
 		event.drain();
@@ -322,19 +322,51 @@ TEST(EventLoop, everyPrepollHookRunsBeforeEachPoll)
 
 	// A hook added later joins the fan-out.
 	trace.clear();
-	loop.addPrepoll([&] { trace.push_back("c"); });
+	PrepollHook c = loop.addPrepoll([&] { trace.push_back("c"); });
 	event.signal();
 	su_root_step(loop.root(), 1000);
 	const std::vector<std::string> withC{"a", "b", "c", "event"};
 	CHECK_TRUE(trace == withC);
+
+	// And leaves it when its handle goes.
+	trace.clear();
+	c.reset();
+	event.signal();
+	su_root_step(loop.root(), 1000);
+	const std::vector<std::string> withoutC{"a", "b", "event"};
+	CHECK_TRUE(trace == withoutC);
+}
+
+TEST(EventLoop, aHookMayRemoveItselfOrAddAnotherWhileItRuns)
+{
+	// As an object that owns its hook and is destroyed from inside it.
+	auto once = std::make_unique<PrepollHook>();
+	int onceRuns = 0;
+	PrepollHook added;
+	int addedRuns = 0;
+	*once = loop.addPrepoll([&] {
+		onceRuns++;
+		added = loop.addPrepoll([&] { addedRuns++; });
+		once.reset(); // destroys the std::function that is running
+	});
+	const PrepollHook after = loop.addPrepoll([&] { trace.push_back("after"); });
+
+	su_root_step(loop.root(), 0);
+	su_root_step(loop.root(), 0);
+	CHECK_EQUAL(1, onceRuns);
+	// Added during the first run, it runs in that run already and again
+	// in the second.
+	CHECK_EQUAL(2, addedRuns);
+	const std::vector<std::string> expected{"after", "after"};
+	CHECK_TRUE(trace == expected);
 }
 
 TEST(EventLoop, aHookThatThrowsIsLoggedAndTheOthersStillRun)
 {
 	StderrCapture log;
 	int after = 0;
-	loop.addPrepoll([] { throw std::runtime_error("no bus"); });
-	loop.addPrepoll([&] { after++; });
+	const PrepollHook throws = loop.addPrepoll([] { throw std::runtime_error("no bus"); });
+	const PrepollHook counts = loop.addPrepoll([&] { after++; });
 	su_root_step(loop.root(), 0);
 	su_root_step(loop.root(), 0);
 	CHECK_EQUAL(2, after);
@@ -350,7 +382,7 @@ TEST(EventLoop, theHooksSeeWhatATimerCallbackChangedBeforeTheLoopSleeps)
 	std::uint64_t wantedMs = 0;
 	Timer follower(loop);
 	bool followed = false;
-	loop.addPrepoll([&] {
+	const PrepollHook hook = loop.addPrepoll([&] {
 		if (wantedMs == 0)
 			return;
 		follower.arm(wantedMs, [&] {

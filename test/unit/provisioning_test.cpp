@@ -24,6 +24,7 @@
 #include "log.hpp"
 #include "loop.hpp"
 #include "provisioning.hpp"
+#include "sdbus.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -65,11 +66,10 @@ public:
 
 	explicit ProvisioningDouble(EventLoop &loop) : loop_(loop)
 	{
-		// Registered once: the loop has no way to drop a hook.
-		loop_.addPrepoll([this] {
+		prepoll_ = loop_.addPrepoll([this] {
 			if (!watch_)
 				return;
-			const int events = sd_bus_get_events(bus_);
+			const int events = sd_bus_get_events(bus_.get());
 			if (events >= 0)
 				watch_->setEvents(events);
 		});
@@ -82,24 +82,28 @@ public:
 	std::string connect(const std::string &address)
 	{
 		disconnect();
-		int r = sd_bus_new(&bus_);
+		sd_bus *bus = nullptr;
+		int r = sd_bus_new(&bus);
+		bus_.reset(bus);
 		if (r >= 0)
-			r = sd_bus_set_address(bus_, address.c_str());
+			r = sd_bus_set_address(bus, address.c_str());
 		if (r >= 0)
-			r = sd_bus_set_bus_client(bus_, 1);
+			r = sd_bus_set_bus_client(bus, 1);
 		if (r >= 0)
-			r = sd_bus_start(bus_);
+			r = sd_bus_start(bus);
+		sd_bus_slot *object = nullptr;
 		if (r >= 0)
-			r = sd_bus_add_object_vtable(bus_, &object_, kPath, kInterface, kVtable,
+			r = sd_bus_add_object_vtable(bus, &object, kPath, kInterface, kVtable,
 						     this);
+		object_.reset(object);
 		if (r >= 0)
-			r = sd_bus_request_name(bus_, kService, 0);
+			r = sd_bus_request_name(bus, kService, 0);
 		if (r < 0) {
 			disconnect();
 			return "the provisioning double cannot serve: " +
 			       std::string(std::strerror(-r));
 		}
-		watch_ = std::make_unique<FdWatch>(loop_, sd_bus_get_fd(bus_), POLLIN,
+		watch_ = std::make_unique<FdWatch>(loop_, sd_bus_get_fd(bus), POLLIN,
 						   [this](int) { process(); });
 		// What the synchronous calls above read and left queued (the
 		// NameAcquired signal): sd-bus asks for no POLLIN while its queue
@@ -116,12 +120,11 @@ public:
 	// Answer every held call.
 	void answerHeld(bool ok)
 	{
-		for (sd_bus_message *m : held_) {
+		for (const UniqueBusMessage &m : held_) {
 			if (ok)
-				(void)sd_bus_reply_method_return(m, "");
+				(void)sd_bus_reply_method_return(m.get(), "");
 			else
-				(void)sd_bus_reply_method_errorf(m, kFailed, "told to fail");
-			sd_bus_message_unref(m);
+				(void)sd_bus_reply_method_errorf(m.get(), kFailed, "told to fail");
 		}
 		held_.clear();
 	}
@@ -134,7 +137,7 @@ private:
 	void process()
 	{
 		while (bus_) {
-			const int r = sd_bus_process(bus_, nullptr);
+			const int r = sd_bus_process(bus_.get(), nullptr);
 			if (r < 0)
 				disconnect(); // the bus went away
 			if (r <= 0)
@@ -144,14 +147,10 @@ private:
 
 	void disconnect()
 	{
-		for (sd_bus_message *m : held_)
-			sd_bus_message_unref(m);
 		held_.clear();
 		watch_.reset();
-		object_ = sd_bus_slot_unref(object_);
-		if (bus_)
-			sd_bus_flush_close_unref(bus_);
-		bus_ = nullptr;
+		object_.reset();
+		bus_.reset();
 	}
 
 	static int onMethod(sd_bus_message *m, void *userdata, sd_bus_error *) noexcept
@@ -199,7 +198,7 @@ private:
 		case Answer::Fail:
 			return sd_bus_reply_method_errorf(m, kFailed, "told to fail");
 		case Answer::Hold:
-			self->held_.push_back(sd_bus_message_ref(m));
+			self->held_.emplace_back(sd_bus_message_ref(m));
 			return 1;
 		}
 		return 0;
@@ -208,10 +207,11 @@ private:
 	static const sd_bus_vtable kVtable[];
 
 	EventLoop &loop_;
-	sd_bus *bus_ = nullptr;
-	sd_bus_slot *object_ = nullptr;
+	UniqueBus bus_;
+	UniqueSlot object_;
 	std::unique_ptr<FdWatch> watch_;
-	std::vector<sd_bus_message *> held_;
+	std::vector<UniqueBusMessage> held_;
+	PrepollHook prepoll_;
 };
 
 const sd_bus_vtable ProvisioningDouble::kVtable[] = {
@@ -264,7 +264,6 @@ TEST_GROUP(ProvisioningClient)
 
 	void teardown() override
 	{
-		// No loop step after this: the hooks of both stay in the loop.
 		client.reset();
 		connection.reset();
 		provisioning.reset();
