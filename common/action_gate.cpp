@@ -33,8 +33,9 @@ ActionGate::Admit ActionGate::request(std::uint64_t nowMs, bool canJoin)
 	return Admit::StartCall;
 }
 
-void ActionGate::finished(std::uint64_t, bool ok)
+void ActionGate::finished(std::uint64_t, Outcome outcome)
 {
+	const bool ok = outcome == Outcome::Accepted;
 	inFlight_ = false;
 	lastOk_ = ok;
 	// Requests that joined a failed call were answered 503 and will come

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// How check-syncs become D-Bus calls, for one method (checksyncd(8), etc/org.checksyncd.Provisioning1.xml):
-// at most one call in flight, at most one call per spacing interval, and a
+// How check-syncs become D-Bus calls, for one method (checksyncd(8),
+// etc/org.checksyncd.Provisioning1.xml): at most one call in flight, at most one call per spacing interval, and a
 // request that arrives while a call is in flight or inside the interval is
 // covered by one trailing call at the end of the interval, so the last
 // request is always served. Pure: the caller passes the time and makes
@@ -34,8 +34,13 @@ public:
 	// flight; such a request is accepted on the trailing call instead.
 	Admit request(std::uint64_t nowMs, bool canJoin = true);
 
+	enum class Outcome : unsigned char {
+		Accepted,
+		Failed, // by the provisioning process, or no answer in time
+	};
+
 	// The call in flight has finished.
-	void finished(std::uint64_t nowMs, bool ok);
+	void finished(std::uint64_t nowMs, Outcome outcome);
 
 	// The call could not even be sent for a local reason (it never
 	// reached the provisioning process): that is no provisioning failure,

@@ -573,7 +573,8 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 	answer(round, request, round.pendingFrom, 503, round.pendingKey, retryAfterS);
 	logMessage(LogLevel::Warning,
 		   "pnp: the provisioning process did not take the URL from " +
-			   round.pendingRemote + " (" + outcome.error + ")",
+			   round.pendingRemote + " (" + outcome.error +
+			   (outcome.detail.empty() ? "" : ": " + outcome.detail) + ")",
 		   {{"PNP_SERVER", round.pendingRemote}});
 	round.pending.reset();
 	round.pendingKey.clear();

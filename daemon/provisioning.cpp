@@ -4,9 +4,9 @@
 
 #include <systemd/sd-bus.h>
 
-#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "log.hpp"
 #include "text.hpp"
@@ -21,85 +21,84 @@ constexpr const char *kInterface = "org.checksyncd.Provisioning1";
 
 } // namespace
 
-ProvisioningClient::ProvisioningClient(EventLoop &loop, BusConnection &bus) : bus_(bus)
+ProvisioningClient::ProvisioningClient(EventLoop &loop, BusConnection &bus)
+	: bus_(bus), resync_(loop, bus, "Resync"), reboot_(loop, bus, "Reboot"),
+	  provision_(loop, bus, "Provision")
 {
-	const char *members[] = {"Resync", "Reboot", "Provision"};
-	for (std::size_t i = 0; i < methods_.size(); i++) {
-		Method &m = methods_[i];
-		m.owner = this;
-		m.member = members[i];
-		m.trailing = std::make_unique<Timer>(loop);
-	}
 	bus_.addClient(*this);
 }
 
 ProvisioningClient::~ProvisioningClient()
 {
 	bus_.removeClient(*this);
-	for (Method &m : methods_)
-		m.slot = sd_bus_slot_unref(m.slot);
 }
 
 void ProvisioningClient::busLost()
 {
-	CallOutcome outcome;
-	outcome.retryAfterMs = kFailedRetryAfterMs;
-	outcome.error = "org.freedesktop.DBus.Error.Disconnected";
-	for (Method &m : methods_) {
-		if (m.slot) {
-			m.slot = sd_bus_slot_unref(m.slot);
-			finish(m, outcome);
-		}
-	}
+	for (GatedMethod *m : {&resync_, &reboot_, &provision_})
+		m->busLost();
 }
 
 std::optional<CallOutcome> ProvisioningClient::submit(Action action, CallDetails details, Done done)
 {
-	Method &m = method(action);
-	m.latest = std::move(details);
-	return admit(m, std::move(done));
+	return method(action).request(std::move(details), {}, std::move(done));
 }
 
 std::optional<CallOutcome> ProvisioningClient::provision(ProvisionDetails details, Done done)
 {
 	// The keys every method carries, and the URL: no identity, and a PnP
 	// server is never authenticated.
-	Method &m = provisionMethod();
-	m.latest = CallDetails{0,
-			       std::move(details.remote),
-			       false,
-			       std::move(details.callId),
-			       std::move(details.event),
-			       std::move(details.userAgent)};
-	m.url = std::move(details.url);
-	return admit(m, std::move(done));
+	return provision_.request(CallDetails{0, std::move(details.remote), false,
+					      std::move(details.callId), std::move(details.event),
+					      std::move(details.userAgent)},
+				  std::move(details.url), std::move(done));
 }
 
-std::optional<CallOutcome> ProvisioningClient::admit(Method &m, Done done)
+ProvisioningClient::GatedMethod::GatedMethod(EventLoop &loop, BusConnection &bus,
+					     const char *member)
+	: bus_(bus), member_(member), trailing_(loop)
 {
-	std::uint64_t now = EventLoop::nowMs();
+}
+
+void ProvisioningClient::GatedMethod::busLost()
+{
+	if (!inFlight_)
+		return;
+	inFlight_.reset();
+	CallOutcome outcome;
+	outcome.retryAfterMs = kFailedRetryAfterMs;
+	outcome.error = "org.freedesktop.DBus.Error.Disconnected";
+	finish(outcome);
+}
+
+std::optional<CallOutcome> ProvisioningClient::GatedMethod::request(CallDetails details,
+								    std::string url, Done done)
+{
+	latest_ = std::move(details);
+	url_ = std::move(url);
+	const std::uint64_t now = EventLoop::nowMs();
 
 	// Requests waiting for the call in flight each hold a server
 	// transaction; beyond a few, a request is answered at once and covered
 	// by the trailing call instead.
-	switch (m.gate.request(now, m.waiters.size() < kMaxWaiters)) {
+	switch (gate_.request(now, waiters_.size() < kMaxWaiters)) {
 	case ActionGate::Admit::StartCall:
-		if (std::optional<CallOutcome> failed = call(m))
+		if (std::optional<CallOutcome> failed = call())
 			return failed;
-		m.waiters.push_back(std::move(done));
+		waiters_.push_back(std::move(done));
 		return std::nullopt;
 	case ActionGate::Admit::JoinInFlight:
-		m.waiters.push_back(std::move(done));
+		waiters_.push_back(std::move(done));
 		return std::nullopt;
 	case ActionGate::Admit::AcceptTrailing: {
-		armTrailing(m);
+		armTrailing();
 		CallOutcome outcome;
 		outcome.accepted = true;
 		return outcome;
 	}
 	case ActionGate::Admit::RecentFailure: {
 		CallOutcome outcome;
-		outcome.retryAfterMs = m.gate.retryAfterMs(now);
+		outcome.retryAfterMs = gate_.retryAfterMs(now);
 		outcome.error = "the last call failed moments ago";
 		return outcome;
 	}
@@ -107,7 +106,7 @@ std::optional<CallOutcome> ProvisioningClient::admit(Method &m, Done done)
 	return std::nullopt;
 }
 
-std::optional<CallOutcome> ProvisioningClient::call(Method &m)
+std::optional<CallOutcome> ProvisioningClient::GatedMethod::call()
 {
 	CallOutcome failed;
 	failed.retryAfterMs = kFailedRetryAfterMs;
@@ -118,79 +117,75 @@ std::optional<CallOutcome> ProvisioningClient::call(Method &m)
 		} catch (const std::exception &e) {
 			// The provisioning process's bus is gone: that is a failure
 			// of provisioning, answered 503 like a failed call.
-			logMessage(LogLevel::Warning, e.what());
 			failed.error = "not connected";
-			m.gate.finished(EventLoop::nowMs(), false);
-			armTrailing(m);
+			failed.detail = e.what();
+			gate_.finished(EventLoop::nowMs(), ActionGate::Outcome::Failed);
+			armTrailing();
 			return failed;
 		}
 	}
 
-	const std::string member(m.member);
-	const CallDetails &d = m.latest;
-	sd_bus_message *message = nullptr;
-	int r = sd_bus_message_new_method_call(bus_.get(), &message, kService, kPath, kInterface,
-					       member.c_str());
+	const CallDetails &d = latest_;
+	sd_bus_message *created = nullptr;
+	int r = sd_bus_message_new_method_call(bus_.get(), &created, kService, kPath, kInterface,
+					       member_);
+	const UniqueBusMessage message(created);
 	// Every method carries the same six keys; Provision also the URL.
-	if (r >= 0 && &m == &provisionMethod())
+	if (r >= 0 && std::string_view(member_) == "Provision")
 		r = sd_bus_message_append(
-			message, "a{sv}", 7, "url", "s", m.url.c_str(), "identity", "u", d.identity,
-			"remote", "s", d.remote.c_str(), "authenticated", "b",
+			message.get(), "a{sv}", 7, "url", "s", url_.c_str(), "identity", "u",
+			d.identity, "remote", "s", d.remote.c_str(), "authenticated", "b",
 			static_cast<int>(d.authenticated), "call_id", "s", d.callId.c_str(),
 			"event", "s", d.event.c_str(), "user_agent", "s", d.userAgent.c_str());
 	else if (r >= 0)
-		r = sd_bus_message_append(message, "a{sv}", 6, "identity", "u", d.identity,
+		r = sd_bus_message_append(message.get(), "a{sv}", 6, "identity", "u", d.identity,
 					  "remote", "s", d.remote.c_str(), "authenticated", "b",
 					  static_cast<int>(d.authenticated), "call_id", "s",
 					  d.callId.c_str(), "event", "s", d.event.c_str(),
 					  "user_agent", "s", d.userAgent.c_str());
+	sd_bus_slot *slot = nullptr;
 	if (r >= 0)
 		r = sd_bus_call_async(
-			bus_.get(), &m.slot, message,
+			bus_.get(), &slot, message.get(),
 			[](sd_bus_message *reply, void *userdata, sd_bus_error *) noexcept {
-				return ProvisioningClient::onReply(reply, userdata);
+				return GatedMethod::onReply(reply, userdata);
 			},
-			&m, kProvisioningTimeoutMs * 1000);
-	sd_bus_message_unref(message);
+			this, kProvisioningTimeoutMs * 1000);
+	inFlight_.reset(slot);
 	if (r < 0) {
 		// Built or sent nowhere: a fault of ours, not of the provisioning
 		// process. The gate is not poisoned and what was asked stays
 		// owed to the trailing call.
 		failed.localError = true;
 		failed.retryAfterMs = kActionSpacingMs;
-		failed.error = "cannot send " + member + ": " + errnoText(r);
-		logMessage(LogLevel::Error, failed.error, {{"CHECKSYNC_ACTION", member}});
-		m.gate.abandoned();
-		armTrailing(m);
+		failed.error = "cannot send " + std::string(member_) + ": " + errnoText(r);
+		gate_.abandoned();
+		armTrailing();
 		return failed;
 	}
-	logMessage(LogLevel::Info, "asked the provisioning process to " + member,
-		   {{"CHECKSYNC_ACTION", member},
+	logMessage(LogLevel::Info, "asked the provisioning process to " + std::string(member_),
+		   {{"CHECKSYNC_ACTION", member_},
 		    {"SIP_REMOTE", d.remote},
 		    {"SIP_CALL_ID", d.callId}});
 	return std::nullopt;
 }
 
-int ProvisioningClient::onReply(sd_bus_message *reply, void *userdata) noexcept
+int ProvisioningClient::GatedMethod::onReply(sd_bus_message *reply, void *userdata) noexcept
 {
-	auto &m = *static_cast<Method *>(userdata);
-	m.slot = sd_bus_slot_unref(m.slot);
-
-	CallOutcome outcome;
-	const sd_bus_error *error = sd_bus_message_get_error(reply);
-	if (error) {
-		outcome.retryAfterMs = kFailedRetryAfterMs;
-		outcome.error = error->name ? error->name : "unknown error";
-		logMessage(LogLevel::Warning,
-			   "the provisioning process did not accept " + std::string(m.member) +
-				   ": " + outcome.error +
-				   (error->message ? std::string(" (") + error->message + ")" : ""),
-			   {{"CHECKSYNC_ACTION", m.member}, {"DBUS_ERROR", outcome.error}});
-	} else {
-		outcome.accepted = true;
-	}
+	auto &self = *static_cast<GatedMethod *>(userdata);
 	try {
-		m.owner->finish(m, outcome);
+		// The slot is released from inside its own callback: sd-bus
+		// allows that, and holds the message until we return.
+		self.inFlight_.reset();
+		CallOutcome outcome;
+		if (const sd_bus_error *error = sd_bus_message_get_error(reply)) {
+			outcome.retryAfterMs = kFailedRetryAfterMs;
+			outcome.error = error->name ? error->name : "unknown error";
+			outcome.detail = error->message ? error->message : "";
+		} else {
+			outcome.accepted = true;
+		}
+		self.finish(outcome);
 	} catch (const std::exception &e) {
 		logMessage(LogLevel::Error,
 			   std::string("finishing a D-Bus call failed: ") + e.what());
@@ -198,28 +193,44 @@ int ProvisioningClient::onReply(sd_bus_message *reply, void *userdata) noexcept
 	return 0;
 }
 
-void ProvisioningClient::finish(Method &m, const CallOutcome &outcome)
+void ProvisioningClient::GatedMethod::finish(const CallOutcome &outcome)
 {
-	m.gate.finished(EventLoop::nowMs(), outcome.accepted);
-	std::vector<Done> waiters = std::move(m.waiters);
-	m.waiters.clear();
+	gate_.finished(EventLoop::nowMs(), outcome.accepted ? ActionGate::Outcome::Accepted
+							    : ActionGate::Outcome::Failed);
+	std::vector<Done> waiters = std::move(waiters_);
+	waiters_.clear();
+	if (waiters.empty())
+		logUnheard(outcome);
 	for (Done &done : waiters)
 		done(outcome);
-	armTrailing(m);
+	armTrailing();
 }
 
-void ProvisioningClient::armTrailing(Method &m)
+void ProvisioningClient::GatedMethod::armTrailing()
 {
-	std::optional<std::uint64_t> due = m.gate.trailingDueAt();
-	if (!due || m.trailing->armed())
+	std::optional<std::uint64_t> due = gate_.trailingDueAt();
+	if (!due || trailing_.armed())
 		return;
-	std::uint64_t now = EventLoop::nowMs();
-	m.trailing->arm(*due > now ? *due - now : 0, [this, &m] {
-		if (m.gate.startTrailing(EventLoop::nowMs()))
-			(void)call(m); // a failure re-arms the trailing call itself
-		else
-			armTrailing(m);
+	const std::uint64_t now = EventLoop::nowMs();
+	trailing_.arm(*due > now ? *due - now : 0, [this] {
+		if (!gate_.startTrailing(EventLoop::nowMs()))
+			armTrailing();
+		else if (std::optional<CallOutcome> failed = call())
+			logUnheard(*failed); // call() has re-armed the trailing call
 	});
+}
+
+// The outcome of a trailing call, which no request waits for: logged here,
+// as nobody else hears it. Success was logged when the call went out.
+void ProvisioningClient::GatedMethod::logUnheard(const CallOutcome &outcome) const
+{
+	if (outcome.accepted)
+		return;
+	logMessage(outcome.localError ? LogLevel::Error : LogLevel::Warning,
+		   "the provisioning process did not get " + std::string(member_) + ": " +
+			   outcome.error +
+			   (outcome.detail.empty() ? "" : " (" + outcome.detail + ")"),
+		   {{"CHECKSYNC_ACTION", member_}, {"DBUS_ERROR", outcome.error}});
 }
 
 } // namespace checksyncd

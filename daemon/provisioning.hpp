@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: MIT
 //
-// The D-Bus client of the provisioning process (checksyncd(8), etc/org.checksyncd.Provisioning1.xml), on the
-// daemon's bus connection: every call is asynchronous with a 2 s timeout.
+// The D-Bus client of the provisioning process (checksyncd(8),
+// etc/org.checksyncd.Provisioning1.xml), on the daemon's bus connection:
+// every call is asynchronous with a 2 s timeout.
 // Each method goes through an ActionGate: one call in flight, one call per
 // 5 s, and a trailing call for what arrived meanwhile.
 
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,11 +18,6 @@
 #include "bus_connection.hpp"
 #include "checksync.hpp"
 #include "loop.hpp"
-
-extern "C" {
-struct sd_bus_slot;
-struct sd_bus_message;
-}
 
 namespace checksyncd {
 
@@ -60,8 +54,14 @@ struct CallOutcome {
 	bool localError = false;
 	std::uint64_t retryAfterMs = 0; // when not accepted
 	std::string error;              // D-Bus error name or reason
+	// What the provisioning process or the bus said besides (the D-Bus
+	// error's message, why the bus could not be reached); for the log.
+	std::string detail;
 };
 
+// Who logs a call's outcome: whoever receives it (the request it answers).
+// The client itself logs what it does on its own: each call it sends, and
+// the outcome of a trailing call that nobody waits for.
 class ProvisioningClient final : public BusConnection::Client
 {
 public:
@@ -86,37 +86,52 @@ public:
 	std::optional<CallOutcome> provision(ProvisionDetails details, Done done);
 
 private:
-	// One D-Bus method of the provisioning process, with its own gate,
-	// waiters and trailing call: Resync, Reboot and Provision alike.
-	struct Method {
-		ProvisioningClient *owner = nullptr;
-		const char *member = ""; // "Resync", "Reboot", "Provision"
-		ActionGate gate;
-		std::vector<Done> waiters;
-		CallDetails latest; // details of the newest request
-		std::string url;    // Provision's only
-		sd_bus_slot *slot = nullptr;
-		std::unique_ptr<Timer> trailing;
+	// One D-Bus method of the provisioning process (Resync, Reboot,
+	// Provision) behind its own action gate: the call in flight, the
+	// requests waiting for its outcome, and the trailing call.
+	class GatedMethod
+	{
+	public:
+		GatedMethod(EventLoop &loop, BusConnection &bus, const char *member);
+		GatedMethod(const GatedMethod &) = delete;
+		GatedMethod &operator=(const GatedMethod &) = delete;
+
+		// The gate's answer to a request for this method; `url` is
+		// Provision's only.
+		std::optional<CallOutcome> request(CallDetails details, std::string url, Done done);
+		// The bus is gone: the call in flight has failed.
+		void busLost();
+
+	private:
+		// Send the call for the newest details; std::nullopt when it is
+		// in flight, else the outcome of a call that could not be sent
+		// (the gate is told).
+		std::optional<CallOutcome> call();
+		void finish(const CallOutcome &outcome);
+		void armTrailing();
+		void logUnheard(const CallOutcome &outcome) const;
+		static int onReply(sd_bus_message *reply, void *userdata) noexcept;
+
+		BusConnection &bus_;
+		const char *member_;
+		ActionGate gate_;
+		std::vector<Done> waiters_;
+		CallDetails latest_; // details of the newest request
+		std::string url_;    // Provision's only
+		UniqueSlot inFlight_;
+		Timer trailing_;
 	};
 
-	Method &method(Action action) { return methods_[action == Action::Resync ? 0 : 1]; }
-	Method &provisionMethod() { return methods_[2]; }
-
-	// The gate's answer to a request whose details are in m.latest.
-	std::optional<CallOutcome> admit(Method &m, Done done);
-	// Send the call for m.latest; std::nullopt when it is in flight, else
-	// the outcome of a call that could not be sent (the gate is told).
-	std::optional<CallOutcome> call(Method &m);
-	void finish(Method &m, const CallOutcome &outcome);
-	void armTrailing(Method &m);
-	static int onReply(sd_bus_message *reply, void *userdata) noexcept;
+	GatedMethod &method(Action action) { return action == Action::Resync ? resync_ : reboot_; }
 
 	// BusConnection::Client
 	void busConnected(sd_bus *) override {}
 	void busLost() override;
 
 	BusConnection &bus_;
-	std::array<Method, 3> methods_;
+	GatedMethod resync_;
+	GatedMethod reboot_;
+	GatedMethod provision_;
 };
 
 } // namespace checksyncd

@@ -109,21 +109,37 @@ int statusOf(const CallOutcome &outcome)
 	return outcome.accepted ? 200 : outcome.localError ? 500 : 503;
 }
 
-void logServed(LogLevel level, const std::string &remote, const std::string &user, Action action,
-	       const CallOutcome &outcome)
+// The one line about a served check-sync, and about the D-Bus call's
+// failure when there was one (the provisioning client leaves that to the
+// request it answers). `acceptedLevel`: where an accepted one is logged.
+void logServed(LogLevel acceptedLevel, const std::string &remote, const std::string &user,
+	       Action action, const CallOutcome &outcome)
 {
+	const LogLevel level = outcome.accepted     ? acceptedLevel
+			       : outcome.localError ? LogLevel::Error
+						    : LogLevel::Warning;
 	if (!logEnabled(level))
 		return;
 	int status = statusOf(outcome);
 	std::string method(actionName(action));
-	logMessage(level,
-		   "NOTIFY from " + remote + " for \"" + user + "\": " + std::to_string(status) +
-			   " " + sip_status_phrase(status) + " (" + method +
-			   (outcome.accepted ? ")" : ": " + outcome.error + ")"),
+	const std::string statusText = std::to_string(status);
+	std::string text = "NOTIFY from " + remote + " for \"" + user + "\": " + statusText + " " +
+			   sip_status_phrase(status) + " (" + method;
+	if (outcome.accepted) {
+		logMessage(level, text + ")",
+			   {{"SIP_METHOD", "NOTIFY"},
+			    {"SIP_REMOTE", remote},
+			    {"SIP_STATUS", statusText},
+			    {"CHECKSYNC_ACTION", method}});
+		return;
+	}
+	text += ": " + outcome.error + (outcome.detail.empty() ? "" : " (" + outcome.detail + ")");
+	logMessage(level, text + ")",
 		   {{"SIP_METHOD", "NOTIFY"},
 		    {"SIP_REMOTE", remote},
-		    {"SIP_STATUS", std::to_string(status)},
-		    {"CHECKSYNC_ACTION", method}});
+		    {"SIP_STATUS", statusText},
+		    {"CHECKSYNC_ACTION", method},
+		    {"DBUS_ERROR", outcome.error}});
 }
 
 } // namespace
@@ -367,8 +383,7 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 		waiting_.erase(slot);
 		// Debug for one accepted at once: a flood of those must not flood
 		// the journal.
-		logServed(outcome->accepted ? LogLevel::Debug : LogLevel::Warning, done.remote,
-			  done.user, done.action, *outcome);
+		logServed(LogLevel::Debug, done.remote, done.user, done.action, *outcome);
 		Verdict answer = verdict;
 		answer.serve = false;
 		answer.status = statusOf(*outcome);
@@ -417,8 +432,7 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 {
 	Waiting waiting = std::move(*slot);
 	waiting_.erase(slot);
-	logServed(outcome.accepted ? LogLevel::Info : LogLevel::Warning, waiting.remote,
-		  waiting.user, waiting.action, outcome);
+	logServed(LogLevel::Info, waiting.remote, waiting.user, waiting.action, outcome);
 	int status = statusOf(outcome);
 	reportFinished(status_, waiting.note, status, outcome);
 	if (!waiting.irq)

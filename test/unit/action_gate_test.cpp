@@ -29,14 +29,14 @@ TEST(ActionGate, joinersOfASuccessfulCallAreCoveredByOneTrailingCall)
 {
 	gate.request(1000);
 	gate.request(1100);
-	gate.finished(1300, true);
+	gate.finished(1300, ActionGate::Outcome::Accepted);
 	CHECK_TRUE(gate.trailingDueAt().has_value());
 	LONGS_EQUAL(6000, *gate.trailingDueAt());
 	CHECK_FALSE(gate.startTrailing(5999));
 	CHECK_TRUE(gate.startTrailing(6000));
 	CHECK_TRUE(gate.inFlight());
 	CHECK_FALSE(gate.trailingDueAt().has_value());
-	gate.finished(6100, true);
+	gate.finished(6100, ActionGate::Outcome::Accepted);
 	CHECK_FALSE(gate.trailingDueAt().has_value());
 }
 
@@ -44,20 +44,20 @@ TEST(ActionGate, joinersOfAFailedCallAreNotOwedATrailingCall)
 {
 	gate.request(1000);
 	gate.request(1100);
-	gate.finished(1300, false);
+	gate.finished(1300, ActionGate::Outcome::Failed);
 	CHECK_FALSE(gate.trailingDueAt().has_value());
 }
 
 TEST(ActionGate, requestsInsideTheSpacingAreAcceptedAndShareOneTrailingCall)
 {
 	gate.request(1000);
-	gate.finished(1100, true);
+	gate.finished(1100, ActionGate::Outcome::Accepted);
 	CHECK(gate.request(2000) == Admit::AcceptTrailing);
 	CHECK(gate.request(3000) == Admit::AcceptTrailing);
 	CHECK(gate.request(5999) == Admit::AcceptTrailing);
 	LONGS_EQUAL(6000, *gate.trailingDueAt());
 	CHECK_TRUE(gate.startTrailing(6000));
-	gate.finished(6050, true);
+	gate.finished(6050, ActionGate::Outcome::Accepted);
 	CHECK_FALSE(gate.trailingDueAt().has_value());
 }
 
@@ -71,12 +71,12 @@ TEST(ActionGate, neverMoreThanOneCallPerSpacing)
 		if (gate.startTrailing(t)) {
 			CHECK_TRUE(first || t - lastCall >= 5000);
 			calls++, lastCall = t, first = false;
-			gate.finished(t + 50, true);
+			gate.finished(t + 50, ActionGate::Outcome::Accepted);
 		}
 		if (gate.request(t) == Admit::StartCall) {
 			CHECK_TRUE(first || t - lastCall >= 5000);
 			calls++, lastCall = t, first = false;
-			gate.finished(t + 50, true);
+			gate.finished(t + 50, ActionGate::Outcome::Accepted);
 		}
 	}
 	CHECK_TRUE(calls >= 12 && calls <= 13);
@@ -85,14 +85,14 @@ TEST(ActionGate, neverMoreThanOneCallPerSpacing)
 TEST(ActionGate, afterTheSpacingARequestStartsACallAgain)
 {
 	gate.request(1000);
-	gate.finished(1100, true);
+	gate.finished(1100, ActionGate::Outcome::Accepted);
 	CHECK(gate.request(6000) == Admit::StartCall);
 }
 
 TEST(ActionGate, aRecentFailureIsReportedWithTheTimeLeft)
 {
 	gate.request(1000);
-	gate.finished(1100, false);
+	gate.finished(1100, ActionGate::Outcome::Failed);
 	CHECK(gate.request(2000) == Admit::RecentFailure);
 	LONGS_EQUAL(4000, gate.retryAfterMs(2000));
 	CHECK_FALSE(gate.trailingDueAt().has_value());
@@ -103,7 +103,7 @@ TEST(ActionGate, aRequestThatMayNotWaitIsCoveredByTheTrailingCallEvenIfTheCallFa
 {
 	gate.request(1000);
 	CHECK(gate.request(1100, false) == Admit::AcceptTrailing);
-	gate.finished(1300, false);
+	gate.finished(1300, ActionGate::Outcome::Failed);
 	CHECK_TRUE(gate.trailingDueAt().has_value());
 	LONGS_EQUAL(6000, *gate.trailingDueAt());
 }

@@ -340,6 +340,10 @@ TEST(ProvisioningClient, anErrorAnswerIsAFailureOfProvisioning)
 	STRCMP_EQUAL(kFailed, outcomes[0].error.c_str());
 	CHECK_EQUAL(kFailedRetryAfterMs, outcomes[0].retryAfterMs);
 
+	// The client leaves the failure to the request it answers (which logs
+	// one line with the error and its message).
+	STRCMP_EQUAL("told to fail", outcomes[0].detail.c_str());
+
 	// Right after a failure the answer is known at once: no new call.
 	std::optional<CallOutcome> again = client->submit(Action::Reboot, details(), record());
 	CHECK_TRUE(again.has_value());
@@ -348,6 +352,36 @@ TEST(ProvisioningClient, anErrorAnswerIsAFailureOfProvisioning)
 	CHECK_TRUE(stepPast(loop, 20));
 	CHECK_EQUAL(1u, provisioning->calls.size());
 	CHECK_EQUAL(1u, outcomes.size());
+}
+
+TEST(ProvisioningClient, aFailureIsLoggedOnceByWhoeverHearsIt)
+{
+	logSetup(LogLevel::Warning, false);
+	StderrCapture log;
+
+	// Heard by a request: the client logs nothing of it.
+	provisioning->answer = ProvisioningDouble::Answer::Fail;
+	CHECK_FALSE(client->submit(Action::Resync, details(), record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 1; }));
+	CHECK_FALSE(outcomes[0].accepted);
+	CHECK_FALSE(log.contains("Resync"));
+
+	// A trailing call nobody waits for (the request was answered 200 at
+	// once on it): its failure is the client's to log, once.
+	provisioning->answer = ProvisioningDouble::Answer::Accept;
+	CHECK_FALSE(client->submit(Action::Reboot, details(), record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 2; }));
+	CHECK_TRUE(outcomes[1].accepted);
+	provisioning->answer = ProvisioningDouble::Answer::Fail;
+	std::optional<CallOutcome> promised = client->submit(Action::Reboot, details(), record());
+	CHECK_TRUE(promised.has_value() && promised->accepted);
+	CHECK_TRUE(stepUntil(
+		loop, [&] { return provisioning->calls.size() == 3; }, kActionSpacingMs + 2000));
+	CHECK_TRUE(stepUntil(loop, [&] { return log.contains("did not get Reboot"); }));
+	CHECK_TRUE(log.contains("warning: the provisioning process did not get Reboot: " +
+				std::string(kFailed) + " (told to fail)"));
+	CHECK_EQUAL(2u, outcomes.size()); // no callback for the trailing call
+	CHECK_FALSE(log.contains("Resync"));
 }
 
 TEST(ProvisioningClient, aCallSentFromATimerFailsAfterItsTimeout)
