@@ -28,32 +28,10 @@ constexpr long kQueryTimeoutUs = 250'000;
 // Datagrams read per wake-up of the watch before the loop gets its turn.
 constexpr int kMaxReadsPerWakeup = 64;
 
-class NetlinkSocket
+UniqueFd netlinkSocket(int flags)
 {
-public:
-	explicit NetlinkSocket(int flags)
-		: fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, NETLINK_ROUTE))
-	{
-	}
-	~NetlinkSocket()
-	{
-		if (fd_ >= 0)
-			(void)::close(fd_);
-	}
-	NetlinkSocket(const NetlinkSocket &) = delete;
-	NetlinkSocket &operator=(const NetlinkSocket &) = delete;
-
-	int get() const { return fd_; }
-	int release()
-	{
-		int fd = fd_;
-		fd_ = -1;
-		return fd;
-	}
-
-private:
-	int fd_;
-};
+	return UniqueFd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, NETLINK_ROUTE));
+}
 
 template<typename Body>
 struct Request {
@@ -94,8 +72,8 @@ std::string interfaceName(int ifindex)
 
 std::optional<std::string> defaultRouteMac(std::string &problem)
 {
-	NetlinkSocket socket(0);
-	if (socket.get() < 0) {
+	const UniqueFd socket = netlinkSocket(0);
+	if (!socket) {
 		problem = std::string("cannot open an rtnetlink socket: ") + errnoText(errno);
 		return std::nullopt;
 	}
@@ -153,8 +131,8 @@ std::optional<std::string> defaultRouteMac(std::string &problem)
 
 AddressWatch::AddressWatch(EventLoop &loop, std::function<void()> added) : added_(std::move(added))
 {
-	NetlinkSocket socket(SOCK_NONBLOCK);
-	if (socket.get() < 0)
+	UniqueFd socket = netlinkSocket(SOCK_NONBLOCK);
+	if (!socket)
 		throw std::system_error(errno, std::generic_category(), "rtnetlink socket");
 	sockaddr_nl address{};
 	address.nl_family = AF_NETLINK;
@@ -165,17 +143,9 @@ AddressWatch::AddressWatch(EventLoop &loop, std::function<void()> added) : added
 	if (::getsockname(socket.get(), reinterpret_cast<sockaddr *>(&address), &length) < 0)
 		throw std::system_error(errno, std::generic_category(), "rtnetlink getsockname");
 	pid_ = address.nl_pid;
-	watch_ = std::make_unique<FdWatch>(loop, socket.get(), POLLIN,
-					   [this](int) { onReadable(); });
-	fd_ = socket.release();
+	fd_ = std::move(socket);
+	watch_ = std::make_unique<FdWatch>(loop, fd_.get(), POLLIN, [this](int) { onReadable(); });
 	requestDump();
-}
-
-AddressWatch::~AddressWatch()
-{
-	watch_.reset();
-	if (fd_ >= 0)
-		(void)::close(fd_);
 }
 
 void AddressWatch::requestDump()
@@ -183,7 +153,7 @@ void AddressWatch::requestDump()
 	ifaddrmsg request{};
 	request.ifa_family = AF_INET;
 	++seq_;
-	dumping_ = sendRequest(fd_, RTM_GETADDR, NLM_F_DUMP, seq_, request);
+	dumping_ = sendRequest(fd_.get(), RTM_GETADDR, NLM_F_DUMP, seq_, request);
 	if (!dumping_) {
 		// Without the dump, the addresses known are those seen since.
 		seeded_ = true;
@@ -198,7 +168,7 @@ void AddressWatch::onReadable()
 	bool added = false;
 	bool lost = false;
 	for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
-		ssize_t n = ::recv(fd_, buffer->bytes, sizeof(buffer->bytes), MSG_DONTWAIT);
+		ssize_t n = ::recv(fd_.get(), buffer->bytes, sizeof(buffer->bytes), MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

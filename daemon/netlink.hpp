@@ -15,6 +15,7 @@
 
 #include "loop.hpp"
 #include "rtnetlink.hpp"
+#include "unique_fd.hpp"
 
 namespace checksyncd {
 
@@ -33,7 +34,6 @@ public:
 	// phone has at start are learnt from a dump and call nothing. Throws
 	// std::system_error when the socket cannot be made.
 	AddressWatch(EventLoop &loop, std::function<void()> added);
-	~AddressWatch();
 	AddressWatch(const AddressWatch &) = delete;
 	AddressWatch &operator=(const AddressWatch &) = delete;
 
@@ -41,7 +41,7 @@ private:
 	void requestDump();
 	void onReadable();
 
-	int fd_ = -1;
+	UniqueFd fd_;
 	std::uint32_t pid_ = 0;
 	std::uint32_t seq_ = 0;
 	bool dumping_ = false;

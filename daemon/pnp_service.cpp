@@ -24,6 +24,7 @@
 #include "log.hpp"
 #include "sofia.hpp"
 #include "text.hpp"
+#include "unique_fd.hpp"
 
 namespace checksyncd {
 
@@ -99,8 +100,8 @@ std::string lastError()
 // `problem` when there is none.
 std::optional<in_addr> sourceForGroup(std::string &problem)
 {
-	const int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (probe < 0) {
+	const UniqueFd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	if (!probe) {
 		problem = "cannot open a UDP socket: " + lastError();
 		return std::nullopt;
 	}
@@ -109,15 +110,14 @@ std::optional<in_addr> sourceForGroup(std::string &problem)
 	sockaddr_in local{};
 	socklen_t length = sizeof(local);
 	std::optional<in_addr> source;
-	if (::connect(probe, reinterpret_cast<const sockaddr *>(&group), sizeof(group)) < 0)
+	if (::connect(probe.get(), reinterpret_cast<const sockaddr *>(&group), sizeof(group)) < 0)
 		problem = std::string("no IPv4 route to ") + kPnpGroup + ": " + lastError();
-	else if (::getsockname(probe, reinterpret_cast<sockaddr *>(&local), &length) < 0)
+	else if (::getsockname(probe.get(), reinterpret_cast<sockaddr *>(&local), &length) < 0)
 		problem = "cannot read the source address: " + lastError();
 	else if (local.sin_addr.s_addr == htonl(INADDR_ANY))
 		problem = "no IPv4 address to send from";
 	else
 		source = local.sin_addr;
-	(void)::close(probe);
 	return source;
 }
 
@@ -132,20 +132,14 @@ struct PnpService::Round {
 	};
 
 	explicit Round(EventLoop &loop) : retransmit(loop), end(loop) {}
-	~Round()
-	{
-		watch.reset();
-		if (fd >= 0)
-			(void)::close(fd);
-	}
 	Round(const Round &) = delete;
 	Round &operator=(const Round &) = delete;
 
 	Phase phase = Phase::Waiting;
 	bool stopping = false; // PnP was turned off while Handing
 	bool expired = false;  // the round's time ran out while Handing
-	int fd = -1;
-	std::unique_ptr<FdWatch> watch;
+	UniqueFd fd;
+	std::unique_ptr<FdWatch> watch; // after fd: goes before it is closed
 	Timer retransmit;
 	Timer end;
 	std::uint64_t startMs = 0;
@@ -257,7 +251,7 @@ void PnpService::start(std::string_view why)
 	}
 
 	auto round = std::make_shared<Round>(loop_);
-	round->fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	round->fd.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	sockaddr_in local{};
 	local.sin_family = AF_INET;
 	local.sin_addr = *source;
@@ -268,16 +262,17 @@ void PnpService::start(std::string_view why)
 	// IP_MULTICAST_IF says the same where it is available (qemu-user, for
 	// one, may not know it), so its failure does not matter.
 	const int ttl = 1;
-	if (round->fd < 0 ||
-	    ::bind(round->fd, reinterpret_cast<const sockaddr *>(&local), sizeof(local)) < 0 ||
-	    ::setsockopt(round->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
-	    ::getsockname(round->fd, reinterpret_cast<sockaddr *>(&local), &length) < 0) {
+	if (!round->fd ||
+	    ::bind(round->fd.get(), reinterpret_cast<const sockaddr *>(&local), sizeof(local)) <
+		    0 ||
+	    ::setsockopt(round->fd.get(), IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
+	    ::getsockname(round->fd.get(), reinterpret_cast<sockaddr *>(&local), &length) < 0) {
 		logMessage(LogLevel::Warning,
 			   "pnp: no round (" + std::string(why) +
 				   "): cannot set up the UDP socket: " + lastError());
 		return;
 	}
-	(void)::setsockopt(round->fd, IPPROTO_IP, IP_MULTICAST_IF, &*source, sizeof(*source));
+	(void)::setsockopt(round->fd.get(), IPPROTO_IP, IP_MULTICAST_IF, &*source, sizeof(*source));
 
 	PnpSubscribe subscribe;
 	subscribe.mac = mac;
@@ -297,7 +292,7 @@ void PnpService::start(std::string_view why)
 	round->callId = subscribe.callId;
 	round->toTag = randomHex(8);
 	Round *r = round.get();
-	round->watch = std::make_unique<FdWatch>(loop_, round->fd, POLLIN,
+	round->watch = std::make_unique<FdWatch>(loop_, round->fd.get(), POLLIN,
 						 [this, r](int) { onReadable(*r); });
 
 	const std::uint64_t now = EventLoop::nowMs();
@@ -319,7 +314,7 @@ void PnpService::start(std::string_view why)
 void PnpService::send(Round &round)
 {
 	const sockaddr_in group = groupAddress();
-	if (::sendto(round.fd, round.subscribe.data(), round.subscribe.size(), 0,
+	if (::sendto(round.fd.get(), round.subscribe.data(), round.subscribe.size(), 0,
 		     reinterpret_cast<const sockaddr *>(&group), sizeof(group)) < 0 &&
 	    round.sendErrors++ == 0)
 		logMessage(LogLevel::Info, "pnp: cannot send the SUBSCRIBE: " + lastError());
@@ -399,7 +394,7 @@ void PnpService::onReadable(Round &round)
 		sockaddr_in from{};
 		socklen_t length = sizeof(from);
 		// MSG_TRUNC: the datagram's real length, to drop one too large.
-		const ssize_t n = ::recvfrom(round.fd, buffer.data(), buffer.size(),
+		const ssize_t n = ::recvfrom(round.fd.get(), buffer.data(), buffer.size(),
 					     MSG_DONTWAIT | MSG_TRUNC,
 					     reinterpret_cast<sockaddr *>(&from), &length);
 		if (n < 0) {
@@ -474,7 +469,7 @@ void PnpService::onNotify(Round &round, UniqueMsg &msg, sip_t *sip, const sockad
 	for (const auto &[known, datagram] : round.answers) {
 		if (known != key)
 			continue;
-		(void)::sendto(round.fd, datagram.data(), datagram.size(), 0,
+		(void)::sendto(round.fd.get(), datagram.data(), datagram.size(), 0,
 			       reinterpret_cast<const sockaddr *>(&from), sizeof(from));
 		return;
 	}
@@ -607,7 +602,7 @@ void PnpService::answer(Round &round, const sip_t *request, const sockaddr_in &t
 	if (datagram.empty())
 		return;
 	// To the source address and port, never where a Via points.
-	(void)::sendto(round.fd, datagram.data(), datagram.size(), 0,
+	(void)::sendto(round.fd.get(), datagram.data(), datagram.size(), 0,
 		       reinterpret_cast<const sockaddr *>(&to), sizeof(to));
 	if (key.empty())
 		return;

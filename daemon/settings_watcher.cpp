@@ -57,18 +57,11 @@ Entry lookupEntry(const std::string &path)
 SettingsWatcher::SettingsWatcher(EventLoop &loop, std::string path, std::function<void()> changed)
 	: loop_(loop), path_(std::move(path)), changed_(std::move(changed)), settle_(loop)
 {
-	fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (fd_ < 0)
+	fd_.reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+	if (!fd_)
 		throw std::system_error(errno, std::generic_category(), "inotify_init1");
-	watch_ = std::make_unique<FdWatch>(loop_, fd_, POLLIN, [this](int) { onReadable(); });
+	watch_ = std::make_unique<FdWatch>(loop_, fd_.get(), POLLIN, [this](int) { onReadable(); });
 	rearm();
-}
-
-SettingsWatcher::~SettingsWatcher()
-{
-	watch_.reset();
-	if (fd_ >= 0)
-		close(fd_);
 }
 
 void SettingsWatcher::rearm()
@@ -94,7 +87,7 @@ void SettingsWatcher::apply(const WatchPlan &plan)
 	std::map<int, std::set<std::string>> next;
 	std::set<std::string> unwatchable;
 	for (const auto &[dir, names] : plan.directories) {
-		int wd = inotify_add_watch(fd_, dir.c_str(), kDirEvents);
+		int wd = inotify_add_watch(fd_.get(), dir.c_str(), kDirEvents);
 		if (wd < 0) {
 			int error = errno;
 			// ENOENT, ENOTDIR: the path changed since the plan was made,
@@ -116,7 +109,7 @@ void SettingsWatcher::apply(const WatchPlan &plan)
 	}
 	for (const auto &[wd, names] : watches_)
 		if (!next.contains(wd))
-			inotify_rm_watch(fd_, wd);
+			inotify_rm_watch(fd_.get(), wd);
 	watches_ = std::move(next);
 	unwatchable_ = std::move(unwatchable);
 }
@@ -126,7 +119,7 @@ void SettingsWatcher::onReadable()
 	alignas(inotify_event) std::array<char, 4096> buffer{};
 	bool relevant = false;
 	for (;;) {
-		ssize_t n = read(fd_, buffer.data(), buffer.size());
+		ssize_t n = read(fd_.get(), buffer.data(), buffer.size());
 		if (n <= 0)
 			break;
 		for (ssize_t offset = 0; offset < n;) {

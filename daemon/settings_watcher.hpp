@@ -22,6 +22,7 @@
 #include <string>
 
 #include "loop.hpp"
+#include "unique_fd.hpp"
 #include "watch_plan.hpp"
 
 namespace checksyncd {
@@ -35,7 +36,6 @@ public:
 	// construction (while the file is first read) is reported.
 	// Throws std::system_error when inotify is not available.
 	SettingsWatcher(EventLoop &loop, std::string path, std::function<void()> changed);
-	~SettingsWatcher();
 	SettingsWatcher(const SettingsWatcher &) = delete;
 	SettingsWatcher &operator=(const SettingsWatcher &) = delete;
 
@@ -50,8 +50,8 @@ private:
 	EventLoop &loop_;
 	std::string path_;
 	std::function<void()> changed_;
-	int fd_ = -1;
-	std::unique_ptr<FdWatch> watch_;
+	UniqueFd fd_;                    // the inotify instance
+	std::unique_ptr<FdWatch> watch_; // after fd_: goes before it is closed
 	Timer settle_;
 	// watch descriptor -> the names in its directory that matter
 	std::map<int, std::set<std::string>> watches_;

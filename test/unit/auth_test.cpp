@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "auth.hpp"
+#include "sofia.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -40,7 +41,7 @@ struct Answer {
 
 TEST_GROUP(Auth)
 {
-	su_home_t home[1] = {};
+	SuHome home;
 	Settings settings;
 	NonceAuthority nonces{NonceAuthority::Key{}};
 	UsedNonces used;
@@ -48,7 +49,6 @@ TEST_GROUP(Auth)
 
 	void setup() override
 	{
-		su_home_init(home);
 		Identity one;
 		one.idx = 1;
 		one.name = "340899";
@@ -59,10 +59,6 @@ TEST_GROUP(Auth)
 		request.requestUri = kUri;
 		request.sourceIp = kIp;
 		request.nowMs = 100'000;
-	}
-	void teardown() override
-	{
-		su_home_deinit(home);
 	}
 
 	const Identity *identity()
@@ -116,7 +112,7 @@ TEST_GROUP(Auth)
 
 	AuthResult verifyText(const std::string &text, std::string_view user = "340899")
 	{
-		msg_auth_t *auth = sip_authorization_make(home, text.c_str());
+		msg_auth_t *auth = sip_authorization_make(home.get(), text.c_str());
 		CHECK_TRUE(auth != nullptr);
 		return outcomeFor(auth, user).result;
 	}
@@ -214,8 +210,8 @@ TEST(Auth, picksTheHeaderForOurRealmAmongSeveral)
 	Answer ours = answer();
 	Answer theirs = answer();
 	theirs.realm = "proxy.example.com";
-	msg_auth_t *first = sip_authorization_make(home, header(theirs).c_str());
-	msg_auth_t *second = sip_authorization_make(home, header(ours).c_str());
+	msg_auth_t *first = sip_authorization_make(home.get(), header(theirs).c_str());
+	msg_auth_t *second = sip_authorization_make(home.get(), header(ours).c_str());
 	first->au_next = second;
 	CHECK(outcomeFor(first).result == AuthResult::Ok);
 }
@@ -225,7 +221,7 @@ TEST(Auth, moreThanFourAuthorizationHeadersAreRefused)
 	Answer a = answer();
 	msg_auth_t *head = nullptr;
 	for (int i = 0; i < 5; i++) {
-		msg_auth_t *h = sip_authorization_make(home, header(a).c_str());
+		msg_auth_t *h = sip_authorization_make(home.get(), header(a).c_str());
 		h->au_next = head;
 		head = h;
 	}
@@ -405,7 +401,7 @@ TEST(Auth, aReplayOutsideTheUsedNonceWindowIsStaleNeverA503)
 	// 64 more challenges push the first nonce out of the window.
 	for (int i = 0; i < 64; i++)
 		nonceFor(Algorithm::Md5);
-	msg_auth_t *h = sip_authorization_make(home, header(first).c_str());
+	msg_auth_t *h = sip_authorization_make(home.get(), header(first).c_str());
 	request.uriHasUser = true;
 	request.uriUser = "340899";
 	AuthOutcome outcome = verifyAuthorization(h, settings, challengeRealms(settings, ""),
@@ -482,14 +478,14 @@ TEST(Auth, theRealmOfTheAnswerPicksTheIdentityWhenTwoShareTheUserName)
 	a.realm = "b.example.net";
 	a.password = "5678";
 	a.nonce = nonces.issue(request.nowMs, Algorithm::Md5, true, "b.example.net", kIp);
-	msg_auth_t *h = sip_authorization_make(home, header(a).c_str());
+	msg_auth_t *h = sip_authorization_make(home.get(), header(a).c_str());
 	AuthOutcome outcome = outcomeFor(h);
 	CHECK(outcome.result == AuthResult::Ok);
 	CHECK_TRUE(outcome.identity != nullptr);
 	LONGS_EQUAL(2, outcome.identity->idx);
 	// The first PBX still authenticates as identity 1.
 	a = answer();
-	h = sip_authorization_make(home, header(a).c_str());
+	h = sip_authorization_make(home.get(), header(a).c_str());
 	outcome = outcomeFor(h);
 	CHECK(outcome.result == AuthResult::Ok);
 	LONGS_EQUAL(1, outcome.identity->idx);

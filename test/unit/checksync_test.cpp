@@ -18,12 +18,11 @@ using namespace checksyncd;
 
 TEST_GROUP(Checksync)
 {
-	su_home_t home[1] = {};
+	SuHome home;
 	Settings settings;
 
 	void setup() override
 	{
-		su_home_init(home);
 		Identity one;
 		one.idx = 1;
 		one.name = "340899";
@@ -31,14 +30,10 @@ TEST_GROUP(Checksync)
 		one.pass = "1234";
 		settings.identities[1] = one;
 	}
-	void teardown() override
-	{
-		su_home_deinit(home);
-	}
 
 	EventInfo event(const char *text)
 	{
-		sip_event_t *o = sip_event_make(home, text);
+		sip_event_t *o = sip_event_make(home.get(), text);
 		CHECK_TRUE(o != nullptr);
 		return classifyEvent(o);
 	}
@@ -80,16 +75,15 @@ TEST(Checksync, readsTheRebootParameter)
 
 TEST(Checksync, parsesTheCompactForm)
 {
-	msg_t *msg = sip_default_mclass() ? msg_create(sip_default_mclass(), 0) : nullptr;
-	CHECK_TRUE(msg != nullptr);
-	sip_t *sip = sip_object(msg);
-	CHECK_EQUAL(0, msg_header_add_str(msg, nullptr, "o: check-sync;reboot=false\r\n"));
+	const UniqueMsg msg(msg_create(sip_default_mclass(), 0));
+	CHECK_TRUE(msg);
+	sip_t *sip = sip_object(msg.get());
+	CHECK_EQUAL(0, msg_header_add_str(msg.get(), nullptr, "o: check-sync;reboot=false\r\n"));
 	CHECK_TRUE(sip->sip_event != nullptr);
 	EventInfo info = classifyEvent(sip->sip_event);
 	CHECK(info.kind == EventInfo::Kind::Known);
 	CHECK(info.package == EventPackage::CheckSync);
 	CHECK_FALSE(info.reboot.value());
-	msg_destroy(msg);
 }
 
 TEST(Checksync, rebootFalseResyncsAndRebootTrueReboots)
@@ -205,7 +199,7 @@ TEST(Checksync, headerValueEncodesLongEventHeadersWhole)
 {
 	// Debian's sip_header_as_string() leaves values this long unterminated.
 	std::string text = "check-sync;reboot=false;x=" + std::string(300, 'a');
-	sip_event_t *o = sip_event_make(home, text.c_str());
+	sip_event_t *o = sip_event_make(home.get(), text.c_str());
 	CHECK_TRUE(o != nullptr);
 	STRCMP_EQUAL(text.c_str(), headerValue(reinterpret_cast<sip_header_t *>(o)).c_str());
 	STRCMP_EQUAL("", headerValue(nullptr).c_str());
@@ -287,15 +281,14 @@ TEST(Checksync, packagesThatAreARebootByNameIgnoreTheRebootParameter)
 TEST(Checksync, parsesTheCompactFormOfEveryDialect)
 {
 	for (const Dialect &d : kDialects) {
-		msg_t *msg = msg_create(sip_default_mclass(), 0);
-		CHECK_TRUE(msg != nullptr);
+		const UniqueMsg msg(msg_create(sip_default_mclass(), 0));
+		CHECK_TRUE(msg);
 		std::string line = std::string("o: ") + d.header + "\r\n";
-		CHECK_EQUAL(0, msg_header_add_str(msg, nullptr, line.c_str()));
-		EventInfo info = classifyEvent(sip_object(msg)->sip_event);
+		CHECK_EQUAL(0, msg_header_add_str(msg.get(), nullptr, line.c_str()));
+		EventInfo info = classifyEvent(sip_object(msg.get())->sip_event);
 		CHECK_TRUE_TEXT(info.kind == EventInfo::Kind::Known, d.header);
 		CHECK_TRUE_TEXT(info.package == d.package, d.header);
 		CHECK_TRUE_TEXT(decideAction(settings, info) == d.action, d.header);
-		msg_destroy(msg);
 	}
 }
 

@@ -19,6 +19,7 @@
 
 #include "daemon_support.hpp"
 #include "loop.hpp"
+#include "unique_fd.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -40,29 +41,27 @@ class EventFd
 public:
 	EventFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
 	{
-		if (fd_ < 0)
+		if (!fd_)
 			throw std::system_error(errno, std::generic_category(), "eventfd");
 	}
-	~EventFd() { ::close(fd_); }
-	EventFd(const EventFd &) = delete;
-	EventFd &operator=(const EventFd &) = delete;
 
-	int fd() const { return fd_; }
+	int fd() const { return fd_.get(); }
 	void signal() const
 	{
 		const std::uint64_t one = 1;
-		CHECK_EQUAL(static_cast<ssize_t>(sizeof(one)), ::write(fd_, &one, sizeof(one)));
+		CHECK_EQUAL(static_cast<ssize_t>(sizeof(one)),
+			    ::write(fd_.get(), &one, sizeof(one)));
 	}
 	void drain() const
 	{
 		std::uint64_t value = 0;
-		const ssize_t n = ::read(fd_, &value,
+		const ssize_t n = ::read(fd_.get(), &value,
 					 sizeof(value)); // nothing to read is drained too
 		(void)n;
 	}
 
 private:
-	int fd_;
+	UniqueFd fd_;
 };
 
 } // namespace
@@ -270,13 +269,14 @@ TEST(FdWatch, reportsTheOtherEndClosing)
 {
 	int fds[2];
 	CHECK_EQUAL(0, ::pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+	// Declared before the watch, closed after it: the watch does not own
+	// the descriptor.
+	const UniqueFd readEnd(fds[0]);
+	UniqueFd writeEnd(fds[1]);
 	int revents = 0;
-	{
-		FdWatch watch(loop, fds[0], POLLIN, [&](int events) { revents |= events; });
-		::close(fds[1]);
-		CHECK_TRUE(stepUntil(loop, [&] { return revents != 0; }));
-	}
-	::close(fds[0]); // after the watch: it does not own the descriptor
+	FdWatch watch(loop, readEnd.get(), POLLIN, [&](int events) { revents |= events; });
+	writeEnd.reset();
+	CHECK_TRUE(stepUntil(loop, [&] { return revents != 0; }));
 	CHECK_TRUE(revents & POLLHUP);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "request_guard.hpp"
+#include "sofia.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -34,7 +35,7 @@ std::string param(const std::string &challenge, const std::string &name)
 
 TEST_GROUP(RequestGuard)
 {
-	su_home_t home[1] = {};
+	SuHome home;
 	Settings settings;
 	RequestGuard guard{NonceAuthority::Key{7}, RequestKeyer::Key{8}};
 	SourceAddress pbx = *SourceAddress::fromText("192.0.2.1", 5060);
@@ -43,7 +44,6 @@ TEST_GROUP(RequestGuard)
 
 	void setup() override
 	{
-		su_home_init(home);
 		Identity one;
 		one.idx = 1;
 		one.name = "340899";
@@ -51,10 +51,6 @@ TEST_GROUP(RequestGuard)
 		one.pass = "1234";
 		settings.identities[1] = one;
 		settings.challengeChecksync = true;
-	}
-	void teardown() override
-	{
-		su_home_deinit(home);
 	}
 
 	struct Sent {
@@ -78,7 +74,7 @@ TEST_GROUP(RequestGuard)
 
 	Verdict send(const Sent &s)
 	{
-		sip_event_t *event = sip_event_make(home, "check-sync;reboot=false");
+		sip_event_t *event = sip_event_make(home.get(), "check-sync;reboot=false");
 		GuardRequest request;
 		request.method = "NOTIFY";
 		request.event = classifyEvent(event);
@@ -88,7 +84,7 @@ TEST_GROUP(RequestGuard)
 		request.requestUri = s.uri;
 		request.authorization = s.authorization.empty()
 						? nullptr
-						: sip_authorization_make(home,
+						: sip_authorization_make(home.get(),
 									 s.authorization.c_str());
 		request.source = s.source;
 		request.branch = s.branch;
@@ -395,7 +391,7 @@ TEST(RequestGuard, unlockLiftsALockout)
 TEST(RequestGuard, aSourceTheFilterRefusesGets403BeforeAnythingElse)
 {
 	Sent s = notify(pbx);
-	sip_event_t *event = sip_event_make(home, "check-sync;reboot=false");
+	sip_event_t *event = sip_event_make(home.get(), "check-sync;reboot=false");
 	GuardRequest request;
 	request.method = "NOTIFY";
 	request.event = classifyEvent(event);

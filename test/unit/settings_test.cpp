@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "settings.hpp"
+#include "unique_fd.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -105,16 +106,17 @@ public:
 	std::string write(std::string_view name, std::string_view content, mode_t mode = 0600) const
 	{
 		const std::string file = path(name);
-		const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-		CHECK_TRUE(fd >= 0);
-		CHECK_EQUAL(0, ::fchmod(fd, mode));
+		const UniqueFd fd(
+			::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+		CHECK_TRUE(fd);
+		CHECK_EQUAL(0, ::fchmod(fd.get(), mode));
 		std::size_t done = 0;
 		while (done < content.size()) {
-			const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+			const ssize_t n = ::write(fd.get(), content.data() + done,
+						  content.size() - done);
 			CHECK_TRUE(n > 0);
 			done += static_cast<std::size_t>(n);
 		}
-		::close(fd);
 		return file;
 	}
 
