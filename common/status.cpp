@@ -140,13 +140,13 @@ void StatusModel::countReceived()
 	changes_.mark(Property::Counters);
 }
 
-void StatusModel::countAnswer(unsigned sipStatus, bool checkSync)
+void StatusModel::countAnswer(unsigned sipStatus, AnswerTo request)
 {
 	if (sipStatus == 401)
 		counters_.challenged++;
 	else if (sipStatus >= 300)
 		counters_.refused++;
-	else if (sipStatus >= 200 && checkSync)
+	else if (sipStatus >= 200 && request == AnswerTo::CheckSync)
 		counters_.served++;
 	else
 		return; // 200 to OPTIONS

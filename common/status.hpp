@@ -154,6 +154,12 @@ private:
 std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs,
 			   std::uint64_t nowRealtimeUs);
 
+// What a counted answer answered.
+enum class AnswerTo : bool {
+	OtherRequest, // OPTIONS, a NOTIFY of another event, ...
+	CheckSync,
+};
+
 class StatusModel
 {
 public:
@@ -167,7 +173,7 @@ public:
 
 	void countReceived();
 	// 401: challenged; other >= 300: refused; 2xx to a check-sync: served.
-	void countAnswer(unsigned sipStatus, bool checkSync);
+	void countAnswer(unsigned sipStatus, AnswerTo request);
 	void countAuthFailure();
 	void countDroppedByFilter();
 
@@ -218,9 +224,8 @@ public:
 
 	// Every request, on arrival.
 	virtual void received() = 0;
-	// Every final answer but a retransmission's; checkSync: to a
-	// check-sync NOTIFY.
-	virtual void answered(unsigned sipStatus, bool checkSync) = 0;
+	// Every final answer but a retransmission's.
+	virtual void answered(unsigned sipStatus, AnswerTo request) = 0;
 	// Every answer with wrong credentials.
 	virtual void authenticationFailed() = 0;
 	// Every request the source filter drops without an answer.

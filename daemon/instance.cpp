@@ -67,8 +67,8 @@ Instance::Instance(const Options &options) : options_(options)
 	// Watch first, then read: a change made between the two is an event
 	// the loop handles once it runs.
 	watcher_ = std::make_unique<SettingsWatcher>(loop_, options_.settingsPath,
-						     [this] { reload(false); });
-	loadSettings(true);
+						     [this] { reload(ReadCause::Watched); });
+	loadSettings(ReadCause::Asked);
 
 	bus_ = std::make_unique<BusConnection>(loop_, options_.bus);
 	provisioning_ = std::make_unique<ProvisioningClient>(loop_, *bus_);
@@ -94,7 +94,7 @@ Instance::Instance(const Options &options) : options_(options)
 	pnp_->setSettings(settings_);
 }
 
-bool Instance::loadSettings(bool forced)
+bool Instance::loadSettings(ReadCause cause)
 {
 	const std::string &path = options_.settingsPath;
 	LoadResult result = loadSettingsFile(path);
@@ -103,7 +103,7 @@ bool Instance::loadSettings(bool forced)
 	if (decision == ReloadDecision::Unchanged) {
 		// An event that did not change the settings (a touch, an editor's
 		// backup file): nothing to say unless someone asked.
-		if (forced)
+		if (cause == ReadCause::Asked)
 			logMessage(LogLevel::Info, path + ": unchanged", {{"SETTINGS_FILE", path}});
 		settingsProblem_.clear();
 		return false;
@@ -115,7 +115,8 @@ bool Instance::loadSettings(bool forced)
 		// The same refusal of the same file again (more events on it) is
 		// logged once, unless someone asked; a new bad file is logged.
 		std::string stamp = fileStamp(path);
-		if (!forced && problem == settingsProblem_ && stamp == refusedStamp_)
+		if (cause == ReadCause::Watched && problem == settingsProblem_ &&
+		    stamp == refusedStamp_)
 			return false;
 		refusedStamp_ = stamp;
 		for (const std::string &warning : result.warnings)
@@ -149,20 +150,20 @@ bool Instance::loadSettings(bool forced)
 	return true;
 }
 
-void Instance::reload(bool forced)
+void Instance::reload(ReadCause cause)
 {
 	// MONOTONIC_USEC lets systemd >= 253 use Type=notify-reload.
 	std::string reloading = "RELOADING=1\nMONOTONIC_USEC=" +
 				std::to_string(EventLoop::nowMs() * 1000);
 	(void)sd_notify(0, reloading.c_str());
-	bool changed = loadSettings(forced);
+	bool changed = loadSettings(cause);
 	if (changed && sip_)
 		sip_->setSettings(settings_);
 	// New settings look every name of the source filter up again; so does
 	// a SIGHUP that changed nothing.
 	if (changed)
 		gate_->setSettings(settings_.get());
-	else if (forced)
+	else if (cause == ReadCause::Asked)
 		gate_->refresh();
 	if (changed && pnp_)
 		pnp_->setSettings(settings_);
@@ -210,7 +211,7 @@ void Instance::onSignal()
 			// Watch what the path names now (a change inotify does not
 			// report, such as a mount, is followed from here on), then read.
 			watcher_->rearm();
-			reload(true);
+			reload(ReadCause::Asked);
 			break;
 		case SIGTERM:
 		case SIGINT:

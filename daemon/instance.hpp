@@ -46,8 +46,15 @@ private:
 	// Read the settings file and put it in force if it is good and new.
 	// forced: asked for (start, SIGHUP), so log even what did not change.
 	// Returns whether the settings or the refusal changed.
-	bool loadSettings(bool forced);
-	void reload(bool forced);
+	// Why the settings are read: asked (at start, SIGHUP: every outcome is
+	// logged) or a change the watcher saw (an unchanged file, or the same
+	// refusal again, is not).
+	enum class ReadCause : bool {
+		Watched,
+		Asked,
+	};
+	bool loadSettings(ReadCause cause);
+	void reload(ReadCause cause);
 	void onSignal();
 	void notifyReady();
 	std::string status() const;

@@ -302,17 +302,16 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		}
 	}
 
-	if (verdict.serve)
+	if (verdict.serve) {
 		serve(owned.release(), sip, verdict, *source);
-	else if (verdict.status)
+	} else if (verdict.status) {
+		reportAnswer(status_, sip, source->remote, verdict);
 		reply(owned.release(), sip, verdict, *source);
+	}
 }
 
-void SipService::reply(msg_t *msg, sip_t *sip, const Verdict &verdict, const SourceAddress &source,
-		       bool report)
+void SipService::reply(msg_t *msg, sip_t *sip, const Verdict &verdict, const SourceAddress &source)
 {
-	if (report)
-		reportAnswer(status_, sip, source.remote, verdict);
 	// Refusals and challenges are logged at debug level only: a flood
 	// must not become a flood of log lines.
 	if (logEnabled(LogLevel::Debug)) {
@@ -396,7 +395,7 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 			if (!outcome->localError)
 				guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
 						      now);
-			reply(msg, sip, answer, source, false);
+			reply(msg, sip, answer, source);
 			return;
 		}
 		// More authenticated answers inside Timer J than the cache keeps:

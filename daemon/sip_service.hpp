@@ -88,8 +88,8 @@ private:
 	void onRequest(msg_s *msg, sip_s *sip);
 	// report: tell the status object (false when the caller reports the
 	// answer with its provisioning outcome).
-	void reply(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source,
-		   bool report = true);
+	// Answer statelessly (the caller reports the answer to the status).
+	void reply(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
 	void serve(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
 	void answerWaiting(std::list<Waiting>::iterator waiting, const CallOutcome &outcome);
 

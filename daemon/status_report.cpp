@@ -31,7 +31,8 @@ void reportAnswer(StatusSink *sink, const sip_t *sip, std::string_view remote,
 		return;
 	int status = verdict.status;
 	bool checkSync = verdict.checkSync;
-	sink->answered(static_cast<unsigned>(status), checkSync);
+	sink->answered(static_cast<unsigned>(status),
+		       checkSync ? AnswerTo::CheckSync : AnswerTo::OtherRequest);
 	if (!checkSync)
 		return;
 
@@ -82,7 +83,7 @@ void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status,
 {
 	if (!sink)
 		return;
-	sink->answered(static_cast<unsigned>(status), true);
+	sink->answered(static_cast<unsigned>(status), AnswerTo::CheckSync);
 	CheckSyncReport report;
 	report.remote = note.remote;
 	report.callId = note.callId;

@@ -153,7 +153,7 @@ StatusService::StatusService(EventLoop &loop, BusConnection &bus)
 {
 	bus_.addClient(*this);
 	if (sd_bus *connection = bus_.get())
-		attach(connection, true);
+		attach(connection, Attach::AtStart);
 }
 
 StatusService::~StatusService()
@@ -161,7 +161,7 @@ StatusService::~StatusService()
 	bus_.removeClient(*this);
 }
 
-void StatusService::attach(sd_bus *bus, bool atStart)
+void StatusService::attach(sd_bus *bus, Attach when)
 {
 	sd_bus_slot *slot = nullptr;
 	int r = sd_bus_add_object_vtable(bus, &slot, kPath, kInterface, Callbacks::vtable, this);
@@ -187,7 +187,7 @@ void StatusService::attach(sd_bus *bus, bool atStart)
 
 	// At start the name is taken before READY=1 (a client reading the
 	// status right after the start finds it); later without blocking.
-	if (atStart) {
+	if (when == Attach::AtStart) {
 		r = sd_bus_request_name(bus, kService, 0);
 		if (r < 0)
 			logMessage(LogLevel::Error, std::string("cannot own ") + kService +
@@ -206,7 +206,7 @@ void StatusService::attach(sd_bus *bus, bool atStart)
 
 void StatusService::busConnected(sd_bus *bus)
 {
-	attach(bus, false);
+	attach(bus, Attach::Reconnected);
 }
 
 void StatusService::busLost()
@@ -282,9 +282,9 @@ void StatusService::received()
 	changed();
 }
 
-void StatusService::answered(unsigned sipStatus, bool checkSync)
+void StatusService::answered(unsigned sipStatus, AnswerTo request)
 {
-	model_.countAnswer(sipStatus, checkSync);
+	model_.countAnswer(sipStatus, request);
 	changed();
 }
 

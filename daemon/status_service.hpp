@@ -49,7 +49,7 @@ public:
 
 	// StatusSink
 	void received() override;
-	void answered(unsigned sipStatus, bool checkSync) override;
+	void answered(unsigned sipStatus, AnswerTo request) override;
 	void authenticationFailed() override;
 	void droppedByFilter() override;
 	void checkSyncAnswered(const CheckSyncReport &report) override;
@@ -59,7 +59,11 @@ private:
 	void busConnected(sd_bus *bus) override;
 	void busLost() override;
 
-	void attach(sd_bus *bus, bool atStart);
+	enum class Attach : bool {
+		AtStart,    // take the name before READY=1 (a blocking call)
+		Reconnected // take it without blocking the loop
+	};
+	void attach(sd_bus *bus, Attach when);
 	void changed();
 	void flush();
 	void refreshLockouts();

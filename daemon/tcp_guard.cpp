@@ -209,7 +209,7 @@ TcpGuard::TcpGuard(EventLoop &loop) : limits_(limitsFor(descriptorLimit())), tim
 
 	reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	scanEnd_ = kFirstScanEnd;
-	scan(false);
+	scan(Descriptors::Available);
 	beforePoll_ = loop.addPrepoll([this] { beforePoll(); });
 }
 
@@ -224,7 +224,7 @@ void TcpGuard::beforePoll()
 		close(probe);
 		if (probe != lowestFree_) {
 			lowestFree_ = probe;
-			scan(false);
+			scan(Descriptors::Available);
 		}
 		return;
 	}
@@ -243,7 +243,7 @@ void TcpGuard::beforePoll()
 	// instead of failing again, and shed a connection for the next one.
 	reserve_.reset();
 	lowestFree_ = -1;
-	scan(true);
+	scan(Descriptors::Exhausted);
 }
 
 bool TcpGuard::isConnection(int fd, Socket &socket) const
@@ -272,7 +272,7 @@ bool TcpGuard::isConnection(int fd, Socket &socket) const
 	return true;
 }
 
-void TcpGuard::scan(bool outOfDescriptors)
+void TcpGuard::scan(Descriptors descriptors)
 {
 	std::vector<Socket> sockets;
 	std::vector<ConnectionLimits::Seen> open;
@@ -306,7 +306,7 @@ void TcpGuard::scan(bool outOfDescriptors)
 
 	for (const ConnectionLimits::Close &close : limits_.update(open, EventLoop::nowMs()))
 		shutDown(close);
-	if (outOfDescriptors) {
+	if (descriptors == Descriptors::Exhausted) {
 		if (std::optional<ConnectionLimits::Close> close = limits_.shed())
 			shutDown(*close);
 	}
@@ -328,7 +328,7 @@ void TcpGuard::sawRequest(msg_s *msg)
 	if (socket == sockets_.end()) {
 		// Accepted into a descriptor that a closed connection left in the
 		// same wakeup: the lowest free descriptor did not move.
-		scan(false);
+		scan(Descriptors::Available);
 		socket = find();
 		if (socket == sockets_.end())
 			return;
@@ -363,7 +363,7 @@ void TcpGuard::armTimer()
 		timer_.cancel();
 		return;
 	}
-	timer_.arm(*expiry > now ? *expiry - now : 0, [this] { scan(false); });
+	timer_.arm(*expiry > now ? *expiry - now : 0, [this] { scan(Descriptors::Available); });
 }
 
 } // namespace checksyncd

@@ -120,9 +120,13 @@ private:
 	};
 
 	void beforePoll();
+	enum class Descriptors : bool {
+		Available,
+		Exhausted, // shed one more connection
+	};
 	// Look at every descriptor, let limits_ decide, shut down what it
 	// says; shed one more connection when descriptors ran out.
-	void scan(bool outOfDescriptors);
+	void scan(Descriptors descriptors);
 	bool isConnection(int fd, Socket &socket) const;
 	void shutDown(ConnectionLimits::Close close);
 	void armTimer();

@@ -162,12 +162,12 @@ TEST(StatusModel, plugAndPlayIsMarkedWhenItChangesAndKeptPrintable)
 TEST(StatusModel, countsAnswersByKind)
 {
 	model.countReceived();
-	model.countAnswer(401, true);
-	model.countAnswer(200, true);
-	model.countAnswer(403, true);
-	model.countAnswer(503, true);
-	model.countAnswer(489, false);
-	model.countAnswer(200, false); // OPTIONS: none of these
+	model.countAnswer(401, AnswerTo::CheckSync);
+	model.countAnswer(200, AnswerTo::CheckSync);
+	model.countAnswer(403, AnswerTo::CheckSync);
+	model.countAnswer(503, AnswerTo::CheckSync);
+	model.countAnswer(489, AnswerTo::OtherRequest);
+	model.countAnswer(200, AnswerTo::OtherRequest); // OPTIONS: none of these
 	model.countAuthFailure();
 	model.countDroppedByFilter();
 	const Counters &c = model.counters();
@@ -182,7 +182,7 @@ TEST(StatusModel, countsAnswersByKind)
 
 TEST(StatusModel, anOptionsAnswerChangesNothing)
 {
-	model.countAnswer(200, false);
+	model.countAnswer(200, AnswerTo::OtherRequest);
 	CHECK_FALSE(model.changes().pending());
 }
 
