@@ -2,9 +2,12 @@
 
 #include "request_guard.hpp"
 
+#include <sofia-sip/sip.h>
 #include <sofia-sip/sip_status.h>
 
 #include <algorithm>
+
+#include "sofia.hpp"
 
 namespace checksyncd {
 
@@ -17,6 +20,25 @@ RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKey
 std::size_t RequestGuard::bytesBound() const
 {
 	return used_.bytes() + failures_.bytesBound() + answers_.bytesBound();
+}
+
+GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
+			    std::string_view requestUri)
+{
+	const url_t *ruri = sip->sip_request->rq_url;
+	GuardRequest request;
+	request.method = orEmpty(sip->sip_request->rq_method_name);
+	request.event = classifyEvent(sip->sip_event);
+	request.uriHasUser = ruri->url_user && *ruri->url_user;
+	request.uriUser = orEmpty(ruri->url_user);
+	request.uriHost = orEmpty(ruri->url_host);
+	request.requestUri = requestUri;
+	request.authorization = sip->sip_authorization;
+	request.source = &source;
+	request.branch = orEmpty(sip->sip_via->v_branch);
+	request.callId = callIdOf(sip);
+	request.cseq = sip->sip_cseq->cs_seq;
+	return request;
 }
 
 Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &request,

@@ -26,6 +26,7 @@
 
 extern "C" {
 struct msg_auth_s;
+struct sip_s;
 }
 
 namespace checksyncd {
@@ -47,6 +48,14 @@ struct GuardRequest {
 	// The source filter refuses the source (checksync_untrusted refuse).
 	bool refused = false;
 };
+
+// The GuardRequest of a request sofia-sip parsed, with what nta checked
+// before handing it over (a request line, a top Via and a CSeq). Its
+// views point into `sip`, `source` and `requestUri` (the Request-URI's
+// text, urlText(); only an answer's uri is compared with it, so the caller
+// may leave it empty when there is no Authorization).
+GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
+			    std::string_view requestUri);
 
 // What is worth a log line beyond the answer itself.
 enum class GuardEvent : unsigned char {

@@ -27,6 +27,14 @@ std::string headerValue(const sip_header_t *header)
 	return text;
 }
 
+std::string urlText(su_home_t *home, const url_t *url)
+{
+	char *text = url_as_string(home, url);
+	std::string value = orEmpty(text);
+	su_free(home, text);
+	return value;
+}
+
 UniqueMsg parseDatagram(std::string_view text, std::size_t maxSize)
 {
 	if (text.size() > maxSize)

@@ -37,6 +37,21 @@ struct MsgDeleter {
 };
 using UniqueMsg = std::unique_ptr<msg_t, MsgDeleter>;
 
+// sofia-sip leaves absent text fields null.
+inline const char *orEmpty(const char *text)
+{
+	return text ? text : "";
+}
+
+// The Call-ID, empty when there is none.
+inline std::string_view callIdOf(const sip_t *sip)
+{
+	return sip->sip_call_id ? orEmpty(sip->sip_call_id->i_id) : "";
+}
+
+// A URL as text ("sip:340899@192.0.2.10"), built in `home` and copied out.
+std::string urlText(su_home_t *home, const url_t *url);
+
 // The value of a parsed header as text ("check-sync;reboot=false" for an
 // Event header), encoded into a buffer of the exact size. Not
 // sip_header_as_string(): the sofia-sip in Debian 12 leaves values of

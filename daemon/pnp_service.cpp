@@ -507,8 +507,7 @@ void PnpService::onNotify(Round &round, UniqueMsg &msg, sip_t *sip, const sockad
 	ProvisionDetails details;
 	details.url = verdict.url;
 	details.remote = remote;
-	details.callId = toValidUtf8(sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "",
-				     kPnpMaxDetailBytes);
+	details.callId = toValidUtf8(callIdOf(sip), kPnpMaxDetailBytes);
 	details.event = toValidUtf8(
 		headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),
 		kPnpMaxDetailBytes);

@@ -83,19 +83,6 @@ bool pinViaToSource(msg_t *msg, sip_t *sip, const SourceAddress &source)
 	return !via->v_maddr;
 }
 
-std::string requestUriText(msg_t *msg, const sip_t *sip)
-{
-	char *text = url_as_string(msg_home(msg), sip->sip_request->rq_url);
-	std::string value = text ? text : "";
-	su_free(msg_home(msg), text);
-	return value;
-}
-
-const char *orEmpty(const char *text)
-{
-	return text ? text : "";
-}
-
 unsigned retryAfterSeconds(const CallOutcome &outcome)
 {
 	if (outcome.accepted)
@@ -237,21 +224,11 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	if (!sip->sip_cseq || !source || !pinViaToSource(msg, sip, *source))
 		return; // nothing to answer, or nowhere safe to answer to
 
-	const url_t *ruri = sip->sip_request->rq_url;
 	// Only an answer's uri is compared with the Request-URI.
-	std::string uriText = sip->sip_authorization ? requestUriText(msg, sip) : std::string();
-	GuardRequest request;
-	request.method = orEmpty(sip->sip_request->rq_method_name);
-	request.event = classifyEvent(sip->sip_event);
-	request.uriHasUser = ruri->url_user && *ruri->url_user;
-	request.uriUser = orEmpty(ruri->url_user);
-	request.uriHost = orEmpty(ruri->url_host);
-	request.requestUri = uriText;
-	request.authorization = sip->sip_authorization;
-	request.source = &*source;
-	request.branch = orEmpty(sip->sip_via->v_branch);
-	request.callId = sip->sip_call_id ? orEmpty(sip->sip_call_id->i_id) : "";
-	request.cseq = sip->sip_cseq->cs_seq;
+	const std::string uriText = sip->sip_authorization
+					    ? urlText(msg_home(msg), sip->sip_request->rq_url)
+					    : std::string();
+	GuardRequest request = guardRequestOf(sip, *source, uriText);
 	request.refused = filtered == SourceVerdict::Refuse;
 
 	std::shared_ptr<const Settings> settings = settings_;
@@ -354,8 +331,7 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 	details.identity = verdict.identity;
 	details.remote = source.remote;
 	details.authenticated = verdict.authenticated;
-	details.callId = toValidUtf8(sip->sip_call_id ? orEmpty(sip->sip_call_id->i_id) : "",
-				     kMaxDetailBytes);
+	details.callId = toValidUtf8(callIdOf(sip), kMaxDetailBytes);
 	details.event = toValidUtf8(
 		headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),
 		kMaxDetailBytes);

@@ -17,11 +17,6 @@ std::string_view actionOf(const Verdict &verdict)
 	return verdict.actionDecided ? actionName(verdict.action) : std::string_view();
 }
 
-std::string_view callIdOf(const sip_t *sip)
-{
-	return sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
-}
-
 } // namespace
 
 void reportAnswer(StatusSink *sink, const sip_t *sip, std::string_view remote,

@@ -2,7 +2,7 @@
 //
 // libFuzzer target for the request guard (common/request_guard.hpp): a
 // datagram parsed as the daemon's transport does, turned into a
-// GuardRequest as SipService::onRequest does, and decided.
+// GuardRequest as SipService::onRequest does (guardRequestOf()), and decided.
 //
 // Input: one selector byte, then a whole SIP message.
 //   bits 0-1  settings variant (kVariants below)
@@ -76,11 +76,6 @@ const std::vector<Settings> &variants()
 	return settings;
 }
 
-const char *orEmpty(const char *text)
-{
-	return text ? text : "";
-}
-
 // The challenges with their nonces blanked out.
 std::vector<std::string> shapeOf(const std::vector<std::string> &challenges)
 {
@@ -125,21 +120,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	    msg_has_error(msg.get()))
 		return 0;
 
-	const url_t *ruri = sip->sip_request->rq_url;
-	SuHome home;
-	char *uriText = url_as_string(home.get(), ruri);
-	GuardRequest request;
-	request.method = orEmpty(sip->sip_request->rq_method_name);
-	request.event = classifyEvent(sip->sip_event);
-	request.uriHasUser = ruri->url_user && *ruri->url_user;
-	request.uriUser = orEmpty(ruri->url_user);
-	request.uriHost = orEmpty(ruri->url_host);
-	request.requestUri = orEmpty(uriText);
-	request.authorization = sip->sip_authorization;
-	request.source = &source;
-	request.branch = orEmpty(sip->sip_via->v_branch);
-	request.callId = sip->sip_call_id ? orEmpty(sip->sip_call_id->i_id) : "";
-	request.cseq = sip->sip_cseq->cs_seq;
+	const std::string uriText = urlText(msg_home(msg.get()), sip->sip_request->rq_url);
+	GuardRequest request = guardRequestOf(sip, source, uriText);
 
 	RequestGuard guard(NonceAuthority::Key{1}, RequestKeyer::Key{2});
 	const std::size_t bound = guard.bytesBound();

@@ -129,6 +129,53 @@ TEST_GROUP(RequestGuard)
 	}
 };
 
+TEST(RequestGuard, guardRequestOfReadsAParsedRequestAsTheDaemonHandsItOver)
+{
+	const UniqueMsg msg = parseDatagram(
+		"NOTIFY sip:340899@192.0.2.9:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK.b1\r\n"
+		"From: <sip:pbx@192.0.2.1>;tag=1\r\n"
+		"To: <sip:340899@192.0.2.9>\r\n"
+		"Call-ID: c1@192.0.2.1\r\n"
+		"CSeq: 7 NOTIFY\r\n"
+		"Event: check-sync;reboot=true\r\n"
+		"Authorization: Digest username=\"340899\", realm=\"r\"\r\n"
+		"Content-Length: 0\r\n\r\n",
+		8192);
+	CHECK_TRUE(msg);
+	const sip_t *sip = sip_object(msg.get());
+	const std::string uri = urlText(msg_home(msg.get()), sip->sip_request->rq_url);
+	STRCMP_EQUAL("sip:340899@192.0.2.9:5060", uri.c_str());
+
+	const GuardRequest request = guardRequestOf(sip, pbx, uri);
+	STRCMP_EQUAL("NOTIFY", std::string(request.method).c_str());
+	CHECK_TRUE(request.event.kind == EventInfo::Kind::Known);
+	CHECK_TRUE(request.event.reboot.value_or(false));
+	CHECK_TRUE(request.uriHasUser);
+	STRCMP_EQUAL("340899", std::string(request.uriUser).c_str());
+	STRCMP_EQUAL("192.0.2.9", std::string(request.uriHost).c_str());
+	STRCMP_EQUAL(uri.c_str(), std::string(request.requestUri).c_str());
+	CHECK_TRUE(request.authorization == sip->sip_authorization);
+	CHECK_TRUE(request.source == &pbx);
+	STRCMP_EQUAL("z9hG4bK.b1", std::string(request.branch).c_str());
+	STRCMP_EQUAL("c1@192.0.2.1", std::string(request.callId).c_str());
+	CHECK_EQUAL(7u, request.cseq);
+	CHECK_FALSE(request.refused); // the source filter's, set by the caller
+
+	// Without a Call-ID or a user part: empty, never null.
+	const UniqueMsg bare = parseDatagram("OPTIONS sip:192.0.2.9 SIP/2.0\r\n"
+					     "Via: SIP/2.0/UDP 192.0.2.1:5060\r\n"
+					     "CSeq: 1 OPTIONS\r\n\r\n",
+					     8192);
+	CHECK_TRUE(bare);
+	const GuardRequest options = guardRequestOf(sip_object(bare.get()), pbx, "");
+	CHECK_FALSE(options.uriHasUser);
+	CHECK_TRUE(options.uriUser.empty());
+	CHECK_TRUE(options.branch.empty());
+	CHECK_TRUE(options.callId.empty());
+	CHECK_TRUE(options.authorization == nullptr);
+}
+
 TEST(RequestGuard, servesAValidAnswerAndChallengesEverythingElse)
 {
 	Verdict v = authenticate(pbx);
