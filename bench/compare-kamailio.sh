@@ -37,11 +37,9 @@
 #   --duration S        length of (a) and (c), default 10
 #   --flood-rate R      sipp -r for (a) and (c), default 100000 (more than
 #                       sipp can send: it then sends as fast as it can)
-#   --auth-calls N      check-syncs in (b) and (b'), default 3600. checksyncd
-#                       keeps at most 4096 used nonces for their 30 s lifetime
-#                       and answers 503 when that set is full (by design): sipp's
-#                       calls plus the latency sampler's must stay below 4096
-#                       within 30 s, or the extra ones are counted as failures
+#   --auth-calls N      check-syncs in (b) and (b'), default 3600 (any number
+#                       works: used nonces are a window of the last 65 536
+#                       issued, docs/security.md)
 #   --auth-rate R       check-syncs per second in (b), default 1000
 #   --auth-concurrency  at most this many check-syncs in flight in (b) and
 #                       (b'), default 20

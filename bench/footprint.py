@@ -169,7 +169,7 @@ def main():
     p.add_argument("--checksyncs", type=int, default=10000)
     p.add_argument("--loads", type=int, default=2, help="how many times to send --checksyncs")
     p.add_argument("--rate", type=int, default=120,
-                   help="check-syncs per second; at most 4096 nonces may be used per 30 s")
+                   help="check-syncs per second")
     p.add_argument("--idle", type=int, default=60, help="seconds of idleness to count wake-ups")
     p.add_argument("--expire", type=int, default=35, help="seconds after the load until the "
                    "last sample (nonces live 30 s)")

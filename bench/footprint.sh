@@ -15,10 +15,9 @@
 # Then bench/footprint.py prints, per architecture: stripped binary size,
 # Installed-Size, start to READY=1, idle wake-ups per minute over 60 s, and
 # private memory idle, after 10 000 authenticated check-syncs (sipp at
-# 120/s: the daemon keeps at most 4096 used nonces per 30 s) and 35 s later,
-# twice. About 6 minutes per architecture; --quick: 1 000 check-syncs, 10 s
-# idle, 5 s settle, one load (1 minute). --verbose adds the private pages
-# per class of mapping and per library.
+# 120/s) and 35 s later, twice. About 6 minutes per architecture; --quick:
+# 1 000 check-syncs, 10 s idle, 5 s settle, one load (1 minute). --verbose
+# adds the private pages per class of mapping and per library.
 #
 # Everything runs on 127.0.0.1; every process started is stopped on exit.
 set -euo pipefail
