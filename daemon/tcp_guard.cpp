@@ -219,11 +219,12 @@ void TcpGuard::beforePoll()
 		reserve_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	// The lowest free descriptor: any descriptor tport accepts or closes
 	// moves it, and it costs two system calls to learn.
-	int probe = fcntl(listeners_.front().fd, F_DUPFD_CLOEXEC, 0);
-	if (probe >= 0) {
-		close(probe);
-		if (probe != lowestFree_) {
-			lowestFree_ = probe;
+	UniqueFd probe(fcntl(listeners_.front().fd, F_DUPFD_CLOEXEC, 0));
+	if (probe) {
+		const int lowestFree = probe.get();
+		probe.reset(); // before the scan, which must not see it
+		if (lowestFree != lowestFree_) {
+			lowestFree_ = lowestFree;
 			scan(Descriptors::Available);
 		}
 		return;

@@ -185,9 +185,7 @@ std::optional<Derived> derive(msg_t *msg, const Settings &settings)
 
 	d.uriHost = ruri->url_host ? ruri->url_host : "";
 	d.realms = challengeRealms(settings, d.uriHost);
-	char *uri = url_as_string(msg_home(msg), ruri);
-	d.uriText = uri ? uri : "";
-	su_free(msg_home(msg), uri);
+	d.uriText = urlText(msg_home(msg), ruri);
 	return d;
 }
 

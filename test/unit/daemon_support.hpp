@@ -35,6 +35,7 @@
 #include <system_error>
 
 #include "loop.hpp"
+#include "unique_fd.hpp"
 
 extern char **environ;
 
@@ -138,12 +139,14 @@ public:
 		const std::string socket = dir_ + "/bus";
 		const std::string log = dir_ + "/dbus-daemon.log";
 		(void)::unlink(socket.c_str()); // a previous daemon's
-		int out[2];
-		if (::pipe2(out, O_CLOEXEC) != 0)
+		int fds[2];
+		if (::pipe2(fds, O_CLOEXEC) != 0)
 			return "pipe2 failed";
+		const UniqueFd readEnd(fds[0]);
+		UniqueFd writeEnd(fds[1]);
 		posix_spawn_file_actions_t actions;
 		posix_spawn_file_actions_init(&actions);
-		posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+		posix_spawn_file_actions_adddup2(&actions, writeEnd.get(), STDOUT_FILENO);
 		posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
 						 O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		const std::string address = "--address=unix:path=" + socket;
@@ -152,14 +155,12 @@ public:
 		const int r = posix_spawnp(&pid_, "dbus-daemon", &actions, nullptr,
 					   const_cast<char *const *>(argv), environ);
 		posix_spawn_file_actions_destroy(&actions);
-		::close(out[1]);
+		writeEnd.reset(); // the child's copy is the only one left
 		if (r != 0) {
-			::close(out[0]);
 			pid_ = -1;
 			return "cannot start dbus-daemon (is it installed?)";
 		}
-		const std::string printed = readLine(out[0], 5000);
-		::close(out[0]);
+		const std::string printed = readLine(readEnd.get(), 5000);
 		// The address as configured, without the guid= that dbus-daemon
 		// adds: a daemon started again on the same socket is the same bus.
 		address_ = "unix:path=" + socket;
@@ -211,12 +212,13 @@ private:
 // writing in place does: open, write, close.
 inline bool writeFile(const std::string &path, std::string_view content)
 {
-	const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	if (!fd)
 		return false;
-	const bool ok = ::write(fd, content.data(), content.size()) ==
+	const bool ok = ::write(fd.get(), content.data(), content.size()) ==
 			static_cast<ssize_t>(content.size());
-	return ::close(fd) == 0 && ok;
+	// close(2) reports a failed write-back: checked, not left to reset().
+	return ::close(fd.release()) == 0 && ok;
 }
 
 // While it lives, what is written to stderr (the daemon's log when it is
@@ -227,17 +229,15 @@ public:
 	StderrCapture()
 	{
 		std::fflush(stderr);
-		file_ = ::memfd_create("stderr", MFD_CLOEXEC);
-		saved_ = ::dup(STDERR_FILENO);
-		if (file_ < 0 || saved_ < 0 || ::dup2(file_, STDERR_FILENO) < 0)
+		file_.reset(::memfd_create("stderr", MFD_CLOEXEC));
+		saved_.reset(::dup(STDERR_FILENO));
+		if (!file_ || !saved_ || ::dup2(file_.get(), STDERR_FILENO) < 0)
 			throw std::system_error(errno, std::generic_category(), "capturing stderr");
 	}
 	~StderrCapture()
 	{
 		std::fflush(stderr);
-		(void)::dup2(saved_, STDERR_FILENO);
-		::close(saved_);
-		::close(file_);
+		(void)::dup2(saved_.get(), STDERR_FILENO);
 	}
 	StderrCapture(const StderrCapture &) = delete;
 	StderrCapture &operator=(const StderrCapture &) = delete;
@@ -248,8 +248,8 @@ public:
 		std::string text;
 		char buffer[4096];
 		ssize_t n;
-		for (off_t offset = 0; (n = ::pread(file_, buffer, sizeof(buffer), offset)) > 0;
-		     offset += n)
+		for (off_t offset = 0;
+		     (n = ::pread(file_.get(), buffer, sizeof(buffer), offset)) > 0; offset += n)
 			text.append(buffer, static_cast<std::size_t>(n));
 		return text;
 	}
@@ -260,8 +260,8 @@ public:
 	}
 
 private:
-	int file_ = -1;
-	int saved_ = -1;
+	UniqueFd file_;
+	UniqueFd saved_;
 };
 
 } // namespace checksyncd::test
