@@ -58,7 +58,7 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text)
 	return fromV6(v6);
 }
 
-std::optional<IpAddress> IpAddress::fromSockaddr(const sockaddr *address)
+std::optional<IpAddress> IpAddress::fromSockaddr(const sockaddr *address, std::uint16_t *port)
 {
 	if (!address)
 		return std::nullopt;
@@ -67,6 +67,8 @@ std::optional<IpAddress> IpAddress::fromSockaddr(const sockaddr *address)
 		std::memcpy(&in, address, sizeof(in));
 		std::uint8_t v4[4];
 		std::memcpy(v4, &in.sin_addr, sizeof(v4));
+		if (port)
+			*port = ntohs(in.sin_port);
 		return fromV4(v4);
 	}
 	if (address->sa_family == AF_INET6) {
@@ -74,6 +76,8 @@ std::optional<IpAddress> IpAddress::fromSockaddr(const sockaddr *address)
 		std::memcpy(&in6, address, sizeof(in6));
 		std::uint8_t v6[16];
 		std::memcpy(v6, &in6.sin6_addr, sizeof(v6));
+		if (port)
+			*port = ntohs(in6.sin6_port);
 		return fromV6(v6);
 	}
 	return std::nullopt;
@@ -92,6 +96,13 @@ IpAddress IpAddress::fromV6(const std::uint8_t (&bytes)[16])
 {
 	IpAddress address;
 	std::copy(bytes, bytes + 16, address.bytes_.begin());
+	return address;
+}
+
+IpAddress IpAddress::fromBytes(const std::array<std::uint8_t, 16> &bytes)
+{
+	IpAddress address;
+	address.bytes_ = bytes;
 	return address;
 }
 

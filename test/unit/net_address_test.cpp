@@ -91,6 +91,38 @@ TEST(NetAddress, readsSocketAddressesOfBothFamilies)
 	CHECK_FALSE(IpAddress::fromSockaddr(nullptr).has_value());
 }
 
+TEST(NetAddress, givesThePortOfASocketAddressOnlyWhenItReadsOne)
+{
+	sockaddr_in in{};
+	in.sin_family = AF_INET;
+	in.sin_port = htons(5060);
+	inet_pton(AF_INET, "198.51.100.7", &in.sin_addr);
+	std::uint16_t port = 0;
+	CHECK_TRUE(IpAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in), &port).has_value());
+	CHECK_EQUAL(5060, port);
+
+	sockaddr_in6 in6{};
+	in6.sin6_family = AF_INET6;
+	in6.sin6_port = htons(5070);
+	inet_pton(AF_INET6, "2001:db8::5", &in6.sin6_addr);
+	CHECK_TRUE(IpAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in6), &port) ==
+		   ip("2001:db8::5"));
+	CHECK_EQUAL(5070, port);
+
+	sockaddr_un un{};
+	un.sun_family = AF_UNIX;
+	port = 1;
+	CHECK_FALSE(IpAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&un), &port).has_value());
+	CHECK_EQUAL(1, port);
+}
+
+TEST(NetAddress, isRebuiltFromItsBytes)
+{
+	for (const char *text : {"192.0.2.1", "2001:db8::5", "::"})
+		CHECK_TEXT(IpAddress::fromBytes(ip(text).bytes()) == ip(text), text);
+	CHECK_TRUE(IpAddress::fromBytes(ip("::ffff:192.0.2.1").bytes()).isV4());
+}
+
 TEST(NetAddress, ipv4PrefixesMatchTheirNetworkOnly)
 {
 	const IpPrefix net = prefix("192.0.2.0/24");
