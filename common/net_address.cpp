@@ -114,10 +114,19 @@ bool IpAddress::isV4() const
 std::string IpAddress::toString() const
 {
 	char text[INET6_ADDRSTRLEN] = "";
-	if (isV4())
-		inet_ntop(AF_INET, bytes_.data() + 12, text, sizeof(text));
-	else
-		inet_ntop(AF_INET6, bytes_.data(), text, sizeof(text));
+	if (isV4()) {
+		// Dotted decimal directly: glibc's inet_ntop goes through sprintf,
+		// which was most of the cost of reading a request's source (the
+		// request guard does, once per request).
+		char *out = text;
+		for (std::size_t i = 12; i < 16; ++i) {
+			if (i > 12)
+				*out++ = '.';
+			out = std::to_chars(out, text + sizeof(text), bytes_[i]).ptr;
+		}
+		return std::string(text, static_cast<std::size_t>(out - text));
+	}
+	inet_ntop(AF_INET6, bytes_.data(), text, sizeof(text));
 	return text;
 }
 

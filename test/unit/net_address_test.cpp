@@ -123,6 +123,24 @@ TEST(NetAddress, isRebuiltFromItsBytes)
 	CHECK_TRUE(IpAddress::fromBytes(ip("::ffff:192.0.2.1").bytes()).isV4());
 }
 
+TEST(NetAddress, writesEveryIpv4AddressAsInetNtopDoes)
+{
+	// Every value in every position, and the ends of the range.
+	for (unsigned position = 0; position < 4; ++position) {
+		for (unsigned value = 0; value < 256; ++value) {
+			std::uint8_t v4[4] = {192, 0, 2, 1};
+			v4[position] = static_cast<std::uint8_t>(value);
+			char expected[INET_ADDRSTRLEN] = "";
+			inet_ntop(AF_INET, v4, expected, sizeof(expected));
+			STRCMP_EQUAL(expected, IpAddress::fromV4(v4).toString().c_str());
+		}
+	}
+	const std::uint8_t zero[4] = {0, 0, 0, 0};
+	const std::uint8_t ones[4] = {255, 255, 255, 255};
+	STRCMP_EQUAL("0.0.0.0", IpAddress::fromV4(zero).toString().c_str());
+	STRCMP_EQUAL("255.255.255.255", IpAddress::fromV4(ones).toString().c_str());
+}
+
 TEST(NetAddress, ipv4PrefixesMatchTheirNetworkOnly)
 {
 	const IpPrefix net = prefix("192.0.2.0/24");
