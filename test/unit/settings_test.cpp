@@ -352,6 +352,32 @@ TEST(Settings, acceptsBothQopPolicies)
 		   QopPolicy::None);
 }
 
+TEST(Settings, acceptsEveryEnumeratedSpellingInAnyCase)
+{
+	const auto untrusted = [](const char *text) {
+		return checkGood(parse(wrap("<checksync_untrusted>" + std::string(text) +
+					    "</checksync_untrusted>\n")))
+			.untrusted;
+	};
+	CHECK_TRUE(untrusted("drop") == UntrustedPolicy::Drop);
+	CHECK_TRUE(untrusted("DROP") == UntrustedPolicy::Drop);
+	CHECK_TRUE(untrusted("refuse") == UntrustedPolicy::Refuse);
+	CHECK_TRUE(untrusted("REFUSE") == UntrustedPolicy::Refuse);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_auth_qop>Auth</checksync_auth_qop>\n"))).qop ==
+		   QopPolicy::Auth);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>SYNC</checksync_action>\n"))).action ==
+		   ForcedAction::Sync);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>reboot</checksync_action>\n"))).action ==
+		   ForcedAction::Reboot);
+	const Settings &booleans = checkGood(
+		parse(wrap("<filter_registrar>oN</filter_registrar>\n"
+			   "<pnp_config>Off</pnp_config>\n"
+			   "<user_active idx=\"1\">on</user_active>\n")));
+	CHECK_TRUE(booleans.filterRegistrar);
+	CHECK_FALSE(booleans.pnp.enabled);
+	CHECK_TRUE(booleans.identities.at(1).active);
+}
+
 TEST(Settings, storesUserHashInLowerCase)
 {
 	const Settings &settings = checkGood(
