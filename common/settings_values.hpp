@@ -41,6 +41,17 @@ std::optional<T> choose(const std::array<Choice<T>, N> &choices, std::string_vie
 	return std::nullopt;
 }
 
+// How describeSettings() writes `value`: its first spelling.
+template<typename T, std::size_t N>
+std::string_view choiceText(const std::array<Choice<T>, N> &choices, T value)
+{
+	for (const Choice<T> &choice : choices) {
+		if (choice.value == value)
+			return choice.text;
+	}
+	return {};
+}
+
 // The spellings for an error message: "sync, reboot or empty".
 template<typename T, std::size_t N>
 std::string expectedChoices(const std::array<Choice<T>, N> &choices)

@@ -1325,6 +1325,23 @@ TEST(Settings, describeSettingsShowsDefaults)
 		     describeSettings(Settings{}).c_str());
 }
 
+TEST(Settings, describeSettingsWritesEnumeratedValuesInLowerCase)
+{
+	const auto described = [](const std::string &xml) {
+		return describeSettings(checkGood(parse(wrap(xml))));
+	};
+	CHECK_TRUE(contains(described("<checksync_action>SYNC</checksync_action>\n"),
+			    "checksync_action = sync (file)\n"));
+	CHECK_TRUE(contains(described("<checksync_action>Reboot</checksync_action>\n"),
+			    "checksync_action = reboot (file)\n"));
+	CHECK_TRUE(contains(described("<checksync_action></checksync_action>\n"),
+			    "checksync_action = (empty) (file)\n"));
+	CHECK_TRUE(contains(described("<checksync_auth_qop>NONE</checksync_auth_qop>\n"),
+			    "checksync_auth_qop = none (file)\n"));
+	CHECK_TRUE(contains(described("<checksync_untrusted>DROP</checksync_untrusted>\n"),
+			    "checksync_untrusted = drop (file)\n"));
+}
+
 TEST(Settings, describeSettingsMasksSecrets)
 {
 	const Settings &settings = checkGood(
