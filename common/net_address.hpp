@@ -31,9 +31,13 @@ public:
 	// (the last one is 192.0.2.1). No zone index, no port, no blanks.
 	static std::optional<IpAddress> parse(std::string_view text);
 	// An AF_INET or AF_INET6 socket address; nullopt for anything else.
-	static std::optional<IpAddress> fromSockaddr(const sockaddr *address);
+	// `port`, when given, receives the port (host order) on success.
+	static std::optional<IpAddress> fromSockaddr(const sockaddr *address,
+						     std::uint16_t *port = nullptr);
 	static IpAddress fromV4(const std::uint8_t (&bytes)[4]);
 	static IpAddress fromV6(const std::uint8_t (&bytes)[16]);
+	// The 16-byte form as bytes() gives it (IPv4 as ::ffff:a.b.c.d).
+	static IpAddress fromBytes(const std::array<std::uint8_t, 16> &bytes);
 
 	bool isV4() const;
 	// "192.0.2.1" for IPv4 (also when it arrived IPv4-mapped), RFC 5952

@@ -104,17 +104,7 @@ std::string describeSettings(const Settings &settings)
 
 	line("challenge_checksync", onOff(settings.challengeChecksync));
 	line("challenge_reboot", onOff(settings.challengeReboot));
-	switch (settings.action) {
-	case ForcedAction::None:
-		line("checksync_action", "");
-		break;
-	case ForcedAction::Sync:
-		line("checksync_action", "sync");
-		break;
-	case ForcedAction::Reboot:
-		line("checksync_action", "reboot");
-		break;
-	}
+	line("checksync_action", choiceText(kActionChoices, settings.action));
 	line("network_id_port", std::to_string(settings.port));
 	std::string algorithms;
 	for (Algorithm algorithm : settings.algorithms) {
@@ -123,7 +113,7 @@ std::string describeSettings(const Settings &settings)
 		algorithms += algorithmName(algorithm);
 	}
 	line("checksync_auth_algorithms", algorithms);
-	line("checksync_auth_qop", settings.qop == QopPolicy::Auth ? "auth" : "none");
+	line("checksync_auth_qop", choiceText(kQopChoices, settings.qop));
 	line("checksync_events", joinEventPackages(settings.events, ","));
 	line("filter_registrar", onOff(settings.filterRegistrar));
 	std::string trusted;
@@ -133,8 +123,7 @@ std::string describeSettings(const Settings &settings)
 		trusted += source.toString();
 	}
 	line("checksync_trusted", trusted);
-	line("checksync_untrusted",
-	     settings.untrusted == UntrustedPolicy::Drop ? "drop" : "refuse");
+	line("checksync_untrusted", choiceText(kUntrustedChoices, settings.untrusted));
 	line("pnp_config", onOff(settings.pnp.enabled));
 	line("setting_server", withoutPassword(settings.pnp.settingServer));
 	line("pnp_vendor", settings.pnp.vendor);

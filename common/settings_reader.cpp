@@ -329,15 +329,18 @@ private:
 			settings_.fromFile.insert(key);
 	}
 
-	bool applyOnOff(bool &target, const std::string &key, std::string_view value, long line)
+	// An enumerated setting: one of `choices` (settings_values.hpp).
+	template<typename T, std::size_t N>
+	bool applyChoice(T &target, const std::array<Choice<T>, N> &choices, const std::string &key,
+			 std::string_view value, long line)
 	{
-		const std::optional<bool> parsed = parseOnOff(value);
-		if (!parsed) {
-			error(line,
-			      key + ": invalid value " + quoted(value) + " (expected on or off)");
+		const std::optional<T> chosen = choose(choices, value);
+		if (!chosen) {
+			error(line, key + ": invalid value " + quoted(value) + " (expected " +
+					    expectedChoices(choices) + ")");
 			return false;
 		}
-		target = *parsed;
+		target = *chosen;
 		return true;
 	}
 
@@ -345,22 +348,13 @@ private:
 	{
 		switch (which) {
 		case Key::ChallengeChecksync:
-			return applyOnOff(settings_.challengeChecksync, key, value, line);
+			return applyChoice(settings_.challengeChecksync, kOnOffChoices, key, value,
+					   line);
 		case Key::ChallengeReboot:
-			return applyOnOff(settings_.challengeReboot, key, value, line);
+			return applyChoice(settings_.challengeReboot, kOnOffChoices, key, value,
+					   line);
 		case Key::ChecksyncAction:
-			if (value.empty()) {
-				settings_.action = ForcedAction::None;
-			} else if (equalsIgnoreCase(value, "sync")) {
-				settings_.action = ForcedAction::Sync;
-			} else if (equalsIgnoreCase(value, "reboot")) {
-				settings_.action = ForcedAction::Reboot;
-			} else {
-				error(line, key + ": invalid value " + quoted(value) +
-						    " (expected sync, reboot or empty)");
-				return false;
-			}
-			return true;
+			return applyChoice(settings_.action, kActionChoices, key, value, line);
 		case Key::NetworkIdPort:
 			if (const auto port = parseDecimal(value, 1, 65535)) {
 				settings_.port = static_cast<std::uint16_t>(*port);
@@ -372,35 +366,19 @@ private:
 		case Key::AuthAlgorithms:
 			return applyAlgorithms(key, value, line);
 		case Key::FilterRegistrar:
-			return applyOnOff(settings_.filterRegistrar, key, value, line);
+			return applyChoice(settings_.filterRegistrar, kOnOffChoices, key, value,
+					   line);
 		case Key::ChecksyncTrusted:
 			return applyTrusted(key, value, line);
 		case Key::ChecksyncUntrusted:
-			if (equalsIgnoreCase(value, "drop")) {
-				settings_.untrusted = UntrustedPolicy::Drop;
-			} else if (equalsIgnoreCase(value, "refuse")) {
-				settings_.untrusted = UntrustedPolicy::Refuse;
-			} else {
-				error(line, key + ": invalid value " + quoted(value) +
-						    " (expected drop or refuse)");
-				return false;
-			}
-			return true;
+			return applyChoice(settings_.untrusted, kUntrustedChoices, key, value,
+					   line);
 		case Key::AuthQop:
-			if (equalsIgnoreCase(value, "auth")) {
-				settings_.qop = QopPolicy::Auth;
-			} else if (equalsIgnoreCase(value, "none")) {
-				settings_.qop = QopPolicy::None;
-			} else {
-				error(line, key + ": invalid value " + quoted(value) +
-						    " (expected auth or none)");
-				return false;
-			}
-			return true;
+			return applyChoice(settings_.qop, kQopChoices, key, value, line);
 		case Key::ChecksyncEvents:
 			return applyEvents(key, value, line);
 		case Key::PnpConfig:
-			return applyOnOff(settings_.pnp.enabled, key, value, line);
+			return applyChoice(settings_.pnp.enabled, kOnOffChoices, key, value, line);
 		case Key::SettingServer:
 			// Written by the provisioning process: any text is taken (a
 			// refusal would hold back every other setting of the file);
@@ -599,7 +577,7 @@ private:
 		identity.idx = idx;
 		switch (which) {
 		case Key::UserActive:
-			return applyOnOff(identity.active, key, value, line);
+			return applyChoice(identity.active, kOnOffChoices, key, value, line);
 		case Key::UserName:
 			identity.name = value;
 			return true;

@@ -51,15 +51,6 @@ std::optional<unsigned long> parseDecimal(std::string_view text, unsigned long l
 	return value;
 }
 
-std::optional<bool> parseOnOff(std::string_view value)
-{
-	if (equalsIgnoreCase(value, "on"))
-		return true;
-	if (equalsIgnoreCase(value, "off"))
-		return false;
-	return std::nullopt;
-}
-
 const char *onOff(bool value)
 {
 	return value ? "on" : "off";

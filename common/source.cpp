@@ -2,10 +2,7 @@
 
 #include "source.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -13,99 +10,88 @@ namespace checksyncd {
 
 namespace {
 
-SourceAddress make(const in6_addr &address, std::uint16_t port, bool tcp)
+// The longest address text (45) plus "[]", the transport and the port.
+constexpr std::size_t kMaxRemote = 64;
+
+SourceAddress make(const IpAddress &address, std::uint16_t port, bool tcp)
 {
 	SourceAddress source;
+	source.address = address;
+	source.ip = address.toString();
 	source.port = port;
 	source.tcp = tcp;
-	char text[INET6_ADDRSTRLEN] = "";
-	bool v4 = IN6_IS_ADDR_V4MAPPED(&address);
-	if (v4)
-		inet_ntop(AF_INET, &address.s6_addr[12], text, sizeof(text));
-	else
-		inet_ntop(AF_INET6, &address, text, sizeof(text));
-	source.ip = text;
+	source.prefix = SourcePrefix::of(address);
 	// "udp:" [ ip ] ":" port, without a format parser on the hot path.
-	char remote[INET6_ADDRSTRLEN + 16];
+	const bool v6 = !address.isV4();
+	char remote[kMaxRemote];
 	char *out = remote;
 	std::memcpy(out, tcp ? "tcp:" : "udp:", 4);
 	out += 4;
-	if (!v4)
+	if (v6)
 		*out++ = '[';
-	std::size_t length = source.ip.size();
-	std::memcpy(out, text, length);
-	out += length;
-	if (!v4)
+	std::memcpy(out, source.ip.data(), source.ip.size());
+	out += source.ip.size();
+	if (v6)
 		*out++ = ']';
 	*out++ = ':';
 	out = std::to_chars(out, remote + sizeof(remote), port).ptr;
 	source.remote.assign(remote, static_cast<std::size_t>(out - remote));
-	std::memcpy(source.prefix.bytes.data(), address.s6_addr, 16);
-	if (!v4)
-		std::memset(source.prefix.bytes.data() + 8, 0, 8);
 	return source;
 }
 
-in6_addr mapped(const in_addr &address)
+// An address as the request guard writes it: IpAddress::parse also takes
+// "[2001:db8::1]", which a source or a prefix never is.
+std::optional<IpAddress> parseBare(std::string_view text)
 {
-	in6_addr out{};
-	out.s6_addr[10] = 0xff;
-	out.s6_addr[11] = 0xff;
-	std::memcpy(&out.s6_addr[12], &address, 4);
-	return out;
+	if (text.starts_with('['))
+		return std::nullopt;
+	return IpAddress::parse(text);
 }
 
 } // namespace
 
+SourcePrefix SourcePrefix::of(const IpAddress &address)
+{
+	SourcePrefix prefix;
+	prefix.bytes = address.bytes();
+	if (!address.isV4())
+		std::fill(prefix.bytes.begin() + 8, prefix.bytes.end(), 0);
+	return prefix;
+}
+
 std::string SourcePrefix::toString() const
 {
-	in6_addr address{};
-	std::memcpy(address.s6_addr, bytes.data(), 16);
-	char text[INET6_ADDRSTRLEN] = "";
-	if (IN6_IS_ADDR_V4MAPPED(&address)) {
-		inet_ntop(AF_INET, &address.s6_addr[12], text, sizeof(text));
-		return text;
-	}
-	inet_ntop(AF_INET6, &address, text, sizeof(text));
-	return std::string(text) + "/64";
+	// An IPv6 /64 never looks IPv4-mapped: its bytes 10 and 11 are zero.
+	const IpAddress network = IpAddress::fromBytes(bytes);
+	return IpPrefix(network, network.isV4() ? 32 : 64).toString();
 }
 
 std::optional<SourcePrefix> SourcePrefix::parse(std::string_view text)
 {
 	if (text.ends_with("/64"))
 		text.remove_suffix(3);
-	std::optional<SourceAddress> source = SourceAddress::fromText(text, 0);
-	if (!source)
+	const std::optional<IpAddress> address = parseBare(text);
+	if (!address)
 		return std::nullopt;
-	return source->prefix;
+	return of(*address);
 }
 
 std::optional<SourceAddress> SourceAddress::fromSockaddr(const sockaddr *address, bool tcp)
 {
-	if (!address)
+	std::uint16_t port = 0;
+	const std::optional<IpAddress> ip = IpAddress::fromSockaddr(address, &port);
+	if (!ip)
 		return std::nullopt;
-	if (address->sa_family == AF_INET) {
-		const auto *in = reinterpret_cast<const sockaddr_in *>(address);
-		return make(mapped(in->sin_addr), ntohs(in->sin_port), tcp);
-	}
-	if (address->sa_family == AF_INET6) {
-		const auto *in6 = reinterpret_cast<const sockaddr_in6 *>(address);
-		return make(in6->sin6_addr, ntohs(in6->sin6_port), tcp);
-	}
-	return std::nullopt;
+	return make(*ip, port, tcp);
 }
 
 std::optional<SourceAddress> SourceAddress::fromText(std::string_view ip, std::uint16_t port,
 						     bool tcp)
 {
-	std::string text(ip);
-	in_addr v4{};
-	if (inet_pton(AF_INET, text.c_str(), &v4) == 1)
-		return make(mapped(v4), port, tcp);
-	in6_addr v6{};
-	if (inet_pton(AF_INET6, text.c_str(), &v6) == 1)
-		return make(v6, port, tcp);
-	return std::nullopt;
+	const std::optional<IpAddress> address = parseBare(ip);
+	if (!address)
+		return std::nullopt;
+	return make(*address, port, tcp);
 }
 
 } // namespace checksyncd

@@ -4,7 +4,9 @@
 // address as text for logs and nonces, "proto:ip:port" for D-Bus, and the
 // fixed-size prefix that brute-force protection counts by (an IPv4
 // address, or the /64 of an IPv6 address: one host's share of a subnet, so
-// rotating through a /64 gains an attacker nothing).
+// rotating through a /64 gains an attacker nothing). The address itself is
+// an IpAddress (net_address.hpp), read and written as the source filter
+// does: an IPv4-mapped source is its IPv4 address.
 
 #pragma once
 
@@ -14,14 +16,19 @@
 #include <string>
 #include <string_view>
 
+#include "net_address.hpp"
+
 struct sockaddr;
 
 namespace checksyncd {
 
 // 16 bytes: an IPv6 /64 with its host half zeroed, or an IPv4 address as
-// ::ffff:a.b.c.d. Comparable and hashable as bytes.
+// ::ffff:a.b.c.d (IpAddress's own form). Comparable and hashable as bytes.
 struct SourcePrefix {
 	std::array<std::uint8_t, 16> bytes{};
+
+	// The prefix `address` is counted in.
+	static SourcePrefix of(const IpAddress &address);
 
 	bool operator==(const SourcePrefix &) const = default;
 	// "192.0.2.1" or "2001:db8:1:2::/64".
@@ -31,15 +38,17 @@ struct SourcePrefix {
 };
 
 struct SourceAddress {
-	std::string ip;     // "192.0.2.1", "2001:db8::1" (v4-mapped shown as IPv4)
+	IpAddress address;
+	std::string ip;     // address.toString(): "192.0.2.1", "2001:db8::1"
 	std::string remote; // "udp:192.0.2.1:5060", "tcp:[2001:db8::1]:5060"
 	std::uint16_t port = 0;
 	bool tcp = false;
-	SourcePrefix prefix;
+	SourcePrefix prefix; // SourcePrefix::of(address)
 
 	// From a socket address (AF_INET or AF_INET6); std::nullopt otherwise.
 	static std::optional<SourceAddress> fromSockaddr(const sockaddr *address, bool tcp);
-	// From text, for tests and tools: "192.0.2.1", "2001:db8::1".
+	// From text, for tests and tools: "192.0.2.1", "2001:db8::1" (no
+	// brackets).
 	static std::optional<SourceAddress> fromText(std::string_view ip, std::uint16_t port,
 						     bool tcp = false);
 };

@@ -617,10 +617,13 @@ class SipClient:
     """A raw SIP client over UDP or TCP, IPv4 or IPv6, loopback only."""
 
     def __init__(self, host, port, transport="udp", source=None, netns=None):
-        """netns: a Netns to send from (the socket is made inside it)."""
+        """netns: a Netns to send from (the socket is made inside it, where
+        the source may also be an address the test put on the namespace's
+        loopback)."""
         assert host in ("127.0.0.1", "::1"), "targets must be loopback"
         source = source or host
-        assert source.startswith("127.") or source == "::1", "sources must be loopback"
+        assert netns is not None or source.startswith("127.") or source == "::1", \
+            "sources must be loopback, or inside a namespace of the test's own"
         self.host, self.port, self.transport = host, port, transport.lower()
         self.source = source
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

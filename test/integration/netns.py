@@ -3,11 +3,11 @@
 filter's tests (python3 standard library, iproute2 and dnsmasq; needs root).
 
 - Netns: `ip netns add` a namespace of our own, loopback up (127.0.0.0/8
-  and ::1 inside it, nothing else), and /etc/netns/NAME/resolv.conf naming
-  127.0.0.1, which `ip netns exec` mounts over /etc/resolv.conf for the
-  daemon it starts: the daemon reads its DNS servers the ordinary way.
-  run(fn) calls fn in a thread that entered the namespace, so a test's
-  sockets can be made inside it.
+  and ::1 inside it, plus any addresses the test asks for, nothing else),
+  and /etc/netns/NAME/resolv.conf naming 127.0.0.1, which `ip netns exec`
+  mounts over /etc/resolv.conf for the daemon it starts: the daemon reads
+  its DNS servers the ordinary way. run(fn) calls fn in a thread that
+  entered the namespace, so a test's sockets can be made inside it.
 - Dnsmasq: dnsmasq (the dnsmasq-base package, no system service) on
   127.0.0.1:53 inside the namespace, authoritative for the test zone,
   serving A/AAAA from a hosts file (rewritten and SIGHUPed to change),
@@ -46,12 +46,16 @@ def _run(args, **kw):
 
 
 class Netns:
-    def __init__(self, prefix="filter"):
+    def __init__(self, prefix="filter", addresses=()):
+        """addresses: more addresses for lo ("2001:db8:1:2::1/64"), which
+        exist only inside the namespace."""
         self.name = f"{prefix}-{secrets.token_hex(4)}"
         self.etc = f"/etc/netns/{self.name}"
         _run(["ip", "netns", "add", self.name])
         try:
             _run(["ip", "netns", "exec", self.name, "ip", "link", "set", "lo", "up"])
+            for address in addresses:
+                _run(["ip", "-n", self.name, "addr", "add", address, "dev", "lo", "nodad"])
             os.makedirs(self.etc, exist_ok=True)
             self.set_nameserver("127.0.0.1")
         except BaseException:

@@ -6,7 +6,6 @@ can send from any address but receives only at its own), a resolver that
 never answers, and IPv6 prefixes inside a network namespace the tests
 create. docs/security.md names the test behind each of its claims."""
 
-import ctypes
 import os
 import re
 import secrets
@@ -14,10 +13,10 @@ import select
 import shutil
 import socket
 import subprocess
-import threading
 import time
 
 import harness
+import netns
 from base import DaemonTest
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT, SipClient,
                      SipResponse, authorization, parse_challenge, settings_xml)
@@ -269,76 +268,20 @@ class RetransmissionTest(DaemonTest):
 # ---------------------------------------------------------------------------
 # 6. IPv6 sources per /64, and a guess budget over all sources
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-class Netns:
-    """A network namespace of the test's own, with addresses on its lo."""
-
-    def __init__(self, addresses):
-        self.name = "csdguard" + secrets.token_hex(4)
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
-        try:
-            subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
-            for address in addresses:
-                subprocess.run(["ip", "-n", self.name, "addr", "add", address, "dev", "lo",
-                                "nodad"], check=True)
-        except subprocess.CalledProcessError:
-            self.close()
-            raise
-
-    def socket(self, family, kind):
-        """A socket created inside the namespace (setns in a thread of its
-        own: the namespace is per thread, the socket keeps it)."""
-        out = {}
-
-        def make():
-            fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    out["error"] = OSError(ctypes.get_errno(), "setns")
-                    return
-                out["sock"] = socket.socket(family, kind)
-            finally:
-                os.close(fd)
-        thread = threading.Thread(target=make)
-        thread.start()
-        thread.join()
-        if "error" in out:
-            raise out["error"]
-        return out["sock"]
-
-    def close(self):
-        subprocess.run(["ip", "netns", "delete", self.name], check=False)
-
-
-class NetnsClient(SipClient):
-    """SipClient over UDP with a socket inside a test namespace."""
-
-    def __init__(self, netns, source, host, port):  # noqa: super().__init__ not called
-        self.host, self.port, self.transport, self.source = host, port, "udp", source
-        self.sock = netns.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        self.sock.bind((source, 0))
-        self.local_port = self.sock.getsockname()[1]
-        self.responses, self.pending, self._stream = [], [], b""
-
-
 class PrefixTest(DaemonTest):
     PBX = "2001:db8:ffff::1"
 
     def setUp(self):
         super().setUp()
-        if os.geteuid() != 0 or not shutil.which("ip"):
-            self.fail("needs root and ip(8) for a network namespace")
+        why = netns.available()
+        if why:
+            self.fail(f"cannot make the IPv6 sources: {why}")
         addresses = [f"2001:db8:1:2::{i}/64" for i in range(1, 7)]
         addresses += [f"2001:db8:2:{i:x}::1/64" for i in range(25)]
         addresses += ["2001:db8:1:3::1/64", f"{self.PBX}/64"]
-        self.netns = Netns(addresses)
-        self.addCleanup(self.netns.close)
-        original = self.env.daemon_args
-        self.env.daemon_args = lambda listen=None, extra=(): [
-            "ip", "netns", "exec", self.netns.name, *original(listen, extra)]
+        self.ns = netns.Netns("csdguard", addresses)
+        self.addCleanup(self.ns.close)
+        self.env.netns = self.ns
         self.start(challenge="on", host="::1", listen_host="::1")
 
     def start(self, **kw):
@@ -350,7 +293,7 @@ class PrefixTest(DaemonTest):
         return self.env.start_daemon(listen=f"sip:[::]:{self.env.port};transport=udp")
 
     def v6client(self, source):
-        c = NetnsClient(self.netns, source, "::1", self.env.port)
+        c = SipClient("::1", self.env.port, source=source, netns=self.ns)
         self.clients.append(c)
         self.env.sockets.append(c.sock)
         return c

@@ -91,6 +91,56 @@ TEST(NetAddress, readsSocketAddressesOfBothFamilies)
 	CHECK_FALSE(IpAddress::fromSockaddr(nullptr).has_value());
 }
 
+TEST(NetAddress, givesThePortOfASocketAddressOnlyWhenItReadsOne)
+{
+	sockaddr_in in{};
+	in.sin_family = AF_INET;
+	in.sin_port = htons(5060);
+	inet_pton(AF_INET, "198.51.100.7", &in.sin_addr);
+	std::uint16_t port = 0;
+	CHECK_TRUE(IpAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in), &port).has_value());
+	CHECK_EQUAL(5060, port);
+
+	sockaddr_in6 in6{};
+	in6.sin6_family = AF_INET6;
+	in6.sin6_port = htons(5070);
+	inet_pton(AF_INET6, "2001:db8::5", &in6.sin6_addr);
+	CHECK_TRUE(IpAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in6), &port) ==
+		   ip("2001:db8::5"));
+	CHECK_EQUAL(5070, port);
+
+	sockaddr_un un{};
+	un.sun_family = AF_UNIX;
+	port = 1;
+	CHECK_FALSE(IpAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&un), &port).has_value());
+	CHECK_EQUAL(1, port);
+}
+
+TEST(NetAddress, isRebuiltFromItsBytes)
+{
+	for (const char *text : {"192.0.2.1", "2001:db8::5", "::"})
+		CHECK_TEXT(IpAddress::fromBytes(ip(text).bytes()) == ip(text), text);
+	CHECK_TRUE(IpAddress::fromBytes(ip("::ffff:192.0.2.1").bytes()).isV4());
+}
+
+TEST(NetAddress, writesEveryIpv4AddressAsInetNtopDoes)
+{
+	// Every value in every position, and the ends of the range.
+	for (unsigned position = 0; position < 4; ++position) {
+		for (unsigned value = 0; value < 256; ++value) {
+			std::uint8_t v4[4] = {192, 0, 2, 1};
+			v4[position] = static_cast<std::uint8_t>(value);
+			char expected[INET_ADDRSTRLEN] = "";
+			inet_ntop(AF_INET, v4, expected, sizeof(expected));
+			STRCMP_EQUAL(expected, IpAddress::fromV4(v4).toString().c_str());
+		}
+	}
+	const std::uint8_t zero[4] = {0, 0, 0, 0};
+	const std::uint8_t ones[4] = {255, 255, 255, 255};
+	STRCMP_EQUAL("0.0.0.0", IpAddress::fromV4(zero).toString().c_str());
+	STRCMP_EQUAL("255.255.255.255", IpAddress::fromV4(ones).toString().c_str());
+}
+
 TEST(NetAddress, ipv4PrefixesMatchTheirNetworkOnly)
 {
 	const IpPrefix net = prefix("192.0.2.0/24");

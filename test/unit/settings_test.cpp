@@ -354,6 +354,32 @@ TEST(Settings, acceptsBothQopPolicies)
 		   QopPolicy::None);
 }
 
+TEST(Settings, acceptsEveryEnumeratedSpellingInAnyCase)
+{
+	const auto untrusted = [](const char *text) {
+		return checkGood(parse(wrap("<checksync_untrusted>" + std::string(text) +
+					    "</checksync_untrusted>\n")))
+			.untrusted;
+	};
+	CHECK_TRUE(untrusted("drop") == UntrustedPolicy::Drop);
+	CHECK_TRUE(untrusted("DROP") == UntrustedPolicy::Drop);
+	CHECK_TRUE(untrusted("refuse") == UntrustedPolicy::Refuse);
+	CHECK_TRUE(untrusted("REFUSE") == UntrustedPolicy::Refuse);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_auth_qop>Auth</checksync_auth_qop>\n"))).qop ==
+		   QopPolicy::Auth);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>SYNC</checksync_action>\n"))).action ==
+		   ForcedAction::Sync);
+	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>reboot</checksync_action>\n"))).action ==
+		   ForcedAction::Reboot);
+	const Settings &booleans = checkGood(
+		parse(wrap("<filter_registrar>oN</filter_registrar>\n"
+			   "<pnp_config>Off</pnp_config>\n"
+			   "<user_active idx=\"1\">on</user_active>\n")));
+	CHECK_TRUE(booleans.filterRegistrar);
+	CHECK_FALSE(booleans.pnp.enabled);
+	CHECK_TRUE(booleans.identities.at(1).active);
+}
+
 TEST(Settings, storesUserHashInLowerCase)
 {
 	const Settings &settings = checkGood(
@@ -1299,6 +1325,23 @@ TEST(Settings, describeSettingsShowsDefaults)
 		     "pnp_mac = (empty) (default)\n"
 		     "pnp_url_schemes = https (default)\n",
 		     describeSettings(Settings{}).c_str());
+}
+
+TEST(Settings, describeSettingsWritesEnumeratedValuesInLowerCase)
+{
+	const auto described = [](const std::string &xml) {
+		return describeSettings(checkGood(parse(wrap(xml))));
+	};
+	CHECK_TRUE(contains(described("<checksync_action>SYNC</checksync_action>\n"),
+			    "checksync_action = sync (file)\n"));
+	CHECK_TRUE(contains(described("<checksync_action>Reboot</checksync_action>\n"),
+			    "checksync_action = reboot (file)\n"));
+	CHECK_TRUE(contains(described("<checksync_action></checksync_action>\n"),
+			    "checksync_action = (empty) (file)\n"));
+	CHECK_TRUE(contains(described("<checksync_auth_qop>NONE</checksync_auth_qop>\n"),
+			    "checksync_auth_qop = none (file)\n"));
+	CHECK_TRUE(contains(described("<checksync_untrusted>DROP</checksync_untrusted>\n"),
+			    "checksync_untrusted = drop (file)\n"));
 }
 
 TEST(Settings, describeSettingsMasksSecrets)
