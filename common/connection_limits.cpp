@@ -2,54 +2,17 @@
 
 #include "connection_limits.hpp"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cstring>
 
 namespace checksyncd {
-
-namespace {
-
-constexpr std::uint8_t kTagIpv4 = 4;
-constexpr std::uint8_t kTagIpv6 = 6;
-
-} // namespace
-
-std::optional<ConnectionSource> connectionSourceOf(const sockaddr *address)
-{
-	if (!address)
-		return std::nullopt;
-	ConnectionSource source;
-	if (address->sa_family == AF_INET) {
-		sockaddr_in in{};
-		std::memcpy(&in, address, sizeof(in));
-		source.bytes[0] = kTagIpv4;
-		std::memcpy(&source.bytes[1], &in.sin_addr, 4);
-		return source;
-	}
-	if (address->sa_family == AF_INET6) {
-		sockaddr_in6 in6{};
-		std::memcpy(&in6, address, sizeof(in6));
-		if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
-			source.bytes[0] = kTagIpv4;
-			std::memcpy(&source.bytes[1], &in6.sin6_addr.s6_addr[12], 4);
-		} else {
-			source.bytes[0] = kTagIpv6;
-			std::memcpy(&source.bytes[1], &in6.sin6_addr.s6_addr[0], 8);
-		}
-		return source;
-	}
-	return std::nullopt;
-}
 
 ConnectionLimits::ConnectionLimits(Limits limits) : limits_(limits)
 {
 	open_.reserve(limits_.total);
 }
 
-std::size_t ConnectionLimits::countOf(const ConnectionSource &source) const
+std::size_t ConnectionLimits::countOf(const SourcePrefix &source) const
 {
 	return static_cast<std::size_t>(std::count_if(
 		open_.begin(), open_.end(), [&](const Entry &e) { return e.source == source; }));

@@ -18,9 +18,10 @@
 // oldest connection: a PBX that opens one connection per NOTIFY and never
 // closes them is still served on the newest.
 //
-// Sources are IPv4 addresses and IPv6 /64 prefixes: one IPv6 host
-// commonly owns a whole /64, so counting its single addresses would not
-// bound it.
+// Sources are SourcePrefix values (common/source.hpp), as for the
+// brute-force table: IPv4 addresses (also when IPv4-mapped) and IPv6 /64
+// prefixes, since one IPv6 host commonly owns a whole /64 and counting its
+// single addresses would not bound it.
 
 #pragma once
 
@@ -31,20 +32,9 @@
 #include <span>
 #include <vector>
 
-struct sockaddr;
+#include "source.hpp"
 
 namespace checksyncd {
-
-// The source a connection counts against: family and IPv4 address or IPv6
-// /64, fixed size. An IPv4-mapped IPv6 address counts as its IPv4 address.
-struct ConnectionSource {
-	std::array<std::uint8_t, 9> bytes{}; // family tag, then 4 or 8 bytes
-
-	friend bool operator==(const ConnectionSource &, const ConnectionSource &) = default;
-};
-
-// nullopt for a family that is neither AF_INET nor AF_INET6.
-std::optional<ConnectionSource> connectionSourceOf(const sockaddr *address);
 
 class ConnectionLimits
 {
@@ -60,7 +50,7 @@ public:
 
 	struct Seen {
 		Id id;
-		ConnectionSource source;
+		SourcePrefix source;
 	};
 
 	enum class Reason {
@@ -103,12 +93,12 @@ public:
 	std::size_t size() const { return open_.size(); }
 	// Told to close, not yet gone from what update() was given.
 	std::size_t closing() const { return closing_.size(); }
-	std::size_t countOf(const ConnectionSource &source) const;
+	std::size_t countOf(const SourcePrefix &source) const;
 
 private:
 	struct Entry {
 		Id id;
-		ConnectionSource source;
+		SourcePrefix source;
 		std::uint64_t sinceMs; // first seen
 		std::optional<std::uint64_t> lastRequestMs;
 

@@ -90,23 +90,6 @@ bool isInet(const sockaddr_storage &address)
 	return address.ss_family == AF_INET || address.ss_family == AF_INET6;
 }
 
-// "tcp:192.0.2.1:5060", "tcp:[2001:db8::1]:5060".
-std::string remoteText(const sockaddr_storage &peer)
-{
-	char host[INET6_ADDRSTRLEN] = "";
-	unsigned port = 0;
-	if (peer.ss_family == AF_INET) {
-		const auto &in = reinterpret_cast<const sockaddr_in &>(peer);
-		inet_ntop(AF_INET, &in.sin_addr, host, sizeof(host));
-		port = ntohs(in.sin_port);
-		return std::string("tcp:") + host + ":" + std::to_string(port);
-	}
-	const auto &in6 = reinterpret_cast<const sockaddr_in6 &>(peer);
-	inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host));
-	port = ntohs(in6.sin6_port);
-	return std::string("tcp:[") + host + "]:" + std::to_string(port);
-}
-
 // An IPv4-mapped IPv6 address as the IPv4 address it is, so that the
 // peer getpeername() gives and the one sofia-sip gives compare equal.
 sockaddr_storage canonical(const sockaddr *address)
@@ -263,13 +246,13 @@ bool TcpGuard::isConnection(int fd, Socket &socket) const
 	length = sizeof(peer);
 	if (getpeername(fd, reinterpret_cast<sockaddr *>(&peer), &length) != 0)
 		return false;
-	std::optional<ConnectionSource> source = connectionSourceOf(
-		reinterpret_cast<sockaddr *>(&peer));
+	std::optional<SourceAddress> source = SourceAddress::fromSockaddr(
+		reinterpret_cast<sockaddr *>(&peer), true);
 	if (!source)
 		return false;
-	socket.source = *source;
+	socket.source = source->prefix;
 	socket.peer = canonical(reinterpret_cast<sockaddr *>(&peer));
-	socket.remote = remoteText(peer);
+	socket.remote = std::move(source->remote);
 	return true;
 }
 

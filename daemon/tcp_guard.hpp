@@ -114,7 +114,7 @@ private:
 		int fd;
 		std::uint64_t inode;
 		bool connection; // inbound, on one of listeners_
-		ConnectionSource source;
+		SourcePrefix source;
 		sockaddr_storage peer; // IPv4-mapped as IPv4
 		std::string remote;    // "tcp:192.0.2.1:5060", for the log
 	};

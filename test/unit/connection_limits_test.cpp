@@ -16,7 +16,7 @@ using namespace checksyncd;
 
 namespace {
 
-ConnectionSource source(const std::string &address)
+SourcePrefix source(const std::string &address)
 {
 	sockaddr_storage storage{};
 	if (address.find(':') == std::string::npos) {
@@ -28,14 +28,16 @@ ConnectionSource source(const std::string &address)
 		in6->sin6_family = AF_INET6;
 		inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr);
 	}
-	return *connectionSourceOf(reinterpret_cast<const sockaddr *>(&storage));
+	// As the TCP guard reads a peer.
+	return SourceAddress::fromSockaddr(reinterpret_cast<const sockaddr *>(&storage), true)
+		->prefix;
 }
 
 // What the daemon sees open: grows with connect(), shrinks with gone().
 struct World {
 	struct Connection {
 		ConnectionLimits::Id id;
-		ConnectionSource source;
+		SourcePrefix source;
 	};
 
 	ConnectionLimits limits;
@@ -258,6 +260,7 @@ TEST(ConnectionLimits, otherFamiliesHaveNoSource)
 {
 	sockaddr_storage storage{};
 	storage.ss_family = AF_UNIX;
-	CHECK_FALSE(connectionSourceOf(reinterpret_cast<const sockaddr *>(&storage)).has_value());
-	CHECK_FALSE(connectionSourceOf(nullptr).has_value());
+	CHECK_FALSE(SourceAddress::fromSockaddr(reinterpret_cast<const sockaddr *>(&storage), true)
+			    .has_value());
+	CHECK_FALSE(SourceAddress::fromSockaddr(nullptr, true).has_value());
 }
