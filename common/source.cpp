@@ -13,32 +13,6 @@ namespace {
 // The longest address text (45) plus "[]", the transport and the port.
 constexpr std::size_t kMaxRemote = 64;
 
-SourceAddress make(const IpAddress &address, std::uint16_t port, bool tcp)
-{
-	SourceAddress source;
-	source.address = address;
-	source.ip = address.toString();
-	source.port = port;
-	source.tcp = tcp;
-	source.prefix = SourcePrefix::of(address);
-	// "udp:" [ ip ] ":" port, without a format parser on the hot path.
-	const bool v6 = !address.isV4();
-	char remote[kMaxRemote];
-	char *out = remote;
-	std::memcpy(out, tcp ? "tcp:" : "udp:", 4);
-	out += 4;
-	if (v6)
-		*out++ = '[';
-	std::memcpy(out, source.ip.data(), source.ip.size());
-	out += source.ip.size();
-	if (v6)
-		*out++ = ']';
-	*out++ = ':';
-	out = std::to_chars(out, remote + sizeof(remote), port).ptr;
-	source.remote.assign(remote, static_cast<std::size_t>(out - remote));
-	return source;
-}
-
 // An address as the request guard writes it: IpAddress::parse also takes
 // "[2001:db8::1]", which a source or a prefix never is.
 std::optional<IpAddress> parseBare(std::string_view text)
@@ -76,22 +50,49 @@ std::optional<SourcePrefix> SourcePrefix::parse(std::string_view text)
 	return of(*address);
 }
 
-std::optional<SourceAddress> SourceAddress::fromSockaddr(const sockaddr *address, bool tcp)
+SourceAddress SourceAddress::of(const IpAddress &address, std::uint16_t port, Transport transport)
+{
+	SourceAddress source;
+	source.address = address;
+	source.ip = address.toString();
+	source.port = port;
+	source.transport = transport;
+	source.prefix = SourcePrefix::of(address);
+	// "udp:" [ ip ] ":" port, without a format parser on the hot path.
+	const bool v6 = !address.isV4();
+	char remote[kMaxRemote];
+	char *out = remote;
+	std::memcpy(out, transport == Transport::Tcp ? "tcp:" : "udp:", 4);
+	out += 4;
+	if (v6)
+		*out++ = '[';
+	std::memcpy(out, source.ip.data(), source.ip.size());
+	out += source.ip.size();
+	if (v6)
+		*out++ = ']';
+	*out++ = ':';
+	out = std::to_chars(out, remote + sizeof(remote), port).ptr;
+	source.remote.assign(remote, static_cast<std::size_t>(out - remote));
+	return source;
+}
+
+std::optional<SourceAddress> SourceAddress::fromSockaddr(const sockaddr *address,
+							 Transport transport)
 {
 	std::uint16_t port = 0;
 	const std::optional<IpAddress> ip = IpAddress::fromSockaddr(address, &port);
 	if (!ip)
 		return std::nullopt;
-	return make(*ip, port, tcp);
+	return of(*ip, port, transport);
 }
 
 std::optional<SourceAddress> SourceAddress::fromText(std::string_view ip, std::uint16_t port,
-						     bool tcp)
+						     Transport transport)
 {
 	const std::optional<IpAddress> address = parseBare(ip);
 	if (!address)
 		return std::nullopt;
-	return make(*address, port, tcp);
+	return of(*address, port, transport);
 }
 
 } // namespace checksyncd

@@ -37,20 +37,27 @@ struct SourcePrefix {
 	static std::optional<SourcePrefix> parse(std::string_view text);
 };
 
+enum class Transport : bool {
+	Udp,
+	Tcp,
+};
+
 struct SourceAddress {
 	IpAddress address;
 	std::string ip;     // address.toString(): "192.0.2.1", "2001:db8::1"
 	std::string remote; // "udp:192.0.2.1:5060", "tcp:[2001:db8::1]:5060"
 	std::uint16_t port = 0;
-	bool tcp = false;
+	Transport transport = Transport::Udp;
 	SourcePrefix prefix; // SourcePrefix::of(address)
 
+	static SourceAddress of(const IpAddress &address, std::uint16_t port, Transport transport);
 	// From a socket address (AF_INET or AF_INET6); std::nullopt otherwise.
-	static std::optional<SourceAddress> fromSockaddr(const sockaddr *address, bool tcp);
+	static std::optional<SourceAddress> fromSockaddr(const sockaddr *address,
+							 Transport transport);
 	// From text, for tests and tools: "192.0.2.1", "2001:db8::1" (no
 	// brackets).
 	static std::optional<SourceAddress> fromText(std::string_view ip, std::uint16_t port,
-						     bool tcp = false);
+						     Transport transport = Transport::Udp);
 };
 
 } // namespace checksyncd

@@ -35,12 +35,23 @@ namespace {
 constexpr const char *kServer = "checksyncd";
 constexpr const char *kAllow = "NOTIFY, OPTIONS";
 
-std::optional<SourceAddress> sourceOf(msg_t *msg)
+// Where a request came from, as the transport recorded it: the address
+// (nullopt for anything but IPv4/IPv6), its port and the transport.
+struct Received {
+	std::optional<IpAddress> address;
+	std::uint16_t port = 0;
+	Transport transport = Transport::Udp;
+};
+
+Received receivedFrom(msg_t *msg)
 {
-	su_addrinfo_t *ai = msg_addrinfo(msg);
-	if (!ai || !ai->ai_addr)
-		return std::nullopt;
-	return SourceAddress::fromSockaddr(ai->ai_addr, ai->ai_protocol == IPPROTO_TCP);
+	Received from;
+	const su_addrinfo_t *ai = msg_addrinfo(msg);
+	if (!ai)
+		return from;
+	from.address = IpAddress::fromSockaddr(ai->ai_addr, &from.port);
+	from.transport = ai->ai_protocol == IPPROTO_TCP ? Transport::Tcp : Transport::Udp;
+	return from;
 }
 
 // An answer goes only to where the request came from: nta sends responses
@@ -210,13 +221,16 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	// Source filter (filter_registrar, checksync_trusted): before anything
 	// else, so that a dropped request costs no more work and gets no answer
 	// at all; a refused one gets the guard's 403.
-	const SourceVerdict filtered = gate_ ? gate_->check(msg) : SourceVerdict::Allow;
+	const Received from = receivedFrom(msg);
+	const SourceVerdict filtered = gate_ ? gate_->check(from.address) : SourceVerdict::Allow;
 	if (filtered == SourceVerdict::Drop) {
 		if (status_)
 			status_->droppedByFilter();
 		return;
 	}
-	std::optional<SourceAddress> source = sourceOf(msg);
+	std::optional<SourceAddress> source;
+	if (from.address)
+		source = SourceAddress::of(*from.address, from.port, from.transport);
 	if (!sip || !sip->sip_request)
 		return;
 	if (status_)

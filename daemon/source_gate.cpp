@@ -2,8 +2,6 @@
 
 #include "source_gate.hpp"
 
-#include <sofia-sip/msg_addr.h>
-
 #include <algorithm>
 #include <exception>
 
@@ -151,12 +149,10 @@ void SourceGate::onResolved(const ResolveTarget &target, const Resolution &resul
 	schedule();
 }
 
-SourceVerdict SourceGate::check(msg_s *msg)
+SourceVerdict SourceGate::check(const std::optional<IpAddress> &source)
 {
 	if (!plan_.enabled)
 		return SourceVerdict::Allow;
-	const su_addrinfo_t *ai = msg_addrinfo(msg);
-	const std::optional<IpAddress> source = IpAddress::fromSockaddr(ai ? ai->ai_addr : nullptr);
 	const std::uint64_t now = EventLoop::nowMs();
 	const SourceVerdict verdict = decideSource(plan_, names_, source, now);
 	if (verdict == SourceVerdict::Allow || !source)

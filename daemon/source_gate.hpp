@@ -22,10 +22,6 @@
 #include "settings.hpp"
 #include "source_filter.hpp"
 
-extern "C" {
-struct msg_s;
-}
-
 namespace checksyncd {
 
 class SourceGate
@@ -42,9 +38,10 @@ public:
 	// Look every name up again now (SIGHUP).
 	void refresh();
 
-	// The verdict on a received request, by its source address. Filtered
-	// requests are counted and logged here.
-	SourceVerdict check(msg_s *msg);
+	// The verdict on a received request, by its source address (nullopt:
+	// neither IPv4 nor IPv6). Filtered requests are counted and logged
+	// here.
+	SourceVerdict check(const std::optional<IpAddress> &source);
 
 	// For the status line: empty while the filter is off.
 	std::string status() const;

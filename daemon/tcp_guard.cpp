@@ -247,7 +247,7 @@ bool TcpGuard::isConnection(int fd, Socket &socket) const
 	if (getpeername(fd, reinterpret_cast<sockaddr *>(&peer), &length) != 0)
 		return false;
 	std::optional<SourceAddress> source = SourceAddress::fromSockaddr(
-		reinterpret_cast<sockaddr *>(&peer), true);
+		reinterpret_cast<sockaddr *>(&peer), Transport::Tcp);
 	if (!source)
 		return false;
 	socket.source = source->prefix;

@@ -29,7 +29,8 @@ SourcePrefix source(const std::string &address)
 		inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr);
 	}
 	// As the TCP guard reads a peer.
-	return SourceAddress::fromSockaddr(reinterpret_cast<const sockaddr *>(&storage), true)
+	return SourceAddress::fromSockaddr(reinterpret_cast<const sockaddr *>(&storage),
+					   Transport::Tcp)
 		->prefix;
 }
 
@@ -260,7 +261,8 @@ TEST(ConnectionLimits, otherFamiliesHaveNoSource)
 {
 	sockaddr_storage storage{};
 	storage.ss_family = AF_UNIX;
-	CHECK_FALSE(SourceAddress::fromSockaddr(reinterpret_cast<const sockaddr *>(&storage), true)
+	CHECK_FALSE(SourceAddress::fromSockaddr(reinterpret_cast<const sockaddr *>(&storage),
+						Transport::Tcp)
 			    .has_value());
-	CHECK_FALSE(SourceAddress::fromSockaddr(nullptr, true).has_value());
+	CHECK_FALSE(SourceAddress::fromSockaddr(nullptr, Transport::Tcp).has_value());
 }

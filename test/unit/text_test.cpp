@@ -125,7 +125,7 @@ TEST(Source, remoteNamesTheTransportAddressAndPort)
 {
 	auto v4 = SourceAddress::fromText("192.0.2.1", 5060);
 	STRCMP_EQUAL("udp:192.0.2.1:5060", v4->remote.c_str());
-	auto v6 = SourceAddress::fromText("2001:db8::1", 5070, true);
+	auto v6 = SourceAddress::fromText("2001:db8::1", 5070, Transport::Tcp);
 	STRCMP_EQUAL("tcp:[2001:db8::1]:5070", v6->remote.c_str());
 	auto mapped = SourceAddress::fromText("::ffff:192.0.2.1", 1);
 	STRCMP_EQUAL("192.0.2.1", mapped->ip.c_str());
@@ -138,12 +138,12 @@ TEST(Source, readsSocketAddressesOfBothFamiliesAndAMappedOneAsIpv4)
 	in.sin_family = AF_INET;
 	in.sin_port = htons(5060);
 	inet_pton(AF_INET, "192.0.2.1", &in.sin_addr);
-	auto v4 = SourceAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in), false);
+	auto v4 = SourceAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in), Transport::Udp);
 	CHECK_TRUE(v4.has_value());
 	STRCMP_EQUAL("192.0.2.1", v4->ip.c_str());
 	STRCMP_EQUAL("udp:192.0.2.1:5060", v4->remote.c_str());
 	CHECK_EQUAL(5060, v4->port);
-	CHECK_FALSE(v4->tcp);
+	CHECK_TRUE(v4->transport == Transport::Udp);
 	STRCMP_EQUAL("192.0.2.1", v4->prefix.toString().c_str());
 
 	// An IPv4 peer on an IPv6 socket: the same source in every form.
@@ -151,17 +151,18 @@ TEST(Source, readsSocketAddressesOfBothFamiliesAndAMappedOneAsIpv4)
 	in6.sin6_family = AF_INET6;
 	in6.sin6_port = htons(5061);
 	inet_pton(AF_INET6, "::ffff:192.0.2.1", &in6.sin6_addr);
-	auto mapped = SourceAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in6), true);
+	auto mapped = SourceAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in6),
+						  Transport::Tcp);
 	CHECK_TRUE(mapped.has_value());
 	STRCMP_EQUAL("192.0.2.1", mapped->ip.c_str());
 	STRCMP_EQUAL("tcp:192.0.2.1:5061", mapped->remote.c_str());
 	CHECK_EQUAL(5061, mapped->port);
-	CHECK_TRUE(mapped->tcp);
+	CHECK_TRUE(mapped->transport == Transport::Tcp);
 	CHECK_TRUE(mapped->address == v4->address);
 	CHECK_TRUE(mapped->prefix == v4->prefix);
 
 	inet_pton(AF_INET6, "2001:db8:1:2::1234", &in6.sin6_addr);
-	auto v6 = SourceAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in6), false);
+	auto v6 = SourceAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&in6), Transport::Udp);
 	CHECK_TRUE(v6.has_value());
 	STRCMP_EQUAL("2001:db8:1:2::1234", v6->ip.c_str());
 	STRCMP_EQUAL("udp:[2001:db8:1:2::1234]:5061", v6->remote.c_str());
@@ -169,8 +170,8 @@ TEST(Source, readsSocketAddressesOfBothFamiliesAndAMappedOneAsIpv4)
 
 	sockaddr_un un{};
 	un.sun_family = AF_UNIX;
-	CHECK_FALSE(SourceAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&un), false));
-	CHECK_FALSE(SourceAddress::fromSockaddr(nullptr, false));
+	CHECK_FALSE(SourceAddress::fromSockaddr(reinterpret_cast<sockaddr *>(&un), Transport::Udp));
+	CHECK_FALSE(SourceAddress::fromSockaddr(nullptr, Transport::Udp));
 }
 
 TEST(Source, isTheAddressTheSourceFilterReads)
