@@ -12,6 +12,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "text.hpp"
+
 namespace checksyncd {
 
 namespace {
@@ -23,15 +25,6 @@ bool isMapped(const std::array<std::uint8_t, 16> &bytes)
 {
 	static constexpr std::uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	return std::memcmp(bytes.data(), kPrefix, sizeof(kPrefix)) == 0;
-}
-
-std::string_view trim(std::string_view text)
-{
-	constexpr std::string_view kSpace = " \t\n\r\f\v";
-	const auto first = text.find_first_not_of(kSpace);
-	if (first == std::string_view::npos)
-		return {};
-	return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
 }
 
 } // namespace
@@ -215,10 +208,7 @@ TrustedSources parseTrustedSources(std::string_view list)
 	if (trim(list).empty())
 		return out;
 	bool full = false;
-	std::string_view rest = list;
-	while (true) {
-		const auto comma = rest.find(',');
-		const std::string_view item = trim(rest.substr(0, comma));
+	for (const std::string_view item : listItems(list)) {
 		const auto fail = [&](std::string reason, bool invalid = false) {
 			out.errors.push_back({std::move(reason), std::string(item), invalid});
 		};
@@ -252,9 +242,6 @@ TrustedSources parseTrustedSources(std::string_view list)
 				out.sources.push_back(std::move(source));
 			}
 		}
-		if (comma == std::string_view::npos)
-			break;
-		rest = rest.substr(comma + 1);
 	}
 	return out;
 }

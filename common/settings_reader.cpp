@@ -438,35 +438,28 @@ private:
 			settings_.pnp.urlSchemes = PnpSettings{}.urlSchemes;
 			return true;
 		}
+		// The first fault ends the list.
 		std::vector<std::string> schemes;
-		bool ok = true;
-		std::string_view rest = value;
-		while (ok) {
-			const auto comma = rest.find(',');
-			const std::string_view item = trim(rest.substr(0, comma));
+		for (const std::string_view item : listItems(value)) {
 			std::string scheme = asciiLower(item);
 			if (!validUrlScheme(item)) {
 				error(line, key + ": invalid scheme " + quoted(item) + " in " +
 						    quoted(value));
-				ok = false;
-			} else if (std::find(schemes.begin(), schemes.end(), scheme) !=
-				   schemes.end()) {
+				return false;
+			}
+			if (std::find(schemes.begin(), schemes.end(), scheme) != schemes.end()) {
 				error(line, key + ": " + scheme + " listed twice");
-				ok = false;
-			} else if (schemes.size() == kPnpMaxSchemes) {
+				return false;
+			}
+			if (schemes.size() == kPnpMaxSchemes) {
 				error(line, key + ": more than " + std::to_string(kPnpMaxSchemes) +
 						    " schemes");
-				ok = false;
-			} else {
-				schemes.push_back(std::move(scheme));
+				return false;
 			}
-			if (comma == std::string_view::npos)
-				break;
-			rest = rest.substr(comma + 1);
+			schemes.push_back(std::move(scheme));
 		}
-		if (ok)
-			settings_.pnp.urlSchemes = std::move(schemes);
-		return ok;
+		settings_.pnp.urlSchemes = std::move(schemes);
+		return true;
 	}
 
 	// Same rules as checksync_auth_algorithms: every item known, none
@@ -483,10 +476,7 @@ private:
 		}
 		EventPackageSet events;
 		bool ok = true;
-		std::string_view rest = value;
-		while (true) {
-			const auto comma = rest.find(',');
-			const std::string_view item = trim(rest.substr(0, comma));
+		for (const std::string_view item : listItems(value)) {
 			if (item.empty()) {
 				error(line, key + ": empty item in " + quoted(value));
 				ok = false;
@@ -503,9 +493,6 @@ private:
 						    " (expected " + std::string(kExpected) + ")");
 				ok = false;
 			}
-			if (comma == std::string_view::npos)
-				break;
-			rest = rest.substr(comma + 1);
 		}
 		if (ok)
 			settings_.events = events;
@@ -522,10 +509,7 @@ private:
 		}
 		std::vector<Algorithm> algorithms;
 		bool ok = true;
-		std::string_view rest = value;
-		while (true) {
-			const auto comma = rest.find(',');
-			const std::string_view item = trim(rest.substr(0, comma));
+		for (const std::string_view item : listItems(value)) {
 			if (item.empty()) {
 				error(line, key + ": empty item in " + quoted(value));
 				ok = false;
@@ -546,9 +530,6 @@ private:
 						    " (expected SHA-512-256, SHA-256 or MD5)");
 				ok = false;
 			}
-			if (comma == std::string_view::npos)
-				break;
-			rest = rest.substr(comma + 1);
 		}
 		if (ok)
 			settings_.algorithms = std::move(algorithms);

@@ -13,8 +13,6 @@ namespace checksyncd {
 
 namespace {
 
-constexpr std::string_view kAsciiSpace = " \t\n\r\f\v";
-
 bool isDigits(std::string_view text)
 {
 	if (text.empty())
@@ -27,15 +25,6 @@ bool isDigits(std::string_view text)
 }
 
 } // namespace
-
-std::string_view trim(std::string_view text)
-{
-	const auto first = text.find_first_not_of(kAsciiSpace);
-	if (first == std::string_view::npos)
-		return {};
-	const auto last = text.find_last_not_of(kAsciiSpace);
-	return text.substr(first, last - first + 1);
-}
 
 std::optional<unsigned long> parseDecimal(std::string_view text, unsigned long low,
 					  unsigned long high)

@@ -16,9 +16,6 @@
 
 namespace checksyncd {
 
-// `text` without ASCII white space at either end.
-std::string_view trim(std::string_view text);
-
 // Decimal digits only (no sign, no blanks), value in [low, high].
 std::optional<unsigned long> parseDecimal(std::string_view text, unsigned long low,
 					  unsigned long high);

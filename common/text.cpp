@@ -126,6 +126,28 @@ std::string asciiLower(std::string_view text)
 	return out;
 }
 
+std::string_view trim(std::string_view text)
+{
+	constexpr std::string_view kAsciiSpace = " \t\n\r\f\v";
+	const auto first = text.find_first_not_of(kAsciiSpace);
+	if (first == std::string_view::npos)
+		return {};
+	const auto last = text.find_last_not_of(kAsciiSpace);
+	return text.substr(first, last - first + 1);
+}
+
+std::vector<std::string_view> listItems(std::string_view list)
+{
+	std::vector<std::string_view> items;
+	for (;;) {
+		const auto comma = list.find(',');
+		items.push_back(trim(list.substr(0, comma)));
+		if (comma == std::string_view::npos)
+			return items;
+		list.remove_prefix(comma + 1);
+	}
+}
+
 bool equalsIgnoreCase(std::string_view a, std::string_view b)
 {
 	return a.size() == b.size() && (a.empty() || su_casenmatch(a.data(), b.data(), a.size()));

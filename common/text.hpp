@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace checksyncd {
 
@@ -29,6 +30,13 @@ std::string quoted(std::string_view text, std::size_t limit = 64);
 
 // `text` with ASCII upper-case letters made lower-case.
 std::string asciiLower(std::string_view text);
+
+// `text` without ASCII white space at either end.
+std::string_view trim(std::string_view text);
+
+// The items of a comma-separated setting value, each trimmed. An empty
+// item stays in (the caller refuses it); "" is one empty item.
+std::vector<std::string_view> listItems(std::string_view list);
 
 // ASCII case-insensitive equality (sofia-sip's su_casenmatch).
 bool equalsIgnoreCase(std::string_view a, std::string_view b);

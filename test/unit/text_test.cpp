@@ -6,6 +6,8 @@
 #include <sys/un.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "source.hpp"
 #include "text.hpp"
@@ -117,6 +119,30 @@ TEST(Text, reusesTheBufferItAssignsTo)
 	assignPrintableUtf8(out, "short", 256);
 	STRCMP_EQUAL("short", out.c_str());
 	POINTERS_EQUAL(buffer, out.data());
+}
+
+TEST(Text, trimRemovesAsciiWhiteSpaceAtBothEndsOnly)
+{
+	STRCMP_EQUAL("a b", std::string(trim(" \t\r\na b\f\v ")).c_str());
+	CHECK_TRUE(trim(" \t ").empty());
+	CHECK_TRUE(trim("").empty());
+	// Not ASCII white space: a no-break space stays.
+	STRCMP_EQUAL("\xc2\xa0x", std::string(trim("\xc2\xa0x ")).c_str());
+}
+
+TEST(Text, listItemsSplitsAtCommasAndKeepsEmptyItemsForTheCallerToRefuse)
+{
+	const std::vector<std::string_view> items = listItems(" MD5 ,SHA-256,, x ");
+	CHECK_EQUAL(4u, items.size());
+	STRCMP_EQUAL("MD5", std::string(items[0]).c_str());
+	STRCMP_EQUAL("SHA-256", std::string(items[1]).c_str());
+	CHECK_TRUE(items[2].empty());
+	STRCMP_EQUAL("x", std::string(items[3]).c_str());
+
+	CHECK_EQUAL(1u, listItems("").size());
+	CHECK_TRUE(listItems("")[0].empty());
+	CHECK_EQUAL(2u, listItems("a,").size());
+	CHECK_TRUE(listItems("a,")[1].empty());
 }
 
 TEST_GROUP(Source){};
