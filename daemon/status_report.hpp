@@ -24,8 +24,8 @@ namespace checksyncd {
 void reportAnswer(StatusSink *sink, const sip_s *sip, std::string_view remote,
 		  const Verdict &verdict);
 
-// What finish() needs to report a check-sync that serve() handed on: kept
-// in the pending request, since the request itself belongs to nta by then.
+// What answerWaiting() needs to report a check-sync that serve() handed on:
+// kept with the waiting request, since the request belongs to nta by then.
 struct CheckSyncNote {
 	std::string remote;
 	std::string callId;

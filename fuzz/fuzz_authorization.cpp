@@ -39,9 +39,6 @@
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/url.h>
 
-#include <libxml/parser.h>
-#include <openssl/crypto.h>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -327,8 +324,7 @@ std::optional<std::string> rightResponse(msg_t *msg, const Settings &settings, c
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
 {
-	xmlInitParser();
-	OPENSSL_init_crypto(0, nullptr);
+	initLibraries();
 	(void)variants();
 	return 0;
 }

@@ -20,9 +20,6 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_alloc.h>
 
-#include <libxml/parser.h>
-#include <openssl/crypto.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -228,8 +225,7 @@ std::optional<EventInfo> throughMessage(std::string_view name, std::string_view 
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
 {
-	xmlInitParser();
-	OPENSSL_init_crypto(0, nullptr);
+	initLibraries();
 	(void)variants();
 	return 0;
 }

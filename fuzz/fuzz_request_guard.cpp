@@ -19,9 +19,6 @@
 //     an answer kept for it comes back as a retransmission;
 //   - the guard's tables never grow past their bound in bytes.
 
-#include <libxml/parser.h>
-#include <openssl/crypto.h>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -94,8 +91,7 @@ std::vector<std::string> shapeOf(const std::vector<std::string> &challenges)
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
 {
-	xmlInitParser();
-	OPENSSL_init_crypto(0, nullptr);
+	initLibraries();
 	(void)variants();
 	return 0;
 }

@@ -7,6 +7,8 @@
 
 #pragma once
 
+#include <libxml/parser.h>
+#include <openssl/crypto.h>
 #include <sofia-sip/msg.h>
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/msg_buffer.h>
@@ -39,6 +41,14 @@ inline constexpr std::size_t kMaxMessage = 8192;
 			std::abort();                                                              \
 		}                                                                                  \
 	} while (false)
+
+// The libraries' global state, set up before the first input (as the
+// daemon's main and the unit tests' do).
+inline void initLibraries()
+{
+	xmlInitParser();
+	OPENSSL_init_crypto(0, nullptr);
+}
 
 using checksyncd::SuHome;
 using checksyncd::UniqueMsg;
