@@ -36,7 +36,6 @@ import re
 import select
 import signal
 import socket
-import statistics
 import sys
 import time
 

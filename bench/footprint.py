@@ -251,9 +251,9 @@ def main():
                 continue
             rows.append((f"private memory {name} (Private_Clean + Private_Dirty)",
                          f"{mib(m['total'])} = {mib(m['clean'])} + {mib(m['dirty'])}", ""))
-            rows.append((f"  clean pages of shared libraries (shared on a phone)",
+            rows.append(("  clean pages of shared libraries (shared on a phone)",
                          mib(m["lib_clean"]), ""))
-            rows.append((f"  the daemon's own: dirty pages + its binary", mib(m["own"]), goal))
+            rows.append(("  the daemon's own: dirty pages + its binary", mib(m["own"]), goal))
         loaded = samples[-1][1]
         if args.verbose or not emulated:
             for name, m in (("idle", idle), ("at the end", loaded)):

@@ -123,6 +123,16 @@ class DaemonTest(unittest.TestCase):
         self.assertStatus(ok, 200, "authenticated NOTIFY")
         return text, branch, ok
 
+    def wrong_answer(self, c):
+        """NOTIFY, its 401, then the NOTIFY answering it with a wrong
+        password: returns the answer to the second."""
+        first, _, _ = c.request()
+        self.assertStatus(first, 401)
+        auth = authorization(self.challenge_of(first), DEFAULT_USER, "not-the-password",
+                             "NOTIFY", c.uri())
+        resp, _, _ = c.request(auth=auth, cseq=2)
+        return resp
+
     def challenge_of(self, resp, algorithm="MD5"):
         for value in resp.all("www-authenticate"):
             _, params, _ = parse_challenge(value)

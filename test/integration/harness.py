@@ -270,6 +270,18 @@ class StartError(AssertionError):
     pass
 
 
+
+def stop_process(proc, grace=3):
+    """SIGTERM a child, SIGKILL it after `grace` seconds; reaps it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
 class Env:
     """One test's world: temp dir, private bus, stand-in, settings, daemon."""
 
@@ -525,24 +537,14 @@ class Env:
             parts.append("--- sd_notify:\n" + "\n".join(repr(n["text"]) for n in self.notes))
         return self.redact("\n".join(parts))
 
-    def _kill(self, proc):
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
     def close(self):
         for sock in self.sockets:
             try:
                 sock.close()
             except OSError:
                 pass
-        self._kill(self.daemon)
-        self._kill(self.standin)
+        stop_process(self.daemon)
+        stop_process(self.standin)
         self._kill(self.bus)
         for proc in (self.standin, self.bus):
             if proc is not None and proc.stdout:

@@ -34,9 +34,8 @@ import test_security  # noqa: E402
 import test_status  # noqa: E402
 import test_tcp  # noqa: E402
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT,  # noqa: E402
-                     SEED_CALL_ID, Env, SipClient, authorization, digest_ha1,
-                     digest_response, parse_challenge, run_sipsak, settings_xml,
-                     sipsak_summary)
+                     SEED_CALL_ID, Env, authorization, digest_ha1, digest_response,
+                     parse_challenge, settings_xml, sipsak_summary)
 
 from base import (DISTINCT_PASS, SEED_401_RE, SERVER, DaemonTest,  # noqa: E402
                   sipsak_rport)

@@ -17,7 +17,7 @@ import unittest
 
 import netns
 from base import DaemonTest
-from harness import CONFIG, DEFAULT_PASS, DEFAULT_USER, SipClient, free_port, settings_xml
+from harness import CONFIG, DEFAULT_PASS, DEFAULT_USER, SipClient, settings_xml
 
 ZONE = "filter.test"
 PBX = "127.0.0.2"

@@ -18,8 +18,8 @@ import time
 import harness
 import netns
 from base import DaemonTest
-from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT, SipClient,
-                     SipResponse, authorization, parse_challenge, settings_xml)
+from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, SipClient, authorization,
+                     parse_challenge, settings_xml)
 
 
 def rss_kib(pid):

@@ -123,14 +123,6 @@ class QopTest(DaemonTest):
 
 
 class BruteForceTest(DaemonTest):
-    def wrong_answer(self, c):
-        first, _, _ = c.request()
-        self.assertStatus(first, 401)
-        auth = authorization(self.challenge_of(first), DEFAULT_USER, "not-the-password",
-                             "NOTIFY", c.uri())
-        resp, _, _ = c.request(auth=auth, cseq=2)
-        return resp
-
     def test_five_failures_lock_the_address_out_while_others_are_served(self):
         self.start(challenge="on")
         attacker = self.client()

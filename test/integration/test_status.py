@@ -14,7 +14,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from base import DaemonTest
-from harness import (DEFAULT_PASS, DEFAULT_USER, authorization, settings_xml,
+from harness import (DEFAULT_PASS, DEFAULT_USER, authorization, settings_xml, stop_process,
                      write_private)
 
 SERVICE = "org.checksyncd.CheckSync1"
@@ -105,13 +105,7 @@ class BusMonitor:
             time.sleep(0.02)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc.stdout.close()
         self.proc.stderr.close()
 
@@ -159,14 +153,6 @@ class StatusBase(DaemonTest):
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             timeout=15)
         return proc.returncode, proc.stdout.decode(errors="replace")
-
-    def wrong_answer(self, c):
-        first, _, _ = c.request()
-        self.assertStatus(first, 401)
-        auth = authorization(self.challenge_of(first), DEFAULT_USER, "not-the-password",
-                             "NOTIFY", c.uri())
-        resp, _, _ = c.request(auth=auth, cseq=2)
-        return resp
 
     def assertLast(self, last, **expected):
         for key, value in expected.items():
