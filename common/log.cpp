@@ -75,6 +75,11 @@ bool logEnabled(LogLevel level)
 
 void logMessage(LogLevel level, std::string_view message, std::initializer_list<LogField> fields)
 {
+	logMessage(level, message, std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+void logMessage(LogLevel level, std::string_view message, std::span<const LogField> fields)
+{
 	if (!logEnabled(level))
 		return;
 

@@ -11,6 +11,7 @@
 
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -42,5 +43,7 @@ bool logEnabled(LogLevel level);
 
 void logMessage(LogLevel level, std::string_view message,
 		std::initializer_list<LogField> fields = {});
+// With fields chosen at run time.
+void logMessage(LogLevel level, std::string_view message, std::span<const LogField> fields);
 
 } // namespace checksyncd

@@ -121,6 +121,25 @@ std::optional<in_addr> sourceForGroup(std::string &problem)
 	return source;
 }
 
+// The one line on what became of a URL handed to the provisioning process:
+// where the phone will provision from, or why it was not taken.
+void logProvisioned(const std::string &server, const std::string &url, const CallOutcome &outcome)
+{
+	if (outcome.accepted) {
+		logMessage(LogLevel::Notice,
+			   "pnp: provisioning URL handed over: server=" + server + " url=" + url,
+			   {{"PNP_SERVER", server}, {"PNP_URL", url}});
+		return;
+	}
+	const LogField fields[] = {{"PNP_SERVER", server},
+				   {"CHECKSYNC_ACTION", "Provision"},
+				   {"DBUS_ERROR", outcome.error}};
+	logMessage(outcome.localError ? LogLevel::Error : LogLevel::Warning,
+		   "pnp: the provisioning process did not take the URL from " + server + " (" +
+			   failureText(outcome) + ")",
+		   std::span<const LogField>(fields, outcome.busError ? 3 : 2));
+}
+
 } // namespace
 
 struct PnpService::Round {
@@ -518,12 +537,17 @@ void PnpService::onNotify(Round &round, UniqueMsg &msg, sip_t *sip, const sockad
 	round.pending = std::move(msg);
 	// The outcome may be known at once (returned), or come later: the
 	// round may be closed and freed before the call returns (at shutdown),
-	// so the callback holds it weakly.
+	// so the callback holds it weakly, and says what became of the URL
+	// itself when the round is gone.
 	std::weak_ptr<Round> weak = round_;
 	std::optional<CallOutcome> now = provisioning_.provision(
-		std::move(details), [this, weak](const CallOutcome &outcome) {
-			if (std::shared_ptr<Round> r = weak.lock())
+		std::move(details),
+		[this, weak, server = remote, url = verdict.url](const CallOutcome &outcome) {
+			std::shared_ptr<Round> r = weak.lock();
+			if (r && r->phase == Round::Phase::Handing)
 				onProvisioned(*r, outcome);
+			else
+				logProvisioned(server, url, outcome);
 		});
 	if (now)
 		onProvisioned(round, *now);
@@ -542,11 +566,7 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 		status_.lastServer = round.pendingRemote;
 		status_.lastUrl = round.pendingUrl;
 		publish();
-		// The one line that says where the phone will provision from.
-		logMessage(LogLevel::Notice,
-			   "pnp: provisioning URL handed over: server=" + round.pendingRemote +
-				   " url=" + round.pendingUrl,
-			   {{"PNP_SERVER", round.pendingRemote}, {"PNP_URL", round.pendingUrl}});
+		logProvisioned(round.pendingRemote, round.pendingUrl, outcome);
 		if (round.stopping) {
 			close(round, "");
 			return;
@@ -565,11 +585,7 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 	const auto retryAfterS = static_cast<unsigned>(
 		std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
 	answer(round, request, round.pendingFrom, 503, round.pendingKey, retryAfterS);
-	logMessage(LogLevel::Warning,
-		   "pnp: the provisioning process did not take the URL from " +
-			   round.pendingRemote + " (" + outcome.error +
-			   (outcome.detail.empty() ? "" : ": " + outcome.detail) + ")",
-		   {{"PNP_SERVER", round.pendingRemote}});
+	logProvisioned(round.pendingRemote, round.pendingUrl, outcome);
 	round.pending.reset();
 	round.pendingKey.clear();
 	round.pendingRemote.clear();

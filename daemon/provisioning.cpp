@@ -21,6 +21,11 @@ constexpr const char *kInterface = "org.checksyncd.Provisioning1";
 
 } // namespace
 
+std::string failureText(const CallOutcome &outcome)
+{
+	return outcome.error + (outcome.detail.empty() ? "" : " (" + outcome.detail + ")");
+}
+
 ProvisioningClient::ProvisioningClient(EventLoop &loop, BusConnection &bus)
 	: bus_(bus), resync_(loop, bus, "Resync"), reboot_(loop, bus, "Reboot"),
 	  provision_(loop, bus, "Provision")
@@ -68,6 +73,7 @@ void ProvisioningClient::GatedMethod::busLost()
 	CallOutcome outcome;
 	outcome.retryAfterMs = kFailedRetryAfterMs;
 	outcome.error = "org.freedesktop.DBus.Error.Disconnected";
+	outcome.busError = true;
 	finish(outcome);
 }
 
@@ -158,7 +164,7 @@ std::optional<CallOutcome> ProvisioningClient::GatedMethod::call()
 		// owed to the trailing call.
 		failed.localError = true;
 		failed.retryAfterMs = kActionSpacingMs;
-		failed.error = "cannot send " + std::string(member_) + ": " + errnoText(r);
+		failed.error = "cannot send: " + errnoText(r);
 		gate_.abandoned();
 		armTrailing();
 		return failed;
@@ -181,6 +187,7 @@ int ProvisioningClient::GatedMethod::onReply(sd_bus_message *reply, void *userda
 		if (const sd_bus_error *error = sd_bus_message_get_error(reply)) {
 			outcome.retryAfterMs = kFailedRetryAfterMs;
 			outcome.error = error->name ? error->name : "unknown error";
+			outcome.busError = error->name != nullptr;
 			outcome.detail = error->message ? error->message : "";
 		} else {
 			outcome.accepted = true;
@@ -226,11 +233,17 @@ void ProvisioningClient::GatedMethod::logUnheard(const CallOutcome &outcome) con
 {
 	if (outcome.accepted)
 		return;
-	logMessage(outcome.localError ? LogLevel::Error : LogLevel::Warning,
-		   "the provisioning process did not get " + std::string(member_) + ": " +
-			   outcome.error +
-			   (outcome.detail.empty() ? "" : " (" + outcome.detail + ")"),
-		   {{"CHECKSYNC_ACTION", member_}, {"DBUS_ERROR", outcome.error}});
+	const LogLevel level = outcome.localError ? LogLevel::Error : LogLevel::Warning;
+	if (outcome.busError)
+		logMessage(level,
+			   "the provisioning process did not accept " + std::string(member_) +
+				   ": " + failureText(outcome),
+			   {{"CHECKSYNC_ACTION", member_}, {"DBUS_ERROR", outcome.error}});
+	else
+		logMessage(level,
+			   "could not ask the provisioning process to " + std::string(member_) +
+				   ": " + failureText(outcome),
+			   {{"CHECKSYNC_ACTION", member_}});
 }
 
 } // namespace checksyncd

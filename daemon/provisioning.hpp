@@ -54,10 +54,18 @@ struct CallOutcome {
 	bool localError = false;
 	std::uint64_t retryAfterMs = 0; // when not accepted
 	std::string error;              // D-Bus error name or reason
+	// `error` is a D-Bus error name: the provisioning process's answer, or
+	// sd-bus's for a call that timed out or a bus that went away.
+	bool busError = false;
 	// What the provisioning process or the bus said besides (the D-Bus
 	// error's message, why the bus could not be reached); for the log.
 	std::string detail;
 };
+
+// A failed call for a log line: "what the process asked: error (detail)"
+// reads "org.checksyncd.Provisioning1.Error.Failed (disk full)", and a
+// call that never reached it "not connected (cannot connect to …)".
+std::string failureText(const CallOutcome &outcome);
 
 // Who logs a call's outcome: whoever receives it (the request it answers).
 // The client itself logs what it does on its own: each call it sends, and

@@ -118,26 +118,20 @@ void logServed(LogLevel acceptedLevel, const std::string &remote, const std::str
 						    : LogLevel::Warning;
 	if (!logEnabled(level))
 		return;
-	int status = statusOf(outcome);
-	std::string method(actionName(action));
+	const int status = statusOf(outcome);
 	const std::string statusText = std::to_string(status);
-	std::string text = "NOTIFY from " + remote + " for \"" + user + "\": " + statusText + " " +
-			   sip_status_phrase(status) + " (" + method;
-	if (outcome.accepted) {
-		logMessage(level, text + ")",
-			   {{"SIP_METHOD", "NOTIFY"},
-			    {"SIP_REMOTE", remote},
-			    {"SIP_STATUS", statusText},
-			    {"CHECKSYNC_ACTION", method}});
-		return;
-	}
-	text += ": " + outcome.error + (outcome.detail.empty() ? "" : " (" + outcome.detail + ")");
-	logMessage(level, text + ")",
-		   {{"SIP_METHOD", "NOTIFY"},
-		    {"SIP_REMOTE", remote},
-		    {"SIP_STATUS", statusText},
-		    {"CHECKSYNC_ACTION", method},
-		    {"DBUS_ERROR", outcome.error}});
+	const std::string method(actionName(action));
+	const std::string why = outcome.accepted ? "" : ": " + failureText(outcome);
+	const LogField fields[] = {{"SIP_METHOD", "NOTIFY"},
+				   {"SIP_REMOTE", remote},
+				   {"SIP_STATUS", statusText},
+				   {"CHECKSYNC_ACTION", method},
+				   {"DBUS_ERROR", outcome.error}};
+	// DBUS_ERROR only where there is a D-Bus error name.
+	logMessage(level,
+		   "NOTIFY from " + remote + " for \"" + user + "\": " + statusText + " " +
+			   sip_status_phrase(status) + " (" + method + why + ")",
+		   std::span<const LogField>(fields, outcome.busError ? 5 : 4));
 }
 
 } // namespace

@@ -545,7 +545,7 @@ class Env:
                 pass
         stop_process(self.daemon)
         stop_process(self.standin)
-        self._kill(self.bus)
+        stop_process(self.bus)
         for proc in (self.standin, self.bus):
             if proc is not None and proc.stdout:
                 proc.stdout.close()

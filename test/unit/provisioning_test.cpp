@@ -247,8 +247,9 @@ TEST_GROUP(ProvisioningClient)
 
 	void setup() override
 	{
-		// The client logs every call and every failure; the tests look
-		// at outcomes, and at the log only where they say so.
+		// The client logs the calls it sends (and the failure of a
+		// trailing call); the tests look at outcomes, and at the log only
+		// where they say so.
 		logSetup(LogLevel::Error, false);
 		bus = std::make_unique<PrivateBus>(dir.path());
 		std::string error = bus->start();
@@ -338,6 +339,7 @@ TEST(ProvisioningClient, anErrorAnswerIsAFailureOfProvisioning)
 	CHECK_FALSE(outcomes[0].accepted);
 	CHECK_FALSE(outcomes[0].localError);
 	STRCMP_EQUAL(kFailed, outcomes[0].error.c_str());
+	CHECK_TRUE(outcomes[0].busError);
 	CHECK_EQUAL(kFailedRetryAfterMs, outcomes[0].retryAfterMs);
 
 	// The client leaves the failure to the request it answers (which logs
@@ -377,8 +379,8 @@ TEST(ProvisioningClient, aFailureIsLoggedOnceByWhoeverHearsIt)
 	CHECK_TRUE(promised.has_value() && promised->accepted);
 	CHECK_TRUE(stepUntil(
 		loop, [&] { return provisioning->calls.size() == 3; }, kActionSpacingMs + 2000));
-	CHECK_TRUE(stepUntil(loop, [&] { return log.contains("did not get Reboot"); }));
-	CHECK_TRUE(log.contains("warning: the provisioning process did not get Reboot: " +
+	CHECK_TRUE(stepUntil(loop, [&] { return log.contains("did not accept Reboot"); }));
+	CHECK_TRUE(log.contains("warning: the provisioning process did not accept Reboot: " +
 				std::string(kFailed) + " (told to fail)"));
 	CHECK_EQUAL(2u, outcomes.size()); // no callback for the trailing call
 	CHECK_FALSE(log.contains("Resync"));
@@ -409,6 +411,7 @@ TEST(ProvisioningClient, aCallSentFromATimerFailsAfterItsTimeout)
 	CHECK_FALSE(outcomes[0].accepted);
 	CHECK_FALSE(outcomes[0].localError);
 	STRCMP_EQUAL(kNoReply, outcomes[0].error.c_str());
+	CHECK_TRUE(outcomes[0].busError);
 	CHECK_EQUAL(kFailedRetryAfterMs, outcomes[0].retryAfterMs);
 	CHECK_TRUE(endedMs >= sentMs + kProvisioningTimeoutMs);
 }
@@ -465,6 +468,8 @@ TEST(ProvisioningClient, aBusThatGoesAwayFailsTheCallInFlightOnce)
 	CHECK_FALSE(next->accepted);
 	CHECK_FALSE(next->localError);
 	STRCMP_EQUAL("not connected", next->error.c_str());
+	CHECK_FALSE(next->busError); // no D-Bus error name: the reason
+	CHECK_TRUE(next->detail.find("cannot connect to the unix:path=") == 0);
 }
 
 TEST(ProvisioningClient, aCallAfterTheBusCameBackConnectsAgain)
