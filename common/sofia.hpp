@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
 // Thin RAII wrappers and safe helpers around sofia-sip's C API, shared by
-// the daemon, the tests and the fuzzers.
+// the daemon, the tests and the fuzzers: the sofia-sip member of the RAII
+// family (unique_fd.hpp, sdbus.hpp, openssl.hpp, xml.hpp).
 
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include <sofia-sip/msg.h>
+#include <sofia-sip/nta.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/su_alloc.h>
 
@@ -32,10 +34,17 @@ private:
 	su_home_t home_[1] = {};
 };
 
-struct MsgDeleter {
-	void operator()(msg_t *msg) const { msg_destroy(msg); }
+// One deleter, overloaded per type: a message, an nta agent and an
+// incoming (server) transaction. A function of sofia-sip that takes a
+// message (nta_msg_treply, nta_incoming_create) is given msg.release().
+struct SofiaDeleter {
+	void operator()(msg_t *msg) const noexcept { msg_destroy(msg); }
+	void operator()(nta_agent_t *agent) const noexcept { nta_agent_destroy(agent); }
+	void operator()(nta_incoming_t *irq) const noexcept { nta_incoming_destroy(irq); }
 };
-using UniqueMsg = std::unique_ptr<msg_t, MsgDeleter>;
+using UniqueMsg = std::unique_ptr<msg_t, SofiaDeleter>;
+using UniqueAgent = std::unique_ptr<nta_agent_t, SofiaDeleter>;
+using UniqueIncoming = std::unique_ptr<nta_incoming_t, SofiaDeleter>;
 
 // sofia-sip leaves absent text fields null.
 inline const char *orEmpty(const char *text)

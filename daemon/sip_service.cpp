@@ -143,11 +143,11 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 {
 	// (url_string_t *)-1 is sofia-sip's NONE: create the agent without
 	// transports; each listen URI is added below.
-	agent_ = nta_agent_create(loop.root(), reinterpret_cast<url_string_t const *>(-1),
-				  reinterpret_cast<nta_message_f *>(&SipService::messageTrampoline),
-				  reinterpret_cast<nta_agent_magic_t *>(this), NTATAG_UA(0),
-				  NTATAG_SERVER_RPORT(1), NTATAG_MAXSIZE(kMaxRequestBytes),
-				  TAG_END());
+	agent_.reset(nta_agent_create(
+		loop.root(), reinterpret_cast<url_string_t const *>(-1),
+		reinterpret_cast<nta_message_f *>(&SipService::messageTrampoline),
+		reinterpret_cast<nta_agent_magic_t *>(this), NTATAG_UA(0), NTATAG_SERVER_RPORT(1),
+		NTATAG_MAXSIZE(kMaxRequestBytes), TAG_END()));
 	if (!agent_)
 		throw std::runtime_error("cannot create the SIP agent");
 	for (const std::string &uri : listen) {
@@ -155,11 +155,11 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 		// that a stale value is not given as the reason.
 		errno = 0;
 		// TCP: close idle connections and stalled requests (tcp_guard.hpp).
-		if (nta_agent_add_tport(
-			    agent_, URL_STRING_MAKE(uri.c_str()), TPTAG_IDLE(TcpGuard::kIdleMs),
-			    TPTAG_TIMEOUT(TcpGuard::kStalledRequestMs), TAG_END()) < 0) {
+		if (nta_agent_add_tport(agent_.get(), URL_STRING_MAKE(uri.c_str()),
+					TPTAG_IDLE(TcpGuard::kIdleMs),
+					TPTAG_TIMEOUT(TcpGuard::kStalledRequestMs),
+					TAG_END()) < 0) {
 			int error = errno;
-			nta_agent_destroy(agent_);
 			throw std::runtime_error(
 				"cannot listen on " + uri +
 				(error ? std::string(": ") + errnoText(error) : std::string()));
@@ -170,25 +170,17 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	}
 	// TCP connections bounded in total and per source, descriptors kept
 	// for the daemon (tcp_guard.hpp).
-	try {
-		tcpGuard_ = std::make_unique<TcpGuard>(loop);
-	} catch (...) {
-		nta_agent_destroy(agent_);
-		throw;
-	}
+	tcpGuard_ = std::make_unique<TcpGuard>(loop);
 }
 
 SipService::~SipService()
 {
-	for (Waiting &waiting : waiting_) {
-		if (!waiting.irq)
-			continue;
-		nta_incoming_treply(waiting.irq, SIP_503_SERVICE_UNAVAILABLE,
-				    SIPTAG_SERVER_STR(kServer), SIPTAG_RETRY_AFTER_STR("5"),
-				    TAG_END());
-		nta_incoming_destroy(waiting.irq);
-	}
-	nta_agent_destroy(agent_);
+	// The transactions go with waiting_, before the agent.
+	for (Waiting &waiting : waiting_)
+		if (waiting.irq)
+			nta_incoming_treply(waiting.irq.get(), SIP_503_SERVICE_UNAVAILABLE,
+					    SIPTAG_SERVER_STR(kServer), SIPTAG_RETRY_AFTER_STR("5"),
+					    TAG_END());
 }
 
 void SipService::setSettings(std::shared_ptr<const Settings> settings)
@@ -288,14 +280,15 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	}
 
 	if (verdict.serve) {
-		serve(owned.release(), sip, verdict, *source);
+		serve(std::move(owned), sip, verdict, *source);
 	} else if (verdict.status) {
 		reportAnswer(status_, sip, source->remote, verdict);
-		reply(owned.release(), sip, verdict, *source);
+		reply(std::move(owned), sip, verdict, *source);
 	}
 }
 
-void SipService::reply(msg_t *msg, sip_t *sip, const Verdict &verdict, const SourceAddress &source)
+void SipService::reply(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
+		       const SourceAddress &source)
 {
 	// Refusals and challenges are logged at debug level only: a flood
 	// must not become a flood of log lines.
@@ -313,7 +306,7 @@ void SipService::reply(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 
 	// RFC 3261 8.2.6.2: the same To tag for every answer to this request.
 	if (sip->sip_to && !sip->sip_to->a_tag)
-		sip_to_tag(msg_home(msg), sip->sip_to, toTagFor(verdict.key).c_str());
+		sip_to_tag(msg_home(msg.get()), sip->sip_to, toTagFor(verdict.key).c_str());
 
 	std::string retry = std::to_string(verdict.retryAfterS);
 	std::string events = verdict.allowEvents ? allowEvents(settings_.get()) : std::string();
@@ -329,10 +322,12 @@ void SipService::reply(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 	for (const std::string &challenge : verdict.challenges)
 		tags.push_back({SIPTAG_WWW_AUTHENTICATE_STR(challenge.c_str())});
 	tags.push_back({TAG_END()});
-	nta_msg_treply(agent_, msg, verdict.status, verdict.phrase, TAG_NEXT(tags.data()));
+	nta_msg_treply(agent_.get(), msg.release(), verdict.status, verdict.phrase,
+		       TAG_NEXT(tags.data())); // takes msg
 }
 
-void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const SourceAddress &source)
+void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
+		       const SourceAddress &source)
 {
 	// Text from the wire reaches D-Bus as valid UTF-8, and bounded.
 	CallDetails details;
@@ -379,22 +374,22 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 			if (!outcome->localError)
 				guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
 						      now);
-			reply(msg, sip, answer, source);
+			reply(std::move(msg), sip, answer, source);
 			return;
 		}
 		// More authenticated answers inside Timer J than the cache keeps:
 		// this one goes through a server transaction, which nta keeps for
 		// Timer J to absorb its retransmissions.
-		nta_incoming_t *irq = nta_incoming_create(agent_, nullptr, msg, sip, TAG_END());
+		const UniqueIncoming irq(nta_incoming_create(agent_.get(), nullptr, msg.release(),
+							     sip, TAG_END())); // takes msg
 		if (!irq)
 			return;
 		std::string retry = std::to_string(answer.retryAfterS);
-		nta_incoming_tag(irq, toTagFor(verdict.key).c_str());
+		nta_incoming_tag(irq.get(), toTagFor(verdict.key).c_str());
 		nta_incoming_treply(
-			irq, answer.status, answer.phrase, SIPTAG_SERVER_STR(kServer),
+			irq.get(), answer.status, answer.phrase, SIPTAG_SERVER_STR(kServer),
 			SIPTAG_RETRY_AFTER_STR(answer.retryAfterS ? retry.c_str() : nullptr),
 			TAG_END());
-		nta_incoming_destroy(irq);
 		return;
 	}
 
@@ -402,13 +397,14 @@ void SipService::serve(msg_t *msg, sip_t *sip, const Verdict &verdict, const Sou
 	// absorbs its retransmissions meanwhile. The request itself is left
 	// as received (a To tag added to it would break RFC 2543 matching of
 	// its retransmissions); the transaction gets the stable tag.
-	slot->irq = nta_incoming_create(agent_, nullptr, msg, sip, TAG_END()); // takes msg
+	slot->irq.reset(nta_incoming_create(agent_.get(), nullptr, msg.release(), sip,
+					    TAG_END())); // takes msg
 	if (!slot->irq) {
 		logMessage(LogLevel::Warning,
 			   "cannot create a server transaction for " + source.remote);
 		return; // the callback finds nothing to answer
 	}
-	nta_incoming_tag(slot->irq, toTagFor(verdict.key).c_str());
+	nta_incoming_tag(slot->irq.get(), toTagFor(verdict.key).c_str());
 }
 
 void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutcome &outcome)
@@ -422,9 +418,8 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 		return;
 	std::string retry = std::to_string(retryAfterSeconds(outcome));
 	nta_incoming_treply(
-		waiting.irq, status, sip_status_phrase(status), SIPTAG_SERVER_STR(kServer),
+		waiting.irq.get(), status, sip_status_phrase(status), SIPTAG_SERVER_STR(kServer),
 		SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()), TAG_END());
-	nta_incoming_destroy(waiting.irq);
 }
 
 } // namespace checksyncd

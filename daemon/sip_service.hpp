@@ -20,15 +20,9 @@
 #include "provisioning.hpp"
 #include "request_guard.hpp"
 #include "settings.hpp"
+#include "sofia.hpp"
 #include "status.hpp"
 #include "status_report.hpp"
-
-extern "C" {
-struct msg_s;
-struct sip_s;
-struct nta_agent_s;
-struct nta_incoming_s;
-}
 
 namespace checksyncd {
 
@@ -76,7 +70,7 @@ public:
 private:
 	// A served request waiting for its D-Bus call in a server transaction.
 	struct Waiting {
-		nta_incoming_s *irq = nullptr;
+		UniqueIncoming irq; // the server transaction
 		std::string remote;
 		std::string user;
 		Action action = Action::Reboot;
@@ -86,16 +80,14 @@ private:
 	static int messageTrampoline(void *magic, nta_agent_s *agent, msg_s *msg,
 				     sip_s *sip) noexcept;
 	void onRequest(msg_s *msg, sip_s *sip);
-	// report: tell the status object (false when the caller reports the
-	// answer with its provisioning outcome).
 	// Answer statelessly (the caller reports the answer to the status).
-	void reply(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
-	void serve(msg_s *msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
+	void reply(UniqueMsg msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
+	void serve(UniqueMsg msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source);
 	void answerWaiting(std::list<Waiting>::iterator waiting, const CallOutcome &outcome);
 
 	ProvisioningClient &provisioning_;
 	StatusSink *status_;
-	nta_agent_s *agent_ = nullptr;
+	UniqueAgent agent_;
 	std::shared_ptr<const Settings> settings_;
 	std::string listening_;
 	RequestGuard guard_;
