@@ -24,22 +24,25 @@ void BusConnection::open()
 {
 	sd_bus *opened = nullptr;
 	int r;
+	UniqueBus bus;
 	if (address_ == "system") {
 		r = sd_bus_open_system_with_description(&opened, "checksyncd");
+		bus.reset(opened);
 	} else if (address_ == "session") {
 		r = sd_bus_open_user_with_description(&opened, "checksyncd");
+		bus.reset(opened);
 	} else {
 		r = sd_bus_new(&opened);
+		bus.reset(opened);
 		if (r >= 0)
-			r = sd_bus_set_address(opened, address_.c_str());
+			r = sd_bus_set_address(bus.get(), address_.c_str());
 		if (r >= 0)
-			r = sd_bus_set_bus_client(opened, 1);
+			r = sd_bus_set_bus_client(bus.get(), 1);
 		if (r >= 0)
-			r = sd_bus_set_description(opened, "checksyncd");
+			r = sd_bus_set_description(bus.get(), "checksyncd");
 		if (r >= 0)
-			r = sd_bus_start(opened);
+			r = sd_bus_start(bus.get());
 	}
-	UniqueBus bus(opened);
 	if (r >= 0)
 		r = sd_bus_set_method_call_timeout(bus.get(), kSyncCallTimeoutMs * 1000);
 	if (r < 0)

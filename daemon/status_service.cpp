@@ -165,12 +165,12 @@ void StatusService::attach(sd_bus *bus, Attach when)
 {
 	sd_bus_slot *slot = nullptr;
 	int r = sd_bus_add_object_vtable(bus, &slot, kPath, kInterface, Callbacks::vtable, this);
+	object_.reset(slot);
 	if (r < 0) {
 		logMessage(LogLevel::Error,
 			   std::string("cannot export ") + kPath + ": " + errnoText(r));
 		return;
 	}
-	object_.reset(slot);
 
 	// Only the provisioning process's: the bus routes a broadcast signal
 	// to this match only when its sender owns the name (sd-bus cannot
@@ -179,11 +179,10 @@ void StatusService::attach(sd_bus *bus, Attach when)
 	r = sd_bus_match_signal_async(bus, &slot, kProvisioningService, kProvisioningPath,
 				      kProvisioningInterface, "ActionFinished",
 				      &Callbacks::onActionFinished, &Callbacks::onMatchReply, this);
+	match_.reset(slot);
 	if (r < 0)
 		logMessage(LogLevel::Warning,
 			   std::string("cannot listen for ActionFinished: ") + errnoText(r));
-	else
-		match_.reset(slot);
 
 	// At start the name is taken before READY=1 (a client reading the
 	// status right after the start finds it); later without blocking.
@@ -197,11 +196,10 @@ void StatusService::attach(sd_bus *bus, Attach when)
 	}
 	slot = nullptr;
 	r = sd_bus_request_name_async(bus, &slot, kService, 0, &Callbacks::onNameReply, this);
+	name_.reset(slot);
 	if (r < 0)
 		logMessage(LogLevel::Error,
 			   std::string("cannot own ") + kService + ": " + errnoText(r));
-	else
-		name_.reset(slot);
 }
 
 void StatusService::busConnected(sd_bus *bus)

@@ -5,8 +5,9 @@
  *
  * It owns org.checksyncd.Provisioning1 on a bus, exports
  * /org/checksyncd/Provisioning1 with the Resync, Reboot and Provision methods
- * of checksyncd(8) and etc/org.checksyncd.Provisioning1.xml, and for every call appends one JSON line to the
- * --record file and prints one human readable line to stdout. Behaviour can be
+ * of checksyncd(8) and etc/org.checksyncd.Provisioning1.xml, and for every
+ * call appends one JSON line to the --record file and prints one human
+ * readable line to stdout. Behaviour can be
  * changed per call: --fail makes methods answer with an error, --delay-ms
  * makes it answer late (asynchronously, several calls may be outstanding),
  * --finish makes it report how the action ended with the ActionFinished
@@ -55,24 +56,17 @@ static constexpr const char *kInterface = "org.checksyncd.Provisioning1";
 static constexpr const char *kErrorFailed = "org.checksyncd.Provisioning1.Error.Failed";
 static constexpr uint64_t kMaxDelayMs = 3600 * 1000;
 
+/* libsystemd objects are owned with the project's types (common/sdbus.hpp). */
 using checksyncd::UniqueBus;
 using checksyncd::UniqueBusMessage;
+using checksyncd::UniqueEvent;
+using checksyncd::UniqueEventSource;
 using checksyncd::UniqueSlot;
 
-/* sd-bus objects are owned with the project's types (common/sdbus.hpp);
- * this deleter is for the rest of what this program owns. */
-struct SdDeleter {
-	void operator()(sd_event *event) const noexcept { (void)sd_event_unref(event); }
-	void operator()(sd_event_source *s) const noexcept
-	{
-		(void)sd_event_source_disable_unref(s);
-	}
+struct FileCloser {
 	void operator()(FILE *file) const noexcept { (void)std::fclose(file); }
 };
-
-using UniqueEvent = std::unique_ptr<sd_event, SdDeleter>;
-using UniqueEventSource = std::unique_ptr<sd_event_source, SdDeleter>;
-using UniqueFile = std::unique_ptr<FILE, SdDeleter>;
+using UniqueFile = std::unique_ptr<FILE, FileCloser>;
 
 /* A setup step failed: "<what>: <strerror>", exit 1. */
 struct SetupError {
