@@ -130,4 +130,15 @@ Plan planRequest(const Settings *settings, const RequestFacts &request)
 	return plan;
 }
 
+RequestFacts requestFactsOf(const sip_t *sip)
+{
+	const url_t *ruri = sip->sip_request->rq_url;
+	RequestFacts facts;
+	facts.method = sip->sip_request->rq_method_name ? sip->sip_request->rq_method_name : "";
+	facts.event = classifyEvent(sip->sip_event);
+	facts.uriHasUser = ruri->url_user && *ruri->url_user;
+	facts.uriUser = facts.uriHasUser ? ruri->url_user : "";
+	return facts;
+}
+
 } // namespace checksyncd

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
 // What to answer to a request and what it asks the phone to do: the SIP
-// answer table of the answer table ("SIP ANSWERS" in checksyncd(8)) as pure functions of the parsed request
-// (sofia-sip does the parsing) and the settings in force.
+// answer table (checksyncd(8), "SIP ANSWERS") as pure functions of the
+// parsed request (sofia-sip does the parsing) and the settings in force.
 
 #pragma once
 
@@ -14,6 +14,7 @@
 
 extern "C" {
 struct sip_event_s;
+struct sip_s;
 }
 
 namespace checksyncd {
@@ -78,6 +79,10 @@ struct RequestFacts {
 	bool uriHasUser = false;
 	std::string_view uriUser;
 };
+
+// The facts of a parsed request (one with a request line); the views
+// point into `sip`.
+RequestFacts requestFactsOf(const sip_s *sip);
 
 struct Plan {
 	Answer answer = Answer::Ignore;

@@ -12,7 +12,6 @@
 #include <sofia-sip/url.h>
 
 #include <algorithm>
-#include <strings.h>
 
 #include "sofia.hpp"
 #include "text.hpp"
@@ -195,7 +194,7 @@ PnpInbound classifyPnpInbound(const sip_t *sip, std::string_view callId)
 		}
 	}
 	if (sip->sip_status && sip->sip_cseq->cs_method == sip_method_subscribe &&
-	    sip->sip_call_id->i_id && sip->sip_call_id->i_id == callId)
+	    callIdOf(sip) == callId)
 		return PnpInbound::SubscribeResponse;
 	return PnpInbound::Unrelated;
 }
@@ -266,14 +265,14 @@ PnpVerdict judgePnpNotify(const sip_t *sip, const std::vector<std::string> &sche
 {
 	PnpVerdict verdict;
 	if (!sip->sip_event || !sip->sip_event->o_type ||
-	    strcasecmp(sip->sip_event->o_type, "ua-profile") != 0) {
+	    !equalsIgnoreCase(sip->sip_event->o_type, "ua-profile")) {
 		verdict.status = 489;
 		verdict.reason = sip->sip_event ? "not the ua-profile event package"
 						: "no Event header";
 		return verdict;
 	}
 	if (sip->sip_content_type && sip->sip_content_type->c_type &&
-	    strcasecmp(sip->sip_content_type->c_type, "application/url") != 0) {
+	    !equalsIgnoreCase(sip->sip_content_type->c_type, "application/url")) {
 		verdict.status = 415;
 		verdict.reason = "Content-Type is not application/url";
 		return verdict;
@@ -299,8 +298,7 @@ std::string pnpTransactionKey(std::string_view remote, const sip_t *sip)
 	if (sip->sip_via && sip->sip_via->v_branch)
 		key += sip->sip_via->v_branch;
 	key += '\n';
-	if (sip->sip_call_id && sip->sip_call_id->i_id)
-		key += sip->sip_call_id->i_id;
+	key += callIdOf(sip);
 	key += '\n';
 	if (sip->sip_cseq)
 		key += std::to_string(sip->sip_cseq->cs_seq);

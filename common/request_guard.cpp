@@ -25,13 +25,13 @@ std::size_t RequestGuard::bytesBound() const
 GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
 			    std::string_view requestUri)
 {
-	const url_t *ruri = sip->sip_request->rq_url;
+	const RequestFacts facts = requestFactsOf(sip);
 	GuardRequest request;
-	request.method = orEmpty(sip->sip_request->rq_method_name);
-	request.event = classifyEvent(sip->sip_event);
-	request.uriHasUser = ruri->url_user && *ruri->url_user;
-	request.uriUser = orEmpty(ruri->url_user);
-	request.uriHost = orEmpty(ruri->url_host);
+	request.method = facts.method;
+	request.event = facts.event;
+	request.uriHasUser = facts.uriHasUser;
+	request.uriUser = facts.uriUser;
+	request.uriHost = orEmpty(sip->sip_request->rq_url->url_host);
 	request.requestUri = requestUri;
 	request.authorization = sip->sip_authorization;
 	request.source = &source;

@@ -23,6 +23,7 @@
 
 #include "log.hpp"
 #include "sofia.hpp"
+#include "source.hpp"
 #include "text.hpp"
 #include "unique_fd.hpp"
 
@@ -78,7 +79,9 @@ std::string addressText(const in_addr &address)
 // "udp:192.0.2.1:5060", as the check-sync path names its peers.
 std::string remoteOf(const sockaddr_in &from)
 {
-	return "udp:" + addressText(from.sin_addr) + ":" + std::to_string(ntohs(from.sin_port));
+	return SourceAddress::fromSockaddr(reinterpret_cast<const sockaddr *>(&from),
+					   Transport::Udp)
+		->remote;
 }
 
 sockaddr_in groupAddress()

@@ -90,40 +90,11 @@ bool isInet(const sockaddr_storage &address)
 	return address.ss_family == AF_INET || address.ss_family == AF_INET6;
 }
 
-// An IPv4-mapped IPv6 address as the IPv4 address it is, so that the
-// peer getpeername() gives and the one sofia-sip gives compare equal.
-sockaddr_storage canonical(const sockaddr *address)
+// The same peer: sofia-sip's source of a request and getpeername()'s,
+// whichever of them gave an IPv4 client of an IPv6 socket IPv4-mapped.
+bool samePeer(const SourceAddress &a, const IpAddress &address, std::uint16_t port)
 {
-	sockaddr_storage out{};
-	if (address->sa_family == AF_INET) {
-		std::memcpy(&out, address, sizeof(sockaddr_in));
-	} else if (address->sa_family == AF_INET6) {
-		sockaddr_in6 in6{};
-		std::memcpy(&in6, address, sizeof(in6));
-		if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
-			auto &in = reinterpret_cast<sockaddr_in &>(out);
-			in.sin_family = AF_INET;
-			in.sin_port = in6.sin6_port;
-			std::memcpy(&in.sin_addr, &in6.sin6_addr.s6_addr[12], 4);
-		} else {
-			std::memcpy(&out, &in6, sizeof(in6));
-		}
-	}
-	return out;
-}
-
-bool samePeer(const sockaddr_storage &a, const sockaddr_storage &b)
-{
-	if (a.ss_family != b.ss_family)
-		return false;
-	if (a.ss_family == AF_INET) {
-		const auto &x = reinterpret_cast<const sockaddr_in &>(a);
-		const auto &y = reinterpret_cast<const sockaddr_in &>(b);
-		return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
-	}
-	const auto &x = reinterpret_cast<const sockaddr_in6 &>(a);
-	const auto &y = reinterpret_cast<const sockaddr_in6 &>(b);
-	return x.sin6_port == y.sin6_port && IN6_ARE_ADDR_EQUAL(&x.sin6_addr, &y.sin6_addr);
+	return a.port == port && a.address == address;
 }
 
 bool streamSocket(int fd, bool &listening)
@@ -250,9 +221,7 @@ bool TcpGuard::isConnection(int fd, Socket &socket) const
 		reinterpret_cast<sockaddr *>(&peer), Transport::Tcp);
 	if (!source)
 		return false;
-	socket.source = source->prefix;
-	socket.peer = canonical(reinterpret_cast<sockaddr *>(&peer));
-	socket.remote = std::move(source->remote);
+	socket.peer = std::move(*source);
 	return true;
 }
 
@@ -275,14 +244,14 @@ void TcpGuard::scan(Descriptors descriptors)
 		// is a new socket).
 		while (previous != sockets_.end() && previous->fd < fd)
 			++previous;
-		Socket socket{fd, st.st_ino, false, {}, {}, {}};
+		Socket socket{.fd = fd, .inode = st.st_ino, .connection = false};
 		if (previous != sockets_.end() && previous->fd == fd &&
 		    previous->inode == socket.inode)
 			socket = *previous;
 		else
 			socket.connection = isConnection(fd, socket);
 		if (socket.connection)
-			open.push_back({socket.inode, socket.source});
+			open.push_back({socket.inode, socket.peer.prefix});
 		sockets.push_back(std::move(socket));
 	}
 	sockets_ = std::move(sockets);
@@ -302,10 +271,13 @@ void TcpGuard::sawRequest(msg_s *msg)
 	su_addrinfo_t *ai = msg_addrinfo(msg);
 	if (listeners_.empty() || !ai || ai->ai_protocol != IPPROTO_TCP || !ai->ai_addr)
 		return;
-	sockaddr_storage peer = canonical(ai->ai_addr);
+	std::uint16_t port = 0;
+	const std::optional<IpAddress> address = IpAddress::fromSockaddr(ai->ai_addr, &port);
+	if (!address)
+		return;
 	auto find = [&] {
 		return std::find_if(sockets_.begin(), sockets_.end(), [&](const Socket &s) {
-			return s.connection && samePeer(s.peer, peer);
+			return s.connection && samePeer(s.peer, *address, port);
 		});
 	};
 	auto socket = find();
@@ -332,9 +304,9 @@ void TcpGuard::shutDown(ConnectionLimits::Close close)
 	(void)shutdown(socket->fd, SHUT_RDWR);
 	if (logEnabled(LogLevel::Debug))
 		logMessage(LogLevel::Debug,
-			   "closing TCP connection from " + socket->remote + ": " +
+			   "closing TCP connection from " + socket->peer.remote + ": " +
 				   reasonText(close.reason),
-			   {{"SIP_REMOTE", socket->remote}});
+			   {{"SIP_REMOTE", socket->peer.remote}});
 }
 
 void TcpGuard::armTimer()

@@ -113,10 +113,8 @@ private:
 	struct Socket {
 		int fd;
 		std::uint64_t inode;
-		bool connection; // inbound, on one of listeners_
-		SourcePrefix source;
-		sockaddr_storage peer; // IPv4-mapped as IPv4
-		std::string remote;    // "tcp:192.0.2.1:5060", for the log
+		bool connection;    // inbound, on one of listeners_
+		SourceAddress peer; // of a connection (IPv4-mapped as IPv4)
 	};
 
 	void beforePoll();

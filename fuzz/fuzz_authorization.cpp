@@ -168,19 +168,15 @@ std::optional<Derived> derive(msg_t *msg, const Settings &settings)
 	sip_t *sip = sip_object(msg);
 	if (!sip || !sip->sip_request)
 		return std::nullopt;
-	const char *method = sip->sip_request->rq_method_name;
 	const url_t *ruri = sip->sip_request->rq_url;
 
 	Derived d;
-	d.facts.method = method ? method : "";
-	d.facts.event = classifyEvent(sip->sip_event);
-	d.facts.uriHasUser = ruri->url_user && *ruri->url_user;
-	d.facts.uriUser = d.facts.uriHasUser ? ruri->url_user : "";
+	d.facts = requestFactsOf(sip);
 	d.plan = planRequest(&settings, d.facts);
 	if (d.plan.answer != Answer::Challenge)
 		return d;
 
-	d.uriHost = ruri->url_host ? ruri->url_host : "";
+	d.uriHost = orEmpty(ruri->url_host);
 	d.realms = challengeRealms(settings, d.uriHost);
 	d.uriText = urlText(msg_home(msg), ruri);
 	return d;

@@ -13,7 +13,7 @@
 // Invariants checked (a failure aborts, which libFuzzer reports): the long
 // and the compact form classify alike; the value alone classifies like the
 // header in a message when it is one line; and planRequest follows the
-// answer table of the answer table ("SIP ANSWERS" in checksyncd(8)) for every settings variant.
+// answer table (checksyncd(8), "SIP ANSWERS") for every settings variant.
 
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip.h>
@@ -197,12 +197,7 @@ std::optional<EventInfo> throughMessage(std::string_view name, std::string_view 
 	if (!sip || !sip->sip_request)
 		return std::nullopt;
 
-	const url_t *ruri = sip->sip_request->rq_url;
-	RequestFacts facts;
-	facts.method = sip->sip_request->rq_method_name ? sip->sip_request->rq_method_name : "";
-	facts.event = classifyEvent(sip->sip_event);
-	facts.uriHasUser = ruri->url_user && *ruri->url_user;
-	facts.uriUser = facts.uriHasUser ? ruri->url_user : "";
+	const RequestFacts facts = requestFactsOf(sip);
 	checkPlans(facts);
 
 	// The daemon hands the header's text to the provisioning call when it
