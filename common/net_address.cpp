@@ -209,34 +209,44 @@ TrustedSources parseTrustedSources(std::string_view list)
 		return out;
 	bool full = false;
 	for (const std::string_view item : listItems(list)) {
-		const auto fail = [&](std::string reason, bool invalid = false) {
-			out.errors.push_back({std::move(reason), std::string(item), invalid});
+		// Not an address, prefix or host name at all; or refused as such.
+		const auto invalid = [&](std::string reason) {
+			out.errors.push_back({.reason = std::move(reason),
+					      .entry = std::string(item),
+					      .invalid = true});
+		};
+		const auto refuse = [&](std::string reason) {
+			out.errors.push_back({.reason = std::move(reason),
+					      .entry = std::string(item),
+					      .invalid = false});
 		};
 		TrustedSource source;
 		if (item.empty()) {
-			out.errors.push_back({"empty entry in", std::string(trim(list)), false});
+			out.errors.push_back({.reason = "empty entry in",
+					      .entry = std::string(trim(list)),
+					      .invalid = false});
 		} else if (item.find_first_of("/:[") != std::string_view::npos ||
 			   item.find_first_not_of("0123456789.") == std::string_view::npos) {
 			// Looks like an address: it must be one (no host:port).
 			source.prefix = IpPrefix::parse(item);
 			if (!source.prefix)
-				fail("invalid address or prefix", true);
+				invalid("invalid address or prefix");
 		} else {
 			std::string name = lowerCaseHost(item);
 			if (name.size() > kMaxNameLength || !host_is_domain(name.c_str()) ||
 			    host_is_ip_address(name.c_str()))
-				fail("invalid host name", true);
+				invalid("invalid host name");
 			else
 				source.name = std::move(name);
 		}
 		if (source.prefix || !source.name.empty()) {
 			if (std::find(out.sources.begin(), out.sources.end(), source) !=
 			    out.sources.end()) {
-				fail("duplicate entry");
+				refuse("duplicate entry");
 			} else if (out.sources.size() == kMaxTrustedSources) {
 				if (!full)
-					fail("more than " + std::to_string(kMaxTrustedSources) +
-					     " entries at");
+					refuse("more than " + std::to_string(kMaxTrustedSources) +
+					       " entries at");
 				full = true;
 			} else {
 				out.sources.push_back(std::move(source));

@@ -212,21 +212,21 @@ std::optional<DropLog::Report> DropLog::record(const IpAddress &source, std::uin
 	++total_;
 	const IpPrefix prefix = prefixOf(source);
 	if (auto found = entries_.find(prefix); found != entries_.end())
-		return count(found->second, &prefix, source, nowMs, false);
+		return count(found->second, &prefix, source, nowMs, Entered::Before);
 	if (entries_.size() < capacity_)
-		return count(entries_[prefix], &prefix, source, nowMs, true);
-	const bool isNew = !other_;
-	if (isNew)
+		return count(entries_[prefix], &prefix, source, nowMs, Entered::Now);
+	const Entered entered = other_ ? Entered::Before : Entered::Now;
+	if (!other_)
 		other_ = Entry{};
-	return count(*other_, nullptr, source, nowMs, isNew);
+	return count(*other_, nullptr, source, nowMs, entered);
 }
 
 std::optional<DropLog::Report> DropLog::count(Entry &entry, const IpPrefix *prefix,
 					      const IpAddress &source, std::uint64_t nowMs,
-					      bool isNew)
+					      Entered entered)
 {
 	entry.lastSource = source;
-	if (isNew) {
+	if (entered == Entered::Now) {
 		entry.reportedMs = nowMs;
 		entry.pending = 0;
 		return Report{prefix ? prefix->toString() : "", source.toString(), 1, 0, true};

@@ -190,9 +190,13 @@ private:
 		IpAddress lastSource;
 	};
 
+	enum class Entered : bool {
+		Before,
+		Now, // the entry was made for this request: report at once
+	};
 	// prefix nullptr: the entry of the other prefixes.
 	std::optional<Report> count(Entry &entry, const IpPrefix *prefix, const IpAddress &source,
-				    std::uint64_t nowMs, bool isNew);
+				    std::uint64_t nowMs, Entered entered);
 
 	std::size_t capacity_;
 	std::map<IpPrefix, Entry> entries_;

@@ -6,7 +6,6 @@
 
 #include <stdexcept>
 #include <string>
-#include <string_view>
 
 #include "log.hpp"
 #include "text.hpp"
@@ -27,8 +26,9 @@ std::string failureText(const CallOutcome &outcome)
 }
 
 ProvisioningClient::ProvisioningClient(EventLoop &loop, BusConnection &bus)
-	: bus_(bus), resync_(loop, bus, "Resync"), reboot_(loop, bus, "Reboot"),
-	  provision_(loop, bus, "Provision")
+	: bus_(bus), resync_(loop, bus, "Resync", GatedMethod::Carries::Details),
+	  reboot_(loop, bus, "Reboot", GatedMethod::Carries::Details),
+	  provision_(loop, bus, "Provision", GatedMethod::Carries::DetailsAndUrl)
 {
 	bus_.addClient(*this);
 }
@@ -53,15 +53,18 @@ std::optional<CallOutcome> ProvisioningClient::provision(ProvisionDetails detail
 {
 	// The keys every method carries, and the URL: no identity, and a PnP
 	// server is never authenticated.
-	return provision_.request(CallDetails{0, std::move(details.remote), false,
-					      std::move(details.callId), std::move(details.event),
-					      std::move(details.userAgent)},
-				  std::move(details.url), std::move(done));
+	CallDetails call{.identity = 0,
+			 .remote = std::move(details.remote),
+			 .authenticated = false,
+			 .callId = std::move(details.callId),
+			 .event = std::move(details.event),
+			 .userAgent = std::move(details.userAgent)};
+	return provision_.request(std::move(call), std::move(details.url), std::move(done));
 }
 
 ProvisioningClient::GatedMethod::GatedMethod(EventLoop &loop, BusConnection &bus,
-					     const char *member)
-	: bus_(bus), member_(member), trailing_(loop)
+					     const char *member, Carries carries)
+	: bus_(bus), member_(member), carries_(carries), trailing_(loop)
 {
 }
 
@@ -137,7 +140,7 @@ std::optional<CallOutcome> ProvisioningClient::GatedMethod::call()
 					       member_);
 	const UniqueBusMessage message(created);
 	// Every method carries the same six keys; Provision also the URL.
-	if (r >= 0 && std::string_view(member_) == "Provision")
+	if (r >= 0 && carries_ == Carries::DetailsAndUrl)
 		r = sd_bus_message_append(
 			message.get(), "a{sv}", 7, "url", "s", url_.c_str(), "identity", "u",
 			d.identity, "remote", "s", d.remote.c_str(), "authenticated", "b",

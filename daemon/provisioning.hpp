@@ -100,7 +100,13 @@ private:
 	class GatedMethod
 	{
 	public:
-		GatedMethod(EventLoop &loop, BusConnection &bus, const char *member);
+		enum class Carries : bool {
+			Details,       // the six keys of every call
+			DetailsAndUrl, // Provision's: and "url"
+		};
+
+		GatedMethod(EventLoop &loop, BusConnection &bus, const char *member,
+			    Carries carries);
 		GatedMethod(const GatedMethod &) = delete;
 		GatedMethod &operator=(const GatedMethod &) = delete;
 
@@ -122,6 +128,7 @@ private:
 
 		BusConnection &bus_;
 		const char *member_;
+		Carries carries_;
 		ActionGate gate_;
 		std::vector<Done> waiters_;
 		CallDetails latest_; // details of the newest request
