@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 //
 // How check-syncs become D-Bus calls, for one method (checksyncd(8),
-// etc/org.checksyncd.Provisioning1.xml): at most one call in flight, at most one call per spacing interval, and a
-// request that arrives while a call is in flight or inside the interval is
-// covered by one trailing call at the end of the interval, so the last
-// request is always served. Pure: the caller passes the time and makes
-// the calls.
+// etc/org.checksyncd.Provisioning1.xml): at most one call in flight, at
+// most one call per spacing interval, and a request that arrives while a
+// call is in flight or inside the interval is covered by one trailing call
+// at the end of the interval, so the last request is always served. Pure:
+// the caller passes the time and makes the calls.
 
 #pragma once
 

@@ -7,7 +7,9 @@
 // form (::ffff:192.0.2.1). A datagram from an IPv4 peer that reached an
 // IPv6 socket (source ::ffff:192.0.2.1) is therefore the same address as
 // 192.0.2.1, and an IPv4 prefix /n is the 128-bit prefix /(96+n): one
-// comparison serves both families. Text goes through inet_pton/inet_ntop.
+// comparison serves both families. Text is read with inet_pton; an IPv6
+// address is written with inet_ntop, an IPv4 one by hand (inet_ntop goes
+// through sprintf, and this runs once per request).
 
 #pragma once
 

@@ -42,7 +42,8 @@ std::optional<unsigned long> parseDecimal(std::string_view text, unsigned long l
 
 const char *onOff(bool value)
 {
-	return value ? "on" : "off";
+	// The table's spellings are string literals, terminated.
+	return choiceText(kOnOffChoices, value).data();
 }
 
 bool validHostPort(const std::string &host, const std::string &realm)

@@ -2,7 +2,8 @@
 //
 // The running daemon: owns every subsystem in start order (loop, signals,
 // settings watcher, settings, bus connection, D-Bus client, status object,
-// SIP service, watchdog), so teardown runs in reverse for free.
+// source filter, SIP service, plug and play, watchdog), so teardown runs in
+// reverse for free.
 
 #pragma once
 
@@ -43,9 +44,6 @@ public:
 	int run();
 
 private:
-	// Read the settings file and put it in force if it is good and new.
-	// forced: asked for (start, SIGHUP), so log even what did not change.
-	// Returns whether the settings or the refusal changed.
 	// Why the settings are read: asked (at start, SIGHUP: every outcome is
 	// logged) or a change the watcher saw (an unchanged file, or the same
 	// refusal again, is not).
@@ -53,6 +51,8 @@ private:
 		Watched,
 		Asked,
 	};
+	// Read the settings file and put it in force if it is good and new.
+	// Returns whether the settings or the refusal changed.
 	bool loadSettings(ReadCause cause);
 	void reload(ReadCause cause);
 	void onSignal();
@@ -72,8 +72,8 @@ private:
 	std::string refusedStamp_;    // which version of the file that was
 	std::unique_ptr<BusConnection> bus_;
 	std::unique_ptr<ProvisioningClient> provisioning_;
-	std::unique_ptr<SourceGate> gate_;
 	std::unique_ptr<StatusService> statusService_;
+	std::unique_ptr<SourceGate> gate_;
 	std::unique_ptr<SipService> sip_;
 	// The status object reads the SIP side's lockouts while both exist:
 	// declared after sip_, so the link goes first.

@@ -32,8 +32,7 @@ bool isSipNaptr(const sres_naptr_record_t &naptr)
 {
 	if (!naptr.na_flags || !naptr.na_replace)
 		return false;
-	if (std::strchr(naptr.na_flags, 's') == nullptr &&
-	    std::strchr(naptr.na_flags, 'S') == nullptr)
+	if (!std::strchr(naptr.na_flags, 's') && !std::strchr(naptr.na_flags, 'S'))
 		return false;
 	if (!*naptr.na_replace || std::strcmp(naptr.na_replace, ".") == 0)
 		return false;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// checksyncd's own D-Bus object (checksyncd(8), etc/org.checksyncd.Provisioning1.xml): the service
+// checksyncd's own D-Bus object (checksyncd(8), "D-BUS INTERFACE"): the service
 // org.checksyncd.CheckSync1, object /org/checksyncd/CheckSync1, interface
 // org.checksyncd.CheckSync1 (etc/org.checksyncd.CheckSync1.xml), served by
 // sd-bus on the daemon's bus connection in the su_root loop.

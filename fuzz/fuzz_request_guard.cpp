@@ -10,8 +10,8 @@
 //   bits 3-4  how often the same request is sent again (0-3 times)
 //
 // Invariants checked (a failure aborts, which libFuzzer reports):
-//   - the answer is one of the table's (the answer table ("SIP ANSWERS" in checksyncd(8))), or no answer
-//     only for ACK;
+//   - the answer is one of the answer table's (checksyncd(8), "SIP
+//     ANSWERS"), or no answer only for ACK;
 //   - nothing is served unauthenticated while the challenge is on;
 //   - a 401 offers every realm and algorithm of the settings, and its
 //     challenges are the same, nonces aside, as for any other user;

@@ -42,8 +42,9 @@ inline constexpr std::size_t kMaxMessage = 8192;
 		}                                                                                  \
 	} while (false)
 
-// The libraries' global state, set up before the first input (as the
-// daemon's main and the unit tests' do).
+// The libraries' global state, set up before the first input, so that
+// none of it is counted as the first input's work (the unit tests' main
+// does the same).
 inline void initLibraries()
 {
 	xmlInitParser();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// The answer table and action rules of the answer table ("SIP ANSWERS" in checksyncd(8)), on Event headers
-// parsed by sofia-sip.
+// The answer table and the action rules (checksyncd(8), "SIP ANSWERS"), on
+// Event headers parsed by sofia-sip.
 
 #include <sofia-sip/sip.h>
 #include <sofia-sip/sip_header.h>
@@ -205,7 +205,6 @@ TEST(Checksync, headerValueEncodesLongEventHeadersWhole)
 	STRCMP_EQUAL("", headerValue(nullptr).c_str());
 }
 
-// ---------------------------------------------------------------------------
 // Other dialects (checksync_events)
 
 namespace {

@@ -110,7 +110,6 @@ std::string notify(std::string_view extra, std::string_view body)
 
 TEST_GROUP(Pnp){};
 
-// ---------------------------------------------------------------------------
 // Setting values
 
 TEST(Pnp, eventParametersMustBeQuotable)
@@ -150,7 +149,6 @@ TEST(Pnp, urlSchemesFollowRfc3986)
 	CHECK_FALSE(validUrlScheme(std::string(kPnpMaxSchemeBytes + 1, 'a')));
 }
 
-// ---------------------------------------------------------------------------
 // The SUBSCRIBE
 
 TEST(Pnp, subscribeHasTheShapeSnomPhonesSend)
@@ -241,7 +239,6 @@ TEST(Pnp, subscribeIsRetransmittedPerTimerEForFiveSeconds)
 	CHECK_FALSE(pnpSendOffsetMs(100).has_value());
 }
 
-// ---------------------------------------------------------------------------
 // What arrives at the round's port
 
 TEST(Pnp, classifiesWhatArrives)
@@ -282,7 +279,6 @@ TEST(Pnp, classifiesWhatArrives)
 	CHECK(classifyPnpInbound(nullptr, "ours") == PnpInbound::Unrelated);
 }
 
-// ---------------------------------------------------------------------------
 // The provisioning URL
 
 TEST(Pnp, acceptsOneAbsoluteHttpsUrlWithPlaceholders)
@@ -357,7 +353,6 @@ TEST(Pnp, urlIsAtMost1024Bytes)
 	STRCMP_EQUAL("URL longer than 1024 bytes", check.reason.c_str());
 }
 
-// ---------------------------------------------------------------------------
 // The NOTIFY
 
 TEST(Pnp, acceptsANotifyWhateverItsTagsAndCallId)
@@ -427,7 +422,6 @@ TEST(Pnp, transactionKeyTellsRetransmissionsFromNewRequests)
 	CHECK(key != pnpTransactionKey("udp:192.168.1.10:5060", sipOf(later)));
 }
 
-// ---------------------------------------------------------------------------
 // Answers
 
 TEST(Pnp, answerCopiesTheRequestsHeadersAndAddsAToTag)
@@ -488,7 +482,6 @@ TEST(Pnp, refusalsSayWhatWouldBeAccepted)
 	STRCMP_EQUAL("", buildPnpAnswer(nullptr, 200, "t").c_str());
 }
 
-// ---------------------------------------------------------------------------
 // State and pacing
 
 TEST(Pnp, stateNames)

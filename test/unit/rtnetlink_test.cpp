@@ -122,7 +122,6 @@ rtmsg defaultRoute(unsigned char table = RT_TABLE_MAIN, unsigned char dstLen = 0
 
 TEST_GROUP(Rtnetlink){};
 
-// ---------------------------------------------------------------------------
 // Addresses
 
 TEST(Rtnetlink, readsNewAndRemovedIpv4Addresses)
@@ -243,7 +242,6 @@ TEST(Rtnetlink, trackerIsBounded)
 	CHECK_TRUE(tracker.add(1, 1));
 }
 
-// ---------------------------------------------------------------------------
 // The default route and its interface's MAC
 
 TEST(Rtnetlink, findsTheDefaultRouteWithTheLowestMetric)

@@ -151,7 +151,6 @@ const char *const kDesignExample = R"(<?xml version="1.0" encoding="utf-8"?>
 
 TEST_GROUP(Settings){};
 
-// ---------------------------------------------------------------------------
 // Good files and defaults
 
 TEST(Settings, acceptsTheDesignExampleWithEveryGlobalSetting)
@@ -422,7 +421,6 @@ TEST(Settings, acceptsAnyPositiveIdx)
 	STRCMP_EQUAL("b", settings.identities.at(999999).name.c_str());
 }
 
-// ---------------------------------------------------------------------------
 // Invalid values
 
 TEST(Settings, readsTheSourceFilterSettings)
@@ -710,7 +708,6 @@ TEST(Settings, collectsEveryErrorInDocumentOrder)
 		allErrors(result).c_str());
 }
 
-// ---------------------------------------------------------------------------
 // Structure, perm and idx
 
 TEST(Settings, ignoresUnknownSettingsAndOtherSections)
@@ -876,7 +873,6 @@ TEST(Settings, comparesIdxByValueForDuplicates)
 	checkOneError(result, 5, "user_host[1] given twice (first at line 4)");
 }
 
-// ---------------------------------------------------------------------------
 // Hostile and broken documents
 
 TEST(Settings, rejectsADoctype)
@@ -1122,7 +1118,6 @@ TEST(Settings, rejectsADocumentOverTheSizeLimit)
 	STRCMP_EQUAL("settings.xml: larger than 1 MiB", result.errors[0].toString().c_str());
 }
 
-// ---------------------------------------------------------------------------
 // Identity and Settings helpers
 
 TEST(Settings, realmDropsThePort)
@@ -1261,7 +1256,6 @@ TEST(Settings, errorToStringLeavesOutLineZero)
 	STRCMP_EQUAL("/etc/checksyncd/settings.xml: not a regular file", error.toString().c_str());
 }
 
-// ---------------------------------------------------------------------------
 // --check-config
 
 TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
@@ -1371,7 +1365,6 @@ TEST(Settings, describeSettingsKeepsOneLinePerSetting)
 	CHECK_TRUE(contains(describeSettings(settings), "user_name[1] = a\\nb (file)\n"));
 }
 
-// ---------------------------------------------------------------------------
 // Plug and play
 
 TEST(Settings, plugAndPlayDefaults)
@@ -1481,7 +1474,6 @@ TEST(Settings, describeSettingsMasksTheSettingServerPassword)
 			    "setting_server = https://user@h/a:b (file)\n"));
 }
 
-// ---------------------------------------------------------------------------
 // Files
 
 TEST(Settings, loadsAGoodFile)

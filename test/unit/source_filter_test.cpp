@@ -58,7 +58,6 @@ const ResolveTarget kOther{"other.example.com", false};
 
 } // namespace
 
-// ---------------------------------------------------------------------------
 // The plan
 
 TEST_GROUP(SourceFilterPlan)
@@ -136,7 +135,6 @@ TEST(SourceFilterPlan, warnsWhenFilterRegistrarHasNoRegistrar)
 	CHECK_TRUE(filterWarnings(settings).empty());
 }
 
-// ---------------------------------------------------------------------------
 // Names and their addresses
 
 TEST_GROUP(NameTable)
@@ -296,7 +294,6 @@ TEST(NameTable, refreshAllMakesEveryNameDue)
 	CHECK_TRUE(table.allows(ip("192.0.2.10"), 2500));
 }
 
-// ---------------------------------------------------------------------------
 // The verdict
 
 TEST_GROUP(SourceVerdict)
@@ -354,7 +351,6 @@ TEST(SourceVerdict, aNameAllowsWhatItResolvesTo)
 		   SourceVerdict::Drop);
 }
 
-// ---------------------------------------------------------------------------
 // Counting and logging filtered requests
 
 TEST_GROUP(DropLog)
