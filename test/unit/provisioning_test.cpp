@@ -250,7 +250,7 @@ TEST_GROUP(ProvisioningClient)
 		// The client logs the calls it sends (and the failure of a
 		// trailing call); the tests look at outcomes, and at the log only
 		// where they say so.
-		logSetup(LogLevel::Error, false);
+		logSetup(LogLevel::Error, LogBackend::Stderr);
 		bus = std::make_unique<PrivateBus>(dir.path());
 		std::string error = bus->start();
 		if (error.empty()) {
@@ -269,7 +269,7 @@ TEST_GROUP(ProvisioningClient)
 		connection.reset();
 		provisioning.reset();
 		bus.reset();
-		logSetup(LogLevel::Info, false);
+		logSetup(LogLevel::Info, LogBackend::Stderr);
 	}
 
 	ProvisioningClient::Done record()
@@ -358,7 +358,7 @@ TEST(ProvisioningClient, anErrorAnswerIsAFailureOfProvisioning)
 
 TEST(ProvisioningClient, aFailureIsLoggedOnceByWhoeverHearsIt)
 {
-	logSetup(LogLevel::Warning, false);
+	logSetup(LogLevel::Warning, LogBackend::Stderr);
 	StderrCapture log;
 
 	// Heard by a request: the client logs nothing of it.
@@ -474,7 +474,7 @@ TEST(ProvisioningClient, aBusThatGoesAwayFailsTheCallInFlightOnce)
 
 TEST(ProvisioningClient, aCallAfterTheBusCameBackConnectsAgain)
 {
-	logSetup(LogLevel::Warning, false);
+	logSetup(LogLevel::Warning, LogBackend::Stderr);
 	StderrCapture log;
 	bus->stop();
 	CHECK_TRUE(stepUntil(
