@@ -13,10 +13,10 @@ void ActionGate::start(std::uint64_t nowMs)
 	joined_ = false;
 }
 
-ActionGate::Admit ActionGate::request(std::uint64_t nowMs, bool canJoin)
+ActionGate::Admit ActionGate::request(std::uint64_t nowMs, Waiters waiters)
 {
 	if (inFlight_) {
-		if (!canJoin) {
+		if (waiters == Waiters::Full) {
 			promised_ = true;
 			return Admit::AcceptTrailing;
 		}

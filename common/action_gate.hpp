@@ -30,9 +30,13 @@ public:
 
 	explicit ActionGate(std::uint64_t spacingMs = kActionSpacingMs) : spacingMs_(spacingMs) {}
 
-	// canJoin: false when no more requests may wait for the call in
-	// flight; such a request is accepted on the trailing call instead.
-	Admit request(std::uint64_t nowMs, bool canJoin = true);
+	// Whether one more request may wait for the call in flight; when
+	// not, a request is accepted on the trailing call instead.
+	enum class Waiters : bool {
+		Room,
+		Full,
+	};
+	Admit request(std::uint64_t nowMs, Waiters waiters = Waiters::Room);
 
 	enum class Outcome : unsigned char {
 		Accepted,

@@ -180,23 +180,22 @@ std::vector<std::string> authWarnings(const Settings &settings)
 
 std::vector<std::string> makeChallenges(const Settings &settings,
 					const std::vector<ChallengeRealm> &realms,
-					const AuthRequest &request, bool stale,
+					const AuthRequest &request, StaleFlag stale,
 					NonceAuthority &nonces)
 {
-	bool qop = settings.qop == QopPolicy::Auth;
 	std::vector<std::string> challenges;
 	for (const ChallengeRealm &realm : realms) {
 		for (Algorithm algorithm : realm.algorithms) {
 			std::string value = "Digest realm=\"";
 			value.append(realm.realm);
 			value.append("\", nonce=\"");
-			value.append(nonces.issue(request.nowMs, algorithm, qop, realm.realm,
-						  request.sourceIp));
+			value.append(nonces.issue(request.nowMs, algorithm, settings.qop,
+						  realm.realm, request.sourceIp));
 			value.append("\", algorithm=");
 			value.append(algorithmName(algorithm));
-			if (qop)
+			if (settings.qop == QopPolicy::Auth)
 				value.append(", qop=\"auth\"");
-			if (stale)
+			if (stale == StaleFlag::Present)
 				value.append(", stale=true");
 			challenges.push_back(std::move(value));
 		}

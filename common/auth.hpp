@@ -92,11 +92,17 @@ std::vector<ChallengeRealm> challengeRealms(const Settings &settings, std::strin
 // --check-config and the log.
 std::vector<std::string> authWarnings(const Settings &settings);
 
+// Whether the challenges of a 401 carry stale=true (see isStale()).
+enum class StaleFlag : bool {
+	Absent,
+	Present,
+};
+
 // One WWW-Authenticate value ("Digest realm=..., nonce=..., ...") per realm
 // and algorithm, realms in order, algorithms in preference order.
 std::vector<std::string> makeChallenges(const Settings &settings,
 					const std::vector<ChallengeRealm> &realms,
-					const AuthRequest &request, bool stale,
+					const AuthRequest &request, StaleFlag stale,
 					NonceAuthority &nonces);
 
 // Verify the Authorization headers of a request. The answer's realm picks

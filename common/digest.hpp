@@ -18,6 +18,13 @@ enum class Algorithm : unsigned char {
 	Sha512_256 = 2,
 };
 
+// Whether challenges (and the nonces in them) ask for qop="auth"
+// (checksync_qop).
+enum class QopPolicy : unsigned char {
+	Auth, // qop="auth" (RFC 2617/7616)
+	None, // RFC 2069 style, the seed's challenge
+};
+
 // The token used in WWW-Authenticate and Authorization ("MD5", "SHA-256",
 // "SHA-512-256").
 std::string_view algorithmName(Algorithm algorithm);

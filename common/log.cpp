@@ -17,7 +17,7 @@ namespace checksyncd {
 namespace {
 
 LogLevel gMaxLevel = LogLevel::Info;
-bool gJournal = false;
+LogBackend gBackend = LogBackend::Stderr;
 
 const char *levelName(LogLevel level)
 {
@@ -47,10 +47,10 @@ std::optional<LogLevel> parseLogLevel(std::string_view name)
 	return std::nullopt;
 }
 
-void logSetup(LogLevel maxLevel, bool journal)
+void logSetup(LogLevel maxLevel, LogBackend backend)
 {
 	gMaxLevel = maxLevel;
-	gJournal = journal;
+	gBackend = backend;
 }
 
 bool stderrIsJournal()
@@ -83,7 +83,7 @@ void logMessage(LogLevel level, std::string_view message, std::span<const LogFie
 	if (!logEnabled(level))
 		return;
 
-	if (gJournal) {
+	if (gBackend == LogBackend::Journal) {
 		std::vector<std::string> lines;
 		lines.reserve(fields.size() + 3);
 		lines.push_back("MESSAGE=" + std::string(message));

@@ -33,8 +33,12 @@ struct LogField {
 	std::string_view value;
 };
 
-// Choose the backend: journald when `journal` is true.
-void logSetup(LogLevel maxLevel, bool journal);
+enum class LogBackend : bool {
+	Stderr,
+	Journal, // structured fields
+};
+
+void logSetup(LogLevel maxLevel, LogBackend backend);
 
 // True when stderr is connected to the journal (JOURNAL_STREAM matches).
 bool stderrIsJournal();

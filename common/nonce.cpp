@@ -122,13 +122,14 @@ NonceAuthority::mac(const unsigned char *head, std::size_t headSize, std::string
 	return out;
 }
 
-std::string NonceAuthority::issue(std::uint64_t nowMs, Algorithm algorithm, bool qop,
+std::string NonceAuthority::issue(std::uint64_t nowMs, Algorithm algorithm, QopPolicy qop,
 				  std::string_view realm, std::string_view sourceIp)
 {
 	std::array<unsigned char, kNonceBytes> raw{};
 	std::uint32_t serial = nextSerial_++;
 	raw[0] = kVersion;
-	raw[1] = static_cast<unsigned char>(static_cast<unsigned>(algorithm) | (qop ? 0x10 : 0));
+	raw[1] = static_cast<unsigned char>(static_cast<unsigned>(algorithm) |
+					    (qop == QopPolicy::Auth ? 0x10 : 0));
 	for (int i = 0; i < 6; i++)
 		raw[2 + i] = static_cast<unsigned char>(nowMs >> (8 * (5 - i)));
 	for (int i = 0; i < 4; i++)

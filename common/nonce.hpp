@@ -58,7 +58,7 @@ public:
 	// when it cannot deliver.
 	static Key randomKey();
 
-	std::string issue(std::uint64_t nowMs, Algorithm algorithm, bool qop,
+	std::string issue(std::uint64_t nowMs, Algorithm algorithm, QopPolicy qop,
 			  std::string_view realm, std::string_view sourceIp);
 
 	// The facts inside `nonce` when it is well-formed and its MAC matches

@@ -172,8 +172,8 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 			verdict.event = GuardEvent::CredentialsRefused;
 		}
 	}
-	verdict.challenges = makeChallenges(settings, realms, auth, isStale(outcome.result),
-					    nonces_);
+	const StaleFlag stale = isStale(outcome.result) ? StaleFlag::Present : StaleFlag::Absent;
+	verdict.challenges = makeChallenges(settings, realms, auth, stale, nonces_);
 	verdict.status = 401;
 	verdict.phrase = sip_401_Unauthorized;
 }
@@ -198,7 +198,10 @@ const std::vector<ChallengeRealm> &RequestGuard::realmsFor(const Settings &setti
 void RequestGuard::answeredAtOnce(const Verdict &verdict, int status, unsigned retryAfterS,
 				  std::uint64_t nowMs)
 {
-	answers_.remember(verdict.key, verdict.authenticated, status, retryAfterS, nowMs);
+	const ResponseCache::Sender sender = verdict.authenticated
+						     ? ResponseCache::Sender::Authenticated
+						     : ResponseCache::Sender::Unauthenticated;
+	answers_.remember(verdict.key, sender, status, retryAfterS, nowMs);
 }
 
 } // namespace checksyncd

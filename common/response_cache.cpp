@@ -95,10 +95,10 @@ bool ResponseCache::hasRoomForAuthenticated(std::uint64_t nowMs) const
 	       nowMs >= oldest->expiresMs;
 }
 
-void ResponseCache::remember(const RequestKey &key, bool authenticated, int status,
-			     unsigned retryAfterS, std::uint64_t nowMs)
+void ResponseCache::remember(const RequestKey &key, Sender sender, int status, unsigned retryAfterS,
+			     std::uint64_t nowMs)
 {
-	CachedAnswer &answer = (authenticated ? authenticated_ : plain_).get(key);
+	CachedAnswer &answer = (sender == Sender::Authenticated ? authenticated_ : plain_).get(key);
 	answer.status = status;
 	answer.retryAfterS = retryAfterS;
 	answer.expiresMs = nowMs + kLifetimeMs;

@@ -80,7 +80,12 @@ public:
 	// sender that knows the password gets here, at its own rate.
 	bool hasRoomForAuthenticated(std::uint64_t nowMs) const;
 
-	void remember(const RequestKey &key, bool authenticated, int status, unsigned retryAfterS,
+	// Who sent the request answered: picks the table.
+	enum class Sender : bool {
+		Unauthenticated,
+		Authenticated, // knows the password
+	};
+	void remember(const RequestKey &key, Sender sender, int status, unsigned retryAfterS,
 		      std::uint64_t nowMs);
 	std::optional<CachedAnswer> lookup(const RequestKey &key, std::uint64_t nowMs);
 

@@ -83,11 +83,6 @@ inline constexpr EventPackageSet kDefaultEventPackages{EventPackage::CheckSync};
 // `separator`.
 std::string joinEventPackages(EventPackageSet packages, std::string_view separator);
 
-enum class QopPolicy : unsigned char {
-	Auth, // qop="auth" (RFC 2617/7616)
-	None, // RFC 2069 style, the seed's challenge
-};
-
 // What a request from a source the filter does not accept gets
 // (checksync_untrusted).
 enum class UntrustedPolicy : unsigned char {

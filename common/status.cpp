@@ -184,14 +184,14 @@ void StatusModel::checkSyncAnswered(const CheckSyncReport &report, std::uint64_t
 	changes_.mark(Property::LastCheckSync);
 }
 
-bool StatusModel::actionFinished(std::string_view callId, bool success, std::string_view message,
-				 std::uint64_t timeUs)
+bool StatusModel::actionFinished(std::string_view callId, ActionOutcome outcome,
+				 std::string_view message, std::uint64_t timeUs)
 {
 	// The Call-ID went out as printable text: compare it in that form.
 	if (!last_.seen || printableUtf8(callId, kMaxTextBytes) != last_.callId)
 		return false;
 	ActionResult result;
-	result.success = success;
+	result.success = outcome == ActionOutcome::Succeeded;
 	result.message = printableUtf8(message, kMaxTextBytes);
 	result.timeUs = timeUs;
 	last_.result = std::move(result);

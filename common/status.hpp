@@ -160,6 +160,13 @@ enum class AnswerTo : bool {
 	CheckSync,
 };
 
+// How the provisioning process says an action ended (ActionFinished's
+// success).
+enum class ActionOutcome : bool {
+	Failed,
+	Succeeded,
+};
+
 class StatusModel
 {
 public:
@@ -181,8 +188,8 @@ public:
 
 	// The provisioning process's ActionFinished: shown in LastCheckSync
 	// when it is about the same Call-ID; returns whether it was.
-	bool actionFinished(std::string_view callId, bool success, std::string_view message,
-			    std::uint64_t timeUs);
+	bool actionFinished(std::string_view callId, ActionOutcome outcome,
+			    std::string_view message, std::uint64_t timeUs);
 
 	// Plug and play's state, its last server and the last URL handed
 	// over (network text: kept printable, the URL up to kPnpMaxUrlBytes).

@@ -209,7 +209,7 @@ int main(int argc, char **argv) noexcept
 	if (check)
 		return checkConfig(options.settingsPath);
 
-	logSetup(level, stderrIsJournal());
+	logSetup(level, stderrIsJournal() ? LogBackend::Journal : LogBackend::Stderr);
 	su_init();
 	su_log_redirect(nullptr, sofiaLog, nullptr);
 	if (level == LogLevel::Debug)

@@ -90,7 +90,9 @@ std::optional<CallOutcome> ProvisioningClient::GatedMethod::request(CallDetails 
 	// Requests waiting for the call in flight each hold a server
 	// transaction; beyond a few, a request is answered at once and covered
 	// by the trailing call instead.
-	switch (gate_.request(now, waiters_.size() < kMaxWaiters)) {
+	const ActionGate::Waiters room = waiters_.size() < kMaxWaiters ? ActionGate::Waiters::Room
+								       : ActionGate::Waiters::Full;
+	switch (gate_.request(now, room)) {
 	case ActionGate::Admit::StartCall:
 		if (std::optional<CallOutcome> failed = call())
 			return failed;

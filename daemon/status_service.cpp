@@ -503,7 +503,8 @@ void StatusService::Callbacks::actionFinished(StatusService &self, sd_bus_messag
 		    {"CHECKSYNC_ACTION", what},
 		    {"SIP_CALL_ID", id},
 		    {"CHECKSYNC_MESSAGE", text}});
-	if (self.model_.actionFinished(callId, success != 0, message, realtimeUs()))
+	const ActionOutcome outcome = success ? ActionOutcome::Succeeded : ActionOutcome::Failed;
+	if (self.model_.actionFinished(callId, outcome, message, realtimeUs()))
 		self.changed();
 }
 

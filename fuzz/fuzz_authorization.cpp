@@ -228,7 +228,7 @@ ParsedChallenge parseChallenge(const std::string &value)
 // a nonce that verifies for it, the offered algorithms in order, the qop.
 void checkChallenges(const std::vector<std::string> &challenges, const Settings &settings,
 		     const std::vector<ChallengeRealm> &realms, const AuthRequest &request,
-		     bool stale, const NonceAuthority &nonces)
+		     StaleFlag stale, const NonceAuthority &nonces)
 {
 	auto offered = offers(realms);
 	FUZZ_CHECK(challenges.size() == offered.size());
@@ -237,7 +237,7 @@ void checkChallenges(const std::vector<std::string> &challenges, const Settings 
 		FUZZ_CHECK(parsed.realm == offered[i].first);
 		FUZZ_CHECK(parseAlgorithm(parsed.algorithm) == offered[i].second);
 		FUZZ_CHECK(parsed.qop == (settings.qop == QopPolicy::Auth));
-		FUZZ_CHECK(parsed.stale == stale);
+		FUZZ_CHECK(parsed.stale == (stale == StaleFlag::Present));
 		std::optional<NonceFacts> facts = nonces.verify(parsed.nonce, offered[i].first,
 								request.sourceIp);
 		FUZZ_CHECK(facts && facts->algorithm == offered[i].second);
@@ -368,12 +368,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		if (otherQop) {
 			auto offered = offers(before->realms);
 			const auto &[realm, algorithm] = offered[challengeIndex % offered.size()];
-			nonce = nonces.issue(kIssuedMs, algorithm, settings.qop != QopPolicy::Auth,
-					     realm, kSourceIp);
+			const QopPolicy other = settings.qop == QopPolicy::Auth ? QopPolicy::None
+										: QopPolicy::Auth;
+			nonce = nonces.issue(kIssuedMs, algorithm, other, realm, kSourceIp);
 		} else {
 			std::vector<std::string> challenges = makeChallenges(
-				settings, before->realms, issue, false, nonces);
-			checkChallenges(challenges, settings, before->realms, issue, false, nonces);
+				settings, before->realms, issue, StaleFlag::Absent, nonces);
+			checkChallenges(challenges, settings, before->realms, issue,
+					StaleFlag::Absent, nonces);
 			nonce = parseChallenge(challenges[challengeIndex % challenges.size()])
 					.nonce;
 		}
@@ -440,7 +442,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 
 	// The 401 the daemon would send (also after an Ok, to cover both
 	// stale forms).
-	bool stale = isStale(outcome.result);
+	const StaleFlag stale = isStale(outcome.result) ? StaleFlag::Present : StaleFlag::Absent;
 	std::vector<std::string> challenges = makeChallenges(settings, d->realms, request, stale,
 							     nonces);
 	checkChallenges(challenges, settings, d->realms, request, stale, nonces);

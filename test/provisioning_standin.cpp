@@ -412,11 +412,16 @@ static std::string formatDouble(double value)
 	return text;
 }
 
-/* The value as JSON (unsupported types become null) or for people. */
-static void appendValue(std::string &out, const Value &value, bool json)
+enum class Format : bool {
+	Json,  // unsupported types become null
+	Human, // unsupported types show their signature
+};
+
+/* The value as JSON or for people. */
+static void appendValue(std::string &out, const Value &value, Format format)
 {
 	if (const auto *u = std::get_if<Unsupported>(&value)) {
-		if (json)
+		if (format == Format::Json)
 			out += "null";
 		else
 			out += "<" + u->signature + ">";
@@ -448,7 +453,7 @@ static std::string recordLine(Method method, std::string_view sender, const Deta
 		first = false;
 		appendQuoted(line, key);
 		line += ':';
-		appendValue(line, value, true);
+		appendValue(line, value, Format::Json);
 	}
 	line += "},\"result\":";
 	appendQuoted(line, fail ? "failed" : "accepted");
@@ -469,7 +474,7 @@ static std::string announceLine(Method method, const Details &details, const Beh
 		first = false;
 		line += key;
 		line += '=';
-		appendValue(line, value, false);
+		appendValue(line, value, Format::Human);
 	}
 	line += ") -> ";
 	if (fail)

@@ -102,7 +102,7 @@ TEST(ActionGate, aRecentFailureIsReportedWithTheTimeLeft)
 TEST(ActionGate, aRequestThatMayNotWaitIsCoveredByTheTrailingCallEvenIfTheCallFails)
 {
 	gate.request(1000);
-	CHECK(gate.request(1100, false) == Admit::AcceptTrailing);
+	CHECK(gate.request(1100, ActionGate::Waiters::Full) == Admit::AcceptTrailing);
 	gate.finished(1300, ActionGate::Outcome::Failed);
 	CHECK_TRUE(gate.trailingDueAt().has_value());
 	LONGS_EQUAL(6000, *gate.trailingDueAt());

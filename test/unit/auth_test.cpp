@@ -68,8 +68,7 @@ TEST_GROUP(Auth)
 
 	std::string nonceFor(Algorithm algorithm)
 	{
-		return nonces.issue(request.nowMs, algorithm, settings.qop == QopPolicy::Auth,
-				    kRealm, kIp);
+		return nonces.issue(request.nowMs, algorithm, settings.qop, kRealm, kIp);
 	}
 
 	std::string header(const Answer &a)
@@ -423,8 +422,8 @@ TEST(Auth, aRightDigestOnAUsedNonceIsStaleAndNoFailure)
 TEST(Auth, challengesHaveTheSeedShapeWithoutQop)
 {
 	settings.qop = QopPolicy::None;
-	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request, false,
-					 nonces);
+	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request,
+					 StaleFlag::Absent, nonces);
 	LONGS_EQUAL(1, challenges.size());
 	const std::string &c = challenges[0];
 	CHECK_TRUE(c.starts_with("Digest realm=\"ser.berlin.snom.com\", nonce=\""));
@@ -434,8 +433,8 @@ TEST(Auth, challengesHaveTheSeedShapeWithoutQop)
 TEST(Auth, oneChallengePerAlgorithmInPreferenceOrder)
 {
 	settings.algorithms = {Algorithm::Sha512_256, Algorithm::Sha256, Algorithm::Md5};
-	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request, true,
-					 nonces);
+	auto challenges = makeChallenges(settings, challengeRealms(settings, ""), request,
+					 StaleFlag::Present, nonces);
 	LONGS_EQUAL(3, challenges.size());
 	CHECK_TRUE(challenges[0].ends_with("algorithm=SHA-512-256, qop=\"auth\", stale=true"));
 	CHECK_TRUE(challenges[1].ends_with("algorithm=SHA-256, qop=\"auth\", stale=true"));
@@ -462,7 +461,7 @@ TEST(Auth, oneChallengePerDistinctRealmOfTheActiveIdentities)
 	LONGS_EQUAL(2, realms.size());
 	STRCMP_EQUAL(kRealm, realms[0].realm.c_str());
 	STRCMP_EQUAL("b.example.net", realms[1].realm.c_str());
-	auto challenges = makeChallenges(settings, realms, request, false, nonces);
+	auto challenges = makeChallenges(settings, realms, request, StaleFlag::Absent, nonces);
 	LONGS_EQUAL(4, challenges.size());
 	CHECK_TRUE(challenges[2].starts_with("Digest realm=\"b.example.net\""));
 }
@@ -477,7 +476,8 @@ TEST(Auth, theRealmOfTheAnswerPicksTheIdentityWhenTwoShareTheUserName)
 	Answer a;
 	a.realm = "b.example.net";
 	a.password = "5678";
-	a.nonce = nonces.issue(request.nowMs, Algorithm::Md5, true, "b.example.net", kIp);
+	a.nonce = nonces.issue(request.nowMs, Algorithm::Md5, QopPolicy::Auth, "b.example.net",
+			       kIp);
 	msg_auth_t *h = sip_authorization_make(home.get(), header(a).c_str());
 	AuthOutcome outcome = outcomeFor(h);
 	CHECK(outcome.result == AuthResult::Ok);

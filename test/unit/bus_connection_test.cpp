@@ -65,7 +65,7 @@ TEST_GROUP(BusConnection)
 	{
 		// Losing the bus is a warning; the tests look at the log only
 		// where they say so.
-		logSetup(LogLevel::Error, false);
+		logSetup(LogLevel::Error, LogBackend::Stderr);
 		bus = std::make_unique<PrivateBus>(dir.path());
 		const std::string error = bus->start();
 		if (!error.empty())
@@ -78,7 +78,7 @@ TEST_GROUP(BusConnection)
 		// No loop step after this: the connection's hook stays in the loop.
 		connection.reset();
 		bus.reset();
-		logSetup(LogLevel::Info, false);
+		logSetup(LogLevel::Info, LogBackend::Stderr);
 	}
 
 	// Stop the bus and step until the connection has noticed.
@@ -174,7 +174,7 @@ TEST(BusConnection, connectThrowsWhileTheBusIsStillAway)
 TEST(BusConnection, itConnectsAgainByItselfAfterAWhile)
 {
 	// So that the status object comes back without a check-sync.
-	logSetup(LogLevel::Notice, false);
+	logSetup(LogLevel::Notice, LogBackend::Stderr);
 	StderrCapture log;
 	ClientProbe probe(*connection);
 	loseTheBus(probe);

@@ -230,6 +230,8 @@ TEST(BoundedLru, forgetsTheLeastRecentlyUsedEntryAtCapacity)
 	LONGS_EQUAL(1, lru.size());
 }
 
+using Sender = ResponseCache::Sender;
+
 TEST_GROUP(ResponseCache)
 {
 	RequestKeyer keyer{RequestKeyer::Key{1, 2, 3}};
@@ -239,7 +241,7 @@ TEST(ResponseCache, remembersAnAnswerForTimerJ)
 {
 	ResponseCache cache(8);
 	RequestKey key = keyer.key("udp:192.0.2.1:5060", "z9hG4bK.1", "1234@host", 10, "NOTIFY");
-	cache.remember(key, false, 503, 5, 1000);
+	cache.remember(key, Sender::Unauthenticated, 503, 5, 1000);
 	auto answer = cache.lookup(key, 1000 + ResponseCache::kLifetimeMs - 1);
 	CHECK_TRUE(answer.has_value());
 	LONGS_EQUAL(503, answer->status);
@@ -251,7 +253,8 @@ TEST(ResponseCache, remembersAnAnswerForTimerJ)
 TEST(ResponseCache, anotherBranchCallIdCseqOrSourceIsAnotherRequest)
 {
 	ResponseCache cache(8);
-	cache.remember(keyer.key("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"), false, 200, 0, 0);
+	cache.remember(keyer.key("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"),
+		       Sender::Unauthenticated, 200, 0, 0);
 	CHECK_TRUE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b1", "c", 10, "NOTIFY"), 1)
 			   .has_value());
 	CHECK_FALSE(cache.lookup(keyer.key("udp:192.0.2.1:5060", "b2", "c", 10, "NOTIFY"), 1)
@@ -284,11 +287,11 @@ TEST(ResponseCache, anUnauthenticatedFloodCannotPushOutAnAuthenticatedAnswer)
 {
 	ResponseCache cache(8);
 	RequestKey pbx = keyer.key("udp:192.0.2.1:5060", "z9hG4bK.pbx", "c", 1, "NOTIFY");
-	cache.remember(pbx, true, 200, 0, 0);
+	cache.remember(pbx, Sender::Authenticated, 200, 0, 0);
 	for (int i = 0; i < 1000; i++)
 		cache.remember(
 			keyer.key("udp:203.0.113.9:5060", std::to_string(i), "c", 1, "NOTIFY"),
-			false, 200, 0, 0);
+			Sender::Unauthenticated, 200, 0, 0);
 	LONGS_EQUAL(9, cache.size());
 	auto answer = cache.lookup(pbx, ResponseCache::kLifetimeMs - 1);
 	CHECK_TRUE(answer.has_value());
@@ -302,7 +305,7 @@ TEST(ResponseCache, isBoundedInEntriesAndBytes)
 	for (int i = 0; i < 1100; i++)
 		cache.remember(
 			keyer.key("udp:192.0.2.1:5060", std::to_string(i), huge, 1, "NOTIFY"),
-			false, 200, 0, 0);
+			Sender::Unauthenticated, 200, 0, 0);
 	LONGS_EQUAL(1024, cache.size());
 	// Two full tables: well under the few hundred KiB the flood may cost.
 	CHECK_TRUE(cache.bytesBound() < 300 * 1024);

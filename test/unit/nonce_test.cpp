@@ -26,14 +26,16 @@ TEST_GROUP(Nonce)
 
 TEST(Nonce, carriesItsAlgorithmQopAndIssueTime)
 {
-	std::string nonce = authority.issue(123456, Algorithm::Sha256, true, "realm", "192.0.2.1");
+	std::string nonce = authority.issue(123456, Algorithm::Sha256, QopPolicy::Auth, "realm",
+					    "192.0.2.1");
 	auto facts = authority.verify(nonce, "realm", "192.0.2.1");
 	CHECK_TRUE(facts.has_value());
 	CHECK(facts->algorithm == Algorithm::Sha256);
 	CHECK_TRUE(facts->qop);
 	LONGS_EQUAL(123456, facts->issuedMs);
 
-	std::string plain = authority.issue(5, Algorithm::Sha512_256, false, "realm", "192.0.2.1");
+	std::string plain = authority.issue(5, Algorithm::Sha512_256, QopPolicy::None, "realm",
+					    "192.0.2.1");
 	facts = authority.verify(plain, "realm", "192.0.2.1");
 	CHECK_TRUE(facts.has_value());
 	CHECK(facts->algorithm == Algorithm::Sha512_256);
@@ -42,8 +44,10 @@ TEST(Nonce, carriesItsAlgorithmQopAndIssueTime)
 
 TEST(Nonce, isUniquePerIssue)
 {
-	std::string a = authority.issue(1000, Algorithm::Md5, true, "realm", "192.0.2.1");
-	std::string b = authority.issue(1000, Algorithm::Md5, true, "realm", "192.0.2.1");
+	std::string a = authority.issue(1000, Algorithm::Md5, QopPolicy::Auth, "realm",
+					"192.0.2.1");
+	std::string b = authority.issue(1000, Algorithm::Md5, QopPolicy::Auth, "realm",
+					"192.0.2.1");
 	CHECK_TRUE(a != b);
 }
 
@@ -51,7 +55,8 @@ TEST(Nonce, usesOnlyTheUrlSafeBase64Alphabet)
 {
 	for (int i = 0; i < 200; i++) {
 		std::string nonce = authority.issue(static_cast<std::uint64_t>(i) * 7919,
-						    Algorithm::Md5, true, "realm", "192.0.2.1");
+						    Algorithm::Md5, QopPolicy::Auth, "realm",
+						    "192.0.2.1");
 		LONGS_EQUAL(48, nonce.size());
 		CHECK_EQUAL(std::string::npos, nonce.find_first_of("+/=\"\\"));
 	}
@@ -59,13 +64,15 @@ TEST(Nonce, usesOnlyTheUrlSafeBase64Alphabet)
 
 TEST(Nonce, isBoundToTheRealm)
 {
-	std::string nonce = authority.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	std::string nonce = authority.issue(1, Algorithm::Md5, QopPolicy::Auth, "realm",
+					    "192.0.2.1");
 	CHECK_FALSE(authority.verify(nonce, "other", "192.0.2.1").has_value());
 }
 
 TEST(Nonce, isBoundToTheSourceAddressButNotThePort)
 {
-	std::string nonce = authority.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	std::string nonce = authority.issue(1, Algorithm::Md5, QopPolicy::Auth, "realm",
+					    "192.0.2.1");
 	CHECK_FALSE(authority.verify(nonce, "realm", "192.0.2.2").has_value());
 	CHECK_TRUE(authority.verify(nonce, "realm", "192.0.2.1").has_value());
 }
@@ -73,13 +80,14 @@ TEST(Nonce, isBoundToTheSourceAddressButNotThePort)
 TEST(Nonce, fromAnotherKeyIsRefused)
 {
 	NonceAuthority other(testKey(8));
-	std::string nonce = other.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	std::string nonce = other.issue(1, Algorithm::Md5, QopPolicy::Auth, "realm", "192.0.2.1");
 	CHECK_FALSE(authority.verify(nonce, "realm", "192.0.2.1").has_value());
 }
 
 TEST(Nonce, withAnyByteAlteredIsRefused)
 {
-	std::string nonce = authority.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	std::string nonce = authority.issue(1, Algorithm::Md5, QopPolicy::Auth, "realm",
+					    "192.0.2.1");
 	for (std::size_t i = 0; i < nonce.size(); i++) {
 		std::string altered = nonce;
 		altered[i] = altered[i] == 'A' ? 'B' : 'A';
@@ -93,7 +101,8 @@ TEST(Nonce, malformedTextIsRefused)
 	CHECK_FALSE(authority.verify("b5e73bf9ef0fc8b2", "realm", "192.0.2.1").has_value());
 	CHECK_FALSE(authority.verify(std::string(48, '='), "realm", "192.0.2.1").has_value());
 	CHECK_FALSE(authority.verify(std::string(4096, 'A'), "realm", "192.0.2.1").has_value());
-	std::string nonce = authority.issue(1, Algorithm::Md5, true, "realm", "192.0.2.1");
+	std::string nonce = authority.issue(1, Algorithm::Md5, QopPolicy::Auth, "realm",
+					    "192.0.2.1");
 	std::string standard = nonce;
 	for (char &c : standard)
 		c = c == '-' ? '+' : c == '_' ? '/' : c;

@@ -117,11 +117,15 @@ public:
 	// read nothing more, so that nothing it receives wakes the loop.
 	void hang() { watch_.reset(); }
 
+	enum class Reply : bool {
+		Success,
+		Failure, // kFailed
+	};
 	// Answer every held call.
-	void answerHeld(bool ok)
+	void answerHeld(Reply reply)
 	{
 		for (const UniqueBusMessage &m : held_) {
-			if (ok)
+			if (reply == Reply::Success)
 				(void)sd_bus_reply_method_return(m.get(), "");
 			else
 				(void)sd_bus_reply_method_errorf(m.get(), kFailed, "told to fail");
@@ -250,7 +254,7 @@ TEST_GROUP(ProvisioningClient)
 		// The client logs the calls it sends (and the failure of a
 		// trailing call); the tests look at outcomes, and at the log only
 		// where they say so.
-		logSetup(LogLevel::Error, false);
+		logSetup(LogLevel::Error, LogBackend::Stderr);
 		bus = std::make_unique<PrivateBus>(dir.path());
 		std::string error = bus->start();
 		if (error.empty()) {
@@ -269,7 +273,7 @@ TEST_GROUP(ProvisioningClient)
 		connection.reset();
 		provisioning.reset();
 		bus.reset();
-		logSetup(LogLevel::Info, false);
+		logSetup(LogLevel::Info, LogBackend::Stderr);
 	}
 
 	ProvisioningClient::Done record()
@@ -310,7 +314,7 @@ TEST(ProvisioningClient, eachActionHasItsOwnCallInFlight)
 	STRCMP_EQUAL("Reboot", provisioning->calls[1].method.c_str());
 	CHECK_TRUE(outcomes.empty());
 
-	provisioning->answerHeld(true);
+	provisioning->answerHeld(ProvisioningDouble::Reply::Success);
 	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 2; }));
 	CHECK_TRUE(outcomes[0].accepted);
 	CHECK_TRUE(outcomes[1].accepted);
@@ -325,7 +329,7 @@ TEST(ProvisioningClient, requestsWhileACallIsInFlightWaitForItsOutcome)
 	CHECK_TRUE(stepPast(loop, 20));
 	CHECK_EQUAL(1u, provisioning->calls.size()); // one call for the three
 
-	provisioning->answerHeld(true);
+	provisioning->answerHeld(ProvisioningDouble::Reply::Success);
 	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 3; }));
 	for (const CallOutcome &outcome : outcomes)
 		CHECK_TRUE(outcome.accepted);
@@ -358,7 +362,7 @@ TEST(ProvisioningClient, anErrorAnswerIsAFailureOfProvisioning)
 
 TEST(ProvisioningClient, aFailureIsLoggedOnceByWhoeverHearsIt)
 {
-	logSetup(LogLevel::Warning, false);
+	logSetup(LogLevel::Warning, LogBackend::Stderr);
 	StderrCapture log;
 
 	// Heard by a request: the client logs nothing of it.
@@ -474,7 +478,7 @@ TEST(ProvisioningClient, aBusThatGoesAwayFailsTheCallInFlightOnce)
 
 TEST(ProvisioningClient, aCallAfterTheBusCameBackConnectsAgain)
 {
-	logSetup(LogLevel::Warning, false);
+	logSetup(LogLevel::Warning, LogBackend::Stderr);
 	StderrCapture log;
 	bus->stop();
 	CHECK_TRUE(stepUntil(

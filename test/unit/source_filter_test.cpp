@@ -19,11 +19,17 @@ IpAddress ip(const char *text)
 	return *address;
 }
 
-Identity identity(unsigned idx, std::string host, std::string outbound = "", bool active = true)
+enum class State : bool {
+	Active,
+	Inactive,
+};
+
+Identity identity(unsigned idx, std::string host, std::string outbound = "",
+		  State state = State::Active)
 {
 	Identity id;
 	id.idx = idx;
-	id.active = active;
+	id.active = state == State::Active;
 	id.name = "user" + std::to_string(idx);
 	id.host = std::move(host);
 	id.outbound = std::move(outbound);
@@ -78,7 +84,7 @@ TEST(SourceFilterPlan, filterRegistrarTakesEveryActiveRegistrarAndProxy)
 	settings.filterRegistrar = true;
 	settings.identities[1] = identity(1, "PBX.example.com", "proxy.example.com:5070");
 	settings.identities[2] = identity(2, "192.0.2.10:5060", "[2001:db8::10]");
-	settings.identities[3] = identity(3, "inactive.example.com", "", false);
+	settings.identities[3] = identity(3, "inactive.example.com", "", State::Inactive);
 	settings.identities[4] = identity(4, "pbx.example.com");
 	const FilterPlan plan = planFilter(settings);
 	CHECK_TRUE(plan.enabled);
@@ -127,7 +133,7 @@ TEST(SourceFilterPlan, warnsWhenFilterRegistrarHasNoRegistrar)
 {
 	settings.challengeChecksync = true;
 	settings.filterRegistrar = true;
-	settings.identities[1] = identity(1, "pbx.example.com", "", false);
+	settings.identities[1] = identity(1, "pbx.example.com", "", State::Inactive);
 	std::vector<std::string> warnings = filterWarnings(settings);
 	LONGS_EQUAL(1, warnings.size());
 	CHECK_TRUE(warnings[0].find("every request is filtered out") != std::string::npos);

@@ -241,8 +241,8 @@ TEST(StatusModel, anActionResultForTheSameCallIdCompletesTheLastCheckSync)
 {
 	model.checkSyncAnswered(servedReport(), 1000);
 	model.changes().take(0);
-	CHECK_TRUE(
-		model.actionFinished("1234@192.168.137.1", false, "download failed:\n404", 2000));
+	CHECK_TRUE(model.actionFinished("1234@192.168.137.1", ActionOutcome::Failed,
+					"download failed:\n404", 2000));
 	const LastCheckSync &last = model.lastCheckSync();
 	CHECK_TRUE(last.result.has_value());
 	CHECK_FALSE(last.result->success);
@@ -253,10 +253,11 @@ TEST(StatusModel, anActionResultForTheSameCallIdCompletesTheLastCheckSync)
 
 TEST(StatusModel, anActionResultForAnotherCallIdIsNotShown)
 {
-	CHECK_FALSE(model.actionFinished("1234@192.168.137.1", true, "", 0)); // nothing seen yet
+	// Nothing seen yet.
+	CHECK_FALSE(model.actionFinished("1234@192.168.137.1", ActionOutcome::Succeeded, "", 0));
 	model.checkSyncAnswered(servedReport(), 1000);
 	model.changes().take(0);
-	CHECK_FALSE(model.actionFinished("other@host", true, "done", 2000));
+	CHECK_FALSE(model.actionFinished("other@host", ActionOutcome::Succeeded, "done", 2000));
 	CHECK_FALSE(model.lastCheckSync().result.has_value());
 	CHECK_FALSE(model.changes().pending());
 }
@@ -264,7 +265,7 @@ TEST(StatusModel, anActionResultForAnotherCallIdIsNotShown)
 TEST(StatusModel, aNewCheckSyncClearsThePreviousResult)
 {
 	model.checkSyncAnswered(servedReport(), 1000);
-	model.actionFinished("1234@192.168.137.1", true, "done", 2000);
+	model.actionFinished("1234@192.168.137.1", ActionOutcome::Succeeded, "done", 2000);
 	CheckSyncReport challenged = servedReport();
 	challenged.sipStatus = 401;
 	challenged.authenticated = false;
