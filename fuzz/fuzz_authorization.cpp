@@ -116,12 +116,7 @@ constexpr std::array<std::string_view, 4> kVariants = {
 
 const std::vector<Settings> &variants()
 {
-	static const std::vector<Settings> settings = [] {
-		std::vector<Settings> all;
-		for (std::string_view body : kVariants)
-			all.push_back(settingsFrom(body));
-		return all;
-	}();
+	static const std::vector<Settings> settings = settingsFrom(kVariants);
 	return settings;
 }
 

@@ -16,12 +16,14 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_alloc.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sofia.hpp"
 #include "settings.hpp"
@@ -75,6 +77,16 @@ inline Settings settingsFrom(std::string_view body)
 		std::abort();
 	}
 	return *result.settings;
+}
+
+// Settings from each body, in order: a target's variants.
+template<std::size_t N>
+std::vector<Settings> settingsFrom(const std::array<std::string_view, N> &bodies)
+{
+	std::vector<Settings> all;
+	for (std::string_view body : bodies)
+		all.push_back(settingsFrom(body));
+	return all;
 }
 
 } // namespace checksyncd::fuzz
