@@ -165,12 +165,9 @@ def main():
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS))
-    parser.add_argument("--daemon", default=os.path.join(HERE, "..", "build", "daemon", "checksyncd"))
-    parser.add_argument("--standin",
-                        default=os.path.join(HERE, "..", "build", "test", "provisioning-standin"))
+    harness.add_binary_arguments(parser)
     args = parser.parse_args()
-    harness.CONFIG["daemon"] = os.path.abspath(args.daemon)
-    harness.CONFIG["standin"] = os.path.abspath(args.standin)
+    harness.use_binaries(args.daemon, args.standin)
     if args.callgrind:
         harness.START_TIMEOUT = 60.0
 

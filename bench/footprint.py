@@ -198,8 +198,7 @@ def main():
         stripped = os.path.join(work, "checksyncd.stripped")
         subprocess.run([args.strip, "-o", stripped, daemon], check=True)
         rows.append(("stripped binary", f"{os.path.getsize(stripped) / KiB:.0f} KiB", "<= 300 KiB"))
-    harness.CONFIG["daemon"] = daemon
-    harness.CONFIG["standin"] = os.path.abspath(args.standin)
+    harness.use_binaries(daemon, args.standin)
     FootprintEnv.emulator = shlex.split(args.emulator)
     emulated = bool(FootprintEnv.emulator)
 

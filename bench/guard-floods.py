@@ -206,8 +206,7 @@ def main():
     parser.add_argument("--scenario", choices=("callid", "mixed", "served", "all"),
                         default="all")
     args = parser.parse_args()
-    harness.CONFIG["daemon"] = os.path.abspath(args.daemon)
-    harness.CONFIG["standin"] = os.path.abspath(args.standin)
+    harness.use_binaries(args.daemon, args.standin)
     if args.scenario in ("callid", "all"):
         callid(args)
     if args.scenario in ("mixed", "all"):

@@ -28,12 +28,9 @@ import harness  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=100)
-    parser.add_argument("--daemon", default=os.path.join(HERE, "..", "build", "daemon", "checksyncd"))
-    parser.add_argument("--standin",
-                        default=os.path.join(HERE, "..", "build", "test", "provisioning-standin"))
+    harness.add_binary_arguments(parser)
     args = parser.parse_args()
-    harness.CONFIG["daemon"] = os.path.abspath(args.daemon)
-    harness.CONFIG["standin"] = os.path.abspath(args.standin)
+    harness.use_binaries(args.daemon, args.standin)
 
     env = harness.Env("reload-bench")
     client = None

@@ -109,12 +109,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nofile", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
-    parser.add_argument("--daemon", default=os.path.join(HERE, "..", "build", "daemon", "checksyncd"))
-    parser.add_argument("--standin",
-                        default=os.path.join(HERE, "..", "build", "test", "provisioning-standin"))
+    harness.add_binary_arguments(parser)
     args = parser.parse_args()
-    harness.CONFIG["daemon"] = os.path.abspath(args.daemon)
-    harness.CONFIG["standin"] = os.path.abspath(args.standin)
+    harness.use_binaries(args.daemon, args.standin)
     LimitedEnv.nofile = args.nofile
 
     env = LimitedEnv("tcp-descriptors-bench")

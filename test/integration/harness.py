@@ -13,6 +13,7 @@ Everything a test needs to run the real daemon against real peers:
 Only loopback addresses are ever used as targets.
 """
 
+import csv
 import hashlib
 import json
 import os
@@ -29,8 +30,10 @@ import time
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape, quoteattr
 
-# Filled in by run.py from the command line.
+# Filled in by run.py (and the benchmarks) from the command line:
+# use_binaries().
 CONFIG = {"daemon": None, "standin": None}
+BUILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
 
 DEFAULT_USER = "340899"
 DEFAULT_HOST = "ser.berlin.snom.com"
@@ -269,6 +272,41 @@ def tail(path, lines=40):
 class StartError(AssertionError):
     pass
 
+
+
+def add_binary_arguments(parser):
+    """--daemon and --standin, the binaries of build/ unless given (the
+    benchmarks' defaults)."""
+    parser.add_argument("--daemon", default=os.path.join(BUILD, "daemon", "checksyncd"))
+    parser.add_argument("--standin", default=os.path.join(BUILD, "test", "provisioning-standin"))
+
+
+def use_binaries(daemon, standin):
+    """The checksyncd and provisioning-standin binaries every Env starts."""
+    CONFIG["daemon"] = os.path.abspath(daemon)
+    CONFIG["standin"] = os.path.abspath(standin)
+
+
+def sipp_auth_command(env, calls, rate, stat, *options):
+    """sipp sending `calls` check-syncs to env's daemon at `rate` per second,
+    each answering its 401 with the password (notify_auth.xml); its
+    statistics go to `stat` (sipp_totals())."""
+    scenario = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notify_auth.xml")
+    return ["sipp", "-sf", scenario, "-m", str(calls), "-r", str(rate), "-i", "127.0.0.1",
+            "-p", str(free_port()), "-s", DEFAULT_USER,
+            # sipp's digest uri defaults to sip:REMOTE_IP:PORT; the
+            # daemon (rightly) wants the Request-URI.
+            "-auth_uri", f"{DEFAULT_USER}@127.0.0.1:{env.port}",
+            "-nostdin", "-timeout", "60s", "-timeout_error", "-trace_stat", "-stf", stat,
+            *options, f"127.0.0.1:{env.port}"]
+
+
+def sipp_totals(path):
+    """(SuccessfulCall(C), FailedCall(C)) from the last row of sipp's -trace_stat file."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = [r for r in csv.reader(f, delimiter=";") if r]
+    header, last = rows[0], rows[-1]
+    return int(last[header.index("SuccessfulCall(C)")]), int(last[header.index("FailedCall(C)")])
 
 
 def stop_process(proc, grace=3):

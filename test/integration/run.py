@@ -11,7 +11,6 @@ client. The last line printed is "integration: N passed, N failed".
 """
 
 import argparse
-import csv
 import os
 import re
 import shutil
@@ -35,7 +34,8 @@ import test_status  # noqa: E402
 import test_tcp  # noqa: E402
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT,  # noqa: E402
                      SEED_CALL_ID, Env, authorization, digest_ha1, digest_response,
-                     parse_challenge, settings_xml, sipsak_summary)
+                     parse_challenge, settings_xml, sipp_auth_command, sipp_totals,
+                     sipsak_summary)
 
 from base import (DISTINCT_PASS, SEED_401_RE, SERVER, DaemonTest,  # noqa: E402
                   sipsak_rport)
@@ -550,19 +550,11 @@ class SippTest(DaemonTest):
         self.assertTrue(shutil.which("sipp"), "sipp is not installed")
         self.start(challenge="on")
         env = self.env
-        scenario = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notify_auth.xml")
         stat = os.path.join(env.dir, "sipp-stat.csv")
         screen = os.path.join(env.dir, "sipp-screen.log")
         errors = os.path.join(env.dir, "sipp-errors.log")
-        args = ["sipp", "-sf", scenario, "-m", str(self.CALLS), "-r", "100", "-i", "127.0.0.1",
-                "-p", str(harness.free_port()), "-s", DEFAULT_USER,
-                # sipp's digest uri defaults to sip:REMOTE_IP:PORT; the
-                # daemon (rightly) wants the Request-URI.
-                "-auth_uri", f"{DEFAULT_USER}@127.0.0.1:{env.port}",
-                "-nostdin", "-timeout", "60s", "-timeout_error",
-                "-trace_err", "-error_file", errors, "-trace_stat", "-stf", stat,
-                "-trace_screen", "-screen_file", screen,
-                f"127.0.0.1:{env.port}"]
+        args = sipp_auth_command(env, self.CALLS, 100, stat, "-trace_err", "-error_file", errors,
+                                 "-trace_screen", "-screen_file", screen)
         t0 = time.monotonic()
         proc = subprocess.run(args, cwd=env.dir, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
@@ -584,14 +576,6 @@ class SippTest(DaemonTest):
                              f"{len(calls)} D-Bus calls in {duration:.1f} s (at most {bound})")
         self.assertEqual(methods, {"Resync"})
         self.assertTrue(all(c["details"]["authenticated"] for c in calls), calls)
-
-
-def sipp_totals(path):
-    """(SuccessfulCall(C), FailedCall(C)) from the last row of sipp's -trace_stat file."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = [r for r in csv.reader(f, delimiter=";") if r]
-    header, last = rows[0], rows[-1]
-    return int(last[header.index("SuccessfulCall(C)")]), int(last[header.index("FailedCall(C)")])
 
 
 # ---------------------------------------------------------------------------
@@ -734,8 +718,7 @@ def main(argv=None):
                         help="only run tests whose name contains PATTERN (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    harness.CONFIG["daemon"] = os.path.abspath(args.daemon)
-    harness.CONFIG["standin"] = os.path.abspath(args.standin)
+    harness.use_binaries(args.daemon, args.standin)
 
     loader = unittest.TestLoader()
     if args.patterns:

@@ -139,6 +139,15 @@ class FloodMemoryTest(DaemonTest):
                 while client._read_one(0.05) is not None:
                     pass
 
+    def rss_over_flood(self, client, count, call_id_bytes):
+        """The daemon's RSS (KiB) before and after a flood, each measured
+        once it has gone quiet."""
+        wait_quiet(0.5)
+        before = rss_kib(self.env.daemon.pid)
+        self.flood(client, count, call_id_bytes)
+        wait_quiet(1.0)
+        return before, rss_kib(self.env.daemon.pid)
+
     def test_a_flood_of_long_call_ids_keeps_memory_flat(self):
         """1100 served check-syncs with 7000-byte Call-IDs (the challenge
         off, the default): the response cache keeps 16-byte keys."""
@@ -149,11 +158,7 @@ class FloodMemoryTest(DaemonTest):
         # Warm up the very path the flood takes (heap arenas, and the code
         # translated when the daemon runs under an emulator).
         self.flood(c, 100, 100)
-        wait_quiet(0.5)
-        before = rss_kib(self.env.daemon.pid)
-        self.flood(c, 1100, 7000)
-        wait_quiet(1.0)
-        after = rss_kib(self.env.daemon.pid)
+        before, after = self.rss_over_flood(c, 1100, 7000)
         # The old cache kept each Call-ID: 1024 x 7 kB = 7 MB and more.
         self.assertLess(after - before, 2048, f"RSS grew from {before} to {after} KiB")
         resp, _, _ = c.request(method="OPTIONS", event=None)
@@ -167,11 +172,7 @@ class FloodMemoryTest(DaemonTest):
         warm, _, _ = c.request()
         self.assertStatus(warm, 200)
         self.flood(c, 100, 60000)
-        wait_quiet(0.5)
-        before = rss_kib(self.env.daemon.pid)
-        self.flood(c, 1100, 60000)
-        wait_quiet(1.0)
-        after = rss_kib(self.env.daemon.pid)
+        before, after = self.rss_over_flood(c, 1100, 60000)
         self.assertLess(after - before, 2048, f"RSS grew from {before} to {after} KiB")
         self.assertEqual([r for r in c.responses if r.status == 200 and r is not warm], [],
                          "a 60 kB request was served")
@@ -222,26 +223,17 @@ class Utf8Test(DaemonTest):
 # 5. A PBX's own retransmissions
 
 class RetransmissionTest(DaemonTest):
-    def authenticated(self, c, call_id):
-        first, _, _ = c.request(call_id=call_id, cseq=1)
-        self.assertStatus(first, 401, "first NOTIFY")
-        auth = authorization(self.challenge_of(first), DEFAULT_USER, DEFAULT_PASS, "NOTIFY",
-                             c.uri())
-        text, branch = c.build(call_id=call_id, cseq=2, auth=auth)
-        c.send(text)
-        return text, branch, c.recv(branch)
-
     def test_a_retransmission_gets_the_same_answer_after_a_thousand_others(self):
         self.start(challenge="on")
         c = self.client()
-        _, _, ok = self.authenticated(c, "first@pbx")
+        _, _, ok = self.authenticated_notify(c, "first@pbx")
         self.assertStatus(ok, 200)
         # Inside the 5 s after that call: answered at once, statelessly.
-        text, branch, served = self.authenticated(c, "served@pbx")
+        text, branch, served = self.authenticated_notify(c, "served@pbx")
         self.assertStatus(served, 200, "NOTIFY answered at once")
         # Over a thousand answers later, still inside Timer J.
         for i in range(1100):
-            _, _, resp = self.authenticated(c, f"load-{i}@pbx")
+            _, _, resp = self.authenticated_notify(c, f"load-{i}@pbx")
             self.assertIsNotNone(resp)
         c.send(text)
         again = c.recv(branch)
@@ -252,7 +244,7 @@ class RetransmissionTest(DaemonTest):
     def test_a_used_nonce_with_the_right_digest_is_stale_and_never_locks_out(self):
         self.start(challenge="on")
         c = self.client()
-        text, _, ok = self.authenticated(c, "once@pbx")
+        text, _, ok = self.authenticated_notify(c, "once@pbx")
         self.assertStatus(ok, 200)
         auth = re.search(r"(?m)^Authorization: (.*)\r$", text).group(1)
         for i in range(7):
@@ -260,7 +252,7 @@ class RetransmissionTest(DaemonTest):
             self.assertStatus(resp, 401, f"used nonce, try {i + 1}")
             self.assertEqual(parse_challenge(self.challenge_of(resp))[1].get("stale"), "true",
                              resp.raw)
-        _, _, fresh = self.authenticated(c, "after@pbx")
+        _, _, fresh = self.authenticated_notify(c, "after@pbx")
         self.assertStatus(fresh, 200, "a fresh authenticated NOTIFY after the used nonces")
         self.assertNotIn("authentication failed", self.env.daemon_log())
 
@@ -418,20 +410,11 @@ class CeilingTest(DaemonTest):
         self.assertTrue(shutil.which("sipp"), "sipp is not installed")
         self.start(challenge="on")
         env = self.env
-        scenario = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notify_auth.xml")
         stat = os.path.join(env.dir, "sipp-stat.csv")
-        args = ["sipp", "-sf", scenario, "-m", str(self.CALLS), "-r", "1000", "-l", "200",
-                "-i", "127.0.0.1", "-p", str(harness.free_port()), "-s", DEFAULT_USER,
-                "-auth_uri", f"{DEFAULT_USER}@127.0.0.1:{env.port}",
-                "-nostdin", "-timeout", "60s", "-timeout_error", "-trace_stat", "-stf", stat,
-                f"127.0.0.1:{env.port}"]
+        args = harness.sipp_auth_command(env, self.CALLS, 1000, stat, "-l", "200")
         proc = subprocess.run(args, cwd=env.dir, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-        with open(stat, encoding="utf-8", errors="replace") as f:
-            rows = [r.split(";") for r in f.read().splitlines() if r]
-        header, last = rows[0], rows[-1]
-        successful = int(last[header.index("SuccessfulCall(C)")])
-        failed = int(last[header.index("FailedCall(C)")])
+        successful, failed = harness.sipp_totals(stat)
         self.assertEqual((successful, failed), (self.CALLS, 0),
                          proc.stdout.decode("utf-8", "replace")[-1500:])
         self.assertNotIn(" 503 ", env.daemon_log())
