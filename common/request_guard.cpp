@@ -25,12 +25,8 @@ std::size_t RequestGuard::bytesBound() const
 GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
 			    std::string_view requestUri)
 {
-	const RequestFacts facts = requestFactsOf(sip);
 	GuardRequest request;
-	request.method = facts.method;
-	request.event = facts.event;
-	request.uriHasUser = facts.uriHasUser;
-	request.uriUser = facts.uriUser;
+	request.facts = requestFactsOf(sip);
 	request.uriHost = orEmpty(sip->sip_request->rq_url->url_host);
 	request.requestUri = requestUri;
 	request.authorization = sip->sip_authorization;
@@ -45,16 +41,11 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 			     std::uint64_t nowMs)
 {
 	Verdict verdict;
-	RequestFacts facts;
-	facts.method = request.method;
-	facts.event = request.event;
-	facts.uriHasUser = request.uriHasUser;
-	facts.uriUser = request.uriUser;
-	Plan plan = planRequest(settings, facts);
+	Plan plan = planRequest(settings, request.facts);
 	if (plan.answer == Answer::Ignore)
 		return verdict;
-	verdict.checkSync = request.method == "NOTIFY" &&
-			    request.event.kind == EventInfo::Kind::Known;
+	verdict.checkSync = request.facts.method == "NOTIFY" &&
+			    request.facts.event.kind == EventInfo::Kind::Known;
 	verdict.actionDecided = plan.answer == Answer::Serve || plan.answer == Answer::Challenge ||
 				plan.answer == Answer::NotFound;
 	verdict.action = plan.action;
@@ -63,7 +54,7 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	// Every answer below is final and carries the To tag made from this
 	// key, so a retransmission gets the same tag.
 	verdict.key = keyer_.key(request.source->remote, request.branch, request.callId,
-				 request.cseq, request.method);
+				 request.cseq, request.facts.method);
 
 	auto answer = [&](int status, const char *phrase) {
 		verdict.status = status;
@@ -143,10 +134,10 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 
 	const std::vector<ChallengeRealm> &realms = realmsFor(settings, request.uriHost);
 	AuthRequest auth;
-	auth.method = request.method;
+	auth.method = request.facts.method;
 	auth.requestUri = request.requestUri;
-	auth.uriHasUser = request.uriHasUser;
-	auth.uriUser = request.uriUser;
+	auth.uriHasUser = request.facts.uriHasUser;
+	auth.uriUser = request.facts.uriUser;
 	auth.uriHost = request.uriHost;
 	auth.sourceIp = request.source->ip;
 	auth.nowMs = nowMs;

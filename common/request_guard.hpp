@@ -33,10 +33,7 @@ namespace checksyncd {
 
 // A request as far as the guard looks at it (sofia-sip parsed it).
 struct GuardRequest {
-	std::string_view method; // as on the request line
-	EventInfo event;         // classifyEvent()
-	bool uriHasUser = false;
-	std::string_view uriUser;
+	RequestFacts facts; // method, Event, the Request-URI's user part
 	std::string_view uriHost;
 	std::string_view requestUri; // the Request-URI as text
 	const msg_auth_s *authorization = nullptr;

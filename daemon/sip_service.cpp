@@ -214,21 +214,21 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 			status_->droppedByFilter();
 		return;
 	}
-	std::optional<SourceAddress> source;
-	if (from.address)
-		source = SourceAddress::of(*from.address, from.port, from.transport);
 	if (!sip || !sip->sip_request)
 		return;
 	if (status_)
 		status_->received();
-	if (!sip->sip_cseq || !source || !pinViaToSource(msg, sip, *source))
-		return; // nothing to answer, or nowhere safe to answer to
+	if (!sip->sip_cseq || !from.address)
+		return; // nothing to answer, or nowhere to answer to
+	const SourceAddress source = SourceAddress::of(*from.address, from.port, from.transport);
+	if (!pinViaToSource(msg, sip, source))
+		return; // nowhere safe to answer to
 
 	// Only an answer's uri is compared with the Request-URI.
 	const std::string uriText = sip->sip_authorization
 					    ? urlText(msg_home(msg), sip->sip_request->rq_url)
 					    : std::string();
-	GuardRequest request = guardRequestOf(sip, *source, uriText);
+	GuardRequest request = guardRequestOf(sip, source, uriText);
 	request.refused = filtered == SourceVerdict::Refuse;
 
 	std::shared_ptr<const Settings> settings = settings_;
@@ -238,7 +238,7 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 			verdict.event == GuardEvent::CredentialsRefused))
 		status_->authenticationFailed();
 	if (verdict.event != GuardEvent::None) {
-		std::string user = printable(verdict.authUser.empty() ? request.uriUser
+		std::string user = printable(verdict.authUser.empty() ? request.facts.uriUser
 								      : verdict.authUser);
 		std::string reason(authReason(verdict.auth));
 		switch (verdict.event) {
@@ -247,26 +247,26 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 		case GuardEvent::AuthFailure:
 			// The line fail2ban reads (etc/fail2ban/): stable wording.
 			logMessage(LogLevel::Warning,
-				   "authentication failed: source=" + source->ip + " user=\"" +
+				   "authentication failed: source=" + source.ip + " user=\"" +
 					   user + "\" reason=" + reason,
-				   {{"SIP_REMOTE", source->remote},
-				    {"SIP_SOURCE_IP", source->ip},
+				   {{"SIP_REMOTE", source.remote},
+				    {"SIP_SOURCE_IP", source.ip},
 				    {"AUTH_USER", user},
 				    {"AUTH_REASON", reason}});
 			if (verdict.lockoutStarted)
 				logMessage(LogLevel::Warning,
 					   "too many authentication failures: source=" +
-						   source->prefix.toString() + " refused for " +
+						   source.prefix.toString() + " refused for " +
 						   std::to_string(FailureTable::kLockMs / 1000) +
 						   " s",
-					   {{"SIP_SOURCE_IP", source->ip},
+					   {{"SIP_SOURCE_IP", source.ip},
 					    {"AUTH_REASON", "locked-out"}});
 			break;
 		case GuardEvent::CredentialsRefused:
 			logMessage(LogLevel::Info,
-				   "credentials refused: source=" + source->ip + " user=\"" + user +
+				   "credentials refused: source=" + source.ip + " user=\"" + user +
 					   "\" reason=" + reason,
-				   {{"SIP_REMOTE", source->remote}, {"AUTH_REASON", reason}});
+				   {{"SIP_REMOTE", source.remote}, {"AUTH_REASON", reason}});
 			break;
 		case GuardEvent::GuessBudgetSpent:
 			logMessage(
@@ -274,16 +274,16 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 				"authentication failures from many sources: answers from sources "
 				"that never authenticated are not checked for " +
 					std::to_string(verdict.retryAfterS) + " s",
-				{{"SIP_SOURCE_IP", source->ip}, {"AUTH_REASON", "guess-budget"}});
+				{{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "guess-budget"}});
 			break;
 		}
 	}
 
 	if (verdict.serve) {
-		serve(std::move(owned), sip, verdict, *source);
+		serve(std::move(owned), sip, verdict, source);
 	} else if (verdict.status) {
-		reportAnswer(status_, sip, source->remote, verdict);
-		reply(std::move(owned), sip, verdict, *source);
+		reportAnswer(status_, sip, source.remote, verdict);
+		reply(std::move(owned), sip, verdict, source);
 	}
 }
 

@@ -121,7 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 
 	switch (verdict.status) {
 	case 0:
-		FUZZ_CHECK(verdict.serve || request.method == "ACK");
+		FUZZ_CHECK(verdict.serve || request.facts.method == "ACK");
 		break;
 	case 200:
 	case 400:
@@ -137,8 +137,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		FUZZ_CHECK(false);
 	}
 	if (verdict.serve) {
-		FUZZ_CHECK(request.method == "NOTIFY");
-		FUZZ_CHECK(request.event.kind == EventInfo::Kind::Known);
+		FUZZ_CHECK(request.facts.method == "NOTIFY");
+		FUZZ_CHECK(request.facts.event.kind == EventInfo::Kind::Known);
 		if (needsChallenge(settings, verdict.action))
 			FUZZ_CHECK(verdict.authenticated);
 		// An invented nonce and response never pass.
@@ -151,8 +151,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		FUZZ_CHECK(verdict.challenges.size() == offered);
 		// The same 401 for any user (no account enumeration).
 		GuardRequest other = request;
-		other.uriUser = "nobody-at-all";
-		other.uriHasUser = true;
+		other.facts.uriUser = "nobody-at-all";
+		other.facts.uriHasUser = true;
 		other.authorization = nullptr;
 		other.branch = "z9hG4bK.other";
 		Verdict unknown = guard.decide(&settings, other, now);

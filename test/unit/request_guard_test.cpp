@@ -76,10 +76,10 @@ TEST_GROUP(RequestGuard)
 	{
 		sip_event_t *event = sip_event_make(home.get(), "check-sync;reboot=false");
 		GuardRequest request;
-		request.method = "NOTIFY";
-		request.event = classifyEvent(event);
-		request.uriHasUser = !s.user.empty();
-		request.uriUser = s.user;
+		request.facts.method = "NOTIFY";
+		request.facts.event = classifyEvent(event);
+		request.facts.uriHasUser = !s.user.empty();
+		request.facts.uriUser = s.user;
 		request.uriHost = "192.0.2.9";
 		request.requestUri = s.uri;
 		request.authorization = s.authorization.empty()
@@ -148,11 +148,11 @@ TEST(RequestGuard, guardRequestOfReadsAParsedRequestAsTheDaemonHandsItOver)
 	STRCMP_EQUAL("sip:340899@192.0.2.9:5060", uri.c_str());
 
 	const GuardRequest request = guardRequestOf(sip, pbx, uri);
-	STRCMP_EQUAL("NOTIFY", std::string(request.method).c_str());
-	CHECK_TRUE(request.event.kind == EventInfo::Kind::Known);
-	CHECK_TRUE(request.event.reboot.value_or(false));
-	CHECK_TRUE(request.uriHasUser);
-	STRCMP_EQUAL("340899", std::string(request.uriUser).c_str());
+	STRCMP_EQUAL("NOTIFY", std::string(request.facts.method).c_str());
+	CHECK_TRUE(request.facts.event.kind == EventInfo::Kind::Known);
+	CHECK_TRUE(request.facts.event.reboot.value_or(false));
+	CHECK_TRUE(request.facts.uriHasUser);
+	STRCMP_EQUAL("340899", std::string(request.facts.uriUser).c_str());
 	STRCMP_EQUAL("192.0.2.9", std::string(request.uriHost).c_str());
 	STRCMP_EQUAL(uri.c_str(), std::string(request.requestUri).c_str());
 	CHECK_TRUE(request.authorization == sip->sip_authorization);
@@ -169,8 +169,8 @@ TEST(RequestGuard, guardRequestOfReadsAParsedRequestAsTheDaemonHandsItOver)
 					     8192);
 	CHECK_TRUE(bare);
 	const GuardRequest options = guardRequestOf(sip_object(bare.get()), pbx, "");
-	CHECK_FALSE(options.uriHasUser);
-	CHECK_TRUE(options.uriUser.empty());
+	CHECK_FALSE(options.facts.uriHasUser);
+	CHECK_TRUE(options.facts.uriUser.empty());
 	CHECK_TRUE(options.branch.empty());
 	CHECK_TRUE(options.callId.empty());
 	CHECK_TRUE(options.authorization == nullptr);
@@ -405,21 +405,21 @@ TEST(RequestGuard, answersTheTableOfTheDesignWithoutState)
 	settings.challengeChecksync = false;
 	GuardRequest request;
 	request.source = &pbx;
-	request.method = "OPTIONS";
+	request.facts.method = "OPTIONS";
 	Verdict v = guard.decide(&settings, request, now);
 	LONGS_EQUAL(200, v.status);
 	CHECK_TRUE(v.allow && v.allowEvents);
-	request.method = "MESSAGE";
+	request.facts.method = "MESSAGE";
 	v = guard.decide(&settings, request, now);
 	LONGS_EQUAL(405, v.status);
-	request.method = "ACK";
+	request.facts.method = "ACK";
 	v = guard.decide(&settings, request, now);
 	LONGS_EQUAL(0, v.status);
 	CHECK_FALSE(v.serve);
-	request.method = "NOTIFY";
+	request.facts.method = "NOTIFY";
 	v = guard.decide(&settings, request, now);
 	LONGS_EQUAL(400, v.status);
-	request.event.kind = EventInfo::Kind::Known;
+	request.facts.event.kind = EventInfo::Kind::Known;
 	v = guard.decide(nullptr, request, now);
 	LONGS_EQUAL(503, v.status);
 	LONGS_EQUAL(RequestGuard::kNoSettingsRetryAfterS, v.retryAfterS);
@@ -440,10 +440,10 @@ TEST(RequestGuard, aSourceTheFilterRefusesGets403BeforeAnythingElse)
 	Sent s = notify(pbx);
 	sip_event_t *event = sip_event_make(home.get(), "check-sync;reboot=false");
 	GuardRequest request;
-	request.method = "NOTIFY";
-	request.event = classifyEvent(event);
-	request.uriHasUser = true;
-	request.uriUser = s.user;
+	request.facts.method = "NOTIFY";
+	request.facts.event = classifyEvent(event);
+	request.facts.uriHasUser = true;
+	request.facts.uriUser = s.user;
 	request.uriHost = "192.0.2.9";
 	request.requestUri = s.uri;
 	request.source = s.source;
@@ -460,10 +460,10 @@ TEST(RequestGuard, aSourceTheFilterRefusesGets403BeforeAnythingElse)
 	CHECK_TRUE(verdict.key == guard.decide(&settings, request, now).key);
 	LONGS_EQUAL(403, guard.decide(nullptr, request, now).status);
 	// An ACK still gets nothing.
-	request.method = "ACK";
+	request.facts.method = "ACK";
 	LONGS_EQUAL(0, guard.decide(&settings, request, now).status);
 	// Not refused: the usual challenge.
-	request.method = "NOTIFY";
+	request.facts.method = "NOTIFY";
 	request.refused = false;
 	LONGS_EQUAL(401, guard.decide(&settings, request, now).status);
 }
