@@ -505,5 +505,7 @@ class FloodSignalTest(StatusBase):
               f"{len(signals)} PropertiesChanged in {elapsed:.2f} s (bound {bound:.0f})",
               flush=True)
         self.assertLessEqual(len(signals), bound)
-        self.assertGreaterEqual(len(signals), 2)
+        # At least the one carrying the totals (a fast machine may take the
+        # whole flood in before the first signal's timer runs).
+        self.assertGreaterEqual(len(signals), 1)
         self.assertEqual(self.property("Counters"), counters(received=total, challenged=total))
