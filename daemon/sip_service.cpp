@@ -295,9 +295,18 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 	const Arrival arrival = origin.handoff ? Arrival::HandedOver : Arrival::Port;
 	if (status_)
 		status_->received(arrival);
+	Handoff *handoff = origin.handoff;
+	// What nta answers itself on the port, before the message callback.
+	if (handoff) {
+		if (const auto refusal = ntaRefusal(msg_home(msg.get()), msg.get(), sip)) {
+			if (refusal->first)
+				refuseAsNta(std::move(msg), sip, refusal->first, refusal->second,
+					    origin);
+			return;
+		}
+	}
 	if (!sip->sip_cseq || !origin.address)
 		return; // nothing to answer, or nowhere to answer to
-	Handoff *handoff = origin.handoff;
 	const SourceAddress source = handoff ? handoff->context.remote
 					     : SourceAddress::of(*origin.address, origin.port,
 								 origin.transport);
@@ -305,15 +314,8 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 	// an answer from the port goes only to the request's source.
 	if (!handoff && !pinViaToSource(msg.get(), sip, source))
 		return; // nowhere safe to answer to
-
-	std::optional<std::pair<int, const char *>> refusal;
-	if (handoff) {
-		refusal = ntaRefusal(msg_home(msg.get()), msg.get(), sip);
-		if (refusal && !refusal->first)
-			return; // nta would not answer either
-		if (!sip->sip_via)
-			return;
-	}
+	if (!sip->sip_via)
+		return;
 
 	// Only an answer's uri is compared with the Request-URI.
 	const std::string uriText = sip->sip_authorization
@@ -323,16 +325,6 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 	request.refused = filtered == SourceVerdict::Refuse;
 	if (handoff && !handoff->context.registerCallId.empty())
 		request.registerCallId = handoff->context.registerCallId;
-
-	if (refusal) {
-		Verdict verdict;
-		verdict.status = refusal->first;
-		verdict.phrase = refusal->second;
-		verdict.key = guard_.keyOf(request);
-		reportAnswer(status_, sip, source, arrival, verdict);
-		reply(std::move(msg), sip, verdict, source, origin);
-		return;
-	}
 
 	// A retransmission handed over while its first copy waits for the
 	// provisioning process gets the same answer, with it.
@@ -359,6 +351,26 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 		reportAnswer(status_, sip, source, arrival, verdict);
 		reply(std::move(msg), sip, verdict, source, origin);
 	}
+}
+
+void SipService::refuseAsNta(UniqueMsg msg, sip_t *sip, int status, const char *phrase,
+			     const Origin &origin)
+{
+	// The To tag from what identifies the request, as far as it parsed.
+	const SourceAddress &source = origin.handoff->context.remote;
+	GuardRequest request;
+	request.facts.method = orEmpty(sip->sip_request->rq_method_name);
+	request.source = &source;
+	request.branch = orEmpty(sip->sip_via->v_branch);
+	request.callId = callIdOf(sip);
+	request.cseq = sip->sip_cseq ? sip->sip_cseq->cs_seq : 0;
+	Verdict verdict;
+	verdict.status = status;
+	verdict.phrase = phrase;
+	verdict.key = guard_.keyOf(request);
+	if (status_)
+		status_->answered(static_cast<unsigned>(status), AnswerTo::OtherRequest);
+	reply(std::move(msg), sip, verdict, source, origin);
 }
 
 void SipService::logGuardEvent(const Verdict &verdict, const GuardRequest &request,
@@ -470,7 +482,7 @@ HandoffAnswer SipService::handoffAnswer(msg_t *request, int status, const char *
 	sip_t *out = reply ? sip_object(reply.get()) : nullptr;
 	const sip_t *in = sip_object(request);
 	if (!out || !in)
-		throw std::runtime_error("cannot create an answer");
+		return answer; // out of memory: the UA answers with status and reason
 	su_home_t *home = msg_home(reply.get());
 	bool ok = sip_add_tl(reply.get(), out,
 			     SIPTAG_STATUS(sip_status_create(home, status, phrase, nullptr)),
@@ -485,12 +497,14 @@ HandoffAnswer SipService::handoffAnswer(msg_t *request, int status, const char *
 					 static_cast<const sip_header_t *>(header)) >= 0;
 	if (ok && out->sip_to && !out->sip_to->a_tag)
 		ok = sip_to_tag(home, out->sip_to, toTagFor(key).c_str()) >= 0;
-	ok = ok && sip_complete_message(reply.get()) >= 0 &&
-	     msg_serialize(reply.get(), reinterpret_cast<msg_pub_t *>(out)) >= 0;
+	// A request nta answers 400 may lack a CSeq or a Call-ID: it sends
+	// what it has (mreply()'s "incomplete"), and so does this.
+	(void)sip_complete_message(reply.get());
+	ok = ok && msg_serialize(reply.get(), reinterpret_cast<msg_pub_t *>(out)) >= 0;
 	std::size_t length = 0;
 	char *text = ok ? msg_as_string(home, reply.get(), nullptr, 0, &length) : nullptr;
 	if (!text)
-		throw std::runtime_error("cannot encode an answer");
+		return answer;
 	answer.response.assign(text, length);
 
 	// The headers the UA adds to its own answer: the answer's own.

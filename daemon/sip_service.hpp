@@ -160,6 +160,9 @@ private:
 	// guard, and the answer or the provisioning call.
 	void handle(UniqueMsg msg, sip_s *sip, const Origin &origin);
 	SourceVerdict filter(const Origin &origin);
+	// A handed-over request answered as nta answers it on the port.
+	void refuseAsNta(UniqueMsg msg, sip_s *sip, int status, const char *phrase,
+			 const Origin &origin);
 	void logGuardEvent(const Verdict &verdict, const GuardRequest &request,
 			   const SourceAddress &source) const;
 	// Answer statelessly (the caller reports the answer to the status).
