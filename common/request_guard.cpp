@@ -123,8 +123,9 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 		return;
 	}
 	// Guessing from many sources at once: past the budget, only a source
-	// that authenticated before has its answer checked.
-	if (request.authorization && !failures_.mayGuess(prefix, nowMs)) {
+	// that authenticated before, or one the source filter names, has its
+	// answer checked.
+	if (request.authorization && !request.named && !failures_.mayGuess(prefix, nowMs)) {
 		std::uint64_t retryMs = failures_.budgetRetryAfterMs(nowMs);
 		verdict.status = 503;
 		verdict.phrase = sip_503_Service_unavailable;

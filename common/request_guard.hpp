@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,10 @@ struct GuardRequest {
 	std::uint32_t cseq = 0;
 	// The source filter refuses the source (checksync_untrusted refuse).
 	bool refused = false;
+	// The source filter names the source (a registrar, an outbound proxy,
+	// a checksync_trusted address: SourceGate::names()): its answers are
+	// checked even while the guess budget is spent.
+	bool named = false;
 	// Handed over by the phone's UA: the Call-ID of its REGISTER for the
 	// identity whose flow carried the request (the hand-off context's
 	// register_call_id); nullopt on the port or when the UA gave none.
@@ -136,6 +141,16 @@ public:
 	{
 		return failures_.unlock(source, nowMs);
 	}
+
+	// The sources that authenticated (FailureTable): kept across a restart
+	// by the daemon (common/known_sources.hpp).
+	bool isKnownSource(const SourcePrefix &source) const { return failures_.isKnown(source); }
+	std::vector<SourcePrefix> knownSources() const { return failures_.knownSources(); }
+	void restoreKnownSources(std::span<const SourcePrefix> sources)
+	{
+		failures_.restoreKnownSources(sources);
+	}
+	std::uint64_t knownSourcesVersion() const { return failures_.knownSourcesVersion(); }
 
 	// The settings object passed to decide() changed in place, or another
 	// one may now live at its address: forget what was derived from it.

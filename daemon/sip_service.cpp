@@ -279,6 +279,13 @@ SourceVerdict SipService::filter(const Origin &origin)
 	return gate_ ? gate_->check(origin.address) : SourceVerdict::Allow;
 }
 
+bool SipService::named(const Origin &origin, const SourceAddress &source) const
+{
+	if (origin.handoff && fromRegistrarByFlow(origin.handoff->context))
+		return true;
+	return gate_ && gate_->names(source.address);
+}
+
 void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 {
 	// Source filter (filter_registrar, checksync_trusted): before anything
@@ -323,6 +330,8 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 					    : std::string();
 	GuardRequest request = guardRequestOf(sip, source, uriText);
 	request.refused = filtered == SourceVerdict::Refuse;
+	// Only an answer is held to the guess budget: the rest need not ask.
+	request.named = sip->sip_authorization && named(origin, source);
 	if (handoff && !handoff->context.registerCallId.empty())
 		request.registerCallId = handoff->context.registerCallId;
 

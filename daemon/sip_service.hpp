@@ -110,6 +110,10 @@ public:
 	// Whoever handed requests over goes away: drop every callback.
 	void forgetHandoffs();
 
+	// The guard, for what keeps its known sources across a restart
+	// (known_sources_store.hpp).
+	RequestGuard &guard() { return guard_; }
+
 	// StatusFeed
 	std::vector<Lockout> lockedOut(std::uint64_t nowMs) override
 	{
@@ -160,6 +164,9 @@ private:
 	// guard, and the answer or the provisioning call.
 	void handle(UniqueMsg msg, sip_s *sip, const Origin &origin);
 	SourceVerdict filter(const Origin &origin);
+	// Whether the source filter names the source (outside the guess
+	// budget): SourceGate::names(), or a registrar flow the UA vouches for.
+	bool named(const Origin &origin, const SourceAddress &source) const;
 	// A handed-over request answered as nta answers it on the port.
 	void refuseAsNta(UniqueMsg msg, sip_s *sip, int status, const char *phrase,
 			 const Origin &origin);

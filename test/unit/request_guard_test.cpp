@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "known_sources.hpp"
 #include "request_guard.hpp"
 #include "sofia.hpp"
 
@@ -38,6 +39,7 @@ TEST_GROUP(RequestGuard)
 	SuHome home;
 	Settings settings;
 	RequestGuard guard{NonceAuthority::Key{7}, RequestKeyer::Key{8}};
+	RequestGuard *deciding = &guard; // the one send() asks
 	SourceAddress pbx = *SourceAddress::fromText("192.0.2.1", 5060);
 	std::uint64_t now = 100'000;
 	int branch = 0;
@@ -60,6 +62,7 @@ TEST_GROUP(RequestGuard)
 		std::string branch;
 		std::string authorization; // header value, may be empty
 		const SourceAddress *source = nullptr;
+		bool named = false; // the source filter names the source
 	};
 
 	Sent notify(const SourceAddress &source, std::string user = "340899")
@@ -90,7 +93,8 @@ TEST_GROUP(RequestGuard)
 		request.branch = s.branch;
 		request.callId = s.callId;
 		request.cseq = 1;
-		return guard.decide(&settings, request, now);
+		request.named = s.named;
+		return deciding->decide(&settings, request, now);
 	}
 
 	// An answer to `challenge` with `password`.
@@ -117,7 +121,8 @@ TEST_GROUP(RequestGuard)
 	// A challenged NOTIFY answered with `password`: the verdict of the
 	// answer (same Call-ID, new branch as a client sends it).
 	Verdict authenticate(const SourceAddress &source, const std::string &password = "1234",
-			     std::string user = "340899", std::size_t challengeIndex = 0)
+			     std::string user = "340899", std::size_t challengeIndex = 0,
+			     bool named = false)
 	{
 		Sent first = notify(source, user);
 		Verdict challenge = send(first);
@@ -125,7 +130,20 @@ TEST_GROUP(RequestGuard)
 		Sent second = notify(source, user);
 		second.authorization = answer(second, challenge.challenges.at(challengeIndex),
 					      password);
+		second.named = named;
 		return send(second);
+	}
+
+	// Four sources, five wrong answers each: the guess budget spent, each
+	// of them locked out.
+	void spendTheGuessBudget()
+	{
+		for (int i = 0; i < 4; i++) {
+			SourceAddress s = *SourceAddress::fromText(
+				"203.0.113." + std::to_string(i + 1), 5060);
+			for (int j = 0; j < 5; j++)
+				LONGS_EQUAL(401, authenticate(s, "guess").status);
+		}
 	}
 };
 
@@ -283,6 +301,40 @@ TEST(RequestGuard, manySourcesTogetherGetOnlyTheGuessBudgetButAKnownPbxIsServed)
 	CHECK_TRUE(v.retryAfterS > 0 && v.retryAfterS <= 60);
 	now += FailureTable::kWindowMs;
 	CHECK_TRUE(authenticate(newcomer).serve);
+}
+
+TEST(RequestGuard, aSourceTheFilterNamesIsOutsideTheGuessBudget)
+{
+	// Four attackers spend the budget; the PBX never authenticated in this
+	// run (the phone has just rebooted).
+	spendTheGuessBudget();
+	LONGS_EQUAL(503, authenticate(pbx).status);
+	// The same PBX, named by the source filter (its registrar's address):
+	// its answer is checked, and it is served.
+	Verdict named = authenticate(pbx, "1234", "340899", 0, true);
+	CHECK_TRUE(named.serve);
+	CHECK_TRUE(named.authenticated);
+	// Named is not a pass: a wrong answer from it is still a failure.
+	SourceAddress other = *SourceAddress::fromText("192.0.2.2", 5060);
+	Verdict wrong = authenticate(other, "guess", "340899", 0, true);
+	LONGS_EQUAL(401, wrong.status);
+	CHECK_TRUE(wrong.event == GuardEvent::AuthFailure);
+}
+
+TEST(RequestGuard, aSourceThatAuthenticatedBeforeARestartIsServedWithTheBudgetSpent)
+{
+	CHECK_TRUE(authenticate(pbx).serve);
+	// The restart: a new guard (new keys), given what the last one knew
+	// as the state file keeps it.
+	const std::string saved = KnownSourcesFile::write(guard.knownSources());
+	RequestGuard restarted{NonceAuthority::Key{9}, RequestKeyer::Key{10}};
+	auto read = KnownSourcesFile::read(saved);
+	restarted.restoreKnownSources(std::get<std::vector<SourcePrefix>>(read));
+	CHECK_TRUE(restarted.isKnownSource(pbx.prefix));
+	deciding = &restarted;
+	spendTheGuessBudget();
+	LONGS_EQUAL(503, authenticate(*SourceAddress::fromText("198.51.100.7", 5060)).status);
+	CHECK_TRUE(authenticate(pbx).serve);
 }
 
 TEST(RequestGuard, theRealmOfTheAnswerPicksTheIdentityOfTwoPbxs)
