@@ -192,6 +192,7 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	// TCP connections bounded in total and per source, descriptors kept
 	// for the daemon (tcp_guard.hpp).
 	tcpGuard_ = std::make_unique<TcpGuard>(loop);
+	tcpGuard_->setTrust([this](const SourceAddress &peer) { return trustOf(peer); });
 }
 
 SipService::~SipService()
@@ -277,6 +278,15 @@ SourceVerdict SipService::filter(const Origin &origin)
 	if (origin.handoff && fromRegistrarByFlow(origin.handoff->context))
 		return SourceVerdict::Allow;
 	return gate_ ? gate_->check(origin.address) : SourceVerdict::Allow;
+}
+
+ConnectionLimits::Trust SipService::trustOf(const SourceAddress &peer) const
+{
+	if (guard_.isKnownSource(peer.prefix) || (gate_ && gate_->names(peer.address)))
+		return ConnectionLimits::Trust::Kept;
+	if (gate_ && !gate_->allows(peer.address))
+		return ConnectionLimits::Trust::Filtered;
+	return ConnectionLimits::Trust::Allowed;
 }
 
 bool SipService::named(const Origin &origin, const SourceAddress &source) const
