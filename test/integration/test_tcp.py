@@ -290,7 +290,7 @@ class TcpTest(DaemonTest):
         self.assertEqual(len(wait_closed(churned, made, timeout=0)), made, closed)
         check_sync()
 
-    def test_a_churning_attacker_cannot_push_out_the_connection_of_a_pbx_that_authenticated(self):
+    def test_a_churning_attacker_cannot_push_out_an_authenticated_pbxs_connection(self):
         self.start(challenge="on")
         pbx = self.client(transport="tcp", source="127.0.0.10")
         self.authenticated_notify(pbx, "before@pbx")

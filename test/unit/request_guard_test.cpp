@@ -337,6 +337,74 @@ TEST(RequestGuard, aSourceThatAuthenticatedBeforeARestartIsServedWithTheBudgetSp
 	CHECK_TRUE(authenticate(pbx).serve);
 }
 
+TEST(RequestGuard, aNonceIssuedBeforeAReloadTakesTheNewPasswordOnly)
+{
+	// The 401 went out under the old settings; the password changes before
+	// the answer comes (a reload racing the check-sync).
+	Sent first = notify(pbx);
+	Verdict challenge = send(first);
+	LONGS_EQUAL(401, challenge.status);
+	Settings reloaded = settings;
+	reloaded.identities[1].pass = "5678";
+	settings = reloaded; // in place, at the same address, as a test can
+	guard.settingsChanged();
+
+	Sent old = notify(pbx);
+	old.authorization = answer(old, challenge.challenges[0], "1234");
+	Verdict refused = send(old);
+	LONGS_EQUAL(401, refused.status);
+	CHECK_TRUE(refused.auth == AuthResult::WrongDigest);
+	CHECK_TRUE(refused.event == GuardEvent::AuthFailure);
+	// The nonce itself is still good, for the password in force.
+	Sent fresh = notify(pbx);
+	fresh.authorization = answer(fresh, challenge.challenges[0], "5678");
+	Verdict served = send(fresh);
+	CHECK_TRUE(served.serve);
+	CHECK_TRUE(served.authenticated);
+}
+
+TEST(RequestGuard, aReloadThatDropsARealmOrAnAlgorithmRefusesAnswersToTheOldNonces)
+{
+	Verdict challenge = send(notify(pbx));
+	LONGS_EQUAL(401, challenge.status);
+	STRCMP_EQUAL(kRealm, param(challenge.challenges[0], "realm").c_str());
+
+	// MD5 no longer offered: the MD5 nonce's answer is refused, however
+	// right, and the realm cache follows the new settings.
+	settings.algorithms = {Algorithm::Sha256};
+	guard.settingsChanged();
+	Sent md5 = notify(pbx);
+	md5.authorization = answer(md5, challenge.challenges[0]);
+	Verdict refused = send(md5);
+	LONGS_EQUAL(401, refused.status);
+	CHECK_TRUE(refused.auth == AuthResult::BadAlgorithm);
+	LONGS_EQUAL(1, refused.challenges.size());
+	CHECK_TRUE(refused.challenges[0].find("algorithm=SHA-256") != std::string::npos);
+
+	// Another realm: the old realm's answer is no credentials of ours.
+	settings.algorithms = {Algorithm::Md5};
+	settings.identities[1].host = "pbx.example.net";
+	guard.settingsChanged();
+	Sent other = notify(pbx);
+	other.authorization = answer(other, challenge.challenges[0]);
+	Verdict again = send(other);
+	LONGS_EQUAL(401, again.status);
+	CHECK_TRUE(again.auth == AuthResult::NoCredentials);
+	STRCMP_EQUAL("pbx.example.net", param(again.challenges[0], "realm").c_str());
+}
+
+TEST(RequestGuard, anInactiveIdentityAfterAReloadNeverAuthenticates)
+{
+	Verdict challenge = send(notify(pbx));
+	settings.identities[1].active = false;
+	guard.settingsChanged();
+	Sent late = notify(pbx);
+	late.authorization = answer(late, challenge.challenges[0]);
+	Verdict refused = send(late);
+	CHECK_FALSE(refused.serve);
+	LONGS_EQUAL(401, refused.status);
+}
+
 TEST(RequestGuard, theRealmOfTheAnswerPicksTheIdentityOfTwoPbxs)
 {
 	// Finding 7: one user name on two identities, two PBXs.
