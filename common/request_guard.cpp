@@ -12,8 +12,8 @@
 namespace checksyncd {
 
 RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKeyer::Key &requestKey)
-	: nonces_(nonceKey), failures_(kFailureTableCapacity), answers_(kResponseCacheCapacity),
-	  keyer_(requestKey)
+	: nonces_(nonceKey), failures_(kFailureTableCapacity),
+	  answers_(kPlainAnswers, kAuthenticatedAnswers), keyer_(requestKey)
 {
 }
 
@@ -153,6 +153,23 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 
 	if (outcome.result == AuthResult::Ok) {
 		failures_.recordSuccess(prefix, nowMs);
+		// Its answer must be kept for its retransmissions: past the
+		// table's bound (more than 1 024 a second for 32 s), 503 until
+		// the oldest answer expires, and no state held for it.
+		if (!answers_.hasRoomForAuthenticated(nowMs)) {
+			const std::uint64_t roomMs = answers_.authenticatedRoomAtMs(nowMs) - nowMs;
+			verdict.status = 503;
+			verdict.phrase = sip_503_Service_unavailable;
+			verdict.retryAfterS = std::max(
+				1u, static_cast<unsigned>((roomMs + 999) / 1000));
+			verdict.authenticated = true;
+			if (!fullLogged_ || nowMs - fullLoggedMs_ >= FailureTable::kWindowMs) {
+				fullLogged_ = true;
+				fullLoggedMs_ = nowMs;
+				verdict.event = GuardEvent::AnswersFull;
+			}
+			return;
+		}
 		verdict.serve = true;
 		verdict.authenticated = true;
 		verdict.identity = outcome.identity ? outcome.identity->idx : 0;

@@ -404,6 +404,14 @@ void SipService::logGuardEvent(const Verdict &verdict, const GuardRequest &reque
 				   "\" reason=" + reason,
 			   {{"SIP_REMOTE", source.remote}, {"AUTH_REASON", reason}});
 		break;
+	case GuardEvent::AnswersFull:
+		logMessage(LogLevel::Warning,
+			   "more authenticated check-syncs than " +
+				   std::to_string(RequestGuard::kAuthenticatedAnswers) +
+				   " in 32 s: answering 503 for " +
+				   std::to_string(verdict.retryAfterS) + " s",
+			   {{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "answers-full"}});
+		break;
 	case GuardEvent::GuessBudgetSpent:
 		logMessage(LogLevel::Warning,
 			   "authentication failures from many sources: answers from sources "
@@ -536,6 +544,17 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 	details.userAgent = toValidUtf8(
 		sip->sip_user_agent ? orEmpty(sip->sip_user_agent->g_string) : "", kMaxDetailBytes);
 
+	if (!origin.handoff && waiting_.size() - handedOver_.size() >= kMaxWaiting) {
+		Verdict busy = verdict;
+		busy.serve = false;
+		busy.status = 503;
+		busy.phrase = sip_503_Service_unavailable;
+		busy.retryAfterS = 1;
+		reportAnswer(status_, sip, source, Arrival::Port, busy);
+		reply(std::move(msg), sip, busy, source, origin);
+		return;
+	}
+
 	Waiting waiting;
 	waiting.key = verdict.key;
 	waiting.remote = source.remote;
@@ -567,29 +586,12 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 		answer.phrase = sip_status_phrase(answer.status);
 		answer.retryAfterS = retryAfterSeconds(*outcome);
 		reportFinished(status_, done.note, answer.status, *outcome);
-		std::uint64_t now = EventLoop::nowMs();
-		if (outcome->localError || origin.handoff ||
-		    guard_.canAnswerStatelessly(verdict, now)) {
-			// Statelessly, remembered for the retransmissions.
-			if (!outcome->localError)
-				guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
-						      now);
-			reply(std::move(msg), sip, answer, source, origin);
-			return;
-		}
-		// More authenticated answers inside Timer J than the cache keeps:
-		// this one goes through a server transaction, which nta keeps for
-		// Timer J to absorb its retransmissions.
-		const UniqueIncoming irq(nta_incoming_create(agent_.get(), nullptr, msg.release(),
-							     sip, TAG_END())); // takes msg
-		if (!irq)
-			return;
-		std::string retry = std::to_string(answer.retryAfterS);
-		nta_incoming_tag(irq.get(), toTagFor(verdict.key).c_str());
-		nta_incoming_treply(
-			irq.get(), answer.status, answer.phrase, SIPTAG_SERVER_STR(kServer),
-			SIPTAG_RETRY_AFTER_STR(answer.retryAfterS ? retry.c_str() : nullptr),
-			TAG_END());
+		// Statelessly, remembered for the retransmissions (the guard
+		// served it only with room for that).
+		if (!outcome->localError)
+			guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
+					      EventLoop::nowMs());
+		reply(std::move(msg), sip, answer, source, origin);
 		return;
 	}
 
