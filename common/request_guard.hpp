@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,10 @@ struct GuardRequest {
 	std::uint32_t cseq = 0;
 	// The source filter refuses the source (checksync_untrusted refuse).
 	bool refused = false;
+	// Handed over by the phone's UA: the Call-ID of its REGISTER for the
+	// identity whose flow carried the request (the hand-off context's
+	// register_call_id); nullopt on the port or when the UA gave none.
+	std::optional<std::string_view> registerCallId;
 };
 
 // The GuardRequest of a request sofia-sip parsed, with what nta checked
@@ -60,6 +65,8 @@ enum class GuardEvent : unsigned char {
 	AuthFailure,        // a counted failure: the fail2ban line
 	CredentialsRefused, // refused, but nothing proves the address
 	GuessBudgetSpent,   // first refusal of a window: answers not checked
+	NoPassword,         // data would be destroyed and no identity has a password
+			    // (at most once a minute)
 };
 
 struct Verdict {
@@ -74,6 +81,7 @@ struct Verdict {
 	bool checkSync = false;
 	bool actionDecided = false;
 	Action action = Action::Reboot;
+	RebootKind rebootKind = RebootKind::Unspecified; // a Reboot's details' `kind`
 	// The identity: the Request-URI user's, and once authenticated the
 	// one the answer's realm picked; 0 if none.
 	unsigned identity = 0;
@@ -82,6 +90,7 @@ struct Verdict {
 	unsigned retryAfterS = 0;            // 0: no Retry-After
 	bool allow = false;                  // carries Allow
 	bool allowEvents = false;            // carries Allow-Events
+	const char *accept = nullptr;        // an Accept value to carry (415)
 	std::vector<std::string> challenges; // WWW-Authenticate values
 	RequestKey key{};                    // the request's identity; toTagFor(key)
 	GuardEvent event = GuardEvent::None;
@@ -153,6 +162,8 @@ private:
 	std::vector<ChallengeRealm> realms_;
 	std::uint64_t budgetLoggedMs_ = 0;
 	bool budgetLogged_ = false;
+	std::uint64_t noPasswordLoggedMs_ = 0;
+	bool noPasswordLogged_ = false;
 };
 
 } // namespace checksyncd
