@@ -111,6 +111,10 @@ public:
 
 	RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKeyer::Key &requestKey);
 
+	// What makes a retransmission the same request (RFC 3261 17.2.3), as
+	// a keyed hash: the key of decide()'s verdict.
+	RequestKey keyOf(const GuardRequest &request) const;
+
 	// settings: nullptr while no good settings were ever loaded.
 	Verdict decide(const Settings *settings, const GuardRequest &request, std::uint64_t nowMs);
 
