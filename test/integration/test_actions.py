@@ -19,6 +19,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import harness
+import test_handoff
 from base import DaemonTest
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, authorization, digest_ha1,
                      settings_xml)
@@ -534,3 +535,83 @@ class ActionConfigTest(DaemonTest):
         rc, out, err = self.check_config()
         self.assertEqual(rc, 0, err)
         self.assertIn("checksync_events = check-sync,service-control,report (file)\n", out)
+
+
+# ---------------------------------------------------------------------------
+# service-control handed over by the phone's UA: RegisterCallId
+
+def handed_over_service_control(body, call_id=None, auth=None,
+                                remote=test_handoff.PBX + ":5060"):
+    """(bytes, Request-URI) of Asterisk's service-control NOTIFY as the UA
+    received it over its TCP flow to the PBX."""
+    ruri = f"sip:{DEFAULT_USER}@{test_handoff.PHONE}:5060"
+    host, _ = remote.rsplit(":", 1)
+    head = ASTERISK_SERVICE_CONTROL.format(
+        ruri=ruri, local=remote, pbx=host, branch=secrets.token_hex(12),
+        tag=secrets.token_hex(8), call_id=call_id or secrets.token_hex(16) + "@" + host,
+        auth=f"Authorization: {auth}\r\n" if auth else "", content_type="text/plain",
+        length=len(body.encode()), body=body)
+    return head.replace("SIP/2.0/UDP", "SIP/2.0/TCP").encode(), ruri
+
+
+class HandedOverServiceControlTest(DaemonTest):
+    OURS = "a84b4c76e66710@" + test_handoff.PHONE
+
+    # HandleRequest called as test_handoff calls it (its tests not inherited).
+    busctl = test_handoff.HandoffTest.busctl
+    handle_args = test_handoff.HandoffTest.handle_args
+    hand_over = test_handoff.HandoffTest.hand_over
+    assertHygiene = test_handoff.HandoffTest.assertHygiene
+
+    def started(self, challenge="off"):
+        self.start(challenge=challenge, extra=[("checksync_events", "service-control")])
+
+    def over_flow(self, body, register_call_id=OURS, **kw):
+        request, ruri = handed_over_service_control(body, **kw)
+        ctx = test_handoff.context("tcp", registrar_flow=True, identity=1)
+        if register_call_id is not None:
+            ctx["register_call_id"] = register_call_id
+        return self.hand_over(request, ctx), ruri
+
+    def test_a_register_call_id_that_is_not_the_uas_gets_400(self):
+        self.started()
+        for body in (asterisk_body("restart", "someone-else@192.0.2.77"),
+                     asterisk_body("reset", self.OURS.upper()),
+                     "action=prt-report\r\n"):
+            answer, _ = self.over_flow(body)
+            self.assertEqual((answer.status, answer.reason),
+                             (400, "RegisterCallId does not match"), body)
+            self.assertHygiene(answer)
+        self.assertCalls([])
+
+    def test_the_uas_own_register_call_id_is_served(self):
+        self.started()
+        answer, _ = self.over_flow(asterisk_body("reset", self.OURS), call_id="ho-1@pbx")
+        self.assertEqual(answer.status, 200, answer)
+        details = self.assertCalls(["Reboot"])[0]["details"]
+        self.assertEqual((details["kind"], details["call_id"], details["event"]),
+                         ("hard", "ho-1@pbx", "service-control"))
+
+    def test_without_the_uas_register_call_id_the_body_is_not_checked(self):
+        self.started()
+        answer, _ = self.over_flow(asterisk_body("prt-report", "anything@192.0.2.77"),
+                                   register_call_id=None)
+        self.assertEqual(answer.status, 200, answer)
+        self.assertCalls(["Report"])
+
+    def test_a_matching_register_call_id_is_no_credential(self):
+        self.started(challenge="on")
+        body = asterisk_body("restart", self.OURS)
+        challenged, ruri = self.over_flow(body, call_id="ho-2@pbx")
+        self.assertEqual(challenged.status, 401, challenged)
+        self.assertCalls([])
+        # A mismatch is refused before the challenge.
+        refused, _ = self.over_flow(asterisk_body("restart", "other@pbx"), call_id="ho-3@pbx")
+        self.assertEqual(refused.status, 400, refused)
+        [challenge] = challenged.all("WWW-Authenticate")
+        auth = authorization(challenge, DEFAULT_USER, DEFAULT_PASS, "NOTIFY", ruri)
+        answer, _ = self.over_flow(body, call_id="ho-2@pbx", auth=auth)
+        self.assertEqual(answer.status, 200, answer)
+        details = self.assertCalls(["Reboot"])[0]["details"]
+        self.assertTrue(details["authenticated"])
+        self.assertEqual(details["kind"], "soft")
