@@ -66,6 +66,8 @@ enum class GuardEvent : unsigned char {
 	CredentialsRefused, // refused, but nothing proves the address
 	GuessBudgetSpent,   // first refusal of a window: answers not checked
 	AnswersFull,        // first 503 of a window: authenticated answers at their bound
+	NoPassword,         // data would be destroyed and no identity has a password
+			    // (at most once a minute)
 };
 
 struct Verdict {
@@ -80,6 +82,7 @@ struct Verdict {
 	bool checkSync = false;
 	bool actionDecided = false;
 	Action action = Action::Reboot;
+	RebootKind rebootKind = RebootKind::Unspecified; // a Reboot's details' `kind`
 	// The identity: the Request-URI user's, and once authenticated the
 	// one the answer's realm picked; 0 if none.
 	unsigned identity = 0;
@@ -88,6 +91,7 @@ struct Verdict {
 	unsigned retryAfterS = 0;            // 0: no Retry-After
 	bool allow = false;                  // carries Allow
 	bool allowEvents = false;            // carries Allow-Events
+	const char *accept = nullptr;        // an Accept value to carry (415)
 	std::vector<std::string> challenges; // WWW-Authenticate values
 	RequestKey key{};                    // the request's identity; toTagFor(key)
 	GuardEvent event = GuardEvent::None;
@@ -161,6 +165,8 @@ private:
 	bool budgetLogged_ = false;
 	std::uint64_t fullLoggedMs_ = 0;
 	bool fullLogged_ = false;
+	std::uint64_t noPasswordLoggedMs_ = 0;
+	bool noPasswordLogged_ = false;
 };
 
 } // namespace checksyncd
