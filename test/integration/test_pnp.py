@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Plug and play (issue 12): the daemon multicasts a ua-profile SUBSCRIBE and
+"""Plug and play: the daemon multicasts a ua-profile SUBSCRIBE and
 hands the provisioning URL of a PnP server's NOTIFY to the provisioning
 process (Provision).
 
