@@ -74,6 +74,23 @@ GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
 	return request;
 }
 
+namespace {
+
+AuthRequest authRequestOf(const GuardRequest &request, std::uint64_t nowMs)
+{
+	AuthRequest auth;
+	auth.method = request.facts.method;
+	auth.requestUri = request.requestUri;
+	auth.uriHasUser = request.facts.uriHasUser;
+	auth.uriUser = request.facts.uriUser;
+	auth.uriHost = request.uriHost;
+	auth.sourceIp = request.source->ip;
+	auth.nowMs = nowMs;
+	return auth;
+}
+
+} // namespace
+
 RequestKey RequestGuard::keyOf(const GuardRequest &request) const
 {
 	return keyer_.key(request.source->remote, request.branch, request.callId, request.cseq,
@@ -161,6 +178,19 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	if (std::optional<CachedAnswer> cached = answers_.lookup(verdict.key, nowMs)) {
 		verdict.retransmission = true;
 		verdict.retryAfterS = cached->retryAfterS;
+		// Its Authentication-Info again: rspauth is the same, the
+		// nextnonce a fresh one for the same source.
+		if (cached->authenticated && cached->status / 100 == 2 && request.authorization) {
+			verdict.authenticated = true;
+			const AuthOutcome again = verifyAuthorization(
+				request.authorization, *settings,
+				realmsFor(*settings, request.uriHost),
+				authRequestOf(request, nowMs), nonces_, used_,
+				NonceUse::Retransmission);
+			if (again.result == AuthResult::Ok)
+				verdict.authenticationInfo = authenticationInfoFor(
+					*settings, request, again, nowMs);
+		}
 		return answer(cached->status, sip_status_phrase(cached->status));
 	}
 
@@ -170,6 +200,14 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	}
 	challenge(*settings, request, nowMs, verdict);
 	return verdict;
+}
+
+std::string RequestGuard::authenticationInfoFor(const Settings &settings,
+						const GuardRequest &request,
+						const AuthOutcome &outcome, std::uint64_t nowMs)
+{
+	return authenticationInfo(outcome, nonces_.issue(nowMs, outcome.algorithm, settings.qop,
+							 outcome.realm, request.source->ip));
 }
 
 void RequestGuard::challenge(const Settings &settings, const GuardRequest &request,
@@ -199,14 +237,7 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 	}
 
 	const std::vector<ChallengeRealm> &realms = realmsFor(settings, request.uriHost);
-	AuthRequest auth;
-	auth.method = request.facts.method;
-	auth.requestUri = request.requestUri;
-	auth.uriHasUser = request.facts.uriHasUser;
-	auth.uriUser = request.facts.uriUser;
-	auth.uriHost = request.uriHost;
-	auth.sourceIp = request.source->ip;
-	auth.nowMs = nowMs;
+	const AuthRequest auth = authRequestOf(request, nowMs);
 	AuthOutcome outcome = verifyAuthorization(request.authorization, settings, realms, auth,
 						  nonces_, used_);
 	verdict.auth = outcome.result;
@@ -234,6 +265,8 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 		verdict.serve = true;
 		verdict.authenticated = true;
 		verdict.identity = outcome.identity ? outcome.identity->idx : 0;
+		verdict.authenticationInfo = authenticationInfoFor(settings, request, outcome,
+								   nowMs);
 		return;
 	}
 	if (isAuthFailure(outcome.result)) {

@@ -97,6 +97,9 @@ struct Verdict {
 	GuardEvent event = GuardEvent::None;
 	bool lockoutStarted = false; // this failure locked its source out
 	AuthResult auth = AuthResult::NoCredentials;
+	// The 200's Authentication-Info (RFC 7616 3.5), for an authenticated
+	// request served; empty otherwise.
+	std::string authenticationInfo;
 	std::string authUser; // the answer's username (raw), for the log
 };
 
@@ -148,6 +151,10 @@ public:
 private:
 	void challenge(const Settings &settings, const GuardRequest &request, std::uint64_t nowMs,
 		       Verdict &verdict);
+	// The Authentication-Info of an authenticated request's 200: a new
+	// nextnonce for its source, and rspauth.
+	std::string authenticationInfoFor(const Settings &settings, const GuardRequest &request,
+					  const AuthOutcome &outcome, std::uint64_t nowMs);
 	// challengeRealms(), kept while the settings stay the same and do not
 	// depend on the Request-URI host.
 	const std::vector<ChallengeRealm> &realmsFor(const Settings &settings,

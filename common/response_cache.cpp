@@ -235,8 +235,10 @@ bool ResponseCache::remember(const RequestKey &key, Sender sender, int status, u
 
 std::optional<CachedAnswer> ResponseCache::lookup(const RequestKey &key, std::uint64_t nowMs)
 {
-	if (std::optional<CachedAnswer> answer = authenticated_.lookup(key, nowMs))
+	if (std::optional<CachedAnswer> answer = authenticated_.lookup(key, nowMs)) {
+		answer->authenticated = true;
 		return answer;
+	}
 	return plain_.lookup(key, nowMs);
 }
 

@@ -61,6 +61,7 @@ struct CachedAnswer {
 	int status = 0;
 	unsigned retryAfterS = 0; // 0: none
 	std::uint64_t expiresMs = 0;
+	bool authenticated = false; // from the table of authenticated answers
 };
 
 // Answers in arrival order, each kept for kLifetimeMs: a ring of

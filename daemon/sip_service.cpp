@@ -460,6 +460,10 @@ std::vector<tagi_t> SipService::answerTags(const Verdict &verdict, std::string &
 		tags.push_back({SIPTAG_ACCEPT_STR(verdict.accept)});
 	for (const std::string &challenge : verdict.challenges)
 		tags.push_back({SIPTAG_WWW_AUTHENTICATE_STR(challenge.c_str())});
+	// RFC 7616 3.5: the 200 proves the phone knows the password too.
+	if (verdict.status / 100 == 2 && !verdict.authenticationInfo.empty())
+		tags.push_back(
+			{SIPTAG_AUTHENTICATION_INFO_STR(verdict.authenticationInfo.c_str())});
 	tags.push_back({TAG_END()});
 	return tags;
 }
@@ -584,6 +588,7 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 	waiting.user = printable(orEmpty(sip->sip_request->rq_url->url_user));
 	waiting.action = verdict.action;
 	waiting.authenticated = verdict.authenticated;
+	waiting.authenticationInfo = verdict.authenticationInfo;
 	waiting.note = noteCheckSync(status_, sip, source,
 				     origin.handoff ? Arrival::HandedOver : Arrival::Port, verdict);
 
@@ -659,6 +664,7 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 		answer.retryAfterS = retryAfterSeconds(outcome);
 		answer.key = waiting.key;
 		answer.authenticated = waiting.authenticated;
+		answer.authenticationInfo = waiting.authenticationInfo;
 		// Its later copies get the same answer, from the guard's cache.
 		if (!outcome.localError)
 			guard_.answeredAtOnce(answer, status, answer.retryAfterS,
@@ -675,9 +681,13 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 	if (!waiting.irq)
 		return;
 	std::string retry = std::to_string(retryAfterSeconds(outcome));
-	nta_incoming_treply(
-		waiting.irq.get(), status, sip_status_phrase(status), SIPTAG_SERVER_STR(kServer),
-		SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()), TAG_END());
+	const bool proof = outcome.accepted && !waiting.authenticationInfo.empty();
+	nta_incoming_treply(waiting.irq.get(), status, sip_status_phrase(status),
+			    SIPTAG_SERVER_STR(kServer),
+			    SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()),
+			    SIPTAG_AUTHENTICATION_INFO_STR(
+				    proof ? waiting.authenticationInfo.c_str() : nullptr),
+			    TAG_END());
 }
 
 } // namespace checksyncd

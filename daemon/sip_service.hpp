@@ -157,7 +157,8 @@ private:
 		std::string user;
 		Action action = Action::Reboot;
 		bool authenticated = false;
-		CheckSyncNote note; // for the status object
+		std::string authenticationInfo; // for a 200
+		CheckSyncNote note;             // for the status object
 	};
 
 	static int messageTrampoline(void *magic, nta_agent_s *agent, msg_s *msg,
