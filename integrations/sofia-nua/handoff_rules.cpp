@@ -108,6 +108,22 @@ HandoffContext contextFor(const Peer &from, const Registration &registration)
 	return context;
 }
 
+std::string describe(const HandoffContext &context)
+{
+	std::string text = "transport=" + std::string(transportName(context.transport)) +
+			   " remote=" + context.remote +
+			   " identity=" + std::to_string(context.identity) +
+			   " registrar_flow=" + (context.registrarFlow ? "true" : "false");
+	if (context.transport == SipTransport::Tls)
+		text += std::string(" tls_peer_verified=") +
+			(context.tlsPeerVerified ? "true" : "false");
+	if (!context.tlsPeerName.empty())
+		text += " tls_peer_name=" + printable(context.tlsPeerName);
+	if (!context.registerCallId.empty())
+		text += " register_call_id=" + printable(context.registerCallId);
+	return text;
+}
+
 std::variant<Reply, NoReply, BadAnswer> replyFor(const HandoffAnswer &answer)
 {
 	if (answer.status == 0)

@@ -96,6 +96,11 @@ struct HandoffContext {
 // and is reported unverified.
 HandoffContext contextFor(const Peer &from, const Registration &registration);
 
+// The context as one line of key=value pairs, in the order the keys are
+// sent ("transport=tcp remote=192.0.2.1:5060 identity=1
+// registrar_flow=true register_call_id=..."), for the debug log.
+std::string describe(const HandoffContext &context);
+
 // checksyncd's answer: HandleRequest's status, reason and headers.
 struct HandoffAnswer {
 	std::uint16_t status = 0;

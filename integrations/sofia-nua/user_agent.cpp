@@ -353,8 +353,10 @@ void UserAgent::onNotify(nua_handle_t *nh, sip_t const *sip)
 		respond(pending, failureReply({}));
 		return;
 	}
+	const HandoffContext context = contextFor(*from, registration_);
+	logMessage(LogLevel::Debug, "handing the " + pending->what + " over: " + describe(context));
 	auto call = handoff_.handOver(
-		std::string_view(text, length), contextFor(*from, registration_),
+		std::string_view(text, length), context,
 		[this, pending](const HandoffResult &result) { answer(pending, result); });
 	if (auto *failure = std::get_if<HandoffFailure>(&call))
 		answer(pending, *failure);

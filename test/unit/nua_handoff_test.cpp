@@ -123,6 +123,20 @@ TEST(NuaHandoffRules, TlsOnTheRegistrarFlowIsVerifiedForTheRegistrarsName)
 	CHECK(off.tlsPeerName.empty());
 }
 
+TEST(NuaHandoffRules, TheContextIsDescribedInTheOrderItIsSent)
+{
+	const Registration registration = registeredAt(peer(SipTransport::Tls, "192.0.2.1", 5061));
+	STRCMP_EQUAL("transport=tls remote=192.0.2.1:5061 identity=3 registrar_flow=true "
+		     "tls_peer_verified=true tls_peer_name=pbx.example.net "
+		     "register_call_id=reg-1@phone",
+		     describe(contextFor(peer(SipTransport::Tls, "192.0.2.1", 5061), registration))
+			     .c_str());
+	Registration none;
+	STRCMP_EQUAL(
+		"transport=udp remote=192.0.2.1:5060 identity=0 registrar_flow=false",
+		describe(contextFor(peer(SipTransport::Udp, "192.0.2.1", 5060), none)).c_str());
+}
+
 TEST(NuaHandoffRules, AChallengeIsRelayedWithItsHeadersInOrder)
 {
 	const HandoffAnswer answer{401,
