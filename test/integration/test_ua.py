@@ -76,6 +76,8 @@ loadmodule "textops.so"
 loadmodule "tls.so"
 
 modparam("tls", "config", "{tls_cfg}")
+# A NOTIFY without answer is given up after 2 s (408), not 30.
+modparam("tm", "fr_timer", 2000)
 modparam("uac", "restore_mode", "none")
 modparam("usrloc", "db_mode", 0)
 modparam("nathelper", "received_avp", "$avp(RECEIVED)")
@@ -257,10 +259,12 @@ class UaTest(DaemonTest):
 
     # -- the peers -------------------------------------------------------------
 
-    def start_phone(self, transport, challenge="on", listen="none", events=None):
+    def start_phone(self, transport, challenge="on", listen="none", events=None, trusted=None):
         """Settings, stand-in and checksyncd in the phone's namespace."""
         port = 5061 if transport == "tls" else 5060
         extra = [("checksync_events", events)] if events else []
+        if trusted:
+            extra.append(("checksync_trusted", trusted))
         self.start_settings(settings_xml(
             challenge=challenge, extra=extra,
             identities=[dict(idx=1, user_active="on", user_name=DEFAULT_USER,
@@ -406,6 +410,16 @@ class UaTest(DaemonTest):
                 return line.split(" from ", 1)[1].split()[0]
         return None
 
+    def stop_ua(self):
+        """SIGTERM the UA; it un-registers and exits 0."""
+        self.ua.send_signal(signal.SIGTERM)
+        try:
+            status = self.ua.wait(8)
+        except subprocess.TimeoutExpired:
+            status = None
+        self.assertEqual(status, 0, "checksyncd-nua did not exit 0 after SIGTERM:\n" +
+                         tail(self.ua_log, 20))
+
     def tearDown(self):
         # The password is in no log line of the UA's.
         if self.ua is not None:
@@ -469,6 +483,10 @@ class UaFlowTest(UaTest):
         self.trigger("check-sync;reboot=true")
         self.assertKamailioSaw("check-sync;reboot=true", [401, 200])
         self.assertHandedOver("tcp", "Reboot", authenticated=True)
+        # Stopped, it takes its registration back.
+        self.stop_ua()
+        self.assertTrue(self.wait_kamailio("expires 0", 3.0),
+                        "no un-REGISTER:\n" + self.kamailio_text()[-2000:])
 
     def test_tls_flow_to_a_verified_registrar_with_challenge(self):
         self.start_phone("tls", challenge="on")
@@ -495,6 +513,28 @@ class UaFlowTest(UaTest):
         self.trigger("check-sync;reboot=false")
         self.assertKamailioSaw("check-sync;reboot=false", [200])
         self.assertHandedOver("tls", "Resync", authenticated=False)
+
+    def test_a_source_the_filter_does_not_trust_is_served_over_the_tcp_registrar_flow(self):
+        # Only 192.0.2.99 is trusted: the PBX's address is not, but the
+        # NOTIFY came over the registration's own connection.
+        self.start_phone("tcp", challenge="off", trusted="192.0.2.99")
+        self.start_kamailio()
+        self.start_ua("tcp")
+        self.trigger("check-sync;reboot=false")
+        self.assertKamailioSaw("check-sync;reboot=false", [200])
+        self.assertHandedOver("tcp", "Resync", authenticated=False)
+
+    def test_over_udp_the_flow_does_not_vouch_and_a_dropped_notify_gets_no_answer(self):
+        self.start_phone("udp", challenge="off", trusted="192.0.2.99")
+        self.start_kamailio()
+        self.start_ua("udp")
+        self.trigger("check-sync;reboot=false")
+        # checksyncd drops it (status 0); the UA leaves it unanswered, and
+        # Kamailio's transaction times out.
+        self.assertKamailioSaw("check-sync;reboot=false", [408])
+        self.assertCalls([])
+        with open(self.ua_log, encoding="utf-8", errors="replace") as f:
+            self.assertIn("checksyncd answers nothing", f.read())
 
     def test_tls_registrar_whose_certificate_does_not_chain_to_the_ca_is_never_registered(self):
         self.start_phone("tls", challenge="off")
