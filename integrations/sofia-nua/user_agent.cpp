@@ -144,11 +144,11 @@ UserAgent::UserAgent(EventLoop &loop, HandoffClient &handoff, UaOptions options)
 		NUTAG_URL(url.c_str()), TAG_IF(stream, TPTAG_SERVER(0)),
 		TAG_IF(!proxy.empty(), NUTAG_PROXY(proxy.c_str())),
 		// Out-of-dialog NOTIFYs reach the application; nothing else it
-		// would have to answer does (nua answers OPTIONS, refuses INVITE
-		// and MESSAGE, answers a SUBSCRIBE 489: no event is allowed).
+		// would have to answer does (nua answers OPTIONS, and any method
+		// but the two allowed 405: nta_check_method()).
 		NUTAG_APPL_METHOD(static_cast<const char *>(nullptr)), NUTAG_APPL_METHOD("NOTIFY"),
-		NUTAG_ENABLEINVITE(0), NUTAG_ENABLEMESSAGE(0), NUTAG_MEDIA_ENABLE(0),
-		NUTAG_USER_AGENT("checksyncd-nua"),
+		SIPTAG_ALLOW_STR("OPTIONS, NOTIFY"), NUTAG_ENABLEINVITE(0), NUTAG_ENABLEMESSAGE(0),
+		NUTAG_MEDIA_ENABLE(0), NUTAG_USER_AGENT("checksyncd-nua"),
 		// nua's outbound (RFC 5626 style): the Contact takes the address
 		// the registrar saw (natify, nua's default), keepalives at the
 		// interval given; no validation OPTIONS sent to its own Contact.
@@ -399,8 +399,13 @@ void UserAgent::answer(PendingList::iterator pending, const HandoffResult &resul
 void UserAgent::respond(PendingList::iterator pending, const Reply &reply)
 {
 	nua_saved_event_t saved[1] = {pending->event.get()};
-	nua_respond(pending->handle.get(), reply.status, reply.reason.c_str(),
-		    NUTAG_WITH_SAVED(saved),
+	// nua_respond() is a message to the stack, run from the loop later: it
+	// copies the tags but keeps the phrase's pointer, and holds a reference
+	// to the handle (nua_stack.c, nua_signal()). So the phrase is copied
+	// into the handle's home, which outlives the message.
+	nua_handle_t *nh = pending->handle.get();
+	const char *phrase = su_strdup(nua_handle_home(nh), reply.reason.c_str());
+	nua_respond(nh, reply.status, phrase, NUTAG_WITH_SAVED(saved),
 		    TAG_IF(!reply.headers.empty(), SIPTAG_HEADER_STR(reply.headers.c_str())),
 		    TAG_END());
 	pending_.erase(pending);

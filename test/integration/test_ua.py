@@ -325,7 +325,10 @@ class UaTest(DaemonTest):
             args += ["--bind", f"{LAN_PHONE}:{PHONE_UA_PORT}"]
         log = open(self.ua_log, "ab")
         self.addCleanup(log.close)
-        self.ua = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        # TPORT_LOG: sofia-sip logs every message sent and received (with
+        # --log-level debug): what the UA really answered.
+        self.ua = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   env=dict(os.environ, TPORT_LOG="1"))
         self.addCleanup(harness.stop_process, self.ua)
         if wait_registered:
             self.assertTrue(self.wait_kamailio("checksync-test: registered", START_TIMEOUT),
@@ -392,6 +395,21 @@ class UaTest(DaemonTest):
         self.assertEqual(self.answers(event), statuses,
                          f"Kamailio's answers to {event}:\n{self.kamailio_text()[-3000:]}"
                          f"\nchecksyncd-nua:\n{tail(self.ua_log, 30)}")
+
+    def ua_sent_answers(self):
+        """The status lines of the answers the UA sent, from its TPORT_LOG:
+        each message is logged as "send N bytes to ..." then its lines."""
+        answers, sending, first = [], False, False
+        with open(self.ua_log, encoding="utf-8", errors="replace") as f:
+            for line in f.read().splitlines():
+                if "sofia-sip: send " in line or "sofia-sip: recv " in line:
+                    sending, first = "sofia-sip: send " in line, True
+                elif first and "sofia-sip:    " in line:
+                    text = line.split("sofia-sip:    ", 1)[1]
+                    if sending and text.startswith("SIP/2.0 "):
+                        answers.append(text)
+                    first = False
+        return answers
 
     def assertHandedOver(self, transport, method, authenticated):
         calls = self.assertCalls([method])
@@ -483,6 +501,7 @@ class UaFlowTest(UaTest):
         self.trigger("check-sync;reboot=true")
         self.assertKamailioSaw("check-sync;reboot=true", [401, 200])
         self.assertHandedOver("tcp", "Reboot", authenticated=True)
+        self.assertEqual(self.ua_sent_answers(), ["SIP/2.0 401 Unauthorized", "SIP/2.0 200 OK"])
         # Stopped, it takes its registration back.
         self.stop_ua()
         self.assertTrue(self.wait_kamailio("expires 0", 3.0),
