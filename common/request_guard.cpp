@@ -37,6 +37,12 @@ GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
 	return request;
 }
 
+RequestKey RequestGuard::keyOf(const GuardRequest &request) const
+{
+	return keyer_.key(request.source->remote, request.branch, request.callId, request.cseq,
+			  request.facts.method);
+}
+
 Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &request,
 			     std::uint64_t nowMs)
 {
@@ -53,8 +59,7 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 
 	// Every answer below is final and carries the To tag made from this
 	// key, so a retransmission gets the same tag.
-	verdict.key = keyer_.key(request.source->remote, request.branch, request.callId,
-				 request.cseq, request.facts.method);
+	verdict.key = keyOf(request);
 
 	auto answer = [&](int status, const char *phrase) {
 		verdict.status = status;

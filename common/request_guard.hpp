@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,10 @@ struct GuardRequest {
 	std::uint32_t cseq = 0;
 	// The source filter refuses the source (checksync_untrusted refuse).
 	bool refused = false;
+	// Handed over by the phone's UA: the Call-ID of its REGISTER for the
+	// identity whose flow carried the request (the hand-off context's
+	// register_call_id); nullopt on the port or when the UA gave none.
+	std::optional<std::string_view> registerCallId;
 };
 
 // The GuardRequest of a request sofia-sip parsed, with what nta checked
@@ -101,6 +106,10 @@ public:
 	static constexpr unsigned kNoSettingsRetryAfterS = 10;
 
 	RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKeyer::Key &requestKey);
+
+	// What makes a retransmission the same request (RFC 3261 17.2.3), as
+	// a keyed hash: the key of decide()'s verdict.
+	RequestKey keyOf(const GuardRequest &request) const;
 
 	// settings: nullptr while no good settings were ever loaded.
 	Verdict decide(const Settings *settings, const GuardRequest &request, std::uint64_t nowMs);

@@ -58,6 +58,7 @@ counterEntries(const Counters &counters)
 		{"refused", counters.refused},
 		{"locked_out", counters.lockedOut},
 		{"dropped_by_filter", counters.droppedByFilter},
+		{"handed_over", counters.handedOver},
 	}};
 }
 
@@ -134,9 +135,11 @@ void StatusModel::setListening(std::vector<std::string> uris)
 	changes_.mark(Property::Listening);
 }
 
-void StatusModel::countReceived()
+void StatusModel::countReceived(Arrival arrival)
 {
 	counters_.received++;
+	if (arrival == Arrival::HandedOver)
+		counters_.handedOver++;
 	changes_.mark(Property::Counters);
 }
 
@@ -172,6 +175,8 @@ void StatusModel::checkSyncAnswered(const CheckSyncReport &report, std::uint64_t
 	last_.seen = true;
 	last_.timeUs = timeUs;
 	assignPrintableUtf8(last_.remote, report.remote, kMaxTextBytes);
+	assignPrintableUtf8(last_.transport, report.transport, kMaxTextBytes);
+	last_.handedOver = report.handedOver;
 	assignPrintableUtf8(last_.callId, report.callId, kMaxTextBytes);
 	assignPrintableUtf8(last_.event, report.event, kMaxTextBytes);
 	assignPrintableUtf8(last_.action, report.action, kMaxTextBytes);

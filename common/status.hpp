@@ -56,14 +56,16 @@ struct Counters {
 	std::uint64_t refused = 0;         // other answers >= 300: 403, 404, 400, 405, 489, 503
 	std::uint64_t lockedOut = 0;       // sources locked out now (a level, not a count)
 	std::uint64_t droppedByFilter = 0; // requests the source filter dropped unanswered
+	std::uint64_t handedOver = 0;      // requests the phone's SIP UA handed over
 
 	bool operator==(const Counters &) const = default;
 };
 
-inline constexpr std::size_t kCounterCount = 7;
+inline constexpr std::size_t kCounterCount = 8;
 
 // The counters under their D-Bus keys ("received", "served", "challenged",
-// "auth_failures", "refused", "locked_out", "dropped_by_filter").
+// "auth_failures", "refused", "locked_out", "dropped_by_filter",
+// "handed_over").
 std::array<std::pair<std::string_view, std::uint64_t>, kCounterCount>
 counterEntries(const Counters &counters);
 
@@ -79,11 +81,13 @@ std::string_view provisioningName(Provisioning value); // "not-asked", "accepted
 // A check-sync NOTIFY that was answered, as the SIP side reports it. The
 // views need to live only for the call.
 struct CheckSyncReport {
-	std::string_view remote; // "udp:192.0.2.1:5060"
-	std::string_view callId; // network text
-	std::string_view event;  // the raw Event header value, network text
-	std::string_view action; // "Resync", "Reboot"; empty when none was decided
-	unsigned identity = 0;   // idx, 0 if none
+	std::string_view remote;    // "udp:192.0.2.1:5060"
+	std::string_view transport; // "udp", "tcp", "tls", "ws", "wss"
+	bool handedOver = false;    // by the phone's SIP UA, not on the port
+	std::string_view callId;    // network text
+	std::string_view event;     // the raw Event header value, network text
+	std::string_view action;    // "Resync", "Reboot"; empty when none was decided
+	unsigned identity = 0;      // idx, 0 if none
 	bool authenticated = false;
 	unsigned sipStatus = 0;
 	Provisioning provisioning = Provisioning::NotAsked;
@@ -110,6 +114,8 @@ struct LastCheckSync {
 	bool seen = false;        // false until the first check-sync
 	std::uint64_t timeUs = 0; // CLOCK_REALTIME, when it was answered
 	std::string remote;
+	std::string transport;
+	bool handedOver = false;
 	std::string callId;
 	std::string event;
 	std::string action;
@@ -154,6 +160,12 @@ private:
 std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs,
 			   std::uint64_t nowRealtimeUs);
 
+// How a request arrived.
+enum class Arrival : bool {
+	Port,       // on checksyncd's own SIP port
+	HandedOver, // from the phone's SIP UA (org.checksyncd.Handoff1)
+};
+
 // What a counted answer answered.
 enum class AnswerTo : bool {
 	OtherRequest, // OPTIONS, a NOTIFY of another event, ...
@@ -178,7 +190,7 @@ public:
 	void setSettings(std::string_view file, std::string_view error);
 	void setListening(std::vector<std::string> uris);
 
-	void countReceived();
+	void countReceived(Arrival arrival);
 	// 401: challenged; other >= 300: refused; 2xx to a check-sync: served.
 	void countAnswer(unsigned sipStatus, AnswerTo request);
 	void countAuthFailure();
@@ -230,7 +242,7 @@ public:
 	virtual ~StatusSink() = default;
 
 	// Every request, on arrival.
-	virtual void received() = 0;
+	virtual void received(Arrival arrival) = 0;
 	// Every final answer but a retransmission's.
 	virtual void answered(unsigned sipStatus, AnswerTo request) = 0;
 	// Every answer with wrong credentials.

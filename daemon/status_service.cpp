@@ -80,8 +80,10 @@ int appendLastCheckSync(sd_bus_message *reply, const LastCheckSync &last)
 	int r = sd_bus_message_open_container(reply, 'a', "{sv}");
 	if (r >= 0 && last.seen)
 		r = sd_bus_message_append(
-			reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "time", "t", last.timeUs,
-			"remote", "s", last.remote.c_str(), "identity", "u", last.identity, "event",
+			reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "time", "t",
+			last.timeUs, "remote", "s", last.remote.c_str(), "transport", "s",
+			last.transport.c_str(), "handed_over", "b",
+			static_cast<int>(last.handedOver), "identity", "u", last.identity, "event",
 			"s", last.event.c_str(), "action", "s", last.action.c_str(),
 			"authenticated", "b", static_cast<int>(last.authenticated), "call_id", "s",
 			last.callId.c_str(), "sip_status", "u", last.sipStatus, "provisioning", "s",
@@ -274,9 +276,9 @@ void StatusService::setPlugAndPlay(PnpState state, std::string_view lastServer,
 	changed();
 }
 
-void StatusService::received()
+void StatusService::received(Arrival arrival)
 {
-	model_.countReceived();
+	model_.countReceived(arrival);
 	changed();
 }
 

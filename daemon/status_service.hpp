@@ -48,7 +48,7 @@ public:
 	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl);
 
 	// StatusSink
-	void received() override;
+	void received(Arrival arrival) override;
 	void answered(unsigned sipStatus, AnswerTo request) override;
 	void authenticationFailed() override;
 	void droppedByFilter() override;

@@ -25,7 +25,9 @@ std::string names(const std::vector<Property> &properties)
 CheckSyncReport servedReport()
 {
 	CheckSyncReport report;
-	report.remote = "udp:192.0.2.1:5060";
+	report.remote = "tls:192.0.2.1:5061";
+	report.transport = "tls";
+	report.handedOver = true;
 	report.callId = "1234@192.168.137.1";
 	report.event = "check-sync;reboot=false";
 	report.action = "Resync";
@@ -161,7 +163,8 @@ TEST(StatusModel, plugAndPlayIsMarkedWhenItChangesAndKeptPrintable)
 
 TEST(StatusModel, countsAnswersByKind)
 {
-	model.countReceived();
+	model.countReceived(Arrival::Port);
+	model.countReceived(Arrival::HandedOver);
 	model.countAnswer(401, AnswerTo::CheckSync);
 	model.countAnswer(200, AnswerTo::CheckSync);
 	model.countAnswer(403, AnswerTo::CheckSync);
@@ -171,7 +174,8 @@ TEST(StatusModel, countsAnswersByKind)
 	model.countAuthFailure();
 	model.countDroppedByFilter();
 	const Counters &c = model.counters();
-	CHECK_EQUAL(1u, c.received);
+	CHECK_EQUAL(2u, c.received);
+	CHECK_EQUAL(1u, c.handedOver);
 	CHECK_EQUAL(1u, c.challenged);
 	CHECK_EQUAL(1u, c.served);
 	CHECK_EQUAL(3u, c.refused);
@@ -196,9 +200,11 @@ TEST(StatusModel, countersHaveStableKeys)
 	c.refused = 5;
 	c.lockedOut = 6;
 	c.droppedByFilter = 7;
+	c.handedOver = 8;
 	auto entries = counterEntries(c);
-	const char *keys[] = {"received", "served",     "challenged",       "auth_failures",
-			      "refused",  "locked_out", "dropped_by_filter"};
+	const char *keys[] = {"received", "served",     "challenged",        "auth_failures",
+			      "refused",  "locked_out", "dropped_by_filter", "handed_over"};
+	CHECK_EQUAL(std::size(keys), entries.size());
 	for (std::size_t i = 0; i < entries.size(); i++) {
 		STRCMP_EQUAL(keys[i], std::string(entries[i].first).c_str());
 		CHECK_EQUAL(i + 1, entries[i].second);
@@ -212,7 +218,9 @@ TEST(StatusModel, recordsTheLastCheckSync)
 	const LastCheckSync &last = model.lastCheckSync();
 	CHECK_TRUE(last.seen);
 	CHECK_EQUAL(1'700'000'000'000'000u, last.timeUs);
-	STRCMP_EQUAL("udp:192.0.2.1:5060", last.remote.c_str());
+	STRCMP_EQUAL("tls:192.0.2.1:5061", last.remote.c_str());
+	STRCMP_EQUAL("tls", last.transport.c_str());
+	CHECK_TRUE(last.handedOver);
 	STRCMP_EQUAL("1234@192.168.137.1", last.callId.c_str());
 	STRCMP_EQUAL("check-sync;reboot=false", last.event.c_str());
 	STRCMP_EQUAL("Resync", last.action.c_str());
