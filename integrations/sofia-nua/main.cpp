@@ -6,6 +6,7 @@
 // answering with what checksyncd answers. checksyncd-nua(8).
 
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -21,7 +22,6 @@
 #include <cstdlib>
 #include <exception>
 #include <optional>
-#include <poll.h>
 #include <string>
 #include <system_error>
 

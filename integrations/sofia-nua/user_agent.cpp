@@ -11,11 +11,9 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
-#include <sofia-sip/su_tag_io.h>
 #include <sofia-sip/tport_tag.h>
 
 #include <filesystem>
-#include <iterator>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
