@@ -11,7 +11,8 @@ belongs to a flow the phone opened) and the PBX. Kamailio is registrar
 control request from the test (a MESSAGE from the PBX's own address) makes
 it look the phone up (lookup("location")) and send the NOTIFY with
 uac_req_send to the received address over the registration's socket,
-answering checksyncd's 401 with its uac digest client. The PBX has no route
+answering checksyncd's 401 with its uac digest client; it logs the
+keepalive OPTIONS it receives. The PBX has no route
 to the phone's LAN: nothing reaches the phone but through the flows its
 REGISTERs opened. Certificates for TLS are made by the test (openssl).
 """
@@ -82,10 +83,13 @@ modparam("uac", "restore_mode", "none")
 modparam("usrloc", "db_mode", 0)
 modparam("nathelper", "received_avp", "$avp(RECEIVED)")
 modparam("registrar", "received_avp", "$avp(RECEIVED)")
+modparam("registrar", "min_expires", 0)
+modparam("registrar", "max_expires", {max_expires})
 
 request_route {{
 	force_rport();
 	if (is_method("OPTIONS")) {{
+		xlog("L_NOTICE", "checksync-test: OPTIONS from $proto:$si:$sp\n");
 		sl_send_reply("200", "OK");
 		exit;
 	}}
@@ -275,7 +279,7 @@ class UaTest(DaemonTest):
     def start_settings(self, xml):
         self.env.write_settings(xml)
 
-    def start_kamailio(self):
+    def start_kamailio(self, max_expires=3600):
         modules = kamailio_modules()
         self.assertIsNotNone(modules, "the Kamailio modules are not installed")
         run = os.path.join(self.env.dir, "kamailio")
@@ -286,7 +290,8 @@ class UaTest(DaemonTest):
         cfg = os.path.join(run, "kamailio.cfg")
         with open(cfg, "w", encoding="utf-8") as f:
             f.write(KAMAILIO_CFG.format(pbx=PBX, name=PBX_NAME, user=DEFAULT_USER,
-                                        password=DISTINCT_PASS, tls_cfg=tls_cfg))
+                                        password=DISTINCT_PASS, tls_cfg=tls_cfg,
+                                        max_expires=max_expires))
         log = open(self.kamailio_log, "wb")
         self.addCleanup(log.close)
         kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -475,6 +480,27 @@ class UaFlowTest(UaTest):
         self.start_ua("udp")
         self.trigger("resync")
         self.assertKamailioSaw("resync", [200])
+        self.assertHandedOver("udp", "Resync", authenticated=False)
+
+    def test_udp_flow_is_kept_with_keepalives_and_refreshed_before_it_expires(self):
+        self.start_phone("udp", challenge="off")
+        # The registrar grants 10 s whatever is asked for.
+        self.start_kamailio(max_expires=10)
+        self.start_ua("udp", extra=["--keepalive", "5"])
+        registered = time.monotonic()
+        self.assertTrue(self.wait_kamailio("checksync-test: OPTIONS from udp:", 8.0),
+                        "no keepalive through the NAT:\n" + self.kamailio_text()[-2000:])
+        # The refresh: a while after the first registration (not the
+        # immediate second REGISTER that nua's NAT detection may send),
+        # before the 10 s have run out.
+        self.assertTrue(self.wait_kamailio("checksync-test: registered", 10.0, count=2),
+                        "no REGISTER refreshing the binding:\n" + self.kamailio_text()[-2000:])
+        elapsed = time.monotonic() - registered
+        self.assertGreater(elapsed, 2.0, "a second REGISTER at once: " + self.kamailio_text())
+        self.assertLess(elapsed, 10.0, "refreshed only after the binding expired")
+        # Still reachable down the same binding.
+        self.trigger("check-sync;reboot=false")
+        self.assertKamailioSaw("check-sync;reboot=false", [200])
         self.assertHandedOver("udp", "Resync", authenticated=False)
 
     def test_tcp_flow_serves_a_dialect_without_challenge_and_refuses_other_packages(self):
