@@ -52,7 +52,7 @@ Registration registeredAt(const Peer &registrar)
 
 TEST_GROUP(NuaHandoffRules){};
 
-TEST(NuaHandoffRules, TransportIsReadFromTheViaSentProtocolInAnyCase)
+TEST(NuaHandoffRules, transportIsReadFromTheViaSentProtocolInAnyCase)
 {
 	CHECK(transportOfVia("SIP/2.0/UDP") == SipTransport::Udp);
 	CHECK(transportOfVia("SIP/2.0/TCP") == SipTransport::Tcp);
@@ -63,7 +63,7 @@ TEST(NuaHandoffRules, TransportIsReadFromTheViaSentProtocolInAnyCase)
 	CHECK(!transportOfVia(""));
 }
 
-TEST(NuaHandoffRules, PeerTextPutsAnIpv6AddressInBrackets)
+TEST(NuaHandoffRules, peerTextPutsAnIpv6AddressInBrackets)
 {
 	STRCMP_EQUAL("192.0.2.1:5060", peerText(*IpAddress::parse("192.0.2.1"), 5060).c_str());
 	STRCMP_EQUAL("[2001:db8::1]:5061",
@@ -73,7 +73,7 @@ TEST(NuaHandoffRules, PeerTextPutsAnIpv6AddressInBrackets)
 		     peerText(*IpAddress::parse("::ffff:192.0.2.1"), 5060).c_str());
 }
 
-TEST(NuaHandoffRules, ARequestFromTheRegistrarsPeerOverItsTransportIsOnTheRegistrarFlow)
+TEST(NuaHandoffRules, aRequestFromTheRegistrarsPeerOverItsTransportIsOnTheRegistrarFlow)
 {
 	const Registration registration = registeredAt(peer(SipTransport::Tcp, "192.0.2.1", 5060));
 	const HandoffContext context = contextFor(peer(SipTransport::Tcp, "192.0.2.1", 5060),
@@ -88,7 +88,7 @@ TEST(NuaHandoffRules, ARequestFromTheRegistrarsPeerOverItsTransportIsOnTheRegist
 	CHECK(context.tlsPeerName.empty());
 }
 
-TEST(NuaHandoffRules, AnotherPortAddressOrTransportIsNotTheRegistrarFlow)
+TEST(NuaHandoffRules, anotherPortAddressOrTransportIsNotTheRegistrarFlow)
 {
 	const Registration registration = registeredAt(peer(SipTransport::Tcp, "192.0.2.1", 5060));
 	CHECK(!contextFor(peer(SipTransport::Tcp, "192.0.2.1", 5070), registration).registrarFlow);
@@ -96,7 +96,7 @@ TEST(NuaHandoffRules, AnotherPortAddressOrTransportIsNotTheRegistrarFlow)
 	CHECK(!contextFor(peer(SipTransport::Udp, "192.0.2.1", 5060), registration).registrarFlow);
 }
 
-TEST(NuaHandoffRules, NothingIsOnTheRegistrarFlowBeforeARegistration)
+TEST(NuaHandoffRules, nothingIsOnTheRegistrarFlowBeforeARegistration)
 {
 	Registration registration = registeredAt(peer(SipTransport::Udp, "192.0.2.1", 5060));
 	registration.registrar.reset();
@@ -106,7 +106,7 @@ TEST(NuaHandoffRules, NothingIsOnTheRegistrarFlowBeforeARegistration)
 	UNSIGNED_LONGS_EQUAL(3, context.identity);
 }
 
-TEST(NuaHandoffRules, TlsOnTheRegistrarFlowIsVerifiedForTheRegistrarsName)
+TEST(NuaHandoffRules, tlsOnTheRegistrarFlowIsVerifiedForTheRegistrarsName)
 {
 	const Registration registration = registeredAt(
 		peer(SipTransport::Tls, "2001:db8::5", 5061));
@@ -123,7 +123,7 @@ TEST(NuaHandoffRules, TlsOnTheRegistrarFlowIsVerifiedForTheRegistrarsName)
 	CHECK(off.tlsPeerName.empty());
 }
 
-TEST(NuaHandoffRules, TheContextIsDescribedInTheOrderItIsSent)
+TEST(NuaHandoffRules, theContextIsDescribedInTheOrderItIsSent)
 {
 	const Registration registration = registeredAt(peer(SipTransport::Tls, "192.0.2.1", 5061));
 	STRCMP_EQUAL("transport=tls remote=192.0.2.1:5061 identity=3 registrar_flow=true "
@@ -137,7 +137,7 @@ TEST(NuaHandoffRules, TheContextIsDescribedInTheOrderItIsSent)
 		describe(contextFor(peer(SipTransport::Udp, "192.0.2.1", 5060), none)).c_str());
 }
 
-TEST(NuaHandoffRules, AChallengeIsRelayedWithItsHeadersInOrder)
+TEST(NuaHandoffRules, aChallengeIsRelayedWithItsHeadersInOrder)
 {
 	const HandoffAnswer answer{401,
 				   "Unauthorized",
@@ -155,12 +155,12 @@ TEST(NuaHandoffRules, AChallengeIsRelayedWithItsHeadersInOrder)
 		     relayed->headers.c_str());
 }
 
-TEST(NuaHandoffRules, StatusZeroMeansNoAnswer)
+TEST(NuaHandoffRules, statusZeroMeansNoAnswer)
 {
 	CHECK(std::holds_alternative<NoReply>(replyFor(HandoffAnswer{0, "", {}})));
 }
 
-TEST(NuaHandoffRules, AProvisionalOrOutOfRangeStatusIsNotRelayed)
+TEST(NuaHandoffRules, aProvisionalOrOutOfRangeStatusIsNotRelayed)
 {
 	for (std::uint16_t status : {100, 183, 199, 700, 999})
 		CHECK(std::holds_alternative<BadAnswer>(replyFor(HandoffAnswer{status, "X", {}})));
@@ -168,7 +168,7 @@ TEST(NuaHandoffRules, AProvisionalOrOutOfRangeStatusIsNotRelayed)
 	CHECK(std::holds_alternative<Reply>(replyFor(HandoffAnswer{200, "OK", {}})));
 }
 
-TEST(NuaHandoffRules, HeadersTheTransactionWritesAreRefusedInFullAndCompactForm)
+TEST(NuaHandoffRules, headersTheTransactionWritesAreRefusedInFullAndCompactForm)
 {
 	for (const char *name : {"Via", "v", "VIA", "From", "f", "To", "t", "Call-ID", "i",
 				 "call-id", "CSeq", "Content-Length", "l"}) {
@@ -181,7 +181,7 @@ TEST(NuaHandoffRules, HeadersTheTransactionWritesAreRefusedInFullAndCompactForm)
 	}
 }
 
-TEST(NuaHandoffRules, ALineBreakInAReasonOrValueOrANameThatIsNoTokenIsRefused)
+TEST(NuaHandoffRules, aLineBreakInAReasonOrValueOrANameThatIsNoTokenIsRefused)
 {
 	CHECK(std::holds_alternative<BadAnswer>(replyFor(HandoffAnswer{200, "O\r\nK", {}})));
 	CHECK(std::holds_alternative<BadAnswer>(replyFor(HandoffAnswer{200, "", {}})));
@@ -194,7 +194,7 @@ TEST(NuaHandoffRules, ALineBreakInAReasonOrValueOrANameThatIsNoTokenIsRefused)
 	CHECK(std::holds_alternative<BadAnswer>(replyFor(HandoffAnswer{200, "OK", {{"", "x"}}})));
 }
 
-TEST(NuaHandoffRules, TooManyOrTooLongHeadersAreRefused)
+TEST(NuaHandoffRules, tooManyOrTooLongHeadersAreRefused)
 {
 	HandoffAnswer many{200, "OK", {}};
 	for (std::size_t i = 0; i <= kMaxAnswerHeaders; i++)
@@ -206,7 +206,7 @@ TEST(NuaHandoffRules, TooManyOrTooLongHeadersAreRefused)
 	CHECK(std::holds_alternative<BadAnswer>(replyFor(longValue)));
 }
 
-TEST(NuaHandoffRules, AFailedHandOverIsAnswered503WithRetryAfterUnlessTheRequestWasAtFault)
+TEST(NuaHandoffRules, aFailedHandOverIsAnswered503WithRetryAfterUnlessTheRequestWasAtFault)
 {
 	const Reply unavailable = failureReply("org.freedesktop.DBus.Error.ServiceUnknown");
 	LONGS_EQUAL(503, unavailable.status);
@@ -377,7 +377,7 @@ TEST_GROUP(HandoffClient)
 	}
 };
 
-TEST(HandoffClient, TheRequestAndContextArriveAndTheAnswerComesBack)
+TEST(HandoffClient, theRequestAndContextArriveAndTheAnswerComesBack)
 {
 	HandoffStandIn standIn(loop, bus.address());
 	const std::optional<HandoffResult> result = handOverAndWait(tcpContext());
@@ -404,7 +404,7 @@ TEST(HandoffClient, TheRequestAndContextArriveAndTheAnswerComesBack)
 	LONGS_EQUAL(0, client->inFlight());
 }
 
-TEST(HandoffClient, TlsContextsCarryTheVerificationKeys)
+TEST(HandoffClient, tlsContextsCarryTheVerificationKeys)
 {
 	HandoffStandIn standIn(loop, bus.address());
 	const Registration registration = registeredAt(peer(SipTransport::Tls, "192.0.2.1", 5061));
@@ -418,7 +418,7 @@ TEST(HandoffClient, TlsContextsCarryTheVerificationKeys)
 	STRCMP_EQUAL("b:false", standIn.seen[1].context["registrar_flow"].c_str());
 }
 
-TEST(HandoffClient, AnErrorFromChecksyncdIsAFailureWithItsName)
+TEST(HandoffClient, anErrorFromChecksyncdIsAFailureWithItsName)
 {
 	HandoffStandIn standIn(loop, bus.address());
 	standIn.mode = HandoffStandIn::Mode::Fail;
@@ -430,7 +430,7 @@ TEST(HandoffClient, AnErrorFromChecksyncdIsAFailureWithItsName)
 		     failureText(*failure).c_str());
 }
 
-TEST(HandoffClient, NoChecksyncdOnTheBusIsAFailure)
+TEST(HandoffClient, noChecksyncdOnTheBusIsAFailure)
 {
 	const std::optional<HandoffResult> result = handOverAndWait(tcpContext());
 	const auto *failure = std::get_if<HandoffFailure>(&*result);
@@ -438,7 +438,7 @@ TEST(HandoffClient, NoChecksyncdOnTheBusIsAFailure)
 	STRCMP_EQUAL("org.freedesktop.DBus.Error.ServiceUnknown", failure->error.c_str());
 }
 
-TEST(HandoffClient, ACallUnansweredPastTheTimeoutFailsAndNotBefore)
+TEST(HandoffClient, aCallUnansweredPastTheTimeoutFailsAndNotBefore)
 {
 	HandoffStandIn standIn(loop, bus.address());
 	standIn.mode = HandoffStandIn::Mode::Hold;
@@ -460,7 +460,7 @@ TEST(HandoffClient, ACallUnansweredPastTheTimeoutFailsAndNotBefore)
 	STRCMP_EQUAL("org.freedesktop.DBus.Error.NoReply", failure->error.c_str());
 }
 
-TEST(HandoffClient, AtMostKMaxInFlightCallsAndAnAbandonedCallNeverAnswers)
+TEST(HandoffClient, atMostKMaxInFlightCallsAndAnAbandonedCallNeverAnswers)
 {
 	HandoffStandIn standIn(loop, bus.address());
 	standIn.mode = HandoffStandIn::Mode::Hold;
@@ -496,7 +496,7 @@ TEST(HandoffClient, AtMostKMaxInFlightCallsAndAnAbandonedCallNeverAnswers)
 	LONGS_EQUAL(0, client->inFlight());
 }
 
-TEST(HandoffClient, CallsInFlightFailWhenTheBusGoes)
+TEST(HandoffClient, callsInFlightFailWhenTheBusGoes)
 {
 	HandoffStandIn standIn(loop, bus.address());
 	standIn.mode = HandoffStandIn::Mode::Hold;
