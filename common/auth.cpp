@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "settings_values.hpp"
 #include "sofia.hpp"
 
 namespace checksyncd {
@@ -174,6 +175,22 @@ std::vector<std::string> authWarnings(const Settings &settings)
 			warnings.push_back("identity " + std::to_string(idx) +
 					   " has only user_hash (MD5): its realm \"" +
 					   identity.realm() + "\" is offered MD5 only");
+	}
+	// checksync_action reregister and sync destroy nothing; the two that
+	// do are served only to a digest (checksync.hpp, destroysData()).
+	if (settings.action == ForcedAction::FactoryReset ||
+	    settings.action == ForcedAction::DeleteContacts) {
+		const std::string action(choiceText(kActionChoices, settings.action));
+		for (const auto &[idx, identity] : settings.identities) {
+			if (identity.active && !identity.hasCredentials())
+				warnings.push_back(
+					"identity " + std::to_string(idx) +
+					" has neither user_pass nor user_hash: checksync_action " +
+					action +
+					" destroys data, is served only to a request that "
+					"authenticated with digest, and so is refused (403) for "
+					"it");
+		}
 	}
 	return warnings;
 }

@@ -6,10 +6,47 @@
 #include <sofia-sip/sip_status.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "sofia.hpp"
 
 namespace checksyncd {
+
+namespace {
+
+// The answer to a service-control body that is refused.
+std::pair<int, const char *> bodyAnswer(BodyProblem problem)
+{
+	switch (problem) {
+	case BodyProblem::None:
+	case BodyProblem::Malformed:
+		break;
+	case BodyProblem::NotTextPlain:
+		return {SIP_415_UNSUPPORTED_MEDIA};
+	case BodyProblem::TooLarge:
+		return {SIP_413_REQUEST_TOO_LARGE};
+	case BodyProblem::DuplicateKey:
+		return {400, "Duplicate service-control key"};
+	case BodyProblem::MissingAction:
+		return {400, "Missing service-control action"};
+	case BodyProblem::UnknownAction:
+		return {400, "Unknown service-control action"};
+	}
+	return {400, "Bad service-control body"};
+}
+
+// A service-control NOTIFY handed over by the UA whose RegisterCallId is
+// not the Call-ID of the UA's REGISTER: a Cisco phone answers it 400, and
+// so does checksyncd. On the port (registerCallId nullopt) the digest
+// decides alone.
+bool registerCallIdDiffers(const GuardRequest &request)
+{
+	const EventInfo &event = request.facts.event;
+	return request.registerCallId && event.package == EventPackage::ServiceControl &&
+	       event.serviceControl.registerCallId != request.registerCallId;
+}
+
+} // namespace
 
 RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKeyer::Key &requestKey)
 	: nonces_(nonceKey), failures_(kFailureTableCapacity), answers_(kResponseCacheCapacity),
@@ -53,8 +90,10 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	verdict.checkSync = request.facts.method == "NOTIFY" &&
 			    request.facts.event.kind == EventInfo::Kind::Known;
 	verdict.actionDecided = plan.answer == Answer::Serve || plan.answer == Answer::Challenge ||
-				plan.answer == Answer::NotFound;
+				plan.answer == Answer::NotFound ||
+				plan.answer == Answer::NoPassword;
 	verdict.action = plan.action;
+	verdict.rebootKind = plan.rebootKind;
 	verdict.identity = plan.identity ? plan.identity->idx : 0;
 
 	// Every answer below is final and carries the To tag made from this
@@ -85,14 +124,36 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 		return answer(SIP_489_BAD_EVENT);
 	case Answer::BadRebootValue:
 		return answer(400, "Bad reboot parameter");
-	case Answer::NotFound:
-		return answer(SIP_404_NOT_FOUND);
+	case Answer::BadBody: {
+		const BodyProblem problem = request.facts.event.serviceControl.problem;
+		if (problem == BodyProblem::NotTextPlain)
+			verdict.accept = "text/plain"; // RFC 3261 21.4.13
+		const auto [status, phrase] = bodyAnswer(problem);
+		return answer(status, phrase);
+	}
 	case Answer::NoSettings:
 		verdict.retryAfterS = kNoSettingsRetryAfterS;
 		return answer(SIP_503_SERVICE_UNAVAILABLE);
+	case Answer::NotFound:
+	case Answer::NoPassword:
 	case Answer::Serve:
 	case Answer::Challenge:
 		break;
+	}
+
+	if (registerCallIdDiffers(request))
+		return answer(400, "RegisterCallId does not match");
+	if (plan.answer == Answer::NotFound)
+		return answer(SIP_404_NOT_FOUND);
+	if (plan.answer == Answer::NoPassword) {
+		// A settings mistake, not an attack: worth a line, but a flood of
+		// such requests must not become a flood of lines.
+		if (!noPasswordLogged_ || nowMs - noPasswordLoggedMs_ >= FailureTable::kWindowMs) {
+			noPasswordLogged_ = true;
+			noPasswordLoggedMs_ = nowMs;
+			verdict.event = GuardEvent::NoPassword;
+		}
+		return answer(SIP_403_FORBIDDEN);
 	}
 
 	// A retransmission of a check-sync that was answered statelessly gets

@@ -65,6 +65,8 @@ enum class GuardEvent : unsigned char {
 	AuthFailure,        // a counted failure: the fail2ban line
 	CredentialsRefused, // refused, but nothing proves the address
 	GuessBudgetSpent,   // first refusal of a window: answers not checked
+	NoPassword,         // data would be destroyed and no identity has a password
+			    // (at most once a minute)
 };
 
 struct Verdict {
@@ -79,6 +81,7 @@ struct Verdict {
 	bool checkSync = false;
 	bool actionDecided = false;
 	Action action = Action::Reboot;
+	RebootKind rebootKind = RebootKind::Unspecified; // a Reboot's details' `kind`
 	// The identity: the Request-URI user's, and once authenticated the
 	// one the answer's realm picked; 0 if none.
 	unsigned identity = 0;
@@ -87,6 +90,7 @@ struct Verdict {
 	unsigned retryAfterS = 0;            // 0: no Retry-After
 	bool allow = false;                  // carries Allow
 	bool allowEvents = false;            // carries Allow-Events
+	const char *accept = nullptr;        // an Accept value to carry (415)
 	std::vector<std::string> challenges; // WWW-Authenticate values
 	RequestKey key{};                    // the request's identity; toTagFor(key)
 	GuardEvent event = GuardEvent::None;
@@ -162,6 +166,8 @@ private:
 	std::vector<ChallengeRealm> realms_;
 	std::uint64_t budgetLoggedMs_ = 0;
 	bool budgetLogged_ = false;
+	std::uint64_t noPasswordLoggedMs_ = 0;
+	bool noPasswordLogged_ = false;
 };
 
 } // namespace checksyncd

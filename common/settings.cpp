@@ -26,6 +26,10 @@ std::string_view eventPackageName(EventPackage package)
 		return "reboot_now";
 	case EventPackage::RestartNow:
 		return "restart_now";
+	case EventPackage::ServiceControl:
+		return "service-control";
+	case EventPackage::Report:
+		return "report";
 	}
 	return "check-sync";
 }

@@ -468,7 +468,8 @@ private:
 	bool applyEvents(const std::string &key, std::string_view value, long line)
 	{
 		static constexpr std::string_view kExpected =
-			"check-sync, resync, reboot, reboot_now or restart_now";
+			"check-sync, resync, reboot, reboot_now, restart_now, service-control or "
+			"report";
 		if (value.empty()) {
 			error(line, key + ": empty (expected a comma-separated list of " +
 					    std::string(kExpected) + ")");

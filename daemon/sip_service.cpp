@@ -154,6 +154,23 @@ void logServed(LogLevel acceptedLevel, const std::string &remote, bool handedOve
 		   std::span<const LogField>(fields, outcome.busError ? 6 : 5));
 }
 
+// A request for an action that destroys data, refused because no identity
+// it can be for has a password (docs/security.md): the settings need one.
+void logNoPassword(const Verdict &verdict, const std::string &user, const SourceAddress &source)
+{
+	const std::string action(actionName(verdict.action));
+	logMessage(LogLevel::Warning,
+		   "refused " + action + " from " + source.remote + " for \"" + user +
+			   "\": 403 Forbidden (no user_pass or user_hash for identity " +
+			   std::to_string(verdict.identity) +
+			   ": an action that destroys data is served only to a digest; "
+			   "refusals like this are logged once a minute)",
+		   {{"SIP_REMOTE", source.remote},
+		    {"SIP_STATUS", "403"},
+		    {"CHECKSYNC_ACTION", action},
+		    {"AUTH_REASON", "no-password"}});
+}
+
 } // namespace
 
 SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
@@ -411,6 +428,9 @@ void SipService::logGuardEvent(const Verdict &verdict, const GuardRequest &reque
 				   std::to_string(verdict.retryAfterS) + " s",
 			   {{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "guess-budget"}});
 		break;
+	case GuardEvent::NoPassword:
+		logNoPassword(verdict, user, source);
+		break;
 	}
 }
 
@@ -420,7 +440,7 @@ std::vector<tagi_t> SipService::answerTags(const Verdict &verdict, std::string &
 	retry = std::to_string(verdict.retryAfterS);
 	events = verdict.allowEvents ? allowEvents(settings_.get()) : std::string();
 	std::vector<tagi_t> tags;
-	tags.reserve(5 + verdict.challenges.size());
+	tags.reserve(6 + verdict.challenges.size());
 	tags.push_back({SIPTAG_SERVER_STR(kServer)});
 	if (verdict.allow)
 		tags.push_back({SIPTAG_ALLOW_STR(kAllow)});
@@ -428,6 +448,8 @@ std::vector<tagi_t> SipService::answerTags(const Verdict &verdict, std::string &
 		tags.push_back({SIPTAG_ALLOW_EVENTS_STR(events.c_str())}); // checksync_events
 	if (verdict.retryAfterS)
 		tags.push_back({SIPTAG_RETRY_AFTER_STR(retry.c_str())});
+	if (verdict.accept)
+		tags.push_back({SIPTAG_ACCEPT_STR(verdict.accept)});
 	for (const std::string &challenge : verdict.challenges)
 		tags.push_back({SIPTAG_WWW_AUTHENTICATE_STR(challenge.c_str())});
 	tags.push_back({TAG_END()});
@@ -529,6 +551,7 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 	details.identity = verdict.identity;
 	details.remote = source.remote;
 	details.authenticated = verdict.authenticated;
+	details.rebootKind = verdict.rebootKind;
 	details.callId = toValidUtf8(callIdOf(sip), kMaxDetailBytes);
 	details.event = toValidUtf8(
 		headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),

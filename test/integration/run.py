@@ -24,6 +24,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
+import test_actions  # noqa: E402
 import test_dialects  # noqa: E402
 import test_filter  # noqa: E402
 import test_guard  # noqa: E402
@@ -731,8 +732,8 @@ def main(argv=None):
     if args.patterns:
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
-    for module in (test_security, test_reload, test_dialects, test_guard, test_status,
-                   test_tcp, test_filter, test_pnp, test_handoff, test_ua):
+    for module in (test_security, test_reload, test_dialects, test_actions, test_guard,
+                   test_status, test_tcp, test_filter, test_pnp, test_handoff, test_ua):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@ public:
 		std::string callId;
 		std::string event;
 		std::string userAgent;
+		std::optional<std::string> kind; // a Reboot's, when it carries one
 	};
 
 	explicit ProvisioningDouble(EventLoop &loop) : loop_(loop)
@@ -171,6 +173,8 @@ private:
 					call.event = text;
 				else if (name == "user_agent")
 					call.userAgent = text;
+				else if (name == "kind")
+					call.kind = text;
 			}
 			if (r >= 0)
 				r = sd_bus_message_exit_container(m);
@@ -206,6 +210,10 @@ inline const sd_bus_vtable ProvisioningDouble::kVtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_METHOD("Resync", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
 	SD_BUS_METHOD("Reboot", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
+	SD_BUS_METHOD("Reregister", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
+	SD_BUS_METHOD("DeleteContacts", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
+	SD_BUS_METHOD("FactoryReset", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
+	SD_BUS_METHOD("Report", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
 	SD_BUS_VTABLE_END,
 };
 

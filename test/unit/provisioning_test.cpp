@@ -143,6 +143,50 @@ TEST(ProvisioningClient, eachActionHasItsOwnCallInFlight)
 	CHECK_TRUE(outcomes[1].accepted);
 }
 
+TEST(ProvisioningClient, everyActionCallsItsOwnMethodBehindItsOwnGate)
+{
+	provisioning->answer = ProvisioningDouble::Answer::Hold;
+	for (Action action : kActions)
+		CHECK_FALSE(client->submit(action, details(), record()).has_value());
+	// All six in flight at once: no gate holds another's call back.
+	CHECK_TRUE(stepUntil(loop, [&] { return provisioning->held() == std::size(kActions); }));
+	for (std::size_t i = 0; i < std::size(kActions); ++i) {
+		const ProvisioningDouble::Call &call = provisioning->calls[i];
+		STRCMP_EQUAL(std::string(actionName(kActions[i])).c_str(), call.method.c_str());
+		CHECK_EQUAL(2u, call.identity);
+		STRCMP_EQUAL("a84b4c76e66710@pbx.example", call.callId.c_str());
+		CHECK_FALSE(call.kind.has_value());
+	}
+	// A second FactoryReset joins its own call in flight.
+	CHECK_FALSE(client->submit(Action::FactoryReset, details(), record()).has_value());
+	CHECK_TRUE(stepPast(loop, 20));
+	CHECK_EQUAL(std::size(kActions), provisioning->calls.size());
+	provisioning->answerHeld(ProvisioningDouble::Reply::Success);
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == std::size(kActions) + 1; }));
+}
+
+TEST(ProvisioningClient, aRebootCarriesItsKindWhenTheRequestNamedOne)
+{
+	CallDetails soft = details();
+	soft.rebootKind = RebootKind::Soft;
+	CHECK_FALSE(client->submit(Action::Reboot, soft, record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 1; }));
+	CallDetails hard = details();
+	hard.rebootKind = RebootKind::Hard;
+	CHECK_FALSE(client->submit(Action::Resync, hard, record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 2; }));
+	LONGS_EQUAL(2, provisioning->calls.size());
+	STRCMP_EQUAL("Reboot", provisioning->calls[0].method.c_str());
+	STRCMP_EQUAL("soft", provisioning->calls[0].kind.value_or("(none)").c_str());
+	// The six keys are still all there.
+	STRCMP_EQUAL("[::1]:5062", provisioning->calls[0].remote.c_str());
+	STRCMP_EQUAL("PBX/1.0 (\xc3\xa9t\xc3\xa9)", provisioning->calls[0].userAgent.c_str());
+	CHECK_TRUE(provisioning->calls[0].authenticated);
+	// The client passes on what it is given; the guard names a kind for
+	// Reboots only (checksync.cpp, decideRebootKind()).
+	STRCMP_EQUAL("hard", provisioning->calls[1].kind.value_or("(none)").c_str());
+}
+
 TEST(ProvisioningClient, requestsWhileACallIsInFlightWaitForItsOutcome)
 {
 	provisioning->answer = ProvisioningDouble::Answer::Hold;
