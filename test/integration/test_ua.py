@@ -122,6 +122,19 @@ request_route {{
 		$uac_req(evroute) = 1;
 		$uac_req(evparam) = $hdr(X-Event);
 		$uac_req(hdrs) = "Event: " + $hdr(X-Event) + "\\r\\nSubscription-State: terminated\\r\\n";
+		# Cisco's service-control: the action, and the RegisterCallId of
+		# the registration (as saved) or the one the test names.
+		if (is_present_hf("X-Action")) {{
+			if ($hdr(X-Register-Call-Id) == "registration") {{
+				reg_fetch_contacts("location", "sip:{user}@{name}", "reg");
+				$var(rcid) = $ulc(reg=>callid);
+			}} else {{
+				$var(rcid) = $hdr(X-Register-Call-Id);
+			}}
+			xlog("L_NOTICE", "checksync-test: RegisterCallId {{$var(rcid)}}\\n");
+			$uac_req(hdrs) = $uac_req(hdrs) + "Content-Type: text/plain\\r\\n";
+			$uac_req(body) = "action=" + $hdr(X-Action) + "\\r\\nRegisterCallId={{" + $var(rcid) + "}}\\r\\n";
+		}}
 		uac_req_send();
 		sl_send_reply("200", "Sent");
 		exit;
@@ -355,9 +368,10 @@ class UaTest(DaemonTest):
 
     # -- what happens ----------------------------------------------------------
 
-    def trigger(self, event):
+    def trigger(self, event, headers=""):
         """The control request: Kamailio sends NOTIFY Event: `event` to the
-        registered phone."""
+        registered phone (`headers`: X-Action and X-Register-Call-Id for a
+        service-control body)."""
         def send():
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.bind((PBX, 0))
@@ -368,7 +382,7 @@ class UaTest(DaemonTest):
                           f"Via: SIP/2.0/UDP {PBX}:{port};branch={branch}\r\n"
                           f"From: <sip:test@{PBX}>;tag=t{branch[-6:]}\r\n"
                           f"To: <sip:control@{PBX}>\r\nCall-ID: {branch}@test\r\n"
-                          f"CSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nX-Event: {event}\r\n"
+                          f"CSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nX-Event: {event}\r\n{headers}"
                           f"Content-Length: 0\r\n\r\n").encode(), (PBX, 5060))
                 return s.recv(4096).decode("utf-8", "replace").split("\r\n", 1)[0]
         status = self.lab.pbx.run(send)
@@ -519,6 +533,21 @@ class UaFlowTest(UaTest):
         self.trigger("presence")
         self.assertKamailioSaw("presence", [489])
         self.assertCalls(["Reboot"])
+
+    def test_a_service_control_carrying_the_registrations_call_id_is_served_another_refused(self):
+        self.start_phone("tcp", challenge="off", events="check-sync,service-control")
+        self.start_kamailio()
+        self.start_ua("tcp")
+        self.trigger("service-control", "X-Action: prt-report\r\n"
+                     "X-Register-Call-Id: registration\r\n")
+        self.assertKamailioSaw("service-control", [200])
+        calls = self.assertCalls(["Report"])
+        self.assertEqual(calls[0]["details"]["remote"], f"tcp:{PBX}:5060")
+        # Another phone's registration: checksyncd refuses it.
+        self.trigger("service-control", "X-Action: prt-report\r\n"
+                     "X-Register-Call-Id: someone-else@192.0.2.7\r\n")
+        self.assertKamailioSaw("service-control", [200, 400])
+        self.assertCalls(["Report"])
 
     def test_tcp_flow_with_challenge(self):
         self.start_phone("tcp", challenge="on")
