@@ -504,10 +504,11 @@ TEST(HandoffClient, callsInFlightFailWhenTheBusGoes)
 	auto call = client->handOver("NOTIFY", tcpContext(),
 				     [&](const HandoffResult &r) { result = r; });
 	CHECK(stepUntil(loop, [&] { return standIn.held.size() == 1; }));
-	StderrCapture log; // both connections say they lost the bus
+	// Both connections say they lost the bus; sd-bus may fail the call
+	// itself (NoReply) before the connection hears that the bus is gone.
+	const StderrCapture quiet;
 	bus.stop();
 	CHECK(stepUntil(loop, [&] { return result.has_value(); }));
 	CHECK(std::holds_alternative<HandoffFailure>(*result));
 	LONGS_EQUAL(0, client->inFlight());
-	CHECK(log.text().find("lost the connection") != std::string::npos);
 }
