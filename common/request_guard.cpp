@@ -49,8 +49,8 @@ bool registerCallIdDiffers(const GuardRequest &request)
 } // namespace
 
 RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKeyer::Key &requestKey)
-	: nonces_(nonceKey), failures_(kFailureTableCapacity), answers_(kResponseCacheCapacity),
-	  keyer_(requestKey)
+	: nonces_(nonceKey), failures_(kFailureTableCapacity),
+	  answers_(kPlainAnswers, kAuthenticatedAnswers), keyer_(requestKey)
 {
 }
 
@@ -73,6 +73,23 @@ GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
 	request.cseq = sip->sip_cseq->cs_seq;
 	return request;
 }
+
+namespace {
+
+AuthRequest authRequestOf(const GuardRequest &request, std::uint64_t nowMs)
+{
+	AuthRequest auth;
+	auth.method = request.facts.method;
+	auth.requestUri = request.requestUri;
+	auth.uriHasUser = request.facts.uriHasUser;
+	auth.uriUser = request.facts.uriUser;
+	auth.uriHost = request.uriHost;
+	auth.sourceIp = request.source->ip;
+	auth.nowMs = nowMs;
+	return auth;
+}
+
+} // namespace
 
 RequestKey RequestGuard::keyOf(const GuardRequest &request) const
 {
@@ -161,6 +178,19 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	if (std::optional<CachedAnswer> cached = answers_.lookup(verdict.key, nowMs)) {
 		verdict.retransmission = true;
 		verdict.retryAfterS = cached->retryAfterS;
+		// Its Authentication-Info again: rspauth is the same, the
+		// nextnonce a fresh one for the same source.
+		if (cached->authenticated && cached->status / 100 == 2 && request.authorization) {
+			verdict.authenticated = true;
+			const AuthOutcome again = verifyAuthorization(
+				request.authorization, *settings,
+				realmsFor(*settings, request.uriHost),
+				authRequestOf(request, nowMs), nonces_, used_,
+				NonceUse::Retransmission);
+			if (again.result == AuthResult::Ok)
+				verdict.authenticationInfo = authenticationInfoFor(
+					*settings, request, again, nowMs);
+		}
 		return answer(cached->status, sip_status_phrase(cached->status));
 	}
 
@@ -170,6 +200,14 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	}
 	challenge(*settings, request, nowMs, verdict);
 	return verdict;
+}
+
+std::string RequestGuard::authenticationInfoFor(const Settings &settings,
+						const GuardRequest &request,
+						const AuthOutcome &outcome, std::uint64_t nowMs)
+{
+	return authenticationInfo(outcome, nonces_.issue(nowMs, outcome.algorithm, settings.qop,
+							 outcome.realm, request.source->ip));
 }
 
 void RequestGuard::challenge(const Settings &settings, const GuardRequest &request,
@@ -199,14 +237,7 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 	}
 
 	const std::vector<ChallengeRealm> &realms = realmsFor(settings, request.uriHost);
-	AuthRequest auth;
-	auth.method = request.facts.method;
-	auth.requestUri = request.requestUri;
-	auth.uriHasUser = request.facts.uriHasUser;
-	auth.uriUser = request.facts.uriUser;
-	auth.uriHost = request.uriHost;
-	auth.sourceIp = request.source->ip;
-	auth.nowMs = nowMs;
+	const AuthRequest auth = authRequestOf(request, nowMs);
 	AuthOutcome outcome = verifyAuthorization(request.authorization, settings, realms, auth,
 						  nonces_, used_);
 	verdict.auth = outcome.result;
@@ -214,9 +245,28 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 
 	if (outcome.result == AuthResult::Ok) {
 		failures_.recordSuccess(prefix, nowMs);
+		// Its answer must be kept for its retransmissions: past the
+		// table's bound (more than 1 024 a second for 32 s), 503 until
+		// the oldest answer expires, and no state held for it.
+		if (!answers_.hasRoomForAuthenticated(nowMs)) {
+			const std::uint64_t roomMs = answers_.authenticatedRoomAtMs(nowMs) - nowMs;
+			verdict.status = 503;
+			verdict.phrase = sip_503_Service_unavailable;
+			verdict.retryAfterS = std::max(
+				1u, static_cast<unsigned>((roomMs + 999) / 1000));
+			verdict.authenticated = true;
+			if (!fullLogged_ || nowMs - fullLoggedMs_ >= FailureTable::kWindowMs) {
+				fullLogged_ = true;
+				fullLoggedMs_ = nowMs;
+				verdict.event = GuardEvent::AnswersFull;
+			}
+			return;
+		}
 		verdict.serve = true;
 		verdict.authenticated = true;
 		verdict.identity = outcome.identity ? outcome.identity->idx : 0;
+		verdict.authenticationInfo = authenticationInfoFor(settings, request, outcome,
+								   nowMs);
 		return;
 	}
 	if (isAuthFailure(outcome.result)) {

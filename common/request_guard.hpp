@@ -65,6 +65,7 @@ enum class GuardEvent : unsigned char {
 	AuthFailure,        // a counted failure: the fail2ban line
 	CredentialsRefused, // refused, but nothing proves the address
 	GuessBudgetSpent,   // first refusal of a window: answers not checked
+	AnswersFull,        // first 503 of a window: authenticated answers at their bound
 	NoPassword,         // data would be destroyed and no identity has a password
 			    // (at most once a minute)
 };
@@ -96,14 +97,21 @@ struct Verdict {
 	GuardEvent event = GuardEvent::None;
 	bool lockoutStarted = false; // this failure locked its source out
 	AuthResult auth = AuthResult::NoCredentials;
+	// The 200's Authentication-Info (RFC 7616 3.5), for an authenticated
+	// request served; empty otherwise.
+	std::string authenticationInfo;
 	std::string authUser; // the answer's username (raw), for the log
 };
 
 class RequestGuard
 {
 public:
-	// Answers kept for retransmissions, per kind (authenticated or not).
-	static constexpr std::size_t kResponseCacheCapacity = 1024;
+	// Answers kept for retransmissions (Timer J, 32 s) to requests that
+	// did not authenticate: the newest push out the oldest.
+	static constexpr std::size_t kPlainAnswers = 1024;
+	// And to authenticated ones: 1 024 a second for Timer J, never pushed
+	// out (docs/security.md, "Stateless answers and retransmissions").
+	static constexpr std::size_t kAuthenticatedAnswers = 32'768;
 	// Sources remembered for brute-force protection.
 	static constexpr std::size_t kFailureTableCapacity = 1024;
 	// Retry-After while no good settings are loaded.
@@ -118,17 +126,9 @@ public:
 	// settings: nullptr while no good settings were ever loaded.
 	Verdict decide(const Settings *settings, const GuardRequest &request, std::uint64_t nowMs);
 
-	// Whether a served request answered at once can be answered
-	// statelessly: its answer can be kept for its retransmissions for
-	// Timer J (32 s) without pushing out an answer another sender may
-	// still need. When not, answer it through a server transaction.
-	bool canAnswerStatelessly(const Verdict &verdict, std::uint64_t nowMs) const
-	{
-		return !verdict.authenticated || answers_.hasRoomForAuthenticated(nowMs);
-	}
-
-	// A served request was answered at once, statelessly: its
-	// retransmissions get the same answer for Timer J (32 s).
+	// A served request was answered statelessly: its retransmissions get
+	// the same answer for Timer J (32 s). decide() serves an authenticated
+	// request only while there is room for its answer.
 	void answeredAtOnce(const Verdict &verdict, int status, unsigned retryAfterS,
 			    std::uint64_t nowMs);
 
@@ -151,6 +151,10 @@ public:
 private:
 	void challenge(const Settings &settings, const GuardRequest &request, std::uint64_t nowMs,
 		       Verdict &verdict);
+	// The Authentication-Info of an authenticated request's 200: a new
+	// nextnonce for its source, and rspauth.
+	std::string authenticationInfoFor(const Settings &settings, const GuardRequest &request,
+					  const AuthOutcome &outcome, std::uint64_t nowMs);
 	// challengeRealms(), kept while the settings stay the same and do not
 	// depend on the Request-URI host.
 	const std::vector<ChallengeRealm> &realmsFor(const Settings &settings,
@@ -166,6 +170,8 @@ private:
 	std::vector<ChallengeRealm> realms_;
 	std::uint64_t budgetLoggedMs_ = 0;
 	bool budgetLogged_ = false;
+	std::uint64_t fullLoggedMs_ = 0;
+	bool fullLogged_ = false;
 	std::uint64_t noPasswordLoggedMs_ = 0;
 	bool noPasswordLogged_ = false;
 };

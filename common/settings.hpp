@@ -148,6 +148,9 @@ struct Settings {
 	std::uint16_t port = 5060;
 	std::vector<Algorithm> algorithms{Algorithm::Md5};
 	QopPolicy qop = QopPolicy::Auth;
+	// checksync_auth_userhash: challenges offer userhash=true and an opaque
+	// value (RFC 7616 3.3), answers may hash the username (3.4.4).
+	bool userhash = false;
 	// checksync_events: the packages honoured; never empty.
 	EventPackageSet events = kDefaultEventPackages;
 	// Source filter: filter_registrar, checksync_trusted, checksync_untrusted.

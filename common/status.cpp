@@ -205,12 +205,13 @@ bool StatusModel::actionFinished(std::string_view callId, ActionOutcome outcome,
 }
 
 void StatusModel::setPlugAndPlay(PnpState state, std::string_view lastServer,
-				 std::string_view lastUrl)
+				 std::string_view lastUrl, std::uint64_t droppedOffLink)
 {
 	PlugAndPlayStatus next;
 	next.state = state;
 	next.lastServer = printableUtf8(lastServer, kMaxTextBytes);
 	next.lastUrl = printableUtf8(lastUrl, kPnpMaxUrlBytes);
+	next.droppedOffLink = droppedOffLink;
 	if (next == pnp_)
 		return;
 	pnp_ = std::move(next);

@@ -104,8 +104,9 @@ struct ActionResult {
 // Plug and play, as the PnP service reports it (PlugAndPlay).
 struct PlugAndPlayStatus {
 	PnpState state = PnpState::Idle;
-	std::string lastServer; // e.g. udp:192.0.2.1:5060; empty before the first
-	std::string lastUrl;    // the last URL handed over; empty before the first
+	std::string lastServer;           // e.g. udp:192.0.2.1:5060; empty before the first
+	std::string lastUrl;              // the last URL handed over; empty before the first
+	std::uint64_t droppedOffLink = 0; // datagrams not from a round's link, dropped
 
 	bool operator==(const PlugAndPlayStatus &) const = default;
 };
@@ -204,8 +205,10 @@ public:
 			    std::string_view message, std::uint64_t timeUs);
 
 	// Plug and play's state, its last server and the last URL handed
-	// over (network text: kept printable, the URL up to kPnpMaxUrlBytes).
-	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl);
+	// over (network text: kept printable, the URL up to kPnpMaxUrlBytes),
+	// and how many datagrams it dropped as not from a round's link.
+	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl,
+			    std::uint64_t droppedOffLink);
 
 	// The sources locked out now (any order; kept sorted by source).
 	void setLockouts(std::vector<Lockout> lockouts);

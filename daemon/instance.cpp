@@ -90,7 +90,8 @@ Instance::Instance(const Options &options) : options_(options)
 	handoff_ = std::make_unique<HandoffService>(*bus_, *sip_, HandoffService::lookUpGroup());
 	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
 	pnp_->setObserver([this](const PnpStatus &pnp) {
-		statusService_->setPlugAndPlay(pnp.state, pnp.lastServer, pnp.lastUrl);
+		statusService_->setPlugAndPlay(pnp.state, pnp.lastServer, pnp.lastUrl,
+					       pnp.droppedOffLink);
 	});
 	pnp_->setSettings(settings_);
 }

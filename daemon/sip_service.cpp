@@ -421,6 +421,14 @@ void SipService::logGuardEvent(const Verdict &verdict, const GuardRequest &reque
 				   "\" reason=" + reason,
 			   {{"SIP_REMOTE", source.remote}, {"AUTH_REASON", reason}});
 		break;
+	case GuardEvent::AnswersFull:
+		logMessage(LogLevel::Warning,
+			   "more authenticated check-syncs than " +
+				   std::to_string(RequestGuard::kAuthenticatedAnswers) +
+				   " in 32 s: answering 503 for " +
+				   std::to_string(verdict.retryAfterS) + " s",
+			   {{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "answers-full"}});
+		break;
 	case GuardEvent::GuessBudgetSpent:
 		logMessage(LogLevel::Warning,
 			   "authentication failures from many sources: answers from sources "
@@ -452,6 +460,10 @@ std::vector<tagi_t> SipService::answerTags(const Verdict &verdict, std::string &
 		tags.push_back({SIPTAG_ACCEPT_STR(verdict.accept)});
 	for (const std::string &challenge : verdict.challenges)
 		tags.push_back({SIPTAG_WWW_AUTHENTICATE_STR(challenge.c_str())});
+	// RFC 7616 3.5: the 200 proves the phone knows the password too.
+	if (verdict.status / 100 == 2 && !verdict.authenticationInfo.empty())
+		tags.push_back(
+			{SIPTAG_AUTHENTICATION_INFO_STR(verdict.authenticationInfo.c_str())});
 	tags.push_back({TAG_END()});
 	return tags;
 }
@@ -559,12 +571,24 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 	details.userAgent = toValidUtf8(
 		sip->sip_user_agent ? orEmpty(sip->sip_user_agent->g_string) : "", kMaxDetailBytes);
 
+	if (!origin.handoff && waiting_.size() - handedOver_.size() >= kMaxWaiting) {
+		Verdict busy = verdict;
+		busy.serve = false;
+		busy.status = 503;
+		busy.phrase = sip_503_Service_unavailable;
+		busy.retryAfterS = 1;
+		reportAnswer(status_, sip, source, Arrival::Port, busy);
+		reply(std::move(msg), sip, busy, source, origin);
+		return;
+	}
+
 	Waiting waiting;
 	waiting.key = verdict.key;
 	waiting.remote = source.remote;
 	waiting.user = printable(orEmpty(sip->sip_request->rq_url->url_user));
 	waiting.action = verdict.action;
 	waiting.authenticated = verdict.authenticated;
+	waiting.authenticationInfo = verdict.authenticationInfo;
 	waiting.note = noteCheckSync(status_, sip, source,
 				     origin.handoff ? Arrival::HandedOver : Arrival::Port, verdict);
 
@@ -590,29 +614,12 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 		answer.phrase = sip_status_phrase(answer.status);
 		answer.retryAfterS = retryAfterSeconds(*outcome);
 		reportFinished(status_, done.note, answer.status, *outcome);
-		std::uint64_t now = EventLoop::nowMs();
-		if (outcome->localError || origin.handoff ||
-		    guard_.canAnswerStatelessly(verdict, now)) {
-			// Statelessly, remembered for the retransmissions.
-			if (!outcome->localError)
-				guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
-						      now);
-			reply(std::move(msg), sip, answer, source, origin);
-			return;
-		}
-		// More authenticated answers inside Timer J than the cache keeps:
-		// this one goes through a server transaction, which nta keeps for
-		// Timer J to absorb its retransmissions.
-		const UniqueIncoming irq(nta_incoming_create(agent_.get(), nullptr, msg.release(),
-							     sip, TAG_END())); // takes msg
-		if (!irq)
-			return;
-		std::string retry = std::to_string(answer.retryAfterS);
-		nta_incoming_tag(irq.get(), toTagFor(verdict.key).c_str());
-		nta_incoming_treply(
-			irq.get(), answer.status, answer.phrase, SIPTAG_SERVER_STR(kServer),
-			SIPTAG_RETRY_AFTER_STR(answer.retryAfterS ? retry.c_str() : nullptr),
-			TAG_END());
+		// Statelessly, remembered for the retransmissions (the guard
+		// served it only with room for that).
+		if (!outcome->localError)
+			guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
+					      EventLoop::nowMs());
+		reply(std::move(msg), sip, answer, source, origin);
 		return;
 	}
 
@@ -657,6 +664,7 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 		answer.retryAfterS = retryAfterSeconds(outcome);
 		answer.key = waiting.key;
 		answer.authenticated = waiting.authenticated;
+		answer.authenticationInfo = waiting.authenticationInfo;
 		// Its later copies get the same answer, from the guard's cache.
 		if (!outcome.localError)
 			guard_.answeredAtOnce(answer, status, answer.retryAfterS,
@@ -673,9 +681,13 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 	if (!waiting.irq)
 		return;
 	std::string retry = std::to_string(retryAfterSeconds(outcome));
-	nta_incoming_treply(
-		waiting.irq.get(), status, sip_status_phrase(status), SIPTAG_SERVER_STR(kServer),
-		SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()), TAG_END());
+	const bool proof = outcome.accepted && !waiting.authenticationInfo.empty();
+	nta_incoming_treply(waiting.irq.get(), status, sip_status_phrase(status),
+			    SIPTAG_SERVER_STR(kServer),
+			    SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()),
+			    SIPTAG_AUTHENTICATION_INFO_STR(
+				    proof ? waiting.authenticationInfo.c_str() : nullptr),
+			    TAG_END());
 }
 
 } // namespace checksyncd

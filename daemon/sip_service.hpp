@@ -79,6 +79,13 @@ public:
 	static constexpr std::size_t kMaxRequestBytes = 8192;
 	// The most of each text passed on to the provisioning process.
 	static constexpr std::size_t kMaxDetailBytes = 256;
+	// Requests from the port waiting for the provisioning process at once,
+	// each in a server transaction (kept by nta for Timer J after its
+	// answer): only those that arrive while a call is in flight wait (the
+	// action gate answers the others at once), so this is reached only
+	// when the provisioning process is slow and the rate high. Beyond it:
+	// 503 with Retry-After, no transaction.
+	static constexpr std::size_t kMaxWaiting = 256;
 
 	// Binds every URI in `listen`; throws std::runtime_error naming the
 	// first one that cannot be bound. `status` (may be null) hears about
@@ -150,7 +157,8 @@ private:
 		std::string user;
 		Action action = Action::Reboot;
 		bool authenticated = false;
-		CheckSyncNote note; // for the status object
+		std::string authenticationInfo; // for a 200
+		CheckSyncNote note;             // for the status object
 	};
 
 	static int messageTrampoline(void *magic, nta_agent_s *agent, msg_s *msg,

@@ -45,7 +45,8 @@ public:
 	void setSettings(std::string_view file, std::string_view error);
 	void setListening(std::vector<std::string> uris);
 	// Plug and play (PnpService's status).
-	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl);
+	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl,
+			    std::uint64_t droppedOffLink);
 
 	// StatusSink
 	void received(Arrival arrival) override;

@@ -29,6 +29,7 @@ import test_dialects  # noqa: E402
 import test_filter  # noqa: E402
 import test_guard  # noqa: E402
 import test_handoff  # noqa: E402
+import test_mutual_auth  # noqa: E402
 import test_pnp  # noqa: E402
 import test_reload  # noqa: E402
 import test_security  # noqa: E402
@@ -733,7 +734,8 @@ def main(argv=None):
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
     for module in (test_security, test_reload, test_dialects, test_actions, test_guard,
-                   test_status, test_tcp, test_filter, test_pnp, test_handoff, test_ua):
+                   test_status, test_tcp, test_filter, test_pnp, test_handoff, test_mutual_auth,
+                   test_ua):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []

@@ -16,6 +16,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from base import DaemonTest
+import harness
 from harness import (DEFAULT_PASS, DEFAULT_USER, authorization, parse_challenge,
                      settings_xml)
 
@@ -465,6 +466,38 @@ class HandoffTest(DaemonTest):
         self.assertCalls([])
         self.assertEqual(self.hand_over(request, ctx, user=NOBODY, groups=group).status, 200)
         self.assertCalls(["Resync"])
+
+    def test_the_c_example_of_the_readme_hands_over(self):
+        """docs/examples/handoff-call.c, which the README quotes, built next
+        to the daemon."""
+        example = os.path.join(os.path.dirname(harness.CONFIG["daemon"]), "..", "docs",
+                               "handoff-call")
+        self.assertTrue(os.access(example, os.X_OK), f"{example} was not built")
+        self.start(challenge="on")
+        request, _ = notify(call_id="c-example@pbx")
+        path = os.path.join(self.env.dir, "request.sip")
+        with open(path, "wb") as f:
+            f.write(request)
+        proc = subprocess.run([example, "--bus", self.env.bus_address, path, "tcp",
+                               PBX + ":5060", "true"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=15)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        # Bytes: the answer's CRLFs as they are.
+        head, _, response = proc.stdout.decode().partition("--\n")
+        lines = head.splitlines()
+        self.assertEqual(lines[0], "SIP/2.0 401 Unauthorized")
+        self.assertIn("Server: checksyncd", lines)
+        self.assertTrue(any(line.startswith("WWW-Authenticate: Digest realm=") for line in lines),
+                        lines)
+        self.assertTrue(response.startswith("SIP/2.0 401 Unauthorized\r\n"), response)
+        self.assertIn("Call-ID: c-example@pbx\r\n", response)
+        # A D-Bus error comes out as one: a context the daemon refuses.
+        proc = subprocess.run([example, "--bus", self.env.bus_address, path, "sctp",
+                               PBX + ":5060"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=15)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("org.checksyncd.Handoff1.Error.InvalidContext: context key \"transport\"",
+                      proc.stderr)
 
     # -- --listen none -----------------------------------------------------------
 

@@ -380,7 +380,7 @@ TEST(RequestGuard, aNoncePushedOutOfTheWindowIsStaleNotA503)
 
 TEST(RequestGuard, aFloodOfHugeCallIdsCostsAFixedFewHundredKilobytes)
 {
-	// Finding 2: the cache holds 16-byte keys whatever the Call-ID.
+	// Finding 2: the cache holds fixed-size entries whatever the Call-ID.
 	settings.challengeChecksync = false;
 	std::size_t bound = guard.bytesBound();
 	std::string huge(60'000, 'c');
@@ -392,7 +392,49 @@ TEST(RequestGuard, aFloodOfHugeCallIdsCostsAFixedFewHundredKilobytes)
 		guard.answeredAtOnce(v, 200, 0, now);
 	}
 	CHECK_TRUE(guard.bytesBound() <= bound);
-	CHECK_TRUE(bound < 512 * 1024);
+	// The answers kept for Timer J: 1 MiB for 32 768 authenticated ones,
+	// 32 KiB for the others; the rest of the guard's tables below 200 KiB.
+	CHECK_TRUE(bound < 1280 * 1024);
+}
+
+TEST(RequestGuard, pastTheBoundOfAuthenticatedAnswersA503WithRetryAfterHoldsNoState)
+{
+	// Authenticated check-syncs at more than 1 024 a second for Timer J:
+	// every one answered is kept, none is pushed out, and the next ones
+	// wait (503) until the oldest answer expires.
+	const std::uint64_t start = now;
+	Sent first;
+	for (std::size_t i = 0; i < RequestGuard::kAuthenticatedAnswers; i++) {
+		Verdict ok = authenticate(pbx);
+		CHECK_TRUE(ok.serve);
+		guard.answeredAtOnce(ok, 200, 0, now);
+		if (i == 0)
+			first.branch = "z9hG4bK." + std::to_string(branch);
+		if (i % 1024 == 1023 && i + 1 < RequestGuard::kAuthenticatedAnswers)
+			now += 1000; // 31 s in all
+	}
+	const std::size_t bytes = guard.bytesBound();
+	Verdict full = authenticate(pbx);
+	LONGS_EQUAL(503, full.status);
+	CHECK_FALSE(full.serve);
+	CHECK_TRUE(full.authenticated);
+	// The first answer expires 32 s after it was given.
+	LONGS_EQUAL((start + ResponseCache::kLifetimeMs - now + 999) / 1000, full.retryAfterS);
+	CHECK(full.event == GuardEvent::AnswersFull);
+	// Said once a minute, not per request.
+	CHECK(authenticate(pbx).event == GuardEvent::None);
+	LONGS_EQUAL(bytes, guard.bytesBound());
+	// The first answer is still there for its retransmission.
+	Sent again = notify(pbx);
+	again.branch = first.branch;
+	// (its branch names it; its Authorization does not take part)
+	now = start + ResponseCache::kLifetimeMs - 1;
+	Verdict retransmitted = send(again);
+	CHECK_TRUE(retransmitted.retransmission);
+	LONGS_EQUAL(200, retransmitted.status);
+	// Once it expired, there is room again.
+	now = start + ResponseCache::kLifetimeMs;
+	CHECK_TRUE(authenticate(pbx).serve);
 }
 
 TEST(RequestGuard, theKeyAndSoTheToTagAreStablePerRequest)

@@ -140,25 +140,36 @@ TEST(StatusModel, plugAndPlayIsMarkedWhenItChangesAndKeptPrintable)
 {
 	STRCMP_EQUAL("PlugAndPlay", std::string(propertyName(Property::PlugAndPlay)).c_str());
 	CHECK(model.plugAndPlay().state == PnpState::Idle);
-	model.setPlugAndPlay(PnpState::Idle, "", "");
+	model.setPlugAndPlay(PnpState::Idle, "", "", 0);
 	CHECK_FALSE(model.changes().pending());
 
-	model.setPlugAndPlay(PnpState::RoundInProgress, "", "");
+	model.setPlugAndPlay(PnpState::RoundInProgress, "", "", 0);
 	STRCMP_EQUAL("PlugAndPlay", names(model.changes().take(0)).c_str());
 	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060",
-			     "https://prov.example.com/{mac}.xml");
+			     "https://prov.example.com/{mac}.xml", 0);
 	STRCMP_EQUAL("PlugAndPlay", names(model.changes().take(0)).c_str());
 	STRCMP_EQUAL("udp:192.0.2.10:5060", model.plugAndPlay().lastServer.c_str());
 	STRCMP_EQUAL("https://prov.example.com/{mac}.xml", model.plugAndPlay().lastUrl.c_str());
 	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060",
-			     "https://prov.example.com/{mac}.xml");
+			     "https://prov.example.com/{mac}.xml", 0);
 	CHECK_FALSE(model.changes().pending());
 
 	// A URL of the longest kind fits; what could break a line does not.
 	const std::string longest = "https://h/" + std::string(kPnpMaxUrlBytes - 10, 'a');
-	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060\n", longest);
+	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060\n", longest, 0);
 	STRCMP_EQUAL(longest.c_str(), model.plugAndPlay().lastUrl.c_str());
 	STRCMP_EQUAL("udp:192.0.2.10:5060?", model.plugAndPlay().lastServer.c_str());
+}
+
+TEST(StatusModel, plugAndPlaysOffLinkDropsAreShownAndMarked)
+{
+	model.setPlugAndPlay(PnpState::RoundInProgress, "", "", 0);
+	(void)model.changes().take(0);
+	model.setPlugAndPlay(PnpState::RoundInProgress, "", "", 3);
+	STRCMP_EQUAL("PlugAndPlay", names(model.changes().take(0)).c_str());
+	CHECK_EQUAL(3u, model.plugAndPlay().droppedOffLink);
+	model.setPlugAndPlay(PnpState::RoundInProgress, "", "", 3);
+	CHECK_FALSE(model.changes().pending());
 }
 
 TEST(StatusModel, countsAnswersByKind)
