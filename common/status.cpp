@@ -59,6 +59,7 @@ counterEntries(const Counters &counters)
 		{"locked_out", counters.lockedOut},
 		{"dropped_by_filter", counters.droppedByFilter},
 		{"handed_over", counters.handedOver},
+		{"silenced", counters.silenced},
 	}};
 }
 
@@ -159,6 +160,12 @@ void StatusModel::countAnswer(unsigned sipStatus, AnswerTo request)
 void StatusModel::countAuthFailure()
 {
 	counters_.authFailures++;
+	changes_.mark(Property::Counters);
+}
+
+void StatusModel::countSilenced()
+{
+	counters_.silenced++;
 	changes_.mark(Property::Counters);
 }
 

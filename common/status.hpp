@@ -57,15 +57,16 @@ struct Counters {
 	std::uint64_t lockedOut = 0;       // sources locked out now (a level, not a count)
 	std::uint64_t droppedByFilter = 0; // requests the source filter dropped unanswered
 	std::uint64_t handedOver = 0;      // requests the phone's SIP UA handed over
+	std::uint64_t silenced = 0;        // answers held back from unproven sources
 
 	bool operator==(const Counters &) const = default;
 };
 
-inline constexpr std::size_t kCounterCount = 8;
+inline constexpr std::size_t kCounterCount = 9;
 
 // The counters under their D-Bus keys ("received", "served", "challenged",
 // "auth_failures", "refused", "locked_out", "dropped_by_filter",
-// "handed_over").
+// "handed_over", "silenced").
 std::array<std::pair<std::string_view, std::uint64_t>, kCounterCount>
 counterEntries(const Counters &counters);
 
@@ -196,6 +197,7 @@ public:
 	void countAnswer(unsigned sipStatus, AnswerTo request);
 	void countAuthFailure();
 	void countDroppedByFilter();
+	void countSilenced();
 
 	void checkSyncAnswered(const CheckSyncReport &report, std::uint64_t timeUs);
 
@@ -252,6 +254,8 @@ public:
 	virtual void authenticationFailed() = 0;
 	// Every request the source filter drops without an answer.
 	virtual void droppedByFilter() = 0;
+	// Every answer held back from a source that has not proven itself.
+	virtual void silenced() = 0;
 	// Every check-sync answered (a retransmission's answer aside).
 	virtual void checkSyncAnswered(const CheckSyncReport &report) = 0;
 };

@@ -267,7 +267,7 @@ HandoffResult SipService::handOver(std::span<const std::uint8_t> bytes,
 	if (!sip || !sip->sip_request)
 		return HandoffRefusal{kErrorNotARequest, "the bytes are not a SIP request"};
 
-	Handoff handoff{context, std::nullopt, std::move(later)};
+	Handoff handoff{context, bytes.size(), std::nullopt, std::move(later)};
 	Origin origin;
 	origin.address = context.remote.address;
 	origin.port = context.remote.port;
@@ -340,6 +340,10 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 					    : std::string();
 	GuardRequest request = guardRequestOf(sip, source, uriText);
 	request.refused = filtered == SourceVerdict::Refuse;
+	// What an answer to an unproven source is held to (unproven.hpp); the
+	// Via is measured as pinned to the source, as the answer copies it.
+	request.requestBytes = handoff ? handoff->bytes : msg_size(msg.get());
+	request.copiedBytes = copiedHeaderBytes(sip);
 	if (handoff && !handoff->context.registerCallId.empty())
 		request.registerCallId = handoff->context.registerCallId;
 
@@ -362,7 +366,10 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 	if (verdict.event != GuardEvent::None)
 		logGuardEvent(verdict, request, source);
 
-	if (verdict.serve) {
+	if (verdict.silenced) {
+		if (status_)
+			status_->silenced();
+	} else if (verdict.serve) {
 		serve(std::move(msg), sip, verdict, source, origin);
 	} else if (verdict.status) {
 		reportAnswer(status_, sip, source, arrival, verdict);
@@ -420,6 +427,14 @@ void SipService::logGuardEvent(const Verdict &verdict, const GuardRequest &reque
 			   "credentials refused: source=" + source.ip + " user=\"" + user +
 				   "\" reason=" + reason,
 			   {{"SIP_REMOTE", source.remote}, {"AUTH_REASON", reason}});
+		break;
+	case GuardEvent::Silenced:
+		logMessage(LogLevel::Notice,
+			   "answers to sources that have not proven themselves held back: one "
+			   "to " + source.ip +
+				   " would be over their rate or twice its request (more are "
+				   "counted in silenced, said again in a minute)",
+			   {{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "unproven-source"}});
 		break;
 	case GuardEvent::AnswersFull:
 		logMessage(LogLevel::Warning,

@@ -132,6 +132,7 @@ private:
 	// its answer once one is known at once.
 	struct Handoff {
 		const HandoffContext &context;
+		std::size_t bytes = 0; // the request's size
 		std::optional<HandoffAnswer> answer;
 		HandoffReply later;
 	};

@@ -296,6 +296,12 @@ void StatusService::authenticationFailed()
 	changed();
 }
 
+void StatusService::silenced()
+{
+	model_.countSilenced();
+	changed();
+}
+
 void StatusService::droppedByFilter()
 {
 	model_.countDroppedByFilter();

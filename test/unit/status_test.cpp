@@ -212,9 +212,11 @@ TEST(StatusModel, countersHaveStableKeys)
 	c.lockedOut = 6;
 	c.droppedByFilter = 7;
 	c.handedOver = 8;
+	c.silenced = 9;
 	auto entries = counterEntries(c);
-	const char *keys[] = {"received", "served",     "challenged",        "auth_failures",
-			      "refused",  "locked_out", "dropped_by_filter", "handed_over"};
+	const char *keys[] = {"received",          "served",      "challenged",
+			      "auth_failures",     "refused",     "locked_out",
+			      "dropped_by_filter", "handed_over", "silenced"};
 	CHECK_EQUAL(std::size(keys), entries.size());
 	for (std::size_t i = 0; i < entries.size(); i++) {
 		STRCMP_EQUAL(keys[i], std::string(entries[i].first).c_str());
