@@ -48,8 +48,8 @@ inline constexpr std::uint16_t kDnsClassIn = 1;
 
 // The UDP payload an EDNS(0) query offers.
 inline constexpr std::uint16_t kDnsEdnsPayload = 1232;
-// The most CNAME records followed from one name, over every answer of a
-// lookup (a loop ends there too).
+// The most CNAME records followed from one name, over the answers to it
+// and to the queries for the chain's end (a loop ends there too).
 inline constexpr unsigned kDnsMaxCnames = 8;
 
 // "A", "AAAA", "SRV", "NAPTR", "CNAME", else the number.
