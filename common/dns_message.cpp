@@ -206,15 +206,17 @@ std::optional<DnsMessage> parseDnsMessage(const std::uint8_t *data, std::size_t 
 	for (int i = 0; i < ns_msg_count(handle, ns_s_qd); ++i) {
 		if (ns_parserr(&handle, ns_s_qd, i, &rr) < 0)
 			return std::nullopt;
-		message.questions.push_back({ns_rr_name(rr), ns_rr_type(rr), ns_rr_class(rr)});
+		message.questions.push_back({ns_rr_name(rr),
+					     static_cast<std::uint16_t>(ns_rr_type(rr)),
+					     static_cast<std::uint16_t>(ns_rr_class(rr))});
 	}
 	for (int i = 0; i < ns_msg_count(handle, ns_s_an); ++i) {
 		if (ns_parserr(&handle, ns_s_an, i, &rr) < 0)
 			return std::nullopt;
 		DnsRecord record;
 		record.name = ns_rr_name(rr);
-		record.type = ns_rr_type(rr);
-		record.rclass = ns_rr_class(rr);
+		record.type = static_cast<std::uint16_t>(ns_rr_type(rr));
+		record.rclass = static_cast<std::uint16_t>(ns_rr_class(rr));
 		record.ttl = ns_rr_ttl(rr);
 		if (!decodeRdata(handle, rr, record))
 			return std::nullopt;
