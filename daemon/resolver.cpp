@@ -320,6 +320,13 @@ public:
 		: owner_(owner), target_(std::move(target)), deadline_(owner.loop_)
 	{
 	}
+	~Lookup()
+	{
+		// The newest first: those still waiting for a socket leave the
+		// queue before an older one's socket goes and would let them in.
+		while (!queries_.empty())
+			queries_.pop_back();
+	}
 	Lookup(const Lookup &) = delete;
 	Lookup &operator=(const Lookup &) = delete;
 

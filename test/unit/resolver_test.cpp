@@ -272,3 +272,34 @@ TEST(Resolver, aCnameWithoutItsTargetIsFollowedWithAQueryForTheTarget)
 		asked.insert(r.query.name);
 	CHECK(asked == (std::set<std::string>{"pbx.example", "host.example"}));
 }
+
+TEST(Resolver, aCancelledLookupGivesUpItsSocketsAndItsPlaceInTheQueue)
+{
+	FakeDns dns(loop, [](FakeDns &, const Received &) {});
+	const auto resolver = resolverFor(dns);
+	for (const char *name : {"a.example", "b.example", "c.example", "d.example"})
+		resolver->lookup({name, false});
+	LONGS_EQUAL(6, resolver->openQueries());
+	LONGS_EQUAL(2, resolver->waitingQueries());
+	resolver->cancel({"d.example", false});
+	LONGS_EQUAL(6, resolver->openQueries());
+	LONGS_EQUAL(0, resolver->waitingQueries());
+	CHECK(stepPast(loop, 100));
+	std::set<std::string> asked;
+	for (const Received &r : dns.seen)
+		asked.insert(r.query.name);
+	CHECK(asked == (std::set<std::string>{"a.example", "b.example", "c.example"}));
+
+	resolver->cancel({"a.example", false});
+	LONGS_EQUAL(4, resolver->openQueries());
+	resolver->lookup({"e.example", false});
+	resolver->lookup({"f.example", false});
+	LONGS_EQUAL(6, resolver->openQueries());
+	LONGS_EQUAL(2, resolver->waitingQueries());
+	// f.example's queries get the sockets b.example gives up.
+	resolver->cancel({"b.example", false});
+	LONGS_EQUAL(6, resolver->openQueries());
+	LONGS_EQUAL(0, resolver->waitingQueries());
+	LONGS_EQUAL(3, resolver->running()); // c, e and f
+	CHECK(results.empty());
+}
