@@ -77,7 +77,7 @@ struct Resolution {
 	std::string error;                // why it failed ("no such name", ...)
 	// What the lookup did not believe (common/dns_message.hpp): datagrams
 	// that answered none of its queries, and records of answers that were
-	// not on the name asked or the CNAME chain from it.
+	// not of the type asked on the name asked or the CNAME chain from it.
 	std::size_t ignoredMessages = 0;
 	std::size_t ignoredRecords = 0;
 };

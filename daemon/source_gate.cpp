@@ -39,8 +39,8 @@ std::string describePlan(const FilterPlan &plan)
 	       "): requests are considered only from " + (sources.empty() ? "nowhere" : sources);
 }
 
-// "ignored 2 DNS messages that answered no query sent and 1 record for
-// other names"
+// "ignored 2 DNS messages that answered no query sent and 1 record that
+// did not answer the question asked"
 std::string describeIgnored(const Resolution &result)
 {
 	std::string text = "ignored ";
@@ -54,7 +54,8 @@ std::string describeIgnored(const Resolution &result)
 		text += " and ";
 	if (result.ignoredRecords)
 		text += count(result.ignoredRecords, "record", "records") +
-			" for other names (not the name asked or its CNAME chain)";
+			" that did not answer the question asked (another name, type or "
+			"class, or a CNAME chain from elsewhere)";
 	return text;
 }
 
