@@ -75,6 +75,11 @@ struct Resolution {
 	std::vector<IpAddress> addresses; // empty: the lookup failed
 	std::uint32_t ttlS = 0;           // smallest TTL along the records used
 	std::string error;                // why it failed ("no such name", ...)
+	// What the lookup did not believe (common/dns_message.hpp): datagrams
+	// that answered none of its queries, and records of answers that were
+	// not of the type asked on the name asked or the CNAME chain from it.
+	std::size_t ignoredMessages = 0;
+	std::size_t ignoredRecords = 0;
 };
 
 // The longest a lookup may take; one still unanswered then has failed.

@@ -39,6 +39,26 @@ std::string describePlan(const FilterPlan &plan)
 	       "): requests are considered only from " + (sources.empty() ? "nowhere" : sources);
 }
 
+// "ignored 2 DNS messages that answered no query sent and 1 record that
+// did not answer the question asked"
+std::string describeIgnored(const Resolution &result)
+{
+	std::string text = "ignored ";
+	const auto count = [](std::size_t n, const char *one, const char *many) {
+		return std::to_string(n) + " " + (n == 1 ? one : many);
+	};
+	if (result.ignoredMessages)
+		text += count(result.ignoredMessages, "DNS message", "DNS messages") +
+			" that answered no query sent";
+	if (result.ignoredMessages && result.ignoredRecords)
+		text += " and ";
+	if (result.ignoredRecords)
+		text += count(result.ignoredRecords, "record", "records") +
+			" that did not answer the question asked (another name, type or "
+			"class, or a CNAME chain from elsewhere)";
+	return text;
+}
+
 } // namespace
 
 SourceGate::SourceGate(EventLoop &loop) : loop_(loop), refreshTimer_(loop), dropTimer_(loop) {}
@@ -115,6 +135,11 @@ void SourceGate::onResolved(const ResolveTarget &target, const Resolution &resul
 {
 	const NameTable::Change change = names_.complete(target, result, EventLoop::nowMs());
 	const std::string &name = target.name;
+	// At most one line per lookup, and lookups are paced by the TTL (at
+	// least 5 s) or the retry: a forger cannot turn datagrams into lines.
+	if ((result.ignoredMessages || result.ignoredRecords) && logEnabled(LogLevel::Debug))
+		logMessage(LogLevel::Debug,
+			   "source filter: " + target.toString() + ": " + describeIgnored(result));
 	switch (change) {
 	case NameTable::Change::Resolved:
 	case NameTable::Change::Changed:

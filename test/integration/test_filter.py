@@ -15,6 +15,7 @@ import subprocess
 import time
 import unittest
 
+import dns_peer
 import netns
 from base import DaemonTest
 from harness import CONFIG, DEFAULT_PASS, DEFAULT_USER, SipClient, settings_xml
@@ -81,12 +82,14 @@ class FilterChecks:
 class NetnsTest(FilterChecks, DaemonTest):
     """A DaemonTest whose daemon and clients live in a network namespace."""
 
+    netns_prefix = "filter"
+
     def setUp(self):
         super().setUp()
         why = netns.available()
         if why:
             self.fail(f"cannot run the DNS tests: {why}")
-        self.ns = netns.Netns()
+        self.ns = netns.Netns(prefix=self.netns_prefix)
         self.addCleanup(self.ns.close)
         self.env.netns = self.ns
 
@@ -352,6 +355,173 @@ class SilentDnsTest(NetnsTest):
                       "the DNS server", out)
         self.assertLess(time.monotonic() - started, 20.0)
         self.assertNotIn("challenge_checksync is off", err)
+
+
+FORGED = "127.0.0.66"
+UNRELATED = "unrelated.invalid"
+
+
+def forge_other_question(query):
+    """The answer to another question, with the query's ID (the answer
+    sresolv took: it matches an answer by its ID alone)."""
+    return [(dns_peer.message(query.id, UNRELATED, "A",
+                              [dns_peer.record(UNRELATED, "A", FORGED, ttl=3600)]), "127.0.0.1")]
+
+
+def forge_other_owner(query):
+    """The question asked, but the record's owner is another name."""
+    return [(dns_peer.message(query.id, query.name, query.type,
+                              [dns_peer.record(UNRELATED, "A", FORGED, ttl=3600)]), "127.0.0.1")]
+
+
+def forge_other_chain(query):
+    """The question asked, and a CNAME chain that starts at another name."""
+    answers = [dns_peer.record(UNRELATED, "CNAME", "evil.invalid", ttl=3600),
+               dns_peer.record("evil.invalid", "A", FORGED, ttl=3600)]
+    return [(dns_peer.message(query.id, query.name, query.type, answers), "127.0.0.1")]
+
+
+def forge_from_elsewhere(query):
+    """A perfect answer with the query's ID and port, from an address the
+    query was not sent to."""
+    answers = [dns_peer.record(query.name, "A", FORGED, ttl=3600)] if query.type == "A" else []
+    return [(dns_peer.message(query.id, query.name, query.type, answers), "127.0.0.53")]
+
+
+def forge_additional(query):
+    """The true answer, with an A record for the name asked in the
+    additional section."""
+    answers = [dns_peer.record(query.name, "A", PBX)] if query.type == "A" else []
+    return [(dns_peer.message(query.id, query.name, query.type, answers,
+                              additional=[dns_peer.record(query.name, "A", FORGED, ttl=3600)]),
+             "127.0.0.1")]
+
+
+class ForgingDnsTest(NetnsTest):
+    """A DNS server (test/integration/dns_peer.py) that sends a forged
+    answer with the query's ID to its port before the true one: only what
+    answers the question asked, from the server asked, on the name asked
+    (and the CNAME chain starting there) counts."""
+
+    netns_prefix = "dnsforge"
+    NAME = f"pbx.{ZONE}"
+
+    def serve(self, forge=None, records=None, chase=True):
+        zone = dns_peer.Zone(records or {self.NAME: [("A", PBX, 1)]}, chase=chase)
+        self.peer = dns_peer.DnsPeer(self.ns, zone, forge)
+        self.addCleanup(self.peer.close)
+        # An explicit port: A and AAAA queries only.
+        self.start(settings=filter_settings(host=f"{self.NAME}:5060", untrusted="refuse"))
+        # The first lookup's outcome, whichever it is.
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            log = self.env.daemon_log()
+            if (f"source filter: {self.NAME} resolves to" in log
+                    or f"source filter: cannot resolve {self.NAME}" in log):
+                return
+            time.sleep(0.05)
+        self.fail("the name's lookup did not end within 5 s")
+
+    def assert_forgery_ignored(self, resolved):
+        log = self.env.daemon_log()
+        self.assertNotIn(FORGED, "\n".join(line for line in log.splitlines()
+                                          if "resolves to" in line), "took the forged address")
+        # The check-sync the forger is after: refused, no call.
+        self.assertEqual(self.status_of(self.client_from(FORGED)), 403,
+                         "a NOTIFY from the forged address got through the filter")
+        self.assertCalls([])
+        self.assertEqual(self.status_of(self.client_from(PBX), method="OPTIONS"),
+                         200 if resolved else 403)
+        self.assertGreater(len(self.peer.received(self.NAME)), 0, "no query reached the peer")
+
+    def wait_resolved(self):
+        self.assertTrue(self.env.wait_log(f"source filter: {self.NAME} resolves to {PBX} (",
+                                          timeout=5.0), self.env.daemon_log()[-2000:])
+
+    def test_an_answer_to_another_question_is_ignored(self):
+        self.serve(forge_other_question)
+        self.assert_forgery_ignored(resolved=True)
+        # The true answer after the forged one is taken.
+        self.wait_resolved()
+        # One forgery for the A query, one for the AAAA query.
+        self.assertIn(f"source filter: {self.NAME} (A/AAAA): ignored 2 DNS messages that "
+                      "answered no query sent", self.env.daemon_log())
+
+    def test_a_record_for_another_name_is_ignored(self):
+        self.serve(forge_other_owner)
+        self.assert_forgery_ignored(resolved=False)
+        # The forged message is the answer to the question (ID, server and
+        # question match): it says nothing about the name, which fails closed.
+        self.assertIn(f"cannot resolve {self.NAME} (A/AAAA): no A or AAAA record",
+                      self.env.daemon_log())
+        self.assertIn("did not answer the question asked", self.env.daemon_log())
+
+    def test_a_cname_chain_that_does_not_start_at_the_name_asked_is_ignored(self):
+        self.serve(forge_other_chain)
+        self.assert_forgery_ignored(resolved=False)
+        self.assertIn(f"cannot resolve {self.NAME} (A/AAAA): no A or AAAA record",
+                      self.env.daemon_log())
+        self.assertIn("did not answer the question asked", self.env.daemon_log())
+
+    def test_an_answer_from_another_address_is_ignored(self):
+        self.serve(forge_from_elsewhere)
+        self.assert_forgery_ignored(resolved=True)
+        self.wait_resolved()
+        self.assertIn("ignored 2 DNS messages that answered no query sent",
+                      self.env.daemon_log())
+
+    def test_the_additional_section_is_never_used(self):
+        self.serve(forge_additional)
+        self.assert_forgery_ignored(resolved=True)
+        self.wait_resolved()
+
+    def test_a_cname_chain_from_the_name_asked_is_followed(self):
+        self.serve(records={self.NAME: [("CNAME", f"alias.{ZONE}", 30)],
+                            f"alias.{ZONE}": [("CNAME", f"host.{ZONE}", 15)],
+                            f"host.{ZONE}": [("A", PBX, 20), ("AAAA", "::1", 20)]})
+        # The chain's smallest TTL is a CNAME's: the addresses hold no longer.
+        self.assertTrue(self.env.wait_log(f"source filter: {self.NAME} resolves to ::1, {PBX} "
+                                          "(TTL 15 s)", timeout=5.0), self.env.daemon_log())
+        # Each answer carried the whole chain: nothing asked but the name.
+        self.assertEqual({q.name for q in self.peer.received()}, {self.NAME})
+
+    def test_a_cname_without_its_target_is_followed_with_a_query_for_the_target(self):
+        self.serve(records={self.NAME: [("CNAME", f"alias.{ZONE}", 30)],
+                            f"alias.{ZONE}": [("A", PBX, 20)]}, chase=False)
+        self.wait_resolved()
+        self.assertEqual({(q.type, q.name) for q in self.peer.received()},
+                         {("A", self.NAME), ("AAAA", self.NAME), ("A", f"alias.{ZONE}"),
+                          ("AAAA", f"alias.{ZONE}")})
+
+
+class DnsQueryTest(NetnsTest):
+    """What the queries look like on the wire (RFC 5452 sections 9.2, 10)."""
+
+    netns_prefix = "dnsquery"
+
+    def test_every_query_has_its_own_random_source_port_and_id(self):
+        zone = dns_peer.Zone({
+            f"_sip._udp.pbx.{ZONE}": [("SRV", (10, 10, 5060, f"sip1.{ZONE}"), 1)],
+            f"sip1.{ZONE}": [("A", PBX, 1)],
+            f"naptr-host.{ZONE}": [("A", "127.0.0.5", 1)],
+        })
+        peer = dns_peer.DnsPeer(self.ns, zone)
+        self.addCleanup(peer.close)
+        self.start(settings=filter_settings(trusted=f"naptr-host.{ZONE}", untrusted="refuse"))
+        # pbx.filter.test: NAPTR, SRV _sip._udp and _sip._tcp, A and AAAA
+        # of sip1; naptr-host.filter.test: A and AAAA.
+        queries = peer.wait_queries(7)
+        self.assertEqual(len(queries), 7, queries)
+        self.assertEqual(self.wait_status(self.client_from(PBX), 200, timeout=5.0), 200)
+        ports = [q.source[1] for q in queries]
+        ids = [q.id for q in queries]
+        # Random ports from the kernel's 28 232 and random IDs: the odds
+        # that two of seven share a port are 21 in 28 232, an ID 21 in 65 536.
+        self.assertEqual(len(set(ports)), len(ports), f"source ports {ports}")
+        self.assertEqual(len(set(ids)), len(ids), f"IDs {ids}")
+        steps = {(b - a) % 65536 for a, b in zip(ids, ids[1:])}
+        self.assertGreater(len(steps), 1, f"IDs {ids} go up in steps of {steps}")
+        self.assertNotIn(53, ports)
 
 
 class TrustedLiteralTest(FilterChecks, DaemonTest):
