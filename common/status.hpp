@@ -56,14 +56,21 @@ struct Counters {
 	std::uint64_t refused = 0;         // other answers >= 300: 403, 404, 400, 405, 489, 503
 	std::uint64_t lockedOut = 0;       // sources locked out now (a level, not a count)
 	std::uint64_t droppedByFilter = 0; // requests the source filter dropped unanswered
+	// Of those, the ones the kernel's socket filter dropped before the
+	// daemon read them (daemon/socket_filter.hpp).
+	std::uint64_t droppedInKernel = 0;
+	// Datagrams the kernel shed while the daemon was overloaded: from
+	// sources that neither authenticated before nor are the filter's.
+	std::uint64_t shed = 0;
 
 	bool operator==(const Counters &) const = default;
 };
 
-inline constexpr std::size_t kCounterCount = 7;
+inline constexpr std::size_t kCounterCount = 9;
 
 // The counters under their D-Bus keys ("received", "served", "challenged",
-// "auth_failures", "refused", "locked_out", "dropped_by_filter").
+// "auth_failures", "refused", "locked_out", "dropped_by_filter",
+// "dropped_in_kernel", "shed").
 std::array<std::pair<std::string_view, std::uint64_t>, kCounterCount>
 counterEntries(const Counters &counters);
 
@@ -183,6 +190,9 @@ public:
 	void countAnswer(unsigned sipStatus, AnswerTo request);
 	void countAuthFailure();
 	void countDroppedByFilter();
+	// The kernel dropped `filtered` datagrams for the source filter and
+	// shed `shed` for overload.
+	void countDroppedInKernel(std::uint64_t filtered, std::uint64_t shed);
 
 	void checkSyncAnswered(const CheckSyncReport &report, std::uint64_t timeUs);
 
@@ -237,6 +247,9 @@ public:
 	virtual void authenticationFailed() = 0;
 	// Every request the source filter drops without an answer.
 	virtual void droppedByFilter() = 0;
+	// Datagrams the kernel dropped for the source filter, and shed while
+	// the daemon was overloaded, since the last call.
+	virtual void droppedInKernel(std::uint64_t filtered, std::uint64_t shed) = 0;
 	// Every check-sync answered (a retransmission's answer aside).
 	virtual void checkSyncAnswered(const CheckSyncReport &report) = 0;
 };
