@@ -21,6 +21,7 @@
 #include <stdexcept>
 
 #include "log.hpp"
+#include "socket_filter.hpp"
 #include "sofia.hpp"
 #include "source_gate.hpp"
 #include "tcp_guard.hpp"
@@ -171,6 +172,10 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	// TCP connections bounded in total and per source, descriptors kept
 	// for the daemon (tcp_guard.hpp).
 	tcpGuard_ = std::make_unique<TcpGuard>(loop);
+	// The kernel drops what the source filter drops, and sheds under
+	// overload all but the sources that authenticated (socket_filter.hpp).
+	socketFilter_ = std::make_unique<SocketFilter>(loop, agent_.get(), status_);
+	socketFilter_->setAuthenticatedSources([this] { return guard_.authenticatedSources(); });
 }
 
 SipService::~SipService()
@@ -181,6 +186,12 @@ SipService::~SipService()
 			nta_incoming_treply(waiting.irq.get(), SIP_503_SERVICE_UNAVAILABLE,
 					    SIPTAG_SERVER_STR(kServer), SIPTAG_RETRY_AFTER_STR("5"),
 					    TAG_END());
+}
+
+void SipService::setSourceGate(SourceGate *gate)
+{
+	gate_ = gate;
+	socketFilter_->setSourceGate(gate);
 }
 
 void SipService::setSettings(std::shared_ptr<const Settings> settings)
@@ -208,7 +219,14 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	// else, so that a dropped request costs no more work and gets no answer
 	// at all; a refused one gets the guard's 403.
 	const Received from = receivedFrom(msg);
-	const SourceVerdict filtered = gate_ ? gate_->check(from.address) : SourceVerdict::Allow;
+	const bool udp = from.transport == Transport::Udp;
+	const SourceVerdict filtered = gate_ ? gate_->check(from.address,
+							    udp ? socketFilter_->sampleWeight() : 1)
+					     : SourceVerdict::Allow;
+	if (udp)
+		socketFilter_->sawDatagram(filtered == SourceVerdict::Drop
+						   ? SocketFilter::Datagram::Filtered
+						   : SocketFilter::Datagram::Passed);
 	if (filtered == SourceVerdict::Drop) {
 		if (status_)
 			status_->droppedByFilter();
