@@ -358,8 +358,7 @@ IpPrefix ipPrefixOf(const SourcePrefix &source)
 bool OverloadGovernor::observe(const Reading &reading, std::uint64_t nowMs)
 {
 	const bool pressed = reading.overflowed ||
-			     (reading.queueFill && *reading.queueFill >= kRaiseFill) ||
-			     (reading.busy && *reading.busy >= kRaiseBusy);
+			     (reading.queueFill && *reading.queueFill >= kRaiseFill);
 	const bool calm = !reading.overflowed &&
 			  (!reading.queueFill || *reading.queueFill < kCalm) &&
 			  (!reading.busy || *reading.busy < kCalm);

@@ -43,8 +43,8 @@ bool sameAddress(const sockaddr_storage &a, const sockaddr_storage &b)
 std::string nameOf(const sockaddr_storage &address)
 {
 	std::uint16_t port = 0;
-	const std::optional<IpAddress> ip =
-		IpAddress::fromSockaddr(reinterpret_cast<const sockaddr *>(&address), &port);
+	const std::optional<IpAddress> ip = IpAddress::fromSockaddr(
+		reinterpret_cast<const sockaddr *>(&address), &port);
 	if (!ip)
 		return "udp ?";
 	const std::string host = ip->toString();
@@ -104,9 +104,9 @@ SocketFilter::SocketFilter(EventLoop &loop, nta_agent_s *agent, StatusSink *stat
 		if (!isDatagramSocket(fd) ||
 		    getsockname(fd, reinterpret_cast<sockaddr *>(&local), &length) != 0)
 			continue;
-		auto found = std::find_if(bound.begin(), bound.end(), [&](const sockaddr_storage &b) {
-			return sameAddress(b, local);
-		});
+		auto found = std::find_if(
+			bound.begin(), bound.end(),
+			[&](const sockaddr_storage &b) { return sameAddress(b, local); });
 		if (found == bound.end())
 			continue;
 		bound.erase(found);
@@ -173,8 +173,8 @@ void SocketFilter::rebuild()
 {
 	// What the old programs dropped is theirs.
 	countDrops();
-	const SourceGate::KernelSources sources =
-		gate_ ? gate_->kernelSources() : SourceGate::KernelSources{};
+	const SourceGate::KernelSources sources = gate_ ? gate_->kernelSources()
+							: SourceGate::KernelSources{};
 	const unsigned level = governor_.level();
 	KernelFilterSpec spec;
 	State state = State::None;
@@ -219,7 +219,8 @@ void SocketFilter::attach(Socket &socket, const KernelFilterSpec &spec, State st
 		}
 		sock_fprog fprog{static_cast<unsigned short>(program.code.size()),
 				 const_cast<sock_filter *>(program.code.data())};
-		if (setsockopt(socket.fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) == 0) {
+		if (setsockopt(socket.fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) ==
+		    0) {
 			socket.attached = true;
 			socket.counts = state == State::Filtering ? Drops::Filter : Drops::Shed;
 			if (logEnabled(LogLevel::Debug))
@@ -227,7 +228,8 @@ void SocketFilter::attach(Socket &socket, const KernelFilterSpec &spec, State st
 					   "socket filter: " + socket.name + ": " +
 						   std::to_string(program.code.size()) +
 						   " instructions, " +
-						   std::to_string(program.prefixes) + " prefixes (" +
+						   std::to_string(program.prefixes) +
+						   " prefixes (" +
 						   precisionText(program.precision) +
 						   "), others pass 1 in " +
 						   std::to_string(spec.restOneIn));
@@ -275,12 +277,12 @@ void SocketFilter::setState(Socket &socket, State state, const std::string &why)
 			   {{"SOURCE_FILTER", "kernel"}});
 		break;
 	case State::Coarse:
-		logMessage(LogLevel::Warning,
-			   "source filter: too many sources for one socket filter on " +
-				   socket.name +
-				   ": the kernel compares their /24 (IPv4) and /64 (IPv6) prefixes, "
-				   "the daemon the addresses",
-			   {{"SOURCE_FILTER", "kernel-coarse"}});
+		logMessage(
+			LogLevel::Warning,
+			"source filter: too many sources for one socket filter on " + socket.name +
+				": the kernel compares their /24 (IPv4) and /64 (IPv6) prefixes, "
+				"the daemon the addresses",
+			{{"SOURCE_FILTER", "kernel-coarse"}});
 		break;
 	case State::Unfit:
 		logMessage(LogLevel::Warning,
@@ -442,13 +444,14 @@ void SocketFilter::levelChanged(unsigned before, std::uint64_t nowMs)
 	}
 	rebuild();
 	if (before == 0) {
-		logMessage(LogLevel::Warning,
-			   "overloaded: the kernel now lets UDP datagrams through only from the " +
-				   std::to_string(builtAuthenticated_.size()) +
-				   " sources that authenticated before and from the source filter's, "
-				   "and 1 in " +
-				   std::to_string(governor_.restOneIn()) + " of the others",
-			   {{"OVERLOAD", "on"}});
+		logMessage(
+			LogLevel::Warning,
+			"overloaded: the kernel now lets UDP datagrams through only from the " +
+				std::to_string(builtAuthenticated_.size()) +
+				" sources that authenticated before and from the source filter's, "
+				"and 1 in " +
+				std::to_string(governor_.restOneIn()) + " of the others",
+			{{"OVERLOAD", "on"}});
 	} else if (level == 0) {
 		logMessage(LogLevel::Info,
 			   "no longer overloaded: " + std::to_string(shedTotal_) +

@@ -14,8 +14,8 @@
 //   sockets' drop counters (SO_MEMINFO's SK_MEMINFO_DROPS, which counts
 //   filtered datagrams as well as those lost for want of buffer room) and
 //   counted as dropped by the filter.
-// - When the daemon cannot keep up (OverloadGovernor: a receive queue half
-//   full or overflowing, the CPU 90 % busy), with or without the filter,
+// - When the daemon cannot keep up (OverloadGovernor: a receive queue
+//   overflowing or three quarters full), with or without the filter,
 //   the kernel lets through only the sources that authenticated before
 //   (RequestGuard's, read through a callback) and the filter's, and 1 in
 //   4^level of the rest, until five calm seconds per level have passed.
@@ -57,16 +57,16 @@ class StatusSink;
 class SocketFilter
 {
 public:
-	// 1 in 64 of the datagrams the filter drops still reach the daemon: a
-	// parsed datagram costs it about 0.47 of a served one (docs/
-	// benchmarks.md), so the sample costs under 1 % of a served datagram
-	// per dropped one, and a flood's sources still show in the log.
-	static constexpr std::uint32_t kSampleOneIn = 64;
+	// 1 in 128 of the datagrams the filter drops still reach the daemon,
+	// so that a flood's sources show in the log. Each costs a parse and a
+	// wakeup, about 0.5 of a served datagram (docs/benchmarks.md): 1 in 64
+	// came to 0.04-0.045 of a served one in CPU per dropped datagram,
+	// close to the 0.05 aimed at; 1 in 128 halves it and still names a
+	// prefix that sends a few hundred datagrams a minute.
+	static constexpr std::uint32_t kSampleOneIn = 128;
 	// The sockets are looked at every kProbeEvery UDP datagrams when those
-	// came within kProbeEvery ms (over 1000/s). At 50 000 datagrams/s
-	// the queue (208 KiB, about 160 loopback datagrams of 600 bytes)
-	// fills in a few milliseconds: 32 datagrams apart, a half-full queue
-	// is seen before it overflows.
+	// came within kProbeEvery ms (over 1000/s): at 50 000 datagrams/s a
+	// queue that is falling behind is seen within a millisecond.
 	static constexpr unsigned kProbeEvery = 32;
 	static constexpr std::uint64_t kTickMs = 1'000;     // while overloaded
 	static constexpr std::uint64_t kBusyWindowMs = 100; // CPU share measured over

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The source filter (filter_registrar, checksync_trusted,
-checksync_untrusted) against a real DNS server.
+checksync_untrusted) against a real DNS server, the kernel's share of it
+(the socket filter on the UDP sockets), and what the kernel sheds when the
+daemon is overloaded.
 
 The DNS tests run the daemon in a network namespace of their own, with
 dnsmasq on 127.0.0.1:53 inside it (or a server that never answers); the
@@ -10,6 +12,7 @@ minimum of 5 s: a test that changes a record waits that long.
 """
 
 import json
+import multiprocessing
 import secrets
 import signal
 import socket
@@ -20,7 +23,8 @@ import unittest
 
 import netns
 from base import DaemonTest
-from harness import CONFIG, DEFAULT_PASS, DEFAULT_USER, SipClient, settings_xml
+from harness import (CONFIG, DEFAULT_PASS, DEFAULT_USER, SipClient, authorization,
+                     settings_xml)
 
 ZONE = "filter.test"
 PBX = "127.0.0.2"
@@ -63,6 +67,15 @@ def filter_settings(host=f"pbx.{ZONE}", outbound=None, untrusted=None, trusted=N
 class FilterChecks:
     """What the filter tests ask of a client."""
 
+    def counters(self):
+        """The Counters of checksyncd's status object (busctl on the private bus)."""
+        proc = subprocess.run(["busctl", f"--address={self.env.bus_address}", "--timeout=5",
+                               "--json=short", "get-property", "org.checksyncd.CheckSync1",
+                               "/org/checksyncd/CheckSync1", "org.checksyncd.CheckSync1",
+                               "Counters"], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=15, check=True)
+        return json.loads(proc.stdout)["data"]  # a{st}
+
     def status_of(self, c, method="NOTIFY", timeout=SILENCE, **kw):
         """The final status a request gets, or None for no answer at all."""
         kw.setdefault("event", "check-sync;reboot=false" if method == "NOTIFY" else None)
@@ -101,15 +114,6 @@ class NetnsTest(FilterChecks, DaemonTest):
         self.clients.append(c)
         self.env.sockets.append(c.sock)
         return c
-
-    def counters(self):
-        """The Counters of checksyncd's status object (busctl on the private bus)."""
-        proc = subprocess.run(["busctl", f"--address={self.env.bus_address}", "--timeout=5",
-                               "--json=short", "get-property", "org.checksyncd.CheckSync1",
-                               "/org/checksyncd/CheckSync1", "org.checksyncd.CheckSync1",
-                               "Counters"], stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=15, check=True)
-        return json.loads(proc.stdout)["data"]  # a{st}
 
     def check_config(self, timeout=30):
         """--check-config inside the namespace: (status, stdout, stderr)."""
@@ -334,11 +338,11 @@ class KernelFilterTest(NetnsTest):
     TRUSTED_V6 = "2001:db8:19::2"
     STRANGER_V6 = "2001:db8:19::3"
     NETNS_ADDRESSES = ("2001:db8:19::2/64", "2001:db8:19::3/64")
-    # 1 in 64 of the dropped datagrams still reaches the daemon (its
-    # sample, counted by prefix): of 3000, 47 on average; more than four
+    # 1 in 128 of the dropped datagrams still reaches the daemon (its
+    # sample, counted by prefix): of 3000, 23 on average; more than four
     # times that would take a kernel that lets them all through.
     FLOOD = 3000
-    SAMPLE_BOUND = 4 * FLOOD // 64
+    SAMPLE_BOUND = 4 * FLOOD // 128
 
     def start_both(self, settings):
         """The daemon on 127.0.0.1:PORT and [::]:PORT (two UDP sockets)."""
@@ -434,6 +438,92 @@ class KernelFilterTest(NetnsTest):
                          self.FLOOD, counters)
         self.assertGreaterEqual(counters["dropped_in_kernel"] - before["dropped_in_kernel"],
                                 self.FLOOD - self.SAMPLE_BOUND, counters)
+
+
+class OverloadTest(FilterChecks, DaemonTest):
+    """A flood from a thousand sources the daemon never heard from, as fast
+    as one process sends (on the 2-core development machine about 50 000
+    a second: more than the daemon answers with its 401s), with no source
+    filter: the daemon finds itself overloaded, the kernel sheds the
+    flood, and a PBX that authenticated before keeps being served."""
+
+    SECONDS = 6.0
+
+    def test_a_pbx_that_authenticated_before_is_served_while_a_flood_is_shed(self):
+        self.start(challenge="on")
+        pbx = self.client(source="127.0.0.2")
+        self.authenticated_notify(pbx, "before@pbx")
+        stop = multiprocessing.Event()
+        flooder = multiprocessing.Process(target=flood, args=(self.env.port, stop))
+        flooder.start()
+        self.addCleanup(flooder.join)
+        self.addCleanup(stop.set)
+        answered, tried = 0, 0
+        deadline = time.monotonic() + self.SECONDS
+        try:
+            while time.monotonic() < deadline:
+                tried += 1
+                if self.checksync_with_retransmissions(pbx, f"during-{tried}@pbx"):
+                    answered += 1
+                time.sleep(0.1)
+            self.assertTrue(self.env.wait_log("overloaded: the kernel now lets UDP datagrams "
+                                              "through only from the 1 sources", 1.0),
+                            "the daemon did not find itself overloaded")
+        finally:
+            stop.set()
+        flooder.join()
+        counters = self.counters()
+        self.assertGreater(counters["shed"], 0, counters)
+        # Figures (99 % within 2 s) come from bench/spoofed-flood.py; here
+        # only that the PBX got through while the flood was shed.
+        self.assertGreaterEqual(answered, 0.9 * tried, f"{answered} of {tried} answered")
+        # Calm again: back to normal service, a stranger served again.
+        self.assertTrue(self.env.wait_log("no longer overloaded:", 45.0))
+        self.assertEqual(self.status_of(self.client(source="127.0.0.3"), method="OPTIONS"), 200)
+
+    def checksync_with_retransmissions(self, c, call_id):
+        """NOTIFY -> 401, NOTIFY with the answer -> 200, each sent again
+        after 0.5 s and 1.5 s (RFC 3261 timer A); True when the 200 came."""
+        first = self.exchange(c, call_id=call_id, cseq=1)
+        if first is None or first.status != 401:
+            return False
+        auth = authorization(first.get("www-authenticate"), DEFAULT_USER, DEFAULT_PASS,
+                             "NOTIFY", c.uri())
+        ok = self.exchange(c, call_id=call_id, cseq=2, auth=auth)
+        return ok is not None and ok.status == 200
+
+    @staticmethod
+    def exchange(c, **kw):
+        text, branch = c.build(**kw)
+        for wait in (0.5, 1.0, 2.0):
+            c.send(text)
+            resp = c.recv(branch, timeout=wait)
+            if resp is not None:
+                return resp
+        return None
+
+
+def flood(port, stop):
+    """Unauthenticated NOTIFYs from 127.64.0.1-127.64.3.250, until `stop`."""
+    socks = []
+    for i in range(1000):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((f"127.64.{i // 250}.{i % 250 + 1}", 0))
+        s.setblocking(False)
+        socks.append(s)
+    c = SipClient("127.0.0.1", port, source="127.64.0.1")
+    datagrams = [c.build(call_id=f"flood-{i}@attacker")[0].encode() for i in range(256)]
+    c.close()
+    n = 0
+    while not stop.is_set():
+        for _ in range(500):
+            try:
+                socks[n % 1000].sendto(datagrams[n % 256], ("127.0.0.1", port))
+            except (BlockingIOError, ConnectionRefusedError):
+                pass
+            n += 1
+    for s in socks:
+        s.close()
 
 
 def send_raw_v6(datagrams, port, destination="::1"):

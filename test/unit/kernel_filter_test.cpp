@@ -402,12 +402,12 @@ TEST(KernelFilter, anAuthenticatedSourcePrefixStandsForItsAddressOrSlash64)
 
 TEST_GROUP(OverloadGovernor){};
 
-TEST(OverloadGovernor, aHalfFullQueueRaisesTheLevelAStepAtATime)
+TEST(OverloadGovernor, aQueueThreeQuartersFullRaisesTheLevelAStepAtATime)
 {
 	OverloadGovernor governor;
 	LONGS_EQUAL(1, governor.restOneIn());
-	CHECK_FALSE(governor.observe({.queueFill = 0.49}, 1000));
-	CHECK(governor.observe({.queueFill = 0.5}, 1000));
+	CHECK_FALSE(governor.observe({.queueFill = 0.74}, 1000));
+	CHECK(governor.observe({.queueFill = 0.75}, 1000));
 	LONGS_EQUAL(1, governor.level());
 	LONGS_EQUAL(4, governor.restOneIn());
 	// Not again before the queue had time to drain.
@@ -425,13 +425,13 @@ TEST(OverloadGovernor, aHalfFullQueueRaisesTheLevelAStepAtATime)
 	LONGS_EQUAL(4096, governor.restOneIn());
 }
 
-TEST(OverloadGovernor, anOverflowOrABusyCpuRaisesToo)
+TEST(OverloadGovernor, anOverflowRaisesItAndABusyCpuAloneDoesNot)
 {
 	OverloadGovernor overflow;
 	CHECK(overflow.observe({.overflowed = true}, 0));
 	OverloadGovernor busy;
-	CHECK_FALSE(busy.observe({.busy = 0.89}, 0));
-	CHECK(busy.observe({.busy = 0.9}, 0));
+	CHECK_FALSE(busy.observe({.queueFill = 0.3, .busy = 1.0}, 0));
+	LONGS_EQUAL(0, busy.level());
 	OverloadGovernor unknown;
 	CHECK_FALSE(unknown.observe({}, 0));
 	LONGS_EQUAL(0, unknown.level());
@@ -440,8 +440,8 @@ TEST(OverloadGovernor, anOverflowOrABusyCpuRaisesToo)
 TEST(OverloadGovernor, fiveCalmSecondsLowerItOneStepEach)
 {
 	OverloadGovernor governor;
-	CHECK(governor.observe({.queueFill = 0.6}, 0));
-	CHECK(governor.observe({.queueFill = 0.6}, 300));
+	CHECK(governor.observe({.queueFill = 0.8}, 0));
+	CHECK(governor.observe({.queueFill = 0.8}, 300));
 	LONGS_EQUAL(2, governor.level());
 	const OverloadGovernor::Reading calm{.queueFill = 0.1, .busy = 0.1};
 	CHECK_FALSE(governor.observe(calm, 1000));
@@ -458,7 +458,7 @@ TEST(OverloadGovernor, fiveCalmSecondsLowerItOneStepEach)
 TEST(OverloadGovernor, aBusyReadingRestartsTheCalm)
 {
 	OverloadGovernor governor;
-	CHECK(governor.observe({.queueFill = 0.6}, 0));
+	CHECK(governor.observe({.queueFill = 0.8}, 0));
 	CHECK_FALSE(governor.observe({.queueFill = 0.0, .busy = 0.05}, 1000));
 	// Neither raising nor calm: a quarter busy.
 	CHECK_FALSE(governor.observe({.queueFill = 0.0, .busy = 0.25}, 4000));
