@@ -256,7 +256,13 @@ void SocketFilter::detach(Socket &socket)
 	if (!socket.attached)
 		return;
 	int unused = 0;
-	(void)setsockopt(socket.fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused));
+	if (setsockopt(socket.fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) != 0) {
+		// qemu-user does not translate SO_DETACH_FILTER (ENOPROTOOPT): a
+		// program that passes everything does the same.
+		sock_filter passAll = {BPF_RET | BPF_K, 0, 0, 0xffffffffu};
+		sock_fprog fprog{1, &passAll};
+		(void)setsockopt(socket.fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog));
+	}
 	socket.attached = false;
 	socket.counts = Drops::Overflow;
 }
