@@ -12,9 +12,13 @@
 #include <sofia-sip/url.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <optional>
 
+#include "settings_values.hpp"
 #include "sofia.hpp"
+#include "text.hpp"
 
 namespace checksyncd {
 
@@ -175,16 +179,57 @@ std::vector<std::string> authWarnings(const Settings &settings)
 					   " has only user_hash (MD5): its realm \"" +
 					   identity.realm() + "\" is offered MD5 only");
 	}
+	// checksync_action reregister and sync destroy nothing; the two that
+	// do are served only to a digest (checksync.hpp, destroysData()).
+	if (settings.action == ForcedAction::FactoryReset ||
+	    settings.action == ForcedAction::DeleteContacts) {
+		const std::string action(choiceText(kActionChoices, settings.action));
+		for (const auto &[idx, identity] : settings.identities) {
+			if (identity.active && !identity.hasCredentials())
+				warnings.push_back(
+					"identity " + std::to_string(idx) +
+					" has neither user_pass nor user_hash: checksync_action " +
+					action +
+					" destroys data, is served only to a request that "
+					"authenticated with digest, and so is refused (403) for "
+					"it");
+		}
+	}
 	return warnings;
 }
+
+namespace {
+
+bool isAscii(std::string_view text)
+{
+	return std::all_of(text.begin(), text.end(),
+			   [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// RFC 7616 3.3: charset=UTF-8 where a realm's user names or passwords are
+// not ASCII, so that the client hashes them as UTF-8 (and may send the
+// name as username*).
+bool realmNeedsUtf8(const Settings &settings, const ChallengeRealm &realm, std::string_view uriHost)
+{
+	return std::any_of(
+		settings.identities.begin(), settings.identities.end(), [&](const auto &entry) {
+			const Identity &identity = entry.second;
+			return identity.active && realmOf(identity, uriHost) == realm.realm &&
+			       (!isAscii(identity.authUser()) || !isAscii(identity.pass));
+		});
+}
+
+} // namespace
 
 std::vector<std::string> makeChallenges(const Settings &settings,
 					const std::vector<ChallengeRealm> &realms,
 					const AuthRequest &request, StaleFlag stale,
-					NonceAuthority &nonces)
+					NonceAuthority &nonces, const ChallengeBudget &budget)
 {
 	std::vector<std::string> challenges;
+	std::size_t spent = 0;
 	for (const ChallengeRealm &realm : realms) {
+		const bool utf8 = realmNeedsUtf8(settings, realm, request.uriHost);
 		for (Algorithm algorithm : realm.algorithms) {
 			std::string value = "Digest realm=\"";
 			value.append(realm.realm);
@@ -195,9 +240,22 @@ std::vector<std::string> makeChallenges(const Settings &settings,
 			value.append(algorithmName(algorithm));
 			if (settings.qop == QopPolicy::Auth)
 				value.append(", qop=\"auth\"");
+			if (settings.userhash) {
+				value.append(", opaque=\"");
+				value.append(nonces.opaque(realm.realm));
+				value.append("\", userhash=true");
+			}
+			if (utf8)
+				value.append(", charset=UTF-8");
 			if (stale == StaleFlag::Present)
 				value.append(", stale=true");
+			const std::size_t bytes = value.size() + kChallengeHeaderBytes;
+			if (spent + bytes > budget.maxBytes)
+				return challenges;
+			spent += bytes;
 			challenges.push_back(std::move(value));
+			if (budget.preferredOnly)
+				break;
 		}
 	}
 	return challenges;
@@ -221,158 +279,319 @@ const Identity *identityFor(const Settings &settings, std::string_view realm,
 
 } // namespace
 
-AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings &settings,
-				const std::vector<ChallengeRealm> &realms,
-				const AuthRequest &request, const NonceAuthority &nonces,
-				UsedNonces &used)
-{
-	AuthOutcome outcome;
+namespace {
 
-	// The first Digest credentials for one of our realms, among at most a
-	// few headers.
-	const msg_auth_t *ours = nullptr;
+// Stage 1 (Kamailio's auth module calls it finding the credentials): the
+// first Digest credentials for one of our realms, among at most a few
+// headers.
+struct Credentials {
+	const msg_auth_t *header = nullptr;
 	const ChallengeRealm *realm = nullptr;
+};
+
+AuthResult findCredentials(const msg_auth_t *authorization,
+			   const std::vector<ChallengeRealm> &realms, Credentials &found)
+{
 	std::size_t headers = 0;
 	for (const msg_auth_t *a = authorization; a; a = a->au_next) {
-		if (++headers > 4) {
-			outcome.result = AuthResult::Malformed;
-			return outcome;
-		}
-		if (ours || !a->au_scheme || !su_casematch(a->au_scheme, "Digest"))
+		if (++headers > 4)
+			return AuthResult::Malformed;
+		if (found.header || !a->au_scheme || !su_casematch(a->au_scheme, "Digest"))
 			continue;
 		for (const ChallengeRealm &r : realms) {
 			if (realmMatches(a->au_params, r.realm)) {
-				ours = a;
-				realm = &r;
+				found = {a, &r};
 				break;
 			}
 		}
 	}
-	if (!ours)
-		return outcome; // NoCredentials
-	const Identity *identity = identityFor(settings, realm->realm, request);
+	return found.header ? AuthResult::Ok : AuthResult::NoCredentials;
+}
 
-	if (!paramsWellFormed(ours->au_params)) {
-		outcome.result = AuthResult::Malformed;
-		return outcome;
-	}
+// A parameter's value without the quotes a client may put around it.
+std::string_view unquoted(std::string_view value)
+{
+	if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+		return value.substr(1, value.size() - 2);
+	return value;
+}
 
-	SuHome home;
-	auth_response_t ar[1] = {};
-	ar->ar_size = sizeof(ar);
-	if (auth_digest_response_get(home.get(), ar, ours->au_params) < 0) {
-		outcome.result = AuthResult::Malformed;
-		return outcome;
+// RFC 8187's ext-value of username* (RFC 7616 3.4): "UTF-8'" [language]
+// "'" and the name percent-encoded; only UTF-8, and the name must be
+// valid UTF-8.
+std::optional<std::string> decodeExtValue(std::string_view text)
+{
+	const std::size_t charsetEnd = text.find('\'');
+	if (charsetEnd == std::string_view::npos ||
+	    !equalsIgnoreCase(text.substr(0, charsetEnd), "UTF-8"))
+		return std::nullopt;
+	const std::size_t languageEnd = text.find('\'', charsetEnd + 1);
+	if (languageEnd == std::string_view::npos)
+		return std::nullopt;
+	const auto hex = [](char c) -> int {
+		if (c >= '0' && c <= '9')
+			return c - '0';
+		c = static_cast<char>(c | 0x20);
+		return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	};
+	std::string name;
+	for (std::size_t i = languageEnd + 1; i < text.size(); ++i) {
+		const char c = text[i];
+		if (c == '%') {
+			if (i + 2 >= text.size() || hex(text[i + 1]) < 0 || hex(text[i + 2]) < 0)
+				return std::nullopt;
+			name.push_back(static_cast<char>(hex(text[i + 1]) << 4 | hex(text[i + 2])));
+			i += 2;
+		} else if (std::isalnum(static_cast<unsigned char>(c)) ||
+			   std::string_view("!#$&+-.^_`|~").find(c) != std::string_view::npos) {
+			name.push_back(c);
+		} else {
+			return std::nullopt;
+		}
 	}
-	if (ar->ar_username)
-		outcome.username = ar->ar_username;
-	if (!ar->ar_username || !ar->ar_nonce || !ar->ar_uri || !ar->ar_response) {
-		outcome.result = AuthResult::Malformed;
-		return outcome;
+	if (name.empty() || toValidUtf8(name, name.size()) != name)
+		return std::nullopt;
+	return name;
+}
+
+// Stage 2, reading the response: the answer's parameters, parsed by
+// sofia-sip and checked against what the challenge offered.
+struct Answer {
+	auth_response_t ar{};
+	std::string username; // username, or username* decoded
+	bool userhash = false;
+	Algorithm algorithm = Algorithm::Md5;
+};
+
+AuthResult readAnswer(su_home_t *home, const Credentials &credentials, const Settings &settings,
+		      Answer &answer)
+{
+	const msg_param_t *params = credentials.header->au_params;
+	if (!paramsWellFormed(params))
+		return AuthResult::Malformed;
+	auth_response_t &ar = answer.ar;
+	ar.ar_size = sizeof(ar);
+	if (auth_digest_response_get(home, &ar, params) < 0)
+		return AuthResult::Malformed;
+	// username* carries a name the quoted form cannot; never both.
+	const char *extended = msg_params_find(params, "username*=");
+	if (extended && ar.ar_username)
+		return AuthResult::Malformed;
+	if (extended) {
+		std::optional<std::string> name = decodeExtValue(extended);
+		if (!name)
+			return AuthResult::Malformed;
+		answer.username = std::move(*name);
+	} else if (ar.ar_username) {
+		answer.username = ar.ar_username;
+	}
+	if (answer.username.empty() || !ar.ar_nonce || !ar.ar_uri || !ar.ar_response)
+		return AuthResult::Malformed;
+	// userhash=true: the username is H(user ":" realm), only where the
+	// challenge offered it and never with username* (RFC 7616 3.4.4).
+	if (const char *hashed = msg_params_find(params, "userhash=")) {
+		const std::string_view value = unquoted(hashed);
+		if (!equalsIgnoreCase(value, "true") && !equalsIgnoreCase(value, "false"))
+			return AuthResult::Malformed;
+		answer.userhash = equalsIgnoreCase(value, "true");
+		if (answer.userhash && (!settings.userhash || extended))
+			return AuthResult::Malformed;
 	}
 
 	// Algorithm: absent means MD5 (RFC 2617); it must be one we offer.
-	std::optional<Algorithm> algorithm = ar->ar_algorithm ? parseAlgorithm(ar->ar_algorithm)
-							      : Algorithm::Md5;
-	const std::vector<Algorithm> &offered = realm->algorithms;
-	if (!algorithm || std::find(offered.begin(), offered.end(), *algorithm) == offered.end()) {
-		outcome.result = AuthResult::BadAlgorithm;
-		return outcome;
-	}
-	if (!isHex(ar->ar_response, hexLength(*algorithm))) {
-		outcome.result = AuthResult::Malformed;
-		return outcome;
-	}
+	std::optional<Algorithm> algorithm = ar.ar_algorithm ? parseAlgorithm(ar.ar_algorithm)
+							     : Algorithm::Md5;
+	const std::vector<Algorithm> &offered = credentials.realm->algorithms;
+	if (!algorithm || std::find(offered.begin(), offered.end(), *algorithm) == offered.end())
+		return AuthResult::BadAlgorithm;
+	answer.algorithm = *algorithm;
+	if (!isHex(ar.ar_response, hexLength(*algorithm)))
+		return AuthResult::Malformed;
 
-	// qop: exactly what the nonce was issued with.
-	bool qopOffered = settings.qop == QopPolicy::Auth;
-	if (qopOffered) {
-		if (!ar->ar_qop || std::strcmp(ar->ar_qop, "auth") != 0 || !ar->ar_nc ||
-		    !isHex(ar->ar_nc, 8) || !ar->ar_cnonce || !*ar->ar_cnonce) {
-			outcome.result = AuthResult::BadQop;
-			return outcome;
-		}
-	} else if (ar->ar_qop) {
-		outcome.result = AuthResult::BadQop;
-		return outcome;
+	// qop: exactly what the nonce was issued with. The cnonce comes back
+	// in Authentication-Info: no control character in it.
+	if (settings.qop == QopPolicy::Auth) {
+		if (!ar.ar_qop || std::strcmp(ar.ar_qop, "auth") != 0 || !ar.ar_nc ||
+		    !isHex(ar.ar_nc, 8) || !ar.ar_cnonce || !*ar.ar_cnonce)
+			return AuthResult::BadQop;
+		if (std::any_of(ar.ar_cnonce, ar.ar_cnonce + std::strlen(ar.ar_cnonce), [](char c) {
+			    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+		    }))
+			return AuthResult::Malformed;
+	} else if (ar.ar_qop) {
+		return AuthResult::BadQop;
 	}
+	return AuthResult::Ok;
+}
 
-	std::optional<NonceFacts> nonce = nonces.verify(ar->ar_nonce, realm->realm,
+// Stage 3, checking the nonce: ours, for this realm and address, issued
+// with the answer's algorithm and qop; and the opaque value echoed where
+// the challenge offered one.
+AuthResult checkNonce(const Answer &answer, const ChallengeRealm &realm, const Settings &settings,
+		      const AuthRequest &request, const NonceAuthority &nonces, NonceFacts &facts,
+		      bool &addressProven)
+{
+	std::optional<NonceFacts> nonce = nonces.verify(answer.ar.ar_nonce, realm.realm,
 							request.sourceIp);
-	if (!nonce) {
-		outcome.result = AuthResult::BadNonce;
-		return outcome;
+	if (!nonce)
+		return AuthResult::BadNonce;
+	addressProven = true;
+	facts = *nonce;
+	if (nonce->algorithm != answer.algorithm)
+		return AuthResult::AlgorithmMismatch;
+	if (nonce->qop != (settings.qop == QopPolicy::Auth))
+		return AuthResult::BadQop;
+	if (settings.userhash &&
+	    (!answer.ar.ar_opaque || nonces.opaque(realm.realm) != answer.ar.ar_opaque))
+		return AuthResult::Malformed;
+	return AuthResult::Ok;
+}
+
+// Stage 4, checking the digest: the same work whether or not the identity
+// exists and the username is right (no timing oracle); and, for a right
+// one, the rspauth of Authentication-Info (RFC 7616 3.5: the digest over
+// A2 = ":" digest-uri).
+struct DigestCheck {
+	bool known = false;
+	bool userMatches = false;
+	bool digestRight = false;
+	std::string rspauth; // empty without qop
+};
+
+DigestCheck checkDigest(const Answer &answer, const Identity *identity, const ChallengeRealm &realm,
+			const Settings &settings, const AuthRequest &request)
+{
+	DigestCheck check;
+	const auth_response_t &ar = answer.ar;
+	const Algorithm algorithm = answer.algorithm;
+	check.known = identity && identity->hasCredentials();
+	if (check.known) {
+		const std::string &user = identity->authUser();
+		check.userMatches = answer.userhash
+					    ? hexEqualConstantTime(
+						      hashHex(algorithm, user + ":" + realm.realm),
+						      answer.username)
+					    : user == answer.username;
 	}
-	outcome.addressProven = true;
-	if (nonce->algorithm != *algorithm) {
-		outcome.result = AuthResult::AlgorithmMismatch;
-		return outcome;
+	std::string ha1;
+	if (check.known && !identity->pass.empty())
+		ha1 = computeHa1(algorithm, identity->authUser(), realm.realm, identity->pass);
+	else if (check.known)
+		ha1 = identity->hash; // MD5 only, see challengeRealms()
+	else
+		ha1 = computeHa1(algorithm, answer.username, realm.realm, "\x01no-such-identity");
+
+	DigestInput input;
+	input.method = request.method;
+	input.uri = ar.ar_uri;
+	input.nonce = ar.ar_nonce;
+	if (settings.qop == QopPolicy::Auth) {
+		input.qop = ar.ar_qop;
+		input.nc = ar.ar_nc;
+		input.cnonce = ar.ar_cnonce;
 	}
-	if (nonce->qop != qopOffered) {
-		outcome.result = AuthResult::BadQop;
-		return outcome;
+	std::string expected = computeResponse(algorithm, ha1, input);
+	check.digestRight = hexEqualConstantTime(expected, ar.ar_response);
+	if (check.digestRight && check.known && check.userMatches && !input.qop.empty()) {
+		input.method = "";
+		check.rspauth = computeResponse(algorithm, ha1, input);
 	}
+	OPENSSL_cleanse(ha1.data(), ha1.size());
+	return check;
+}
+
+} // namespace
+
+AuthOutcome verifyAuthorization(const msg_auth_t *authorization, const Settings &settings,
+				const std::vector<ChallengeRealm> &realms,
+				const AuthRequest &request, const NonceAuthority &nonces,
+				UsedNonces &used, NonceUse use)
+{
+	AuthOutcome outcome;
+	Credentials credentials;
+	outcome.result = findCredentials(authorization, realms, credentials);
+	if (outcome.result != AuthResult::Ok)
+		return outcome;
+	const ChallengeRealm &realm = *credentials.realm;
+	const Identity *identity = identityFor(settings, realm.realm, request);
+
+	SuHome home;
+	Answer answer;
+	outcome.result = readAnswer(home.get(), credentials, settings, answer);
+	outcome.username = answer.username;
+	if (outcome.result != AuthResult::Ok)
+		return outcome;
+
+	NonceFacts nonce;
+	outcome.result = checkNonce(answer, realm, settings, request, nonces, nonce,
+				    outcome.addressProven);
+	if (outcome.result != AuthResult::Ok)
+		return outcome;
 
 	// The uri must name the Request-URI (compared as SIP URIs).
-	url_t *uri = url_make(home.get(), ar->ar_uri);
+	url_t *uri = url_make(home.get(), answer.ar.ar_uri);
 	url_t *requestUri = url_make(home.get(), std::string(request.requestUri).c_str());
 	if (!uri || !requestUri || url_cmp_all(uri, requestUri) != 0) {
 		outcome.result = AuthResult::WrongUri;
 		return outcome;
 	}
 
-	// From here on the same work is done whether or not the identity
-	// exists and the username is right: no timing oracle.
-	bool known = identity && identity->hasCredentials();
-	bool userMatches = known && identity->authUser() == ar->ar_username;
-	std::string ha1;
-	if (known && !identity->pass.empty())
-		ha1 = computeHa1(*algorithm, identity->authUser(), realm->realm, identity->pass);
-	else if (known)
-		ha1 = identity->hash; // MD5 only, see challengeRealms()
-	else
-		ha1 = computeHa1(*algorithm, ar->ar_username, realm->realm, "\x01no-such-identity");
-
-	DigestInput input;
-	input.method = request.method;
-	input.uri = ar->ar_uri;
-	input.nonce = ar->ar_nonce;
-	if (qopOffered) {
-		input.qop = ar->ar_qop;
-		input.nc = ar->ar_nc;
-		input.cnonce = ar->ar_cnonce;
-	}
-	std::string expected = computeResponse(*algorithm, ha1, input);
-	bool digestRight = hexEqualConstantTime(expected, ar->ar_response);
-	OPENSSL_cleanse(ha1.data(), ha1.size());
-
-	if (!known) {
+	DigestCheck digest = checkDigest(answer, identity, realm, settings, request);
+	if (!digest.known) {
 		outcome.result = AuthResult::UnknownUser;
 		return outcome;
 	}
-	if (!userMatches) {
+	if (!digest.userMatches) {
 		outcome.result = AuthResult::WrongUser;
 		return outcome;
 	}
-	if (!digestRight) {
+	if (!digest.digestRight) {
 		outcome.result = AuthResult::WrongDigest;
 		return outcome;
 	}
-	if (nonce->expired(request.nowMs)) {
-		outcome.result = AuthResult::Stale;
-		return outcome;
+	// A retransmission of an answer already served: its nonce is used
+	// and may have aged; only its Authentication-Info is wanted.
+	if (use == NonceUse::Mark) {
+		if (nonce.expired(request.nowMs)) {
+			outcome.result = AuthResult::Stale;
+			return outcome;
+		}
+		const UsedNonces::Mark mark = used.markUsed(nonce.serial, nonces.newestSerial());
+		if (mark != UsedNonces::Mark::Fresh) {
+			outcome.result = AuthResult::Replayed;
+			return outcome;
+		}
 	}
-	switch (used.markUsed(nonce->serial, nonces.newestSerial())) {
-	case UsedNonces::Mark::Fresh:
-		outcome.result = AuthResult::Ok;
-		outcome.identity = identity;
-		break;
-	case UsedNonces::Mark::AlreadyUsed:
-	case UsedNonces::Mark::OutOfWindow:
-		outcome.result = AuthResult::Replayed;
-		break;
+	outcome.result = AuthResult::Ok;
+	outcome.identity = identity;
+	outcome.realm = realm.realm;
+	outcome.algorithm = answer.algorithm;
+	outcome.rspauth = std::move(digest.rspauth);
+	if (!outcome.rspauth.empty()) {
+		outcome.nc = answer.ar.ar_nc;
+		outcome.cnonce = answer.ar.ar_cnonce;
 	}
 	return outcome;
+}
+
+std::string authenticationInfo(const AuthOutcome &outcome, std::string_view nextNonce)
+{
+	std::string value = "nextnonce=\"";
+	value.append(nextNonce);
+	value.push_back('"');
+	if (!outcome.rspauth.empty()) {
+		value.append(", qop=auth, rspauth=\"");
+		value.append(outcome.rspauth);
+		value.append("\", cnonce=\"");
+		for (char c : outcome.cnonce) {
+			if (c == '"' || c == '\\')
+				value.push_back('\\');
+			value.push_back(c);
+		}
+		value.append("\", nc=");
+		value.append(outcome.nc);
+	}
+	return value;
 }
 
 } // namespace checksyncd

@@ -68,8 +68,14 @@ struct AuthOutcome {
 	// the address (brute-force lockout) without letting a spoofer lock
 	// out someone else.
 	bool addressProven = false;
-	// Ok: the identity that authenticated (picked by the answer's realm).
+	// Ok: the identity that authenticated (picked by the answer's realm),
+	// and what the answer's Authentication-Info needs (RFC 7616 3.5).
 	const Identity *identity = nullptr;
+	std::string realm;
+	Algorithm algorithm = Algorithm::Md5;
+	std::string rspauth; // the digest over A2 = ":" uri; empty without qop
+	std::string nc;
+	std::string cnonce;
 };
 
 // One realm a 401 challenges, with the algorithms offered for it.
@@ -98,21 +104,50 @@ enum class StaleFlag : bool {
 	Present,
 };
 
+// What a 401 may carry: in bytes of its WWW-Authenticate headers (each
+// value plus kChallengeHeaderBytes), and one algorithm per realm or all.
+struct ChallengeBudget {
+	std::size_t maxBytes = SIZE_MAX;
+	bool preferredOnly = false;
+};
+
+// "WWW-Authenticate: " and the CRLF that end each challenge's line.
+inline constexpr std::size_t kChallengeHeaderBytes = 20;
+
 // One WWW-Authenticate value ("Digest realm=..., nonce=..., ...") per realm
-// and algorithm, realms in order, algorithms in preference order.
+// and algorithm, realms in order, algorithms in preference order, as many
+// as the budget takes (none when not even the first fits). Each carries
+// qop="auth" (checksync_auth_qop auth), opaque and userhash=true
+// (checksync_auth_userhash), charset=UTF-8 (a realm with a name or
+// password that is not ASCII) and stale=true as asked.
 std::vector<std::string> makeChallenges(const Settings &settings,
 					const std::vector<ChallengeRealm> &realms,
 					const AuthRequest &request, StaleFlag stale,
-					NonceAuthority &nonces);
+					NonceAuthority &nonces,
+					const ChallengeBudget &budget = ChallengeBudget{});
 
-// Verify the Authorization headers of a request. The answer's realm picks
-// the identity: the active identity of that realm whose user_name is the
-// Request-URI user (the lowest one of the realm without a user part). An
-// unknown user never succeeds but costs the same work. Marks the nonce
-// used when, and only when, the result is Ok.
+// What verifyAuthorization() does with a right answer's nonce.
+enum class NonceUse : bool {
+	Mark,           // a new request: the nonce must be fresh, and is used up
+	Retransmission, // one already served: neither, for its Authentication-Info
+};
+
+// Verify the Authorization headers of a request, in the stages of
+// Kamailio's auth module: find our credentials, read the answer, check the
+// nonce, check the digest. The answer's realm picks the identity: the
+// active identity of that realm whose user_name is the Request-URI user
+// (the lowest one of the realm without a user part). An unknown user never
+// succeeds but costs the same work. Accepts username* (RFC 7616 3.4, UTF-8)
+// and, where offered, userhash=true and the echoed opaque. With
+// NonceUse::Mark, marks the nonce used when, and only when, the result is
+// Ok.
 AuthOutcome verifyAuthorization(const msg_auth_s *authorization, const Settings &settings,
 				const std::vector<ChallengeRealm> &realms,
 				const AuthRequest &request, const NonceAuthority &nonces,
-				UsedNonces &used);
+				UsedNonces &used, NonceUse use = NonceUse::Mark);
+
+// The Authentication-Info value of the 200 to a request that authenticated
+// (RFC 7616 3.5): nextnonce, and with qop, rspauth, cnonce and nc.
+std::string authenticationInfo(const AuthOutcome &outcome, std::string_view nextNonce);
 
 } // namespace checksyncd

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "service_control.hpp"
 #include "settings.hpp"
 
 extern "C" {
@@ -19,12 +20,41 @@ struct sip_s;
 
 namespace checksyncd {
 
+// What a request asks the provisioning process for: one method each
+// (etc/org.checksyncd.Provisioning1.xml).
 enum class Action : unsigned char {
 	Resync,
 	Reboot,
+	Reregister,     // checksync_action reregister
+	DeleteContacts, // checksync_action delete-contacts
+	FactoryReset,   // checksync_action factory-reset
+	Report,         // Cisco service-control prt-report, Cisco SPA Event: report
 };
 
-std::string_view actionName(Action action); // "Resync", "Reboot"
+inline constexpr Action kActions[] = {
+	Action::Resync,         Action::Reboot,       Action::Reregister,
+	Action::DeleteContacts, Action::FactoryReset, Action::Report,
+};
+
+// The D-Bus method: "Resync", "Reboot", "Reregister", "DeleteContacts",
+// "FactoryReset", "Report".
+std::string_view actionName(Action action);
+
+// An action that erases what cannot be fetched again (the phone's own
+// settings, its local phonebook entries): it is served only to a request
+// that authenticated with digest, whatever the settings say.
+bool destroysData(Action action);
+
+// Which reboot a Reboot is, in its details' `kind` (Cisco's restart is a
+// soft one, its reset a hard one); Unspecified for every other request.
+enum class RebootKind : unsigned char {
+	Unspecified,
+	Soft,
+	Hard,
+};
+
+// "soft", "hard"; "" for Unspecified.
+std::string_view rebootKindName(RebootKind kind);
 
 // The Event header as far as check-sync cares.
 struct EventInfo {
@@ -42,6 +72,9 @@ struct EventInfo {
 	// reboot= present with a value other than true/false (any case), on a
 	// package that reads it.
 	bool badRebootValue = false;
+	// service-control's body (common/service_control.hpp), when package is
+	// ServiceControl and the facts come from requestFactsOf().
+	ServiceControl serviceControl;
 };
 
 // Classify a parsed Event header (nullptr when the request has none).
@@ -49,15 +82,21 @@ EventInfo classifyEvent(const sip_event_s *event);
 
 // checksync_action if set; else by package: check-sync reboots unless
 // reboot=false (what Snom phones do), resync resyncs unless reboot=true,
-// reboot, reboot_now and restart_now reboot.
+// reboot, reboot_now and restart_now reboot; service-control's restart and
+// reset reboot, check-version resyncs, prt-report reports; report reports.
 Action decideAction(const Settings &settings, const EventInfo &event);
+
+// Soft for service-control's restart, Hard for its reset, when
+// checksync_action leaves the choice to the request; else Unspecified.
+RebootKind decideRebootKind(const Settings &settings, const EventInfo &event);
 
 // The Allow-Events value of OPTIONS and 489 answers: the packages
 // checksync_events honours, in canonical order ("check-sync, resync");
 // the default set while no settings are loaded (settings nullptr).
 std::string allowEvents(const Settings *settings);
 
-// challenge_checksync, or challenge_reboot for a reboot.
+// challenge_checksync, challenge_reboot for a reboot, and always for an
+// action that destroys data.
 bool needsChallenge(const Settings &settings, Action action);
 
 enum class Answer : unsigned char {
@@ -69,7 +108,9 @@ enum class Answer : unsigned char {
 	MissingEvent,     // 400 Missing Event header
 	BadEvent,         // 489: an unknown package, or one checksync_events leaves out
 	BadRebootValue,   // 400
+	BadBody,          // 400, 413 or 415: service-control's body (its problem)
 	NotFound,         // 404: no such identity, challenge off
+	NoPassword,       // 403: data would be destroyed, and no digest can succeed
 	NoSettings,       // 503: no good settings loaded yet
 };
 
@@ -80,13 +121,19 @@ struct RequestFacts {
 	std::string_view uriUser;
 };
 
-// The facts of a parsed request (one with a request line); the views
-// point into `sip`.
+// Whether any active identity the request can be for has a password or an
+// HA1 (user_pass, user_hash): one whose user_name is the Request-URI user,
+// or any one without a user part. Without one a digest can never succeed.
+bool mayAuthenticate(const Settings &settings, const RequestFacts &request);
+
+// The facts of a parsed request (one with a request line), the body of a
+// service-control NOTIFY read too; the views point into `sip`.
 RequestFacts requestFactsOf(const sip_s *sip);
 
 struct Plan {
 	Answer answer = Answer::Ignore;
 	Action action = Action::Reboot;
+	RebootKind rebootKind = RebootKind::Unspecified;
 	// The identity the request is for; nullptr when none matches (then a
 	// Challenge can never succeed).
 	const Identity *identity = nullptr;

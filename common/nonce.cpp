@@ -139,6 +139,15 @@ std::string NonceAuthority::issue(std::uint64_t nowMs, Algorithm algorithm, QopP
 	return encode(raw.data(), raw.size());
 }
 
+std::string NonceAuthority::opaque(std::string_view realm) const
+{
+	// A head no nonce has (its version byte is 1): the value cannot stand
+	// for a nonce's MAC, and only 12 of its 24 bytes are shown.
+	static constexpr unsigned char kHead[] = {0xff, 'o', 'p', 'a', 'q', 'u', 'e'};
+	const auto tag = mac(kHead, sizeof(kHead), realm, "");
+	return encode(tag.data(), 12);
+}
+
 std::optional<NonceFacts> NonceAuthority::verify(std::string_view nonce, std::string_view realm,
 						 std::string_view sourceIp) const
 {

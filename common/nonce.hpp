@@ -68,6 +68,11 @@ public:
 	std::optional<NonceFacts> verify(std::string_view nonce, std::string_view realm,
 					 std::string_view sourceIp) const;
 
+	// The opaque value of the challenges for `realm` (RFC 7616 3.3), which
+	// an answer echoes: 16 characters, the same for every challenge of
+	// this process and realm, so that no state is kept for it.
+	std::string opaque(std::string_view realm) const;
+
 	// The serial of the nonce issued last (0 before the first).
 	std::uint32_t newestSerial() const { return nextSerial_ - 1; }
 

@@ -6,14 +6,51 @@
 #include <sofia-sip/sip_status.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "sofia.hpp"
 
 namespace checksyncd {
 
+namespace {
+
+// The answer to a service-control body that is refused.
+std::pair<int, const char *> bodyAnswer(BodyProblem problem)
+{
+	switch (problem) {
+	case BodyProblem::None:
+	case BodyProblem::Malformed:
+		break;
+	case BodyProblem::NotTextPlain:
+		return {SIP_415_UNSUPPORTED_MEDIA};
+	case BodyProblem::TooLarge:
+		return {SIP_413_REQUEST_TOO_LARGE};
+	case BodyProblem::DuplicateKey:
+		return {400, "Duplicate service-control key"};
+	case BodyProblem::MissingAction:
+		return {400, "Missing service-control action"};
+	case BodyProblem::UnknownAction:
+		return {400, "Unknown service-control action"};
+	}
+	return {400, "Bad service-control body"};
+}
+
+// A service-control NOTIFY handed over by the UA whose RegisterCallId is
+// not the Call-ID of the UA's REGISTER: a Cisco phone answers it 400, and
+// so does checksyncd. On the port (registerCallId nullopt) the digest
+// decides alone.
+bool registerCallIdDiffers(const GuardRequest &request)
+{
+	const EventInfo &event = request.facts.event;
+	return request.registerCallId && event.package == EventPackage::ServiceControl &&
+	       event.serviceControl.registerCallId != request.registerCallId;
+}
+
+} // namespace
+
 RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKeyer::Key &requestKey)
-	: nonces_(nonceKey), failures_(kFailureTableCapacity), answers_(kResponseCacheCapacity),
-	  keyer_(requestKey)
+	: nonces_(nonceKey), failures_(kFailureTableCapacity),
+	  answers_(kPlainAnswers, kAuthenticatedAnswers), keyer_(requestKey)
 {
 }
 
@@ -37,6 +74,29 @@ GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
 	return request;
 }
 
+namespace {
+
+AuthRequest authRequestOf(const GuardRequest &request, std::uint64_t nowMs)
+{
+	AuthRequest auth;
+	auth.method = request.facts.method;
+	auth.requestUri = request.requestUri;
+	auth.uriHasUser = request.facts.uriHasUser;
+	auth.uriUser = request.facts.uriUser;
+	auth.uriHost = request.uriHost;
+	auth.sourceIp = request.source->ip;
+	auth.nowMs = nowMs;
+	return auth;
+}
+
+} // namespace
+
+RequestKey RequestGuard::keyOf(const GuardRequest &request) const
+{
+	return keyer_.key(request.source->remote, request.branch, request.callId, request.cseq,
+			  request.facts.method);
+}
+
 Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &request,
 			     std::uint64_t nowMs)
 {
@@ -47,14 +107,15 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	verdict.checkSync = request.facts.method == "NOTIFY" &&
 			    request.facts.event.kind == EventInfo::Kind::Known;
 	verdict.actionDecided = plan.answer == Answer::Serve || plan.answer == Answer::Challenge ||
-				plan.answer == Answer::NotFound;
+				plan.answer == Answer::NotFound ||
+				plan.answer == Answer::NoPassword;
 	verdict.action = plan.action;
+	verdict.rebootKind = plan.rebootKind;
 	verdict.identity = plan.identity ? plan.identity->idx : 0;
 
 	// Every answer below is final and carries the To tag made from this
 	// key, so a retransmission gets the same tag.
-	verdict.key = keyer_.key(request.source->remote, request.branch, request.callId,
-				 request.cseq, request.facts.method);
+	verdict.key = keyOf(request);
 
 	auto answer = [&](int status, const char *phrase) {
 		verdict.status = status;
@@ -80,14 +141,36 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 		return answer(SIP_489_BAD_EVENT);
 	case Answer::BadRebootValue:
 		return answer(400, "Bad reboot parameter");
-	case Answer::NotFound:
-		return answer(SIP_404_NOT_FOUND);
+	case Answer::BadBody: {
+		const BodyProblem problem = request.facts.event.serviceControl.problem;
+		if (problem == BodyProblem::NotTextPlain)
+			verdict.accept = "text/plain"; // RFC 3261 21.4.13
+		const auto [status, phrase] = bodyAnswer(problem);
+		return answer(status, phrase);
+	}
 	case Answer::NoSettings:
 		verdict.retryAfterS = kNoSettingsRetryAfterS;
 		return answer(SIP_503_SERVICE_UNAVAILABLE);
+	case Answer::NotFound:
+	case Answer::NoPassword:
 	case Answer::Serve:
 	case Answer::Challenge:
 		break;
+	}
+
+	if (registerCallIdDiffers(request))
+		return answer(400, "RegisterCallId does not match");
+	if (plan.answer == Answer::NotFound)
+		return answer(SIP_404_NOT_FOUND);
+	if (plan.answer == Answer::NoPassword) {
+		// A settings mistake, not an attack: worth a line, but a flood of
+		// such requests must not become a flood of lines.
+		if (!noPasswordLogged_ || nowMs - noPasswordLoggedMs_ >= FailureTable::kWindowMs) {
+			noPasswordLogged_ = true;
+			noPasswordLoggedMs_ = nowMs;
+			verdict.event = GuardEvent::NoPassword;
+		}
+		return answer(SIP_403_FORBIDDEN);
 	}
 
 	// A retransmission of a check-sync that was answered statelessly gets
@@ -95,6 +178,19 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	if (std::optional<CachedAnswer> cached = answers_.lookup(verdict.key, nowMs)) {
 		verdict.retransmission = true;
 		verdict.retryAfterS = cached->retryAfterS;
+		// Its Authentication-Info again: rspauth is the same, the
+		// nextnonce a fresh one for the same source.
+		if (cached->authenticated && cached->status / 100 == 2 && request.authorization) {
+			verdict.authenticated = true;
+			const AuthOutcome again = verifyAuthorization(
+				request.authorization, *settings,
+				realmsFor(*settings, request.uriHost),
+				authRequestOf(request, nowMs), nonces_, used_,
+				NonceUse::Retransmission);
+			if (again.result == AuthResult::Ok)
+				verdict.authenticationInfo = authenticationInfoFor(
+					*settings, request, again, nowMs);
+		}
 		return answer(cached->status, sip_status_phrase(cached->status));
 	}
 
@@ -104,6 +200,14 @@ Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &reque
 	}
 	challenge(*settings, request, nowMs, verdict);
 	return verdict;
+}
+
+std::string RequestGuard::authenticationInfoFor(const Settings &settings,
+						const GuardRequest &request,
+						const AuthOutcome &outcome, std::uint64_t nowMs)
+{
+	return authenticationInfo(outcome, nonces_.issue(nowMs, outcome.algorithm, settings.qop,
+							 outcome.realm, request.source->ip));
 }
 
 void RequestGuard::challenge(const Settings &settings, const GuardRequest &request,
@@ -133,14 +237,7 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 	}
 
 	const std::vector<ChallengeRealm> &realms = realmsFor(settings, request.uriHost);
-	AuthRequest auth;
-	auth.method = request.facts.method;
-	auth.requestUri = request.requestUri;
-	auth.uriHasUser = request.facts.uriHasUser;
-	auth.uriUser = request.facts.uriUser;
-	auth.uriHost = request.uriHost;
-	auth.sourceIp = request.source->ip;
-	auth.nowMs = nowMs;
+	const AuthRequest auth = authRequestOf(request, nowMs);
 	AuthOutcome outcome = verifyAuthorization(request.authorization, settings, realms, auth,
 						  nonces_, used_);
 	verdict.auth = outcome.result;
@@ -148,9 +245,28 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 
 	if (outcome.result == AuthResult::Ok) {
 		failures_.recordSuccess(prefix, nowMs);
+		// Its answer must be kept for its retransmissions: past the
+		// table's bound (more than 1 024 a second for 32 s), 503 until
+		// the oldest answer expires, and no state held for it.
+		if (!answers_.hasRoomForAuthenticated(nowMs)) {
+			const std::uint64_t roomMs = answers_.authenticatedRoomAtMs(nowMs) - nowMs;
+			verdict.status = 503;
+			verdict.phrase = sip_503_Service_unavailable;
+			verdict.retryAfterS = std::max(
+				1u, static_cast<unsigned>((roomMs + 999) / 1000));
+			verdict.authenticated = true;
+			if (!fullLogged_ || nowMs - fullLoggedMs_ >= FailureTable::kWindowMs) {
+				fullLogged_ = true;
+				fullLoggedMs_ = nowMs;
+				verdict.event = GuardEvent::AnswersFull;
+			}
+			return;
+		}
 		verdict.serve = true;
 		verdict.authenticated = true;
 		verdict.identity = outcome.identity ? outcome.identity->idx : 0;
+		verdict.authenticationInfo = authenticationInfoFor(settings, request, outcome,
+								   nowMs);
 		return;
 	}
 	if (isAuthFailure(outcome.result)) {

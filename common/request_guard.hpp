@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,10 @@ struct GuardRequest {
 	std::uint32_t cseq = 0;
 	// The source filter refuses the source (checksync_untrusted refuse).
 	bool refused = false;
+	// Handed over by the phone's UA: the Call-ID of its REGISTER for the
+	// identity whose flow carried the request (the hand-off context's
+	// register_call_id); nullopt on the port or when the UA gave none.
+	std::optional<std::string_view> registerCallId;
 };
 
 // The GuardRequest of a request sofia-sip parsed, with what nta checked
@@ -60,6 +65,9 @@ enum class GuardEvent : unsigned char {
 	AuthFailure,        // a counted failure: the fail2ban line
 	CredentialsRefused, // refused, but nothing proves the address
 	GuessBudgetSpent,   // first refusal of a window: answers not checked
+	AnswersFull,        // first 503 of a window: authenticated answers at their bound
+	NoPassword,         // data would be destroyed and no identity has a password
+			    // (at most once a minute)
 };
 
 struct Verdict {
@@ -74,6 +82,7 @@ struct Verdict {
 	bool checkSync = false;
 	bool actionDecided = false;
 	Action action = Action::Reboot;
+	RebootKind rebootKind = RebootKind::Unspecified; // a Reboot's details' `kind`
 	// The identity: the Request-URI user's, and once authenticated the
 	// one the answer's realm picked; 0 if none.
 	unsigned identity = 0;
@@ -82,19 +91,27 @@ struct Verdict {
 	unsigned retryAfterS = 0;            // 0: no Retry-After
 	bool allow = false;                  // carries Allow
 	bool allowEvents = false;            // carries Allow-Events
+	const char *accept = nullptr;        // an Accept value to carry (415)
 	std::vector<std::string> challenges; // WWW-Authenticate values
 	RequestKey key{};                    // the request's identity; toTagFor(key)
 	GuardEvent event = GuardEvent::None;
 	bool lockoutStarted = false; // this failure locked its source out
 	AuthResult auth = AuthResult::NoCredentials;
+	// The 200's Authentication-Info (RFC 7616 3.5), for an authenticated
+	// request served; empty otherwise.
+	std::string authenticationInfo;
 	std::string authUser; // the answer's username (raw), for the log
 };
 
 class RequestGuard
 {
 public:
-	// Answers kept for retransmissions, per kind (authenticated or not).
-	static constexpr std::size_t kResponseCacheCapacity = 1024;
+	// Answers kept for retransmissions (Timer J, 32 s) to requests that
+	// did not authenticate: the newest push out the oldest.
+	static constexpr std::size_t kPlainAnswers = 1024;
+	// And to authenticated ones: 1 024 a second for Timer J, never pushed
+	// out (docs/security.md, "Stateless answers and retransmissions").
+	static constexpr std::size_t kAuthenticatedAnswers = 32'768;
 	// Sources remembered for brute-force protection.
 	static constexpr std::size_t kFailureTableCapacity = 1024;
 	// Retry-After while no good settings are loaded.
@@ -102,20 +119,16 @@ public:
 
 	RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKeyer::Key &requestKey);
 
+	// What makes a retransmission the same request (RFC 3261 17.2.3), as
+	// a keyed hash: the key of decide()'s verdict.
+	RequestKey keyOf(const GuardRequest &request) const;
+
 	// settings: nullptr while no good settings were ever loaded.
 	Verdict decide(const Settings *settings, const GuardRequest &request, std::uint64_t nowMs);
 
-	// Whether a served request answered at once can be answered
-	// statelessly: its answer can be kept for its retransmissions for
-	// Timer J (32 s) without pushing out an answer another sender may
-	// still need. When not, answer it through a server transaction.
-	bool canAnswerStatelessly(const Verdict &verdict, std::uint64_t nowMs) const
-	{
-		return !verdict.authenticated || answers_.hasRoomForAuthenticated(nowMs);
-	}
-
-	// A served request was answered at once, statelessly: its
-	// retransmissions get the same answer for Timer J (32 s).
+	// A served request was answered statelessly: its retransmissions get
+	// the same answer for Timer J (32 s). decide() serves an authenticated
+	// request only while there is room for its answer.
 	void answeredAtOnce(const Verdict &verdict, int status, unsigned retryAfterS,
 			    std::uint64_t nowMs);
 
@@ -143,6 +156,10 @@ public:
 private:
 	void challenge(const Settings &settings, const GuardRequest &request, std::uint64_t nowMs,
 		       Verdict &verdict);
+	// The Authentication-Info of an authenticated request's 200: a new
+	// nextnonce for its source, and rspauth.
+	std::string authenticationInfoFor(const Settings &settings, const GuardRequest &request,
+					  const AuthOutcome &outcome, std::uint64_t nowMs);
 	// challengeRealms(), kept while the settings stay the same and do not
 	// depend on the Request-URI host.
 	const std::vector<ChallengeRealm> &realmsFor(const Settings &settings,
@@ -158,6 +175,10 @@ private:
 	std::vector<ChallengeRealm> realms_;
 	std::uint64_t budgetLoggedMs_ = 0;
 	bool budgetLogged_ = false;
+	std::uint64_t fullLoggedMs_ = 0;
+	bool fullLogged_ = false;
+	std::uint64_t noPasswordLoggedMs_ = 0;
+	bool noPasswordLogged_ = false;
 };
 
 } // namespace checksyncd

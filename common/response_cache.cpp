@@ -8,7 +8,9 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <cstdint>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 namespace checksyncd {
@@ -88,35 +90,156 @@ std::string toTagFor(const RequestKey &key)
 	return text;
 }
 
-bool ResponseCache::hasRoomForAuthenticated(std::uint64_t nowMs) const
+AnswerTable::AnswerTable(std::size_t capacity, WhenFull whenFull)
+	: capacity_(capacity), whenFull_(whenFull)
 {
-	const CachedAnswer *oldest = authenticated_.oldest();
-	return authenticated_.size() < authenticated_.capacity() || !oldest ||
-	       nowMs >= oldest->expiresMs;
+	// Two index slots per entry, a power of two: probe runs stay short.
+	std::size_t slots = 2;
+	while (slots < 2 * capacity_)
+		slots *= 2;
+	mask_ = slots - 1;
 }
 
-void ResponseCache::remember(const RequestKey &key, Sender sender, int status, unsigned retryAfterS,
+std::size_t AnswerTable::bytesBound() const
+{
+	return capacity_ * sizeof(Entry) + (mask_ + 1) * sizeof(std::uint32_t);
+}
+
+std::uint64_t AnswerTable::tagOf(const RequestKey &key)
+{
+	// Eight bytes of a keyed hash: no sender can choose two requests with
+	// the same tag, and by chance two of 32 768 share one once in 2^34.
+	std::uint64_t tag;
+	std::memcpy(&tag, key.data(), sizeof(tag));
+	return tag;
+}
+
+void AnswerTable::allocate()
+{
+	if (ring_)
+		return;
+	ring_ = std::make_unique_for_overwrite<Entry[]>(capacity_);
+	index_.reset(static_cast<std::uint32_t *>(std::calloc(mask_ + 1, sizeof(std::uint32_t))));
+	if (!index_)
+		throw std::bad_alloc();
+}
+
+std::size_t AnswerTable::find(std::uint64_t tag) const
+{
+	if (!index_)
+		return SIZE_MAX;
+	for (std::size_t slot = tag & mask_;; slot = (slot + 1) & mask_) {
+		const std::uint32_t held = index_.get()[slot];
+		if (!held)
+			return SIZE_MAX;
+		if (ring_[held - 1].tag == tag)
+			return slot;
+	}
+}
+
+std::size_t AnswerTable::slotOf(std::uint64_t tag, std::size_t position) const
+{
+	for (std::size_t slot = tag & mask_;; slot = (slot + 1) & mask_)
+		if (index_.get()[slot] == position + 1)
+			return slot;
+}
+
+void AnswerTable::dropOldest()
+{
+	const std::size_t position = oldest_;
+	std::uint32_t *index = index_.get();
+	std::size_t hole = slotOf(ring_[position].tag, position);
+	// Backward-shift deletion: move up every later entry of the run that
+	// could sit in the hole, so that no probe stops early.
+	for (std::size_t slot = (hole + 1) & mask_; index[slot]; slot = (slot + 1) & mask_) {
+		const std::size_t home = ring_[index[slot] - 1].tag & mask_;
+		if (((slot - home) & mask_) >= ((slot - hole) & mask_)) {
+			index[hole] = index[slot];
+			hole = slot;
+		}
+	}
+	index[hole] = 0;
+	oldest_ = (oldest_ + 1) % capacity_;
+	--count_;
+}
+
+void AnswerTable::expire(std::uint64_t nowMs)
+{
+	while (count_ && nowMs >= ring_[oldest_].expiresMs)
+		dropOldest();
+}
+
+bool AnswerTable::hasRoom(std::uint64_t nowMs)
+{
+	expire(nowMs);
+	return count_ < capacity_ || whenFull_ == WhenFull::PushOutOldest;
+}
+
+std::uint64_t AnswerTable::roomAtMs(std::uint64_t nowMs)
+{
+	if (hasRoom(nowMs))
+		return nowMs;
+	return ring_[oldest_].expiresMs;
+}
+
+bool AnswerTable::remember(const RequestKey &key, int status, unsigned retryAfterS,
+			   std::uint64_t nowMs)
+{
+	if (!capacity_)
+		return false;
+	allocate();
+	expire(nowMs);
+	const std::uint64_t tag = tagOf(key);
+	// Answered again (a request served twice): the newer answer counts,
+	// for the lifetime of the first.
+	if (const std::size_t slot = find(tag); slot != SIZE_MAX) {
+		Entry &entry = ring_[index_.get()[slot] - 1];
+		entry.status = static_cast<std::uint16_t>(status);
+		entry.retryAfterS = static_cast<std::uint16_t>(retryAfterS);
+		return true;
+	}
+	if (count_ == capacity_) {
+		if (whenFull_ == WhenFull::Refuse)
+			return false;
+		dropOldest();
+	}
+	const std::size_t position = (oldest_ + count_) % capacity_;
+	ring_[position] = Entry{tag, nowMs + kLifetimeMs, static_cast<std::uint16_t>(status),
+				static_cast<std::uint16_t>(retryAfterS)};
+	std::size_t slot = tag & mask_;
+	while (index_.get()[slot])
+		slot = (slot + 1) & mask_;
+	index_.get()[slot] = static_cast<std::uint32_t>(position + 1);
+	++count_;
+	return true;
+}
+
+std::optional<CachedAnswer> AnswerTable::lookup(const RequestKey &key, std::uint64_t nowMs)
+{
+	if (!count_)
+		return std::nullopt;
+	expire(nowMs);
+	const std::size_t slot = find(tagOf(key));
+	if (slot == SIZE_MAX)
+		return std::nullopt;
+	const Entry &entry = ring_[index_.get()[slot] - 1];
+	return CachedAnswer{entry.status, entry.retryAfterS, entry.expiresMs};
+}
+
+bool ResponseCache::remember(const RequestKey &key, Sender sender, int status, unsigned retryAfterS,
 			     std::uint64_t nowMs)
 {
-	CachedAnswer &answer = (sender == Sender::Authenticated ? authenticated_ : plain_).get(key);
-	answer.status = status;
-	answer.retryAfterS = retryAfterS;
-	answer.expiresMs = nowMs + kLifetimeMs;
+	return (sender == Sender::Authenticated ? authenticated_ : plain_)
+		.remember(key, status, retryAfterS, nowMs);
 }
 
 std::optional<CachedAnswer> ResponseCache::lookup(const RequestKey &key, std::uint64_t nowMs)
 {
-	for (auto *table : {&authenticated_, &plain_}) {
-		CachedAnswer *answer = table->find(key);
-		if (!answer)
-			continue;
-		if (nowMs >= answer->expiresMs) {
-			table->erase(key);
-			continue;
-		}
-		return *answer;
+	if (std::optional<CachedAnswer> answer = authenticated_.lookup(key, nowMs)) {
+		answer->authenticated = true;
+		return answer;
 	}
-	return std::nullopt;
+	return plain_.lookup(key, nowMs);
 }
 
 } // namespace checksyncd

@@ -130,6 +130,8 @@ AddressMessages readAddressMessages(const void *data, std::size_t length, std::u
 		change.added = header.nlmsg_type == RTM_NEWADDR;
 		change.ifindex = static_cast<int>(message.ifa_index);
 		change.address = local ? *local : *address;
+		change.prefixAddress = address ? *address : *local;
+		change.prefixLength = std::min<unsigned>(message.ifa_prefixlen, 32);
 		change.fromDump = fromDump;
 		out.changes.push_back(change);
 	});

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 //
 // Readers of rtnetlink messages (rtnetlink(7)) for plug and play: which
-// IPv4 addresses come and go, which interface holds the default IPv4
-// route, and that interface's MAC address. Pure: the daemon's socket code
-// (daemon/netlink.cpp) passes in the bytes it received.
+// IPv4 addresses come and go (with the prefix each connects to its link),
+// which interface holds the default IPv4 route, and that interface's MAC
+// address. Pure: the daemon's socket code (daemon/netlink.cpp) passes in
+// the bytes it received.
 //
 // rtnetlink and not /proc/net/route: the service runs with ProcSubset=pid,
 // which hides /proc/net.
@@ -22,8 +23,14 @@ namespace checksyncd {
 struct Ipv4AddressChange {
 	bool added = false; // RTM_NEWADDR; false: RTM_DELADDR
 	int ifindex = 0;
-	std::uint32_t address = 0; // network byte order
-	bool fromDump = false;     // a reply to our RTM_GETADDR dump
+	std::uint32_t address = 0; // network byte order: the interface's own (IFA_LOCAL)
+	// The prefix the address connects to its link: IFA_ADDRESS (the
+	// peer's address on a point-to-point link, else the same as
+	// `address`) and ifa_prefixlen, as the kernel makes the address's
+	// prefix route of them (fib_add_ifaddr()).
+	std::uint32_t prefixAddress = 0; // network byte order
+	unsigned prefixLength = 32;
+	bool fromDump = false; // a reply to our RTM_GETADDR dump
 };
 
 struct AddressMessages {

@@ -26,6 +26,10 @@ std::string_view eventPackageName(EventPackage package)
 		return "reboot_now";
 	case EventPackage::RestartNow:
 		return "restart_now";
+	case EventPackage::ServiceControl:
+		return "service-control";
+	case EventPackage::Report:
+		return "report";
 	}
 	return "check-sync";
 }
@@ -114,6 +118,7 @@ std::string describeSettings(const Settings &settings)
 	}
 	line("checksync_auth_algorithms", algorithms);
 	line("checksync_auth_qop", choiceText(kQopChoices, settings.qop));
+	line("checksync_auth_userhash", onOff(settings.userhash));
 	line("checksync_events", joinEventPackages(settings.events, ","));
 	line("filter_registrar", onOff(settings.filterRegistrar));
 	std::string trusted;

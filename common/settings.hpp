@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -23,29 +24,39 @@
 
 namespace checksyncd {
 
+// checksync_action: Snom's values (firmware 10.1.180 and later).
 enum class ForcedAction : unsigned char {
-	None,   // follow the NOTIFY
-	Sync,   // always resync
-	Reboot, // always reboot
+	None,           // follow the NOTIFY
+	Sync,           // always resync
+	Reboot,         // always reboot
+	Reregister,     // always refresh the SIP registrations
+	DeleteContacts, // always clear the phonebook, local and provisioned entries
+	FactoryReset,   // always reset the phone to its factory settings
 };
 
-// The event packages a NOTIFY may ask for a resync or a reboot with (checksyncd(8),
+// The event packages a NOTIFY may ask a phone to act with (checksyncd(8),
 // "SIP ANSWERS"), in their canonical order: Allow-Events and --check-config list
 // them so, whatever order the settings file gives.
 enum class EventPackage : unsigned char {
-	CheckSync,  // check-sync: Snom, Aastra, Digium, Polycom, Cisco
-	Resync,     // resync: Sipura/Linksys/Cisco SPA; Grandstream, Fanvil, Htek
-	Reboot,     // reboot: Cisco SPA
-	RebootNow,  // reboot_now: Linksys cold restart
-	RestartNow, // restart_now: Linksys warm restart
+	CheckSync,      // check-sync: Snom, Aastra, Digium, Polycom, Cisco
+	Resync,         // resync: Sipura/Linksys/Cisco SPA; Grandstream, Fanvil, Htek
+	Reboot,         // reboot: Cisco SPA
+	RebootNow,      // reboot_now: Linksys cold restart
+	RestartNow,     // restart_now: Linksys warm restart
+	ServiceControl, // service-control: Cisco Enterprise (CUCM, CME, Asterisk)
+	Report,         // report: Cisco SPA, upload the configuration report
 };
 
 inline constexpr EventPackage kEventPackages[] = {
 	EventPackage::CheckSync, EventPackage::Resync,     EventPackage::Reboot,
-	EventPackage::RebootNow, EventPackage::RestartNow,
+	EventPackage::RebootNow, EventPackage::RestartNow, EventPackage::ServiceControl,
+	EventPackage::Report,
 };
+// EventPackageSet keeps one bit per package in a byte.
+static_assert(std::size(kEventPackages) <= 8);
 
-// "check-sync", "resync", "reboot", "reboot_now", "restart_now".
+// "check-sync", "resync", "reboot", "reboot_now", "restart_now",
+// "service-control", "report".
 std::string_view eventPackageName(EventPackage package);
 // The package of that name, in any case (event-type is a token compared
 // case-insensitively, as for check-sync); nullopt for any other name.
@@ -137,6 +148,9 @@ struct Settings {
 	std::uint16_t port = 5060;
 	std::vector<Algorithm> algorithms{Algorithm::Md5};
 	QopPolicy qop = QopPolicy::Auth;
+	// checksync_auth_userhash: challenges offer userhash=true and an opaque
+	// value (RFC 7616 3.3), answers may hash the username (3.4.4).
+	bool userhash = false;
 	// checksync_events: the packages honoured; never empty.
 	EventPackageSet events = kDefaultEventPackages;
 	// Source filter: filter_registrar, checksync_trusted, checksync_untrusted.

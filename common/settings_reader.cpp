@@ -171,6 +171,7 @@ enum class Key : unsigned char {
 	NetworkIdPort,
 	AuthAlgorithms,
 	AuthQop,
+	AuthUserhash,
 	ChecksyncEvents,
 	PnpConfig,
 	SettingServer,
@@ -204,6 +205,7 @@ constexpr std::array kKeys{
 	KeySpec{"network_id_port", Key::NetworkIdPort, false},
 	KeySpec{"checksync_auth_algorithms", Key::AuthAlgorithms, false},
 	KeySpec{"checksync_auth_qop", Key::AuthQop, false},
+	KeySpec{"checksync_auth_userhash", Key::AuthUserhash, false},
 	KeySpec{"checksync_events", Key::ChecksyncEvents, false},
 	KeySpec{"pnp_config", Key::PnpConfig, false},
 	KeySpec{"setting_server", Key::SettingServer, false},
@@ -373,6 +375,8 @@ private:
 		case Key::ChecksyncUntrusted:
 			return applyChoice(settings_.untrusted, kUntrustedChoices, key, value,
 					   line);
+		case Key::AuthUserhash:
+			return applyChoice(settings_.userhash, kOnOffChoices, key, value, line);
 		case Key::AuthQop:
 			return applyChoice(settings_.qop, kQopChoices, key, value, line);
 		case Key::ChecksyncEvents:
@@ -468,7 +472,8 @@ private:
 	bool applyEvents(const std::string &key, std::string_view value, long line)
 	{
 		static constexpr std::string_view kExpected =
-			"check-sync, resync, reboot, reboot_now or restart_now";
+			"check-sync, resync, reboot, reboot_now, restart_now, service-control or "
+			"report";
 		if (value.empty()) {
 			error(line, key + ": empty (expected a comma-separated list of " +
 					    std::string(kExpected) + ")");

@@ -65,9 +65,12 @@ std::string expectedChoices(const std::array<Choice<T>, N> &choices)
 // The enumerated settings, their spellings in the order errors list them.
 inline constexpr std::array<Choice<bool>, 2> kOnOffChoices{{{"on", true}, {"off", false}}};
 // checksync_action
-inline constexpr std::array<Choice<ForcedAction>, 3> kActionChoices{{
+inline constexpr std::array<Choice<ForcedAction>, 6> kActionChoices{{
 	{"sync", ForcedAction::Sync},
 	{"reboot", ForcedAction::Reboot},
+	{"reregister", ForcedAction::Reregister},
+	{"delete-contacts", ForcedAction::DeleteContacts},
+	{"factory-reset", ForcedAction::FactoryReset},
 	{"", ForcedAction::None},
 }};
 // checksync_auth_qop

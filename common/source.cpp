@@ -22,7 +22,22 @@ std::optional<IpAddress> parseBare(std::string_view text)
 	return IpAddress::parse(text);
 }
 
+constexpr std::string_view kTransportNames[] = {"udp", "tcp", "tls", "ws", "wss"};
+
 } // namespace
+
+std::string_view transportName(Transport transport)
+{
+	return kTransportNames[static_cast<std::size_t>(transport)];
+}
+
+std::optional<Transport> parseTransport(std::string_view name)
+{
+	for (std::size_t i = 0; i < std::size(kTransportNames); ++i)
+		if (name == kTransportNames[i])
+			return static_cast<Transport>(i);
+	return std::nullopt;
+}
 
 SourcePrefix SourcePrefix::of(const IpAddress &address)
 {
@@ -62,8 +77,10 @@ SourceAddress SourceAddress::of(const IpAddress &address, std::uint16_t port, Tr
 	const bool v6 = !address.isV4();
 	char remote[kMaxRemote];
 	char *out = remote;
-	std::memcpy(out, transport == Transport::Tcp ? "tcp:" : "udp:", 4);
-	out += 4;
+	const std::string_view name = transportName(transport);
+	std::memcpy(out, name.data(), name.size());
+	out += name.size();
+	*out++ = ':';
 	if (v6)
 		*out++ = '[';
 	std::memcpy(out, source.ip.data(), source.ip.size());
@@ -93,6 +110,33 @@ std::optional<SourceAddress> SourceAddress::fromText(std::string_view ip, std::u
 	if (!address)
 		return std::nullopt;
 	return of(*address, port, transport);
+}
+
+std::optional<SourceAddress> SourceAddress::fromAddressPort(std::string_view text,
+							    Transport transport)
+{
+	const std::size_t colon = text.rfind(':');
+	if (colon == std::string_view::npos || colon == 0)
+		return std::nullopt;
+	std::string_view host = text.substr(0, colon);
+	const std::string_view portText = text.substr(colon + 1);
+	// An IPv6 address only in brackets: "2001:db8::1:5060" is ambiguous.
+	if (host.starts_with('[')) {
+		if (!host.ends_with(']'))
+			return std::nullopt;
+		host = host.substr(1, host.size() - 2);
+		if (host.find(':') == std::string_view::npos)
+			return std::nullopt;
+	} else if (host.find(':') != std::string_view::npos) {
+		return std::nullopt;
+	}
+	unsigned port = 0;
+	const auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(),
+					       port);
+	if (ec != std::errc{} || end != portText.data() + portText.size() || portText.empty() ||
+	    portText.front() == '+' || port == 0 || port > 65535)
+		return std::nullopt;
+	return fromText(host, static_cast<std::uint16_t>(port), transport);
 }
 
 } // namespace checksyncd

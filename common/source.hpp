@@ -37,10 +37,29 @@ struct SourcePrefix {
 	static std::optional<SourcePrefix> parse(std::string_view text);
 };
 
-enum class Transport : bool {
+// How a request arrived: on the daemon's own port (UDP, TCP), or handed
+// over by the phone's SIP UA, which may also have received it over TLS or
+// a WebSocket (DESIGN section 5).
+enum class Transport : unsigned char {
 	Udp,
 	Tcp,
+	Tls,
+	Ws,
+	Wss,
 };
+
+// "udp", "tcp", "tls", "ws", "wss": the prefix of SourceAddress::remote,
+// and the hand-off context's "transport" value.
+std::string_view transportName(Transport transport);
+// The inverse of transportName() (lower case only); nullopt for anything
+// else.
+std::optional<Transport> parseTransport(std::string_view name);
+// Every transport but UDP keeps a connection: a request over it came from
+// whoever is at the other end of a connection (no spoofed source).
+inline bool isConnection(Transport transport)
+{
+	return transport != Transport::Udp;
+}
 
 struct SourceAddress {
 	IpAddress address;
@@ -58,6 +77,10 @@ struct SourceAddress {
 	// brackets).
 	static std::optional<SourceAddress> fromText(std::string_view ip, std::uint16_t port,
 						     Transport transport = Transport::Udp);
+	// From "ADDRESS:PORT" as a UA names its peer: "192.0.2.1:5060" or
+	// "[2001:db8::1]:5060" (brackets required for IPv6, port 1..65535).
+	static std::optional<SourceAddress> fromAddressPort(std::string_view text,
+							    Transport transport);
 };
 
 } // namespace checksyncd

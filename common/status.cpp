@@ -58,6 +58,7 @@ counterEntries(const Counters &counters)
 		{"refused", counters.refused},
 		{"locked_out", counters.lockedOut},
 		{"dropped_by_filter", counters.droppedByFilter},
+		{"handed_over", counters.handedOver},
 		{"dropped_in_kernel", counters.droppedInKernel},
 		{"shed", counters.shed},
 	}};
@@ -136,9 +137,11 @@ void StatusModel::setListening(std::vector<std::string> uris)
 	changes_.mark(Property::Listening);
 }
 
-void StatusModel::countReceived()
+void StatusModel::countReceived(Arrival arrival)
 {
 	counters_.received++;
+	if (arrival == Arrival::HandedOver)
+		counters_.handedOver++;
 	changes_.mark(Property::Counters);
 }
 
@@ -184,6 +187,8 @@ void StatusModel::checkSyncAnswered(const CheckSyncReport &report, std::uint64_t
 	last_.seen = true;
 	last_.timeUs = timeUs;
 	assignPrintableUtf8(last_.remote, report.remote, kMaxTextBytes);
+	assignPrintableUtf8(last_.transport, report.transport, kMaxTextBytes);
+	last_.handedOver = report.handedOver;
 	assignPrintableUtf8(last_.callId, report.callId, kMaxTextBytes);
 	assignPrintableUtf8(last_.event, report.event, kMaxTextBytes);
 	assignPrintableUtf8(last_.action, report.action, kMaxTextBytes);
@@ -212,12 +217,13 @@ bool StatusModel::actionFinished(std::string_view callId, ActionOutcome outcome,
 }
 
 void StatusModel::setPlugAndPlay(PnpState state, std::string_view lastServer,
-				 std::string_view lastUrl)
+				 std::string_view lastUrl, std::uint64_t droppedOffLink)
 {
 	PlugAndPlayStatus next;
 	next.state = state;
 	next.lastServer = printableUtf8(lastServer, kMaxTextBytes);
 	next.lastUrl = printableUtf8(lastUrl, kPnpMaxUrlBytes);
+	next.droppedOffLink = droppedOffLink;
 	if (next == pnp_)
 		return;
 	pnp_ = std::move(next);

@@ -56,8 +56,9 @@ struct Counters {
 	std::uint64_t refused = 0;         // other answers >= 300: 403, 404, 400, 405, 489, 503
 	std::uint64_t lockedOut = 0;       // sources locked out now (a level, not a count)
 	std::uint64_t droppedByFilter = 0; // requests the source filter dropped unanswered
-	// Of those, the ones the kernel's socket filter dropped before the
-	// daemon read them (daemon/socket_filter.hpp).
+	std::uint64_t handedOver = 0;      // requests the phone's SIP UA handed over
+	// Of droppedByFilter, the ones the kernel's socket filter dropped
+	// before the daemon read them (daemon/socket_filter.hpp).
 	std::uint64_t droppedInKernel = 0;
 	// Datagrams the kernel shed while the daemon was overloaded: from
 	// sources that neither authenticated before nor are the filter's.
@@ -66,11 +67,11 @@ struct Counters {
 	bool operator==(const Counters &) const = default;
 };
 
-inline constexpr std::size_t kCounterCount = 9;
+inline constexpr std::size_t kCounterCount = 10;
 
 // The counters under their D-Bus keys ("received", "served", "challenged",
 // "auth_failures", "refused", "locked_out", "dropped_by_filter",
-// "dropped_in_kernel", "shed").
+// "handed_over", "dropped_in_kernel", "shed").
 std::array<std::pair<std::string_view, std::uint64_t>, kCounterCount>
 counterEntries(const Counters &counters);
 
@@ -86,11 +87,13 @@ std::string_view provisioningName(Provisioning value); // "not-asked", "accepted
 // A check-sync NOTIFY that was answered, as the SIP side reports it. The
 // views need to live only for the call.
 struct CheckSyncReport {
-	std::string_view remote; // "udp:192.0.2.1:5060"
-	std::string_view callId; // network text
-	std::string_view event;  // the raw Event header value, network text
-	std::string_view action; // "Resync", "Reboot"; empty when none was decided
-	unsigned identity = 0;   // idx, 0 if none
+	std::string_view remote;    // "udp:192.0.2.1:5060"
+	std::string_view transport; // "udp", "tcp", "tls", "ws", "wss"
+	bool handedOver = false;    // by the phone's SIP UA, not on the port
+	std::string_view callId;    // network text
+	std::string_view event;     // the raw Event header value, network text
+	std::string_view action;    // "Resync", "Reboot"; empty when none was decided
+	unsigned identity = 0;      // idx, 0 if none
 	bool authenticated = false;
 	unsigned sipStatus = 0;
 	Provisioning provisioning = Provisioning::NotAsked;
@@ -107,8 +110,9 @@ struct ActionResult {
 // Plug and play, as the PnP service reports it (PlugAndPlay).
 struct PlugAndPlayStatus {
 	PnpState state = PnpState::Idle;
-	std::string lastServer; // e.g. udp:192.0.2.1:5060; empty before the first
-	std::string lastUrl;    // the last URL handed over; empty before the first
+	std::string lastServer;           // e.g. udp:192.0.2.1:5060; empty before the first
+	std::string lastUrl;              // the last URL handed over; empty before the first
+	std::uint64_t droppedOffLink = 0; // datagrams not from a round's link, dropped
 
 	bool operator==(const PlugAndPlayStatus &) const = default;
 };
@@ -117,6 +121,8 @@ struct LastCheckSync {
 	bool seen = false;        // false until the first check-sync
 	std::uint64_t timeUs = 0; // CLOCK_REALTIME, when it was answered
 	std::string remote;
+	std::string transport;
+	bool handedOver = false;
 	std::string callId;
 	std::string event;
 	std::string action;
@@ -161,6 +167,12 @@ private:
 std::uint64_t realtimeUsOf(std::uint64_t monotonicMs, std::uint64_t nowMs,
 			   std::uint64_t nowRealtimeUs);
 
+// How a request arrived.
+enum class Arrival : bool {
+	Port,       // on checksyncd's own SIP port
+	HandedOver, // from the phone's SIP UA (org.checksyncd.Handoff1)
+};
+
 // What a counted answer answered.
 enum class AnswerTo : bool {
 	OtherRequest, // OPTIONS, a NOTIFY of another event, ...
@@ -185,7 +197,7 @@ public:
 	void setSettings(std::string_view file, std::string_view error);
 	void setListening(std::vector<std::string> uris);
 
-	void countReceived();
+	void countReceived(Arrival arrival);
 	// 401: challenged; other >= 300: refused; 2xx to a check-sync: served.
 	void countAnswer(unsigned sipStatus, AnswerTo request);
 	void countAuthFailure();
@@ -202,8 +214,10 @@ public:
 			    std::string_view message, std::uint64_t timeUs);
 
 	// Plug and play's state, its last server and the last URL handed
-	// over (network text: kept printable, the URL up to kPnpMaxUrlBytes).
-	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl);
+	// over (network text: kept printable, the URL up to kPnpMaxUrlBytes),
+	// and how many datagrams it dropped as not from a round's link.
+	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl,
+			    std::uint64_t droppedOffLink);
 
 	// The sources locked out now (any order; kept sorted by source).
 	void setLockouts(std::vector<Lockout> lockouts);
@@ -240,7 +254,7 @@ public:
 	virtual ~StatusSink() = default;
 
 	// Every request, on arrival.
-	virtual void received() = 0;
+	virtual void received(Arrival arrival) = 0;
 	// Every final answer but a retransmission's.
 	virtual void answered(unsigned sipStatus, AnswerTo request) = 0;
 	// Every answer with wrong credentials.

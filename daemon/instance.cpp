@@ -79,7 +79,7 @@ Instance::Instance(const Options &options) : options_(options)
 	gate_->setSettings(settings_.get());
 
 	std::vector<std::string> listen = options_.listen;
-	if (listen.empty())
+	if (listen.empty() && !options_.noListen)
 		listen = defaultListen(settings_ ? settings_->port : 5060);
 	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen, statusService_.get());
 	sip_->setSettings(settings_);
@@ -87,9 +87,11 @@ Instance::Instance(const Options &options) : options_(options)
 	statusService_->setFeed(sip_.get());
 	feedLink_.status = statusService_.get();
 	statusService_->setListening(listen);
+	handoff_ = std::make_unique<HandoffService>(*bus_, *sip_, HandoffService::lookUpGroup());
 	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
 	pnp_->setObserver([this](const PnpStatus &pnp) {
-		statusService_->setPlugAndPlay(pnp.state, pnp.lastServer, pnp.lastUrl);
+		statusService_->setPlugAndPlay(pnp.state, pnp.lastServer, pnp.lastUrl,
+					       pnp.droppedOffLink);
 	});
 	pnp_->setSettings(settings_);
 }
@@ -175,8 +177,12 @@ std::string Instance::status() const
 {
 	std::string text;
 	if (settings_) {
-		text = "Serving check-sync on " + sip_->listening() + "; challenge " +
-		       onOff(settings_->challengeChecksync);
+		text = options_.noListen
+			       ? std::string("Serving check-syncs handed over by the UA only "
+					     "(--listen none)")
+			       : "Serving check-sync on " + sip_->listening() +
+					 " and handed over by the UA";
+		text += std::string("; challenge ") + onOff(settings_->challengeChecksync);
 		if (std::string filter = gate_->status(); !filter.empty())
 			text += "; " + filter;
 		if (!settingsProblem_.empty())

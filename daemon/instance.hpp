@@ -2,8 +2,8 @@
 //
 // The running daemon: owns every subsystem in start order (loop, signals,
 // settings watcher, settings, bus connection, D-Bus client, status object,
-// source filter, SIP service, plug and play, watchdog), so teardown runs in
-// reverse for free.
+// source filter, SIP service, hand-overs from the UA, plug and play,
+// watchdog), so teardown runs in reverse for free.
 
 #pragma once
 
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bus_connection.hpp"
+#include "handoff_service.hpp"
 #include "loop.hpp"
 #include "pnp_service.hpp"
 #include "provisioning.hpp"
@@ -28,6 +29,7 @@ namespace checksyncd {
 struct Options {
 	std::string settingsPath;
 	std::vector<std::string> listen; // empty: the default transports
+	bool noListen = false;           // --listen none: hand-overs only
 	std::string bus = "system";
 };
 
@@ -85,6 +87,8 @@ private:
 				status->setFeed(nullptr);
 		}
 	} feedLink_;
+	// Requests handed over by the phone's UA: into sip_, answered on bus_.
+	std::unique_ptr<HandoffService> handoff_;
 	std::unique_ptr<PnpService> pnp_;
 	Watchdog watchdog_{loop_};
 };

@@ -9,6 +9,7 @@
 #include <sofia-sip/su_log.h>
 #include <libxml/parser.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -40,7 +41,9 @@ void printHelp()
 		    "  --settings FILE      settings file (default %s)\n"
 		    "  --listen URI         listen on this sofia-sip URI, e.g. sip:127.0.0.1:5060\n"
 		    "                       or sip:[::]:5060;transport=udp; repeatable (default:\n"
-		    "                       all addresses, UDP and TCP, port network_id_port)\n"
+		    "                       all addresses, UDP and TCP, port network_id_port);\n"
+		    "                       none: no SIP port, requests handed over by the\n"
+		    "                       phone's SIP UA only (org.checksyncd.Handoff1)\n"
 		    "  --bus BUS            system, session, or a D-Bus address (default system)\n"
 		    "  --log-level LEVEL    error, warning, notice, info or debug (default info)\n"
 		    "  --check-config       validate the settings file, print the effective\n"
@@ -204,6 +207,14 @@ int main(int argc, char **argv) noexcept
 		return usage((std::string("unexpected argument ") + argv[optind]).c_str());
 	if (options.settingsPath.empty())
 		return usage("--settings needs a file name");
+	// --listen none: no SIP port at all, hand-overs from the UA only.
+	if (std::find(options.listen.begin(), options.listen.end(), "none") !=
+	    options.listen.end()) {
+		if (options.listen.size() > 1)
+			return usage("--listen none cannot be combined with another --listen");
+		options.listen.clear();
+		options.noListen = true;
+	}
 
 	xmlInitParser();
 	if (check)

@@ -60,25 +60,81 @@ struct alignas(nlmsghdr) Buffer {
 	unsigned char bytes[kReceiveBytes];
 };
 
-std::string interfaceName(int ifindex)
+// A socket for a synchronous query: the kernel answers at once.
+UniqueFd querySocket(std::string &problem)
 {
-	char name[IF_NAMESIZE] = "";
-	if (if_indextoname(static_cast<unsigned>(ifindex), name))
-		return name;
-	return "interface " + std::to_string(ifindex);
+	UniqueFd socket = netlinkSocket(0);
+	if (!socket) {
+		problem = std::string("cannot open an rtnetlink socket: ") + errnoText(errno);
+		return socket;
+	}
+	timeval timeout{0, kQueryTimeoutUs};
+	(void)::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	return socket;
 }
 
 } // namespace
 
-std::optional<std::string> defaultRouteMac(std::string &problem)
+std::string interfaceName(int ifindex)
 {
-	const UniqueFd socket = netlinkSocket(0);
-	if (!socket) {
-		problem = std::string("cannot open an rtnetlink socket: ") + errnoText(errno);
+	char name[IF_NAMESIZE] = "";
+	if (ifindex > 0 && if_indextoname(static_cast<unsigned>(ifindex), name))
+		return name;
+	return "interface " + std::to_string(ifindex);
+}
+
+std::optional<std::vector<Ipv4AddressChange>> ipv4Addresses(std::string &problem)
+{
+	const UniqueFd socket = querySocket(problem);
+	if (!socket)
+		return std::nullopt;
+	ifaddrmsg request{};
+	request.ifa_family = AF_INET;
+	constexpr std::uint32_t kAddressSeq = 1;
+	if (!sendRequest(socket.get(), RTM_GETADDR, NLM_F_DUMP, kAddressSeq, request)) {
+		problem = std::string("cannot ask for the addresses: ") + errnoText(errno);
 		return std::nullopt;
 	}
-	timeval timeout{0, kQueryTimeoutUs};
-	(void)::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	// The port id the replies carry: the kernel binds the socket on its
+	// first send.
+	sockaddr_nl local{};
+	socklen_t length = sizeof(local);
+	if (::getsockname(socket.get(), reinterpret_cast<sockaddr *>(&local), &length) < 0) {
+		problem = std::string("cannot read the rtnetlink socket's address: ") +
+			  errnoText(errno);
+		return std::nullopt;
+	}
+	auto buffer = std::make_unique<Buffer>();
+	std::vector<Ipv4AddressChange> addresses;
+	for (;;) {
+		const ssize_t n = ::recv(socket.get(), buffer->bytes, sizeof(buffer->bytes), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			problem = std::string("cannot read the addresses: ") +
+				  (n < 0 ? errnoText(errno) : "end of stream");
+			return std::nullopt;
+		}
+		AddressMessages messages = readAddressMessages(
+			buffer->bytes, static_cast<std::size_t>(n), kAddressSeq, local.nl_pid);
+		for (const Ipv4AddressChange &change : messages.changes)
+			if (change.fromDump)
+				addresses.push_back(change);
+		if (!messages.dumpDone)
+			continue;
+		if (messages.dumpError != 0) {
+			problem = "the address list failed: " + errnoText(messages.dumpError);
+			return std::nullopt;
+		}
+		return addresses;
+	}
+}
+
+std::optional<std::string> defaultRouteMac(std::string &problem)
+{
+	const UniqueFd socket = querySocket(problem);
+	if (!socket)
+		return std::nullopt;
 	auto buffer = std::make_unique<Buffer>();
 
 	rtmsg route{};
@@ -129,7 +185,9 @@ std::optional<std::string> defaultRouteMac(std::string &problem)
 	return mac;
 }
 
-AddressWatch::AddressWatch(EventLoop &loop, std::function<void()> added) : added_(std::move(added))
+AddressWatch::AddressWatch(EventLoop &loop, std::function<void()> added,
+			   std::function<void()> changed)
+	: added_(std::move(added)), changed_(std::move(changed))
 {
 	UniqueFd socket = netlinkSocket(SOCK_NONBLOCK);
 	if (!socket)
@@ -166,6 +224,7 @@ void AddressWatch::onReadable()
 {
 	auto buffer = std::make_unique<Buffer>();
 	bool added = false;
+	bool changed = false;
 	bool lost = false;
 	for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
 		ssize_t n = ::recv(fd_.get(), buffer->bytes, sizeof(buffer->bytes), MSG_DONTWAIT);
@@ -184,6 +243,7 @@ void AddressWatch::onReadable()
 		AddressMessages messages = readAddressMessages(
 			buffer->bytes, static_cast<std::size_t>(n), seq_, pid_);
 		for (const Ipv4AddressChange &change : messages.changes) {
+			changed = changed || !change.fromDump;
 			if (!change.added) {
 				known_.remove(change.ifindex, change.address);
 				continue;
@@ -200,6 +260,8 @@ void AddressWatch::onReadable()
 		requestDump();
 	if (added)
 		added_();
+	if ((changed || lost) && changed_)
+		changed_();
 }
 
 } // namespace checksyncd

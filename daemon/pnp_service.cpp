@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <sofia-sip/msg.h>
@@ -40,6 +41,8 @@ constexpr std::size_t kMaxAnswers = 16;
 constexpr unsigned kMaxRefusalLines = 8;
 // Datagrams read per wake-up before the loop gets its turn.
 constexpr int kMaxReadsPerWakeup = 32;
+// Room for the IP_PKTINFO control message of a datagram.
+constexpr std::size_t kControlBytes = CMSG_SPACE(sizeof(in_pktinfo));
 
 // Random hex for Call-ID, tags and branch. They must be unique, not
 // secret (the NOTIFY is accepted whatever its Call-ID and tags), so when
@@ -96,6 +99,34 @@ sockaddr_in groupAddress()
 std::string lastError()
 {
 	return errnoText(errno);
+}
+
+IpAddress ipOf(const in_addr &address)
+{
+	std::uint8_t bytes[4];
+	std::memcpy(bytes, &address, sizeof(bytes));
+	return IpAddress::fromV4(bytes);
+}
+
+// "pv0 (10.213.0.1/24)", for the log.
+std::string linkText(const RoundLink &link)
+{
+	return interfaceName(link.ifindex()) + " (" + link.describe() + ")";
+}
+
+// The interface a datagram arrived by, from its IP_PKTINFO; 0 when the
+// kernel did not say.
+int arrivalInterface(msghdr &message)
+{
+	for (cmsghdr *c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+		if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_PKTINFO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(in_pktinfo)))
+			continue;
+		in_pktinfo info{};
+		std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+		return info.ipi_ifindex;
+	}
+	return 0;
 }
 
 // The local IPv4 address the kernel sends to the group from: its route to
@@ -164,6 +195,9 @@ struct PnpService::Round {
 	std::unique_ptr<FdWatch> watch; // after fd: goes before it is closed
 	Timer retransmit;
 	Timer end;
+	IpAddress local;      // the address the SUBSCRIBE left from
+	RoundLink link;       // its interface and that interface's addresses
+	unsigned offLink = 0; // datagrams dropped as not from the link
 	std::uint64_t startMs = 0;
 	unsigned sent = 0;
 	unsigned sendErrors = 0;
@@ -186,11 +220,14 @@ PnpService::PnpService(EventLoop &loop, ProvisioningClient &provisioning)
 	: loop_(loop), provisioning_(provisioning), owed_(loop), settle_(loop), reaper_(loop)
 {
 	try {
-		addresses_ = std::make_unique<AddressWatch>(loop, [this] {
-			if (wanted_ && !settle_.armed())
-				settle_.arm(kAddressSettleMs,
-					    [this] { request("a new IPv4 address"); });
-		});
+		addresses_ = std::make_unique<AddressWatch>(
+			loop,
+			[this] {
+				if (wanted_ && !settle_.armed())
+					settle_.arm(kAddressSettleMs,
+						    [this] { request("a new IPv4 address"); });
+			},
+			[this] { onAddressesChanged(); });
 	} catch (const std::exception &e) {
 		logMessage(LogLevel::Warning,
 			   std::string("pnp: cannot watch the IPv4 addresses (") + e.what() +
@@ -271,6 +308,28 @@ void PnpService::start(std::string_view why)
 						   "; a new address starts one");
 		return;
 	}
+	// The link the round hears: the interface that holds the source
+	// address (a multicast with a bound source leaves by it) and its
+	// prefixes. Without it nothing could be told from off the link.
+	const IpAddress sourceIp = ipOf(*source);
+	std::optional<RoundLink> link;
+	if (std::optional<std::vector<Ipv4AddressChange>> all = ipv4Addresses(problem)) {
+		link = RoundLink::holding(sourceIp, *all);
+		if (!link)
+			problem = "no interface holds " + sourceIp.toString() + " any more";
+	}
+	if (!link) {
+		logMessage(LogLevel::Info, "pnp: no round (" + std::string(why) +
+						   "): cannot tell the link: " + problem);
+		return;
+	}
+	if (!link->hasRoomForPeers()) {
+		logMessage(LogLevel::Info,
+			   "pnp: no round (" + std::string(why) + "): " + linkText(*link) +
+				   " connects no prefix, so no PnP server can be on the link; a "
+				   "new address starts one");
+		return;
+	}
 
 	auto round = std::make_shared<Round>(loop_);
 	round->fd.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -283,11 +342,15 @@ void PnpService::start(std::string_view why)
 	// (Linux routes a multicast with a local source that way);
 	// IP_MULTICAST_IF says the same where it is available (qemu-user, for
 	// one, may not know it), so its failure does not matter.
+	// IP_PKTINFO: the interface every datagram arrived by, which must be
+	// the round's.
 	const int ttl = 1;
+	const int on = 1;
 	if (!round->fd ||
 	    ::bind(round->fd.get(), reinterpret_cast<const sockaddr *>(&local), sizeof(local)) <
 		    0 ||
 	    ::setsockopt(round->fd.get(), IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
+	    ::setsockopt(round->fd.get(), IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) < 0 ||
 	    ::getsockname(round->fd.get(), reinterpret_cast<sockaddr *>(&local), &length) < 0) {
 		logMessage(LogLevel::Warning,
 			   "pnp: no round (" + std::string(why) +
@@ -313,6 +376,8 @@ void PnpService::start(std::string_view why)
 	}
 	round->callId = subscribe.callId;
 	round->toTag = randomHex(8);
+	round->local = sourceIp;
+	round->link = std::move(*link);
 	Round *r = round.get();
 	round->watch = std::make_unique<FdWatch>(loop_, round->fd.get(), POLLIN,
 						 [this, r](int) { onReadable(*r); });
@@ -327,7 +392,8 @@ void PnpService::start(std::string_view why)
 	logMessage(LogLevel::Info,
 		   "pnp: looking for a provisioning server (" + std::string(why) +
 			   "): SUBSCRIBE ua-profile to " + kPnpGroup + ":" +
-			   std::to_string(kPnpPort) + " from " + from + ", MAC " + mac,
+			   std::to_string(kPnpPort) + " from " + from + " on " + linkText(r->link) +
+			   ", MAC " + mac,
 		   {{"PNP_MAC", mac}, {"PNP_LOCAL", from}});
 	r->end.arm(kPnpRoundMs, [this, r] { onDeadline(*r); });
 	send(*r);
@@ -400,6 +466,11 @@ void PnpService::close(Round &round, std::string_view why)
 		logMessage(LogLevel::Warning,
 			   "pnp: " + std::to_string(round.refusals - kMaxRefusalLines) +
 				   " more NOTIFYs refused in that round");
+	if (round.offLink > 1)
+		logMessage(
+			LogLevel::Warning,
+			"pnp: " + std::to_string(round.offLink - 1) +
+				" more datagrams not from the round's link dropped in that round");
 	pacer_.ended();
 	// Freed from a timer of its own: this may run inside the round's
 	// socket or timer callbacks.
@@ -412,21 +483,38 @@ void PnpService::close(Round &round, std::string_view why)
 void PnpService::onReadable(Round &round)
 {
 	std::array<char, kPnpMaxDatagram + 1> buffer{};
+	const std::uint64_t dropped = status_.droppedOffLink;
 	for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
 		sockaddr_in from{};
-		socklen_t length = sizeof(from);
+		iovec data{buffer.data(), buffer.size()};
+		alignas(cmsghdr) std::array<unsigned char, kControlBytes> control{};
+		msghdr message{};
+		message.msg_name = &from;
+		message.msg_namelen = sizeof(from);
+		message.msg_iov = &data;
+		message.msg_iovlen = 1;
+		message.msg_control = control.data();
+		message.msg_controllen = control.size();
 		// MSG_TRUNC: the datagram's real length, to drop one too large.
-		const ssize_t n = ::recvfrom(round.fd.get(), buffer.data(), buffer.size(),
-					     MSG_DONTWAIT | MSG_TRUNC,
-					     reinterpret_cast<sockaddr *>(&from), &length);
+		const ssize_t n = ::recvmsg(round.fd.get(), &message, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return;
+			break;
 		}
 		if (round.phase == Round::Phase::Closed)
 			continue; // drained until the round is freed
-		if (static_cast<std::size_t>(n) > kPnpMaxDatagram || from.sin_family != AF_INET) {
+		// Judged before anything else: what is not from the link is
+		// not even parsed.
+		const LinkVerdict verdict = from.sin_family == AF_INET
+						    ? round.link.judge(ipOf(from.sin_addr),
+								       arrivalInterface(message))
+						    : LinkVerdict::OffLink;
+		if (verdict != LinkVerdict::OnLink) {
+			dropOffLink(round, verdict, from);
+			continue;
+		}
+		if (static_cast<std::size_t>(n) > kPnpMaxDatagram) {
 			logMessage(LogLevel::Debug,
 				   "pnp: dropped a datagram of " + std::to_string(n) + " bytes");
 			continue;
@@ -434,6 +522,48 @@ void PnpService::onReadable(Round &round)
 		onDatagram(round, std::string_view(buffer.data(), static_cast<std::size_t>(n)),
 			   from);
 	}
+	// Once per wake-up, not per datagram: the status object's signal is
+	// coalesced anyway.
+	if (status_.droppedOffLink != dropped)
+		publish();
+}
+
+void PnpService::dropOffLink(Round &round, LinkVerdict verdict, const sockaddr_in &from)
+{
+	++status_.droppedOffLink;
+	// One line a round (rounds are at most one a minute); the rest are
+	// counted in one line when the round ends.
+	if (round.offLink++ > 0)
+		return;
+	const std::string remote = from.sin_family == AF_INET ? remoteOf(from)
+							      : "a non-IPv4 source";
+	logMessage(LogLevel::Warning,
+		   "pnp: dropped a datagram from " + remote +
+			   " unanswered: " + std::string(linkVerdictText(verdict)) +
+			   " (the round's link is " + linkText(round.link) + ")");
+}
+
+void PnpService::onAddressesChanged()
+{
+	if (!round_ || round_->phase == Round::Phase::Closed || round_->stopping)
+		return;
+	Round &round = *round_;
+	std::string problem;
+	std::optional<RoundLink> link;
+	if (std::optional<std::vector<Ipv4AddressChange>> all = ipv4Addresses(problem)) {
+		link = RoundLink::holding(round.local, *all);
+		if (!link)
+			problem = "its address " + round.local.toString() + " is gone";
+	}
+	// Without a view of the link nothing could be told from off it.
+	if (!link) {
+		stop(problem);
+		return;
+	}
+	if (link->ifindex() == round.link.ifindex() && link->addresses() == round.link.addresses())
+		return;
+	round.link = std::move(*link);
+	logMessage(LogLevel::Info, "pnp: the round's link is now " + linkText(round.link));
 }
 
 void PnpService::onDatagram(Round &round, std::string_view data, const sockaddr_in &from)

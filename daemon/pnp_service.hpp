@@ -17,6 +17,13 @@
 // (parseDatagram), sofia-sip builds the SUBSCRIBE and every answer from
 // its request (common/pnp.cpp), and the answer goes to the NOTIFY's source
 // address and port, nowhere else.
+//
+// Only the round's own link is heard: every datagram at the round's port
+// is judged by common/pnp_link.hpp before it is parsed (its source and,
+// from IP_PKTINFO, the interface it arrived by, against the addresses of
+// the interface the SUBSCRIBE left by, read from rtnetlink when the round
+// starts and again whenever the phone's addresses change). Anything else
+// is dropped unanswered and counted (PnpStatus::droppedOffLink).
 
 #pragma once
 
@@ -31,6 +38,7 @@
 #include "loop.hpp"
 #include "netlink.hpp"
 #include "pnp.hpp"
+#include "pnp_link.hpp"
 #include "provisioning.hpp"
 #include "settings.hpp"
 #include "sofia.hpp"
@@ -42,6 +50,9 @@ struct PnpStatus {
 	PnpState state = PnpState::Idle;
 	std::string lastServer; // e.g. udp:192.0.2.1:5060
 	std::string lastUrl;    // the last URL handed over
+	// Datagrams at a round's port not from the round's link, dropped
+	// unanswered since the daemon started.
+	std::uint64_t droppedOffLink = 0;
 };
 
 class PnpService
@@ -72,6 +83,8 @@ private:
 	void send(Round &round);
 	void onDeadline(Round &round);
 	void onReadable(Round &round);
+	void onAddressesChanged();
+	void dropOffLink(Round &round, LinkVerdict verdict, const sockaddr_in &from);
 	void onDatagram(Round &round, std::string_view data, const sockaddr_in &from);
 	void onNotify(Round &round, UniqueMsg &msg, sip_t *sip, const sockaddr_in &from,
 		      const std::string &remote);

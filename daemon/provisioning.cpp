@@ -28,9 +28,32 @@ std::string failureText(const CallOutcome &outcome)
 ProvisioningClient::ProvisioningClient(EventLoop &loop, BusConnection &bus)
 	: bus_(bus), resync_(loop, bus, "Resync", GatedMethod::Carries::Details),
 	  reboot_(loop, bus, "Reboot", GatedMethod::Carries::Details),
+	  reregister_(loop, bus, "Reregister", GatedMethod::Carries::Details),
+	  deleteContacts_(loop, bus, "DeleteContacts", GatedMethod::Carries::Details),
+	  factoryReset_(loop, bus, "FactoryReset", GatedMethod::Carries::Details),
+	  report_(loop, bus, "Report", GatedMethod::Carries::Details),
 	  provision_(loop, bus, "Provision", GatedMethod::Carries::DetailsAndUrl)
 {
 	bus_.addClient(*this);
+}
+
+ProvisioningClient::GatedMethod &ProvisioningClient::method(Action action)
+{
+	switch (action) {
+	case Action::Resync:
+		return resync_;
+	case Action::Reboot:
+		break;
+	case Action::Reregister:
+		return reregister_;
+	case Action::DeleteContacts:
+		return deleteContacts_;
+	case Action::FactoryReset:
+		return factoryReset_;
+	case Action::Report:
+		return report_;
+	}
+	return reboot_;
 }
 
 ProvisioningClient::~ProvisioningClient()
@@ -40,7 +63,8 @@ ProvisioningClient::~ProvisioningClient()
 
 void ProvisioningClient::busLost()
 {
-	for (GatedMethod *m : {&resync_, &reboot_, &provision_})
+	for (GatedMethod *m : {&resync_, &reboot_, &reregister_, &deleteContacts_, &factoryReset_,
+			       &report_, &provision_})
 		m->busLost();
 }
 
@@ -141,19 +165,24 @@ std::optional<CallOutcome> ProvisioningClient::GatedMethod::call()
 	int r = sd_bus_message_new_method_call(bus_.get(), &created, kService, kPath, kInterface,
 					       member_);
 	const UniqueBusMessage message(created);
-	// Every method carries the same six keys; Provision also the URL.
+	// Every method carries the same six keys; Provision also the URL, a
+	// Reboot its kind when the request named one.
+	sd_bus_message *m = message.get();
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
 	if (r >= 0 && carries_ == Carries::DetailsAndUrl)
-		r = sd_bus_message_append(
-			message.get(), "a{sv}", 7, "url", "s", url_.c_str(), "identity", "u",
-			d.identity, "remote", "s", d.remote.c_str(), "authenticated", "b",
-			static_cast<int>(d.authenticated), "call_id", "s", d.callId.c_str(),
-			"event", "s", d.event.c_str(), "user_agent", "s", d.userAgent.c_str());
-	else if (r >= 0)
-		r = sd_bus_message_append(message.get(), "a{sv}", 6, "identity", "u", d.identity,
-					  "remote", "s", d.remote.c_str(), "authenticated", "b",
-					  static_cast<int>(d.authenticated), "call_id", "s",
-					  d.callId.c_str(), "event", "s", d.event.c_str(),
-					  "user_agent", "s", d.userAgent.c_str());
+		r = sd_bus_message_append(m, "{sv}", "url", "s", url_.c_str());
+	if (r >= 0)
+		r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}{sv}", "identity", "u",
+					  d.identity, "remote", "s", d.remote.c_str(),
+					  "authenticated", "b", static_cast<int>(d.authenticated),
+					  "call_id", "s", d.callId.c_str(), "event", "s",
+					  d.event.c_str(), "user_agent", "s", d.userAgent.c_str());
+	if (r >= 0 && d.rebootKind != RebootKind::Unspecified)
+		r = sd_bus_message_append(m, "{sv}", "kind", "s",
+					  std::string(rebootKindName(d.rebootKind)).c_str());
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
 	sd_bus_slot *slot = nullptr;
 	if (r >= 0)
 		r = sd_bus_call_async(

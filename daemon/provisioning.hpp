@@ -32,6 +32,9 @@ struct CallDetails {
 	unsigned identity = 0;
 	std::string remote;
 	bool authenticated = false;
+	// A Reboot's `kind` ("soft", "hard"); the key is left out when
+	// Unspecified.
+	RebootKind rebootKind = RebootKind::Unspecified;
 	std::string callId;
 	std::string event;
 	std::string userAgent;
@@ -94,14 +97,14 @@ public:
 	std::optional<CallOutcome> provision(ProvisionDetails details, Done done);
 
 private:
-	// One D-Bus method of the provisioning process (Resync, Reboot,
+	// One D-Bus method of the provisioning process (one per Action, and
 	// Provision) behind its own action gate: the call in flight, the
 	// requests waiting for its outcome, and the trailing call.
 	class GatedMethod
 	{
 	public:
 		enum class Carries : bool {
-			Details,       // the six keys of every call
+			Details,       // the six keys of every call (and a Reboot's kind)
 			DetailsAndUrl, // Provision's: and "url"
 		};
 
@@ -137,7 +140,7 @@ private:
 		Timer trailing_;
 	};
 
-	GatedMethod &method(Action action) { return action == Action::Resync ? resync_ : reboot_; }
+	GatedMethod &method(Action action);
 
 	// BusConnection::Client
 	void busConnected(sd_bus *) override {}
@@ -146,6 +149,10 @@ private:
 	BusConnection &bus_;
 	GatedMethod resync_;
 	GatedMethod reboot_;
+	GatedMethod reregister_;
+	GatedMethod deleteContacts_;
+	GatedMethod factoryReset_;
+	GatedMethod report_;
 	GatedMethod provision_;
 };
 

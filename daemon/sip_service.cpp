@@ -10,6 +10,8 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
+#include <sofia-sip/sip_util.h>
+#include <sofia-sip/su_string.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
@@ -35,25 +37,6 @@ namespace {
 // sipvicious's svmap fingerprint it).
 constexpr const char *kServer = "checksyncd";
 constexpr const char *kAllow = "NOTIFY, OPTIONS";
-
-// Where a request came from, as the transport recorded it: the address
-// (nullopt for anything but IPv4/IPv6), its port and the transport.
-struct Received {
-	std::optional<IpAddress> address;
-	std::uint16_t port = 0;
-	Transport transport = Transport::Udp;
-};
-
-Received receivedFrom(msg_t *msg)
-{
-	Received from;
-	const su_addrinfo_t *ai = msg_addrinfo(msg);
-	if (!ai)
-		return from;
-	from.address = IpAddress::fromSockaddr(ai->ai_addr, &from.port);
-	from.transport = ai->ai_protocol == IPPROTO_TCP ? Transport::Tcp : Transport::Udp;
-	return from;
-}
 
 // An answer goes only to where the request came from: nta sends responses
 // to the top Via's maddr, else its received, else its host (resolved with
@@ -108,11 +91,47 @@ int statusOf(const CallOutcome &outcome)
 	return outcome.accepted ? 200 : outcome.localError ? 500 : 503;
 }
 
+// D-Bus errors of HandleRequest for bytes that are no request to answer.
+constexpr const char *kErrorTooLarge = "org.checksyncd.Handoff1.Error.TooLarge";
+constexpr const char *kErrorNotARequest = "org.checksyncd.Handoff1.Error.NotARequest";
+
+// How a request arrived, in the words of its log line.
+const char *arrivedText(bool handedOver)
+{
+	return handedOver ? " (handed over by the UA)" : "";
+}
+
+// What nta answers itself, before a request on the port reaches the
+// message callback (agent_recv_request() in sofia-sip's nta.c): a request
+// it could not parse or that fails sofia-sip's sanity check gets 400 "Bad
+// <header> Header" (no answer to an ACK or without a Via), a version
+// other than SIP/2.0 gets 505. A handed-over request was parsed here, not
+// by nta, so these are asked here; nullopt: nothing to refuse. `phrase`
+// lives in `home`.
+std::optional<std::pair<int, const char *>> ntaRefusal(su_home_t *home, msg_t *msg, sip_t *sip)
+{
+	const bool insane = sip_sanity_check(sip) < 0;
+	if (sip->sip_error || (msg_get_flags(msg, MSG_FLG_ERROR) & MSG_FLG_ERROR) || insane) {
+		if (!sip->sip_via || sip->sip_request->rq_method == sip_method_ack)
+			return std::pair<int, const char *>(0, "");
+		const char *bad = nullptr;
+		for (const auto *h = reinterpret_cast<const sip_header_t *>(sip->sip_error);
+		     h && !bad; h = h->sh_next)
+			bad = h->sh_class == sip_error_class ? h->sh_error->er_name
+							     : h->sh_class->hc_name;
+		return std::pair<int, const char *>(
+			400, bad ? su_sprintf(home, "Bad %s Header", bad) : sip_400_Bad_request);
+	}
+	if (!su_casematch(sip->sip_request->rq_version, sip_version_2_0))
+		return std::pair<int, const char *>(SIP_505_VERSION_NOT_SUPPORTED);
+	return std::nullopt;
+}
+
 // The one line about a served check-sync, and about the D-Bus call's
 // failure when there was one (the provisioning client leaves that to the
 // request it answers). `acceptedLevel`: where an accepted one is logged.
-void logServed(LogLevel acceptedLevel, const std::string &remote, const std::string &user,
-	       Action action, const CallOutcome &outcome)
+void logServed(LogLevel acceptedLevel, const std::string &remote, bool handedOver,
+	       const std::string &user, Action action, const CallOutcome &outcome)
 {
 	const LogLevel level = outcome.accepted     ? acceptedLevel
 			       : outcome.localError ? LogLevel::Error
@@ -127,12 +146,30 @@ void logServed(LogLevel acceptedLevel, const std::string &remote, const std::str
 				   {"SIP_REMOTE", remote},
 				   {"SIP_STATUS", statusText},
 				   {"CHECKSYNC_ACTION", method},
+				   {"SIP_HANDED_OVER", handedOver ? "yes" : "no"},
 				   {"DBUS_ERROR", outcome.error}};
 	// DBUS_ERROR only where there is a D-Bus error name.
 	logMessage(level,
-		   "NOTIFY from " + remote + " for \"" + user + "\": " + statusText + " " +
-			   sip_status_phrase(status) + " (" + method + why + ")",
-		   std::span<const LogField>(fields, outcome.busError ? 5 : 4));
+		   "NOTIFY from " + remote + arrivedText(handedOver) + " for \"" + user + "\": " +
+			   statusText + " " + sip_status_phrase(status) + " (" + method + why + ")",
+		   std::span<const LogField>(fields, outcome.busError ? 6 : 5));
+}
+
+// A request for an action that destroys data, refused because no identity
+// it can be for has a password (docs/security.md): the settings need one.
+void logNoPassword(const Verdict &verdict, const std::string &user, const SourceAddress &source)
+{
+	const std::string action(actionName(verdict.action));
+	logMessage(LogLevel::Warning,
+		   "refused " + action + " from " + source.remote + " for \"" + user +
+			   "\": 403 Forbidden (no user_pass or user_hash for identity " +
+			   std::to_string(verdict.identity) +
+			   ": an action that destroys data is served only to a digest; "
+			   "refusals like this are logged once a minute)",
+		   {{"SIP_REMOTE", source.remote},
+		    {"SIP_STATUS", "403"},
+		    {"CHECKSYNC_ACTION", action},
+		    {"AUTH_REASON", "no-password"}});
 }
 
 } // namespace
@@ -143,7 +180,8 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	  guard_(NonceAuthority::randomKey(), RequestKeyer::randomKey())
 {
 	// (url_string_t *)-1 is sofia-sip's NONE: create the agent without
-	// transports; each listen URI is added below.
+	// transports; each listen URI is added below (none with --listen
+	// none: the agent then only parses and builds hand-overs' messages).
 	agent_.reset(nta_agent_create(
 		loop.root(), reinterpret_cast<url_string_t const *>(-1),
 		reinterpret_cast<nta_message_f *>(&SipService::messageTrampoline),
@@ -215,18 +253,77 @@ int SipService::messageTrampoline(void *magic, nta_agent_t *, msg_t *msg, sip_t 
 void SipService::onRequest(msg_t *msg, sip_t *sip)
 {
 	UniqueMsg owned(msg);
-	// Source filter (filter_registrar, checksync_trusted): before anything
-	// else, so that a dropped request costs no more work and gets no answer
-	// at all; a refused one gets the guard's 403.
-	const Received from = receivedFrom(msg);
-	const bool udp = from.transport == Transport::Udp;
-	const SourceVerdict filtered = gate_ ? gate_->check(from.address,
-							    udp ? socketFilter_->sampleWeight() : 1)
+	Origin origin;
+	if (const su_addrinfo_t *ai = msg_addrinfo(msg)) {
+		origin.address = IpAddress::fromSockaddr(ai->ai_addr, &origin.port);
+		origin.transport = ai->ai_protocol == IPPROTO_TCP ? Transport::Tcp : Transport::Udp;
+	}
+	handle(std::move(owned), sip, origin);
+}
+
+HandoffResult SipService::handOver(std::span<const std::uint8_t> bytes,
+				   const HandoffContext &context, HandoffReply later)
+{
+	// The port's bound (NTATAG_MAXSIZE), and sofia-sip's parser as its
+	// transport runs it on a datagram.
+	if (bytes.size() > kMaxRequestBytes)
+		return HandoffRefusal{
+			kErrorTooLarge,
+			"the request has " + std::to_string(bytes.size()) + " bytes; at most " +
+				std::to_string(kMaxRequestBytes) + " are taken (answer 413)"};
+	UniqueMsg msg = parseDatagram(
+		std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()),
+		kMaxRequestBytes);
+	sip_t *sip = msg ? sip_object(msg.get()) : nullptr;
+	if (!sip || !sip->sip_request)
+		return HandoffRefusal{kErrorNotARequest, "the bytes are not a SIP request"};
+
+	Handoff handoff{context, std::nullopt, std::move(later)};
+	Origin origin;
+	origin.address = context.remote.address;
+	origin.port = context.remote.port;
+	origin.transport = context.remote.transport;
+	origin.handoff = &handoff;
+	handle(std::move(msg), sip, origin);
+	if (handoff.answer)
+		return std::move(*handoff.answer);
+	if (!handoff.later)
+		return std::monostate{}; // waiting: the callback has it
+	return HandoffAnswer{};          // no answer at all
+}
+
+void SipService::forgetHandoffs()
+{
+	for (auto &[key, waiting] : handedOver_)
+		waiting->handoffs.clear();
+}
+
+SourceVerdict SipService::filter(const Origin &origin)
+{
+	// The UA vouches for a request that came over the connection it opened
+	// to the registrar or outbound proxy (handoff.hpp).
+	if (origin.handoff && fromRegistrarByFlow(origin.handoff->context))
+		return SourceVerdict::Allow;
+	// A datagram on the port passed the kernel's socket filter first: one
+	// it would drop is its sample (socket_filter.hpp).
+	const bool datagram = !origin.handoff && origin.transport == Transport::Udp;
+	const SourceVerdict filtered = gate_ ? gate_->check(origin.address,
+							    datagram ? socketFilter_->sampleWeight()
+								     : 1)
 					     : SourceVerdict::Allow;
-	if (udp)
+	if (datagram)
 		socketFilter_->sawDatagram(filtered == SourceVerdict::Drop
 						   ? SocketFilter::Datagram::Filtered
 						   : SocketFilter::Datagram::Passed);
+	return filtered;
+}
+
+void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
+{
+	// Source filter (filter_registrar, checksync_trusted): before anything
+	// else, so that a dropped request costs no more work and gets no answer
+	// at all; a refused one gets the guard's 403.
+	const SourceVerdict filtered = filter(origin);
 	if (filtered == SourceVerdict::Drop) {
 		if (status_)
 			status_->droppedByFilter();
@@ -234,20 +331,49 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	}
 	if (!sip || !sip->sip_request)
 		return;
+	const Arrival arrival = origin.handoff ? Arrival::HandedOver : Arrival::Port;
 	if (status_)
-		status_->received();
-	if (!sip->sip_cseq || !from.address)
+		status_->received(arrival);
+	Handoff *handoff = origin.handoff;
+	// What nta answers itself on the port, before the message callback.
+	if (handoff) {
+		if (const auto refusal = ntaRefusal(msg_home(msg.get()), msg.get(), sip)) {
+			if (refusal->first)
+				refuseAsNta(std::move(msg), sip, refusal->first, refusal->second,
+					    origin);
+			return;
+		}
+	}
+	if (!sip->sip_cseq || !origin.address)
 		return; // nothing to answer, or nowhere to answer to
-	const SourceAddress source = SourceAddress::of(*from.address, from.port, from.transport);
-	if (!pinViaToSource(msg, sip, source))
+	const SourceAddress source = handoff ? handoff->context.remote
+					     : SourceAddress::of(*origin.address, origin.port,
+								 origin.transport);
+	// The UA answers a handed-over request itself, to where it came from;
+	// an answer from the port goes only to the request's source.
+	if (!handoff && !pinViaToSource(msg.get(), sip, source))
 		return; // nowhere safe to answer to
+	if (!sip->sip_via)
+		return;
 
 	// Only an answer's uri is compared with the Request-URI.
 	const std::string uriText = sip->sip_authorization
-					    ? urlText(msg_home(msg), sip->sip_request->rq_url)
+					    ? urlText(msg_home(msg.get()), sip->sip_request->rq_url)
 					    : std::string();
 	GuardRequest request = guardRequestOf(sip, source, uriText);
 	request.refused = filtered == SourceVerdict::Refuse;
+	if (handoff && !handoff->context.registerCallId.empty())
+		request.registerCallId = handoff->context.registerCallId;
+
+	// A retransmission handed over while its first copy waits for the
+	// provisioning process gets the same answer, with it.
+	if (handoff) {
+		if (auto it = handedOver_.find(guard_.keyOf(request)); it != handedOver_.end()) {
+			it->second->handoffs.push_back(std::move(handoff->later));
+			handoff->later = nullptr;
+			return;
+		}
+	}
 
 	std::shared_ptr<const Settings> settings = settings_;
 	Verdict verdict = guard_.decide(settings.get(), request, EventLoop::nowMs());
@@ -255,65 +381,125 @@ void SipService::onRequest(msg_t *msg, sip_t *sip)
 	if (status_ && (verdict.event == GuardEvent::AuthFailure ||
 			verdict.event == GuardEvent::CredentialsRefused))
 		status_->authenticationFailed();
-	if (verdict.event != GuardEvent::None) {
-		std::string user = printable(verdict.authUser.empty() ? request.facts.uriUser
-								      : verdict.authUser);
-		std::string reason(authReason(verdict.auth));
-		switch (verdict.event) {
-		case GuardEvent::None:
-			break;
-		case GuardEvent::AuthFailure:
-			// The line fail2ban reads (etc/fail2ban/): stable wording.
-			logMessage(LogLevel::Warning,
-				   "authentication failed: source=" + source.ip + " user=\"" +
-					   user + "\" reason=" + reason,
-				   {{"SIP_REMOTE", source.remote},
-				    {"SIP_SOURCE_IP", source.ip},
-				    {"AUTH_USER", user},
-				    {"AUTH_REASON", reason}});
-			if (verdict.lockoutStarted)
-				logMessage(LogLevel::Warning,
-					   "too many authentication failures: source=" +
-						   source.prefix.toString() + " refused for " +
-						   std::to_string(FailureTable::kLockMs / 1000) +
-						   " s",
-					   {{"SIP_SOURCE_IP", source.ip},
-					    {"AUTH_REASON", "locked-out"}});
-			break;
-		case GuardEvent::CredentialsRefused:
-			logMessage(LogLevel::Info,
-				   "credentials refused: source=" + source.ip + " user=\"" + user +
-					   "\" reason=" + reason,
-				   {{"SIP_REMOTE", source.remote}, {"AUTH_REASON", reason}});
-			break;
-		case GuardEvent::GuessBudgetSpent:
-			logMessage(
-				LogLevel::Warning,
-				"authentication failures from many sources: answers from sources "
-				"that never authenticated are not checked for " +
-					std::to_string(verdict.retryAfterS) + " s",
-				{{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "guess-budget"}});
-			break;
-		}
-	}
+	if (verdict.event != GuardEvent::None)
+		logGuardEvent(verdict, request, source);
 
 	if (verdict.serve) {
-		serve(std::move(owned), sip, verdict, source);
+		serve(std::move(msg), sip, verdict, source, origin);
 	} else if (verdict.status) {
-		reportAnswer(status_, sip, source.remote, verdict);
-		reply(std::move(owned), sip, verdict, source);
+		reportAnswer(status_, sip, source, arrival, verdict);
+		reply(std::move(msg), sip, verdict, source, origin);
 	}
 }
 
+void SipService::refuseAsNta(UniqueMsg msg, sip_t *sip, int status, const char *phrase,
+			     const Origin &origin)
+{
+	// The To tag from what identifies the request, as far as it parsed.
+	const SourceAddress &source = origin.handoff->context.remote;
+	GuardRequest request;
+	request.facts.method = orEmpty(sip->sip_request->rq_method_name);
+	request.source = &source;
+	request.branch = orEmpty(sip->sip_via->v_branch);
+	request.callId = callIdOf(sip);
+	request.cseq = sip->sip_cseq ? sip->sip_cseq->cs_seq : 0;
+	Verdict verdict;
+	verdict.status = status;
+	verdict.phrase = phrase;
+	verdict.key = guard_.keyOf(request);
+	if (status_)
+		status_->answered(static_cast<unsigned>(status), AnswerTo::OtherRequest);
+	reply(std::move(msg), sip, verdict, source, origin);
+}
+
+void SipService::logGuardEvent(const Verdict &verdict, const GuardRequest &request,
+			       const SourceAddress &source) const
+{
+	std::string user = printable(verdict.authUser.empty() ? request.facts.uriUser
+							      : verdict.authUser);
+	std::string reason(authReason(verdict.auth));
+	switch (verdict.event) {
+	case GuardEvent::None:
+		break;
+	case GuardEvent::AuthFailure:
+		// The line fail2ban reads (etc/fail2ban/): stable wording.
+		logMessage(LogLevel::Warning,
+			   "authentication failed: source=" + source.ip + " user=\"" + user +
+				   "\" reason=" + reason,
+			   {{"SIP_REMOTE", source.remote},
+			    {"SIP_SOURCE_IP", source.ip},
+			    {"AUTH_USER", user},
+			    {"AUTH_REASON", reason}});
+		if (verdict.lockoutStarted)
+			logMessage(LogLevel::Warning,
+				   "too many authentication failures: source=" +
+					   source.prefix.toString() + " refused for " +
+					   std::to_string(FailureTable::kLockMs / 1000) + " s",
+				   {{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "locked-out"}});
+		break;
+	case GuardEvent::CredentialsRefused:
+		logMessage(LogLevel::Info,
+			   "credentials refused: source=" + source.ip + " user=\"" + user +
+				   "\" reason=" + reason,
+			   {{"SIP_REMOTE", source.remote}, {"AUTH_REASON", reason}});
+		break;
+	case GuardEvent::AnswersFull:
+		logMessage(LogLevel::Warning,
+			   "more authenticated check-syncs than " +
+				   std::to_string(RequestGuard::kAuthenticatedAnswers) +
+				   " in 32 s: answering 503 for " +
+				   std::to_string(verdict.retryAfterS) + " s",
+			   {{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "answers-full"}});
+		break;
+	case GuardEvent::GuessBudgetSpent:
+		logMessage(LogLevel::Warning,
+			   "authentication failures from many sources: answers from sources "
+			   "that never authenticated are not checked for " +
+				   std::to_string(verdict.retryAfterS) + " s",
+			   {{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "guess-budget"}});
+		break;
+	case GuardEvent::NoPassword:
+		logNoPassword(verdict, user, source);
+		break;
+	}
+}
+
+std::vector<tagi_t> SipService::answerTags(const Verdict &verdict, std::string &retry,
+					   std::string &events) const
+{
+	retry = std::to_string(verdict.retryAfterS);
+	events = verdict.allowEvents ? allowEvents(settings_.get()) : std::string();
+	std::vector<tagi_t> tags;
+	tags.reserve(6 + verdict.challenges.size());
+	tags.push_back({SIPTAG_SERVER_STR(kServer)});
+	if (verdict.allow)
+		tags.push_back({SIPTAG_ALLOW_STR(kAllow)});
+	if (verdict.allowEvents)
+		tags.push_back({SIPTAG_ALLOW_EVENTS_STR(events.c_str())}); // checksync_events
+	if (verdict.retryAfterS)
+		tags.push_back({SIPTAG_RETRY_AFTER_STR(retry.c_str())});
+	if (verdict.accept)
+		tags.push_back({SIPTAG_ACCEPT_STR(verdict.accept)});
+	for (const std::string &challenge : verdict.challenges)
+		tags.push_back({SIPTAG_WWW_AUTHENTICATE_STR(challenge.c_str())});
+	// RFC 7616 3.5: the 200 proves the phone knows the password too.
+	if (verdict.status / 100 == 2 && !verdict.authenticationInfo.empty())
+		tags.push_back(
+			{SIPTAG_AUTHENTICATION_INFO_STR(verdict.authenticationInfo.c_str())});
+	tags.push_back({TAG_END()});
+	return tags;
+}
+
 void SipService::reply(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
-		       const SourceAddress &source)
+		       const SourceAddress &source, const Origin &origin)
 {
 	// Refusals and challenges are logged at debug level only: a flood
 	// must not become a flood of log lines.
 	if (logEnabled(LogLevel::Debug)) {
 		std::string method = printable(sip->sip_request->rq_method_name);
 		logMessage(LogLevel::Debug,
-			   method + " from " + source.remote + " for \"" +
+			   method + " from " + source.remote + arrivedText(origin.handoff) +
+				   " for \"" +
 				   printable(orEmpty(sip->sip_request->rq_url->url_user)) +
 				   "\": " + std::to_string(verdict.status) + " " + verdict.phrase +
 				   (verdict.retransmission ? " (retransmission)" : ""),
@@ -322,36 +508,84 @@ void SipService::reply(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 			    {"SIP_STATUS", std::to_string(verdict.status)}});
 	}
 
+	std::string retry;
+	std::string events;
+	const std::vector<tagi_t> tags = answerTags(verdict, retry, events);
+	if (origin.handoff) {
+		origin.handoff->answer = handoffAnswer(msg.get(), verdict.status, verdict.phrase,
+						       tags, verdict.key);
+		return;
+	}
 	// RFC 3261 8.2.6.2: the same To tag for every answer to this request.
 	if (sip->sip_to && !sip->sip_to->a_tag)
 		sip_to_tag(msg_home(msg.get()), sip->sip_to, toTagFor(verdict.key).c_str());
-
-	std::string retry = std::to_string(verdict.retryAfterS);
-	std::string events = verdict.allowEvents ? allowEvents(settings_.get()) : std::string();
-	std::vector<tagi_t> tags;
-	tags.reserve(5 + verdict.challenges.size());
-	tags.push_back({SIPTAG_SERVER_STR(kServer)});
-	if (verdict.allow)
-		tags.push_back({SIPTAG_ALLOW_STR(kAllow)});
-	if (verdict.allowEvents)
-		tags.push_back({SIPTAG_ALLOW_EVENTS_STR(events.c_str())}); // checksync_events
-	if (verdict.retryAfterS)
-		tags.push_back({SIPTAG_RETRY_AFTER_STR(retry.c_str())});
-	for (const std::string &challenge : verdict.challenges)
-		tags.push_back({SIPTAG_WWW_AUTHENTICATE_STR(challenge.c_str())});
-	tags.push_back({TAG_END()});
 	nta_msg_treply(agent_.get(), msg.release(), verdict.status, verdict.phrase,
 		       TAG_NEXT(tags.data())); // takes msg
 }
 
+HandoffAnswer SipService::handoffAnswer(msg_t *request, int status, const char *phrase,
+					const std::vector<tagi_t> &tags,
+					const RequestKey &key) const
+{
+	HandoffAnswer answer;
+	answer.status = static_cast<unsigned>(status);
+	answer.reason = phrase;
+	// The message nta_msg_treply() would send (mreply() and
+	// complete_response() in nta.c): the status line, the headers of the
+	// answer, the request's Via, From, To (with the answer's tag), Call-ID,
+	// CSeq and Record-Route, and a Content-Length.
+	const UniqueMsg reply(nta_msg_create(agent_.get(), 0));
+	sip_t *out = reply ? sip_object(reply.get()) : nullptr;
+	const sip_t *in = sip_object(request);
+	if (!out || !in)
+		return answer; // out of memory: the UA answers with status and reason
+	su_home_t *home = msg_home(reply.get());
+	bool ok = sip_add_tl(reply.get(), out,
+			     SIPTAG_STATUS(sip_status_create(home, status, phrase, nullptr)),
+			     TAG_NEXT(tags.data())) >= 0;
+	for (const void *header :
+	     {static_cast<const void *>(in->sip_via), static_cast<const void *>(in->sip_from),
+	      static_cast<const void *>(in->sip_to), static_cast<const void *>(in->sip_call_id),
+	      static_cast<const void *>(in->sip_cseq),
+	      static_cast<const void *>(in->sip_record_route)})
+		if (ok && header)
+			ok = sip_add_dup(reply.get(), out,
+					 static_cast<const sip_header_t *>(header)) >= 0;
+	if (ok && out->sip_to && !out->sip_to->a_tag)
+		ok = sip_to_tag(home, out->sip_to, toTagFor(key).c_str()) >= 0;
+	// A request nta answers 400 may lack a CSeq or a Call-ID: it sends
+	// what it has (mreply()'s "incomplete"), and so does this.
+	(void)sip_complete_message(reply.get());
+	ok = ok && msg_serialize(reply.get(), reinterpret_cast<msg_pub_t *>(out)) >= 0;
+	std::size_t length = 0;
+	char *text = ok ? msg_as_string(home, reply.get(), nullptr, 0, &length) : nullptr;
+	if (!text)
+		return answer;
+	answer.response.assign(text, length);
+
+	// The headers the UA adds to its own answer: the answer's own.
+	for (const msg_header_t *h = *msg_chain_head(reply.get()); h; h = h->sh_succ) {
+		const msg_hclass_t *kind = h->sh_class;
+		if (kind == sip_status_class || kind == sip_via_class || kind == sip_from_class ||
+		    kind == sip_to_class || kind == sip_call_id_class || kind == sip_cseq_class ||
+		    kind == sip_record_route_class || kind == sip_content_length_class ||
+		    kind == sip_separator_class || kind == sip_payload_class || !kind->hc_name)
+			continue;
+		answer.headers.emplace_back(kind->hc_name,
+					    headerValue(reinterpret_cast<const sip_header_t *>(h)));
+	}
+	return answer;
+}
+
 void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
-		       const SourceAddress &source)
+		       const SourceAddress &source, const Origin &origin)
 {
 	// Text from the wire reaches D-Bus as valid UTF-8, and bounded.
 	CallDetails details;
 	details.identity = verdict.identity;
 	details.remote = source.remote;
 	details.authenticated = verdict.authenticated;
+	details.rebootKind = verdict.rebootKind;
 	details.callId = toValidUtf8(callIdOf(sip), kMaxDetailBytes);
 	details.event = toValidUtf8(
 		headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),
@@ -359,11 +593,26 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 	details.userAgent = toValidUtf8(
 		sip->sip_user_agent ? orEmpty(sip->sip_user_agent->g_string) : "", kMaxDetailBytes);
 
+	if (!origin.handoff && waiting_.size() - handedOver_.size() >= kMaxWaiting) {
+		Verdict busy = verdict;
+		busy.serve = false;
+		busy.status = 503;
+		busy.phrase = sip_503_Service_unavailable;
+		busy.retryAfterS = 1;
+		reportAnswer(status_, sip, source, Arrival::Port, busy);
+		reply(std::move(msg), sip, busy, source, origin);
+		return;
+	}
+
 	Waiting waiting;
+	waiting.key = verdict.key;
 	waiting.remote = source.remote;
 	waiting.user = printable(orEmpty(sip->sip_request->rq_url->url_user));
 	waiting.action = verdict.action;
-	waiting.note = noteCheckSync(status_, sip, source.remote, verdict);
+	waiting.authenticated = verdict.authenticated;
+	waiting.authenticationInfo = verdict.authenticationInfo;
+	waiting.note = noteCheckSync(status_, sip, source,
+				     origin.handoff ? Arrival::HandedOver : Arrival::Port, verdict);
 
 	// Reserve the place first: the callback, called later from the loop,
 	// finds it by iterator.
@@ -379,38 +628,32 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 		waiting_.erase(slot);
 		// Debug for one accepted at once: a flood of those must not flood
 		// the journal.
-		logServed(LogLevel::Debug, done.remote, done.user, done.action, *outcome);
+		logServed(LogLevel::Debug, done.remote, origin.handoff, done.user, done.action,
+			  *outcome);
 		Verdict answer = verdict;
 		answer.serve = false;
 		answer.status = statusOf(*outcome);
 		answer.phrase = sip_status_phrase(answer.status);
 		answer.retryAfterS = retryAfterSeconds(*outcome);
 		reportFinished(status_, done.note, answer.status, *outcome);
-		std::uint64_t now = EventLoop::nowMs();
-		if (outcome->localError || guard_.canAnswerStatelessly(verdict, now)) {
-			// Statelessly, remembered for the retransmissions.
-			if (!outcome->localError)
-				guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
-						      now);
-			reply(std::move(msg), sip, answer, source);
-			return;
-		}
-		// More authenticated answers inside Timer J than the cache keeps:
-		// this one goes through a server transaction, which nta keeps for
-		// Timer J to absorb its retransmissions.
-		const UniqueIncoming irq(nta_incoming_create(agent_.get(), nullptr, msg.release(),
-							     sip, TAG_END())); // takes msg
-		if (!irq)
-			return;
-		std::string retry = std::to_string(answer.retryAfterS);
-		nta_incoming_tag(irq.get(), toTagFor(verdict.key).c_str());
-		nta_incoming_treply(
-			irq.get(), answer.status, answer.phrase, SIPTAG_SERVER_STR(kServer),
-			SIPTAG_RETRY_AFTER_STR(answer.retryAfterS ? retry.c_str() : nullptr),
-			TAG_END());
+		// Statelessly, remembered for the retransmissions (the guard
+		// served it only with room for that).
+		if (!outcome->localError)
+			guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
+					      EventLoop::nowMs());
+		reply(std::move(msg), sip, answer, source, origin);
 		return;
 	}
 
+	if (origin.handoff) {
+		// It waits for the D-Bus call with the UA that handed it over,
+		// and with whatever copies of it the UA hands over meanwhile.
+		slot->request = std::move(msg);
+		slot->handoffs.push_back(std::move(origin.handoff->later));
+		origin.handoff->later = nullptr;
+		handedOver_[verdict.key] = slot;
+		return;
+	}
 	// It waits for the D-Bus call: make it a server transaction, which
 	// absorbs its retransmissions meanwhile. The request itself is left
 	// as received (a To tag added to it would break RFC 2543 matching of
@@ -429,15 +672,44 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 {
 	Waiting waiting = std::move(*slot);
 	waiting_.erase(slot);
-	logServed(LogLevel::Info, waiting.remote, waiting.user, waiting.action, outcome);
+	const bool handedOver = static_cast<bool>(waiting.request);
+	if (handedOver)
+		handedOver_.erase(waiting.key);
+	logServed(LogLevel::Info, waiting.remote, handedOver, waiting.user, waiting.action,
+		  outcome);
 	int status = statusOf(outcome);
 	reportFinished(status_, waiting.note, status, outcome);
+	if (handedOver) {
+		Verdict answer;
+		answer.status = status;
+		answer.phrase = sip_status_phrase(status);
+		answer.retryAfterS = retryAfterSeconds(outcome);
+		answer.key = waiting.key;
+		answer.authenticated = waiting.authenticated;
+		answer.authenticationInfo = waiting.authenticationInfo;
+		// Its later copies get the same answer, from the guard's cache.
+		if (!outcome.localError)
+			guard_.answeredAtOnce(answer, status, answer.retryAfterS,
+					      EventLoop::nowMs());
+		std::string retry;
+		std::string events;
+		const std::vector<tagi_t> tags = answerTags(answer, retry, events);
+		const HandoffAnswer built = handoffAnswer(waiting.request.get(), status,
+							  answer.phrase, tags, waiting.key);
+		for (HandoffReply &reply : waiting.handoffs)
+			reply(built);
+		return;
+	}
 	if (!waiting.irq)
 		return;
 	std::string retry = std::to_string(retryAfterSeconds(outcome));
-	nta_incoming_treply(
-		waiting.irq.get(), status, sip_status_phrase(status), SIPTAG_SERVER_STR(kServer),
-		SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()), TAG_END());
+	const bool proof = outcome.accepted && !waiting.authenticationInfo.empty();
+	nta_incoming_treply(waiting.irq.get(), status, sip_status_phrase(status),
+			    SIPTAG_SERVER_STR(kServer),
+			    SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()),
+			    SIPTAG_AUTHENTICATION_INFO_STR(
+				    proof ? waiting.authenticationInfo.c_str() : nullptr),
+			    TAG_END());
 }
 
 } // namespace checksyncd

@@ -19,7 +19,7 @@ std::string_view actionOf(const Verdict &verdict)
 
 } // namespace
 
-void reportAnswer(StatusSink *sink, const sip_t *sip, std::string_view remote,
+void reportAnswer(StatusSink *sink, const sip_t *sip, const SourceAddress &source, Arrival arrival,
 		  const Verdict &verdict)
 {
 	if (!sink || verdict.retransmission)
@@ -47,7 +47,9 @@ void reportAnswer(StatusSink *sink, const sip_t *sip, std::string_view remote,
 	}
 
 	CheckSyncReport report;
-	report.remote = remote;
+	report.remote = source.remote;
+	report.transport = transportName(source.transport);
+	report.handedOver = arrival == Arrival::HandedOver;
 	report.callId = callIdOf(sip);
 	report.event = event;
 	report.action = actionOf(verdict);
@@ -58,13 +60,15 @@ void reportAnswer(StatusSink *sink, const sip_t *sip, std::string_view remote,
 	sink->checkSyncAnswered(report);
 }
 
-CheckSyncNote noteCheckSync(const StatusSink *sink, const sip_t *sip, std::string_view remote,
-			    const Verdict &verdict)
+CheckSyncNote noteCheckSync(const StatusSink *sink, const sip_t *sip, const SourceAddress &source,
+			    Arrival arrival, const Verdict &verdict)
 {
 	CheckSyncNote note;
 	if (!sink)
 		return note;
-	note.remote = remote;
+	note.remote = source.remote;
+	note.transport = source.transport;
+	note.arrival = arrival;
 	note.callId = callIdOf(sip);
 	note.event = headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event));
 	note.action = actionOf(verdict);
@@ -81,6 +85,8 @@ void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status,
 	sink->answered(static_cast<unsigned>(status), AnswerTo::CheckSync);
 	CheckSyncReport report;
 	report.remote = note.remote;
+	report.transport = transportName(note.transport);
+	report.handedOver = note.arrival == Arrival::HandedOver;
 	report.callId = note.callId;
 	report.event = note.event;
 	report.action = note.action;

@@ -21,13 +21,15 @@ namespace checksyncd {
 
 // A request answered by onRequest itself (statelessly). A
 // retransmission's answer (the response cache's) is not counted again.
-void reportAnswer(StatusSink *sink, const sip_s *sip, std::string_view remote,
+void reportAnswer(StatusSink *sink, const sip_s *sip, const SourceAddress &source, Arrival arrival,
 		  const Verdict &verdict);
 
 // What answerWaiting() needs to report a check-sync that serve() handed on:
 // kept with the waiting request, since the request belongs to nta by then.
 struct CheckSyncNote {
 	std::string remote;
+	Transport transport = Transport::Udp;
+	Arrival arrival = Arrival::Port;
 	std::string callId;
 	std::string event;
 	std::string action;
@@ -36,8 +38,8 @@ struct CheckSyncNote {
 };
 
 // Empty when there is no sink (nothing to keep).
-CheckSyncNote noteCheckSync(const StatusSink *sink, const sip_s *sip, std::string_view remote,
-			    const Verdict &verdict);
+CheckSyncNote noteCheckSync(const StatusSink *sink, const sip_s *sip, const SourceAddress &source,
+			    Arrival arrival, const Verdict &verdict);
 
 // The final answer of a check-sync that was handed on.
 void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status,

@@ -80,8 +80,10 @@ int appendLastCheckSync(sd_bus_message *reply, const LastCheckSync &last)
 	int r = sd_bus_message_open_container(reply, 'a', "{sv}");
 	if (r >= 0 && last.seen)
 		r = sd_bus_message_append(
-			reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "time", "t", last.timeUs,
-			"remote", "s", last.remote.c_str(), "identity", "u", last.identity, "event",
+			reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "time", "t",
+			last.timeUs, "remote", "s", last.remote.c_str(), "transport", "s",
+			last.transport.c_str(), "handed_over", "b",
+			static_cast<int>(last.handedOver), "identity", "u", last.identity, "event",
 			"s", last.event.c_str(), "action", "s", last.action.c_str(),
 			"authenticated", "b", static_cast<int>(last.authenticated), "call_id", "s",
 			last.callId.c_str(), "sip_status", "u", last.sipStatus, "provisioning", "s",
@@ -95,12 +97,14 @@ int appendLastCheckSync(sd_bus_message *reply, const LastCheckSync &last)
 	return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-// Plug and play: its state, last server and last URL handed over.
+// Plug and play: its state, last server and last URL handed over, and the
+// datagrams it dropped as not from a round's link.
 int appendPlugAndPlay(sd_bus_message *reply, const PlugAndPlayStatus &pnp)
 {
 	return sd_bus_message_append(
-		reply, "a{sv}", 3, "state", "s", std::string(pnpStateName(pnp.state)).c_str(),
-		"last_server", "s", pnp.lastServer.c_str(), "last_url", "s", pnp.lastUrl.c_str());
+		reply, "a{sv}", 4, "state", "s", std::string(pnpStateName(pnp.state)).c_str(),
+		"last_server", "s", pnp.lastServer.c_str(), "last_url", "s", pnp.lastUrl.c_str(),
+		"dropped_off_link", "t", pnp.droppedOffLink);
 }
 
 } // namespace
@@ -268,15 +272,15 @@ void StatusService::setListening(std::vector<std::string> uris)
 }
 
 void StatusService::setPlugAndPlay(PnpState state, std::string_view lastServer,
-				   std::string_view lastUrl)
+				   std::string_view lastUrl, std::uint64_t droppedOffLink)
 {
-	model_.setPlugAndPlay(state, lastServer, lastUrl);
+	model_.setPlugAndPlay(state, lastServer, lastUrl, droppedOffLink);
 	changed();
 }
 
-void StatusService::received()
+void StatusService::received(Arrival arrival)
 {
-	model_.countReceived();
+	model_.countReceived(arrival);
 	changed();
 }
 

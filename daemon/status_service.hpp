@@ -45,10 +45,11 @@ public:
 	void setSettings(std::string_view file, std::string_view error);
 	void setListening(std::vector<std::string> uris);
 	// Plug and play (PnpService's status).
-	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl);
+	void setPlugAndPlay(PnpState state, std::string_view lastServer, std::string_view lastUrl,
+			    std::uint64_t droppedOffLink);
 
 	// StatusSink
-	void received() override;
+	void received(Arrival arrival) override;
 	void answered(unsigned sipStatus, AnswerTo request) override;
 	void authenticationFailed() override;
 	void droppedByFilter() override;

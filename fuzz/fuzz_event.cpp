@@ -8,12 +8,15 @@
 // SipService::onRequest does; the daemon's re-encoding of a served Event
 // header for the provisioning call (headerValue) is exercised too. The
 // settings variants enable every dialect of checksync_events (check-sync,
-// resync, reboot, reboot_now, restart_now), some of them, or the default.
+// resync, reboot, reboot_now, restart_now, service-control, report), some
+// of them, or the default, and force every checksync_action. The input is
+// also read as a service-control body (common/service_control.hpp).
 //
 // Invariants checked (a failure aborts, which libFuzzer reports): the long
 // and the compact form classify alike; the value alone classifies like the
 // header in a message when it is one line; and planRequest follows the
-// answer table (checksyncd(8), "SIP ANSWERS") for every settings variant.
+// answer table (checksyncd(8), "SIP ANSWERS") for every settings variant;
+// a body is read within its bounds and only as its rules say.
 
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip.h>
@@ -29,6 +32,7 @@
 
 #include "checksync.hpp"
 #include "fuzz_support.hpp"
+#include "service_control.hpp"
 #include "settings.hpp"
 
 using namespace checksyncd;
@@ -63,7 +67,7 @@ const std::vector<Settings> &variants()
 						      "<challenge_reboot>on</challenge_reboot>"));
 		all.push_back(settingsFrom("<challenge_checksync>off</challenge_checksync>"));
 		const std::string every = "<checksync_events>check-sync,resync,reboot,reboot_now,"
-					  "restart_now</checksync_events>";
+					  "restart_now,service-control,report</checksync_events>";
 		all.push_back(settingsFrom(identity + every));
 		all.push_back(
 			settingsFrom(identity + every + "<challenge_reboot>on</challenge_reboot>"));
@@ -73,6 +77,16 @@ const std::vector<Settings> &variants()
 		all.push_back(settingsFrom(identity +
 					   "<checksync_events>resync,reboot_now</checksync_events>"
 					   "<challenge_checksync>on</challenge_checksync>"));
+		const std::string cisco = "<checksync_events>check-sync,service-control,report"
+					  "</checksync_events>";
+		all.push_back(
+			settingsFrom(identity + cisco + "<challenge_reboot>on</challenge_reboot>"));
+		for (const char *action : {"reregister", "delete-contacts", "factory-reset"})
+			all.push_back(settingsFrom(identity + every + "<checksync_action>" +
+						   action + "</checksync_action>"));
+		// What destroys data, and no password to authenticate it with.
+		all.push_back(settingsFrom("<user_name idx=\"1\">340899</user_name>" + cisco +
+					   "<checksync_action>factory-reset</checksync_action>"));
 		return all;
 	}();
 	return settings;
@@ -137,12 +151,18 @@ void checkPlan(const Settings *settings, const RequestFacts &facts)
 		FUZZ_CHECK(plan.answer == Answer::BadRebootValue);
 		return;
 	}
+	const ServiceControl &body = facts.event.serviceControl;
+	if (package == EventPackage::ServiceControl && body.problem != BodyProblem::None) {
+		FUZZ_CHECK(plan.answer == Answer::BadBody);
+		return;
+	}
 	if (!settings) {
 		FUZZ_CHECK(plan.answer == Answer::NoSettings);
 		return;
 	}
 
 	Action expected = Action::Reboot;
+	RebootKind kind = RebootKind::Unspecified;
 	switch (settings->action) {
 	case ForcedAction::Sync:
 		expected = Action::Resync;
@@ -150,19 +170,46 @@ void checkPlan(const Settings *settings, const RequestFacts &facts)
 	case ForcedAction::Reboot:
 		expected = Action::Reboot;
 		break;
+	case ForcedAction::Reregister:
+		expected = Action::Reregister;
+		break;
+	case ForcedAction::DeleteContacts:
+		expected = Action::DeleteContacts;
+		break;
+	case ForcedAction::FactoryReset:
+		expected = Action::FactoryReset;
+		break;
 	case ForcedAction::None:
 		if (package == EventPackage::CheckSync)
 			expected = facts.event.reboot == false ? Action::Resync : Action::Reboot;
 		else if (package == EventPackage::Resync)
 			expected = facts.event.reboot == true ? Action::Reboot : Action::Resync;
-		else
+		else if (package == EventPackage::Report)
+			expected = Action::Report;
+		else if (package != EventPackage::ServiceControl)
 			expected = Action::Reboot;
+		else if (body.verb == ServiceControlVerb::Restart)
+			kind = RebootKind::Soft;
+		else if (body.verb == ServiceControlVerb::Reset)
+			kind = RebootKind::Hard;
+		else
+			expected = body.verb == ServiceControlVerb::CheckVersion ? Action::Resync
+										 : Action::Report;
 		break;
 	}
 	FUZZ_CHECK(plan.action == expected);
-	bool challenge = settings->challengeChecksync ||
+	FUZZ_CHECK(plan.rebootKind == kind);
+	const bool destroys = expected == Action::FactoryReset ||
+			      expected == Action::DeleteContacts;
+	bool challenge = settings->challengeChecksync || destroys ||
 			 (expected == Action::Reboot && settings->challengeReboot);
-	if (challenge)
+	bool password = false;
+	for (const auto &[idx, identity] : settings->identities)
+		password = password || (identity.active && identity.hasCredentials() &&
+					(!facts.uriHasUser || identity.name == facts.uriUser));
+	if (destroys && plan.identity && !password)
+		FUZZ_CHECK(plan.answer == Answer::NoPassword);
+	else if (challenge)
 		FUZZ_CHECK(plan.answer == Answer::Challenge);
 	else if (facts.uriHasUser && !plan.identity)
 		FUZZ_CHECK(plan.answer == Answer::NotFound);
@@ -216,6 +263,35 @@ std::optional<EventInfo> throughMessage(std::string_view name, std::string_view 
 	return facts.event;
 }
 
+// The input as a service-control body: a verdict only within the bounds,
+// and an action only from a body made of key=value lines of printable
+// ASCII.
+void checkBody(std::string_view body)
+{
+	const ServiceControl sc = parseServiceControl(std::string_view("text/plain"), body);
+	if (body.size() > kMaxServiceControlBytes)
+		FUZZ_CHECK(sc.problem == BodyProblem::TooLarge);
+	if (sc.registerCallId) {
+		FUZZ_CHECK(sc.problem == BodyProblem::None);
+		FUZZ_CHECK(sc.registerCallId->size() + 2 <= kMaxServiceControlValueBytes);
+		// A view into the body, never a copy.
+		FUZZ_CHECK(sc.registerCallId->data() >= body.data() &&
+			   sc.registerCallId->data() + sc.registerCallId->size() <=
+				   body.data() + body.size());
+	}
+	if (sc.problem != BodyProblem::None)
+		return;
+	FUZZ_CHECK(body.find("=") != std::string_view::npos);
+	for (std::size_t i = 0; i < body.size(); ++i) {
+		const auto byte = static_cast<unsigned char>(body[i]);
+		const bool crlf = byte == '\r' && i + 1 < body.size() && body[i + 1] == '\n';
+		FUZZ_CHECK((byte >= 0x20 && byte < 0x7f) || byte == '\t' || byte == '\n' || crlf);
+	}
+	// Without a type it is no text (415), whatever it says.
+	FUZZ_CHECK(parseServiceControl(std::nullopt, body).problem ==
+		   (body.empty() ? BodyProblem::MissingAction : BodyProblem::NotTextPlain));
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
@@ -230,6 +306,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	if (size > kMaxMessage / 2)
 		return 0;
 	std::string_view value(reinterpret_cast<const char *>(data), size);
+	checkBody(value);
 
 	// The value alone (a C string: it ends at the first NUL).
 	std::optional<EventInfo> alone;

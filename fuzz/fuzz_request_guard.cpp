@@ -5,14 +5,18 @@
 // GuardRequest as SipService::onRequest does (guardRequestOf()), and decided.
 //
 // Input: one selector byte, then a whole SIP message.
-//   bits 0-1  settings variant (kVariants below)
+//   bits 0-1  settings variant (kVariants below), with bit 5
 //   bit 2     the source is an IPv6 address (else IPv4)
 //   bits 3-4  how often the same request is sent again (0-3 times)
+//   bit 5     the variants 4-7
 //
 // Invariants checked (a failure aborts, which libFuzzer reports):
 //   - the answer is one of the answer table's (checksyncd(8), "SIP
 //     ANSWERS"), or no answer only for ACK;
-//   - nothing is served unauthenticated while the challenge is on;
+//   - nothing is served unauthenticated while the challenge is on, nor
+//     anything that destroys data whatever the settings;
+//   - a service-control NOTIFY handed over with a RegisterCallId no body
+//     can carry is never served;
 //   - a 401 offers every realm and algorithm of the settings, and its
 //     challenges are the same, nonces aside, as for any other user;
 //   - a request sent again gets the same key (so the same To tag), and
@@ -36,7 +40,7 @@ using namespace checksyncd::fuzz;
 
 namespace {
 
-constexpr std::array<std::string_view, 4> kVariants = {
+constexpr std::array<std::string_view, 8> kVariants = {
 	// 0: the seed's identity, challenge on.
 	"<challenge_checksync>on</challenge_checksync>"
 	"<user_name idx=\"1\">340899</user_name>"
@@ -57,6 +61,29 @@ constexpr std::array<std::string_view, 4> kVariants = {
 	"<user_hash idx=\"2\">314145776a5b4d1a66d082ea7d0d74f2</user_hash>",
 	// 3: challenge only reboots.
 	"<challenge_reboot>on</challenge_reboot>"
+	"<user_name idx=\"1\">340899</user_name>"
+	"<user_host idx=\"1\">ser.berlin.snom.com</user_host>"
+	"<user_pass idx=\"1\">1234</user_pass>",
+	// 4: every dialect, challenge off.
+	"<checksync_events>check-sync,resync,reboot,reboot_now,restart_now,service-control,"
+	"report</checksync_events>"
+	"<user_name idx=\"1\">340899</user_name>"
+	"<user_host idx=\"1\">ser.berlin.snom.com</user_host>"
+	"<user_pass idx=\"1\">1234</user_pass>",
+	// 5: a factory reset forced, the challenge off: challenged all the same.
+	"<checksync_action>factory-reset</checksync_action>"
+	"<checksync_events>check-sync,service-control,report</checksync_events>"
+	"<user_name idx=\"1\">340899</user_name>"
+	"<user_host idx=\"1\">ser.berlin.snom.com</user_host>"
+	"<user_pass idx=\"1\">1234</user_pass>",
+	// 6: clearing the contacts forced, and no password: refused.
+	"<checksync_action>delete-contacts</checksync_action>"
+	"<checksync_events>check-sync,service-control</checksync_events>"
+	"<user_name idx=\"1\">340899</user_name>"
+	"<user_host idx=\"1\">ser.berlin.snom.com</user_host>",
+	// 7: service-control and report, challenge reboots.
+	"<challenge_reboot>on</challenge_reboot>"
+	"<checksync_events>service-control,report</checksync_events>"
 	"<user_name idx=\"1\">340899</user_name>"
 	"<user_host idx=\"1\">ser.berlin.snom.com</user_host>"
 	"<user_pass idx=\"1\">1234</user_pass>",
@@ -96,7 +123,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	if (size < 1 || size > kMaxMessage)
 		return 0;
 	const unsigned selector = data[0];
-	const Settings &settings = variants()[selector & 3];
+	const Settings &settings = variants()[(selector & 3) | ((selector >> 3) & 4)];
 	const SourceAddress source = *SourceAddress::fromText(
 		(selector & 4) ? "2001:db8::7" : "192.0.2.7", 5060);
 	const unsigned repeats = (selector >> 3) & 3;
@@ -129,6 +156,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	case 403:
 	case 404:
 	case 405:
+	case 413:
+	case 415:
 	case 489:
 	case 503:
 		FUZZ_CHECK(!verdict.serve);
@@ -139,7 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	if (verdict.serve) {
 		FUZZ_CHECK(request.facts.method == "NOTIFY");
 		FUZZ_CHECK(request.facts.event.kind == EventInfo::Kind::Known);
-		if (needsChallenge(settings, verdict.action))
+		if (needsChallenge(settings, verdict.action) || destroysData(verdict.action))
 			FUZZ_CHECK(verdict.authenticated);
 		// An invented nonce and response never pass.
 		FUZZ_CHECK(!verdict.authenticated);
@@ -159,6 +188,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		FUZZ_CHECK(unknown.status == 401);
 		FUZZ_CHECK(shapeOf(unknown.challenges) == shapeOf(verdict.challenges) ||
 			   isStale(verdict.auth));
+	}
+
+	// Handed over with a RegisterCallId no body can carry (a control
+	// byte): a service-control NOTIFY is never served, and its answer is
+	// a 400 unless something before the body's rules refused it.
+	if (request.facts.event.kind == EventInfo::Kind::Known &&
+	    request.facts.event.package == EventPackage::ServiceControl) {
+		RequestGuard other(NonceAuthority::Key{1}, RequestKeyer::Key{2});
+		GuardRequest handedOver = request;
+		handedOver.registerCallId = std::string_view("\x01", 1);
+		const Verdict refused = other.decide(&settings, handedOver, now);
+		FUZZ_CHECK(!refused.serve);
+		if (verdict.serve || verdict.status == 401)
+			FUZZ_CHECK(refused.status == 400);
 	}
 
 	for (unsigned i = 0; i < repeats; i++) {

@@ -4,8 +4,9 @@
  * integration tests and in the demo.
  *
  * It owns org.checksyncd.Provisioning1 on a bus, exports
- * /org/checksyncd/Provisioning1 with the Resync, Reboot and Provision methods
- * of checksyncd(8) and etc/org.checksyncd.Provisioning1.xml, and for every
+ * /org/checksyncd/Provisioning1 with every method of checksyncd(8) and
+ * etc/org.checksyncd.Provisioning1.xml (Resync, Reboot, Reregister,
+ * DeleteContacts, FactoryReset, Report, Provision), and for every
  * call appends one JSON line to the --record file and prints one human
  * readable line to stdout. Behaviour can be
  * changed per call: --fail makes methods answer with an error, --delay-ms
@@ -15,7 +16,7 @@
  * call, overrides these without a restart.
  *
  *   provisioning-standin --bus ADDRESS|system|session [--record FILE]
- *       [--fail none|Resync|Reboot|Provision|all] [--delay-ms N]
+ *       [--fail none|all|METHOD[,METHOD...]] [--delay-ms N]
  *       [--finish none|success|failure] [--finish-message TEXT]
  *       [--control FILE] [--quiet]
  *
@@ -36,6 +37,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <iterator>
 #include <list>
 #include <memory>
 #include <optional>
@@ -79,28 +81,28 @@ static void check(int r, const char *what)
 		throw SetupError{std::string(what) + ": " + std::strerror(-r)};
 }
 
+/* The methods of org.checksyncd.Provisioning1, in the order of its XML. */
 enum class Method {
 	Resync,
 	Reboot,
+	Reregister,
+	DeleteContacts,
+	FactoryReset,
+	Report,
 	Provision
 };
 
-static constexpr unsigned kFailResync = 1U << 0;
-static constexpr unsigned kFailReboot = 1U << 1;
-static constexpr unsigned kFailProvision = 1U << 2;
+static constexpr Method kMethods[] = {
+	Method::Resync,       Method::Reboot, Method::Reregister, Method::DeleteContacts,
+	Method::FactoryReset, Method::Report, Method::Provision,
+};
 
 static unsigned failBit(Method method)
 {
-	switch (method) {
-	case Method::Resync:
-		return kFailResync;
-	case Method::Reboot:
-		return kFailReboot;
-	case Method::Provision:
-		return kFailProvision;
-	}
-	return 0;
+	return 1U << static_cast<unsigned>(method);
 }
+
+static constexpr unsigned kFailAll = (1U << std::size(kMethods)) - 1;
 
 static const char *methodName(Method method)
 {
@@ -109,10 +111,27 @@ static const char *methodName(Method method)
 		return "Resync";
 	case Method::Reboot:
 		return "Reboot";
+	case Method::Reregister:
+		return "Reregister";
+	case Method::DeleteContacts:
+		return "DeleteContacts";
+	case Method::FactoryReset:
+		return "FactoryReset";
+	case Method::Report:
+		return "Report";
 	case Method::Provision:
 		return "Provision";
 	}
 	return "?";
+}
+
+/* The method of that D-Bus member name (the vtable routes only these). */
+static std::optional<Method> methodOf(const char *member)
+{
+	for (Method method : kMethods)
+		if (std::strcmp(member, methodName(method)) == 0)
+			return method;
+	return std::nullopt;
 }
 
 /* Whether, and how, an accepted call is followed by ActionFinished. */
@@ -138,24 +157,25 @@ struct Options {
 	bool quiet = false;
 };
 
-/* "none", "Resync", "Reboot", "Provision", "all" or a comma separated list of methods. */
+/* "none", "all" or a comma separated list of method names (any case). */
 static std::optional<unsigned> parseFail(std::string_view text)
 {
 	unsigned mask = 0;
 	while (true) {
 		size_t comma = text.find(',');
 		std::string word(text.substr(0, comma));
-		if (strcasecmp(word.c_str(), "none") == 0)
-			;
-		else if (strcasecmp(word.c_str(), "Resync") == 0)
-			mask |= kFailResync;
-		else if (strcasecmp(word.c_str(), "Reboot") == 0)
-			mask |= kFailReboot;
-		else if (strcasecmp(word.c_str(), "Provision") == 0)
-			mask |= kFailProvision;
-		else if (strcasecmp(word.c_str(), "all") == 0)
-			mask |= kFailResync | kFailReboot | kFailProvision;
-		else
+		bool known = strcasecmp(word.c_str(), "none") == 0;
+		if (strcasecmp(word.c_str(), "all") == 0) {
+			mask |= kFailAll;
+			known = true;
+		}
+		for (Method method : kMethods) {
+			if (strcasecmp(word.c_str(), methodName(method)) == 0) {
+				mask |= failBit(method);
+				known = true;
+			}
+		}
+		if (!known)
 			return std::nullopt;
 		if (comma == std::string_view::npos)
 			return mask;
@@ -555,6 +575,14 @@ const sd_bus_vtable Standin::vtable_[] = {
 				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Reboot", "a{sv}", SD_BUS_PARAM(details), "", "",
 				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Reregister", "a{sv}", SD_BUS_PARAM(details), "", "",
+				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("DeleteContacts", "a{sv}", SD_BUS_PARAM(details), "", "",
+				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("FactoryReset", "a{sv}", SD_BUS_PARAM(details), "", "",
+				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Report", "a{sv}", SD_BUS_PARAM(details), "", "",
+				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Provision", "a{sv}", SD_BUS_PARAM(details), "", "",
 				 &Standin::onMethod, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_NAMES("ActionFinished", "ssbs",
@@ -658,9 +686,10 @@ int Standin::onTimer(sd_event_source *, uint64_t, void *userdata) noexcept
 int Standin::handleCall(sd_bus_message *m)
 {
 	const char *member = sd_bus_message_get_member(m);
-	Method method = std::strcmp(member, "Reboot") == 0      ? Method::Reboot
-			: std::strcmp(member, "Provision") == 0 ? Method::Provision
-								: Method::Resync;
+	const std::optional<Method> routed = member ? methodOf(member) : std::nullopt;
+	if (!routed)
+		return -EBADMSG; /* not one of the vtable's: cannot happen */
+	const Method method = *routed;
 
 	Behaviour behaviour = options_.behaviour;
 	if (!options_.control.empty())
@@ -796,16 +825,17 @@ static void usage(FILE *out)
 {
 	std::fputs(
 		"usage: provisioning-standin --bus ADDRESS|system|session [--record FILE]\n"
-		"           [--fail none|Resync|Reboot|Provision|all] [--delay-ms N]\n"
+		"           [--fail none|all|METHOD[,METHOD...]] [--delay-ms N]\n"
 		"           [--finish none|success|failure] [--finish-message TEXT]\n"
 		"           [--control FILE] [--quiet]\n"
 		"\n"
-		"Owns org.checksyncd.Provisioning1 and records every Resync/Reboot/Provision "
-		"call.\n"
+		"Owns org.checksyncd.Provisioning1 and records every call of its methods\n"
+		"(Resync, Reboot, Reregister, DeleteContacts, FactoryReset, Report, Provision).\n"
 		"  --bus             D-Bus address (unix:path=...), or the system or session bus\n"
 		"  --record          append one JSON line per call to FILE\n"
 		"  --fail            methods that answer "
 		"org.checksyncd.Provisioning1.Error.Failed\n"
+		"                    (names in any case, comma separated; all; none)\n"
 		"  --delay-ms        answer each call only after N ms (asynchronously)\n"
 		"  --finish          after accepting a call, emit ActionFinished with this "
 		"outcome\n"

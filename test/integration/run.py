@@ -24,9 +24,12 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
+import test_actions  # noqa: E402
 import test_dialects  # noqa: E402
 import test_filter  # noqa: E402
 import test_guard  # noqa: E402
+import test_handoff  # noqa: E402
+import test_mutual_auth  # noqa: E402
 import test_pnp  # noqa: E402
 import test_reload  # noqa: E402
 import test_security  # noqa: E402
@@ -724,8 +727,8 @@ def main(argv=None):
     if args.patterns:
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
-    for module in (test_security, test_reload, test_dialects, test_guard, test_status,
-                   test_tcp, test_filter, test_pnp):
+    for module in (test_security, test_reload, test_dialects, test_actions, test_guard,
+                   test_status, test_tcp, test_filter, test_pnp, test_handoff, test_mutual_auth):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []

@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""Plug and play (issue 12): the daemon multicasts a ua-profile SUBSCRIBE and
+"""Plug and play: the daemon multicasts a ua-profile SUBSCRIBE and
 hands the provisioning URL of a PnP server's NOTIFY to the provisioning
 process (Provision).
 
-Every test makes its own network: two network namespaces joined by a veth
-pair, the phone's (the daemon runs there, through `ip netns exec`) and the
-LAN's (the PnP servers: sockets of this process, made inside it). Nothing
-is ever sent on the host's network. Needs root and iproute2.
+Every test makes its own network of four network namespaces: the phone's
+(the daemon runs there, through `ip netns exec`), the LAN's (a bridge and
+the PnP servers: sockets of this process, made inside it), a router's (the
+phone's default gateway) and a far host's, off the phone's link and
+reached only through the router. Nothing is ever sent on the host's
+network. Needs root and iproute2.
 """
 
 import ctypes
@@ -30,7 +32,13 @@ GROUP = "224.0.1.75"
 PHONE_IP = "10.213.0.1"
 SERVER_IP = "10.213.0.2"
 ROGUE_IP = "10.213.0.3"
+ROUTER_IP = "10.213.0.254"
 PREFIX = 24
+# Behind the router: the far host's own network.
+FAR_ROUTER_IP = "10.214.0.1"
+FAR_IP = "10.214.0.2"
+# The kernel's default ip_local_port_range: where the round's port is.
+EPHEMERAL_PORTS = range(32768, 61000)
 # Linux values the socket module does not name.
 IP_RECVTTL = 12
 IP_TTL = 2
@@ -38,6 +46,7 @@ SO_TIMESTAMP = 29  # SCM_TIMESTAMP: the kernel's receive time, a struct timeval
 CLONE_NEWNET = 0x40000000
 
 URL = "https://prov.example.com/snom/{mac}.xml"
+EVIL = "https://evil.example/provision.xml"
 EXPECTED_HEADERS = ["via", "max-forwards", "from", "to", "call-id", "cseq", "contact",
                     "expires", "accept", "event", "content-length"]
 
@@ -50,6 +59,21 @@ def ip(*args):
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def wait_up(ns, dev, timeout=5.0):
+    """Until the kernel has seen dev's carrier: its link watch does that up
+    to a second after the link comes up, and a bridge forwards nothing by
+    a port before it has."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run(["ip", "-n", ns, "-o", "link", "show", "dev", dev],
+                             capture_output=True, text=True, check=True).stdout
+        if " state UP " in out:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{dev} in {ns} is not up: {out}")
+        time.sleep(0.05)
+
+
 def _setns(fd):
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
@@ -60,36 +84,70 @@ def _setns(fd):
 # The network
 
 class Network:
-    """The phone's namespace and the LAN's, joined by veth pv0 (phone) and
-    pv1 (LAN). The LAN has the PnP server at 10.213.0.2 and a second
-    address, 10.213.0.3, for a rogue server."""
+    """The phone's namespace, the LAN's, the router's and the far host's.
+
+    phone pv0 -- pv1 [br0 in the LAN] rl1 -- rl0 router ro0 -- fo0 far
+
+    The LAN's bridge br0 holds the PnP server at 10.213.0.2 and a second
+    address, 10.213.0.3, for a rogue server. The router is 10.213.0.254 on
+    the LAN (the phone's default gateway) and 10.214.0.1 towards the far
+    host, 10.214.0.2, which is off the phone's link: what it sends reaches
+    the phone only through the router."""
 
     def __init__(self, phone_address=True):
         tag = f"{os.getpid()}-{next(_ids)}"
         self.phone = f"pnp-phone-{tag}"
         self.lan = f"pnp-lan-{tag}"
-        ip("netns", "add", self.phone)
+        self.router = f"pnp-router-{tag}"
+        self.far = f"pnp-far-{tag}"
+        self.namespaces = []
         try:
-            ip("netns", "add", self.lan)
+            for ns in (self.phone, self.lan, self.router, self.far):
+                ip("netns", "add", ns)
+                self.namespaces.append(ns)
+                ip("-n", ns, "link", "set", "lo", "up")
             # Made inside the namespaces: no name is ever taken on the host.
             ip("-n", self.phone, "link", "add", "pv0", "type", "veth", "peer", "name", "pv1",
                "netns", self.lan)
-            for ns, dev in ((self.phone, "pv0"), (self.lan, "pv1")):
-                ip("-n", ns, "link", "set", "lo", "up")
+            ip("-n", self.router, "link", "add", "rl0", "type", "veth", "peer", "name", "rl1",
+               "netns", self.lan)
+            ip("-n", self.router, "link", "add", "ro0", "type", "veth", "peer", "name", "fo0",
+               "netns", self.far)
+            # No IGMP snooping: the bridge floods the group to every port
+            # and to the LAN's own sockets, as a plain switch does.
+            ip("-n", self.lan, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0")
+            for dev in ("pv1", "rl1"):
+                ip("-n", self.lan, "link", "set", dev, "master", "br0")
+            devices = ((self.phone, "pv0"), (self.lan, "pv1"), (self.lan, "rl1"),
+                       (self.lan, "br0"), (self.router, "rl0"), (self.router, "ro0"),
+                       (self.far, "fo0"))
+            for ns, dev in devices:
                 ip("-n", ns, "link", "set", dev, "multicast", "on", "up")
-            ip("-n", self.lan, "addr", "add", f"{SERVER_IP}/{PREFIX}", "dev", "pv1")
-            ip("-n", self.lan, "addr", "add", f"{ROGUE_IP}/{PREFIX}", "dev", "pv1")
-            ip("-n", self.lan, "route", "add", "224.0.0.0/4", "dev", "pv1")
+            ip("-n", self.lan, "addr", "add", f"{SERVER_IP}/{PREFIX}", "dev", "br0")
+            ip("-n", self.lan, "addr", "add", f"{ROGUE_IP}/{PREFIX}", "dev", "br0")
+            ip("-n", self.lan, "route", "add", "224.0.0.0/4", "dev", "br0")
+            ip("-n", self.router, "addr", "add", f"{ROUTER_IP}/{PREFIX}", "dev", "rl0")
+            ip("-n", self.router, "addr", "add", f"{FAR_ROUTER_IP}/24", "dev", "ro0")
+            subprocess.run(["ip", "netns", "exec", self.router, "sysctl", "-qw",
+                            "net.ipv4.ip_forward=1"], check=True, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            ip("-n", self.far, "addr", "add", f"{FAR_IP}/24", "dev", "fo0")
+            ip("-n", self.far, "route", "add", "default", "via", FAR_ROUTER_IP)
             if phone_address:
                 self.connect_phone()
+            for ns, dev in devices:
+                wait_up(ns, dev)
         except BaseException:
             self.close()
             raise
 
-    def connect_phone(self):
+    def connect_phone(self, address=f"{PHONE_IP}/{PREFIX}"):
         """The phone's address and routes, as a DHCP client sets them."""
-        ip("-n", self.phone, "addr", "add", f"{PHONE_IP}/{PREFIX}", "dev", "pv0")
-        ip("-n", self.phone, "route", "add", "default", "via", SERVER_IP, "dev", "pv0")
+        ip("-n", self.phone, "addr", "add", address, "dev", "pv0")
+        # onlink: the gateway is on pv0 even when the address connects no
+        # prefix (a /32).
+        ip("-n", self.phone, "route", "add", "default", "via", ROUTER_IP, "dev", "pv0",
+           "onlink")
         ip("-n", self.phone, "route", "add", "224.0.0.0/4", "dev", "pv0")
 
     def phone_mac(self):
@@ -97,11 +155,11 @@ class Network:
                              capture_output=True, text=True).stdout
         return re.search(r"link/ether ([0-9a-f:]{17})", out).group(1).replace(":", "").upper()
 
-    def socket_in_lan(self):
-        """A UDP socket of the LAN's namespace (a socket keeps the namespace
-        it was made in; only this thread switches, and switches back)."""
+    def socket_in(self, ns):
+        """A UDP socket of namespace ns (a socket keeps the namespace it was
+        made in; only this thread switches, and switches back)."""
         here = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        there = os.open(f"/run/netns/{self.lan}", os.O_RDONLY)
+        there = os.open(f"/run/netns/{ns}", os.O_RDONLY)
         try:
             _setns(there)
             try:
@@ -112,8 +170,11 @@ class Network:
             os.close(here)
             os.close(there)
 
+    def socket_in_lan(self):
+        return self.socket_in(self.lan)
+
     def close(self):
-        for ns in (self.phone, self.lan):
+        for ns in self.namespaces:
             subprocess.run(["ip", "netns", "del", ns], stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -243,10 +304,11 @@ class Listener:
 
 
 class Server:
-    """A PnP server: a unicast socket at address:port on the LAN."""
+    """A PnP server: a unicast socket at address:port on the LAN (or in
+    another namespace, ns)."""
 
-    def __init__(self, net, address=SERVER_IP, port=5060):
-        self.sock = net.socket_in_lan()
+    def __init__(self, net, address=SERVER_IP, port=5060, ns=None):
+        self.sock = net.socket_in(ns or net.lan)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((address, port))
         self.address, self.port = address, port
@@ -323,8 +385,8 @@ class PnpBase(DaemonTest):
         self.env.start_standin(fail=fail)
         self.env.start_daemon()
 
-    def server(self, address=SERVER_IP, port=5060):
-        s = Server(self.net, address, port)
+    def server(self, address=SERVER_IP, port=5060, ns=None):
+        s = Server(self.net, address, port, ns)
         self.env.sockets.append(s.sock)
         return s
 
@@ -354,8 +416,9 @@ class PnpBase(DaemonTest):
         self.assertEqual(value["type"], "a{sv}")
         return {key: inner["data"] for key, inner in value["data"].items()}
 
-    def handed_over(self, server, url=URL):
-        """The stand-in got exactly one Provision, for this URL and server."""
+    def handed_over(self, server, url=URL, dropped=0):
+        """The stand-in got exactly one Provision, for this URL and server;
+        `dropped` datagrams were dropped as not from the link."""
         calls = self.assertCalls(["Provision"])
         details = calls[0]["details"]
         self.assertEqual(details["url"], url)
@@ -365,7 +428,8 @@ class PnpBase(DaemonTest):
                                           f"server={server.remote} url={url}"),
                         "no hand-over line in the log")
         self.assertEqual(self.plug_and_play(), {"state": "url-handed-over",
-                                                "last_server": server.remote, "last_url": url})
+                                                "last_server": server.remote, "last_url": url,
+                                                "dropped_off_link": dropped})
         return details
 
 
@@ -570,7 +634,8 @@ class PnpTest(PnpBase):
         self.start_pnp()
         self.subscribe()
         self.assertEqual(self.plug_and_play(), {"state": "round-in-progress",
-                                                "last_server": "", "last_url": ""})
+                                                "last_server": "", "last_url": "",
+                                                "dropped_off_link": 0})
         self.listener.poll(5.0)
         subs = self.listener.subscribes()
         # Timer E: at 0, 0.5, 1.5 and 3.5 s; the next (7.5 s) is past 5 s.
@@ -637,6 +702,104 @@ class PnpAddressTest(PnpBase):
         sub, source = self.subscribe(timeout=5.0)
         self.assertEqual(source[0], PHONE_IP)
         self.assertIn("a new IPv4 address", self.env.daemon_log())
+
+
+class PnpOffLinkTest(PnpBase):
+    """Only the round's own link is heard. The far host is off the phone's
+    link, reached through the router (the phone's default gateway): what it
+    sends to the round's port is dropped unanswered and counted, whatever
+    it carries; the server on the link is heard as before."""
+
+    def spray(self, far, body):
+        """A NOTIFY at every port of the phone's ephemeral range, as an
+        attacker that does not know the round's port sends them."""
+        for port in EPHEMERAL_PORTS:
+            ruri = f"sip:{PHONE_IP}:{port}"
+            far.send(notify_text(ruri, far.via(), f"<sip:pnp@{FAR_IP}>;tag=f{port}",
+                                 f"<{ruri}>", f"spray-{port}", body=body), (PHONE_IP, port))
+
+    def test_notifies_and_a_2xx_from_off_the_link_are_dropped_unanswered_and_counted(self):
+        self.start_pnp()
+        server = self.server()
+        far = self.server(FAR_IP, ns=self.net.far)
+        sub, source = self.subscribe()
+        first = self.listener.subscribes()[0][0]
+        self.assertIn(source[1], EPHEMERAL_PORTS)
+        # A 2xx to the SUBSCRIBE (with its Call-ID, as if the far host knew
+        # it), then NOTIFYs at every port.
+        far.send(response_to(sub, 200, "OK", to_tag="far"), source)
+        started = time.monotonic()
+        self.spray(far, EVIL)
+        sprayed = time.monotonic() - started
+        self.assertCalls([], f"(a spray of {len(EPHEMERAL_PORTS)} NOTIFYs in {sprayed:.2f} s)")
+        self.assertIsNone(far.answers(0.3), "the far host got an answer")
+        self.assertTrue(self.env.wait_log(
+            f"pnp: dropped a datagram from udp:{FAR_IP}:5060 unanswered: off the link (the "
+            f"round's link is pv0 ({PHONE_IP}/{PREFIX}))"), "no word of the drop")
+        # The far host's 200 did not end the retransmissions (timer E: at
+        # 0, 0.5, 1.5 and 3.5 s).
+        self.listener.poll(max(0.0, first + 4.0 - time.time()))
+        self.assertEqual(len(self.listener.subscribes()), 4, "retransmissions")
+        self.assertEqual(self.plug_and_play(), {"state": "round-in-progress",
+                                                "last_server": "", "last_url": "",
+                                                "dropped_off_link": 2})
+        # The server on the link is heard as ever.
+        server.send(self.dialog_notify(server, sub, source), source)
+        ok = server.answers()
+        self.assertEqual(ok.status if ok else None, 200)
+        self.handed_over(server, dropped=2)
+        # One line for the drops of a round, and one when it ends for the rest.
+        self.assertTrue(self.env.wait_log("pnp: 1 more datagrams not from the round's link "
+                                          "dropped in that round", timeout=10.0))
+        self.assertEqual(self.env.daemon_log().count("pnp: dropped a datagram"), 1)
+        self.assertNotIn("evil", self.env.daemon_log())
+
+    def test_the_round_follows_the_phones_addresses(self):
+        self.start_pnp()
+        sub, source = self.subscribe()
+        # A second prefix on the LAN that is not the phone's (yet).
+        other_ip = "172.16.9.2"
+        ip("-n", self.net.lan, "addr", "add", f"{other_ip}/24", "dev", "br0")
+        other = self.server(other_ip)
+        other.send(self.dialog_notify(other, sub, source), source)
+        self.assertIsNone(other.answers(0.5), "answered a source off the link")
+        self.assertCalls([])
+        self.assertTrue(self.env.wait_log(f"pnp: dropped a datagram from udp:{other_ip}:5060 "
+                                          "unanswered: off the link"))
+        # The phone gains an address in that prefix: now it is the link.
+        ip("-n", self.net.phone, "addr", "add", "172.16.9.1/24", "dev", "pv0")
+        self.assertTrue(self.env.wait_log(
+            f"pnp: the round's link is now pv0 ({PHONE_IP}/{PREFIX}, 172.16.9.1/24)"))
+        other.send(self.dialog_notify(other, sub, source, cseq=2), source)
+        ok = other.answers()
+        self.assertEqual(ok.status if ok else None, 200)
+        self.handed_over(other, dropped=1)
+
+    def test_the_round_ends_when_its_address_goes(self):
+        self.start_pnp()
+        self.subscribe()
+        ip("-n", self.net.phone, "addr", "del", f"{PHONE_IP}/{PREFIX}", "dev", "pv0")
+        self.assertTrue(self.env.wait_log(
+            f"pnp: round ended: stopped, its address {PHONE_IP} is gone"))
+        self.assertEqual(self.plug_and_play()["state"], "idle")
+        count = len(self.listener.subscribes())
+        self.listener.poll(2.0)
+        self.assertEqual(len(self.listener.subscribes()), count, "retransmissions")
+
+
+class PnpNoPrefixTest(PnpBase):
+    """An address that connects no prefix (a /32, the gateway reached by an
+    explicit route): no PnP server can be on the link, so no round runs."""
+
+    phone_address = False
+
+    def test_an_address_without_a_prefix_starts_no_round(self):
+        self.net.connect_phone(f"{PHONE_IP}/32")
+        self.start_pnp()
+        self.assertTrue(self.env.wait_log(f"pnp: no round (start): pv0 ({PHONE_IP}/32) connects "
+                                          "no prefix, so no PnP server can be on the link"))
+        self.listener.poll(1.5)
+        self.assertEqual(self.listener.subscribes(), [])
 
 
 def context_switches(pid):

@@ -23,7 +23,7 @@ INTERFACE = "org.checksyncd.CheckSync1"
 PROPERTIES = ["State", "SettingsFile", "SettingsError", "Listening", "LastCheckSync",
               "Counters", "LockedOut", "PlugAndPlay"]
 COUNTERS = ["received", "served", "challenged", "auth_failures", "refused", "locked_out",
-            "dropped_by_filter", "dropped_in_kernel", "shed"]
+            "dropped_by_filter", "handed_over", "dropped_in_kernel", "shed"]
 INTERFACE_XML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "etc",
                              "org.checksyncd.CheckSync1.xml")
 NOBODY = 65534
@@ -207,7 +207,8 @@ class StatusPropertiesTest(StatusBase):
         props = self.properties()
         self.assertEqual(props["Counters"], counters(received=1, served=1))
         last = props["LastCheckSync"]
-        self.assertLast(last, remote=f"udp:127.0.0.1:{c.local_port}", identity=1,
+        self.assertLast(last, remote=f"udp:127.0.0.1:{c.local_port}", transport="udp",
+                        handed_over=False, identity=1,
                         event="check-sync;reboot=false", action="Resync", authenticated=False,
                         call_id="served-status@127.0.0.1", sip_status=200,
                         provisioning="accepted", provisioning_error="")
@@ -504,5 +505,7 @@ class FloodSignalTest(StatusBase):
               f"{len(signals)} PropertiesChanged in {elapsed:.2f} s (bound {bound:.0f})",
               flush=True)
         self.assertLessEqual(len(signals), bound)
-        self.assertGreaterEqual(len(signals), 2)
+        # At least the one carrying the totals (a fast machine may take the
+        # whole flood in before the first signal's timer runs).
+        self.assertGreaterEqual(len(signals), 1)
         self.assertEqual(self.property("Counters"), counters(received=total, challenged=total))

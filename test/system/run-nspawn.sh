@@ -489,6 +489,41 @@ check "root's Unlock lifts the lockout: LockedOut empty, challenged again (401)"
 	test -z "$lifted" -a "$(status 0 LockedOut | json 'd' 2>&1)" = "{}" -a \
 	"$(grep -c '^SIP/2.0 401' <<<"$answer")" = 1
 
+# --- hand-overs from the phone's UA, org.checksyncd.Handoff1 --------------------------
+
+# The seed's NOTIFY as it reaches a UA over TLS from the PBX (with a Via and
+# CRLF line ends, as on the wire).
+printf '%s\r\n' "NOTIFY sip:340899@192.0.2.10:5061 SIP/2.0" \
+	"Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK-systest" \
+	"To: <sip:340899@192.0.2.10>" "From: <sip:pbx@192.0.2.1>;tag=1" "CSeq: 10 NOTIFY" \
+	"Call-ID: handoff@192.0.2.1" "Event: check-sync;reboot=false" "Content-Length: 0" "" \
+	>"$work/handoff.txt"
+# handoff AS [GROUP]: that NOTIFY handed over as user AS (with GROUP as its
+# supplementary group, if given).
+handoff() {
+	local groups=--clear-groups
+	[ -n "${2:-}" ] && groups=--groups=$2
+	cin setpriv --reuid="$1" --regid="$1" "$groups" busctl --system --json=short call \
+		org.checksyncd.CheckSync1 /org/checksyncd/CheckSync1 org.checksyncd.Handoff1 \
+		HandleRequest 'aya{sv}' "$(stat -c %s "$work/handoff.txt")" \
+		$(od -An -v -tu1 "$work/handoff.txt") \
+		2 transport s tls remote s 192.0.2.1:5061 2>&1
+}
+group=$(cin getent group checksyncd-ua)
+check "the package created the group checksyncd-ua" "${group:-none}" test -n "$group"
+denied=$(handoff 65534)
+check "the bus policy refuses HandleRequest to a user outside checksyncd-ua" \
+	"$denied; handed over: $(status 0 Counters | json 'd["handed_over"]' 2>&1)" \
+	bash -c 'grep -qi "access denied" <<<"$1" && test "$2" = 0' _ "$denied" \
+	"$(status 0 Counters | json 'd["handed_over"]' 2>&1)"
+handed=$(handoff 65534 checksyncd-ua)
+check "a member of checksyncd-ua hands a NOTIFY over: 401 with a digest challenge" \
+	"$handed" test "$(json 'd[0], d[2][1][0], d[2][1][1].startswith("Digest realm=")' <<<"$handed" 2>&1)" = \
+	"(401, 'WWW-Authenticate', True)"
+check "LastCheckSync shows it was handed over, over tls" "$(status 0 LastCheckSync)" \
+	test "$(status 0 LastCheckSync | json 'd["handed_over"], d["transport"], d["remote"]' 2>&1)" = \
+	"(True, 'tls', 'tls:192.0.2.1:5061')"
+
 # --- the journal --------------------------------------------------------------------------
 
 journal=$(cin journalctl -u checksyncd -o verbose --no-pager)

@@ -393,6 +393,32 @@ TEST(Auth, anHa1OnlyIdentityWithoutMd5OfferedIsWarnedAbout)
 	CHECK_TRUE(warnings[0].find("can never authenticate") != std::string::npos);
 }
 
+TEST(Auth, anIdentityWithoutPasswordIsWarnedAboutWhenTheForcedActionDestroysData)
+{
+	Identity two;
+	two.idx = 2;
+	two.name = "77";
+	two.host = kRealm;
+	settings.identities[2] = two; // no user_pass, no user_hash
+	for (ForcedAction harmless : {ForcedAction::None, ForcedAction::Sync, ForcedAction::Reboot,
+				      ForcedAction::Reregister}) {
+		settings.action = harmless;
+		CHECK_TRUE(authWarnings(settings).empty());
+	}
+	for (ForcedAction destroys : {ForcedAction::FactoryReset, ForcedAction::DeleteContacts}) {
+		settings.action = destroys;
+		const auto warnings = authWarnings(settings);
+		LONGS_EQUAL(1, warnings.size());
+		CHECK_TRUE(
+			warnings[0].starts_with("identity 2 has neither user_pass nor user_hash"));
+		CHECK_TRUE(warnings[0].find("refused (403)") != std::string::npos);
+	}
+	CHECK_TRUE(authWarnings(settings)[0].find("delete-contacts") != std::string::npos);
+	// An inactive one is never asked for anything.
+	settings.identities[2].active = false;
+	CHECK_TRUE(authWarnings(settings).empty());
+}
+
 TEST(Auth, aReplayOutsideTheUsedNonceWindowIsStaleNeverA503)
 {
 	UsedNonces window(64);

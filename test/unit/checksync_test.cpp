@@ -10,6 +10,7 @@
 #include <string>
 
 #include "checksync.hpp"
+#include "settings_values.hpp"
 #include "sofia.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -227,6 +228,7 @@ const Dialect kDialects[] = {
 	{"reboot", EventPackage::Reboot, Action::Reboot},
 	{"reboot_now", EventPackage::RebootNow, Action::Reboot},
 	{"restart_now", EventPackage::RestartNow, Action::Reboot},
+	{"report", EventPackage::Report, Action::Report},
 };
 
 EventPackageSet allPackages()
@@ -253,7 +255,10 @@ TEST(Checksync, classifiesEveryDialectInAnyCase)
 	CHECK(event("reboot-now").kind == EventInfo::Kind::Other);
 	CHECK(event("restart").kind == EventInfo::Kind::Other);
 	CHECK(event("resync2").kind == EventInfo::Kind::Other);
-	CHECK(event("report").kind == EventInfo::Kind::Other); // Sipura's get-report
+	CHECK(event("Report").package == EventPackage::Report);
+	CHECK(event("SERVICE-CONTROL").package == EventPackage::ServiceControl);
+	CHECK(event("get-report").kind == EventInfo::Kind::Other);
+	CHECK(event("service_control").kind == EventInfo::Kind::Other);
 }
 
 TEST(Checksync, resyncReadsTheRebootParameterLikeCheckSync)
@@ -413,7 +418,7 @@ TEST(Checksync, allowEventsNamesExactlyTheEnabledPackagesInCanonicalOrder)
 	settings.events = EventPackageSet{EventPackage::RestartNow, EventPackage::Resync};
 	STRCMP_EQUAL("resync, restart_now", allowEvents(&settings).c_str());
 	settings.events = allPackages();
-	STRCMP_EQUAL("check-sync, resync, reboot, reboot_now, restart_now",
+	STRCMP_EQUAL("check-sync, resync, reboot, reboot_now, restart_now, service-control, report",
 		     allowEvents(&settings).c_str());
 }
 
@@ -430,4 +435,256 @@ TEST(Checksync, allowEventsAndThe489AgreeForEverySingleDialect)
 			CHECK_TRUE_TEXT(listed == (answer != Answer::BadEvent), name.c_str());
 		}
 	}
+}
+
+// Cisco service-control, through sofia-sip's parser
+
+namespace {
+
+// The NOTIFY of Asterisk's res_pjsip_cisco_service_control (From without a
+// user part, Event and Subscription-State: active, a text/plain body of
+// CRLF lines), with `body` and `type` as given.
+std::string serviceControlRequest(const std::string &body, const char *type = "text/plain")
+{
+	std::string text = "NOTIFY sip:340899@192.0.2.9:5060 SIP/2.0\r\n"
+			   "Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKPj1\r\n"
+			   "From: <sip:192.0.2.1>;tag=t1\r\n"
+			   "To: <sip:340899@192.0.2.9>\r\n"
+			   "Call-ID: c1\r\n"
+			   "CSeq: 1 NOTIFY\r\n"
+			   "Event: service-control\r\n"
+			   "Subscription-State: active\r\n";
+	if (type)
+		text += std::string("Content-Type: ") + type + "\r\n";
+	text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+	return text;
+}
+
+std::string ciscoBody(const char *action)
+{
+	std::string body = std::string("action=") + action +
+			   "\r\nRegisterCallId={r1@192.0.2.9}\r\n";
+	if (std::string(action) != "prt-report")
+		body += "ConfigVersionStamp={00000000-0000-0000-0000-000000000000}\r\n"
+			"DialplanVersionStamp={00000000-0000-0000-0000-000000000000}\r\n"
+			"SoftkeyVersionStamp={00000000-0000-0000-0000-000000000000}\r\n";
+	return body;
+}
+
+} // namespace
+
+TEST_GROUP_BASE(ChecksyncServiceControl, TEST_GROUP_CppUTestGroupChecksync)
+{
+	UniqueMsg msg;
+
+	RequestFacts facts(const std::string &text)
+	{
+		msg = parseDatagram(text, 8192);
+		CHECK_TRUE(msg);
+		const sip_t *sip = sip_object(msg.get());
+		CHECK_TRUE(sip && sip->sip_request);
+		return requestFactsOf(sip);
+	}
+};
+
+TEST(ChecksyncServiceControl, eachActionAsksForItsMethodAndRebootsSayWhich)
+{
+	settings.events = EventPackageSet{EventPackage::ServiceControl};
+	const struct {
+		const char *action;
+		Action method;
+		RebootKind kind;
+	} cases[] = {
+		{"restart", Action::Reboot, RebootKind::Soft},
+		{"reset", Action::Reboot, RebootKind::Hard},
+		{"check-version", Action::Resync, RebootKind::Unspecified},
+		{"prt-report", Action::Report, RebootKind::Unspecified},
+	};
+	for (const auto &c : cases) {
+		const RequestFacts f = facts(serviceControlRequest(ciscoBody(c.action)));
+		CHECK_TRUE_TEXT(f.event.package == EventPackage::ServiceControl, c.action);
+		CHECK_TRUE_TEXT(f.event.serviceControl.problem == BodyProblem::None, c.action);
+		STRCMP_EQUAL("r1@192.0.2.9",
+			     std::string(*f.event.serviceControl.registerCallId).c_str());
+		const Plan plan = planRequest(&settings, f);
+		CHECK_TRUE_TEXT(plan.answer == Answer::Serve, c.action);
+		CHECK_TRUE_TEXT(plan.action == c.method, c.action);
+		CHECK_TRUE_TEXT(plan.rebootKind == c.kind, c.action);
+	}
+	STRCMP_EQUAL("soft", std::string(rebootKindName(RebootKind::Soft)).c_str());
+	STRCMP_EQUAL("hard", std::string(rebootKindName(RebootKind::Hard)).c_str());
+	STRCMP_EQUAL("", std::string(rebootKindName(RebootKind::Unspecified)).c_str());
+}
+
+TEST(ChecksyncServiceControl, aBadBodyIsRefusedOnlyWhenTheDialectIsEnabled)
+{
+	const std::string unknown = serviceControlRequest("action=shutdown\r\n");
+	CHECK_TRUE(planRequest(&settings, facts(unknown)).answer == Answer::BadEvent);
+	settings.events = EventPackageSet{EventPackage::ServiceControl};
+	const Plan plan = planRequest(&settings, facts(unknown));
+	CHECK_TRUE(plan.answer == Answer::BadBody);
+	CHECK_TRUE(facts(unknown).event.serviceControl.problem == BodyProblem::UnknownAction);
+	// Whatever checksync_action forces: the request itself is wrong.
+	settings.action = ForcedAction::Sync;
+	CHECK_TRUE(planRequest(&settings, facts(unknown)).answer == Answer::BadBody);
+	// And before the settings are looked at.
+	CHECK_TRUE(facts(serviceControlRequest(ciscoBody("reset"), "text/html"))
+			   .event.serviceControl.problem == BodyProblem::NotTextPlain);
+	CHECK_TRUE(facts(serviceControlRequest("", nullptr)).event.serviceControl.problem ==
+		   BodyProblem::MissingAction);
+}
+
+TEST(ChecksyncServiceControl, theBodyIsReadOnlyForServiceControl)
+{
+	settings.events = allPackages();
+	std::string text = serviceControlRequest("action=restart\r\n");
+	text.replace(text.find("service-control"), 15, "check-sync;reboot=false");
+	const RequestFacts f = facts(text);
+	CHECK_TRUE(f.event.package == EventPackage::CheckSync);
+	CHECK_TRUE(planRequest(&settings, f).action == Action::Resync);
+	CHECK_TRUE(planRequest(&settings, f).rebootKind == RebootKind::Unspecified);
+}
+
+TEST(ChecksyncServiceControl, challengeRebootChallengesRestartAndResetOnly)
+{
+	settings.events = EventPackageSet{EventPackage::ServiceControl};
+	settings.challengeReboot = true;
+	for (const char *action : {"restart", "reset"})
+		CHECK_TRUE_TEXT(
+			planRequest(&settings, facts(serviceControlRequest(ciscoBody(action))))
+					.answer == Answer::Challenge,
+			action);
+	for (const char *action : {"check-version", "prt-report"})
+		CHECK_TRUE_TEXT(
+			planRequest(&settings, facts(serviceControlRequest(ciscoBody(action))))
+					.answer == Answer::Serve,
+			action);
+}
+
+TEST(ChecksyncServiceControl, aForcedActionTakesTheKindAwayToo)
+{
+	settings.events = EventPackageSet{EventPackage::ServiceControl};
+	settings.action = ForcedAction::Reboot;
+	const Plan plan = planRequest(&settings,
+				      facts(serviceControlRequest(ciscoBody("restart"))));
+	CHECK_TRUE(plan.action == Action::Reboot);
+	CHECK_TRUE(plan.rebootKind == RebootKind::Unspecified);
+}
+
+// Snom's checksync_action values and what destroys data
+
+TEST(Checksync, everyChecksyncActionValueForcesItsMethodForEveryDialect)
+{
+	settings.events = allPackages();
+	const struct {
+		const char *value;
+		Action action;
+	} cases[] = {
+		{"sync", Action::Resync},
+		{"reboot", Action::Reboot},
+		{"reregister", Action::Reregister},
+		{"delete-contacts", Action::DeleteContacts},
+		{"factory-reset", Action::FactoryReset},
+	};
+	for (const auto &c : cases) {
+		const std::optional<ForcedAction> forced = choose(kActionChoices, c.value);
+		CHECK_TRUE_TEXT(forced.has_value(), c.value);
+		settings.action = *forced;
+		for (const Dialect &d : kDialects) {
+			CHECK_TRUE_TEXT(decideAction(settings, event(d.header)) == c.action,
+					d.header);
+			CHECK_TRUE_TEXT(decideRebootKind(settings, event(d.header)) ==
+						RebootKind::Unspecified,
+					d.header);
+		}
+	}
+	STRCMP_EQUAL("Reregister", std::string(actionName(Action::Reregister)).c_str());
+	STRCMP_EQUAL("DeleteContacts", std::string(actionName(Action::DeleteContacts)).c_str());
+	STRCMP_EQUAL("FactoryReset", std::string(actionName(Action::FactoryReset)).c_str());
+	STRCMP_EQUAL("Report", std::string(actionName(Action::Report)).c_str());
+}
+
+TEST(Checksync, onlyFactoryResetAndDeleteContactsDestroyData)
+{
+	for (Action action : kActions) {
+		const bool destroys = action == Action::FactoryReset ||
+				      action == Action::DeleteContacts;
+		CHECK_TRUE_TEXT(destroysData(action) == destroys,
+				std::string(actionName(action)).c_str());
+	}
+}
+
+TEST(Checksync, whatDestroysDataIsChallengedEvenWithBothChallengesOff)
+{
+	settings.events = allPackages();
+	for (ForcedAction forced : {ForcedAction::FactoryReset, ForcedAction::DeleteContacts}) {
+		settings.action = forced;
+		for (const Dialect &d : kDialects) {
+			const Plan plan = notify(d.header);
+			CHECK_TRUE_TEXT(plan.answer == Answer::Challenge, d.header);
+			CHECK_TRUE_TEXT(plan.identity == &settings.identities[1], d.header);
+		}
+		// Without a user part too.
+		CHECK_TRUE(notify("check-sync", nullptr).answer == Answer::Challenge);
+	}
+	// Reregister destroys nothing: challenge_reboot does not see it either.
+	settings.action = ForcedAction::Reregister;
+	settings.challengeReboot = true;
+	CHECK_TRUE(notify("check-sync").answer == Answer::Serve);
+	CHECK_TRUE(notify("check-sync").action == Action::Reregister);
+}
+
+TEST(Checksync, whatDestroysDataIsRefusedWhereNoPasswordCanAnswer)
+{
+	settings.action = ForcedAction::FactoryReset;
+	settings.identities[1].pass.clear();
+	Plan plan = notify("check-sync");
+	CHECK_TRUE(plan.answer == Answer::NoPassword);
+	CHECK_TRUE(plan.action == Action::FactoryReset);
+	CHECK_TRUE(notify("check-sync", nullptr).answer == Answer::NoPassword);
+	// With challenge_checksync on just the same.
+	settings.challengeChecksync = true;
+	CHECK_TRUE(notify("check-sync").answer == Answer::NoPassword);
+	// An unknown user gets the 401 every user gets: no account enumeration.
+	CHECK_TRUE(notify("check-sync", "nobody").answer == Answer::Challenge);
+	// An HA1 is a password to answer with.
+	settings.identities[1].hash = "5b9e4bcc5a0e3bb0d4ed3b4a22ad8b68";
+	CHECK_TRUE(notify("check-sync").answer == Answer::Challenge);
+	// Without one, the others are never asked for it.
+	settings.identities[1].hash.clear();
+	settings.action = ForcedAction::Sync;
+	settings.challengeChecksync = false;
+	CHECK_TRUE(notify("check-sync").answer == Answer::Serve);
+}
+
+TEST(Checksync, anyIdentityTheRequestCanBeForMayCarryThePassword)
+{
+	// Two PBXs, the same user name: the answer's realm picks the identity,
+	// so the one with a password may answer for the user.
+	settings.action = ForcedAction::DeleteContacts;
+	settings.identities[1].pass.clear();
+	Identity two;
+	two.idx = 2;
+	two.name = "340899";
+	two.host = "pbx.example.net";
+	two.pass = "secret";
+	settings.identities[2] = two;
+	RequestFacts facts;
+	facts.method = "NOTIFY";
+	facts.uriHasUser = true;
+	facts.uriUser = "340899";
+	CHECK_TRUE(mayAuthenticate(settings, facts));
+	CHECK_TRUE(notify("check-sync").answer == Answer::Challenge);
+	// An inactive one does not count, nor one of another user name.
+	settings.identities[2].active = false;
+	CHECK_FALSE(mayAuthenticate(settings, facts));
+	CHECK_TRUE(notify("check-sync").answer == Answer::NoPassword);
+	settings.identities[2].active = true;
+	settings.identities[2].name = "77";
+	CHECK_FALSE(mayAuthenticate(settings, facts));
+	// Without a user part any active identity may answer.
+	facts.uriHasUser = false;
+	facts.uriUser = "";
+	CHECK_TRUE(mayAuthenticate(settings, facts));
+	CHECK_TRUE(notify("check-sync", nullptr).answer == Answer::Challenge);
 }

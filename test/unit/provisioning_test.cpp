@@ -24,6 +24,7 @@
 #include "log.hpp"
 #include "loop.hpp"
 #include "provisioning.hpp"
+#include "provisioning_double.hpp"
 #include "sdbus.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -38,192 +39,14 @@ using checksyncd::test::TempDir;
 
 namespace {
 
+using checksyncd::test::kProvisioningFailed;
+using checksyncd::test::ProvisioningDouble;
+
 constexpr const char *kService = "org.checksyncd.Provisioning1";
 constexpr const char *kPath = "/org/checksyncd/Provisioning1";
 constexpr const char *kInterface = "org.checksyncd.Provisioning1";
-constexpr const char *kFailed = "org.checksyncd.Provisioning1.Error.Failed";
+constexpr const char *kFailed = kProvisioningFailed;
 constexpr const char *kNoReply = "org.freedesktop.DBus.Error.NoReply";
-
-// The provisioning process, as the tests want it to behave.
-class ProvisioningDouble
-{
-public:
-	enum class Answer {
-		Accept,
-		Fail,
-		Hold
-	};
-
-	struct Call {
-		std::string method;
-		std::uint32_t identity = 0;
-		std::string remote;
-		bool authenticated = false;
-		std::string callId;
-		std::string event;
-		std::string userAgent;
-	};
-
-	explicit ProvisioningDouble(EventLoop &loop) : loop_(loop)
-	{
-		prepoll_ = loop_.addPrepoll([this] {
-			if (!watch_)
-				return;
-			const int events = sd_bus_get_events(bus_.get());
-			if (events >= 0)
-				watch_->setEvents(events);
-		});
-	}
-	~ProvisioningDouble() { disconnect(); }
-	ProvisioningDouble(const ProvisioningDouble &) = delete;
-	ProvisioningDouble &operator=(const ProvisioningDouble &) = delete;
-
-	// Connect, own the name and export the object; empty on success.
-	std::string connect(const std::string &address)
-	{
-		disconnect();
-		sd_bus *bus = nullptr;
-		int r = sd_bus_new(&bus);
-		bus_.reset(bus);
-		if (r >= 0)
-			r = sd_bus_set_address(bus, address.c_str());
-		if (r >= 0)
-			r = sd_bus_set_bus_client(bus, 1);
-		if (r >= 0)
-			r = sd_bus_start(bus);
-		sd_bus_slot *object = nullptr;
-		if (r >= 0)
-			r = sd_bus_add_object_vtable(bus, &object, kPath, kInterface, kVtable,
-						     this);
-		object_.reset(object);
-		if (r >= 0)
-			r = sd_bus_request_name(bus, kService, 0);
-		if (r < 0) {
-			disconnect();
-			return "the provisioning double cannot serve: " +
-			       std::string(std::strerror(-r));
-		}
-		watch_ = std::make_unique<FdWatch>(loop_, sd_bus_get_fd(bus), POLLIN,
-						   [this](int) { process(); });
-		// What the synchronous calls above read and left queued (the
-		// NameAcquired signal): sd-bus asks for no POLLIN while its queue
-		// holds a message. The double makes no call of its own after
-		// this, so it needs no timer from sd_bus_get_timeout().
-		process();
-		return {};
-	}
-
-	// Hang, as a provisioning process stuck elsewhere: keep the name and
-	// read nothing more, so that nothing it receives wakes the loop.
-	void hang() { watch_.reset(); }
-
-	enum class Reply : bool {
-		Success,
-		Failure, // kFailed
-	};
-	// Answer every held call.
-	void answerHeld(Reply reply)
-	{
-		for (const UniqueBusMessage &m : held_) {
-			if (reply == Reply::Success)
-				(void)sd_bus_reply_method_return(m.get(), "");
-			else
-				(void)sd_bus_reply_method_errorf(m.get(), kFailed, "told to fail");
-		}
-		held_.clear();
-	}
-
-	Answer answer = Answer::Accept;
-	std::vector<Call> calls;
-	std::size_t held() const { return held_.size(); }
-
-private:
-	void process()
-	{
-		while (bus_) {
-			const int r = sd_bus_process(bus_.get(), nullptr);
-			if (r < 0)
-				disconnect(); // the bus went away
-			if (r <= 0)
-				return;
-		}
-	}
-
-	void disconnect()
-	{
-		held_.clear();
-		watch_.reset();
-		object_.reset();
-		bus_.reset();
-	}
-
-	static int onMethod(sd_bus_message *m, void *userdata, sd_bus_error *) noexcept
-	{
-		auto *self = static_cast<ProvisioningDouble *>(userdata);
-		Call call;
-		call.method = sd_bus_message_get_member(m);
-		int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-		while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-			const char *key = nullptr;
-			const char *text = nullptr;
-			int flag = 0;
-			r = sd_bus_message_read(m, "s", &key);
-			const std::string name = r >= 0 ? key : "";
-			if (r < 0)
-				break;
-			if (name == "identity")
-				r = sd_bus_message_read(m, "v", "u", &call.identity);
-			else if (name == "authenticated")
-				r = sd_bus_message_read(m, "v", "b", &flag),
-				call.authenticated = flag;
-			else
-				r = sd_bus_message_read(m, "v", "s", &text);
-			if (r >= 0 && text) {
-				if (name == "remote")
-					call.remote = text;
-				else if (name == "call_id")
-					call.callId = text;
-				else if (name == "event")
-					call.event = text;
-				else if (name == "user_agent")
-					call.userAgent = text;
-			}
-			if (r >= 0)
-				r = sd_bus_message_exit_container(m);
-		}
-		if (r < 0)
-			return r; // sd-bus answers the caller with the error
-		(void)sd_bus_message_exit_container(m);
-		self->calls.push_back(std::move(call));
-
-		switch (self->answer) {
-		case Answer::Accept:
-			return sd_bus_reply_method_return(m, "");
-		case Answer::Fail:
-			return sd_bus_reply_method_errorf(m, kFailed, "told to fail");
-		case Answer::Hold:
-			self->held_.emplace_back(sd_bus_message_ref(m));
-			return 1;
-		}
-		return 0;
-	}
-
-	static const sd_bus_vtable kVtable[];
-
-	EventLoop &loop_;
-	UniqueBus bus_;
-	UniqueSlot object_;
-	std::unique_ptr<FdWatch> watch_;
-	std::vector<UniqueBusMessage> held_;
-	PrepollHook prepoll_;
-};
-
-const sd_bus_vtable ProvisioningDouble::kVtable[] = {
-	SD_BUS_VTABLE_START(0),
-	SD_BUS_METHOD("Resync", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
-	SD_BUS_METHOD("Reboot", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
-	SD_BUS_VTABLE_END,
-};
 
 CallDetails details()
 {
@@ -318,6 +141,50 @@ TEST(ProvisioningClient, eachActionHasItsOwnCallInFlight)
 	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 2; }));
 	CHECK_TRUE(outcomes[0].accepted);
 	CHECK_TRUE(outcomes[1].accepted);
+}
+
+TEST(ProvisioningClient, everyActionCallsItsOwnMethodBehindItsOwnGate)
+{
+	provisioning->answer = ProvisioningDouble::Answer::Hold;
+	for (Action action : kActions)
+		CHECK_FALSE(client->submit(action, details(), record()).has_value());
+	// All six in flight at once: no gate holds another's call back.
+	CHECK_TRUE(stepUntil(loop, [&] { return provisioning->held() == std::size(kActions); }));
+	for (std::size_t i = 0; i < std::size(kActions); ++i) {
+		const ProvisioningDouble::Call &call = provisioning->calls[i];
+		STRCMP_EQUAL(std::string(actionName(kActions[i])).c_str(), call.method.c_str());
+		CHECK_EQUAL(2u, call.identity);
+		STRCMP_EQUAL("a84b4c76e66710@pbx.example", call.callId.c_str());
+		CHECK_FALSE(call.kind.has_value());
+	}
+	// A second FactoryReset joins its own call in flight.
+	CHECK_FALSE(client->submit(Action::FactoryReset, details(), record()).has_value());
+	CHECK_TRUE(stepPast(loop, 20));
+	CHECK_EQUAL(std::size(kActions), provisioning->calls.size());
+	provisioning->answerHeld(ProvisioningDouble::Reply::Success);
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == std::size(kActions) + 1; }));
+}
+
+TEST(ProvisioningClient, aRebootCarriesItsKindWhenTheRequestNamedOne)
+{
+	CallDetails soft = details();
+	soft.rebootKind = RebootKind::Soft;
+	CHECK_FALSE(client->submit(Action::Reboot, soft, record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 1; }));
+	CallDetails hard = details();
+	hard.rebootKind = RebootKind::Hard;
+	CHECK_FALSE(client->submit(Action::Resync, hard, record()).has_value());
+	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 2; }));
+	LONGS_EQUAL(2, provisioning->calls.size());
+	STRCMP_EQUAL("Reboot", provisioning->calls[0].method.c_str());
+	STRCMP_EQUAL("soft", provisioning->calls[0].kind.value_or("(none)").c_str());
+	// The six keys are still all there.
+	STRCMP_EQUAL("[::1]:5062", provisioning->calls[0].remote.c_str());
+	STRCMP_EQUAL("PBX/1.0 (\xc3\xa9t\xc3\xa9)", provisioning->calls[0].userAgent.c_str());
+	CHECK_TRUE(provisioning->calls[0].authenticated);
+	// The client passes on what it is given; the guard names a kind for
+	// Reboots only (checksync.cpp, decideRebootKind()).
+	STRCMP_EQUAL("hard", provisioning->calls[1].kind.value_or("(none)").c_str());
 }
 
 TEST(ProvisioningClient, requestsWhileACallIsInFlightWaitForItsOutcome)

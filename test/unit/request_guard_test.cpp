@@ -60,6 +60,7 @@ TEST_GROUP(RequestGuard)
 		std::string branch;
 		std::string authorization; // header value, may be empty
 		const SourceAddress *source = nullptr;
+		std::string event = "check-sync;reboot=false";
 	};
 
 	Sent notify(const SourceAddress &source, std::string user = "340899")
@@ -74,7 +75,7 @@ TEST_GROUP(RequestGuard)
 
 	Verdict send(const Sent &s)
 	{
-		sip_event_t *event = sip_event_make(home.get(), "check-sync;reboot=false");
+		sip_event_t *event = sip_event_make(home.get(), s.event.c_str());
 		GuardRequest request;
 		request.facts.method = "NOTIFY";
 		request.facts.event = classifyEvent(event);
@@ -120,9 +121,17 @@ TEST_GROUP(RequestGuard)
 			     std::string user = "340899", std::size_t challengeIndex = 0)
 	{
 		Sent first = notify(source, user);
+		return authenticate(first, password, challengeIndex);
+	}
+
+	// `first` challenged, then sent again answering the challenge.
+	Verdict authenticate(const Sent &first, const std::string &password = "1234",
+			     std::size_t challengeIndex = 0)
+	{
 		Verdict challenge = send(first);
 		LONGS_EQUAL(401, challenge.status);
-		Sent second = notify(source, user);
+		Sent second = notify(*first.source, first.user);
+		second.event = first.event;
 		second.authorization = answer(second, challenge.challenges.at(challengeIndex),
 					      password);
 		return send(second);
@@ -371,7 +380,7 @@ TEST(RequestGuard, aNoncePushedOutOfTheWindowIsStaleNotA503)
 
 TEST(RequestGuard, aFloodOfHugeCallIdsCostsAFixedFewHundredKilobytes)
 {
-	// Finding 2: the cache holds 16-byte keys whatever the Call-ID.
+	// Finding 2: the cache holds fixed-size entries whatever the Call-ID.
 	settings.challengeChecksync = false;
 	std::size_t bound = guard.bytesBound();
 	std::string huge(60'000, 'c');
@@ -383,7 +392,49 @@ TEST(RequestGuard, aFloodOfHugeCallIdsCostsAFixedFewHundredKilobytes)
 		guard.answeredAtOnce(v, 200, 0, now);
 	}
 	CHECK_TRUE(guard.bytesBound() <= bound);
-	CHECK_TRUE(bound < 512 * 1024);
+	// The answers kept for Timer J: 1 MiB for 32 768 authenticated ones,
+	// 32 KiB for the others; the rest of the guard's tables below 200 KiB.
+	CHECK_TRUE(bound < 1280 * 1024);
+}
+
+TEST(RequestGuard, pastTheBoundOfAuthenticatedAnswersA503WithRetryAfterHoldsNoState)
+{
+	// Authenticated check-syncs at more than 1 024 a second for Timer J:
+	// every one answered is kept, none is pushed out, and the next ones
+	// wait (503) until the oldest answer expires.
+	const std::uint64_t start = now;
+	Sent first;
+	for (std::size_t i = 0; i < RequestGuard::kAuthenticatedAnswers; i++) {
+		Verdict ok = authenticate(pbx);
+		CHECK_TRUE(ok.serve);
+		guard.answeredAtOnce(ok, 200, 0, now);
+		if (i == 0)
+			first.branch = "z9hG4bK." + std::to_string(branch);
+		if (i % 1024 == 1023 && i + 1 < RequestGuard::kAuthenticatedAnswers)
+			now += 1000; // 31 s in all
+	}
+	const std::size_t bytes = guard.bytesBound();
+	Verdict full = authenticate(pbx);
+	LONGS_EQUAL(503, full.status);
+	CHECK_FALSE(full.serve);
+	CHECK_TRUE(full.authenticated);
+	// The first answer expires 32 s after it was given.
+	LONGS_EQUAL((start + ResponseCache::kLifetimeMs - now + 999) / 1000, full.retryAfterS);
+	CHECK(full.event == GuardEvent::AnswersFull);
+	// Said once a minute, not per request.
+	CHECK(authenticate(pbx).event == GuardEvent::None);
+	LONGS_EQUAL(bytes, guard.bytesBound());
+	// The first answer is still there for its retransmission.
+	Sent again = notify(pbx);
+	again.branch = first.branch;
+	// (its branch names it; its Authorization does not take part)
+	now = start + ResponseCache::kLifetimeMs - 1;
+	Verdict retransmitted = send(again);
+	CHECK_TRUE(retransmitted.retransmission);
+	LONGS_EQUAL(200, retransmitted.status);
+	// Once it expired, there is room again.
+	now = start + ResponseCache::kLifetimeMs;
+	CHECK_TRUE(authenticate(pbx).serve);
 }
 
 TEST(RequestGuard, theKeyAndSoTheToTagAreStablePerRequest)
@@ -466,4 +517,247 @@ TEST(RequestGuard, aSourceTheFilterRefusesGets403BeforeAnythingElse)
 	request.facts.method = "NOTIFY";
 	request.refused = false;
 	LONGS_EQUAL(401, guard.decide(&settings, request, now).status);
+}
+
+// What destroys data, and Cisco service-control (docs/security.md)
+
+TEST(RequestGuard, aFactoryResetIsServedOnlyToADigestEvenWithTheChallengeOff)
+{
+	settings.challengeChecksync = false;
+	settings.action = ForcedAction::FactoryReset;
+	Verdict v = send(notify(pbx));
+	LONGS_EQUAL(401, v.status);
+	CHECK_FALSE(v.serve);
+	CHECK_TRUE(v.actionDecided);
+	CHECK_TRUE(v.action == Action::FactoryReset);
+	CHECK_FALSE(v.challenges.empty());
+	v = authenticate(pbx);
+	CHECK_TRUE(v.serve);
+	CHECK_TRUE(v.authenticated);
+	LONGS_EQUAL(1, v.identity);
+	CHECK_TRUE(v.action == Action::FactoryReset);
+	// A wrong password is a counted failure, as for any challenge.
+	v = authenticate(pbx, "wrong");
+	LONGS_EQUAL(401, v.status);
+	CHECK_TRUE(v.event == GuardEvent::AuthFailure);
+}
+
+TEST(RequestGuard, deleteContactsIsServedOnlyToADigestToo)
+{
+	settings.challengeChecksync = false;
+	settings.action = ForcedAction::DeleteContacts;
+	LONGS_EQUAL(401, send(notify(pbx)).status);
+	const Verdict v = authenticate(pbx);
+	CHECK_TRUE(v.serve);
+	CHECK_TRUE(v.action == Action::DeleteContacts);
+	// Reregister destroys nothing: served as asked, the challenge off.
+	settings.action = ForcedAction::Reregister;
+	const Verdict plain = send(notify(pbx));
+	CHECK_TRUE(plain.serve);
+	CHECK_FALSE(plain.authenticated);
+	CHECK_TRUE(plain.action == Action::Reregister);
+}
+
+TEST(RequestGuard, withoutAPasswordAFactoryResetIs403AndSaidOnceAMinute)
+{
+	for (bool challenge : {false, true}) {
+		RequestGuard fresh{NonceAuthority::Key{7}, RequestKeyer::Key{8}};
+		settings.challengeChecksync = challenge;
+		settings.action = ForcedAction::FactoryReset;
+		settings.identities[1].pass.clear();
+		GuardRequest request;
+		request.facts.method = "NOTIFY";
+		request.facts.event = classifyEvent(sip_event_make(home.get(), "check-sync"));
+		request.facts.uriHasUser = true;
+		request.facts.uriUser = "340899";
+		request.source = &pbx;
+		Verdict v = fresh.decide(&settings, request, now);
+		LONGS_EQUAL(403, v.status);
+		CHECK_FALSE(v.serve);
+		CHECK_TRUE(v.challenges.empty());
+		CHECK_TRUE(v.action == Action::FactoryReset);
+		LONGS_EQUAL(1, v.identity);
+		CHECK_TRUE(v.event == GuardEvent::NoPassword);
+		// The next ones inside the minute: the same 403, no line.
+		v = fresh.decide(&settings, request, now + 59'999);
+		LONGS_EQUAL(403, v.status);
+		CHECK_TRUE(v.event == GuardEvent::None);
+		v = fresh.decide(&settings, request, now + 60'000);
+		CHECK_TRUE(v.event == GuardEvent::NoPassword);
+		// An answer with credentials changes nothing: none can be right.
+		request.authorization = sip_authorization_make(
+			home.get(), "Digest username=\"340899\", realm=\"ser.berlin.snom.com\", "
+				    "nonce=\"x\", uri=\"sip:340899@192.0.2.9\", response=\"0\"");
+		LONGS_EQUAL(403, fresh.decide(&settings, request, now + 60'001).status);
+		settings.identities[1].pass = "1234";
+	}
+}
+
+namespace {
+
+// The NOTIFY Asterisk's res_pjsip_cisco_service_control sends (From without
+// a user part, Subscription-State: active, CRLF lines), with `body`.
+std::string ciscoNotify(const std::string &body, const char *branch = "z9hG4bKPj.sc1")
+{
+	return "NOTIFY sip:340899@192.0.2.9:5060 SIP/2.0\r\n"
+	       "Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=" +
+	       std::string(branch) +
+	       "\r\n"
+	       "From: <sip:192.0.2.1>;tag=sc\r\n"
+	       "To: <sip:340899@192.0.2.9>\r\n"
+	       "Contact: <sip:asterisk@192.0.2.1:5060>\r\n"
+	       "Call-ID: sc-call@192.0.2.1\r\n"
+	       "CSeq: 12 NOTIFY\r\n"
+	       "Event: service-control\r\n"
+	       "Subscription-State: active\r\n"
+	       "Max-Forwards: 70\r\n"
+	       "User-Agent: Asterisk PBX 22.9.0\r\n"
+	       "Content-Type: text/plain\r\n"
+	       "Content-Length: " +
+	       std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string restartBody(const std::string &registerCallId)
+{
+	return "action=restart\r\nRegisterCallId={" + registerCallId +
+	       "}\r\n"
+	       "ConfigVersionStamp={00000000-0000-0000-0000-000000000000}\r\n"
+	       "DialplanVersionStamp={00000000-0000-0000-0000-000000000000}\r\n"
+	       "SoftkeyVersionStamp={00000000-0000-0000-0000-000000000000}\r\n";
+}
+
+} // namespace
+
+TEST_GROUP_BASE(RequestGuardServiceControl, TEST_GROUP_CppUTestGroupRequestGuard)
+{
+	UniqueMsg msg;
+
+	// A service-control NOTIFY through sofia-sip's parser and
+	// guardRequestOf(), as on the port; `registerCallId` as a hand-over
+	// sets it.
+	Verdict decide(const std::string &text,
+		       std::optional<std::string_view> registerCallId = std::nullopt)
+	{
+		msg = parseDatagram(text, 8192);
+		CHECK_TRUE(msg);
+		GuardRequest request = guardRequestOf(sip_object(msg.get()), pbx, "");
+		request.registerCallId = registerCallId;
+		return guard.decide(&settings, request, now);
+	}
+
+	void setup() override
+	{
+		TEST_GROUP_CppUTestGroupRequestGuard::setup();
+		settings.challengeChecksync = false;
+		settings.events = EventPackageSet{EventPackage::ServiceControl};
+	}
+};
+
+TEST(RequestGuardServiceControl, restartAndResetAreRebootsThatSayWhich)
+{
+	Verdict v = decide(ciscoNotify(restartBody("r1@192.0.2.9")));
+	CHECK_TRUE(v.serve);
+	CHECK_TRUE(v.checkSync);
+	CHECK_TRUE(v.action == Action::Reboot);
+	CHECK_TRUE(v.rebootKind == RebootKind::Soft);
+	std::string reset = restartBody("r1@192.0.2.9");
+	reset.replace(7, 7, "reset");
+	v = decide(ciscoNotify(reset, "z9hG4bKPj.sc2"));
+	CHECK_TRUE(v.serve);
+	CHECK_TRUE(v.rebootKind == RebootKind::Hard);
+	v = decide(ciscoNotify("action=prt-report\r\nRegisterCallId={r1@192.0.2.9}\r\n",
+			       "z9hG4bKPj.sc3"));
+	CHECK_TRUE(v.serve);
+	CHECK_TRUE(v.action == Action::Report);
+	CHECK_TRUE(v.rebootKind == RebootKind::Unspecified);
+}
+
+TEST(RequestGuardServiceControl, onThePortTheRegisterCallIdIsIgnored)
+{
+	// Any RegisterCallId, or none: nothing on the port knows the UA's.
+	CHECK_TRUE(decide(ciscoNotify(restartBody("whatever"))).serve);
+	CHECK_TRUE(decide(ciscoNotify("action=reset\r\n", "z9hG4bKPj.sc4")).serve);
+	// With the challenge on the digest decides, whatever the body says.
+	settings.challengeChecksync = true;
+	LONGS_EQUAL(401, decide(ciscoNotify(restartBody("whatever"), "z9hG4bKPj.sc5")).status);
+}
+
+TEST(RequestGuardServiceControl, handedOverARegisterCallIdThatDiffersIs400)
+{
+	const std::string ours = "a84b4c76e66710@192.0.2.9";
+	Verdict v = decide(ciscoNotify(restartBody("someone-else@192.0.2.9")), ours);
+	LONGS_EQUAL(400, v.status);
+	STRCMP_EQUAL("RegisterCallId does not match", v.phrase);
+	CHECK_FALSE(v.serve);
+	// Call-IDs compare byte by byte (RFC 3261 20.8): case matters.
+	LONGS_EQUAL(400, decide(ciscoNotify(restartBody("A84B4C76E66710@192.0.2.9")), ours).status);
+	// A body without one does not match either.
+	LONGS_EQUAL(400, decide(ciscoNotify("action=restart\r\n"), ours).status);
+	// The UA's own: served.
+	v = decide(ciscoNotify(restartBody(ours)), ours);
+	CHECK_TRUE(v.serve);
+	CHECK_TRUE(v.rebootKind == RebootKind::Soft);
+}
+
+TEST(RequestGuardServiceControl, aMatchingRegisterCallIdIsNoCredential)
+{
+	// The match is needed, not enough: the challenge still decides, and a
+	// mismatch is refused before it.
+	settings.challengeChecksync = true;
+	const std::string ours = "a84b4c76e66710@192.0.2.9";
+	LONGS_EQUAL(401, decide(ciscoNotify(restartBody(ours)), ours).status);
+	LONGS_EQUAL(400, decide(ciscoNotify(restartBody("other")), ours).status);
+	// Other packages never look at it.
+	settings.events = EventPackageSet{EventPackage::CheckSync, EventPackage::ServiceControl};
+	const std::string checkSync = "NOTIFY sip:340899@192.0.2.9 SIP/2.0\r\n"
+				      "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK.cs\r\n"
+				      "From: <sip:192.0.2.1>;tag=a\r\n"
+				      "To: <sip:340899@192.0.2.9>\r\n"
+				      "Call-ID: cs@192.0.2.1\r\n"
+				      "CSeq: 1 NOTIFY\r\n"
+				      "Event: check-sync\r\n"
+				      "Content-Length: 0\r\n\r\n";
+	LONGS_EQUAL(401, decide(checkSync, ours).status);
+}
+
+TEST(RequestGuardServiceControl, badBodiesGetTheirAnswers)
+{
+	const struct {
+		std::string body;
+		const char *type;
+		int status;
+		const char *phrase;
+	} cases[] = {
+		{"action=shutdown\r\n", "text/plain", 400, "Unknown service-control action"},
+		{"RegisterCallId={a}\r\n", "text/plain", 400, "Missing service-control action"},
+		{"action=reset\r\naction=reset\r\n", "text/plain", 400,
+		 "Duplicate service-control key"},
+		{"action=reset\rX=1\r\n", "text/plain", 400, "Bad service-control body"},
+		{"action=reset\r\nX=caf\xc3\xa9\r\n", "text/plain", 400,
+		 "Bad service-control body"},
+		{"action=reset\r\n" + std::string(1100, '\n'), "text/plain", 413,
+		 "Request Entity Too Large"},
+		{"action=reset\r\n", "application/xml", 415, "Unsupported Media Type"},
+	};
+	int n = 0;
+	for (const auto &c : cases) {
+		std::string text = ciscoNotify(c.body,
+					       ("z9hG4bK.bad" + std::to_string(++n)).c_str());
+		text.replace(text.find("text/plain"), 10, c.type);
+		const Verdict v = decide(text);
+		LONGS_EQUAL_TEXT(c.status, v.status, c.phrase);
+		STRCMP_EQUAL(c.phrase, v.phrase);
+		CHECK_FALSE(v.serve);
+		CHECK_TRUE(v.checkSync); // counted as a check-sync, with no action
+		CHECK_FALSE(v.actionDecided);
+		if (c.status == 415)
+			STRCMP_EQUAL("text/plain", v.accept);
+		else
+			CHECK_TRUE(v.accept == nullptr);
+	}
+	// A refused source hears 403 first, a body notwithstanding.
+	msg = parseDatagram(ciscoNotify("action=shutdown\r\n", "z9hG4bK.bad9"), 8192);
+	GuardRequest request = guardRequestOf(sip_object(msg.get()), pbx, "");
+	request.refused = true;
+	LONGS_EQUAL(403, guard.decide(&settings, request, now).status);
 }

@@ -153,6 +153,41 @@ TEST(Rtnetlink, takesTheLocalAddressOfAPointToPointLink)
 	CHECK_TRUE(m.changes[0].address == ipv4("192.0.2.1"));
 }
 
+TEST(Rtnetlink, readsThePrefixAnAddressConnects)
+{
+	Datagram d;
+	ifaddrmsg slash20 = address(2);
+	slash20.ifa_prefixlen = 20;
+	d.message(RTM_NEWADDR, slash20)
+		.attribute(IFA_ADDRESS, ipv4("10.1.2.3"))
+		.attribute(IFA_LOCAL, ipv4("10.1.2.3"));
+	ifaddrmsg host = address(2);
+	host.ifa_prefixlen = 32;
+	d.message(RTM_NEWADDR, host).attribute(IFA_LOCAL, ipv4("203.0.113.7"));
+	const AddressMessages m = readAddressMessages(d.data(), d.size(), kDumpSeq, kOurPid);
+	LONGS_EQUAL(2, m.changes.size());
+	CHECK_TRUE(m.changes[0].prefixAddress == ipv4("10.1.2.3"));
+	LONGS_EQUAL(20, m.changes[0].prefixLength);
+	// Without IFA_ADDRESS the prefix is the address's own.
+	CHECK_TRUE(m.changes[1].prefixAddress == ipv4("203.0.113.7"));
+	LONGS_EQUAL(32, m.changes[1].prefixLength);
+}
+
+TEST(Rtnetlink, thePrefixOfAPointToPointLinkIsThePeers)
+{
+	Datagram d;
+	ifaddrmsg peer = address(5);
+	peer.ifa_prefixlen = 32;
+	d.message(RTM_NEWADDR, peer)
+		.attribute(IFA_ADDRESS, ipv4("192.0.2.99"))
+		.attribute(IFA_LOCAL, ipv4("192.0.2.1"));
+	const AddressMessages m = readAddressMessages(d.data(), d.size(), kDumpSeq, kOurPid);
+	LONGS_EQUAL(1, m.changes.size());
+	CHECK_TRUE(m.changes[0].address == ipv4("192.0.2.1"));
+	CHECK_TRUE(m.changes[0].prefixAddress == ipv4("192.0.2.99"));
+	LONGS_EQUAL(32, m.changes[0].prefixLength);
+}
+
 TEST(Rtnetlink, leavesOutLoopbackAndIpv6)
 {
 	Datagram d;

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "settings.hpp"
+#include "text.hpp"
 #include "unique_fd.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -281,6 +282,29 @@ TEST(Settings, acceptsEveryCheckSyncAction)
 		   ForcedAction::Sync);
 	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>Reboot</checksync_action>\n"))).action ==
 		   ForcedAction::Reboot);
+	// Snom's values since firmware 10.1.180, and --check-config writes
+	// each one back as the file may spell it.
+	const struct {
+		const char *text;
+		ForcedAction action;
+	} snom[] = {
+		{"reregister", ForcedAction::Reregister},
+		{"delete-contacts", ForcedAction::DeleteContacts},
+		{"Factory-Reset", ForcedAction::FactoryReset},
+	};
+	for (const auto &c : snom) {
+		const Settings &settings = checkGood(parse(wrap(
+			"<checksync_action>" + std::string(c.text) + "</checksync_action>\n")));
+		CHECK_TRUE_TEXT(settings.action == c.action, c.text);
+		const std::string line = "checksync_action = " + asciiLower(c.text) + " (file)\n";
+		CHECK_TRUE_TEXT(describeSettings(settings).find(line) != std::string::npos, c.text);
+	}
+	// Near misses are refused, not guessed at.
+	for (const char *text : {"delete_contacts", "factory_reset", "factoryreset", "re-register"})
+		CHECK_FALSE_TEXT(parse(wrap("<checksync_action>" + std::string(text) +
+					    "</checksync_action>\n"))
+					 .settings.has_value(),
+				 text);
 }
 
 TEST(Settings, acceptsPortNumbersFromOneTo65535)
@@ -303,8 +327,8 @@ TEST(Settings, keepsTheOrderOfTheAlgorithmListIgnoringCase)
 TEST(Settings, acceptsEveryEventPackageInAnyCaseAndOrder)
 {
 	const Settings &all = checkGood(
-		parse(wrap("<checksync_events> restart_now,Reboot_Now ,reboot,"
-			   "\tRESYNC, check-sync </checksync_events>\n")));
+		parse(wrap("<checksync_events> restart_now,Reboot_Now ,reboot,Report,"
+			   "\tRESYNC, check-sync ,Service-Control</checksync_events>\n")));
 	for (EventPackage package : kEventPackages)
 		CHECK_TRUE_TEXT(all.events.contains(package), eventPackageName(package).data());
 
@@ -323,6 +347,8 @@ TEST(Settings, namesEventPackagesAndParsesThemBack)
 	STRCMP_EQUAL("reboot", eventPackageName(EventPackage::Reboot).data());
 	STRCMP_EQUAL("reboot_now", eventPackageName(EventPackage::RebootNow).data());
 	STRCMP_EQUAL("restart_now", eventPackageName(EventPackage::RestartNow).data());
+	STRCMP_EQUAL("service-control", eventPackageName(EventPackage::ServiceControl).data());
+	STRCMP_EQUAL("report", eventPackageName(EventPackage::Report).data());
 	for (EventPackage package : kEventPackages)
 		CHECK_TRUE(parseEventPackage(eventPackageName(package)) == package);
 	CHECK_TRUE(parseEventPackage("Check-Sync") == EventPackage::CheckSync);
@@ -492,9 +518,12 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 		{"<challenge_reboot>yes</challenge_reboot>",
 		 "challenge_reboot: invalid value \"yes\" (expected on or off)"},
 		{"<checksync_action>restart</checksync_action>",
-		 "checksync_action: invalid value \"restart\" (expected sync, reboot or empty)"},
+		 "checksync_action: invalid value \"restart\" (expected sync, reboot, reregister, "
+		 "delete-contacts, "
+		 "factory-reset or empty)"},
 		{"<checksync_action>sync reboot</checksync_action>",
-		 "checksync_action: invalid value \"sync reboot\" (expected sync, reboot or "
+		 "checksync_action: invalid value \"sync reboot\" (expected sync, reboot, "
+		 "reregister, delete-contacts, factory-reset or "
 		 "empty)"},
 		{"<network_id_port>0</network_id_port>",
 		 "network_id_port: invalid value \"0\" (expected a port number from 1 to 65535)"},
@@ -544,7 +573,7 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 		 "checksync_auth_algorithms: MD5 listed twice"},
 		{"<checksync_events></checksync_events>",
 		 "checksync_events: empty (expected a comma-separated list of check-sync, resync, "
-		 "reboot, reboot_now or restart_now)"},
+		 "reboot, reboot_now, restart_now, service-control or report)"},
 		{"<checksync_events>check-sync,,resync</checksync_events>",
 		 "checksync_events: empty item in \"check-sync,,resync\""},
 		{"<checksync_events>check-sync,</checksync_events>",
@@ -552,13 +581,13 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 		{"<checksync_events>presence</checksync_events>",
 		 "checksync_events: unknown event package \"presence\" (expected check-sync, "
 		 "resync, "
-		 "reboot, reboot_now or restart_now)"},
+		 "reboot, reboot_now, restart_now, service-control or report)"},
 		{"<checksync_events>check-sync;reboot=true</checksync_events>",
 		 "checksync_events: unknown event package \"check-sync;reboot=true\" (expected "
-		 "check-sync, resync, reboot, reboot_now or restart_now)"},
+		 "check-sync, resync, reboot, reboot_now, restart_now, service-control or report)"},
 		{"<checksync_events>resync reboot</checksync_events>",
 		 "checksync_events: unknown event package \"resync reboot\" (expected check-sync, "
-		 "resync, reboot, reboot_now or restart_now)"},
+		 "resync, reboot, reboot_now, restart_now, service-control or report)"},
 		{"<checksync_events>resync,Resync</checksync_events>",
 		 "checksync_events: resync listed twice"},
 		{"<checksync_auth_qop>auth-int</checksync_auth_qop>",
@@ -683,8 +712,8 @@ TEST(Settings, escapesControlCharactersInErrors)
 	const LoadResult result = parse(
 		wrap("<checksync_action>a&#10;b&#9;\"c</checksync_action>\n"));
 	checkOneError(result, 4,
-		      "checksync_action: invalid value \"a\\nb\\t\\\"c\" (expected sync, reboot or "
-		      "empty)");
+		      "checksync_action: invalid value \"a\\nb\\t\\\"c\" (expected sync, reboot, "
+		      "reregister, delete-contacts, factory-reset or empty)");
 }
 
 TEST(Settings, collectsEveryErrorInDocumentOrder)
@@ -1263,7 +1292,8 @@ TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
 	const Settings &settings = checkGood(
 		parse(wrap("<challenge_checksync>on</challenge_checksync>\n"
 			   "<checksync_auth_algorithms>sha-256,MD5</checksync_auth_algorithms>\n"
-			   "<checksync_events>restart_now,reboot_now</checksync_events>\n"
+			   "<checksync_events>report,restart_now,Service-Control,reboot_now"
+			   "</checksync_events>\n"
 			   "<user_name idx=\"1\">340899</user_name>\n"
 			   "<user_host idx=\"1\">ser.berlin.snom.com</user_host>\n"
 			   "<user_pass idx=\"1\">1234</user_pass>\n"
@@ -1278,7 +1308,8 @@ TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
 		     "network_id_port = 5060 (default)\n"
 		     "checksync_auth_algorithms = SHA-256,MD5 (file)\n"
 		     "checksync_auth_qop = auth (default)\n"
-		     "checksync_events = reboot_now,restart_now (file)\n"
+		     "checksync_auth_userhash = off (default)\n"
+		     "checksync_events = reboot_now,restart_now,service-control,report (file)\n"
 		     "filter_registrar = on (file)\n"
 		     "checksync_trusted = 192.0.2.0/24,2001:db8::1,pbx.example.com (file)\n"
 		     "checksync_untrusted = refuse (file)\n"
@@ -1307,6 +1338,7 @@ TEST(Settings, describeSettingsShowsDefaults)
 		     "network_id_port = 5060 (default)\n"
 		     "checksync_auth_algorithms = MD5 (default)\n"
 		     "checksync_auth_qop = auth (default)\n"
+		     "checksync_auth_userhash = off (default)\n"
 		     "checksync_events = check-sync (default)\n"
 		     "filter_registrar = off (default)\n"
 		     "checksync_trusted = (empty) (default)\n"

@@ -27,6 +27,23 @@ TEST(Source, remoteNamesTheTransportAddressAndPort)
 	auto mapped = SourceAddress::fromText("::ffff:192.0.2.1", 1);
 	STRCMP_EQUAL("192.0.2.1", mapped->ip.c_str());
 	CHECK_FALSE(SourceAddress::fromText("example.com", 1).has_value());
+	auto tls = SourceAddress::fromText("192.0.2.1", 5061, Transport::Tls);
+	STRCMP_EQUAL("tls:192.0.2.1:5061", tls->remote.c_str());
+	auto wss = SourceAddress::fromText("2001:db8::1", 443, Transport::Wss);
+	STRCMP_EQUAL("wss:[2001:db8::1]:443", wss->remote.c_str());
+}
+
+TEST(Source, transportNamesRoundTripAndOnlyUdpIsConnectionless)
+{
+	for (Transport transport :
+	     {Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss}) {
+		const std::string_view name = transportName(transport);
+		CHECK_TRUE(parseTransport(name) == transport);
+		CHECK_EQUAL(transport != Transport::Udp, isConnection(transport));
+	}
+	STRCMP_EQUAL("wss", std::string(transportName(Transport::Wss)).c_str());
+	CHECK_FALSE(parseTransport("sctp").has_value());
+	CHECK_FALSE(parseTransport("").has_value());
 }
 
 TEST(Source, readsSocketAddressesOfBothFamiliesAndAMappedOneAsIpv4)

@@ -25,7 +25,9 @@ std::string names(const std::vector<Property> &properties)
 CheckSyncReport servedReport()
 {
 	CheckSyncReport report;
-	report.remote = "udp:192.0.2.1:5060";
+	report.remote = "tls:192.0.2.1:5061";
+	report.transport = "tls";
+	report.handedOver = true;
 	report.callId = "1234@192.168.137.1";
 	report.event = "check-sync;reboot=false";
 	report.action = "Resync";
@@ -138,30 +140,42 @@ TEST(StatusModel, plugAndPlayIsMarkedWhenItChangesAndKeptPrintable)
 {
 	STRCMP_EQUAL("PlugAndPlay", std::string(propertyName(Property::PlugAndPlay)).c_str());
 	CHECK(model.plugAndPlay().state == PnpState::Idle);
-	model.setPlugAndPlay(PnpState::Idle, "", "");
+	model.setPlugAndPlay(PnpState::Idle, "", "", 0);
 	CHECK_FALSE(model.changes().pending());
 
-	model.setPlugAndPlay(PnpState::RoundInProgress, "", "");
+	model.setPlugAndPlay(PnpState::RoundInProgress, "", "", 0);
 	STRCMP_EQUAL("PlugAndPlay", names(model.changes().take(0)).c_str());
 	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060",
-			     "https://prov.example.com/{mac}.xml");
+			     "https://prov.example.com/{mac}.xml", 0);
 	STRCMP_EQUAL("PlugAndPlay", names(model.changes().take(0)).c_str());
 	STRCMP_EQUAL("udp:192.0.2.10:5060", model.plugAndPlay().lastServer.c_str());
 	STRCMP_EQUAL("https://prov.example.com/{mac}.xml", model.plugAndPlay().lastUrl.c_str());
 	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060",
-			     "https://prov.example.com/{mac}.xml");
+			     "https://prov.example.com/{mac}.xml", 0);
 	CHECK_FALSE(model.changes().pending());
 
 	// A URL of the longest kind fits; what could break a line does not.
 	const std::string longest = "https://h/" + std::string(kPnpMaxUrlBytes - 10, 'a');
-	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060\n", longest);
+	model.setPlugAndPlay(PnpState::UrlHandedOver, "udp:192.0.2.10:5060\n", longest, 0);
 	STRCMP_EQUAL(longest.c_str(), model.plugAndPlay().lastUrl.c_str());
 	STRCMP_EQUAL("udp:192.0.2.10:5060?", model.plugAndPlay().lastServer.c_str());
 }
 
+TEST(StatusModel, plugAndPlaysOffLinkDropsAreShownAndMarked)
+{
+	model.setPlugAndPlay(PnpState::RoundInProgress, "", "", 0);
+	(void)model.changes().take(0);
+	model.setPlugAndPlay(PnpState::RoundInProgress, "", "", 3);
+	STRCMP_EQUAL("PlugAndPlay", names(model.changes().take(0)).c_str());
+	CHECK_EQUAL(3u, model.plugAndPlay().droppedOffLink);
+	model.setPlugAndPlay(PnpState::RoundInProgress, "", "", 3);
+	CHECK_FALSE(model.changes().pending());
+}
+
 TEST(StatusModel, countsAnswersByKind)
 {
-	model.countReceived();
+	model.countReceived(Arrival::Port);
+	model.countReceived(Arrival::HandedOver);
 	model.countAnswer(401, AnswerTo::CheckSync);
 	model.countAnswer(200, AnswerTo::CheckSync);
 	model.countAnswer(403, AnswerTo::CheckSync);
@@ -171,7 +185,8 @@ TEST(StatusModel, countsAnswersByKind)
 	model.countAuthFailure();
 	model.countDroppedByFilter();
 	const Counters &c = model.counters();
-	CHECK_EQUAL(1u, c.received);
+	CHECK_EQUAL(2u, c.received);
+	CHECK_EQUAL(1u, c.handedOver);
 	CHECK_EQUAL(1u, c.challenged);
 	CHECK_EQUAL(1u, c.served);
 	CHECK_EQUAL(3u, c.refused);
@@ -211,12 +226,15 @@ TEST(StatusModel, countersHaveStableKeys)
 	c.refused = 5;
 	c.lockedOut = 6;
 	c.droppedByFilter = 7;
-	c.droppedInKernel = 8;
-	c.shed = 9;
+	c.handedOver = 8;
+	c.droppedInKernel = 9;
+	c.shed = 10;
 	auto entries = counterEntries(c);
-	const char *keys[] = {"received", "served",     "challenged",        "auth_failures",
-			      "refused",  "locked_out", "dropped_by_filter", "dropped_in_kernel",
-			      "shed"};
+	const char *keys[] = {
+		"received",          "served",     "challenged",        "auth_failures",
+		"refused",           "locked_out", "dropped_by_filter", "handed_over",
+		"dropped_in_kernel", "shed"};
+	CHECK_EQUAL(std::size(keys), entries.size());
 	for (std::size_t i = 0; i < entries.size(); i++) {
 		STRCMP_EQUAL(keys[i], std::string(entries[i].first).c_str());
 		CHECK_EQUAL(i + 1, entries[i].second);
@@ -230,7 +248,9 @@ TEST(StatusModel, recordsTheLastCheckSync)
 	const LastCheckSync &last = model.lastCheckSync();
 	CHECK_TRUE(last.seen);
 	CHECK_EQUAL(1'700'000'000'000'000u, last.timeUs);
-	STRCMP_EQUAL("udp:192.0.2.1:5060", last.remote.c_str());
+	STRCMP_EQUAL("tls:192.0.2.1:5061", last.remote.c_str());
+	STRCMP_EQUAL("tls", last.transport.c_str());
+	CHECK_TRUE(last.handedOver);
 	STRCMP_EQUAL("1234@192.168.137.1", last.callId.c_str());
 	STRCMP_EQUAL("check-sync;reboot=false", last.event.c_str());
 	STRCMP_EQUAL("Resync", last.action.c_str());
