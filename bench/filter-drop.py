@@ -12,7 +12,10 @@ request is processed. The daemon's CPU time comes from
 --callgrind the daemon runs under valgrind and the instructions it executes
 while the requests arrive are counted instead (noise-free, slow).
 
-  dropped     OPTIONS from 127.0.0.3; checksync_trusted 127.0.0.2: no answer
+  dropped     OPTIONS from 127.0.0.3; checksync_trusted 127.0.0.2: no answer;
+              the kernel's socket filter drops all but 1 in 128 of them
+              before the daemon reads them ("kernel dropped", from the
+              socket's drop counter in /proc/net/udp)
   refused     the same with checksync_untrusted refuse: 403
   served      OPTIONS from 127.0.0.2, the trusted source: 200
   unfiltered  OPTIONS from 127.0.0.3, no filter: 200
@@ -21,7 +24,9 @@ while the requests arrive are counted instead (noise-free, slow).
 Usage: bench/filter-drop.py [--requests 20000] [--batch 50] [--callgrind]
                             [--daemon PATH] [--standin PATH] [--only NAME]...
 Prints one line per scenario: answers, CPU per 1000 requests (or
-instructions per request), and the ratio to the dropped one.
+instructions per request), and the ratio to the dropped one. On loopback
+the kernel's part of receiving a datagram, the socket filter included,
+runs on the sender's CPU and is not in these figures.
 """
 
 import argparse

@@ -147,6 +147,11 @@ public:
 	{
 		return failures_.lockedOut(nowMs);
 	}
+	// The sources that authenticated before (FailureTable).
+	std::vector<SourcePrefix> authenticatedSources() const
+	{
+		return failures_.authenticatedSources();
+	}
 	bool unlock(std::string_view source, std::uint64_t nowMs)
 	{
 		return failures_.unlock(source, nowMs);

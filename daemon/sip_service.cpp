@@ -23,6 +23,7 @@
 #include <stdexcept>
 
 #include "log.hpp"
+#include "socket_filter.hpp"
 #include "sofia.hpp"
 #include "source_gate.hpp"
 #include "tcp_guard.hpp"
@@ -209,6 +210,10 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	// TCP connections bounded in total and per source, descriptors kept
 	// for the daemon (tcp_guard.hpp).
 	tcpGuard_ = std::make_unique<TcpGuard>(loop);
+	// The kernel drops what the source filter drops, and sheds under
+	// overload all but the sources that authenticated (socket_filter.hpp).
+	socketFilter_ = std::make_unique<SocketFilter>(loop, agent_.get(), status_);
+	socketFilter_->setAuthenticatedSources([this] { return guard_.authenticatedSources(); });
 }
 
 SipService::~SipService()
@@ -219,6 +224,12 @@ SipService::~SipService()
 			nta_incoming_treply(waiting.irq.get(), SIP_503_SERVICE_UNAVAILABLE,
 					    SIPTAG_SERVER_STR(kServer), SIPTAG_RETRY_AFTER_STR("5"),
 					    TAG_END());
+}
+
+void SipService::setSourceGate(SourceGate *gate)
+{
+	gate_ = gate;
+	socketFilter_->setSourceGate(gate);
 }
 
 void SipService::setSettings(std::shared_ptr<const Settings> settings)
@@ -293,7 +304,18 @@ SourceVerdict SipService::filter(const Origin &origin)
 	// to the registrar or outbound proxy (handoff.hpp).
 	if (origin.handoff && fromRegistrarByFlow(origin.handoff->context))
 		return SourceVerdict::Allow;
-	return gate_ ? gate_->check(origin.address) : SourceVerdict::Allow;
+	// A datagram on the port passed the kernel's socket filter first: one
+	// it would drop is its sample (socket_filter.hpp).
+	const bool datagram = !origin.handoff && origin.transport == Transport::Udp;
+	const SourceVerdict filtered = gate_ ? gate_->check(origin.address,
+							    datagram ? socketFilter_->sampleWeight()
+								     : 1)
+					     : SourceVerdict::Allow;
+	if (datagram)
+		socketFilter_->sawDatagram(filtered == SourceVerdict::Drop
+						   ? SocketFilter::Datagram::Filtered
+						   : SocketFilter::Datagram::Passed);
+	return filtered;
 }
 
 void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)

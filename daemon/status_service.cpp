@@ -308,6 +308,12 @@ void StatusService::droppedByFilter()
 	changed();
 }
 
+void StatusService::droppedInKernel(std::uint64_t filtered, std::uint64_t shed)
+{
+	model_.countDroppedInKernel(filtered, shed);
+	changed();
+}
+
 void StatusService::checkSyncAnswered(const CheckSyncReport &report)
 {
 	model_.checkSyncAnswered(report, realtimeUs());

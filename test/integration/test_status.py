@@ -23,7 +23,7 @@ INTERFACE = "org.checksyncd.CheckSync1"
 PROPERTIES = ["State", "SettingsFile", "SettingsError", "Listening", "LastCheckSync",
               "Counters", "LockedOut", "PlugAndPlay"]
 COUNTERS = ["received", "served", "challenged", "auth_failures", "refused", "locked_out",
-            "dropped_by_filter", "handed_over", "silenced"]
+            "dropped_by_filter", "handed_over", "dropped_in_kernel", "shed", "silenced"]
 INTERFACE_XML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "etc",
                              "org.checksyncd.CheckSync1.xml")
 NOBODY = 65534
