@@ -114,6 +114,15 @@ def run(name, args):
         pid = env.daemon.pid
         client = harness.SipClient("127.0.0.1", env.port, source=source)
         env.sockets.append(client.sock)
+        # A challenged source first proves it receives our answers (a
+        # wrong answer with a nonce of ours): an unproven one gets its 401s
+        # only at a bounded rate (docs/security.md, "Amplification").
+        if challenge == "on":
+            first, _, _ = client.request(method=method)
+            auth = harness.authorization(first.all("www-authenticate")[0],
+                                         harness.DEFAULT_USER, "not-the-password",
+                                         method, client.uri())
+            client.request(method=method, auth=auth, cseq=2)
         # Warm up (first-use allocations), outside the measurement.
         for _ in range(20):
             client.send(client.build(method=method, event="check-sync;reboot=false"
