@@ -60,6 +60,17 @@ void FailureTable::recordSuccess(const SourcePrefix &source, std::uint64_t nowMs
 	knownGood_.get(source.bytes) = nowMs;
 }
 
+std::vector<SourcePrefix> FailureTable::authenticatedSources() const
+{
+	std::vector<SourcePrefix> sources;
+	knownGood_.forEach([&](const Key &key, std::uint64_t) {
+		SourcePrefix prefix;
+		prefix.bytes = key;
+		sources.push_back(prefix);
+	});
+	return sources;
+}
+
 std::vector<Lockout> FailureTable::lockedOut(std::uint64_t nowMs) const
 {
 	std::vector<Lockout> out;

@@ -68,6 +68,11 @@ public:
 	// A good answer clears the prefix's record and trusts it from now on.
 	void recordSuccess(const SourcePrefix &source, std::uint64_t nowMs);
 
+	// The sources that authenticated before, most recent first: the kernel
+	// lets them through while the daemon is overloaded
+	// (daemon/socket_filter.hpp).
+	std::vector<SourcePrefix> authenticatedSources() const;
+
 	// The prefixes locked out now, most recently active first.
 	std::vector<Lockout> lockedOut(std::uint64_t nowMs) const;
 	// Lift the lockout of `source` (an address or "PREFIX/64"); false when

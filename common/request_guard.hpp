@@ -24,6 +24,7 @@
 #include "response_cache.hpp"
 #include "settings.hpp"
 #include "source.hpp"
+#include "unproven.hpp"
 
 extern "C" {
 struct msg_auth_s;
@@ -45,6 +46,12 @@ struct GuardRequest {
 	std::uint32_t cseq = 0;
 	// The source filter refuses the source (checksync_untrusted refuse).
 	bool refused = false;
+	// The request's size, and the bytes its answer copies from it (Via,
+	// From, To, Call-ID, CSeq, Record-Route, and what pinning the Via to
+	// the source adds): what an answer to an unproven source is held to
+	// (unproven.hpp). 0: unknown, no bound.
+	std::size_t requestBytes = 0;
+	std::size_t copiedBytes = 0;
 	// Handed over by the phone's UA: the Call-ID of its REGISTER for the
 	// identity whose flow carried the request (the hand-off context's
 	// register_call_id); nullopt on the port or when the UA gave none.
@@ -66,6 +73,7 @@ enum class GuardEvent : unsigned char {
 	CredentialsRefused, // refused, but nothing proves the address
 	GuessBudgetSpent,   // first refusal of a window: answers not checked
 	AnswersFull,        // first 503 of a window: authenticated answers at their bound
+	Silenced,           // first answer of a window not sent to an unproven source
 	NoPassword,         // data would be destroyed and no identity has a password
 			    // (at most once a minute)
 };
@@ -87,7 +95,10 @@ struct Verdict {
 	// one the answer's realm picked; 0 if none.
 	unsigned identity = 0;
 	bool authenticated = false;
-	bool retransmission = false;         // answered from the response cache
+	bool retransmission = false; // answered from the response cache
+	// Not answered: the source has not proven itself and is over its rate,
+	// or the answer would be more than twice the request (unproven.hpp).
+	bool silenced = false;
 	unsigned retryAfterS = 0;            // 0: no Retry-After
 	bool allow = false;                  // carries Allow
 	bool allowEvents = false;            // carries Allow-Events
@@ -136,6 +147,11 @@ public:
 	{
 		return failures_.lockedOut(nowMs);
 	}
+	// The sources that authenticated before (FailureTable).
+	std::vector<SourcePrefix> authenticatedSources() const
+	{
+		return failures_.authenticatedSources();
+	}
 	bool unlock(std::string_view source, std::uint64_t nowMs)
 	{
 		return failures_.unlock(source, nowMs);
@@ -145,12 +161,24 @@ public:
 	// one may now live at its address: forget what was derived from it.
 	void settingsChanged() { realmsFor_ = nullptr; }
 
+	// Whether the request's source has proven it receives our answers at
+	// its address: it came over a connection, or answered a challenge
+	// with a nonce of ours for its address before.
+	bool proven(const GuardRequest &request) const;
+
 	// An upper bound of the heap all of the guard's tables can hold.
 	std::size_t bytesBound() const;
 
 private:
+	Verdict answer(const Settings *settings, const GuardRequest &request, std::uint64_t nowMs);
 	void challenge(const Settings &settings, const GuardRequest &request, std::uint64_t nowMs,
 		       Verdict &verdict);
+	// The bytes of this verdict's answer but its challenges, estimated
+	// from the request (an upper bound, RFC 3261's header names).
+	std::size_t answerBytesWithoutChallenges(const Settings *settings,
+						 const GuardRequest &request,
+						 const Verdict &verdict) const;
+	void silence(Verdict &verdict, std::uint64_t nowMs);
 	// The Authentication-Info of an authenticated request's 200: a new
 	// nextnonce for its source, and rspauth.
 	std::string authenticationInfoFor(const Settings &settings, const GuardRequest &request,
@@ -164,6 +192,8 @@ private:
 	UsedNonces used_;
 	FailureTable failures_;
 	ResponseCache answers_;
+	ProvenSources proven_;
+	AnswerRateLimit unprovenRate_;
 	RequestKeyer keyer_;
 	const Settings *realmsFor_ = nullptr;
 	bool realmsUseUriHost_ = false;
@@ -172,6 +202,8 @@ private:
 	bool budgetLogged_ = false;
 	std::uint64_t fullLoggedMs_ = 0;
 	bool fullLogged_ = false;
+	std::uint64_t silencedLoggedMs_ = 0;
+	bool silencedLogged_ = false;
 	std::uint64_t noPasswordLoggedMs_ = 0;
 	bool noPasswordLogged_ = false;
 };

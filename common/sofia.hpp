@@ -86,6 +86,10 @@ std::string urlText(su_home_t *home, const url_t *url);
 // Empty for nullptr or a header that cannot be encoded.
 std::string headerValue(const sip_header_t *header);
 
+// The bytes of the headers an answer copies from the request (every Via,
+// From, To, Call-ID, CSeq and Record-Route), as an answer writes them.
+std::size_t copiedHeaderBytes(const sip_t *sip);
+
 // Parse `text` as one UDP datagram, the way sofia-sip's transport does
 // (tport_recv_dgram: commit with end-of-stream, then msg_extract; an
 // incomplete message is an error, marked MSG_FLG_ERROR). nullptr for a

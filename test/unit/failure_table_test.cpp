@@ -110,6 +110,21 @@ TEST(FailureTable, aSourceThatAuthenticatedBeforeIsExemptFromTheBudget)
 	CHECK_TRUE(table.mayGuess(pbx, 1000));
 }
 
+TEST(FailureTable, listsTheSourcesThatAuthenticatedMostRecentFirstAndBounded)
+{
+	CHECK_TRUE(table.authenticatedSources().empty());
+	table.recordFailure(prefix("198.51.100.1"), 1000); // a failure is no success
+	table.recordSuccess(pbx, 1000);
+	table.recordSuccess(prefix("2001:db8:1:2::7"), 2000);
+	std::vector<SourcePrefix> sources = table.authenticatedSources();
+	LONGS_EQUAL(2, sources.size());
+	STRCMP_EQUAL("2001:db8:1:2::/64", sources[0].toString().c_str());
+	CHECK_TRUE(pbx == sources[1]);
+	for (int i = 0; i < 100; i++)
+		table.recordSuccess(prefix("10.0.0." + std::to_string(i)), 3000 + i);
+	LONGS_EQUAL(FailureTable::kKnownGood, table.authenticatedSources().size());
+}
+
 TEST(FailureTable, listsAndUnlocksLockouts)
 {
 	for (int i = 0; i < 5; i++)
