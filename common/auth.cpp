@@ -219,6 +219,23 @@ bool realmNeedsUtf8(const Settings &settings, const ChallengeRealm &realm, std::
 		});
 }
 
+// The length of the challenge make() in makeChallenges() writes.
+std::size_t challengeBytes(const Settings &settings, const ChallengeRealm &realm,
+			   Algorithm algorithm, StaleFlag stale, std::string_view uriHost)
+{
+	std::size_t bytes = std::strlen("Digest realm=\"\", nonce=\"\", algorithm=") +
+			    realm.realm.size() + kNonceLength + algorithmName(algorithm).size();
+	if (settings.qop == QopPolicy::Auth)
+		bytes += std::strlen(", qop=\"auth\"");
+	if (settings.userhash)
+		bytes += std::strlen(", opaque=\"\", userhash=true") + kOpaqueLength;
+	if (realmNeedsUtf8(settings, realm, uriHost))
+		bytes += std::strlen(", charset=UTF-8");
+	if (stale == StaleFlag::Present)
+		bytes += std::strlen(", stale=true");
+	return bytes;
+}
+
 } // namespace
 
 std::vector<std::string> makeChallenges(const Settings &settings,
@@ -226,39 +243,55 @@ std::vector<std::string> makeChallenges(const Settings &settings,
 					const AuthRequest &request, StaleFlag stale,
 					NonceAuthority &nonces, const ChallengeBudget &budget)
 {
+	const auto make = [&](const ChallengeRealm &realm, Algorithm algorithm) {
+		std::string value = "Digest realm=\"";
+		value.append(realm.realm);
+		value.append("\", nonce=\"");
+		value.append(nonces.issue(request.nowMs, algorithm, settings.qop, realm.realm,
+					  request.sourceIp));
+		value.append("\", algorithm=");
+		value.append(algorithmName(algorithm));
+		if (settings.qop == QopPolicy::Auth)
+			value.append(", qop=\"auth\"");
+		if (settings.userhash) {
+			value.append(", opaque=\"");
+			value.append(nonces.opaque(realm.realm));
+			value.append("\", userhash=true");
+		}
+		if (realmNeedsUtf8(settings, realm, request.uriHost))
+			value.append(", charset=UTF-8");
+		if (stale == StaleFlag::Present)
+			value.append(", stale=true");
+		return value;
+	};
 	std::vector<std::string> challenges;
+	if (budget.maxBytes == SIZE_MAX) {
+		for (const ChallengeRealm &realm : realms)
+			for (Algorithm algorithm : realm.algorithms)
+				challenges.push_back(make(realm, algorithm));
+		return challenges;
+	}
+	// The size of a challenge is known before its nonce is issued (a
+	// nonce has a fixed length): one that does not fit costs nothing.
 	std::size_t spent = 0;
-	for (const ChallengeRealm &realm : realms) {
-		const bool utf8 = realmNeedsUtf8(settings, realm, request.uriHost);
-		for (Algorithm algorithm : realm.algorithms) {
-			std::string value = "Digest realm=\"";
-			value.append(realm.realm);
-			value.append("\", nonce=\"");
-			value.append(nonces.issue(request.nowMs, algorithm, settings.qop,
-						  realm.realm, request.sourceIp));
-			value.append("\", algorithm=");
-			value.append(algorithmName(algorithm));
-			if (settings.qop == QopPolicy::Auth)
-				value.append(", qop=\"auth\"");
-			if (settings.userhash) {
-				value.append(", opaque=\"");
-				value.append(nonces.opaque(realm.realm));
-				value.append("\", userhash=true");
-			}
-			if (utf8)
-				value.append(", charset=UTF-8");
-			if (stale == StaleFlag::Present)
-				value.append(", stale=true");
-			const std::size_t bytes = value.size() + kChallengeHeaderBytes;
+	for (std::size_t rank = 0;; ++rank) {
+		bool any = false;
+		for (const ChallengeRealm &realm : realms) {
+			if (rank >= realm.algorithms.size())
+				continue;
+			any = true;
+			const std::size_t bytes = challengeBytes(settings, realm,
+								 realm.algorithms[rank], stale,
+								 request.uriHost) +
+						  kChallengeHeaderBytes;
 			if (spent + bytes > budget.maxBytes)
 				return challenges;
 			spent += bytes;
-			challenges.push_back(std::move(value));
-			if (budget.preferredOnly)
-				break;
+			challenges.push_back(make(realm, realm.algorithms[rank]));
 		}
+		if (!any)
+			return challenges;
 	}
-	return challenges;
 }
 
 namespace {

@@ -104,19 +104,21 @@ enum class StaleFlag : bool {
 	Present,
 };
 
-// What a 401 may carry: in bytes of its WWW-Authenticate headers (each
-// value plus kChallengeHeaderBytes), and one algorithm per realm or all.
+// What a 401 may carry, in bytes of its WWW-Authenticate headers (each
+// value plus kChallengeHeaderBytes): SIZE_MAX for all of them.
 struct ChallengeBudget {
 	std::size_t maxBytes = SIZE_MAX;
-	bool preferredOnly = false;
 };
 
 // "WWW-Authenticate: " and the CRLF that end each challenge's line.
 inline constexpr std::size_t kChallengeHeaderBytes = 20;
 
 // One WWW-Authenticate value ("Digest realm=..., nonce=..., ...") per realm
-// and algorithm, realms in order, algorithms in preference order, as many
-// as the budget takes (none when not even the first fits). Each carries
+// and algorithm, realms in order, algorithms in preference order. Within a
+// budget: every realm's most preferred algorithm first, then every realm's
+// second, and so on, as many as fit (none when not even the first does),
+// so that each realm keeps its preference order and as many realms as
+// possible are offered what they prefer. Each carries
 // qop="auth" (checksync_auth_qop auth), opaque and userhash=true
 // (checksync_auth_userhash), charset=UTF-8 (a realm with a name or
 // password that is not ASCII) and stale=true as asked.

@@ -62,7 +62,7 @@ void FailureTable::recordSuccess(const SourcePrefix &source, std::uint64_t nowMs
 	knownGood_.get(source.bytes) = nowMs;
 }
 
-std::vector<SourcePrefix> FailureTable::knownSources() const
+std::vector<SourcePrefix> FailureTable::authenticatedSources() const
 {
 	std::vector<SourcePrefix> sources;
 	sources.reserve(knownGood_.size());

@@ -16,7 +16,7 @@
 // RequestGuard) is never asked mayGuess() at all.
 //
 // The sources that authenticated are kept across a restart by the daemon
-// (knownSources(), restoreKnownSources(): common/known_sources.hpp), so
+// (authenticatedSources(), restoreKnownSources(): common/known_sources.hpp), so
 // that a PBX whose check-sync rebooted the phone is not a stranger to it
 // afterwards.
 //
@@ -82,14 +82,16 @@ public:
 	{
 		return knownGood_.peek(source.bytes) != nullptr;
 	}
-	// The sources that authenticated, most recent first (at most
-	// kKnownGood).
-	std::vector<SourcePrefix> knownSources() const;
+	// The sources that authenticated before, most recent first (at most
+	// kKnownGood): kept across a restart (common/known_sources.hpp), and
+	// the kernel lets them through while the daemon is overloaded
+	// (daemon/socket_filter.hpp).
+	std::vector<SourcePrefix> authenticatedSources() const;
 	// Take in sources that authenticated before a restart, most recent
 	// first, behind any that authenticated since (at most kKnownGood are
 	// kept in all).
 	void restoreKnownSources(std::span<const SourcePrefix> sources);
-	// Counts the changes of knownSources() (a source added, or another
+	// Counts the changes of authenticatedSources() (a source added, or another
 	// one now the most recent): what was written is stale when it moved.
 	std::uint64_t knownSourcesVersion() const { return knownVersion_; }
 

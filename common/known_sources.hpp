@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// The sources that authenticated before (FailureTable::knownSources()), as
+// The sources that authenticated before (FailureTable::authenticatedSources()), as
 // the state file keeps them across a restart (docs/security.md, "Brute
 // force"): a phone that a check-sync reboots comes back with an empty
 // table, and its PBX would otherwise compete with an attacker for the

@@ -18,6 +18,7 @@ namespace {
 
 LogLevel gMaxLevel = LogLevel::Info;
 LogBackend gBackend = LogBackend::Stderr;
+std::string gIdentifier = "checksyncd";
 
 const char *levelName(LogLevel level)
 {
@@ -47,10 +48,11 @@ std::optional<LogLevel> parseLogLevel(std::string_view name)
 	return std::nullopt;
 }
 
-void logSetup(LogLevel maxLevel, LogBackend backend)
+void logSetup(LogLevel maxLevel, LogBackend backend, std::string_view identifier)
 {
 	gMaxLevel = maxLevel;
 	gBackend = backend;
+	gIdentifier = identifier;
 }
 
 bool stderrIsJournal()
@@ -88,7 +90,7 @@ void logMessage(LogLevel level, std::string_view message, std::span<const LogFie
 		lines.reserve(fields.size() + 3);
 		lines.push_back("MESSAGE=" + std::string(message));
 		lines.push_back("PRIORITY=" + std::to_string(static_cast<int>(level)));
-		lines.push_back("SYSLOG_IDENTIFIER=checksyncd");
+		lines.push_back("SYSLOG_IDENTIFIER=" + gIdentifier);
 		for (const LogField &field : fields)
 			lines.push_back(std::string(field.name) + "=" + std::string(field.value));
 		std::vector<iovec> iov;
@@ -99,7 +101,7 @@ void logMessage(LogLevel level, std::string_view message, std::span<const LogFie
 			return;
 	}
 
-	std::fprintf(stderr, "checksyncd: %s: %.*s\n", levelName(level),
+	std::fprintf(stderr, "%s: %s: %.*s\n", gIdentifier.c_str(), levelName(level),
 		     static_cast<int>(message.size()), message.data());
 }
 

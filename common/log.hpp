@@ -38,7 +38,9 @@ enum class LogBackend : bool {
 	Journal, // structured fields
 };
 
-void logSetup(LogLevel maxLevel, LogBackend backend);
+// identifier: the program's name, at the start of a stderr line and as
+// the journal's SYSLOG_IDENTIFIER.
+void logSetup(LogLevel maxLevel, LogBackend backend, std::string_view identifier = "checksyncd");
 
 // True when stderr is connected to the journal (JOURNAL_STREAM matches).
 bool stderrIsJournal();

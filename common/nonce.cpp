@@ -21,6 +21,7 @@ constexpr unsigned char kVersion = 1;
 constexpr std::size_t kHeadBytes = 12;
 constexpr std::size_t kNonceBytes = 36;                  // head + 24 bytes of MAC
 constexpr std::size_t kNonceChars = kNonceBytes / 3 * 4; // base64, no padding
+static_assert(kNonceChars == kNonceLength);
 
 // base64url on top of libcrypto's base64 (standard alphabet, which would
 // put '/' and '+' in a header parameter).
@@ -145,6 +146,7 @@ std::string NonceAuthority::opaque(std::string_view realm) const
 	// for a nonce's MAC, and only 12 of its 24 bytes are shown.
 	static constexpr unsigned char kHead[] = {0xff, 'o', 'p', 'a', 'q', 'u', 'e'};
 	const auto tag = mac(kHead, sizeof(kHead), realm, "");
+	static_assert(12 / 3 * 4 == kOpaqueLength);
 	return encode(tag.data(), 12);
 }
 

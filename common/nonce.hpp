@@ -27,6 +27,9 @@
 namespace checksyncd {
 
 inline constexpr std::uint64_t kNonceLifetimeMs = 30'000;
+// The length of every nonce (base64url of 36 bytes) and opaque value.
+inline constexpr std::size_t kNonceLength = 48;
+inline constexpr std::size_t kOpaqueLength = 16;
 
 // Fill `data` from the kernel's CSPRNG (getrandom); throws
 // std::system_error when it cannot deliver. For the per-process keys.

@@ -6,6 +6,7 @@
 #include <sofia-sip/sip_status.h>
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "sofia.hpp"
@@ -56,7 +57,8 @@ RequestGuard::RequestGuard(const NonceAuthority::Key &nonceKey, const RequestKey
 
 std::size_t RequestGuard::bytesBound() const
 {
-	return used_.bytes() + failures_.bytesBound() + answers_.bytesBound();
+	return used_.bytes() + failures_.bytesBound() + answers_.bytesBound() +
+	       proven_.bytesBound() + unprovenRate_.bytesBound();
 }
 
 GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
@@ -97,7 +99,69 @@ RequestKey RequestGuard::keyOf(const GuardRequest &request) const
 			  request.facts.method);
 }
 
+bool RequestGuard::proven(const GuardRequest &request) const
+{
+	// A source that authenticated before a restart returned a nonce of
+	// ours from its address then (failure_table.hpp keeps it).
+	return isConnection(request.source->transport) || proven_.proven(request.source->prefix) ||
+	       failures_.isKnown(request.source->prefix);
+}
+
+std::size_t RequestGuard::answerBytesWithoutChallenges(const Settings *settings,
+						       const GuardRequest &request,
+						       const Verdict &verdict) const
+{
+	// "SIP/2.0 401 Unauthorized" CRLF; the copies as the answer writes
+	// them; ";tag=" and 16 hex digits; "Server: checksyncd",
+	// "Content-Length: 0" and the empty line.
+	std::size_t bytes = std::strlen("SIP/2.0 000 \r\n") + std::strlen(verdict.phrase) +
+			    request.copiedBytes + 21 + std::strlen("Server: checksyncd\r\n") +
+			    std::strlen("Content-Length: 0\r\n\r\n");
+	if (verdict.allow)
+		bytes += std::strlen("Allow: NOTIFY, OPTIONS\r\n");
+	if (verdict.allowEvents)
+		bytes += std::strlen("Allow-Events: \r\n") + allowEvents(settings).size();
+	if (verdict.retryAfterS)
+		bytes += std::strlen("Retry-After: 4294967295\r\n");
+	if (verdict.accept)
+		bytes += std::strlen("Accept: \r\n") + std::strlen(verdict.accept);
+	return bytes;
+}
+
+void RequestGuard::silence(Verdict &verdict, std::uint64_t nowMs)
+{
+	verdict.status = 0;
+	verdict.phrase = "";
+	verdict.silenced = true;
+	verdict.challenges.clear();
+	if (verdict.event == GuardEvent::None &&
+	    (!silencedLogged_ || nowMs - silencedLoggedMs_ >= FailureTable::kWindowMs)) {
+		silencedLogged_ = true;
+		silencedLoggedMs_ = nowMs;
+		verdict.event = GuardEvent::Silenced;
+	}
+}
+
 Verdict RequestGuard::decide(const Settings *settings, const GuardRequest &request,
+			     std::uint64_t nowMs)
+{
+	Verdict verdict = answer(settings, request, nowMs);
+	// Amplification (unproven.hpp): a source that has not proven itself
+	// gets an answer no bigger than twice its request, and its 4xx and
+	// 5xx answers at a bounded rate. A 401 was held to both as it was
+	// made (challenge()); what is served, or a retransmission's answer,
+	// went to a request that was accepted, and is not held back.
+	if (!verdict.status || verdict.serve || verdict.retransmission || verdict.status == 401 ||
+	    proven(request))
+		return verdict;
+	if (answerBytesWithoutChallenges(settings, request, verdict) >
+		    unprovenAnswerBound(request.requestBytes) ||
+	    (verdict.status >= 300 && !unprovenRate_.allow(request.source->address, nowMs)))
+		silence(verdict, nowMs);
+	return verdict;
+}
+
+Verdict RequestGuard::answer(const Settings *settings, const GuardRequest &request,
 			     std::uint64_t nowMs)
 {
 	Verdict verdict;
@@ -243,6 +307,10 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 						  nonces_, used_);
 	verdict.auth = outcome.result;
 	verdict.authUser = std::move(outcome.username);
+	// A nonce of ours for this address came back: the source receives
+	// what is sent there, and gets full answers from now on.
+	if (outcome.addressProven)
+		proven_.prove(prefix);
 
 	if (outcome.result == AuthResult::Ok) {
 		failures_.recordSuccess(prefix, nowMs);
@@ -281,9 +349,24 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 		}
 	}
 	const StaleFlag stale = isStale(outcome.result) ? StaleFlag::Present : StaleFlag::Absent;
-	verdict.challenges = makeChallenges(settings, realms, auth, stale, nonces_);
 	verdict.status = 401;
 	verdict.phrase = sip_401_Unauthorized;
+	// An unproven source: within its rate, and as many challenges as keep
+	// the answer within twice the request; none fitting, no answer.
+	ChallengeBudget budget;
+	if (!proven(request)) {
+		if (!unprovenRate_.allow(request.source->address, nowMs)) {
+			silence(verdict, nowMs);
+			return;
+		}
+		const std::size_t bound = unprovenAnswerBound(request.requestBytes);
+		const std::size_t base = answerBytesWithoutChallenges(&settings, request, verdict);
+		if (bound != SIZE_MAX)
+			budget.maxBytes = bound > base ? bound - base : 0;
+	}
+	verdict.challenges = makeChallenges(settings, realms, auth, stale, nonces_, budget);
+	if (verdict.challenges.empty())
+		silence(verdict, nowMs);
 }
 
 const std::vector<ChallengeRealm> &RequestGuard::realmsFor(const Settings &settings,

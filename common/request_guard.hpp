@@ -25,6 +25,7 @@
 #include "response_cache.hpp"
 #include "settings.hpp"
 #include "source.hpp"
+#include "unproven.hpp"
 
 extern "C" {
 struct msg_auth_s;
@@ -50,6 +51,12 @@ struct GuardRequest {
 	// a checksync_trusted address: SourceGate::names()): its answers are
 	// checked even while the guess budget is spent.
 	bool named = false;
+	// The request's size, and the bytes its answer copies from it (Via,
+	// From, To, Call-ID, CSeq, Record-Route, and what pinning the Via to
+	// the source adds): what an answer to an unproven source is held to
+	// (unproven.hpp). 0: unknown, no bound.
+	std::size_t requestBytes = 0;
+	std::size_t copiedBytes = 0;
 	// Handed over by the phone's UA: the Call-ID of its REGISTER for the
 	// identity whose flow carried the request (the hand-off context's
 	// register_call_id); nullopt on the port or when the UA gave none.
@@ -71,6 +78,7 @@ enum class GuardEvent : unsigned char {
 	CredentialsRefused, // refused, but nothing proves the address
 	GuessBudgetSpent,   // first refusal of a window: answers not checked
 	AnswersFull,        // first 503 of a window: authenticated answers at their bound
+	Silenced,           // first answer of a window not sent to an unproven source
 	NoPassword,         // data would be destroyed and no identity has a password
 			    // (at most once a minute)
 };
@@ -92,7 +100,10 @@ struct Verdict {
 	// one the answer's realm picked; 0 if none.
 	unsigned identity = 0;
 	bool authenticated = false;
-	bool retransmission = false;         // answered from the response cache
+	bool retransmission = false; // answered from the response cache
+	// Not answered: the source has not proven itself and is over its rate,
+	// or the answer would be more than twice the request (unproven.hpp).
+	bool silenced = false;
 	unsigned retryAfterS = 0;            // 0: no Retry-After
 	bool allow = false;                  // carries Allow
 	bool allowEvents = false;            // carries Allow-Events
@@ -147,9 +158,13 @@ public:
 	}
 
 	// The sources that authenticated (FailureTable): kept across a restart
-	// by the daemon (common/known_sources.hpp).
+	// by the daemon (common/known_sources.hpp), let through by the kernel
+	// while the daemon is overloaded (daemon/socket_filter.hpp).
 	bool isKnownSource(const SourcePrefix &source) const { return failures_.isKnown(source); }
-	std::vector<SourcePrefix> knownSources() const { return failures_.knownSources(); }
+	std::vector<SourcePrefix> authenticatedSources() const
+	{
+		return failures_.authenticatedSources();
+	}
 	void restoreKnownSources(std::span<const SourcePrefix> sources)
 	{
 		failures_.restoreKnownSources(sources);
@@ -160,12 +175,24 @@ public:
 	// one may now live at its address: forget what was derived from it.
 	void settingsChanged() { realmsFor_ = nullptr; }
 
+	// Whether the request's source has proven it receives our answers at
+	// its address: it came over a connection, or answered a challenge
+	// with a nonce of ours for its address before.
+	bool proven(const GuardRequest &request) const;
+
 	// An upper bound of the heap all of the guard's tables can hold.
 	std::size_t bytesBound() const;
 
 private:
+	Verdict answer(const Settings *settings, const GuardRequest &request, std::uint64_t nowMs);
 	void challenge(const Settings &settings, const GuardRequest &request, std::uint64_t nowMs,
 		       Verdict &verdict);
+	// The bytes of this verdict's answer but its challenges, estimated
+	// from the request (an upper bound, RFC 3261's header names).
+	std::size_t answerBytesWithoutChallenges(const Settings *settings,
+						 const GuardRequest &request,
+						 const Verdict &verdict) const;
+	void silence(Verdict &verdict, std::uint64_t nowMs);
 	// The Authentication-Info of an authenticated request's 200: a new
 	// nextnonce for its source, and rspauth.
 	std::string authenticationInfoFor(const Settings &settings, const GuardRequest &request,
@@ -179,6 +206,8 @@ private:
 	UsedNonces used_;
 	FailureTable failures_;
 	ResponseCache answers_;
+	ProvenSources proven_;
+	AnswerRateLimit unprovenRate_;
 	RequestKeyer keyer_;
 	const Settings *realmsFor_ = nullptr;
 	bool realmsUseUriHost_ = false;
@@ -187,6 +216,8 @@ private:
 	bool budgetLogged_ = false;
 	std::uint64_t fullLoggedMs_ = 0;
 	bool fullLogged_ = false;
+	std::uint64_t silencedLoggedMs_ = 0;
+	bool silencedLogged_ = false;
 	std::uint64_t noPasswordLoggedMs_ = 0;
 	bool noPasswordLogged_ = false;
 };

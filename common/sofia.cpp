@@ -35,6 +35,29 @@ std::string urlText(su_home_t *home, const url_t *url)
 	return value;
 }
 
+std::size_t copiedHeaderBytes(const sip_t *sip)
+{
+	// As an answer writes them: each header object on a line of its own,
+	// under its full name (the parser keeps no raw text to measure).
+	std::size_t bytes = 0;
+	const auto add = [&](const void *first) {
+		for (auto *h = static_cast<const sip_header_t *>(first); h; h = h->sh_next) {
+			char probe[1];
+			const issize_t length = sip_header_field_e(probe, sizeof(probe), h, 0);
+			if (length > 0)
+				bytes += std::strlen(h->sh_class->hc_name) + 2 +
+					 static_cast<std::size_t>(length) + 2;
+		}
+	};
+	add(sip->sip_via);
+	add(sip->sip_from);
+	add(sip->sip_to);
+	add(sip->sip_call_id);
+	add(sip->sip_cseq);
+	add(sip->sip_record_route);
+	return bytes;
+}
+
 UniqueMsg parseDatagram(std::string_view text, std::size_t maxSize)
 {
 	if (text.size() > maxSize)

@@ -220,6 +220,17 @@ bool namesSource(const FilterPlan &plan, const NameTable &names, const IpAddress
 	       names.allows(source, nowMs);
 }
 
+std::vector<IpPrefix> allowedPrefixes(const FilterPlan &plan, const NameTable &names)
+{
+	std::vector<IpPrefix> prefixes = plan.prefixes;
+	for (const auto &[target, entry] : names.entries()) {
+		for (const IpAddress &address : entry.addresses)
+			prefixes.emplace_back(address, address.isV4() ? 32 : 128);
+	}
+	sortUnique(prefixes);
+	return prefixes;
+}
+
 // DropLog
 
 IpPrefix DropLog::prefixOf(const IpAddress &source)
@@ -227,36 +238,46 @@ IpPrefix DropLog::prefixOf(const IpAddress &source)
 	return IpPrefix(source, source.isV4() ? kV4PrefixLength : kV6PrefixLength);
 }
 
-std::optional<DropLog::Report> DropLog::record(const IpAddress &source, std::uint64_t nowMs)
+std::optional<DropLog::Report> DropLog::record(const IpAddress &source, std::uint64_t nowMs,
+					       std::uint32_t weight)
 {
 	++total_;
 	const IpPrefix prefix = prefixOf(source);
 	if (auto found = entries_.find(prefix); found != entries_.end())
-		return count(found->second, &prefix, source, nowMs, Entered::Before);
+		return count(found->second, &prefix, source, nowMs, weight, Entered::Before);
 	if (entries_.size() < capacity_)
-		return count(entries_[prefix], &prefix, source, nowMs, Entered::Now);
+		return count(entries_[prefix], &prefix, source, nowMs, weight, Entered::Now);
 	const Entered entered = other_ ? Entered::Before : Entered::Now;
 	if (!other_)
 		other_ = Entry{};
-	return count(*other_, nullptr, source, nowMs, entered);
+	return count(*other_, nullptr, source, nowMs, weight, entered);
 }
 
 std::optional<DropLog::Report> DropLog::count(Entry &entry, const IpPrefix *prefix,
 					      const IpAddress &source, std::uint64_t nowMs,
-					      Entered entered)
+					      std::uint32_t weight, Entered entered)
 {
 	entry.lastSource = source;
 	if (entered == Entered::Now) {
+		// The one seen is reported; the others it stands for are counted
+		// toward the next report.
 		entry.reportedMs = nowMs;
-		entry.pending = 0;
+		entry.pending = weight - 1;
+		entry.estimated = weight > 1;
 		return Report{prefix ? prefix->toString() : "", source.toString(), 1, 0, true};
 	}
-	++entry.pending;
+	entry.pending += weight;
+	entry.estimated = entry.estimated || weight > 1;
 	if (nowMs - entry.reportedMs < kIntervalMs)
 		return std::nullopt;
-	Report report{prefix ? prefix->toString() : "", source.toString(), entry.pending,
-		      nowMs - entry.reportedMs, false};
+	Report report{prefix ? prefix->toString() : "",
+		      source.toString(),
+		      entry.pending,
+		      nowMs - entry.reportedMs,
+		      false,
+		      entry.estimated};
 	entry.pending = 0;
+	entry.estimated = false;
 	entry.reportedMs = nowMs;
 	return report;
 }
@@ -273,8 +294,9 @@ std::vector<DropLog::Report> DropLog::flush(std::uint64_t nowMs)
 			return true;
 		reports.push_back(Report{prefix ? prefix->toString() : "",
 					 entry.lastSource.toString(), entry.pending,
-					 nowMs - entry.reportedMs, false});
+					 nowMs - entry.reportedMs, false, entry.estimated});
 		entry.pending = 0;
+		entry.estimated = false;
 		entry.reportedMs = nowMs;
 		return false;
 	};

@@ -78,6 +78,11 @@ struct Resolution {
 	std::vector<IpAddress> addresses; // empty: the lookup failed
 	std::uint32_t ttlS = 0;           // smallest TTL along the records used
 	std::string error;                // why it failed ("no such name", ...)
+	// What the lookup did not believe (common/dns_message.hpp): datagrams
+	// that answered none of its queries, and records of answers that were
+	// not of the type asked on the name asked or the CNAME chain from it.
+	std::size_t ignoredMessages = 0;
+	std::size_t ignoredRecords = 0;
 };
 
 // The longest a lookup may take; one still unanswered then has failed.
@@ -154,6 +159,12 @@ SourceVerdict decideSource(const FilterPlan &plan, const NameTable &names,
 // pass the filter but spend the budget like everyone's.
 bool namesSource(const FilterPlan &plan, const NameTable &names, const IpAddress &source,
 		 std::uint64_t nowMs);
+// Every source the filter may allow before the names next change: the
+// plan's prefixes and every address a name resolved to, sorted, without
+// duplicates (a superset of what decideSource() allows: an address past
+// its validity is still listed until its refresh completes). The kernel's
+// socket filter passes these (common/kernel_filter.hpp).
+std::vector<IpPrefix> allowedPrefixes(const FilterPlan &plan, const NameTable &names);
 
 // Filtered requests, counted per source prefix (/24 for IPv4, /64 for
 // IPv6: one network, usually one scanner) and reported at most once a
@@ -173,19 +184,24 @@ public:
 		std::uint64_t count = 0;    // requests filtered since the last report
 		std::uint64_t periodMs = 0; // over this time
 		bool first = false;         // the first request seen from the prefix
+		bool estimated = false;     // count includes samples' weights
 	};
 
 	explicit DropLog(std::size_t capacity = 64) : capacity_(capacity) {}
 
 	// Count one filtered request; returns a line to log now, if one is due
-	// (the first request from a prefix is reported at once).
-	std::optional<Report> record(const IpAddress &source, std::uint64_t nowMs);
+	// (the first request from a prefix is reported at once). `weight`: how
+	// many requests it stands for, when it is a sample of them (the kernel
+	// dropped the others: daemon/socket_filter.hpp).
+	std::optional<Report> record(const IpAddress &source, std::uint64_t nowMs,
+				     std::uint32_t weight = 1);
 	// The summaries due at nowMs (counts older than a minute); forgets
 	// prefixes that were quiet for a minute.
 	std::vector<Report> flush(std::uint64_t nowMs);
 	// When flush() next has something to report, if anything is pending.
 	std::optional<std::uint64_t> nextFlushMs() const;
 
+	// Requests recorded (each once, whatever its weight).
 	std::uint64_t total() const { return total_; }
 	std::size_t size() const { return entries_.size(); }
 	// An upper bound of the heap the table can hold: capacity map nodes
@@ -201,6 +217,7 @@ private:
 	struct Entry {
 		std::uint64_t reportedMs = 0; // last report (or the first request)
 		std::uint64_t pending = 0;    // counted since
+		bool estimated = false;       // a weighted sample among them
 		IpAddress lastSource;
 	};
 
@@ -210,7 +227,7 @@ private:
 	};
 	// prefix nullptr: the entry of the other prefixes.
 	std::optional<Report> count(Entry &entry, const IpPrefix *prefix, const IpAddress &source,
-				    std::uint64_t nowMs, Entered entered);
+				    std::uint64_t nowMs, std::uint32_t weight, Entered entered);
 
 	std::size_t capacity_;
 	std::map<IpPrefix, Entry> entries_;

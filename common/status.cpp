@@ -59,6 +59,9 @@ counterEntries(const Counters &counters)
 		{"locked_out", counters.lockedOut},
 		{"dropped_by_filter", counters.droppedByFilter},
 		{"handed_over", counters.handedOver},
+		{"dropped_in_kernel", counters.droppedInKernel},
+		{"shed", counters.shed},
+		{"silenced", counters.silenced},
 	}};
 }
 
@@ -162,9 +165,25 @@ void StatusModel::countAuthFailure()
 	changes_.mark(Property::Counters);
 }
 
+void StatusModel::countSilenced()
+{
+	counters_.silenced++;
+	changes_.mark(Property::Counters);
+}
+
 void StatusModel::countDroppedByFilter()
 {
 	counters_.droppedByFilter++;
+	changes_.mark(Property::Counters);
+}
+
+void StatusModel::countDroppedInKernel(std::uint64_t filtered, std::uint64_t shed)
+{
+	if (filtered == 0 && shed == 0)
+		return;
+	counters_.droppedByFilter += filtered;
+	counters_.droppedInKernel += filtered;
+	counters_.shed += shed;
 	changes_.mark(Property::Counters);
 }
 

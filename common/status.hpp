@@ -57,15 +57,22 @@ struct Counters {
 	std::uint64_t lockedOut = 0;       // sources locked out now (a level, not a count)
 	std::uint64_t droppedByFilter = 0; // requests the source filter dropped unanswered
 	std::uint64_t handedOver = 0;      // requests the phone's SIP UA handed over
+	// Of droppedByFilter, the ones the kernel's socket filter dropped
+	// before the daemon read them (daemon/socket_filter.hpp).
+	std::uint64_t droppedInKernel = 0;
+	// Datagrams the kernel shed while the daemon was overloaded: from
+	// sources that neither authenticated before nor are the filter's.
+	std::uint64_t shed = 0;
+	std::uint64_t silenced = 0; // answers held back from unproven sources
 
 	bool operator==(const Counters &) const = default;
 };
 
-inline constexpr std::size_t kCounterCount = 8;
+inline constexpr std::size_t kCounterCount = 11;
 
 // The counters under their D-Bus keys ("received", "served", "challenged",
 // "auth_failures", "refused", "locked_out", "dropped_by_filter",
-// "handed_over").
+// "handed_over", "dropped_in_kernel", "shed", "silenced").
 std::array<std::pair<std::string_view, std::uint64_t>, kCounterCount>
 counterEntries(const Counters &counters);
 
@@ -196,6 +203,10 @@ public:
 	void countAnswer(unsigned sipStatus, AnswerTo request);
 	void countAuthFailure();
 	void countDroppedByFilter();
+	// The kernel dropped `filtered` datagrams for the source filter and
+	// shed `shed` for overload.
+	void countDroppedInKernel(std::uint64_t filtered, std::uint64_t shed);
+	void countSilenced();
 
 	void checkSyncAnswered(const CheckSyncReport &report, std::uint64_t timeUs);
 
@@ -252,6 +263,11 @@ public:
 	virtual void authenticationFailed() = 0;
 	// Every request the source filter drops without an answer.
 	virtual void droppedByFilter() = 0;
+	// Datagrams the kernel dropped for the source filter, and shed while
+	// the daemon was overloaded, since the last call.
+	virtual void droppedInKernel(std::uint64_t filtered, std::uint64_t shed) = 0;
+	// Every answer held back from a source that has not proven itself.
+	virtual void silenced() = 0;
 	// Every check-sync answered (a retransmission's answer aside).
 	virtual void checkSyncAnswered(const CheckSyncReport &report) = 0;
 };

@@ -154,7 +154,7 @@ void KnownSourcesStore::write()
 	if (path_.empty())
 		return;
 	const std::uint64_t version = guard_.knownSourcesVersion();
-	const std::vector<SourcePrefix> sources = guard_.knownSources();
+	const std::vector<SourcePrefix> sources = guard_.authenticatedSources();
 	const std::string text = KnownSourcesFile::write(sources);
 	const std::string temporary = path_ + ".tmp";
 	// A temporary file left by a crash (or anything else at its name)

@@ -23,6 +23,7 @@
 #include <stdexcept>
 
 #include "log.hpp"
+#include "socket_filter.hpp"
 #include "sofia.hpp"
 #include "source_gate.hpp"
 #include "tcp_guard.hpp"
@@ -210,6 +211,10 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	// for the daemon (tcp_guard.hpp).
 	tcpGuard_ = std::make_unique<TcpGuard>(loop);
 	tcpGuard_->setTrust([this](const SourceAddress &peer) { return trustOf(peer); });
+	// The kernel drops what the source filter drops, and sheds under
+	// overload all but the sources that authenticated (socket_filter.hpp).
+	socketFilter_ = std::make_unique<SocketFilter>(loop, agent_.get(), status_);
+	socketFilter_->setAuthenticatedSources([this] { return guard_.authenticatedSources(); });
 }
 
 SipService::~SipService()
@@ -220,6 +225,12 @@ SipService::~SipService()
 			nta_incoming_treply(waiting.irq.get(), SIP_503_SERVICE_UNAVAILABLE,
 					    SIPTAG_SERVER_STR(kServer), SIPTAG_RETRY_AFTER_STR("5"),
 					    TAG_END());
+}
+
+void SipService::setSourceGate(SourceGate *gate)
+{
+	gate_ = gate;
+	socketFilter_->setSourceGate(gate);
 }
 
 void SipService::setSettings(std::shared_ptr<const Settings> settings)
@@ -268,7 +279,7 @@ HandoffResult SipService::handOver(std::span<const std::uint8_t> bytes,
 	if (!sip || !sip->sip_request)
 		return HandoffRefusal{kErrorNotARequest, "the bytes are not a SIP request"};
 
-	Handoff handoff{context, std::nullopt, std::move(later)};
+	Handoff handoff{context, bytes.size(), std::nullopt, std::move(later)};
 	Origin origin;
 	origin.address = context.remote.address;
 	origin.port = context.remote.port;
@@ -294,7 +305,18 @@ SourceVerdict SipService::filter(const Origin &origin)
 	// to the registrar or outbound proxy (handoff.hpp).
 	if (origin.handoff && fromRegistrarByFlow(origin.handoff->context))
 		return SourceVerdict::Allow;
-	return gate_ ? gate_->check(origin.address) : SourceVerdict::Allow;
+	// A datagram on the port passed the kernel's socket filter first: one
+	// it would drop is its sample (socket_filter.hpp).
+	const bool datagram = !origin.handoff && origin.transport == Transport::Udp;
+	const SourceVerdict filtered = gate_ ? gate_->check(origin.address,
+							    datagram ? socketFilter_->sampleWeight()
+								     : 1)
+					     : SourceVerdict::Allow;
+	if (datagram)
+		socketFilter_->sawDatagram(filtered == SourceVerdict::Drop
+						   ? SocketFilter::Datagram::Filtered
+						   : SocketFilter::Datagram::Passed);
+	return filtered;
 }
 
 ConnectionLimits::Trust SipService::trustOf(const SourceAddress &peer) const
@@ -359,6 +381,10 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 	request.refused = filtered == SourceVerdict::Refuse;
 	// Only an answer is held to the guess budget: the rest need not ask.
 	request.named = sip->sip_authorization && named(origin, source);
+	// What an answer to an unproven source is held to (unproven.hpp); the
+	// Via is measured as pinned to the source, as the answer copies it.
+	request.requestBytes = handoff ? handoff->bytes : msg_size(msg.get());
+	request.copiedBytes = copiedHeaderBytes(sip);
 	if (handoff && !handoff->context.registerCallId.empty())
 		request.registerCallId = handoff->context.registerCallId;
 
@@ -381,7 +407,10 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 	if (verdict.event != GuardEvent::None)
 		logGuardEvent(verdict, request, source);
 
-	if (verdict.serve) {
+	if (verdict.silenced) {
+		if (status_)
+			status_->silenced();
+	} else if (verdict.serve) {
 		serve(std::move(msg), sip, verdict, source, origin);
 	} else if (verdict.status) {
 		reportAnswer(status_, sip, source, arrival, verdict);
@@ -439,6 +468,14 @@ void SipService::logGuardEvent(const Verdict &verdict, const GuardRequest &reque
 			   "credentials refused: source=" + source.ip + " user=\"" + user +
 				   "\" reason=" + reason,
 			   {{"SIP_REMOTE", source.remote}, {"AUTH_REASON", reason}});
+		break;
+	case GuardEvent::Silenced:
+		logMessage(LogLevel::Notice,
+			   "answers to sources that have not proven themselves held back: one "
+			   "to " + source.ip +
+				   " would be over their rate or twice its request (more are "
+				   "counted in silenced, said again in a minute)",
+			   {{"SIP_SOURCE_IP", source.ip}, {"AUTH_REASON", "unproven-source"}});
 		break;
 	case GuardEvent::AnswersFull:
 		logMessage(LogLevel::Warning,

@@ -45,6 +45,7 @@
 
 namespace checksyncd {
 
+class SocketFilter;
 class SourceGate;
 class TcpGuard;
 
@@ -101,8 +102,9 @@ public:
 	void setSettings(std::shared_ptr<const Settings> settings);
 
 	// Source filter (daemon/source_gate.hpp): asked first about every
-	// request; nullptr: every source is considered.
-	void setSourceGate(SourceGate *gate) { gate_ = gate; }
+	// request; nullptr: every source is considered. The kernel's socket
+	// filter (socket_filter.hpp) is built from it too.
+	void setSourceGate(SourceGate *gate);
 
 	// The listen URIs, without "sip:", for the status line (empty with
 	// --listen none).
@@ -137,6 +139,7 @@ private:
 	// its answer once one is known at once.
 	struct Handoff {
 		const HandoffContext &context;
+		std::size_t bytes = 0; // the request's size
 		std::optional<HandoffAnswer> answer;
 		HandoffReply later;
 	};
@@ -210,6 +213,7 @@ private:
 	std::map<RequestKey, std::list<Waiting>::iterator> handedOver_;
 	SourceGate *gate_ = nullptr; // source filter
 	std::unique_ptr<TcpGuard> tcpGuard_;
+	std::unique_ptr<SocketFilter> socketFilter_; // the UDP sockets' BPF program
 };
 
 } // namespace checksyncd

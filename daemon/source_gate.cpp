@@ -39,6 +39,26 @@ std::string describePlan(const FilterPlan &plan)
 	       "): requests are considered only from " + (sources.empty() ? "nowhere" : sources);
 }
 
+// "ignored 2 DNS messages that answered no query sent and 1 record that
+// did not answer the question asked"
+std::string describeIgnored(const Resolution &result)
+{
+	std::string text = "ignored ";
+	const auto count = [](std::size_t n, const char *one, const char *many) {
+		return std::to_string(n) + " " + (n == 1 ? one : many);
+	};
+	if (result.ignoredMessages)
+		text += count(result.ignoredMessages, "DNS message", "DNS messages") +
+			" that answered no query sent";
+	if (result.ignoredMessages && result.ignoredRecords)
+		text += " and ";
+	if (result.ignoredRecords)
+		text += count(result.ignoredRecords, "record", "records") +
+			" that did not answer the question asked (another name, type or "
+			"class, or a CNAME chain from elsewhere)";
+	return text;
+}
+
 } // namespace
 
 SourceGate::SourceGate(EventLoop &loop) : loop_(loop), refreshTimer_(loop), dropTimer_(loop) {}
@@ -62,7 +82,24 @@ void SourceGate::setSettings(const Settings *settings)
 	}
 	plan_ = std::move(plan);
 	names_.setTargets(plan_.targets, EventLoop::nowMs());
+	kernelChanged();
 	resolveDue();
+}
+
+void SourceGate::kernelChanged()
+{
+	if (listener_)
+		listener_();
+}
+
+SourceGate::KernelSources SourceGate::kernelSources() const
+{
+	KernelSources sources;
+	sources.enabled = plan_.enabled;
+	sources.drops = plan_.enabled && plan_.policy == UntrustedPolicy::Drop;
+	if (plan_.enabled)
+		sources.prefixes = allowedPrefixes(plan_, names_);
+	return sources;
 }
 
 void SourceGate::refresh()
@@ -114,7 +151,16 @@ void SourceGate::schedule()
 void SourceGate::onResolved(const ResolveTarget &target, const Resolution &result)
 {
 	const NameTable::Change change = names_.complete(target, result, EventLoop::nowMs());
+	// Before the line below: the kernel lets a new address through first.
+	if (change == NameTable::Change::Resolved || change == NameTable::Change::Changed ||
+	    change == NameTable::Change::Failed)
+		kernelChanged();
 	const std::string &name = target.name;
+	// At most one line per lookup, and lookups are paced by the TTL (at
+	// least 5 s) or the retry: a forger cannot turn datagrams into lines.
+	if ((result.ignoredMessages || result.ignoredRecords) && logEnabled(LogLevel::Debug))
+		logMessage(LogLevel::Debug,
+			   "source filter: " + target.toString() + ": " + describeIgnored(result));
 	switch (change) {
 	case NameTable::Change::Resolved:
 	case NameTable::Change::Changed:
@@ -149,7 +195,7 @@ void SourceGate::onResolved(const ResolveTarget &target, const Resolution &resul
 	schedule();
 }
 
-SourceVerdict SourceGate::check(const std::optional<IpAddress> &source)
+SourceVerdict SourceGate::check(const std::optional<IpAddress> &source, std::uint32_t weight)
 {
 	if (!plan_.enabled)
 		return SourceVerdict::Allow;
@@ -157,13 +203,34 @@ SourceVerdict SourceGate::check(const std::optional<IpAddress> &source)
 	const SourceVerdict verdict = decideSource(plan_, names_, source, now);
 	if (verdict == SourceVerdict::Allow || !source)
 		return verdict;
-	if (const std::optional<DropLog::Report> report = drops_.record(*source, now))
+	// A refused request is answered: the kernel passes all of them.
+	if (verdict == SourceVerdict::Refuse)
+		weight = 1;
+	if (const std::optional<DropLog::Report> report = drops_.record(*source, now, weight))
 		logDrop(*report);
-	if (!dropTimer_.armed()) {
-		if (const std::optional<std::uint64_t> next = drops_.nextFlushMs())
-			dropTimer_.arm(*next > now ? *next - now : 0, [this] { flushDrops(); });
-	}
+	if (!dropTimer_.armed())
+		armDropTimer(now);
 	return verdict;
+}
+
+void SourceGate::droppedInKernel(std::uint64_t count)
+{
+	if (count == 0)
+		return;
+	kernelPending_ += count;
+	kernelTotal_ += count;
+	armDropTimer(EventLoop::nowMs()); // the earlier of its line and the prefixes'
+}
+
+void SourceGate::armDropTimer(std::uint64_t now)
+{
+	std::optional<std::uint64_t> next = drops_.nextFlushMs();
+	if (kernelPending_ > 0) {
+		const std::uint64_t kernelDue = kernelLoggedMs_ + DropLog::kIntervalMs;
+		next = std::min(next.value_or(kernelDue), kernelDue);
+	}
+	if (next)
+		dropTimer_.arm(*next > now ? *next - now : 0, [this] { flushDrops(); });
 }
 
 void SourceGate::logDrop(const DropLog::Report &report)
@@ -171,6 +238,7 @@ void SourceGate::logDrop(const DropLog::Report &report)
 	const char *what = plan_.policy == UntrustedPolicy::Drop ? "dropped" : "refused";
 	const std::string from = report.prefix.empty() ? "other networks" : report.prefix;
 	std::string text;
+	const std::string count = std::to_string(report.count);
 	if (report.first)
 		text = std::string("source filter: ") + what + " a request from " +
 		       report.lastSource +
@@ -178,11 +246,13 @@ void SourceGate::logDrop(const DropLog::Report &report)
 		       "from " +
 		       from + " are counted and reported once a minute";
 	else
-		text = std::string("source filter: ") + what + " " + std::to_string(report.count) +
+		text = std::string("source filter: ") + what +
+		       (report.estimated ? " about " : " ") + count +
 		       (report.count == 1 ? " request" : " requests") + " from " + from + " in " +
 		       std::to_string((report.periodMs + 500) / 1000) + " s (last from " +
-		       report.lastSource + ")";
-	const std::string count = std::to_string(report.count);
+		       report.lastSource +
+		       (report.estimated ? "; estimated from the sample the kernel lets through)"
+					 : ")");
 	logMessage(LogLevel::Info, text,
 		   {{"SOURCE_FILTER", what},
 		    {"SIP_SOURCE_IP", report.lastSource},
@@ -195,8 +265,19 @@ void SourceGate::flushDrops()
 	const std::uint64_t now = EventLoop::nowMs();
 	for (const DropLog::Report &report : drops_.flush(now))
 		logDrop(report);
-	if (const std::optional<std::uint64_t> next = drops_.nextFlushMs())
-		dropTimer_.arm(*next > now ? *next - now : 0, [this] { flushDrops(); });
+	if (kernelPending_ > 0 && now - kernelLoggedMs_ >= DropLog::kIntervalMs) {
+		const std::string count = std::to_string(kernelPending_);
+		logMessage(
+			LogLevel::Info,
+			"source filter: the kernel dropped " + count +
+				(kernelPending_ == 1 ? " datagram" : " datagrams") +
+				" from other sources before the daemon read them (reported at most "
+				"once a minute)",
+			{{"SOURCE_FILTER", "dropped-in-kernel"}, {"FILTERED_COUNT", count}});
+		kernelPending_ = 0;
+		kernelLoggedMs_ = now;
+	}
+	armDropTimer(now);
 }
 
 std::string SourceGate::status() const
@@ -210,7 +291,7 @@ std::string SourceGate::status() const
 	if (!names_.entries().empty())
 		text += " (" + std::to_string(resolved) + " of " +
 			std::to_string(names_.entries().size()) + " names resolved)";
-	return text + ", " + std::to_string(drops_.total()) + " requests filtered";
+	return text + ", " + std::to_string(drops_.total() + kernelTotal_) + " requests filtered";
 }
 
 } // namespace checksyncd

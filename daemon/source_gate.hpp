@@ -10,12 +10,20 @@
 // change, a name's addresses when it resolves or they change, a name's
 // failure when it stops resolving (requests from it are filtered until it
 // resolves again: fail closed).
+//
+// The kernel drops most of what the filter drops before the daemon reads
+// it (daemon/socket_filter.hpp): it is told the sources (kernelSources(),
+// again whenever they may have changed), lets a sample of the rest through
+// to be counted here by prefix, and reports how many it dropped
+// (droppedInKernel()), which the once-a-minute lines include.
 
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "loop.hpp"
 #include "resolver.hpp"
@@ -40,8 +48,23 @@ public:
 
 	// The verdict on a received request, by its source address (nullopt:
 	// neither IPv4 nor IPv6). Filtered requests are counted and logged
-	// here.
-	SourceVerdict check(const std::optional<IpAddress> &source);
+	// here; `weight`: how many filtered requests one stands for when it is
+	// the kernel's sample of them.
+	SourceVerdict check(const std::optional<IpAddress> &source, std::uint32_t weight = 1);
+
+	// What the kernel's socket filter is built from.
+	struct KernelSources {
+		bool enabled = false;           // the filter is on
+		bool drops = false;             // ... and drops the other sources
+		std::vector<IpPrefix> prefixes; // allowedPrefixes()
+	};
+	KernelSources kernelSources() const;
+	// Called whenever kernelSources() may have changed (new settings, a
+	// name resolved to other addresses or stopped resolving); nullptr: no
+	// one listens.
+	void setKernelListener(std::function<void()> listener) { listener_ = std::move(listener); }
+	// The kernel dropped `count` more requests for the filter.
+	void droppedInKernel(std::uint64_t count);
 
 	// Whether the filter names `source` as one of the PBXs
 	// (namesSource()): outside the guess budget, and its TCP connections
@@ -72,8 +95,15 @@ private:
 	NameTable names_;
 	std::unique_ptr<Resolver> resolver_; // made for the first name
 	Timer refreshTimer_;
+	void armDropTimer(std::uint64_t now);
+	void kernelChanged();
+
 	DropLog drops_;
+	std::uint64_t kernelPending_ = 0; // dropped by the kernel, not yet logged
+	std::uint64_t kernelTotal_ = 0;
+	std::uint64_t kernelLoggedMs_ = 0; // the last line about them
 	Timer dropTimer_;
+	std::function<void()> listener_;
 };
 
 } // namespace checksyncd

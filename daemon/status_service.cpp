@@ -296,9 +296,21 @@ void StatusService::authenticationFailed()
 	changed();
 }
 
+void StatusService::silenced()
+{
+	model_.countSilenced();
+	changed();
+}
+
 void StatusService::droppedByFilter()
 {
 	model_.countDroppedByFilter();
+	changed();
+}
+
+void StatusService::droppedInKernel(std::uint64_t filtered, std::uint64_t shed)
+{
+	model_.countDroppedInKernel(filtered, shed);
 	changed();
 }
 

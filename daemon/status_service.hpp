@@ -53,6 +53,8 @@ public:
 	void answered(unsigned sipStatus, AnswerTo request) override;
 	void authenticationFailed() override;
 	void droppedByFilter() override;
+	void droppedInKernel(std::uint64_t filtered, std::uint64_t shed) override;
+	void silenced() override;
 	void checkSyncAnswered(const CheckSyncReport &report) override;
 
 private:

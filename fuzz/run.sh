@@ -19,7 +19,7 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 	exit 64
 fi
 
-targets=(authorization event request_guard)
+targets=(authorization dns_message event request_guard)
 build=build-fuzz
 cxx=clang++-14
 runtime_glob='/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a'

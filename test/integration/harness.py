@@ -32,7 +32,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 # Filled in by run.py (and the benchmarks) from the command line:
 # use_binaries().
-CONFIG = {"daemon": None, "standin": None}
+CONFIG = {"daemon": None, "standin": None, "nua": None}
 BUILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
 
 DEFAULT_USER = "340899"

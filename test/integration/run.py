@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
 import test_actions  # noqa: E402
+import test_amplification  # noqa: E402
 import test_budget  # noqa: E402
 import test_dialects  # noqa: E402
 import test_filter  # noqa: E402
@@ -36,6 +37,7 @@ import test_reload  # noqa: E402
 import test_security  # noqa: E402
 import test_status  # noqa: E402
 import test_tcp  # noqa: E402
+import test_ua  # noqa: E402
 from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, RECV_TIMEOUT,  # noqa: E402
                      SEED_CALL_ID, Env, authorization, digest_ha1, digest_response,
                      parse_challenge, settings_xml, sipp_auth_command, sipp_totals,
@@ -718,11 +720,16 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--daemon", required=True, help="the checksyncd binary")
     parser.add_argument("--standin", required=True, help="the provisioning-standin binary")
+    parser.add_argument("--nua", help="the checksyncd-nua binary (default: beside the daemon's "
+                        "build directory, integrations/sofia-nua/checksyncd-nua)")
     parser.add_argument("-k", dest="patterns", action="append", default=[],
                         help="only run tests whose name contains PATTERN (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     harness.use_binaries(args.daemon, args.standin)
+    harness.CONFIG["nua"] = os.path.abspath(args.nua or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(args.daemon))), "integrations",
+        "sofia-nua", "checksyncd-nua"))
 
     loader = unittest.TestLoader()
     if args.patterns:
@@ -730,7 +737,7 @@ def main(argv=None):
     suite = loader.loadTestsFromModule(sys.modules[__name__])
     for module in (test_security, test_reload, test_dialects, test_actions, test_guard,
                    test_status, test_tcp, test_filter, test_pnp, test_handoff, test_mutual_auth,
-                   test_budget):
+                   test_amplification, test_ua, test_budget):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []

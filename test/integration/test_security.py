@@ -13,7 +13,8 @@ from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, authorization, di
 class AlgorithmTest(DaemonTest):
     def answer_with(self, algorithm, algorithms):
         self.start(challenge="on", algorithms=algorithms)
-        c = self.client()
+        # Over TCP: a source that cannot be spoofed gets every challenge.
+        c = self.client(transport="tcp")
         first, _, _ = c.request()
         self.assertStatus(first, 401, "unauthenticated NOTIFY")
         auth = authorization(self.challenge_of(first, algorithm), DEFAULT_USER, DEFAULT_PASS,
@@ -23,7 +24,7 @@ class AlgorithmTest(DaemonTest):
 
     def test_one_challenge_per_algorithm_in_the_configured_order(self):
         self.start(challenge="on", algorithms="SHA-512-256,SHA-256,MD5")
-        c = self.client()
+        c = self.client(transport="tcp")
         resp, _, _ = c.request()
         self.assertStatus(resp, 401)
         algorithms = [parse_challenge(v)[1].get("algorithm") for v in resp.all("www-authenticate")]

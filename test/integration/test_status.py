@@ -23,7 +23,7 @@ INTERFACE = "org.checksyncd.CheckSync1"
 PROPERTIES = ["State", "SettingsFile", "SettingsError", "Listening", "LastCheckSync",
               "Counters", "LockedOut", "PlugAndPlay"]
 COUNTERS = ["received", "served", "challenged", "auth_failures", "refused", "locked_out",
-            "dropped_by_filter", "handed_over"]
+            "dropped_by_filter", "handed_over", "dropped_in_kernel", "shed", "silenced"]
 INTERFACE_XML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "etc",
                              "org.checksyncd.CheckSync1.xml")
 NOBODY = 65534
@@ -481,6 +481,11 @@ class FloodSignalTest(StatusBase):
         self.start(challenge="on")
         monitor = self.monitor()
         c = self.client()
+        # The source proves it receives our answers (a wrong answer with a
+        # nonce of ours): then it gets every answer at any rate, where an
+        # unproven one gets them at a bounded rate (docs/security.md).
+        self.assertStatus(self.wrong_answer(c), 401)
+        proof = 2  # the two requests of wrong_answer(), both challenged
         total, window = 10_000, 64
         started = realtime_us()
         sent, answered = 0, 0
@@ -495,9 +500,10 @@ class FloodSignalTest(StatusBase):
             c.responses.clear()  # 10 000 responses need not be kept
         flood_end = realtime_us()
         # The last counts arrive within one interval (250 ms).
-        final = monitor.wait_for(lambda v: v.get("Counters", {}).get("received") == total,
-                                 what=f"Counters received {total}")
-        self.assertEqual(final["Counters"]["challenged"], total)
+        final = monitor.wait_for(
+            lambda v: v.get("Counters", {}).get("received") == total + proof,
+            what=f"Counters received {total + proof}")
+        self.assertEqual(final["Counters"]["challenged"], total + proof)
         signals = [t for t, _ in monitor.seen() if started <= t]
         elapsed = (signals[-1] - started) / 1e6
         bound = elapsed / 0.25 + 2
@@ -508,4 +514,6 @@ class FloodSignalTest(StatusBase):
         # At least the one carrying the totals (a fast machine may take the
         # whole flood in before the first signal's timer runs).
         self.assertGreaterEqual(len(signals), 1)
-        self.assertEqual(self.property("Counters"), counters(received=total, challenged=total))
+        self.assertEqual(self.property("Counters"),
+                         counters(received=total + proof, challenged=total + proof,
+                                  auth_failures=1))

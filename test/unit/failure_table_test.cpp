@@ -117,7 +117,7 @@ TEST(FailureTable, knownSourcesAreListedMostRecentFirst)
 	table.recordSuccess(other, 2000);
 	CHECK_TRUE(table.isKnown(pbx));
 	CHECK_FALSE(table.isKnown(prefix("198.51.100.1")));
-	const std::vector<SourcePrefix> known = table.knownSources();
+	const std::vector<SourcePrefix> known = table.authenticatedSources();
 	LONGS_EQUAL(2, known.size());
 	STRCMP_EQUAL("2001:db8:1:2::/64", known[0].toString().c_str());
 	STRCMP_EQUAL("192.0.2.1", known[1].toString().c_str());
@@ -152,9 +152,9 @@ TEST(FailureTable, restoredSourcesAreExemptAndQueueBehindThisRunsOwn)
 	const SourcePrefix sinceRestart = prefix("203.0.113.9");
 	after.recordSuccess(sinceRestart, 10);
 	const std::uint64_t version = after.knownSourcesVersion();
-	after.restoreKnownSources(before.knownSources());
+	after.restoreKnownSources(before.authenticatedSources());
 	CHECK_TRUE(after.knownSourcesVersion() != version);
-	const std::vector<SourcePrefix> known = after.knownSources();
+	const std::vector<SourcePrefix> known = after.authenticatedSources();
 	LONGS_EQUAL(3, known.size());
 	CHECK_TRUE(known[0] == sinceRestart);
 	CHECK_TRUE(known[1] == pbx);
@@ -173,7 +173,7 @@ TEST(FailureTable, aRestoreIsBoundedAndKeepsTheSourcesOfThisRun)
 			prefix("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256)));
 	table.recordSuccess(pbx, 1000);
 	table.restoreKnownSources(many);
-	const std::vector<SourcePrefix> known = table.knownSources();
+	const std::vector<SourcePrefix> known = table.authenticatedSources();
 	LONGS_EQUAL(FailureTable::kKnownGood, known.size());
 	CHECK_TRUE(known.front() == pbx);
 	CHECK_TRUE(known[1] == many[0]);
@@ -182,6 +182,21 @@ TEST(FailureTable, aRestoreIsBoundedAndKeepsTheSourcesOfThisRun)
 	const std::uint64_t version = table.knownSourcesVersion();
 	table.restoreKnownSources(many);
 	LONGS_EQUAL(version, table.knownSourcesVersion());
+}
+
+TEST(FailureTable, listsTheSourcesThatAuthenticatedMostRecentFirstAndBounded)
+{
+	CHECK_TRUE(table.authenticatedSources().empty());
+	table.recordFailure(prefix("198.51.100.1"), 1000); // a failure is no success
+	table.recordSuccess(pbx, 1000);
+	table.recordSuccess(prefix("2001:db8:1:2::7"), 2000);
+	std::vector<SourcePrefix> sources = table.authenticatedSources();
+	LONGS_EQUAL(2, sources.size());
+	STRCMP_EQUAL("2001:db8:1:2::/64", sources[0].toString().c_str());
+	CHECK_TRUE(pbx == sources[1]);
+	for (int i = 0; i < 100; i++)
+		table.recordSuccess(prefix("10.0.0." + std::to_string(i)), 3000 + i);
+	LONGS_EQUAL(FailureTable::kKnownGood, table.authenticatedSources().size());
 }
 
 TEST(FailureTable, listsAndUnlocksLockouts)

@@ -134,8 +134,8 @@ TEST(KnownSourcesStore, writesAtMostOncePerIntervalAndWhatIsLeftAtStop)
 	STRCMP_EQUAL(first.c_str(), readFile(file()).c_str());
 	// The stop writes them.
 	store.flush();
-	STRCMP_EQUAL(fileOf(guard.knownSources()).c_str(), readFile(file()).c_str());
-	LONGS_EQUAL(3, guard.knownSources().size());
+	STRCMP_EQUAL(fileOf(guard.authenticatedSources()).c_str(), readFile(file()).c_str());
+	LONGS_EQUAL(3, guard.authenticatedSources().size());
 }
 
 TEST(KnownSourcesStore, aCorruptOrHostileFileIsIgnoredWithOneLine)
@@ -151,7 +151,7 @@ TEST(KnownSourcesStore, aCorruptOrHostileFileIsIgnoredWithOneLine)
 		CHECK_TRUE(writeFile(file(), text));
 		StderrCapture log;
 		KnownSourcesStore store(loop, fresh, dir.path());
-		CHECK_TRUE(fresh.knownSources().empty());
+		CHECK_TRUE(fresh.authenticatedSources().empty());
 		CHECK_TRUE(log.contains(file() + ": ignored (" + reason));
 		const std::string lines = log.text();
 		LONGS_EQUAL(1, std::count(lines.begin(), lines.end(), '\n'));
@@ -166,7 +166,7 @@ TEST(KnownSourcesStore, aLinkOrAFifoIsNeverFollowedNorWaitedFor)
 	{
 		StderrCapture log;
 		KnownSourcesStore store(loop, guard, dir.path());
-		CHECK_TRUE(guard.knownSources().empty());
+		CHECK_TRUE(guard.authenticatedSources().empty());
 		CHECK_TRUE(log.contains(file() + ": ignored (a symbolic link)"));
 		// The next write replaces the link, and never writes through it.
 		authenticated("192.0.2.99");

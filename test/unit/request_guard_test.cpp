@@ -63,7 +63,9 @@ TEST_GROUP(RequestGuard)
 		std::string authorization; // header value, may be empty
 		const SourceAddress *source = nullptr;
 		std::string event = "check-sync;reboot=false";
-		bool named = false; // the source filter names the source
+		bool named = false;           // the source filter names the source
+		std::size_t requestBytes = 0; // 0: size unknown
+		std::size_t copiedBytes = 0;
 	};
 
 	Sent notify(const SourceAddress &source, std::string user = "340899")
@@ -95,6 +97,8 @@ TEST_GROUP(RequestGuard)
 		request.callId = s.callId;
 		request.cseq = 1;
 		request.named = s.named;
+		request.requestBytes = s.requestBytes;
+		request.copiedBytes = s.copiedBytes;
 		return deciding->decide(&settings, request, now);
 	}
 
@@ -294,6 +298,10 @@ TEST(RequestGuard, manySourcesTogetherGetOnlyTheGuessBudgetButAKnownPbxIsServed)
 		SourceAddress s = *SourceAddress::fromText(
 			"2001:db8:1:" + std::to_string(net) + "::1", 5060);
 		for (int i = 0; i < 4; i++) {
+			// Within the rate unproven sources are answered at (one
+			// /48 here, two answers each: unproven.hpp), and all
+			// inside the budget's minute.
+			now += 250;
 			Verdict v = authenticate(s, "guess");
 			if (v.status == 401)
 				checked++;
@@ -336,7 +344,7 @@ TEST(RequestGuard, aSourceThatAuthenticatedBeforeARestartIsServedWithTheBudgetSp
 	CHECK_TRUE(authenticate(pbx).serve);
 	// The restart: a new guard (new keys), given what the last one knew
 	// as the state file keeps it.
-	const std::string saved = KnownSourcesFile::write(guard.knownSources());
+	const std::string saved = KnownSourcesFile::write(guard.authenticatedSources());
 	RequestGuard restarted{NonceAuthority::Key{9}, RequestKeyer::Key{10}};
 	auto read = KnownSourcesFile::read(saved);
 	restarted.restoreKnownSources(std::get<std::vector<SourcePrefix>>(read));
@@ -487,8 +495,9 @@ TEST(RequestGuard, aNoncePushedOutOfTheWindowIsStaleNotA503)
 {
 	Sent first = notify(pbx);
 	Verdict challenge = send(first);
-	// A flood of challenges moves the window past the PBX's nonce.
-	SourceAddress flood = *SourceAddress::fromText("203.0.113.1", 5060);
+	// A flood of challenges moves the window past the PBX's nonce (from a
+	// source that proved itself: others get 401s only at a bounded rate).
+	SourceAddress flood = *SourceAddress::fromText("203.0.113.1", 5060, Transport::Tcp);
 	for (std::uint32_t i = 0; i < UsedNonces::kDefaultSize; i++)
 		send(notify(flood));
 	Sent late = notify(pbx);
@@ -515,7 +524,7 @@ TEST(RequestGuard, aFloodOfHugeCallIdsCostsAFixedFewHundredKilobytes)
 	CHECK_TRUE(guard.bytesBound() <= bound);
 	// The answers kept for Timer J: 1 MiB for 32 768 authenticated ones,
 	// 32 KiB for the others; the rest of the guard's tables below 200 KiB.
-	CHECK_TRUE(bound < 1280 * 1024);
+	CHECK_TRUE(bound < 1536 * 1024);
 }
 
 TEST(RequestGuard, pastTheBoundOfAuthenticatedAnswersA503WithRetryAfterHoldsNoState)
@@ -881,4 +890,164 @@ TEST(RequestGuardServiceControl, badBodiesGetTheirAnswers)
 	GuardRequest request = guardRequestOf(sip_object(msg.get()), pbx, "");
 	request.refused = true;
 	LONGS_EQUAL(403, guard.decide(&settings, request, now).status);
+}
+
+// Amplification (unproven.hpp): what a source that has not proven itself
+// may be sent.
+
+namespace {
+
+// The bytes of a 401's WWW-Authenticate lines.
+std::size_t challengeLines(const Verdict &v)
+{
+	std::size_t bytes = 0;
+	for (const std::string &c : v.challenges)
+		bytes += c.size() + kChallengeHeaderBytes;
+	return bytes;
+}
+
+} // namespace
+
+TEST(RequestGuard, aSmallRequestFromAnUnprovenSourceGetsNoChallengeThatWouldAmplifyIt)
+{
+	// The finding's 167-byte NOTIFY: its 401 would be 403 bytes.
+	Sent small = notify(pbx);
+	small.requestBytes = 167;
+	small.copiedBytes = 110;
+	Verdict v = send(small);
+	LONGS_EQUAL(0, v.status);
+	CHECK_TRUE(v.silenced);
+	CHECK_TRUE(v.challenges.empty());
+	CHECK(v.event == GuardEvent::Silenced);
+	// Said once a minute.
+	CHECK(send(small).event == GuardEvent::None);
+}
+
+TEST(RequestGuard, anUnprovenSourceGetsTheChallengesThatFitInTwiceItsRequest)
+{
+	// Twelve realms, three algorithms: 36 challenges in all.
+	settings.algorithms = {Algorithm::Sha512_256, Algorithm::Sha256, Algorithm::Md5};
+	for (unsigned idx = 1; idx <= 12; idx++) {
+		Identity identity;
+		identity.idx = idx;
+		identity.name = "340899";
+		identity.host = "pbx" + std::to_string(idx) + ".example.net";
+		identity.pass = "1234";
+		settings.identities[idx] = identity;
+	}
+	guard.settingsChanged();
+	Sent request = notify(pbx);
+	request.requestBytes = 500;
+	request.copiedBytes = 200 + 67;
+	Verdict v = send(request);
+	LONGS_EQUAL(401, v.status);
+	CHECK_TRUE(!v.challenges.empty() && v.challenges.size() < 36);
+	// Within twice the request, with the rest of the answer as the guard
+	// estimates it (status line, copies, tag, Server, Content-Length).
+	const std::size_t rest = 26 + 267 + 21 + 20 + 21 + 16;
+	CHECK_TRUE(rest + challengeLines(v) <= 1000);
+	// Each realm's most preferred algorithm comes first.
+	CHECK_TRUE(v.challenges[0].find("realm=\"pbx1.example.net\"") != std::string::npos);
+	CHECK_TRUE(v.challenges[0].find("algorithm=SHA-512-256") != std::string::npos);
+	if (v.challenges.size() > 1)
+		CHECK_TRUE(v.challenges[1].find("realm=\"pbx2.example.net\"") != std::string::npos);
+
+	// Over TCP, or once the source answered a challenge, all of them.
+	SourceAddress tcp = *SourceAddress::fromText("192.0.2.1", 5060, Transport::Tcp);
+	Sent overTcp = notify(tcp);
+	overTcp.requestBytes = 500;
+	overTcp.copiedBytes = 267;
+	LONGS_EQUAL(36, send(overTcp).challenges.size());
+	Sent answered = notify(pbx);
+	answered.requestBytes = 500;
+	answered.copiedBytes = 267;
+	answered.authorization = answer(answered, v.challenges[0], "wrong");
+	Verdict proven = send(answered);
+	LONGS_EQUAL(401, proven.status);
+	LONGS_EQUAL(36, proven.challenges.size());
+}
+
+TEST(RequestGuard, aSourceThatAuthenticatedBeforeARestartIsProvenAfterIt)
+{
+	// It returned a nonce of ours from its address before the restart: its
+	// first NOTIFY after it gets a full 401 however small, where a
+	// stranger's gets silence.
+	CHECK_TRUE(authenticate(pbx).serve);
+	RequestGuard restarted{NonceAuthority::Key{9}, RequestKeyer::Key{10}};
+	restarted.restoreKnownSources(guard.authenticatedSources());
+	deciding = &restarted;
+	Sent small = notify(pbx);
+	small.requestBytes = 167;
+	small.copiedBytes = 110;
+	Verdict v = send(small);
+	LONGS_EQUAL(401, v.status);
+	CHECK_FALSE(v.challenges.empty());
+	SourceAddress stranger = *SourceAddress::fromText("192.0.2.77", 5060);
+	Sent other = notify(stranger);
+	other.requestBytes = 167;
+	other.copiedBytes = 110;
+	Verdict silent = send(other);
+	LONGS_EQUAL(0, silent.status);
+	CHECK_TRUE(silent.silenced);
+}
+
+TEST(RequestGuard, answersToAnUnprovenPrefixAreRateLimited)
+{
+	// A spoofer sending as fast as it can at one victim's /24: the burst,
+	// then the rate, then silence.
+	settings.challengeChecksync = false; // 404s for an unknown user
+	unsigned answered = 0;
+	for (int i = 0; i < 100; i++) {
+		SourceAddress victim = *SourceAddress::fromText(
+			"203.0.113." + std::to_string(i % 250), 5060);
+		Verdict v = send(notify(victim, "nobody"));
+		if (v.status == 404)
+			answered++;
+		else
+			CHECK_TRUE(v.silenced);
+	}
+	LONGS_EQUAL(AnswerRateLimit::kPerPrefixBurst, answered);
+	// A second later: the rate's worth.
+	now += 1000;
+	answered = 0;
+	for (int i = 0; i < 100; i++) {
+		SourceAddress victim = *SourceAddress::fromText("203.0.113.9", 5060);
+		if (send(notify(victim, "nobody")).status == 404)
+			answered++;
+	}
+	LONGS_EQUAL(AnswerRateLimit::kPerPrefixRate, answered);
+	// Another prefix is not held back by it, nor a proven source.
+	SourceAddress other = *SourceAddress::fromText("198.51.100.1", 5060);
+	LONGS_EQUAL(404, send(notify(other, "nobody")).status);
+	SourceAddress tcp = *SourceAddress::fromText("203.0.113.9", 5060, Transport::Tcp);
+	LONGS_EQUAL(404, send(notify(tcp, "nobody")).status);
+}
+
+TEST(RequestGuard, answersToAllUnprovenPrefixesTogetherAreRateLimited)
+{
+	settings.challengeChecksync = false;
+	unsigned answered = 0;
+	for (int net = 0; net < 1000; net++) {
+		SourceAddress s = *SourceAddress::fromText("10." + std::to_string(net / 250) + "." +
+								   std::to_string(net % 250) + ".1",
+							   5060);
+		if (send(notify(s, "nobody")).status == 404)
+			answered++;
+	}
+	LONGS_EQUAL(AnswerRateLimit::kTotalBurst, answered);
+	// A served check-sync is not held back (it is answered to a request
+	// the provisioning process took, and its answer is small).
+	SourceAddress pbxToo = *SourceAddress::fromText("10.9.9.9", 5060);
+	CHECK_TRUE(send(notify(pbxToo)).serve);
+}
+
+TEST(RequestGuard, anAnswerBiggerThanTwiceATinyRequestIsNotSentToAnUnprovenSource)
+{
+	settings.challengeChecksync = false;
+	Sent tiny = notify(pbx, "nobody");
+	tiny.requestBytes = 60;
+	tiny.copiedBytes = 40 + 67;
+	CHECK_TRUE(send(tiny).silenced);
+	tiny.requestBytes = 300;
+	LONGS_EQUAL(404, send(tiny).status);
 }

@@ -229,6 +229,31 @@ TEST_GROUP(SipService)
 		       "\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"";
 	}
 
+	// Sent to the port: the bytes of the answer, empty when none came
+	// within withinMs.
+	std::string rawOverThePort(const std::string &request, std::uint64_t withinMs = 3000)
+	{
+		sockaddr_in to{};
+		to.sin_family = AF_INET;
+		to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		to.sin_port = htons(port);
+		CHECK_EQUAL(static_cast<ssize_t>(request.size()),
+			    ::sendto(peer.get(), request.data(), request.size(), 0,
+				     reinterpret_cast<sockaddr *>(&to), sizeof(to)));
+		std::string received;
+		stepUntil(
+			loop,
+			[&] {
+				char buffer[16384];
+				const ssize_t n = ::recv(peer.get(), buffer, sizeof(buffer), 0);
+				if (n > 0)
+					received.assign(buffer, static_cast<std::size_t>(n));
+				return n > 0;
+			},
+			withinMs);
+		return received;
+	}
+
 	// Sent to the port: the answer the PBX's socket receives.
 	Seen overThePort(const std::string &request)
 	{
@@ -412,4 +437,67 @@ TEST(SipService, whoHandedOverGoesAwayAndNothingIsCalledBack)
 	provisioning->answerHeld(ProvisioningDouble::Reply::Success);
 	CHECK_TRUE(checksyncd::test::stepPast(loop, 200));
 	CHECK_FALSE(called);
+}
+
+// What a source that has not proven itself is sent (unproven.hpp), in real
+// bytes on the port.
+
+TEST(SipService, aSmallRequestFromAnUnprovenSourceGetsNoAmplifiedAnswer)
+{
+	// As small as a NOTIFY gets: compact names, short values.
+	const std::string tiny = "NOTIFY sip:340899@127.0.0.1 SIP/2.0\r\n"
+				 "v: SIP/2.0/UDP " +
+				 peerAddress() +
+				 ";branch=z9hG4bK1\r\n"
+				 "f: <sip:p@a>;tag=1\r\nt: <sip:340899@a>\r\ni: x\r\n"
+				 "CSeq: 1 NOTIFY\r\no: check-sync\r\n\r\n";
+	CHECK_TRUE(rawOverThePort(tiny, 300).empty());
+}
+
+TEST(SipService, everyAnswerToAnUnprovenSourceIsAtMostTwiceItsRequest)
+{
+	// The largest 401 the settings can make: twelve realms, three
+	// algorithms, against requests of every size a sender may choose.
+	settings->algorithms = {Algorithm::Sha512_256, Algorithm::Sha256, Algorithm::Md5};
+	for (unsigned idx = 1; idx <= 12; idx++) {
+		Identity identity;
+		identity.idx = idx;
+		identity.name = "340899";
+		identity.host = "pbx" + std::to_string(idx) + ".example.net";
+		identity.pass = "1234";
+		settings->identities[idx] = identity;
+	}
+	sip->setSettings(settings);
+	std::size_t answered = 0;
+	for (std::size_t pad = 0; pad <= 2000; pad += 100) {
+		std::string request = notify({}, nullptr,
+					     "amplify-" + std::to_string(pad) + "@pbx");
+		request.insert(request.find("Content-Length"),
+			       "X-Pad: " + std::string(pad, 'p') + "\r\n");
+		const std::string answer = rawOverThePort(request, 300);
+		if (answer.empty())
+			continue;
+		answered++;
+		CHECK_TEXT(answer.size() <= 2 * request.size(),
+			   (std::to_string(answer.size()) + " bytes for " +
+			    std::to_string(request.size()))
+				   .c_str());
+	}
+	// All but the smallest were challenged.
+	CHECK_TRUE(answered >= 19);
+}
+
+TEST(SipService, aSourceThatAnsweredAChallengeGetsEveryChallenge)
+{
+	settings->algorithms = {Algorithm::Sha512_256, Algorithm::Sha256, Algorithm::Md5};
+	sip->setSettings(settings);
+	const Seen first = overThePort(notify());
+	CHECK_EQUAL(401, first.status);
+	// Proven by its answer (even a wrong one): the full list now.
+	const Seen second = overThePort(notify(answer(first.header("WWW-Authenticate"), "wrong")));
+	CHECK_EQUAL(401, second.status);
+	std::size_t challenges = 0;
+	for (const std::string &line : second.headers)
+		challenges += line.starts_with("WWW-Authenticate: ") ? 1 : 0;
+	CHECK_EQUAL(3u, challenges);
 }

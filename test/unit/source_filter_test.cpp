@@ -141,6 +141,25 @@ TEST(SourceFilterPlan, warnsWhenFilterRegistrarHasNoRegistrar)
 	CHECK_TRUE(filterWarnings(settings).empty());
 }
 
+TEST(SourceFilterPlan, theKernelIsGivenTheLiteralsAndEveryResolvedAddress)
+{
+	settings.trusted = trusted("192.0.2.0/24, 2001:db8::/32, trusted.example.com");
+	settings.filterRegistrar = true;
+	settings.identities[1] = identity(1, "198.51.100.7:5060", "pbx.example.com");
+	const FilterPlan plan = planFilter(settings);
+	NameTable names;
+	names.setTargets(plan.targets, 1000);
+	names.takeDue(1000);
+	names.complete(plan.targets[0], resolved({"203.0.113.5", "2001:db8:1::5"}, 60), 1000);
+	// The other name has not resolved: it adds nothing.
+	std::vector<std::string> texts;
+	for (const IpPrefix &prefix : allowedPrefixes(plan, names))
+		texts.push_back(prefix.toString());
+	const std::vector<std::string> expected{"192.0.2.0/24", "198.51.100.7", "203.0.113.5",
+						"2001:db8::/32", "2001:db8:1::5"};
+	CHECK_TRUE(expected == texts);
+}
+
 // Names and their addresses
 
 TEST_GROUP(NameTable)
@@ -510,6 +529,27 @@ TEST(DropLog, prefixesBeyondTheCapacityShareOneLine)
 	LONGS_EQUAL(1, reports.size());
 	LONGS_EQUAL(999, reports[0].count);
 	STRCMP_EQUAL("", reports[0].prefix.c_str());
+}
+
+TEST(DropLog, aSampleCountsForTheRequestsItStandsForAndSaysSo)
+{
+	// The first of a prefix is reported at once as the one seen; the 63
+	// others it stands for go into the next summary.
+	const std::optional<DropLog::Report> first = log.record(ip("203.0.113.9"), 1000, 64);
+	CHECK_TRUE(first.has_value());
+	LONGS_EQUAL(1, first->count);
+	CHECK_FALSE(log.record(ip("203.0.113.10"), 2000, 64).has_value());
+	const std::vector<DropLog::Report> reports = log.flush(61'000);
+	LONGS_EQUAL(1, reports.size());
+	LONGS_EQUAL(63 + 64, reports[0].count);
+	CHECK_TRUE(reports[0].estimated);
+	LONGS_EQUAL(2, log.total());
+	// Requests seen one by one again: exact again.
+	log.record(ip("203.0.113.11"), 62'000);
+	const std::vector<DropLog::Report> exact = log.flush(121'000);
+	LONGS_EQUAL(1, exact.size());
+	LONGS_EQUAL(1, exact[0].count);
+	CHECK_FALSE(exact[0].estimated);
 }
 
 TEST(DropLog, staysBoundedUnderAFloodFromSpoofedSources)

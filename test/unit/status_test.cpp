@@ -195,6 +195,21 @@ TEST(StatusModel, countsAnswersByKind)
 	STRCMP_EQUAL("Counters", names(model.changes().take(0)).c_str());
 }
 
+TEST(StatusModel, whatTheKernelDroppedCountsAsFilteredOrShed)
+{
+	model.countDroppedByFilter();
+	model.countDroppedInKernel(0, 0);
+	model.changes().take(0);
+	model.countDroppedInKernel(0, 0);
+	CHECK_FALSE(model.changes().pending());
+	model.countDroppedInKernel(63, 5);
+	const Counters &c = model.counters();
+	CHECK_EQUAL(64u, c.droppedByFilter);
+	CHECK_EQUAL(63u, c.droppedInKernel);
+	CHECK_EQUAL(5u, c.shed);
+	STRCMP_EQUAL("Counters", names(model.changes().take(0)).c_str());
+}
+
 TEST(StatusModel, anOptionsAnswerChangesNothing)
 {
 	model.countAnswer(200, AnswerTo::OtherRequest);
@@ -212,9 +227,14 @@ TEST(StatusModel, countersHaveStableKeys)
 	c.lockedOut = 6;
 	c.droppedByFilter = 7;
 	c.handedOver = 8;
+	c.droppedInKernel = 9;
+	c.shed = 10;
+	c.silenced = 11;
 	auto entries = counterEntries(c);
-	const char *keys[] = {"received", "served",     "challenged",        "auth_failures",
-			      "refused",  "locked_out", "dropped_by_filter", "handed_over"};
+	const char *keys[] = {
+		"received",          "served",     "challenged",        "auth_failures",
+		"refused",           "locked_out", "dropped_by_filter", "handed_over",
+		"dropped_in_kernel", "shed",       "silenced"};
 	CHECK_EQUAL(std::size(keys), entries.size());
 	for (std::size_t i = 0; i < entries.size(); i++) {
 		STRCMP_EQUAL(keys[i], std::string(entries[i].first).c_str());

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+//
+// daemon/resolver.cpp against a DNS server in the test itself: a UDP
+// socket on 127.0.0.1 at a port of its own, named by a resolv.conf of the
+// test's (`port`), served from the same loop.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon_support.hpp"
+#include "dns_support.hpp"
+#include "resolver.hpp"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace checksyncd;
+using namespace checksyncd::test;
+
+namespace {
+
+struct Received {
+	SeenQuery query;
+	sockaddr_in from{};
+	std::uint16_t port() const { return ntohs(from.sin_port); }
+};
+
+// A UDP socket on 127.0.0.1; `serve` decides what to do with each query.
+class FakeDns
+{
+public:
+	using Serve = std::function<void(FakeDns &, const Received &)>;
+
+	FakeDns(EventLoop &loop, Serve serve) : serve_(std::move(serve))
+	{
+		socket_ = bound(0);
+		sockaddr_in address{};
+		socklen_t length = sizeof(address);
+		::getsockname(socket_.get(), reinterpret_cast<sockaddr *>(&address), &length);
+		port_ = ntohs(address.sin_port);
+		watch_ = std::make_unique<FdWatch>(loop, socket_.get(), POLLIN, [this](int) {
+			std::uint8_t buffer[4096];
+			Received received;
+			socklen_t length = sizeof(received.from);
+			const ssize_t n = ::recvfrom(
+				socket_.get(), buffer, sizeof(buffer), MSG_DONTWAIT,
+				reinterpret_cast<sockaddr *>(&received.from), &length);
+			if (n <= 0 ||
+			    !readQuery(buffer, static_cast<std::size_t>(n), received.query))
+				return;
+			seen.push_back(received);
+			serve_(*this, received);
+		});
+	}
+
+	static UniqueFd bound(std::uint16_t port)
+	{
+		UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+		sockaddr_in address{};
+		address.sin_family = AF_INET;
+		address.sin_port = htons(port);
+		address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (!fd ||
+		    ::bind(fd.get(), reinterpret_cast<sockaddr *>(&address), sizeof(address)) != 0)
+			FAIL("cannot bind a UDP socket on 127.0.0.1");
+		return fd;
+	}
+
+	void send(const Bytes &message, const sockaddr_in &to, int from = -1) const
+	{
+		(void)::sendto(from >= 0 ? from : socket_.get(), message.data(), message.size(), 0,
+			       reinterpret_cast<const sockaddr *>(&to), sizeof(to));
+	}
+
+	// The true answer: an A record for every A query, nothing for AAAA.
+	static Response answerTo(const SeenQuery &query, const char *address = "192.0.2.1")
+	{
+		Response response;
+		response.id = query.id;
+		response.qname = query.name;
+		response.qtype = query.type;
+		if (query.type == 1)
+			response.answers = {{query.name, 1, rdataA(address), 60}};
+		return response;
+	}
+
+	std::uint16_t port() const { return port_; }
+	std::vector<Received> seen;
+
+private:
+	Serve serve_;
+	UniqueFd socket_;
+	std::uint16_t port_ = 0;
+	std::unique_ptr<FdWatch> watch_;
+};
+
+} // namespace
+
+TEST_GROUP(Resolver)
+{
+	EventLoop loop;
+	TempDir dir;
+	std::map<ResolveTarget, Resolution> results;
+
+	std::unique_ptr<Resolver> resolverFor(const FakeDns &dns,
+					      const char *options = "timeout:1 attempts:1")
+	{
+		std::ofstream(dir.path("resolv.conf"))
+			<< "nameserver 127.0.0.1\nport " << dns.port() << "\noptions " << options
+			<< "\n";
+		return std::make_unique<Resolver>(
+			loop,
+			[this](const ResolveTarget &target, const Resolution &result) {
+				results[target] = result;
+			},
+			dir.path("resolv.conf"));
+	}
+
+	const Resolution &resultOf(const char *name)
+	{
+		const auto found = results.find(ResolveTarget{name, false});
+		if (found == results.end())
+			FAIL((std::string("no result for ") + name).c_str());
+		return found->second;
+	}
+};
+
+TEST(Resolver, everyQueryHasASocketOfItsOwnAndARandomIdAndAtMostSixAreOpen)
+{
+	// Holds every query until six have come: the six are open at once, so
+	// the kernel gave each its own port; the rest wait for a socket.
+	std::vector<Received> held;
+	FakeDns dns(loop, [&](FakeDns &server, const Received &received) {
+		held.push_back(received);
+		if (server.seen.size() < Resolver::kMaxOpenQueries)
+			return;
+		for (const Received &r : held)
+			server.send(FakeDns::answerTo(r.query).bytes(), r.from);
+		held.clear();
+	});
+	const auto resolver = resolverFor(dns);
+	for (const char *name : {"a.example", "b.example", "c.example", "d.example"})
+		resolver->lookup({name, false});
+	LONGS_EQUAL(Resolver::kMaxOpenQueries, resolver->openQueries());
+	LONGS_EQUAL(2, resolver->waitingQueries());
+	CHECK(stepUntil(loop, [&] { return results.size() == 4; }));
+
+	LONGS_EQUAL(8, dns.seen.size());
+	std::set<std::uint16_t> ports;
+	std::vector<std::uint16_t> ids;
+	for (const Received &r : dns.seen) {
+		ids.push_back(r.query.id);
+		LONGS_EQUAL(1, r.query.additional); // EDNS(0)
+	}
+	for (std::size_t i = 0; i < Resolver::kMaxOpenQueries; ++i)
+		ports.insert(dns.seen[i].port());
+	LONGS_EQUAL(Resolver::kMaxOpenQueries, ports.size());
+	CHECK(ports.count(dns.port()) == 0);
+	std::set<int> steps;
+	for (std::size_t i = 1; i < ids.size(); ++i)
+		steps.insert((ids[i] - ids[i - 1] + 65536) % 65536);
+	CHECK_TEXT(steps.size() > 1, "the IDs go up in one step");
+	for (const char *name : {"a.example", "b.example", "c.example", "d.example"}) {
+		CHECK(resultOf(name).addresses ==
+		      std::vector<IpAddress>{*IpAddress::parse("192.0.2.1")});
+		LONGS_EQUAL(60, resultOf(name).ttlS);
+	}
+	LONGS_EQUAL(0, resolver->openQueries());
+}
+
+TEST(Resolver, onlyTheAnswerFromTheServerToTheQuestionAskedCounts)
+{
+	const UniqueFd elsewhere = FakeDns::bound(0);
+	FakeDns dns(loop, [&](FakeDns &server, const Received &received) {
+		// From another port of the same address: a perfect answer.
+		server.send(FakeDns::answerTo(received.query, "127.0.0.66").bytes(), received.from,
+			    elsewhere.get());
+		// From the server: another question, with the query's ID.
+		Response other = FakeDns::answerTo(received.query, "127.0.0.67");
+		other.qname = "unrelated.invalid";
+		other.answers = {{"unrelated.invalid", 1, rdataA("127.0.0.67")}};
+		server.send(other.bytes(), received.from);
+		// Not even a DNS message.
+		server.send({1, 2, 3}, received.from);
+		server.send(FakeDns::answerTo(received.query).bytes(), received.from);
+	});
+	const auto resolver = resolverFor(dns);
+	resolver->lookup({"pbx.example", false});
+	CHECK(stepUntil(loop, [&] { return !results.empty(); }));
+	const Resolution &result = resultOf("pbx.example");
+	CHECK(result.addresses == std::vector<IpAddress>{*IpAddress::parse("192.0.2.1")});
+	LONGS_EQUAL(6, result.ignoredMessages); // three for each of A and AAAA
+}
+
+TEST(Resolver, aServerWithoutEdnsIsAskedAgainWithoutIt)
+{
+	FakeDns dns(loop, [&](FakeDns &server, const Received &received) {
+		Response response = FakeDns::answerTo(received.query);
+		if (received.query.additional) {
+			response.answers.clear();
+			response.rcode = 1; // FORMERR
+		}
+		server.send(response.bytes(), received.from);
+	});
+	const auto resolver = resolverFor(dns);
+	resolver->lookup({"pbx.example", false});
+	CHECK(stepUntil(loop, [&] { return !results.empty(); }));
+	CHECK(resultOf("pbx.example").addresses ==
+	      std::vector<IpAddress>{*IpAddress::parse("192.0.2.1")});
+	// A and AAAA with EDNS(0), then again without it, from the same sockets.
+	LONGS_EQUAL(4, dns.seen.size());
+	std::set<std::uint16_t> ednsPorts;
+	std::vector<std::uint16_t> plainPorts;
+	for (const Received &r : dns.seen) {
+		if (r.query.additional)
+			ednsPorts.insert(r.port());
+		else
+			plainPorts.push_back(r.port());
+	}
+	LONGS_EQUAL(2, ednsPorts.size());
+	LONGS_EQUAL(2, plainPorts.size());
+	for (const std::uint16_t port : plainPorts)
+		CHECK(ednsPorts.count(port) == 1);
+}
+
+TEST(Resolver, aSilentServerFailsTheLookupAfterItsSendsAndTheLoopGoesOn)
+{
+	FakeDns dns(loop, [](FakeDns &, const Received &) {});
+	const auto resolver = resolverFor(dns, "timeout:1 attempts:2");
+	const std::uint64_t started = EventLoop::nowMs();
+	int ticks = 0;
+	Timer tick(loop);
+	std::function<void()> again = [&] {
+		++ticks;
+		tick.arm(100, again);
+	};
+	tick.arm(100, again);
+	resolver->lookup({"pbx.example", false});
+	CHECK(stepUntil(
+		loop, [&] { return !results.empty(); }, 8000));
+	const std::uint64_t took = EventLoop::nowMs() - started;
+	STRCMP_EQUAL("no answer from the DNS server", resultOf("pbx.example").error.c_str());
+	// Sent at 0 and 1 s, waited 2 s after the second: not before 3 s.
+	CHECK(took >= 2900);
+	LONGS_EQUAL(4, dns.seen.size()); // A and AAAA, twice each
+	// A timer every 100 ms kept running meanwhile.
+	CHECK(ticks >= 10);
+}
+
+TEST(Resolver, aCnameWithoutItsTargetIsFollowedWithAQueryForTheTarget)
+{
+	FakeDns dns(loop, [&](FakeDns &server, const Received &received) {
+		Response response = FakeDns::answerTo(received.query, "192.0.2.7");
+		if (received.query.name == "pbx.example")
+			response.answers = {{"pbx.example", 5, wireName("Host.Example"), 30}};
+		server.send(response.bytes(), received.from);
+	});
+	const auto resolver = resolverFor(dns);
+	resolver->lookup({"pbx.example", false});
+	CHECK(stepUntil(loop, [&] { return !results.empty(); }));
+	CHECK(resultOf("pbx.example").addresses ==
+	      std::vector<IpAddress>{*IpAddress::parse("192.0.2.7")});
+	LONGS_EQUAL(30, resultOf("pbx.example").ttlS); // the CNAME's
+	std::set<std::string> asked;
+	for (const Received &r : dns.seen)
+		asked.insert(r.query.name);
+	CHECK(asked == (std::set<std::string>{"pbx.example", "host.example"}));
+}
+
+TEST(Resolver, aCancelledLookupGivesUpItsSocketsAndItsPlaceInTheQueue)
+{
+	FakeDns dns(loop, [](FakeDns &, const Received &) {});
+	const auto resolver = resolverFor(dns);
+	for (const char *name : {"a.example", "b.example", "c.example", "d.example"})
+		resolver->lookup({name, false});
+	LONGS_EQUAL(6, resolver->openQueries());
+	LONGS_EQUAL(2, resolver->waitingQueries());
+	resolver->cancel({"d.example", false});
+	LONGS_EQUAL(6, resolver->openQueries());
+	LONGS_EQUAL(0, resolver->waitingQueries());
+	CHECK(stepPast(loop, 100));
+	std::set<std::string> asked;
+	for (const Received &r : dns.seen)
+		asked.insert(r.query.name);
+	CHECK(asked == (std::set<std::string>{"a.example", "b.example", "c.example"}));
+
+	resolver->cancel({"a.example", false});
+	LONGS_EQUAL(4, resolver->openQueries());
+	resolver->lookup({"e.example", false});
+	resolver->lookup({"f.example", false});
+	LONGS_EQUAL(6, resolver->openQueries());
+	LONGS_EQUAL(2, resolver->waitingQueries());
+	// f.example's queries get the sockets b.example gives up.
+	resolver->cancel({"b.example", false});
+	LONGS_EQUAL(6, resolver->openQueries());
+	LONGS_EQUAL(0, resolver->waitingQueries());
+	LONGS_EQUAL(3, resolver->running()); // c, e and f
+	CHECK(results.empty());
+}
