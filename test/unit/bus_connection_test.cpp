@@ -13,7 +13,7 @@
 #include <string>
 
 #include "bus_connection.hpp"
-#include "daemon_support.hpp"
+#include "support/daemon_support.hpp"
 #include "log.hpp"
 #include "loop.hpp"
 

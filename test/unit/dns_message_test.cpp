@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "dns_message.hpp"
-#include "dns_support.hpp"
+#include "support/dns_support.hpp"
 
 #include <CppUTest/TestHarness.h>
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon_support.hpp"
+#include "support/daemon_support.hpp"
 #include "known_sources.hpp"
 #include "known_sources_store.hpp"
 #include "loop.hpp"

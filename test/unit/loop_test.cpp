@@ -17,7 +17,7 @@
 #include <system_error>
 #include <vector>
 
-#include "daemon_support.hpp"
+#include "support/daemon_support.hpp"
 #include "loop.hpp"
 #include "unique_fd.hpp"
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "bus_connection.hpp"
-#include "daemon_support.hpp"
+#include "support/daemon_support.hpp"
 #include "handoff_client.hpp"
 #include "handoff_rules.hpp"
 #include "loop.hpp"

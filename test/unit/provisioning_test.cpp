@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "bus_connection.hpp"
-#include "daemon_support.hpp"
+#include "support/daemon_support.hpp"
 #include "log.hpp"
 #include "loop.hpp"
 #include "provisioning.hpp"
-#include "provisioning_double.hpp"
+#include "support/provisioning_double.hpp"
 #include "sdbus.hpp"
 
 #include <CppUTest/TestHarness.h>

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon_support.hpp"
-#include "dns_support.hpp"
+#include "support/daemon_support.hpp"
+#include "support/dns_support.hpp"
 #include "resolver.hpp"
 
 #include <CppUTest/TestHarness.h>

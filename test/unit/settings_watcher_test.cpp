@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "daemon_support.hpp"
+#include "support/daemon_support.hpp"
 #include "loop.hpp"
 #include "settings_watcher.hpp"
 

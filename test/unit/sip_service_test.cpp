@@ -19,12 +19,12 @@
 #include <vector>
 
 #include "bus_connection.hpp"
-#include "daemon_support.hpp"
+#include "support/daemon_support.hpp"
 #include "digest.hpp"
 #include "log.hpp"
 #include "loop.hpp"
 #include "provisioning.hpp"
-#include "provisioning_double.hpp"
+#include "support/provisioning_double.hpp"
 #include "settings.hpp"
 #include "sip_service.hpp"
 #include "unique_fd.hpp"
