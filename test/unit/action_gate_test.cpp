@@ -2,6 +2,8 @@
 
 #include "action_gate.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -14,15 +16,15 @@ TEST_GROUP(ActionGate)
 
 TEST(ActionGate, firstRequestStartsACall)
 {
-	CHECK(gate.request(1000) == Admit::StartCall);
+	CHECK_EQUAL(Admit::StartCall, gate.request(1000));
 	CHECK_TRUE(gate.inFlight());
 }
 
 TEST(ActionGate, requestsDuringACallJoinIt)
 {
-	CHECK(gate.request(1000) == Admit::StartCall);
-	CHECK(gate.request(1100) == Admit::JoinInFlight);
-	CHECK(gate.request(1200) == Admit::JoinInFlight);
+	CHECK_EQUAL(Admit::StartCall, gate.request(1000));
+	CHECK_EQUAL(Admit::JoinInFlight, gate.request(1100));
+	CHECK_EQUAL(Admit::JoinInFlight, gate.request(1200));
 }
 
 TEST(ActionGate, joinersOfASuccessfulCallAreCoveredByOneTrailingCall)
@@ -52,9 +54,9 @@ TEST(ActionGate, requestsInsideTheSpacingAreAcceptedAndShareOneTrailingCall)
 {
 	gate.request(1000);
 	gate.finished(1100, ActionGate::Outcome::Accepted);
-	CHECK(gate.request(2000) == Admit::AcceptTrailing);
-	CHECK(gate.request(3000) == Admit::AcceptTrailing);
-	CHECK(gate.request(5999) == Admit::AcceptTrailing);
+	CHECK_EQUAL(Admit::AcceptTrailing, gate.request(2000));
+	CHECK_EQUAL(Admit::AcceptTrailing, gate.request(3000));
+	CHECK_EQUAL(Admit::AcceptTrailing, gate.request(5999));
 	LONGS_EQUAL(6000, *gate.trailingDueAt());
 	CHECK_TRUE(gate.startTrailing(6000));
 	gate.finished(6050, ActionGate::Outcome::Accepted);
@@ -86,23 +88,23 @@ TEST(ActionGate, afterTheSpacingARequestStartsACallAgain)
 {
 	gate.request(1000);
 	gate.finished(1100, ActionGate::Outcome::Accepted);
-	CHECK(gate.request(6000) == Admit::StartCall);
+	CHECK_EQUAL(Admit::StartCall, gate.request(6000));
 }
 
 TEST(ActionGate, aRecentFailureIsReportedWithTheTimeLeft)
 {
 	gate.request(1000);
 	gate.finished(1100, ActionGate::Outcome::Failed);
-	CHECK(gate.request(2000) == Admit::RecentFailure);
+	CHECK_EQUAL(Admit::RecentFailure, gate.request(2000));
 	LONGS_EQUAL(4000, gate.retryAfterMs(2000));
 	CHECK_FALSE(gate.trailingDueAt().has_value());
-	CHECK(gate.request(6000) == Admit::StartCall);
+	CHECK_EQUAL(Admit::StartCall, gate.request(6000));
 }
 
 TEST(ActionGate, aRequestThatMayNotWaitIsCoveredByTheTrailingCallEvenIfTheCallFails)
 {
 	gate.request(1000);
-	CHECK(gate.request(1100, ActionGate::Waiters::Full) == Admit::AcceptTrailing);
+	CHECK_EQUAL(Admit::AcceptTrailing, gate.request(1100, ActionGate::Waiters::Full));
 	gate.finished(1300, ActionGate::Outcome::Failed);
 	CHECK_TRUE(gate.trailingDueAt().has_value());
 	LONGS_EQUAL(6000, *gate.trailingDueAt());
@@ -110,11 +112,11 @@ TEST(ActionGate, aRequestThatMayNotWaitIsCoveredByTheTrailingCallEvenIfTheCallFa
 
 TEST(ActionGate, aCallThatCouldNotBeSentIsNoFailureAndStaysOwed)
 {
-	CHECK(gate.request(1000) == Admit::StartCall);
+	CHECK_EQUAL(Admit::StartCall, gate.request(1000));
 	gate.abandoned(); // built or sent nowhere: a local fault
 	// No 503s for the interval: the next request is promised the
 	// trailing call, which retries what was asked.
-	CHECK(gate.request(1500) == Admit::AcceptTrailing);
+	CHECK_EQUAL(Admit::AcceptTrailing, gate.request(1500));
 	CHECK_TRUE(gate.trailingDueAt().has_value());
 	LONGS_EQUAL(6000, *gate.trailingDueAt());
 	CHECK_TRUE(gate.startTrailing(6000));

@@ -14,6 +14,8 @@
 #include "auth.hpp"
 #include "sofia.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -144,7 +146,7 @@ TEST(AuthRfc7616, aRightAnswerYieldsAuthenticationInfoThatProvesThePassword)
 {
 	const std::string c = challenge();
 	AuthOutcome outcome = verify(answer(c, "username=\"340899\"", "340899", "1234"));
-	CHECK(outcome.result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, outcome.result);
 	// rspauth computed apart: H(HA1 ":" nonce ":" nc ":" cnonce ":" qop
 	// ":" H(":" uri)).
 	const std::string ha1 = hashHex(Algorithm::Md5, "340899:ser.berlin.snom.com:1234");
@@ -158,7 +160,7 @@ TEST(AuthRfc7616, aRightAnswerYieldsAuthenticationInfoThatProvesThePassword)
 		     authenticationInfo(outcome, "N").c_str());
 	// A wrong password proves nothing and gets none.
 	AuthOutcome wrong = verify(answer(challenge(), "username=\"340899\"", "340899", "x"));
-	CHECK(wrong.result == AuthResult::WrongDigest);
+	CHECK_EQUAL(AuthResult::WrongDigest, wrong.result);
 	CHECK_TRUE(wrong.rspauth.empty());
 }
 
@@ -176,7 +178,7 @@ TEST(AuthRfc7616, withoutQopAuthenticationInfoCarriesOnlyTheNextNonce)
 	AuthOutcome outcome = verify("Digest username=\"340899\", realm=\"" + std::string(kRealm) +
 				     "\", nonce=\"" + nonce + "\", uri=\"" + kUri +
 				     "\", response=\"" + response + "\", algorithm=MD5");
-	CHECK(outcome.result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, outcome.result);
 	STRCMP_EQUAL("nextnonce=\"N2\"", authenticationInfo(outcome, "N2").c_str());
 }
 
@@ -184,17 +186,17 @@ TEST(AuthRfc7616, aRetransmissionOfAServedAnswerYieldsTheSameRspauth)
 {
 	const std::string text = answer(challenge(), "username=\"340899\"", "340899", "1234");
 	AuthOutcome first = verify(text);
-	CHECK(first.result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, first.result);
 	msg_auth_t *auth = sip_authorization_make(home.get(), text.c_str());
 	// Used now, and aged past the nonce's lifetime: still its proof.
 	request.nowMs += kNonceLifetimeMs + 1000;
 	AuthOutcome again = verifyAuthorization(auth, settings, realms(), request, nonces, used,
 						NonceUse::Retransmission);
-	CHECK(again.result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, again.result);
 	STRCMP_EQUAL(first.rspauth.c_str(), again.rspauth.c_str());
 	// As a new request it is a replay.
-	CHECK(verifyAuthorization(auth, settings, realms(), request, nonces, used).result ==
-	      AuthResult::Stale);
+	CHECK_EQUAL(AuthResult::Stale,
+		    verifyAuthorization(auth, settings, realms(), request, nonces, used).result);
 }
 
 TEST(AuthRfc7616, aCnonceWithAControlCharacterIsRefused)
@@ -203,7 +205,7 @@ TEST(AuthRfc7616, aCnonceWithAControlCharacterIsRefused)
 	text.replace(text.find("cnonce=\"0a4f113b\""), 17,
 		     "cnonce=\"0a4f\x01"
 		     "113b\"");
-	CHECK(verify(text).result == AuthResult::Malformed);
+	CHECK_EQUAL(AuthResult::Malformed, verify(text).result);
 }
 
 TEST(AuthRfc7616, userhashIsOfferedWithAnOpaqueAndAHashedUsernameAuthenticates)
@@ -218,33 +220,38 @@ TEST(AuthRfc7616, userhashIsOfferedWithAnOpaqueAndAHashedUsernameAuthenticates)
 	// H("340899:ser.berlin.snom.com"), computed apart.
 	const std::string hashed = "username=\"e1074b8d7ec0529cff6099a149f67a85\", userhash=true";
 	const std::string echo = ", opaque=\"" + opaque + "\"";
-	CHECK(verify(answer(c, hashed, "340899", "1234", Algorithm::Md5, echo)).result ==
-	      AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok,
+		    verify(answer(c, hashed, "340899", "1234", Algorithm::Md5, echo)).result);
 	// The plain name stays good (the client chooses).
-	CHECK(verify(answer(challenge(), "username=\"340899\"", "340899", "1234", Algorithm::Md5,
-			    echo))
-		      .result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(answer(challenge(), "username=\"340899\"", "340899",
+						  "1234", Algorithm::Md5, echo))
+					    .result);
 	// The opaque must come back unchanged.
-	CHECK(verify(answer(challenge(), hashed, "340899", "1234")).result ==
-	      AuthResult::Malformed);
-	CHECK(verify(answer(challenge(), hashed, "340899", "1234", Algorithm::Md5,
-			    ", opaque=\"AAAAAAAAAAAAAAAA\""))
-		      .result == AuthResult::Malformed);
+	CHECK_EQUAL(AuthResult::Malformed,
+		    verify(answer(challenge(), hashed, "340899", "1234")).result);
+	CHECK_EQUAL(AuthResult::Malformed,
+		    verify(answer(challenge(), hashed, "340899", "1234", Algorithm::Md5,
+				  ", opaque=\"AAAAAAAAAAAAAAAA\""))
+			    .result);
 	// Another user's hash is another user.
-	CHECK(verify(answer(challenge(),
-			    "username=\"e1074b8d7ec0529cff6099a149f67a86\", userhash=true",
-			    "340899", "1234", Algorithm::Md5, echo))
-		      .result == AuthResult::WrongUser);
+	CHECK_EQUAL(AuthResult::WrongUser,
+		    verify(answer(challenge(),
+				  "username=\"e1074b8d7ec0529cff6099a149f67a86\", userhash=true",
+				  "340899", "1234", Algorithm::Md5, echo))
+			    .result);
 }
 
 TEST(AuthRfc7616, aHashedUsernameIsRefusedWhereUserhashWasNotOffered)
 {
-	CHECK(verify(answer(challenge(),
-			    "username=\"e1074b8d7ec0529cff6099a149f67a85\", userhash=true",
-			    "340899", "1234"))
-		      .result == AuthResult::Malformed);
-	CHECK(verify(answer(challenge(), "username=\"340899\", userhash=maybe", "340899", "1234"))
-		      .result == AuthResult::Malformed);
+	CHECK_EQUAL(AuthResult::Malformed,
+		    verify(answer(challenge(),
+				  "username=\"e1074b8d7ec0529cff6099a149f67a85\", userhash=true",
+				  "340899", "1234"))
+			    .result);
+	CHECK_EQUAL(
+		AuthResult::Malformed,
+		verify(answer(challenge(), "username=\"340899\", userhash=maybe", "340899", "1234"))
+			.result);
 }
 
 TEST(AuthRfc7616, aUtf8UserAuthenticatesByUsernameStarOrItsHash)
@@ -264,26 +271,27 @@ TEST(AuthRfc7616, aUtf8UserAuthenticatesByUsernameStarOrItsHash)
 	const std::string c = challenge();
 	CHECK_TRUE(c.find(", charset=UTF-8") != std::string::npos);
 	const std::string user = "J\xc3\xa4s\xc3\xb8n Doe";
-	CHECK(verify(answer(c, "username*=UTF-8''J%C3%A4s%C3%B8n%20Doe", user, "Secret, or not?",
-			    Algorithm::Sha512_256))
-		      .result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(answer(c, "username*=UTF-8''J%C3%A4s%C3%B8n%20Doe", user,
+						  "Secret, or not?", Algorithm::Sha512_256))
+					    .result);
 	// Its HA1, computed apart, is what the answer above was built on.
 	STRCMP_EQUAL("c9bbbfa4345b3dd5d1971ee7e7ef234fbb3797459a397deceeac6f097bd91489",
 		     computeHa1(Algorithm::Sha512_256, user, "api.example.org", "Secret, or not?")
 			     .c_str());
 	// Quoted UTF-8 works too.
-	CHECK(verify(answer(challenge(), "username=\"" + user + "\"", user, "Secret, or not?",
-			    Algorithm::Sha512_256))
-		      .result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(answer(challenge(), "username=\"" + user + "\"", user,
+						  "Secret, or not?", Algorithm::Sha512_256))
+					    .result);
 	settings.userhash = true;
 	const std::string offered = challenge();
-	CHECK(verify(answer(offered,
-			    "username="
-			    "\"8fae5b17a811fd56ab11a0a3c4eca561e420e4728b3a31ecc09112cd3864e"
-			    "322\", userhash=true",
-			    user, "Secret, or not?", Algorithm::Sha512_256,
-			    ", opaque=\"" + param(offered, "opaque") + "\""))
-		      .result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok,
+		    verify(answer(offered,
+				  "username="
+				  "\"8fae5b17a811fd56ab11a0a3c4eca561e420e4728b3a31ecc09112cd3864e"
+				  "322\", userhash=true",
+				  user, "Secret, or not?", Algorithm::Sha512_256,
+				  ", opaque=\"" + param(offered, "opaque") + "\""))
+			    .result);
 }
 
 TEST(AuthRfc7616, aBadUsernameStarIsRefused)
@@ -297,8 +305,8 @@ TEST(AuthRfc7616, aBadUsernameStarIsRefused)
 				   AuthResult::Malformed,
 			   bad);
 	// A plain ASCII name as username* is just that name.
-	CHECK(verify(answer(c, "username*=UTF-8''340899", "340899", "1234")).result ==
-	      AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok,
+		    verify(answer(c, "username*=UTF-8''340899", "340899", "1234")).result);
 }
 
 TEST(AuthRfc7616, charsetIsOfferedOnlyWhereANameOrPasswordIsNotAscii)

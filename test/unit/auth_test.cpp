@@ -12,6 +12,8 @@
 #include "auth.hpp"
 #include "sofia.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -135,30 +137,30 @@ TEST_GROUP(Auth)
 TEST(Auth, acceptsTheSeedShapedAnswerWithoutQop)
 {
 	settings.qop = QopPolicy::None;
-	CHECK(verify(answer()) == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(answer()));
 }
 
 TEST(Auth, acceptsACorrectQopAuthAnswerForEveryAlgorithm)
 {
 	settings.algorithms = {Algorithm::Sha512_256, Algorithm::Sha256, Algorithm::Md5};
-	CHECK(verify(answer(Algorithm::Md5)) == AuthResult::Ok);
-	CHECK(verify(answer(Algorithm::Sha256)) == AuthResult::Ok);
-	CHECK(verify(answer(Algorithm::Sha512_256)) == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(answer(Algorithm::Md5)));
+	CHECK_EQUAL(AuthResult::Ok, verify(answer(Algorithm::Sha256)));
+	CHECK_EQUAL(AuthResult::Ok, verify(answer(Algorithm::Sha512_256)));
 }
 
 TEST(Auth, noAlgorithmParameterMeansMd5)
 {
 	Answer a = answer();
 	a.sendAlgorithm = false;
-	CHECK(verify(a) == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(a));
 }
 
 TEST(Auth, aNonceAuthorisesOneRequestOnly)
 {
 	Answer a = answer();
 	std::string text = header(a);
-	CHECK(verifyText(text) == AuthResult::Ok);
-	CHECK(verifyText(text) == AuthResult::Replayed);
+	CHECK_EQUAL(AuthResult::Ok, verifyText(text));
+	CHECK_EQUAL(AuthResult::Replayed, verifyText(text));
 	CHECK_TRUE(isStale(AuthResult::Replayed));
 }
 
@@ -166,7 +168,7 @@ TEST(Auth, anExpiredNonceWithTheRightDigestIsStale)
 {
 	Answer a = answer();
 	request.nowMs += kNonceLifetimeMs + 1;
-	CHECK(verify(a) == AuthResult::Stale);
+	CHECK_EQUAL(AuthResult::Stale, verify(a));
 }
 
 TEST(Auth, anExpiredNonceWithAWrongDigestIsAFailureNotStale)
@@ -174,33 +176,33 @@ TEST(Auth, anExpiredNonceWithAWrongDigestIsAFailureNotStale)
 	Answer a = answer();
 	a.password = "4321";
 	request.nowMs += kNonceLifetimeMs + 1;
-	CHECK(verify(a) == AuthResult::WrongDigest);
+	CHECK_EQUAL(AuthResult::WrongDigest, verify(a));
 	CHECK_TRUE(isAuthFailure(AuthResult::WrongDigest));
 }
 
 TEST(Auth, aReplayWithAWrongDigestIsNotStale)
 {
 	Answer a = answer();
-	CHECK(verify(a) == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(a));
 	a.password = "0000";
-	CHECK(verify(a) == AuthResult::WrongDigest);
+	CHECK_EQUAL(AuthResult::WrongDigest, verify(a));
 }
 
 TEST(Auth, aWrongPasswordFails)
 {
 	Answer a = answer();
 	a.password = "12345";
-	CHECK(verify(a) == AuthResult::WrongDigest);
+	CHECK_EQUAL(AuthResult::WrongDigest, verify(a));
 	// ... and a failed answer does not use up the nonce.
 	a.password = "1234";
-	CHECK(verify(a) == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(a));
 }
 
 TEST(Auth, credentialsForAnotherRealmAreNoCredentials)
 {
 	Answer a = answer();
 	a.realm = "other.example.com";
-	CHECK(verify(a) == AuthResult::NoCredentials);
+	CHECK_EQUAL(AuthResult::NoCredentials, verify(a));
 	CHECK_FALSE(isAuthFailure(AuthResult::NoCredentials));
 }
 
@@ -212,7 +214,7 @@ TEST(Auth, picksTheHeaderForOurRealmAmongSeveral)
 	msg_auth_t *first = sip_authorization_make(home.get(), header(theirs).c_str());
 	msg_auth_t *second = sip_authorization_make(home.get(), header(ours).c_str());
 	first->au_next = second;
-	CHECK(outcomeFor(first).result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, outcomeFor(first).result);
 }
 
 TEST(Auth, moreThanFourAuthorizationHeadersAreRefused)
@@ -224,34 +226,34 @@ TEST(Auth, moreThanFourAuthorizationHeadersAreRefused)
 		h->au_next = head;
 		head = h;
 	}
-	CHECK(outcomeFor(head).result == AuthResult::Malformed);
+	CHECK_EQUAL(AuthResult::Malformed, outcomeFor(head).result);
 }
 
 TEST(Auth, aWrongUsernameFails)
 {
 	Answer a = answer();
 	a.username = "340898";
-	CHECK(verify(a) == AuthResult::WrongUser);
+	CHECK_EQUAL(AuthResult::WrongUser, verify(a));
 }
 
 TEST(Auth, theUsernameIsUserPnameWhenSet)
 {
 	settings.identities[1].pname = "auth340899";
 	Answer a = answer();
-	CHECK(verify(a) == AuthResult::WrongUser);
+	CHECK_EQUAL(AuthResult::WrongUser, verify(a));
 	a = answer();
 	a.username = "auth340899";
-	CHECK(verify(a) == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(a));
 }
 
 TEST(Auth, theUriMustBeTheRequestUri)
 {
 	Answer a = answer();
 	a.uri = "sip:340899@192.168.137.181:5306";
-	CHECK(verify(a) == AuthResult::WrongUri);
+	CHECK_EQUAL(AuthResult::WrongUri, verify(a));
 	a = answer();
 	a.uri = "sip:someone@192.168.137.181:5305";
-	CHECK(verify(a) == AuthResult::WrongUri);
+	CHECK_EQUAL(AuthResult::WrongUri, verify(a));
 }
 
 TEST(Auth, theUriIsComparedAsASipUri)
@@ -260,15 +262,15 @@ TEST(Auth, theUriIsComparedAsASipUri)
 	request.requestUri = "sip:340899@Phone.Example.COM";
 	Answer a = answer();
 	a.uri = "sip:340899@phone.example.com";
-	CHECK(verify(a) == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, verify(a));
 }
 
 TEST(Auth, anUnknownUserNeverSucceeds)
 {
 	Answer a = answer();
-	CHECK(verifyText(header(a), "nobody") == AuthResult::UnknownUser);
+	CHECK_EQUAL(AuthResult::UnknownUser, verifyText(header(a), "nobody"));
 	settings.identities[1].pass.clear(); // no secret to check against
-	CHECK(verifyText(header(answer())) == AuthResult::UnknownUser);
+	CHECK_EQUAL(AuthResult::UnknownUser, verifyText(header(answer())));
 }
 
 TEST(Auth, anMd5AnswerToASha256NonceFails)
@@ -276,14 +278,14 @@ TEST(Auth, anMd5AnswerToASha256NonceFails)
 	settings.algorithms = {Algorithm::Sha256, Algorithm::Md5};
 	Answer a = answer(Algorithm::Sha256);
 	a.algorithm = "MD5";
-	CHECK(verify(a) == AuthResult::AlgorithmMismatch);
+	CHECK_EQUAL(AuthResult::AlgorithmMismatch, verify(a));
 }
 
 TEST(Auth, anAlgorithmNotOfferedFails)
 {
 	Answer a = answer(Algorithm::Md5);
 	a.algorithm = "SHA-256";
-	CHECK(verify(a) == AuthResult::BadAlgorithm);
+	CHECK_EQUAL(AuthResult::BadAlgorithm, verify(a));
 }
 
 TEST(Auth, sessVariantsAndUnknownAlgorithmsAreRefused)
@@ -291,16 +293,16 @@ TEST(Auth, sessVariantsAndUnknownAlgorithmsAreRefused)
 	Answer a = answer();
 	a.algorithm = "MD5-sess";
 	a.response = std::string(32, 'a');
-	CHECK(verify(a) == AuthResult::BadAlgorithm);
+	CHECK_EQUAL(AuthResult::BadAlgorithm, verify(a));
 	a.algorithm = "SHA1";
-	CHECK(verify(a) == AuthResult::BadAlgorithm);
+	CHECK_EQUAL(AuthResult::BadAlgorithm, verify(a));
 }
 
 TEST(Auth, withQopOfferedAnAnswerWithoutQopFails)
 {
 	Answer a = answer();
 	a.qop.clear();
-	CHECK(verify(a) == AuthResult::BadQop);
+	CHECK_EQUAL(AuthResult::BadQop, verify(a));
 }
 
 TEST(Auth, withoutQopOfferedAnAnswerWithQopFails)
@@ -308,33 +310,33 @@ TEST(Auth, withoutQopOfferedAnAnswerWithQopFails)
 	settings.qop = QopPolicy::None;
 	Answer a = answer();
 	a.qop = "auth";
-	CHECK(verify(a) == AuthResult::BadQop);
+	CHECK_EQUAL(AuthResult::BadQop, verify(a));
 }
 
 TEST(Auth, authIntAndBadNonceCountsAndMissingCnonceFail)
 {
 	Answer a = answer();
 	a.qop = "auth-int";
-	CHECK(verify(a) == AuthResult::BadQop);
+	CHECK_EQUAL(AuthResult::BadQop, verify(a));
 	a = answer();
 	a.nc = "1";
-	CHECK(verify(a) == AuthResult::BadQop);
+	CHECK_EQUAL(AuthResult::BadQop, verify(a));
 	a = answer();
 	a.nc = "0000000g";
-	CHECK(verify(a) == AuthResult::BadQop);
+	CHECK_EQUAL(AuthResult::BadQop, verify(a));
 	a = answer();
 	a.cnonce.clear();
-	CHECK(verify(a) == AuthResult::BadQop);
+	CHECK_EQUAL(AuthResult::BadQop, verify(a));
 }
 
 TEST(Auth, aNonceFromAnotherAddressOrForgedFails)
 {
 	Answer a = answer();
 	request.sourceIp = "192.168.137.2";
-	CHECK(verify(a) == AuthResult::BadNonce);
+	CHECK_EQUAL(AuthResult::BadNonce, verify(a));
 	request.sourceIp = kIp;
 	a.nonce = "b5e73bf9ef0fc8b2";
-	CHECK(verify(a) == AuthResult::BadNonce);
+	CHECK_EQUAL(AuthResult::BadNonce, verify(a));
 }
 
 TEST(Auth, aNonceIssuedWithoutQopCannotBeAnsweredWithQop)
@@ -344,25 +346,25 @@ TEST(Auth, aNonceIssuedWithoutQopCannotBeAnsweredWithQop)
 	Answer a = answer();
 	settings.qop = QopPolicy::Auth;
 	a.qop = "auth";
-	CHECK(verify(a) == AuthResult::BadQop);
+	CHECK_EQUAL(AuthResult::BadQop, verify(a));
 }
 
 TEST(Auth, malformedParametersAreRefused)
 {
 	Answer a = answer();
 	a.response = "f10d6c2cc255089c948c58c14ed0b44"; // 31 digits
-	CHECK(verify(a) == AuthResult::Malformed);
+	CHECK_EQUAL(AuthResult::Malformed, verify(a));
 	a.response = std::string(64, 'a'); // SHA-256 length for MD5
-	CHECK(verify(a) == AuthResult::Malformed);
+	CHECK_EQUAL(AuthResult::Malformed, verify(a));
 	a = answer();
 	a.extra = ", nonce=\"other\"";
-	CHECK(verify(a) == AuthResult::Malformed);
+	CHECK_EQUAL(AuthResult::Malformed, verify(a));
 	a = answer();
 	a.extra = ", opaque=\"" + std::string(600, 'x') + "\"";
-	CHECK(verify(a) == AuthResult::Malformed);
+	CHECK_EQUAL(AuthResult::Malformed, verify(a));
 	std::string missing = "Digest username=\"340899\", realm=\"ser.berlin.snom.com\", uri=\"" +
 			      std::string(kUri) + "\"";
-	CHECK(verifyText(missing) == AuthResult::Malformed);
+	CHECK_EQUAL(AuthResult::Malformed, verifyText(missing));
 }
 
 TEST(Auth, anIdentityWithOnlyAnHa1IsOfferedMd5Only)
@@ -374,9 +376,9 @@ TEST(Auth, anIdentityWithOnlyAnHa1IsOfferedMd5Only)
 	auto realms = challengeRealms(settings, "");
 	LONGS_EQUAL(1, realms.size());
 	LONGS_EQUAL(1, realms[0].algorithms.size());
-	CHECK(realms[0].algorithms[0] == Algorithm::Md5);
-	CHECK(verify(answer(Algorithm::Md5)) == AuthResult::Ok);
-	CHECK(verify(answer(Algorithm::Sha256)) == AuthResult::BadAlgorithm);
+	CHECK_EQUAL(Algorithm::Md5, realms[0].algorithms[0]);
+	CHECK_EQUAL(AuthResult::Ok, verify(answer(Algorithm::Md5)));
+	CHECK_EQUAL(AuthResult::BadAlgorithm, verify(answer(Algorithm::Sha256)));
 	LONGS_EQUAL(1, authWarnings(settings).size());
 }
 
@@ -387,7 +389,7 @@ TEST(Auth, anHa1OnlyIdentityWithoutMd5OfferedIsWarnedAbout)
 	one.hash = computeHa1(Algorithm::Md5, "340899", kRealm, "1234");
 	one.pass.clear();
 	auto realms = challengeRealms(settings, "");
-	CHECK(realms[0].algorithms == std::vector<Algorithm>{Algorithm::Sha256});
+	CHECK_EQUAL(std::vector<Algorithm>{Algorithm::Sha256}, realms[0].algorithms);
 	auto warnings = authWarnings(settings);
 	LONGS_EQUAL(1, warnings.size());
 	CHECK_TRUE(warnings[0].find("can never authenticate") != std::string::npos);
@@ -431,7 +433,7 @@ TEST(Auth, aReplayOutsideTheUsedNonceWindowIsStaleNeverA503)
 	request.uriUser = "340899";
 	AuthOutcome outcome = verifyAuthorization(h, settings, challengeRealms(settings, ""),
 						  request, nonces, window);
-	CHECK(outcome.result == AuthResult::Replayed);
+	CHECK_EQUAL(AuthResult::Replayed, outcome.result);
 	CHECK_TRUE(isStale(outcome.result));
 	CHECK_FALSE(isAuthFailure(outcome.result));
 }
@@ -439,8 +441,8 @@ TEST(Auth, aReplayOutsideTheUsedNonceWindowIsStaleNeverA503)
 TEST(Auth, aRightDigestOnAUsedNonceIsStaleAndNoFailure)
 {
 	std::string text = header(answer());
-	CHECK(verifyText(text) == AuthResult::Ok);
-	CHECK(verifyText(text) == AuthResult::Replayed);
+	CHECK_EQUAL(AuthResult::Ok, verifyText(text));
+	CHECK_EQUAL(AuthResult::Replayed, verifyText(text));
 	CHECK_TRUE(isStale(AuthResult::Replayed));
 	CHECK_FALSE(isAuthFailure(AuthResult::Replayed));
 }
@@ -506,14 +508,14 @@ TEST(Auth, theRealmOfTheAnswerPicksTheIdentityWhenTwoShareTheUserName)
 			       kIp);
 	msg_auth_t *h = sip_authorization_make(home.get(), header(a).c_str());
 	AuthOutcome outcome = outcomeFor(h);
-	CHECK(outcome.result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, outcome.result);
 	CHECK_TRUE(outcome.identity != nullptr);
 	LONGS_EQUAL(2, outcome.identity->idx);
 	// The first PBX still authenticates as identity 1.
 	a = answer();
 	h = sip_authorization_make(home.get(), header(a).c_str());
 	outcome = outcomeFor(h);
-	CHECK(outcome.result == AuthResult::Ok);
+	CHECK_EQUAL(AuthResult::Ok, outcome.result);
 	LONGS_EQUAL(1, outcome.identity->idx);
 }
 
@@ -530,8 +532,8 @@ TEST(Auth, theChallengeIsTheSameForEveryRequestUriUser)
 	settings.algorithms = {Algorithm::Sha256, Algorithm::Md5};
 	auto realms = challengeRealms(settings, "10.0.0.1");
 	LONGS_EQUAL(2, realms.size());
-	CHECK(realms[0].algorithms == settings.algorithms);
-	CHECK(realms[1].algorithms == std::vector<Algorithm>{Algorithm::Md5});
+	CHECK_EQUAL(settings.algorithms, realms[0].algorithms);
+	CHECK_EQUAL(std::vector<Algorithm>{Algorithm::Md5}, realms[1].algorithms);
 }
 
 TEST(Auth, withoutIdentitiesTheRealmIsAValidRequestUriHostOnly)

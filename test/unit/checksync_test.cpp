@@ -13,6 +13,8 @@
 #include "settings_values.hpp"
 #include "sofia.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -53,14 +55,14 @@ TEST_GROUP(Checksync)
 
 TEST(Checksync, classifiesCheckSyncInAnyCase)
 {
-	CHECK(event("check-sync").kind == EventInfo::Kind::Known);
-	CHECK(event("check-sync").package == EventPackage::CheckSync);
-	CHECK(event("Check-Sync;reboot=false").kind == EventInfo::Kind::Known);
-	CHECK(event("Check-Sync;reboot=false").package == EventPackage::CheckSync);
-	CHECK(event("CHECK-SYNC").package == EventPackage::CheckSync);
-	CHECK(event("presence").kind == EventInfo::Kind::Other);
-	CHECK(event("check-sync-foo").kind == EventInfo::Kind::Other);
-	CHECK(classifyEvent(nullptr).kind == EventInfo::Kind::Missing);
+	CHECK_EQUAL(EventInfo::Kind::Known, event("check-sync").kind);
+	CHECK_EQUAL(EventPackage::CheckSync, event("check-sync").package);
+	CHECK_EQUAL(EventInfo::Kind::Known, event("Check-Sync;reboot=false").kind);
+	CHECK_EQUAL(EventPackage::CheckSync, event("Check-Sync;reboot=false").package);
+	CHECK_EQUAL(EventPackage::CheckSync, event("CHECK-SYNC").package);
+	CHECK_EQUAL(EventInfo::Kind::Other, event("presence").kind);
+	CHECK_EQUAL(EventInfo::Kind::Other, event("check-sync-foo").kind);
+	CHECK_EQUAL(EventInfo::Kind::Missing, classifyEvent(nullptr).kind);
 }
 
 TEST(Checksync, readsTheRebootParameter)
@@ -82,29 +84,29 @@ TEST(Checksync, parsesTheCompactForm)
 	CHECK_EQUAL(0, msg_header_add_str(msg.get(), nullptr, "o: check-sync;reboot=false\r\n"));
 	CHECK_TRUE(sip->sip_event != nullptr);
 	EventInfo info = classifyEvent(sip->sip_event);
-	CHECK(info.kind == EventInfo::Kind::Known);
-	CHECK(info.package == EventPackage::CheckSync);
+	CHECK_EQUAL(EventInfo::Kind::Known, info.kind);
+	CHECK_EQUAL(EventPackage::CheckSync, info.package);
 	CHECK_FALSE(info.reboot.value());
 }
 
 TEST(Checksync, rebootFalseResyncsAndRebootTrueReboots)
 {
-	CHECK(decideAction(settings, event("check-sync;reboot=false")) == Action::Resync);
-	CHECK(decideAction(settings, event("check-sync;reboot=true")) == Action::Reboot);
+	CHECK_EQUAL(Action::Resync, decideAction(settings, event("check-sync;reboot=false")));
+	CHECK_EQUAL(Action::Reboot, decideAction(settings, event("check-sync;reboot=true")));
 }
 
 TEST(Checksync, aBareCheckSyncReboots)
 {
-	CHECK(decideAction(settings, event("check-sync")) == Action::Reboot);
+	CHECK_EQUAL(Action::Reboot, decideAction(settings, event("check-sync")));
 }
 
 TEST(Checksync, checksyncActionOverridesTheNotify)
 {
 	settings.action = ForcedAction::Sync;
-	CHECK(decideAction(settings, event("check-sync;reboot=true")) == Action::Resync);
-	CHECK(decideAction(settings, event("check-sync")) == Action::Resync);
+	CHECK_EQUAL(Action::Resync, decideAction(settings, event("check-sync;reboot=true")));
+	CHECK_EQUAL(Action::Resync, decideAction(settings, event("check-sync")));
 	settings.action = ForcedAction::Reboot;
-	CHECK(decideAction(settings, event("check-sync;reboot=false")) == Action::Reboot);
+	CHECK_EQUAL(Action::Reboot, decideAction(settings, event("check-sync;reboot=false")));
 }
 
 TEST(Checksync, challengeRebootChallengesOnlyReboots)
@@ -112,17 +114,17 @@ TEST(Checksync, challengeRebootChallengesOnlyReboots)
 	settings.challengeReboot = true;
 	CHECK_TRUE(needsChallenge(settings, Action::Reboot));
 	CHECK_FALSE(needsChallenge(settings, Action::Resync));
-	CHECK(notify("check-sync;reboot=false").answer == Answer::Serve);
-	CHECK(notify("check-sync;reboot=true").answer == Answer::Challenge);
+	CHECK_EQUAL(Answer::Serve, notify("check-sync;reboot=false").answer);
+	CHECK_EQUAL(Answer::Challenge, notify("check-sync;reboot=true").answer);
 	settings.challengeChecksync = true;
-	CHECK(notify("check-sync;reboot=false").answer == Answer::Challenge);
+	CHECK_EQUAL(Answer::Challenge, notify("check-sync;reboot=false").answer);
 }
 
 TEST(Checksync, servesAKnownUserWithoutChallenge)
 {
 	Plan plan = notify("check-sync;reboot=false");
-	CHECK(plan.answer == Answer::Serve);
-	CHECK(plan.action == Action::Resync);
+	CHECK_EQUAL(Answer::Serve, plan.answer);
+	CHECK_EQUAL(Action::Resync, plan.action);
 	CHECK_TRUE(plan.identity != nullptr);
 	LONGS_EQUAL(1, plan.identity->idx);
 }
@@ -131,22 +133,22 @@ TEST(Checksync, answersOtherMethods)
 {
 	RequestFacts facts;
 	facts.method = "OPTIONS";
-	CHECK(planRequest(&settings, facts).answer == Answer::Options);
+	CHECK_EQUAL(Answer::Options, planRequest(&settings, facts).answer);
 	facts.method = "MESSAGE";
-	CHECK(planRequest(&settings, facts).answer == Answer::MethodNotAllowed);
+	CHECK_EQUAL(Answer::MethodNotAllowed, planRequest(&settings, facts).answer);
 	facts.method = "INVITE";
-	CHECK(planRequest(&settings, facts).answer == Answer::MethodNotAllowed);
+	CHECK_EQUAL(Answer::MethodNotAllowed, planRequest(&settings, facts).answer);
 	facts.method = "ACK";
-	CHECK(planRequest(&settings, facts).answer == Answer::Ignore);
+	CHECK_EQUAL(Answer::Ignore, planRequest(&settings, facts).answer);
 	facts.method = "notify"; // methods are case-sensitive (RFC 3261 7.1)
-	CHECK(planRequest(&settings, facts).answer == Answer::MethodNotAllowed);
+	CHECK_EQUAL(Answer::MethodNotAllowed, planRequest(&settings, facts).answer);
 }
 
 TEST(Checksync, refusesMissingOtherAndMalformedEvents)
 {
-	CHECK(notify(nullptr).answer == Answer::MissingEvent);
-	CHECK(notify("presence").answer == Answer::BadEvent);
-	CHECK(notify("check-sync;reboot=yes").answer == Answer::BadRebootValue);
+	CHECK_EQUAL(Answer::MissingEvent, notify(nullptr).answer);
+	CHECK_EQUAL(Answer::BadEvent, notify("presence").answer);
+	CHECK_EQUAL(Answer::BadRebootValue, notify("check-sync;reboot=yes").answer);
 }
 
 TEST(Checksync, answers503WhileNoSettingsAreLoaded)
@@ -154,26 +156,26 @@ TEST(Checksync, answers503WhileNoSettingsAreLoaded)
 	RequestFacts facts;
 	facts.method = "NOTIFY";
 	facts.event = event("check-sync");
-	CHECK(planRequest(nullptr, facts).answer == Answer::NoSettings);
+	CHECK_EQUAL(Answer::NoSettings, planRequest(nullptr, facts).answer);
 	// Event checks still come first.
 	facts.event = event("presence");
-	CHECK(planRequest(nullptr, facts).answer == Answer::BadEvent);
+	CHECK_EQUAL(Answer::BadEvent, planRequest(nullptr, facts).answer);
 }
 
 TEST(Checksync, unknownUserIs404WithoutChallengeAndAChallengeWithIt)
 {
 	Plan plan = notify("check-sync;reboot=false", "999");
-	CHECK(plan.answer == Answer::NotFound);
+	CHECK_EQUAL(Answer::NotFound, plan.answer);
 	settings.challengeChecksync = true;
 	plan = notify("check-sync;reboot=false", "999");
-	CHECK(plan.answer == Answer::Challenge);
+	CHECK_EQUAL(Answer::Challenge, plan.answer);
 	CHECK_TRUE(plan.identity == nullptr);
 }
 
 TEST(Checksync, inactiveIdentityIsIgnored)
 {
 	settings.identities[1].active = false;
-	CHECK(notify("check-sync;reboot=false").answer == Answer::NotFound);
+	CHECK_EQUAL(Answer::NotFound, notify("check-sync;reboot=false").answer);
 }
 
 TEST(Checksync, noUserPartMeansTheLowestActiveIdx)
@@ -184,7 +186,7 @@ TEST(Checksync, noUserPartMeansTheLowestActiveIdx)
 	settings.identities[5] = five;
 	settings.identities[1].active = false;
 	Plan plan = notify("check-sync;reboot=false", nullptr);
-	CHECK(plan.answer == Answer::Serve);
+	CHECK_EQUAL(Answer::Serve, plan.answer);
 	LONGS_EQUAL(5, plan.identity->idx);
 }
 
@@ -192,7 +194,7 @@ TEST(Checksync, noUserPartAndNoIdentityServesIdentityZero)
 {
 	settings.identities.clear();
 	Plan plan = notify("check-sync;reboot=false", nullptr);
-	CHECK(plan.answer == Answer::Serve);
+	CHECK_EQUAL(Answer::Serve, plan.answer);
 	CHECK_TRUE(plan.identity == nullptr);
 }
 
@@ -248,17 +250,17 @@ TEST(Checksync, classifiesEveryDialectInAnyCase)
 		CHECK_TRUE_TEXT(info.kind == EventInfo::Kind::Known, d.header);
 		CHECK_TRUE_TEXT(info.package == d.package, d.header);
 	}
-	CHECK(event("RESYNC").package == EventPackage::Resync);
-	CHECK(event("Reboot").package == EventPackage::Reboot);
-	CHECK(event("Reboot_Now").package == EventPackage::RebootNow);
-	CHECK(event("RESTART_NOW;id=1").package == EventPackage::RestartNow);
-	CHECK(event("reboot-now").kind == EventInfo::Kind::Other);
-	CHECK(event("restart").kind == EventInfo::Kind::Other);
-	CHECK(event("resync2").kind == EventInfo::Kind::Other);
-	CHECK(event("Report").package == EventPackage::Report);
-	CHECK(event("SERVICE-CONTROL").package == EventPackage::ServiceControl);
-	CHECK(event("get-report").kind == EventInfo::Kind::Other);
-	CHECK(event("service_control").kind == EventInfo::Kind::Other);
+	CHECK_EQUAL(EventPackage::Resync, event("RESYNC").package);
+	CHECK_EQUAL(EventPackage::Reboot, event("Reboot").package);
+	CHECK_EQUAL(EventPackage::RebootNow, event("Reboot_Now").package);
+	CHECK_EQUAL(EventPackage::RestartNow, event("RESTART_NOW;id=1").package);
+	CHECK_EQUAL(EventInfo::Kind::Other, event("reboot-now").kind);
+	CHECK_EQUAL(EventInfo::Kind::Other, event("restart").kind);
+	CHECK_EQUAL(EventInfo::Kind::Other, event("resync2").kind);
+	CHECK_EQUAL(EventPackage::Report, event("Report").package);
+	CHECK_EQUAL(EventPackage::ServiceControl, event("SERVICE-CONTROL").package);
+	CHECK_EQUAL(EventInfo::Kind::Other, event("get-report").kind);
+	CHECK_EQUAL(EventInfo::Kind::Other, event("service_control").kind);
 }
 
 TEST(Checksync, resyncReadsTheRebootParameterLikeCheckSync)
@@ -349,10 +351,10 @@ TEST(Checksync, aDialectLeftOutOfChecksyncEventsGets489)
 
 TEST(Checksync, aDisabledDialectGets489BeforeItsRebootValueIsJudged)
 {
-	CHECK(notify("resync;reboot=maybe").answer == Answer::BadEvent);
+	CHECK_EQUAL(Answer::BadEvent, notify("resync;reboot=maybe").answer);
 	settings.events = EventPackageSet{EventPackage::Resync};
-	CHECK(notify("resync;reboot=maybe").answer == Answer::BadRebootValue);
-	CHECK(notify("check-sync;reboot=maybe").answer == Answer::BadEvent);
+	CHECK_EQUAL(Answer::BadRebootValue, notify("resync;reboot=maybe").answer);
+	CHECK_EQUAL(Answer::BadEvent, notify("check-sync;reboot=maybe").answer);
 }
 
 TEST(Checksync, challengeRebootChallengesEveryDialectThatReboots)
@@ -376,7 +378,7 @@ TEST(Checksync, challengeChecksyncChallengesEveryDialect)
 	}
 	// Still only the enabled ones: a disabled dialect is never challenged.
 	settings.events = EventPackageSet{EventPackage::CheckSync};
-	CHECK(notify("reboot_now").answer == Answer::BadEvent);
+	CHECK_EQUAL(Answer::BadEvent, notify("reboot_now").answer);
 }
 
 TEST(Checksync, checksyncActionDecidesWhatChallengeRebootSees)
@@ -519,19 +521,20 @@ TEST(ChecksyncServiceControl, eachActionAsksForItsMethodAndRebootsSayWhich)
 TEST(ChecksyncServiceControl, aBadBodyIsRefusedOnlyWhenTheDialectIsEnabled)
 {
 	const std::string unknown = serviceControlRequest("action=shutdown\r\n");
-	CHECK_TRUE(planRequest(&settings, facts(unknown)).answer == Answer::BadEvent);
+	CHECK_EQUAL(Answer::BadEvent, planRequest(&settings, facts(unknown)).answer);
 	settings.events = EventPackageSet{EventPackage::ServiceControl};
 	const Plan plan = planRequest(&settings, facts(unknown));
-	CHECK_TRUE(plan.answer == Answer::BadBody);
-	CHECK_TRUE(facts(unknown).event.serviceControl.problem == BodyProblem::UnknownAction);
+	CHECK_EQUAL(Answer::BadBody, plan.answer);
+	CHECK_EQUAL(BodyProblem::UnknownAction, facts(unknown).event.serviceControl.problem);
 	// Whatever checksync_action forces: the request itself is wrong.
 	settings.action = ForcedAction::Sync;
-	CHECK_TRUE(planRequest(&settings, facts(unknown)).answer == Answer::BadBody);
+	CHECK_EQUAL(Answer::BadBody, planRequest(&settings, facts(unknown)).answer);
 	// And before the settings are looked at.
-	CHECK_TRUE(facts(serviceControlRequest(ciscoBody("reset"), "text/html"))
-			   .event.serviceControl.problem == BodyProblem::NotTextPlain);
-	CHECK_TRUE(facts(serviceControlRequest("", nullptr)).event.serviceControl.problem ==
-		   BodyProblem::MissingAction);
+	CHECK_EQUAL(BodyProblem::NotTextPlain,
+		    facts(serviceControlRequest(ciscoBody("reset"), "text/html"))
+			    .event.serviceControl.problem);
+	CHECK_EQUAL(BodyProblem::MissingAction,
+		    facts(serviceControlRequest("", nullptr)).event.serviceControl.problem);
 }
 
 TEST(ChecksyncServiceControl, theBodyIsReadOnlyForServiceControl)
@@ -540,9 +543,9 @@ TEST(ChecksyncServiceControl, theBodyIsReadOnlyForServiceControl)
 	std::string text = serviceControlRequest("action=restart\r\n");
 	text.replace(text.find("service-control"), 15, "check-sync;reboot=false");
 	const RequestFacts f = facts(text);
-	CHECK_TRUE(f.event.package == EventPackage::CheckSync);
-	CHECK_TRUE(planRequest(&settings, f).action == Action::Resync);
-	CHECK_TRUE(planRequest(&settings, f).rebootKind == RebootKind::Unspecified);
+	CHECK_EQUAL(EventPackage::CheckSync, f.event.package);
+	CHECK_EQUAL(Action::Resync, planRequest(&settings, f).action);
+	CHECK_EQUAL(RebootKind::Unspecified, planRequest(&settings, f).rebootKind);
 }
 
 TEST(ChecksyncServiceControl, challengeRebootChallengesRestartAndResetOnly)
@@ -567,8 +570,8 @@ TEST(ChecksyncServiceControl, aForcedActionTakesTheKindAwayToo)
 	settings.action = ForcedAction::Reboot;
 	const Plan plan = planRequest(&settings,
 				      facts(serviceControlRequest(ciscoBody("restart"))));
-	CHECK_TRUE(plan.action == Action::Reboot);
-	CHECK_TRUE(plan.rebootKind == RebootKind::Unspecified);
+	CHECK_EQUAL(Action::Reboot, plan.action);
+	CHECK_EQUAL(RebootKind::Unspecified, plan.rebootKind);
 }
 
 // Snom's checksync_action values and what destroys data
@@ -625,13 +628,13 @@ TEST(Checksync, whatDestroysDataIsChallengedEvenWithBothChallengesOff)
 			CHECK_TRUE_TEXT(plan.identity == &settings.identities[1], d.header);
 		}
 		// Without a user part too.
-		CHECK_TRUE(notify("check-sync", nullptr).answer == Answer::Challenge);
+		CHECK_EQUAL(Answer::Challenge, notify("check-sync", nullptr).answer);
 	}
 	// Reregister destroys nothing: challenge_reboot does not see it either.
 	settings.action = ForcedAction::Reregister;
 	settings.challengeReboot = true;
-	CHECK_TRUE(notify("check-sync").answer == Answer::Serve);
-	CHECK_TRUE(notify("check-sync").action == Action::Reregister);
+	CHECK_EQUAL(Answer::Serve, notify("check-sync").answer);
+	CHECK_EQUAL(Action::Reregister, notify("check-sync").action);
 }
 
 TEST(Checksync, whatDestroysDataIsRefusedWhereNoPasswordCanAnswer)
@@ -639,22 +642,22 @@ TEST(Checksync, whatDestroysDataIsRefusedWhereNoPasswordCanAnswer)
 	settings.action = ForcedAction::FactoryReset;
 	settings.identities[1].pass.clear();
 	Plan plan = notify("check-sync");
-	CHECK_TRUE(plan.answer == Answer::NoPassword);
-	CHECK_TRUE(plan.action == Action::FactoryReset);
-	CHECK_TRUE(notify("check-sync", nullptr).answer == Answer::NoPassword);
+	CHECK_EQUAL(Answer::NoPassword, plan.answer);
+	CHECK_EQUAL(Action::FactoryReset, plan.action);
+	CHECK_EQUAL(Answer::NoPassword, notify("check-sync", nullptr).answer);
 	// With challenge_checksync on just the same.
 	settings.challengeChecksync = true;
-	CHECK_TRUE(notify("check-sync").answer == Answer::NoPassword);
+	CHECK_EQUAL(Answer::NoPassword, notify("check-sync").answer);
 	// An unknown user gets the 401 every user gets: no account enumeration.
-	CHECK_TRUE(notify("check-sync", "nobody").answer == Answer::Challenge);
+	CHECK_EQUAL(Answer::Challenge, notify("check-sync", "nobody").answer);
 	// An HA1 is a password to answer with.
 	settings.identities[1].hash = "5b9e4bcc5a0e3bb0d4ed3b4a22ad8b68";
-	CHECK_TRUE(notify("check-sync").answer == Answer::Challenge);
+	CHECK_EQUAL(Answer::Challenge, notify("check-sync").answer);
 	// Without one, the others are never asked for it.
 	settings.identities[1].hash.clear();
 	settings.action = ForcedAction::Sync;
 	settings.challengeChecksync = false;
-	CHECK_TRUE(notify("check-sync").answer == Answer::Serve);
+	CHECK_EQUAL(Answer::Serve, notify("check-sync").answer);
 }
 
 TEST(Checksync, anyIdentityTheRequestCanBeForMayCarryThePassword)
@@ -674,11 +677,11 @@ TEST(Checksync, anyIdentityTheRequestCanBeForMayCarryThePassword)
 	facts.uriHasUser = true;
 	facts.uriUser = "340899";
 	CHECK_TRUE(mayAuthenticate(settings, facts));
-	CHECK_TRUE(notify("check-sync").answer == Answer::Challenge);
+	CHECK_EQUAL(Answer::Challenge, notify("check-sync").answer);
 	// An inactive one does not count, nor one of another user name.
 	settings.identities[2].active = false;
 	CHECK_FALSE(mayAuthenticate(settings, facts));
-	CHECK_TRUE(notify("check-sync").answer == Answer::NoPassword);
+	CHECK_EQUAL(Answer::NoPassword, notify("check-sync").answer);
 	settings.identities[2].active = true;
 	settings.identities[2].name = "77";
 	CHECK_FALSE(mayAuthenticate(settings, facts));
@@ -686,5 +689,5 @@ TEST(Checksync, anyIdentityTheRequestCanBeForMayCarryThePassword)
 	facts.uriHasUser = false;
 	facts.uriUser = "";
 	CHECK_TRUE(mayAuthenticate(settings, facts));
-	CHECK_TRUE(notify("check-sync", nullptr).answer == Answer::Challenge);
+	CHECK_EQUAL(Answer::Challenge, notify("check-sync", nullptr).answer);
 }

@@ -11,6 +11,8 @@
 
 #include "connection_limits.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -115,7 +117,7 @@ TEST(ConnectionLimits, aSourceOverItsCapLosesItsOwnOldestConnection)
 	world.connect("192.0.2.9");                  // id 2
 	world.connect("192.0.2.1");                  // id 3
 	CHECK(world.connect("192.0.2.1") == Ids{1}); // id 4 in, 1 out
-	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::SourceFull});
+	CHECK_EQUAL(std::vector{ConnectionLimits::Reason::SourceFull}, world.reasons);
 	UNSIGNED_LONGS_EQUAL(2, world.limits.countOf(source("192.0.2.1")));
 	UNSIGNED_LONGS_EQUAL(1, world.limits.countOf(source("192.0.2.9")));
 }
@@ -127,7 +129,7 @@ TEST(ConnectionLimits, aFullTableClosesTheOldestOfTheLargestHolderForANewcomer)
 	world.connect("192.0.2.2");                  // id 3
 	world.connect("192.0.2.2");                  // id 4
 	CHECK(world.connect("192.0.2.3") == Ids{3}); // .2 holds most
-	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::TableFull});
+	CHECK_EQUAL(std::vector{ConnectionLimits::Reason::TableFull}, world.reasons);
 	UNSIGNED_LONGS_EQUAL(4, world.limits.size());
 	UNSIGNED_LONGS_EQUAL(1, world.limits.countOf(source("192.0.2.9")));
 	UNSIGNED_LONGS_EQUAL(1, world.limits.countOf(source("192.0.2.3")));
@@ -210,7 +212,7 @@ TEST(ConnectionLimits, aSourceOverItsCapLosesItsLeastProvenConnectionFirst)
 	world.limits.requestSeen(1, world.now);
 	world.connect("192.0.2.1");                  // id 2, silent
 	CHECK(world.connect("192.0.2.1") == Ids{2}); // id 3 in
-	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::SourceFull});
+	CHECK_EQUAL(std::vector{ConnectionLimits::Reason::SourceFull}, world.reasons);
 }
 
 TEST(ConnectionLimits, amongEqualHoldersTheOldestConnectionGoes)
@@ -270,7 +272,7 @@ TEST(ConnectionLimits, aConnectionWithoutARequestIsClosedAfterTheFirstRequestTim
 	CHECK_TRUE(world.update().empty());
 	world.now = 11'000;
 	CHECK(world.update() == Ids{1});
-	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::NoRequest});
+	CHECK_EQUAL(std::vector{ConnectionLimits::Reason::NoRequest}, world.reasons);
 	CHECK((world.limits.nextExpiryMs() == std::optional<std::uint64_t>{12'000}));
 }
 
@@ -289,7 +291,7 @@ TEST(ConnectionLimits, eachRequestStartsTheIdleTimeAfresh)
 	CHECK_TRUE(world.update().empty());
 	world.now = 64'999;
 	CHECK(world.update() == Ids{1});
-	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::Idle});
+	CHECK_EQUAL(std::vector{ConnectionLimits::Reason::Idle}, world.reasons);
 	CHECK_FALSE(world.limits.nextExpiryMs().has_value());
 }
 
@@ -316,7 +318,7 @@ TEST(ConnectionLimits, shedGivesUpTheOldestOfTheLargestHolder)
 		std::optional<ConnectionLimits::Close> shed = world.limits.shed();
 		CHECK_TRUE(shed.has_value());
 		UNSIGNED_LONGS_EQUAL(expected, shed->id);
-		CHECK(shed->reason == ConnectionLimits::Reason::Shed);
+		CHECK_EQUAL(ConnectionLimits::Reason::Shed, shed->reason);
 	}
 	CHECK_FALSE(world.limits.shed().has_value());
 	// Shed connections are closing, not new, while still reported.
@@ -338,7 +340,7 @@ TEST(ConnectionLimits, noRoomAtAllClosesEveryNewConnection)
 {
 	World none{{.total = 0, .perSource = 8, .firstRequestMs = 1000, .idleMs = 1000}};
 	CHECK(none.connect("192.0.2.1") == Ids{1});
-	CHECK(none.reasons == std::vector{ConnectionLimits::Reason::NoRoom});
+	CHECK_EQUAL(std::vector{ConnectionLimits::Reason::NoRoom}, none.reasons);
 	UNSIGNED_LONGS_EQUAL(0, none.limits.size());
 }
 

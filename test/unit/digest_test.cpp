@@ -7,6 +7,8 @@
 
 #include "digest.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -141,9 +143,9 @@ TEST(Digest, sha512_256IsNotATruncatedSha512)
 
 TEST(Digest, parsesAlgorithmTokensCaseInsensitively)
 {
-	CHECK(parseAlgorithm("md5") == Algorithm::Md5);
-	CHECK(parseAlgorithm("SHA-256") == Algorithm::Sha256);
-	CHECK(parseAlgorithm("sha-512-256") == Algorithm::Sha512_256);
+	CHECK_EQUAL(Algorithm::Md5, parseAlgorithm("md5"));
+	CHECK_EQUAL(Algorithm::Sha256, parseAlgorithm("SHA-256"));
+	CHECK_EQUAL(Algorithm::Sha512_256, parseAlgorithm("sha-512-256"));
 	CHECK_FALSE(parseAlgorithm("MD5-sess").has_value());
 	CHECK_FALSE(parseAlgorithm("SHA-256-sess").has_value());
 	CHECK_FALSE(parseAlgorithm("SHA1").has_value());

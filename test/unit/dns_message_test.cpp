@@ -6,6 +6,8 @@
 #include "dns_message.hpp"
 #include "support/dns_support.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -240,7 +242,7 @@ TEST(DnsAnswer, theRecordsOfTheQuestionAskedAreTaken)
 		answer("pbx.example.com", kDnsTypeA,
 		       {record("pbx.example.com", kDnsTypeA, "192.0.2.1"),
 			record("PBX.example.com.", kDnsTypeA, "192.0.2.2")}));
-	CHECK(a.outcome == DnsOutcome::Answer);
+	CHECK_EQUAL(DnsOutcome::Answer, a.outcome);
 	CHECK(addressesOf(a) == (std::vector<IpAddress>{ip("192.0.2.1"), ip("192.0.2.2")}));
 	LONGS_EQUAL(0, a.ignored);
 	LONGS_EQUAL(0, a.cnames);
@@ -254,7 +256,7 @@ TEST(DnsAnswer, anAnswerToAnotherQuestionIsNoAnswerAtAll)
 		kAskedA, 7,
 		answer("unrelated.invalid", kDnsTypeA,
 		       {record("unrelated.invalid", kDnsTypeA, "127.0.0.66")}));
-	CHECK(a.outcome == DnsOutcome::NotAnAnswer);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer, a.outcome);
 	CHECK(a.records.empty());
 }
 
@@ -262,28 +264,28 @@ TEST(DnsAnswer, anotherIdTypeClassOpcodeOrQuestionCountIsNoAnswer)
 {
 	const DnsMessage good = answer("pbx.example.com", kDnsTypeA,
 				       {record("pbx.example.com", kDnsTypeA, "192.0.2.1")});
-	CHECK(acceptDnsAnswer(kAskedA, 7, good).outcome == DnsOutcome::Answer);
-	CHECK(acceptDnsAnswer(kAskedA, 8, good).outcome == DnsOutcome::NotAnAnswer);
-	CHECK(acceptDnsAnswer({"pbx.example.com", kDnsTypeAaaa}, 7, good).outcome ==
-	      DnsOutcome::NotAnAnswer);
+	CHECK_EQUAL(DnsOutcome::Answer, acceptDnsAnswer(kAskedA, 7, good).outcome);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer, acceptDnsAnswer(kAskedA, 8, good).outcome);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer,
+		    acceptDnsAnswer({"pbx.example.com", kDnsTypeAaaa}, 7, good).outcome);
 	DnsMessage m = good;
 	m.questions[0].qclass = 3; // CH
-	CHECK(acceptDnsAnswer(kAskedA, 7, m).outcome == DnsOutcome::NotAnAnswer);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer, acceptDnsAnswer(kAskedA, 7, m).outcome);
 	m = good;
 	m.response = false; // a query
-	CHECK(acceptDnsAnswer(kAskedA, 7, m).outcome == DnsOutcome::NotAnAnswer);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer, acceptDnsAnswer(kAskedA, 7, m).outcome);
 	m = good;
 	m.opcode = 4; // NOTIFY
-	CHECK(acceptDnsAnswer(kAskedA, 7, m).outcome == DnsOutcome::NotAnAnswer);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer, acceptDnsAnswer(kAskedA, 7, m).outcome);
 	m = good;
 	m.questions.clear();
-	CHECK(acceptDnsAnswer(kAskedA, 7, m).outcome == DnsOutcome::NotAnAnswer);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer, acceptDnsAnswer(kAskedA, 7, m).outcome);
 	m = good;
 	m.questions.push_back(m.questions[0]);
-	CHECK(acceptDnsAnswer(kAskedA, 7, m).outcome == DnsOutcome::NotAnAnswer);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer, acceptDnsAnswer(kAskedA, 7, m).outcome);
 	// Not even an error code counts from another question.
 	m = answer("unrelated.invalid", kDnsTypeA, {}, 3);
-	CHECK(acceptDnsAnswer(kAskedA, 7, m).outcome == DnsOutcome::NotAnAnswer);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer, acceptDnsAnswer(kAskedA, 7, m).outcome);
 }
 
 TEST(DnsAnswer, recordsOwnedByOtherNamesOrOfOtherTypesAndClassesAreIgnored)
@@ -297,7 +299,7 @@ TEST(DnsAnswer, recordsOwnedByOtherNamesOrOfOtherTypesAndClassesAreIgnored)
 			record("pbx.example.com", kDnsTypeAaaa, "2001:db8::66"),
 			record("example.com.pbx.example.com", kDnsTypeA, "127.0.0.67"), chaos,
 			record("pbx.example.com", kDnsTypeA, "192.0.2.1")}));
-	CHECK(a.outcome == DnsOutcome::Answer);
+	CHECK_EQUAL(DnsOutcome::Answer, a.outcome);
 	CHECK(addressesOf(a) == std::vector<IpAddress>{ip("192.0.2.1")});
 	LONGS_EQUAL(4, a.ignored);
 
@@ -305,7 +307,7 @@ TEST(DnsAnswer, recordsOwnedByOtherNamesOrOfOtherTypesAndClassesAreIgnored)
 		kAskedA, 7,
 		answer("pbx.example.com", kDnsTypeA,
 		       {record("unrelated.invalid", kDnsTypeA, "127.0.0.66")}));
-	CHECK(none.outcome == DnsOutcome::NoData);
+	CHECK_EQUAL(DnsOutcome::NoData, none.outcome);
 	LONGS_EQUAL(1, none.ignored);
 	STRCMP_EQUAL("pbx.example.com", none.canonical.c_str());
 }
@@ -318,7 +320,7 @@ TEST(DnsAnswer, theCnameChainFromTheNameAskedIsFollowedInAnyOrder)
 		       {record("host.example.net", kDnsTypeA, "192.0.2.1", 600),
 			cname("alias.example.org", "host.example.net", 30),
 			cname("pbx.example.com", "Alias.Example.org.", 120)}));
-	CHECK(a.outcome == DnsOutcome::Answer);
+	CHECK_EQUAL(DnsOutcome::Answer, a.outcome);
 	CHECK(addressesOf(a) == std::vector<IpAddress>{ip("192.0.2.1")});
 	LONGS_EQUAL(2, a.cnames);
 	LONGS_EQUAL(30, a.cnameTtl);
@@ -333,7 +335,7 @@ TEST(DnsAnswer, aChainThatDoesNotStartAtTheNameAskedIsIgnored)
 		answer("pbx.example.com", kDnsTypeA,
 		       {cname("unrelated.invalid", "evil.invalid"),
 			record("evil.invalid", kDnsTypeA, "127.0.0.66")}));
-	CHECK(a.outcome == DnsOutcome::NoData);
+	CHECK_EQUAL(DnsOutcome::NoData, a.outcome);
 	LONGS_EQUAL(0, a.cnames);
 	LONGS_EQUAL(2, a.ignored);
 	STRCMP_EQUAL("pbx.example.com", a.canonical.c_str());
@@ -356,7 +358,7 @@ TEST(DnsAnswer, aChainThatEndsAtACnameNamesTheTargetToAskFor)
 		kAskedA, 7,
 		answer("pbx.example.com", kDnsTypeA,
 		       {cname("pbx.example.com", "host.example.net", 40)}));
-	CHECK(a.outcome == DnsOutcome::NoData);
+	CHECK_EQUAL(DnsOutcome::NoData, a.outcome);
 	STRCMP_EQUAL("host.example.net", a.canonical.c_str());
 	LONGS_EQUAL(1, a.cnames);
 	LONGS_EQUAL(40, a.cnameTtl);
@@ -368,7 +370,7 @@ TEST(DnsAnswer, aLoopOrALongChainEndsAtTheLimit)
 					       answer("pbx.example.com", kDnsTypeA,
 						      {cname("pbx.example.com", "b.example.com"),
 						       cname("b.example.com", "pbx.example.com")}));
-	CHECK(loop.outcome == DnsOutcome::NoData);
+	CHECK_EQUAL(DnsOutcome::NoData, loop.outcome);
 	LONGS_EQUAL(2, loop.cnames);
 
 	std::vector<DnsRecord> chain;
@@ -381,7 +383,7 @@ TEST(DnsAnswer, aLoopOrALongChainEndsAtTheLimit)
 	chain.push_back(record(name, kDnsTypeA, "192.0.2.1"));
 	const DnsAnswer longChain = acceptDnsAnswer(kAskedA, 7,
 						    answer("pbx.example.com", kDnsTypeA, chain));
-	CHECK(longChain.outcome == DnsOutcome::NoData);
+	CHECK_EQUAL(DnsOutcome::NoData, longChain.outcome);
 	LONGS_EQUAL(kDnsMaxCnames, longChain.cnames);
 	LONGS_EQUAL(3, longChain.ignored); // two CNAMEs past the limit, the A record
 
@@ -392,7 +394,7 @@ TEST(DnsAnswer, aLoopOrALongChainEndsAtTheLimit)
 		       {cname("pbx.example.com", "host.example.com"),
 			record("host.example.com", kDnsTypeA, "192.0.2.1")}),
 		0);
-	CHECK(budget.outcome == DnsOutcome::NoData);
+	CHECK_EQUAL(DnsOutcome::NoData, budget.outcome);
 	STRCMP_EQUAL("pbx.example.com", budget.canonical.c_str());
 }
 
@@ -401,7 +403,7 @@ TEST(DnsAnswer, aCnameQueryTakesTheCnameItself)
 	const DnsAnswer a = acceptDnsAnswer({"pbx.example.com", kDnsTypeCname}, 7,
 					    answer("pbx.example.com", kDnsTypeCname,
 						   {cname("pbx.example.com", "host.example.com")}));
-	CHECK(a.outcome == DnsOutcome::Answer);
+	CHECK_EQUAL(DnsOutcome::Answer, a.outcome);
 	LONGS_EQUAL(1, a.records.size());
 	LONGS_EQUAL(0, a.cnames);
 }
@@ -412,18 +414,18 @@ TEST(DnsAnswer, errorCodesOfTheQuestionAskedAreItsOutcome)
 		return acceptDnsAnswer(kAskedA, 7, answer("pbx.example.com", kDnsTypeA, {}, rcode))
 			.outcome;
 	};
-	CHECK(outcome(0) == DnsOutcome::NoData);
-	CHECK(outcome(1) == DnsOutcome::FormatError);
-	CHECK(outcome(2) == DnsOutcome::ServerFailure);
-	CHECK(outcome(3) == DnsOutcome::NoSuchName);
-	CHECK(outcome(4) == DnsOutcome::ServerFailure);
-	CHECK(outcome(5) == DnsOutcome::Refused);
+	CHECK_EQUAL(DnsOutcome::NoData, outcome(0));
+	CHECK_EQUAL(DnsOutcome::FormatError, outcome(1));
+	CHECK_EQUAL(DnsOutcome::ServerFailure, outcome(2));
+	CHECK_EQUAL(DnsOutcome::NoSuchName, outcome(3));
+	CHECK_EQUAL(DnsOutcome::ServerFailure, outcome(4));
+	CHECK_EQUAL(DnsOutcome::Refused, outcome(5));
 	// An NXDOMAIN carrying records: none of them is taken.
 	const DnsAnswer nx = acceptDnsAnswer(
 		kAskedA, 7,
 		answer("pbx.example.com", kDnsTypeA,
 		       {record("pbx.example.com", kDnsTypeA, "127.0.0.66")}, 3));
-	CHECK(nx.outcome == DnsOutcome::NoSuchName);
+	CHECK_EQUAL(DnsOutcome::NoSuchName, nx.outcome);
 	CHECK(nx.records.empty());
 }
 
@@ -445,8 +447,8 @@ TEST(DnsAnswer, whatIsParsedFromTheWireIsJudgedTheSameWay)
 	forged.id = 7;
 	forged.qname = "unrelated.invalid";
 	forged.answers = {{"unrelated.invalid", kDnsTypeA, rdataA("127.0.0.66"), 3600}};
-	CHECK(acceptDnsAnswer(kAskedA, 7, parsed(forged.bytes())).outcome ==
-	      DnsOutcome::NotAnAnswer);
+	CHECK_EQUAL(DnsOutcome::NotAnAnswer,
+		    acceptDnsAnswer(kAskedA, 7, parsed(forged.bytes())).outcome);
 
 	Response real;
 	real.id = 7;
@@ -455,7 +457,7 @@ TEST(DnsAnswer, whatIsParsedFromTheWireIsJudgedTheSameWay)
 			{"host.example.net", kDnsTypeA, rdataA("192.0.2.1"), 60}};
 	real.additional = {{"host.example.net", kDnsTypeA, rdataA("127.0.0.66")}};
 	const DnsAnswer a = acceptDnsAnswer(kAskedA, 7, parsed(real.bytes()));
-	CHECK(a.outcome == DnsOutcome::Answer);
+	CHECK_EQUAL(DnsOutcome::Answer, a.outcome);
 	CHECK(addressesOf(a) == std::vector<IpAddress>{ip("192.0.2.1")});
 	LONGS_EQUAL(50, a.cnameTtl);
 }

@@ -7,6 +7,8 @@
 
 #include "handoff.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -44,7 +46,7 @@ TEST(Handoff, readsTheTwoRequiredKeysAndDefaultsTheRest)
 	STRCMP_EQUAL("udp:192.0.2.1:5060", context.remote.remote.c_str());
 	STRCMP_EQUAL("192.0.2.1", context.remote.ip.c_str());
 	CHECK_EQUAL(5060, context.remote.port);
-	CHECK_TRUE(context.remote.transport == Transport::Udp);
+	CHECK_EQUAL(Transport::Udp, context.remote.transport);
 	CHECK_EQUAL(0u, context.identity);
 	CHECK_FALSE(context.registrarFlow);
 	CHECK_FALSE(context.tlsPeerVerified);

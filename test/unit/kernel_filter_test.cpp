@@ -23,6 +23,8 @@
 #include "kernel_filter.hpp"
 #include "unique_fd.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -315,7 +317,7 @@ TEST(KernelFilter, noProgramIsNeededWhenEverythingPasses)
 {
 	const KernelProgram program = buildKernelFilter(spec({"192.0.2.1"}, 1), SocketFamily::V6);
 	CHECK(program.code.empty());
-	CHECK(program.precision == KernelProgram::Precision::Exact);
+	CHECK_EQUAL(KernelProgram::Precision::Exact, program.precision);
 }
 
 TEST(KernelFilter, prefixesInsideOthersAreNotComparedTwice)
@@ -348,7 +350,7 @@ TEST(KernelFilter, jumpsReachPastHundredsOfPrefixes)
 	for (const std::string &text : texts)
 		s.pass.push_back(prefix(text.c_str()));
 	const KernelProgram program = crafted(s);
-	CHECK(program.precision == KernelProgram::Precision::Exact);
+	CHECK_EQUAL(KernelProgram::Precision::Exact, program.precision);
 	CHECK(program.code.size() > 400 + 150 * 8);
 	CHECK(program.code.size() <= BPF_MAXINSNS);
 	CraftedReceiver r(program);
@@ -371,7 +373,7 @@ TEST(KernelFilter, aListTooLongForOneProgramIsWidenedThenGivenUp)
 		few.pass.push_back(prefix(text));
 	}
 	const KernelProgram coarse = crafted(few);
-	CHECK(coarse.precision == KernelProgram::Precision::Coarse);
+	CHECK_EQUAL(KernelProgram::Precision::Coarse, coarse.precision);
 	LONGS_EQUAL(10, coarse.prefixes);
 	CraftedReceiver r(coarse);
 	CHECK(r.passes("2001:db8:0:3::1:0"));
@@ -382,13 +384,13 @@ TEST(KernelFilter, aListTooLongForOneProgramIsWidenedThenGivenUp)
 	for (unsigned i = 0; i < 1100; i++)
 		many.pass.push_back(prefix(v6Address(i).c_str()));
 	const KernelProgram unfit = crafted(many);
-	CHECK(unfit.precision == KernelProgram::Precision::Unfit);
+	CHECK_EQUAL(KernelProgram::Precision::Unfit, unfit.precision);
 	CHECK(unfit.code.empty());
 
 	// A smaller limit (what the socket's option memory allows).
 	const KernelProgram limited = crafted(spec({"2001:db8::1", "2001:db8::2"}),
 					      SocketFamily::V6, 30);
-	CHECK(limited.precision == KernelProgram::Precision::Coarse);
+	CHECK_EQUAL(KernelProgram::Precision::Coarse, limited.precision);
 	CHECK(limited.code.size() <= 30);
 }
 

@@ -4,6 +4,8 @@
 
 #include "nonce.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -30,7 +32,7 @@ TEST(Nonce, carriesItsAlgorithmQopAndIssueTime)
 					    "192.0.2.1");
 	auto facts = authority.verify(nonce, "realm", "192.0.2.1");
 	CHECK_TRUE(facts.has_value());
-	CHECK(facts->algorithm == Algorithm::Sha256);
+	CHECK_EQUAL(Algorithm::Sha256, facts->algorithm);
 	CHECK_TRUE(facts->qop);
 	LONGS_EQUAL(123456, facts->issuedMs);
 
@@ -38,7 +40,7 @@ TEST(Nonce, carriesItsAlgorithmQopAndIssueTime)
 					    "192.0.2.1");
 	facts = authority.verify(plain, "realm", "192.0.2.1");
 	CHECK_TRUE(facts.has_value());
-	CHECK(facts->algorithm == Algorithm::Sha512_256);
+	CHECK_EQUAL(Algorithm::Sha512_256, facts->algorithm);
 	CHECK_FALSE(facts->qop);
 }
 
@@ -130,10 +132,10 @@ TEST_GROUP(UsedNonces){};
 TEST(UsedNonces, acceptsANonceOnceOnly)
 {
 	UsedNonces used(64);
-	CHECK(used.markUsed(5, 10) == UsedNonces::Mark::Fresh);
-	CHECK(used.markUsed(5, 10) == UsedNonces::Mark::AlreadyUsed);
-	CHECK(used.markUsed(5, 30) == UsedNonces::Mark::AlreadyUsed);
-	CHECK(used.markUsed(6, 30) == UsedNonces::Mark::Fresh);
+	CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(5, 10));
+	CHECK_EQUAL(UsedNonces::Mark::AlreadyUsed, used.markUsed(5, 10));
+	CHECK_EQUAL(UsedNonces::Mark::AlreadyUsed, used.markUsed(5, 30));
+	CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(6, 30));
 }
 
 TEST(UsedNonces, aNonceOlderThanTheWindowIsOutOfWindowNeverFull)
@@ -141,31 +143,31 @@ TEST(UsedNonces, aNonceOlderThanTheWindowIsOutOfWindowNeverFull)
 	UsedNonces used(64);
 	// Thousands of authenticated requests: no ceiling, no 503.
 	for (std::uint32_t serial = 1; serial < 10'000; serial++)
-		CHECK(used.markUsed(serial, serial) == UsedNonces::Mark::Fresh);
-	CHECK(used.markUsed(9'999 - 64, 9'999) == UsedNonces::Mark::OutOfWindow);
-	CHECK(used.markUsed(9'999 - 63, 9'999) == UsedNonces::Mark::AlreadyUsed);
+		CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(serial, serial));
+	CHECK_EQUAL(UsedNonces::Mark::OutOfWindow, used.markUsed(9'999 - 64, 9'999));
+	CHECK_EQUAL(UsedNonces::Mark::AlreadyUsed, used.markUsed(9'999 - 63, 9'999));
 	LONGS_EQUAL(8, used.bytes());
 }
 
 TEST(UsedNonces, theSlotOfASerialThatLeftTheWindowIsFreeForTheNewOne)
 {
 	UsedNonces used(64);
-	CHECK(used.markUsed(3, 3) == UsedNonces::Mark::Fresh);
+	CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(3, 3));
 	// Serial 67 shares serial 3's bit; issuing it moved the window on.
-	CHECK(used.markUsed(67, 67) == UsedNonces::Mark::Fresh);
-	CHECK(used.markUsed(3, 67) == UsedNonces::Mark::OutOfWindow);
+	CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(67, 67));
+	CHECK_EQUAL(UsedNonces::Mark::OutOfWindow, used.markUsed(3, 67));
 	// A jump of more than the window clears it all.
-	CHECK(used.markUsed(1000, 1000) == UsedNonces::Mark::Fresh);
-	CHECK(used.markUsed(999, 1000) == UsedNonces::Mark::Fresh);
+	CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(1000, 1000));
+	CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(999, 1000));
 }
 
 TEST(UsedNonces, theSerialMayWrapAround)
 {
 	UsedNonces used(64);
-	CHECK(used.markUsed(0xffffffff, 0xffffffff) == UsedNonces::Mark::Fresh);
-	CHECK(used.markUsed(2, 2) == UsedNonces::Mark::Fresh);
-	CHECK(used.markUsed(0xffffffff, 2) == UsedNonces::Mark::AlreadyUsed);
-	CHECK(used.markUsed(0xfffffffe, 2) == UsedNonces::Mark::Fresh);
+	CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(0xffffffff, 0xffffffff));
+	CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(2, 2));
+	CHECK_EQUAL(UsedNonces::Mark::AlreadyUsed, used.markUsed(0xffffffff, 2));
+	CHECK_EQUAL(UsedNonces::Mark::Fresh, used.markUsed(0xfffffffe, 2));
 }
 
 TEST(UsedNonces, theDefaultWindowIsEightKilobytes)

@@ -21,6 +21,8 @@
 #include "handoff_rules.hpp"
 #include "loop.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -54,9 +56,9 @@ TEST_GROUP(NuaHandoffRules){};
 
 TEST(NuaHandoffRules, transportIsReadFromTheViaSentProtocolInAnyCase)
 {
-	CHECK(transportOfVia("SIP/2.0/UDP") == SipTransport::Udp);
-	CHECK(transportOfVia("SIP/2.0/TCP") == SipTransport::Tcp);
-	CHECK(transportOfVia("sip/2.0/tls") == SipTransport::Tls);
+	CHECK_EQUAL(SipTransport::Udp, transportOfVia("SIP/2.0/UDP"));
+	CHECK_EQUAL(SipTransport::Tcp, transportOfVia("SIP/2.0/TCP"));
+	CHECK_EQUAL(SipTransport::Tls, transportOfVia("sip/2.0/tls"));
 	CHECK(!transportOfVia("SIP/2.0/WS"));
 	CHECK(!transportOfVia("SIP/2.0/"));
 	CHECK(!transportOfVia("SIP/1.0/UDP"));
@@ -79,7 +81,7 @@ TEST(NuaHandoffRules, aRequestFromTheRegistrarsPeerOverItsTransportIsOnTheRegist
 	const HandoffContext context = contextFor(peer(SipTransport::Tcp, "192.0.2.1", 5060),
 						  registration);
 	CHECK(context.registrarFlow);
-	CHECK(context.transport == SipTransport::Tcp);
+	CHECK_EQUAL(SipTransport::Tcp, context.transport);
 	STRCMP_EQUAL("192.0.2.1:5060", context.remote.c_str());
 	UNSIGNED_LONGS_EQUAL(3, context.identity);
 	STRCMP_EQUAL("reg-1@phone", context.registerCallId.c_str());

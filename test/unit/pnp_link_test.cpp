@@ -11,6 +11,8 @@
 
 #include "pnp_link.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -68,17 +70,17 @@ TEST(PnpLink, aHostInThePrefixOfTheRoundsAddressIsOnTheLink)
 {
 	const RoundLink link = linkOf("10.213.0.1", {dumped(kEth0, "10.213.0.1", 24)});
 	LONGS_EQUAL(kEth0, link.ifindex());
-	CHECK_TRUE(link.judge(ip("10.213.0.2"), kEth0) == LinkVerdict::OnLink);
-	CHECK_TRUE(link.judge(ip("10.213.0.254"), kEth0) == LinkVerdict::OnLink);
+	CHECK_EQUAL(LinkVerdict::OnLink, link.judge(ip("10.213.0.2"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OnLink, link.judge(ip("10.213.0.254"), kEth0));
 	STRCMP_EQUAL("10.213.0.1/24", link.describe().c_str());
 }
 
 TEST(PnpLink, aHostBehindTheGatewayIsOffTheLink)
 {
 	const RoundLink link = linkOf("10.213.0.1", {dumped(kEth0, "10.213.0.1", 24)});
-	CHECK_TRUE(link.judge(ip("10.214.0.2"), kEth0) == LinkVerdict::OffLink);
-	CHECK_TRUE(link.judge(ip("10.213.1.2"), kEth0) == LinkVerdict::OffLink);
-	CHECK_TRUE(link.judge(ip("198.51.100.7"), kEth0) == LinkVerdict::OffLink);
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("10.214.0.2"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("10.213.1.2"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("198.51.100.7"), kEth0));
 	STRCMP_EQUAL("off the link", verdict(link, "198.51.100.7"));
 }
 
@@ -89,11 +91,11 @@ TEST(PnpLink, onlyWhatArrivedByTheRoundsInterfaceCounts)
 	// A source of the round's prefix that came in by another interface
 	// (forwarded, or spoofed there) is not from the round's link, and
 	// neither is one of the other interface's own prefix.
-	CHECK_TRUE(link.judge(ip("10.213.0.2"), kWlan0) == LinkVerdict::OtherInterface);
-	CHECK_TRUE(link.judge(ip("192.168.7.9"), kWlan0) == LinkVerdict::OtherInterface);
-	CHECK_TRUE(link.judge(ip("192.168.7.9"), kEth0) == LinkVerdict::OffLink);
+	CHECK_EQUAL(LinkVerdict::OtherInterface, link.judge(ip("10.213.0.2"), kWlan0));
+	CHECK_EQUAL(LinkVerdict::OtherInterface, link.judge(ip("192.168.7.9"), kWlan0));
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("192.168.7.9"), kEth0));
 	// Nor when the kernel did not say by which interface.
-	CHECK_TRUE(link.judge(ip("10.213.0.2"), 0) == LinkVerdict::OtherInterface);
+	CHECK_EQUAL(LinkVerdict::OtherInterface, link.judge(ip("10.213.0.2"), 0));
 	// The other interface's address is not the round's.
 	CHECK_FALSE(link.holds(ip("192.168.7.5")));
 	STRCMP_EQUAL("10.213.0.1/24", link.describe().c_str());
@@ -105,9 +107,9 @@ TEST(PnpLink, everyPrefixOfTheInterfaceCounts)
 						     dumped(kEth0, "172.16.4.1", 22),
 						     dumped(kWlan0, "192.168.7.5", 24)});
 	LONGS_EQUAL(2, link.addresses().size());
-	CHECK_TRUE(link.judge(ip("10.213.0.9"), kEth0) == LinkVerdict::OnLink);
-	CHECK_TRUE(link.judge(ip("172.16.7.200"), kEth0) == LinkVerdict::OnLink);
-	CHECK_TRUE(link.judge(ip("172.16.8.1"), kEth0) == LinkVerdict::OffLink);
+	CHECK_EQUAL(LinkVerdict::OnLink, link.judge(ip("10.213.0.9"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OnLink, link.judge(ip("172.16.7.200"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("172.16.8.1"), kEth0));
 	STRCMP_EQUAL("10.213.0.1/24, 172.16.4.1/22", link.describe().c_str());
 }
 
@@ -115,8 +117,8 @@ TEST(PnpLink, thePhonesOwnAddressesAreNoServer)
 {
 	const RoundLink link = linkOf(
 		"10.213.0.1", {dumped(kEth0, "10.213.0.1", 24), dumped(kEth0, "10.213.0.77", 24)});
-	CHECK_TRUE(link.judge(ip("10.213.0.1"), kEth0) == LinkVerdict::Own);
-	CHECK_TRUE(link.judge(ip("10.213.0.77"), kEth0) == LinkVerdict::Own);
+	CHECK_EQUAL(LinkVerdict::Own, link.judge(ip("10.213.0.1"), kEth0));
+	CHECK_EQUAL(LinkVerdict::Own, link.judge(ip("10.213.0.77"), kEth0));
 	STRCMP_EQUAL("from the phone's own address", verdict(link, "10.213.0.77"));
 }
 
@@ -133,9 +135,9 @@ TEST(PnpLink, aSlash31HasTwoHostsAndNoBroadcast)
 {
 	const RoundLink link = linkOf("10.9.9.0", {dumped(kEth0, "10.9.9.0", 31)});
 	CHECK_TRUE(link.hasRoomForPeers());
-	CHECK_TRUE(link.judge(ip("10.9.9.1"), kEth0) == LinkVerdict::OnLink);
-	CHECK_TRUE(link.judge(ip("10.9.9.0"), kEth0) == LinkVerdict::Own);
-	CHECK_TRUE(link.judge(ip("10.9.9.2"), kEth0) == LinkVerdict::OffLink);
+	CHECK_EQUAL(LinkVerdict::OnLink, link.judge(ip("10.9.9.1"), kEth0));
+	CHECK_EQUAL(LinkVerdict::Own, link.judge(ip("10.9.9.0"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("10.9.9.2"), kEth0));
 }
 
 TEST(PnpLink, aSlash32AddressConnectsNoPrefixSoNothingIsOnTheLink)
@@ -144,9 +146,9 @@ TEST(PnpLink, aSlash32AddressConnectsNoPrefixSoNothingIsOnTheLink)
 	// by an explicit route): every other host is behind a route.
 	const RoundLink link = linkOf("203.0.113.7", {dumped(kEth0, "203.0.113.7", 32)});
 	CHECK_FALSE(link.hasRoomForPeers());
-	CHECK_TRUE(link.judge(ip("203.0.113.1"), kEth0) == LinkVerdict::OffLink);
-	CHECK_TRUE(link.judge(ip("203.0.113.8"), kEth0) == LinkVerdict::OffLink);
-	CHECK_TRUE(link.judge(ip("203.0.113.7"), kEth0) == LinkVerdict::Own);
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("203.0.113.1"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("203.0.113.8"), kEth0));
+	CHECK_EQUAL(LinkVerdict::Own, link.judge(ip("203.0.113.7"), kEth0));
 	// A second address with a prefix makes room again.
 	const RoundLink both = linkOf(
 		"203.0.113.7", {dumped(kEth0, "203.0.113.7", 32), dumped(kEth0, "10.1.1.1", 24)});
@@ -157,8 +159,8 @@ TEST(PnpLink, aPointToPointLinkHasItsPeerOnIt)
 {
 	const RoundLink link = linkOf("192.0.2.1", {dumped(kEth0, "192.0.2.1", 32, "192.0.2.99")});
 	CHECK_TRUE(link.hasRoomForPeers());
-	CHECK_TRUE(link.judge(ip("192.0.2.99"), kEth0) == LinkVerdict::OnLink);
-	CHECK_TRUE(link.judge(ip("192.0.2.2"), kEth0) == LinkVerdict::OffLink);
+	CHECK_EQUAL(LinkVerdict::OnLink, link.judge(ip("192.0.2.99"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("192.0.2.2"), kEth0));
 	STRCMP_EQUAL("192.0.2.1 peer 192.0.2.99", link.describe().c_str());
 }
 
@@ -181,20 +183,20 @@ TEST(PnpLink, theLinkFollowsTheInterfacesAddresses)
 	// longer counts, one that came does.
 	const RoundLink before = linkOf(
 		"10.213.0.1", {dumped(kEth0, "10.213.0.1", 24), dumped(kEth0, "172.16.0.1", 24)});
-	CHECK_TRUE(before.judge(ip("172.16.0.5"), kEth0) == LinkVerdict::OnLink);
+	CHECK_EQUAL(LinkVerdict::OnLink, before.judge(ip("172.16.0.5"), kEth0));
 	const RoundLink after = linkOf(
 		"10.213.0.1", {dumped(kEth0, "10.213.0.1", 24), dumped(kEth0, "192.168.50.1", 24)});
-	CHECK_TRUE(after.judge(ip("172.16.0.5"), kEth0) == LinkVerdict::OffLink);
-	CHECK_TRUE(after.judge(ip("192.168.50.5"), kEth0) == LinkVerdict::OnLink);
+	CHECK_EQUAL(LinkVerdict::OffLink, after.judge(ip("172.16.0.5"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OnLink, after.judge(ip("192.168.50.5"), kEth0));
 }
 
 TEST(PnpLink, ipv6SourcesAreNeverOnAnIpv4RoundsLink)
 {
 	const RoundLink link = linkOf("10.213.0.1", {dumped(kEth0, "10.213.0.1", 24)});
-	CHECK_TRUE(link.judge(ip("fe80::1"), kEth0) == LinkVerdict::OffLink);
-	CHECK_TRUE(link.judge(ip("2001:db8::1"), kEth0) == LinkVerdict::OffLink);
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("fe80::1"), kEth0));
+	CHECK_EQUAL(LinkVerdict::OffLink, link.judge(ip("2001:db8::1"), kEth0));
 	// The mapped form of an on-link address is that address.
-	CHECK_TRUE(link.judge(ip("::ffff:10.213.0.2"), kEth0) == LinkVerdict::OnLink);
+	CHECK_EQUAL(LinkVerdict::OnLink, link.judge(ip("::ffff:10.213.0.2"), kEth0));
 }
 
 TEST(PnpLink, theTableIsBoundedAndKeepsTheRoundsAddress)
@@ -210,5 +212,5 @@ TEST(PnpLink, theTableIsBoundedAndKeepsTheRoundsAddress)
 	const RoundLink link = linkOf("10.213.0.1", all);
 	LONGS_EQUAL(RoundLink::kMaxAddresses, link.addresses().size());
 	CHECK_TRUE(link.holds(ip("10.213.0.1")));
-	CHECK_TRUE(link.judge(ip("10.213.0.2"), kEth0) == LinkVerdict::OnLink);
+	CHECK_EQUAL(LinkVerdict::OnLink, link.judge(ip("10.213.0.2"), kEth0));
 }

@@ -16,6 +16,8 @@
 #include "pnp.hpp"
 #include "sofia.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -244,7 +246,7 @@ TEST(Pnp, subscribeIsRetransmittedPerTimerEForFiveSeconds)
 TEST(Pnp, classifiesWhatArrives)
 {
 	const UniqueMsg n = parse(notify("Event: ua-profile\r\n", ""));
-	CHECK(classifyPnpInbound(sipOf(n), "ours") == PnpInbound::Notify);
+	CHECK_EQUAL(PnpInbound::Notify, classifyPnpInbound(sipOf(n), "ours"));
 
 	const UniqueMsg ok = parse(
 		"SIP/2.0 200 OK\r\n"
@@ -254,29 +256,29 @@ TEST(Pnp, classifiesWhatArrives)
 		"Call-ID: ours\r\n"
 		"CSeq: 1 SUBSCRIBE\r\n"
 		"Content-Length: 0\r\n\r\n");
-	CHECK(classifyPnpInbound(sipOf(ok), "ours") == PnpInbound::SubscribeResponse);
-	CHECK(classifyPnpInbound(sipOf(ok), "another") == PnpInbound::Unrelated);
+	CHECK_EQUAL(PnpInbound::SubscribeResponse, classifyPnpInbound(sipOf(ok), "ours"));
+	CHECK_EQUAL(PnpInbound::Unrelated, classifyPnpInbound(sipOf(ok), "another"));
 
 	const UniqueMsg ack = parse("ACK sip:x@192.168.1.114 SIP/2.0\r\n"
 				    "Via: SIP/2.0/UDP 192.168.1.10;branch=z9hG4bKa\r\n"
 				    "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
 				    "Call-ID: c\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n");
-	CHECK(classifyPnpInbound(sipOf(ack), "ours") == PnpInbound::Ack);
+	CHECK_EQUAL(PnpInbound::Ack, classifyPnpInbound(sipOf(ack), "ours"));
 
 	const UniqueMsg options = parse(
 		"OPTIONS sip:x@192.168.1.114 SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP 192.168.1.10;branch=z9hG4bKo\r\n"
 		"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
 		"Call-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
-	CHECK(classifyPnpInbound(sipOf(options), "ours") == PnpInbound::OtherRequest);
+	CHECK_EQUAL(PnpInbound::OtherRequest, classifyPnpInbound(sipOf(options), "ours"));
 
 	// Without a Via there is nothing to answer.
 	const UniqueMsg noVia = parse("NOTIFY sip:x@192.168.1.114 SIP/2.0\r\n"
 				      "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
 				      "Call-ID: c\r\nCSeq: 1 NOTIFY\r\nEvent: ua-profile\r\n"
 				      "Content-Length: 0\r\n\r\n");
-	CHECK(classifyPnpInbound(sipOf(noVia), "ours") == PnpInbound::Unrelated);
-	CHECK(classifyPnpInbound(nullptr, "ours") == PnpInbound::Unrelated);
+	CHECK_EQUAL(PnpInbound::Unrelated, classifyPnpInbound(sipOf(noVia), "ours"));
+	CHECK_EQUAL(PnpInbound::Unrelated, classifyPnpInbound(nullptr, "ours"));
 }
 
 // The provisioning URL

@@ -2,6 +2,8 @@
 
 #include "reload.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -25,25 +27,25 @@ TEST_GROUP(Reload)
 
 TEST(Reload, theFirstGoodFileIsApplied)
 {
-	CHECK(decideReload(nullptr, good()) == ReloadDecision::Apply);
+	CHECK_EQUAL(ReloadDecision::Apply, decideReload(nullptr, good()));
 }
 
 TEST(Reload, aRefusedFileKeepsWhatIsInForce)
 {
-	CHECK(decideReload(&current, bad()) == ReloadDecision::Refused);
-	CHECK(decideReload(nullptr, bad()) == ReloadDecision::Refused);
+	CHECK_EQUAL(ReloadDecision::Refused, decideReload(&current, bad()));
+	CHECK_EQUAL(ReloadDecision::Refused, decideReload(nullptr, bad()));
 }
 
 TEST(Reload, theSameSettingsChangeNothing)
 {
-	CHECK(decideReload(&current, good()) == ReloadDecision::Unchanged);
+	CHECK_EQUAL(ReloadDecision::Unchanged, decideReload(&current, good()));
 }
 
 TEST(Reload, anyDifferenceIsApplied)
 {
 	LoadResult changed = good();
 	changed.settings->challengeChecksync = true;
-	CHECK(decideReload(&current, changed) == ReloadDecision::Apply);
+	CHECK_EQUAL(ReloadDecision::Apply, decideReload(&current, changed));
 
 	changed = good();
 	Identity one;
@@ -51,9 +53,9 @@ TEST(Reload, anyDifferenceIsApplied)
 	one.pass = "1234";
 	changed.settings->identities[1] = one;
 	LoadResult again = changed;
-	CHECK(decideReload(&current, changed) == ReloadDecision::Apply);
+	CHECK_EQUAL(ReloadDecision::Apply, decideReload(&current, changed));
 	current = *changed.settings;
-	CHECK(decideReload(&current, again) == ReloadDecision::Unchanged);
+	CHECK_EQUAL(ReloadDecision::Unchanged, decideReload(&current, again));
 	again.settings->identities[1].pass = "12345"; // a new password matters
-	CHECK(decideReload(&current, again) == ReloadDecision::Apply);
+	CHECK_EQUAL(ReloadDecision::Apply, decideReload(&current, again));
 }

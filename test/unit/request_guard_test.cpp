@@ -14,6 +14,8 @@
 #include "request_guard.hpp"
 #include "sofia.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -181,7 +183,7 @@ TEST(RequestGuard, guardRequestOfReadsAParsedRequestAsTheDaemonHandsItOver)
 
 	const GuardRequest request = guardRequestOf(sip, pbx, uri);
 	STRCMP_EQUAL("NOTIFY", std::string(request.facts.method).c_str());
-	CHECK_TRUE(request.facts.event.kind == EventInfo::Kind::Known);
+	CHECK_EQUAL(EventInfo::Kind::Known, request.facts.event.kind);
 	CHECK_TRUE(request.facts.event.reboot.value_or(false));
 	CHECK_TRUE(request.facts.uriHasUser);
 	STRCMP_EQUAL("340899", std::string(request.facts.uriUser).c_str());
@@ -214,11 +216,11 @@ TEST(RequestGuard, servesAValidAnswerAndChallengesEverythingElse)
 	CHECK_TRUE(v.serve);
 	CHECK_TRUE(v.authenticated);
 	LONGS_EQUAL(1, v.identity);
-	CHECK(v.action == Action::Resync);
+	CHECK_EQUAL(Action::Resync, v.action);
 	v = authenticate(pbx, "wrong");
 	CHECK_FALSE(v.serve);
 	LONGS_EQUAL(401, v.status);
-	CHECK(v.event == GuardEvent::AuthFailure);
+	CHECK_EQUAL(GuardEvent::AuthFailure, v.event);
 }
 
 TEST(RequestGuard, aRetransmissionGetsTheSameAnswerWhateverHappenedInBetween)
@@ -266,7 +268,7 @@ TEST(RequestGuard, aUsedNonceWithARightDigestIsStaleAndNeverLocksOut)
 		Verdict v = send(replay);
 		LONGS_EQUAL(401, v.status);
 		CHECK_TRUE(v.challenges[0].ends_with("stale=true"));
-		CHECK(v.event == GuardEvent::None);
+		CHECK_EQUAL(GuardEvent::None, v.event);
 	}
 	CHECK_TRUE(authenticate(pbx).serve); // not locked out
 }
@@ -280,8 +282,8 @@ TEST(RequestGuard, ipv6SourcesAreCountedPerSlash64)
 		hosts.push_back(
 			*SourceAddress::fromText("2001:db8:1:2::" + std::to_string(i), 5060));
 	for (int i = 0; i < 5; i++)
-		CHECK(authenticate(hosts[static_cast<std::size_t>(i)], "guess").event ==
-		      GuardEvent::AuthFailure);
+		CHECK_EQUAL(GuardEvent::AuthFailure,
+			    authenticate(hosts[static_cast<std::size_t>(i)], "guess").event);
 	Sent next = notify(hosts[5]);
 	LONGS_EQUAL(403, send(next).status);
 	SourceAddress otherNet = *SourceAddress::fromText("2001:db8:1:3::1", 5060);
@@ -336,7 +338,7 @@ TEST(RequestGuard, aSourceTheFilterNamesIsOutsideTheGuessBudget)
 	SourceAddress other = *SourceAddress::fromText("192.0.2.2", 5060);
 	Verdict wrong = authenticate(other, "guess", "340899", 0, true);
 	LONGS_EQUAL(401, wrong.status);
-	CHECK_TRUE(wrong.event == GuardEvent::AuthFailure);
+	CHECK_EQUAL(GuardEvent::AuthFailure, wrong.event);
 }
 
 TEST(RequestGuard, aSourceThatAuthenticatedBeforeARestartIsServedWithTheBudgetSpent)
@@ -371,8 +373,8 @@ TEST(RequestGuard, aNonceIssuedBeforeAReloadTakesTheNewPasswordOnly)
 	old.authorization = answer(old, challenge.challenges[0], "1234");
 	Verdict refused = send(old);
 	LONGS_EQUAL(401, refused.status);
-	CHECK_TRUE(refused.auth == AuthResult::WrongDigest);
-	CHECK_TRUE(refused.event == GuardEvent::AuthFailure);
+	CHECK_EQUAL(AuthResult::WrongDigest, refused.auth);
+	CHECK_EQUAL(GuardEvent::AuthFailure, refused.event);
 	// The nonce itself is still good, for the password in force.
 	Sent fresh = notify(pbx);
 	fresh.authorization = answer(fresh, challenge.challenges[0], "5678");
@@ -395,7 +397,7 @@ TEST(RequestGuard, aReloadThatDropsARealmOrAnAlgorithmRefusesAnswersToTheOldNonc
 	md5.authorization = answer(md5, challenge.challenges[0]);
 	Verdict refused = send(md5);
 	LONGS_EQUAL(401, refused.status);
-	CHECK_TRUE(refused.auth == AuthResult::BadAlgorithm);
+	CHECK_EQUAL(AuthResult::BadAlgorithm, refused.auth);
 	LONGS_EQUAL(1, refused.challenges.size());
 	CHECK_TRUE(refused.challenges[0].find("algorithm=SHA-256") != std::string::npos);
 
@@ -407,7 +409,7 @@ TEST(RequestGuard, aReloadThatDropsARealmOrAnAlgorithmRefusesAnswersToTheOldNonc
 	other.authorization = answer(other, challenge.challenges[0]);
 	Verdict again = send(other);
 	LONGS_EQUAL(401, again.status);
-	CHECK_TRUE(again.auth == AuthResult::NoCredentials);
+	CHECK_EQUAL(AuthResult::NoCredentials, again.auth);
 	STRCMP_EQUAL("pbx.example.net", param(again.challenges[0], "realm").c_str());
 }
 
@@ -445,7 +447,7 @@ TEST(RequestGuard, theRealmOfTheAnswerPicksTheIdentityOfTwoPbxs)
 	CHECK_TRUE(first.serve);
 	LONGS_EQUAL(1, first.identity);
 	// The second PBX's password does not open the first realm.
-	CHECK(authenticate(pbx, "5678", "340899", 0).event == GuardEvent::AuthFailure);
+	CHECK_EQUAL(GuardEvent::AuthFailure, authenticate(pbx, "5678", "340899", 0).event);
 }
 
 TEST(RequestGuard, the401IsTheSameForEveryUserButTheNonces)
@@ -505,7 +507,7 @@ TEST(RequestGuard, aNoncePushedOutOfTheWindowIsStaleNotA503)
 	Verdict v = send(late);
 	LONGS_EQUAL(401, v.status);
 	CHECK_TRUE(v.challenges[0].ends_with("stale=true"));
-	CHECK(v.event == GuardEvent::None);
+	CHECK_EQUAL(GuardEvent::None, v.event);
 }
 
 TEST(RequestGuard, aFloodOfHugeCallIdsCostsAFixedFewHundredKilobytes)
@@ -550,9 +552,9 @@ TEST(RequestGuard, pastTheBoundOfAuthenticatedAnswersA503WithRetryAfterHoldsNoSt
 	CHECK_TRUE(full.authenticated);
 	// The first answer expires 32 s after it was given.
 	LONGS_EQUAL((start + ResponseCache::kLifetimeMs - now + 999) / 1000, full.retryAfterS);
-	CHECK(full.event == GuardEvent::AnswersFull);
+	CHECK_EQUAL(GuardEvent::AnswersFull, full.event);
 	// Said once a minute, not per request.
-	CHECK(authenticate(pbx).event == GuardEvent::None);
+	CHECK_EQUAL(GuardEvent::None, authenticate(pbx).event);
 	LONGS_EQUAL(bytes, guard.bytesBound());
 	// The first answer is still there for its retransmission.
 	Sent again = notify(pbx);
@@ -637,7 +639,7 @@ TEST(RequestGuard, aSourceTheFilterRefusesGets403BeforeAnythingElse)
 	LONGS_EQUAL(403, verdict.status);
 	CHECK_FALSE(verdict.serve);
 	CHECK_TRUE(verdict.challenges.empty());
-	CHECK_TRUE(verdict.event == GuardEvent::None);
+	CHECK_EQUAL(GuardEvent::None, verdict.event);
 	CHECK_TRUE(verdict.key == guard.decide(&settings, request, now).key);
 	LONGS_EQUAL(403, guard.decide(nullptr, request, now).status);
 	// An ACK still gets nothing.
@@ -659,17 +661,17 @@ TEST(RequestGuard, aFactoryResetIsServedOnlyToADigestEvenWithTheChallengeOff)
 	LONGS_EQUAL(401, v.status);
 	CHECK_FALSE(v.serve);
 	CHECK_TRUE(v.actionDecided);
-	CHECK_TRUE(v.action == Action::FactoryReset);
+	CHECK_EQUAL(Action::FactoryReset, v.action);
 	CHECK_FALSE(v.challenges.empty());
 	v = authenticate(pbx);
 	CHECK_TRUE(v.serve);
 	CHECK_TRUE(v.authenticated);
 	LONGS_EQUAL(1, v.identity);
-	CHECK_TRUE(v.action == Action::FactoryReset);
+	CHECK_EQUAL(Action::FactoryReset, v.action);
 	// A wrong password is a counted failure, as for any challenge.
 	v = authenticate(pbx, "wrong");
 	LONGS_EQUAL(401, v.status);
-	CHECK_TRUE(v.event == GuardEvent::AuthFailure);
+	CHECK_EQUAL(GuardEvent::AuthFailure, v.event);
 }
 
 TEST(RequestGuard, deleteContactsIsServedOnlyToADigestToo)
@@ -679,13 +681,13 @@ TEST(RequestGuard, deleteContactsIsServedOnlyToADigestToo)
 	LONGS_EQUAL(401, send(notify(pbx)).status);
 	const Verdict v = authenticate(pbx);
 	CHECK_TRUE(v.serve);
-	CHECK_TRUE(v.action == Action::DeleteContacts);
+	CHECK_EQUAL(Action::DeleteContacts, v.action);
 	// Reregister destroys nothing: served as asked, the challenge off.
 	settings.action = ForcedAction::Reregister;
 	const Verdict plain = send(notify(pbx));
 	CHECK_TRUE(plain.serve);
 	CHECK_FALSE(plain.authenticated);
-	CHECK_TRUE(plain.action == Action::Reregister);
+	CHECK_EQUAL(Action::Reregister, plain.action);
 }
 
 TEST(RequestGuard, withoutAPasswordAFactoryResetIs403AndSaidOnceAMinute)
@@ -705,15 +707,15 @@ TEST(RequestGuard, withoutAPasswordAFactoryResetIs403AndSaidOnceAMinute)
 		LONGS_EQUAL(403, v.status);
 		CHECK_FALSE(v.serve);
 		CHECK_TRUE(v.challenges.empty());
-		CHECK_TRUE(v.action == Action::FactoryReset);
+		CHECK_EQUAL(Action::FactoryReset, v.action);
 		LONGS_EQUAL(1, v.identity);
-		CHECK_TRUE(v.event == GuardEvent::NoPassword);
+		CHECK_EQUAL(GuardEvent::NoPassword, v.event);
 		// The next ones inside the minute: the same 403, no line.
 		v = fresh.decide(&settings, request, now + 59'999);
 		LONGS_EQUAL(403, v.status);
-		CHECK_TRUE(v.event == GuardEvent::None);
+		CHECK_EQUAL(GuardEvent::None, v.event);
 		v = fresh.decide(&settings, request, now + 60'000);
-		CHECK_TRUE(v.event == GuardEvent::NoPassword);
+		CHECK_EQUAL(GuardEvent::NoPassword, v.event);
 		// An answer with credentials changes nothing: none can be right.
 		request.authorization = sip_authorization_make(
 			home.get(), "Digest username=\"340899\", realm=\"ser.berlin.snom.com\", "
@@ -788,18 +790,18 @@ TEST(RequestGuardServiceControl, restartAndResetAreRebootsThatSayWhich)
 	Verdict v = decide(ciscoNotify(restartBody("r1@192.0.2.9")));
 	CHECK_TRUE(v.serve);
 	CHECK_TRUE(v.checkSync);
-	CHECK_TRUE(v.action == Action::Reboot);
-	CHECK_TRUE(v.rebootKind == RebootKind::Soft);
+	CHECK_EQUAL(Action::Reboot, v.action);
+	CHECK_EQUAL(RebootKind::Soft, v.rebootKind);
 	std::string reset = restartBody("r1@192.0.2.9");
 	reset.replace(7, 7, "reset");
 	v = decide(ciscoNotify(reset, "z9hG4bKPj.sc2"));
 	CHECK_TRUE(v.serve);
-	CHECK_TRUE(v.rebootKind == RebootKind::Hard);
+	CHECK_EQUAL(RebootKind::Hard, v.rebootKind);
 	v = decide(ciscoNotify("action=prt-report\r\nRegisterCallId={r1@192.0.2.9}\r\n",
 			       "z9hG4bKPj.sc3"));
 	CHECK_TRUE(v.serve);
-	CHECK_TRUE(v.action == Action::Report);
-	CHECK_TRUE(v.rebootKind == RebootKind::Unspecified);
+	CHECK_EQUAL(Action::Report, v.action);
+	CHECK_EQUAL(RebootKind::Unspecified, v.rebootKind);
 }
 
 TEST(RequestGuardServiceControl, onThePortTheRegisterCallIdIsIgnored)
@@ -826,7 +828,7 @@ TEST(RequestGuardServiceControl, handedOverARegisterCallIdThatDiffersIs400)
 	// The UA's own: served.
 	v = decide(ciscoNotify(restartBody(ours)), ours);
 	CHECK_TRUE(v.serve);
-	CHECK_TRUE(v.rebootKind == RebootKind::Soft);
+	CHECK_EQUAL(RebootKind::Soft, v.rebootKind);
 }
 
 TEST(RequestGuardServiceControl, aMatchingRegisterCallIdIsNoCredential)
@@ -918,9 +920,9 @@ TEST(RequestGuard, aSmallRequestFromAnUnprovenSourceGetsNoChallengeThatWouldAmpl
 	LONGS_EQUAL(0, v.status);
 	CHECK_TRUE(v.silenced);
 	CHECK_TRUE(v.challenges.empty());
-	CHECK(v.event == GuardEvent::Silenced);
+	CHECK_EQUAL(GuardEvent::Silenced, v.event);
 	// Said once a minute.
-	CHECK(send(small).event == GuardEvent::None);
+	CHECK_EQUAL(GuardEvent::None, send(small).event);
 }
 
 TEST(RequestGuard, anUnprovenSourceGetsTheChallengesThatFitInTwiceItsRequest)

@@ -5,6 +5,8 @@
 
 #include "resolver_config.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -34,7 +36,7 @@ TEST(ResolverConfig, nameserversPortAndOptionsAreRead)
 	LONGS_EQUAL(2, config.timeoutS);
 	LONGS_EQUAL(4, config.attempts);
 	CHECK(config.rotate);
-	CHECK(config.edns == Edns::On);
+	CHECK_EQUAL(Edns::On, config.edns);
 }
 
 TEST(ResolverConfig, withoutANameserverTheLocalOneIsAsked)
@@ -68,8 +70,8 @@ TEST(ResolverConfig, theEnvironmentOverridesTheFileAndSresOptionsComeLast)
 	LONGS_EQUAL(3, config.timeoutS);
 	LONGS_EQUAL(1, config.attempts);
 	CHECK_FALSE(config.rotate);
-	CHECK(config.edns == Edns::On);
-	CHECK(parseResolverConfig("options no-edns0").edns == Edns::Off);
+	CHECK_EQUAL(Edns::On, config.edns);
+	CHECK_EQUAL(Edns::Off, parseResolverConfig("options no-edns0").edns);
 }
 
 TEST(ResolverConfig, valuesOutsideTheirRangeAreClampedAndBadOnesIgnored)

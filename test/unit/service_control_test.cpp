@@ -10,6 +10,8 @@
 
 #include "service_control.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -76,8 +78,8 @@ TEST(ServiceControl, readsCmesCheckVersionWithBareLfAndATrailingBlank)
 		"DialplanVersionStamp={}\n"
 		"SoftkeyVersionStamp={0106514225374329} \n"
 		"\n");
-	CHECK_TRUE(sc.problem == BodyProblem::None);
-	CHECK_TRUE(sc.verb == ServiceControlVerb::CheckVersion);
+	CHECK_EQUAL(BodyProblem::None, sc.problem);
+	CHECK_EQUAL(ServiceControlVerb::CheckVersion, sc.verb);
 	STRCMP_EQUAL("001b2a89-3698011e-280209a4-567e339c@28.18.88.33",
 		     std::string(*sc.registerCallId).c_str());
 }
@@ -85,37 +87,37 @@ TEST(ServiceControl, readsCmesCheckVersionWithBareLfAndATrailingBlank)
 TEST(ServiceControl, acceptsCrlfAndLfMixedAndALastLineWithoutEnd)
 {
 	ServiceControl sc = parse("RegisterCallId={a@b}\nAction=Reset");
-	CHECK_TRUE(sc.problem == BodyProblem::None);
-	CHECK_TRUE(sc.verb == ServiceControlVerb::Reset);
+	CHECK_EQUAL(BodyProblem::None, sc.problem);
+	CHECK_EQUAL(ServiceControlVerb::Reset, sc.verb);
 	sc = parse("action = PRT-REPORT \r\n\r\n\t\r\n");
-	CHECK_TRUE(sc.problem == BodyProblem::None);
-	CHECK_TRUE(sc.verb == ServiceControlVerb::PrtReport);
+	CHECK_EQUAL(BodyProblem::None, sc.problem);
+	CHECK_EQUAL(ServiceControlVerb::PrtReport, sc.verb);
 	CHECK_FALSE(sc.registerCallId.has_value()); // absent: nullopt, not ""
 	sc = parse("action=restart\r\nRegisterCallId={}\r\n");
-	CHECK_TRUE(sc.problem == BodyProblem::None);
+	CHECK_EQUAL(BodyProblem::None, sc.problem);
 	STRCMP_EQUAL("", std::string(*sc.registerCallId).c_str());
 }
 
 TEST(ServiceControl, aLoneCrIsMalformedWhereverItIs)
 {
-	CHECK_TRUE(parse("action=restart\rRegisterCallId={a}\r\n").problem ==
-		   BodyProblem::Malformed);
-	CHECK_TRUE(parse("action=restart\r").problem == BodyProblem::Malformed);
-	CHECK_TRUE(parse("action=restart\r\r\n").problem == BodyProblem::Malformed);
+	CHECK_EQUAL(BodyProblem::Malformed,
+		    parse("action=restart\rRegisterCallId={a}\r\n").problem);
+	CHECK_EQUAL(BodyProblem::Malformed, parse("action=restart\r").problem);
+	CHECK_EQUAL(BodyProblem::Malformed, parse("action=restart\r\r\n").problem);
 }
 
 TEST(ServiceControl, theMediaTypeMustBeTextPlain)
 {
 	const std::string body = asteriskBody("restart");
-	CHECK_TRUE(parse(body, "Text/Plain").problem == BodyProblem::None);
-	CHECK_TRUE(parse(body, "application/x-www-form-urlencoded").problem ==
-		   BodyProblem::NotTextPlain);
-	CHECK_TRUE(parse(body, "text/html").problem == BodyProblem::NotTextPlain);
+	CHECK_EQUAL(BodyProblem::None, parse(body, "Text/Plain").problem);
+	CHECK_EQUAL(BodyProblem::NotTextPlain,
+		    parse(body, "application/x-www-form-urlencoded").problem);
+	CHECK_EQUAL(BodyProblem::NotTextPlain, parse(body, "text/html").problem);
 	// A body without a Content-Type is not known to be text.
-	CHECK_TRUE(parse(body, std::nullopt).problem == BodyProblem::NotTextPlain);
+	CHECK_EQUAL(BodyProblem::NotTextPlain, parse(body, std::nullopt).problem);
 	// Neither a type nor a body: nothing was asked.
-	CHECK_TRUE(parse("", std::nullopt).problem == BodyProblem::MissingAction);
-	CHECK_TRUE(parse("", kPlain).problem == BodyProblem::MissingAction);
+	CHECK_EQUAL(BodyProblem::MissingAction, parse("", std::nullopt).problem);
+	CHECK_EQUAL(BodyProblem::MissingAction, parse("", kPlain).problem);
 }
 
 TEST(ServiceControl, aBodyOverTheLimitIsTooLargeBeforeItIsRead)
@@ -123,33 +125,34 @@ TEST(ServiceControl, aBodyOverTheLimitIsTooLargeBeforeItIsRead)
 	std::string body = "action=restart\r\n";
 	body += std::string(kMaxServiceControlBytes - body.size(), '\n');
 	LONGS_EQUAL(kMaxServiceControlBytes, body.size());
-	CHECK_TRUE(parse(body).problem == BodyProblem::None);
+	CHECK_EQUAL(BodyProblem::None, parse(body).problem);
 	body += "\n";
-	CHECK_TRUE(parse(body).problem == BodyProblem::TooLarge);
+	CHECK_EQUAL(BodyProblem::TooLarge, parse(body).problem);
 	// The type is judged first: a large HTML body is not text/plain.
-	CHECK_TRUE(parse(body, "text/html").problem == BodyProblem::NotTextPlain);
+	CHECK_EQUAL(BodyProblem::NotTextPlain, parse(body, "text/html").problem);
 }
 
 TEST(ServiceControl, missingAndUnknownActions)
 {
-	CHECK_TRUE(parse("RegisterCallId={a@b}\r\n").problem == BodyProblem::MissingAction);
-	CHECK_TRUE(parse("action=\r\n").problem == BodyProblem::MissingAction);
-	CHECK_TRUE(parse("action=reboot\r\n").problem == BodyProblem::UnknownAction);
-	CHECK_TRUE(parse("action=restart-now\r\n").problem == BodyProblem::UnknownAction);
-	CHECK_TRUE(parse("action=restart reset\r\n").problem == BodyProblem::UnknownAction);
-	CHECK_TRUE(parse("action=\"restart\"\r\n").problem == BodyProblem::UnknownAction);
+	CHECK_EQUAL(BodyProblem::MissingAction, parse("RegisterCallId={a@b}\r\n").problem);
+	CHECK_EQUAL(BodyProblem::MissingAction, parse("action=\r\n").problem);
+	CHECK_EQUAL(BodyProblem::UnknownAction, parse("action=reboot\r\n").problem);
+	CHECK_EQUAL(BodyProblem::UnknownAction, parse("action=restart-now\r\n").problem);
+	CHECK_EQUAL(BodyProblem::UnknownAction, parse("action=restart reset\r\n").problem);
+	CHECK_EQUAL(BodyProblem::UnknownAction, parse("action=\"restart\"\r\n").problem);
 }
 
 TEST(ServiceControl, aKeyGivenTwiceInAnyCaseIsRefused)
 {
-	CHECK_TRUE(parse("action=restart\r\naction=prt-report\r\n").problem ==
-		   BodyProblem::DuplicateKey);
-	CHECK_TRUE(parse("action=reset\r\nACTION=reset\r\n").problem == BodyProblem::DuplicateKey);
-	CHECK_TRUE(parse("action=reset\r\nRegisterCallId={a}\r\nregistercallid={b}\r\n").problem ==
-		   BodyProblem::DuplicateKey);
+	CHECK_EQUAL(BodyProblem::DuplicateKey,
+		    parse("action=restart\r\naction=prt-report\r\n").problem);
+	CHECK_EQUAL(BodyProblem::DuplicateKey, parse("action=reset\r\nACTION=reset\r\n").problem);
+	CHECK_EQUAL(BodyProblem::DuplicateKey,
+		    parse("action=reset\r\nRegisterCallId={a}\r\nregistercallid={b}\r\n").problem);
 	// Keys that are read and not used count too.
-	CHECK_TRUE(parse("action=reset\r\nConfigVersionStamp={}\r\nConfigVersionStamp={}\r\n")
-			   .problem == BodyProblem::DuplicateKey);
+	CHECK_EQUAL(BodyProblem::DuplicateKey,
+		    parse("action=reset\r\nConfigVersionStamp={}\r\nConfigVersionStamp={}\r\n")
+			    .problem);
 	// A refusal never leaves a RegisterCallId behind.
 	CHECK_FALSE(
 		parse("RegisterCallId={a}\r\naction=x\r\naction=y\r\n").registerCallId.has_value());
@@ -157,16 +160,16 @@ TEST(ServiceControl, aKeyGivenTwiceInAnyCaseIsRefused)
 
 TEST(ServiceControl, linesThatAreNotKeyEqualsValueAreMalformed)
 {
-	CHECK_TRUE(parse("action restart\r\n").problem == BodyProblem::Malformed);
-	CHECK_TRUE(parse("action=restart\r\ngarbage\r\n").problem == BodyProblem::Malformed);
-	CHECK_TRUE(parse("=restart\r\n").problem == BodyProblem::Malformed);
+	CHECK_EQUAL(BodyProblem::Malformed, parse("action restart\r\n").problem);
+	CHECK_EQUAL(BodyProblem::Malformed, parse("action=restart\r\ngarbage\r\n").problem);
+	CHECK_EQUAL(BodyProblem::Malformed, parse("=restart\r\n").problem);
 	// RegisterCallId's braces are part of its syntax.
-	CHECK_TRUE(parse("action=restart\r\nRegisterCallId=a@b\r\n").problem ==
-		   BodyProblem::Malformed);
-	CHECK_TRUE(parse("action=restart\r\nRegisterCallId={a@b\r\n").problem ==
-		   BodyProblem::Malformed);
-	CHECK_TRUE(parse("action=restart\r\nRegisterCallId={\r\n").problem ==
-		   BodyProblem::Malformed);
+	CHECK_EQUAL(BodyProblem::Malformed,
+		    parse("action=restart\r\nRegisterCallId=a@b\r\n").problem);
+	CHECK_EQUAL(BodyProblem::Malformed,
+		    parse("action=restart\r\nRegisterCallId={a@b\r\n").problem);
+	CHECK_EQUAL(BodyProblem::Malformed,
+		    parse("action=restart\r\nRegisterCallId={\r\n").problem);
 }
 
 TEST(ServiceControl, valuesLongerThanTheLimitAreMalformed)
@@ -174,14 +177,15 @@ TEST(ServiceControl, valuesLongerThanTheLimitAreMalformed)
 	// Braces included: 256 bytes pass, 257 do not.
 	const std::string fits(kMaxServiceControlValueBytes - 2, 'c');
 	ServiceControl sc = parse("action=reset\r\nRegisterCallId={" + fits + "}\r\n");
-	CHECK_TRUE(sc.problem == BodyProblem::None);
+	CHECK_EQUAL(BodyProblem::None, sc.problem);
 	LONGS_EQUAL(kMaxServiceControlValueBytes - 2, sc.registerCallId->size());
 	sc = parse("action=reset\r\nRegisterCallId={" + fits + "c}\r\n");
-	CHECK_TRUE(sc.problem == BodyProblem::Malformed);
+	CHECK_EQUAL(BodyProblem::Malformed, sc.problem);
 	// Any key's value: a stamp too.
-	CHECK_TRUE(parse("action=reset\r\nX=" + std::string(kMaxServiceControlValueBytes + 1, '0') +
-			 "\r\n")
-			   .problem == BodyProblem::Malformed);
+	CHECK_EQUAL(BodyProblem::Malformed,
+		    parse("action=reset\r\nX=" +
+			  std::string(kMaxServiceControlValueBytes + 1, '0') + "\r\n")
+			    .problem);
 }
 
 TEST(ServiceControl, moreLinesThanTheLimitAreMalformed)
@@ -189,10 +193,10 @@ TEST(ServiceControl, moreLinesThanTheLimitAreMalformed)
 	std::string body = "action=reset\r\n";
 	for (std::size_t i = 1; i < kMaxServiceControlLines; ++i)
 		body += "Stamp" + std::to_string(i) + "={}\r\n";
-	CHECK_TRUE(parse(body).problem == BodyProblem::None);
+	CHECK_EQUAL(BodyProblem::None, parse(body).problem);
 	// Blank lines do not count.
-	CHECK_TRUE(parse(body + "\r\n\r\n").problem == BodyProblem::None);
-	CHECK_TRUE(parse(body + "One=more\r\n").problem == BodyProblem::Malformed);
+	CHECK_EQUAL(BodyProblem::None, parse(body + "\r\n\r\n").problem);
+	CHECK_EQUAL(BodyProblem::Malformed, parse(body + "One=more\r\n").problem);
 }
 
 TEST(ServiceControl, everyByteOutsidePrintableAsciiIsMalformed)
@@ -208,7 +212,7 @@ TEST(ServiceControl, everyByteOutsidePrintableAsciiIsMalformed)
 	for (const char *body : bodies)
 		CHECK_TRUE_TEXT(parse(body).problem == BodyProblem::Malformed, body);
 	const std::string withNul("action=restart\r\nX=a\0b\r\n", 24);
-	CHECK_TRUE(parse(withNul).problem == BodyProblem::Malformed);
+	CHECK_EQUAL(BodyProblem::Malformed, parse(withNul).problem);
 	// A tab is a blank, not a control byte.
-	CHECK_TRUE(parse("action=\trestart\t\r\n").problem == BodyProblem::None);
+	CHECK_EQUAL(BodyProblem::None, parse("action=\trestart\t\r\n").problem);
 }

@@ -21,6 +21,8 @@
 #include "text.hpp"
 #include "unique_fd.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -162,16 +164,16 @@ TEST(Settings, acceptsTheDesignExampleWithEveryGlobalSetting)
 
 	CHECK_TRUE(settings.challengeChecksync);
 	CHECK_TRUE(settings.challengeReboot);
-	CHECK_TRUE(settings.action == ForcedAction::Reboot);
+	CHECK_EQUAL(ForcedAction::Reboot, settings.action);
 	LONGS_EQUAL(5062, settings.port);
 	LONGS_EQUAL(3, settings.algorithms.size());
-	CHECK_TRUE(settings.algorithms[0] == Algorithm::Sha512_256);
-	CHECK_TRUE(settings.algorithms[1] == Algorithm::Sha256);
-	CHECK_TRUE(settings.algorithms[2] == Algorithm::Md5);
-	CHECK_TRUE(settings.qop == QopPolicy::None);
-	CHECK_TRUE(settings.events ==
-		   (EventPackageSet{EventPackage::CheckSync, EventPackage::Resync,
-				    EventPackage::RebootNow}));
+	CHECK_EQUAL(Algorithm::Sha512_256, settings.algorithms[0]);
+	CHECK_EQUAL(Algorithm::Sha256, settings.algorithms[1]);
+	CHECK_EQUAL(Algorithm::Md5, settings.algorithms[2]);
+	CHECK_EQUAL(QopPolicy::None, settings.qop);
+	CHECK_EQUAL((EventPackageSet{EventPackage::CheckSync, EventPackage::Resync,
+				     EventPackage::RebootNow}),
+		    settings.events);
 
 	LONGS_EQUAL(2, settings.identities.size());
 	const Identity &first = settings.identities.at(1);
@@ -198,12 +200,12 @@ TEST(Settings, usesDefaultsForAbsentSettings)
 	const Settings &settings = checkGood(result);
 	CHECK_FALSE(settings.challengeChecksync);
 	CHECK_FALSE(settings.challengeReboot);
-	CHECK_TRUE(settings.action == ForcedAction::None);
+	CHECK_EQUAL(ForcedAction::None, settings.action);
 	LONGS_EQUAL(5060, settings.port);
 	LONGS_EQUAL(1, settings.algorithms.size());
-	CHECK_TRUE(settings.algorithms[0] == Algorithm::Md5);
-	CHECK_TRUE(settings.qop == QopPolicy::Auth);
-	CHECK_TRUE(settings.events == EventPackageSet{EventPackage::CheckSync});
+	CHECK_EQUAL(Algorithm::Md5, settings.algorithms[0]);
+	CHECK_EQUAL(QopPolicy::Auth, settings.qop);
+	CHECK_EQUAL(EventPackageSet{EventPackage::CheckSync}, settings.events);
 	CHECK_TRUE(settings.identities.empty());
 	CHECK_TRUE(settings.fromFile.empty());
 }
@@ -275,13 +277,13 @@ TEST(Settings, acceptsOffForBooleans)
 
 TEST(Settings, acceptsEveryCheckSyncAction)
 {
-	CHECK_TRUE(checkGood(parse(wrap("<checksync_action></checksync_action>\n"))).action ==
-		   ForcedAction::None);
-	CHECK_TRUE(checkGood(parse(wrap("<checksync_action/>\n"))).action == ForcedAction::None);
-	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>sync</checksync_action>\n"))).action ==
-		   ForcedAction::Sync);
-	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>Reboot</checksync_action>\n"))).action ==
-		   ForcedAction::Reboot);
+	CHECK_EQUAL(ForcedAction::None,
+		    checkGood(parse(wrap("<checksync_action></checksync_action>\n"))).action);
+	CHECK_EQUAL(ForcedAction::None, checkGood(parse(wrap("<checksync_action/>\n"))).action);
+	CHECK_EQUAL(ForcedAction::Sync,
+		    checkGood(parse(wrap("<checksync_action>sync</checksync_action>\n"))).action);
+	CHECK_EQUAL(ForcedAction::Reboot,
+		    checkGood(parse(wrap("<checksync_action>Reboot</checksync_action>\n"))).action);
 	// Snom's values since firmware 10.1.180, and --check-config writes
 	// each one back as the file may spell it.
 	const struct {
@@ -320,8 +322,8 @@ TEST(Settings, keepsTheOrderOfTheAlgorithmListIgnoringCase)
 		parse(wrap("<checksync_auth_algorithms> md5 ,\tsha-256 "
 			   "</checksync_auth_algorithms>\n")));
 	LONGS_EQUAL(2, settings.algorithms.size());
-	CHECK_TRUE(settings.algorithms[0] == Algorithm::Md5);
-	CHECK_TRUE(settings.algorithms[1] == Algorithm::Sha256);
+	CHECK_EQUAL(Algorithm::Md5, settings.algorithms[0]);
+	CHECK_EQUAL(Algorithm::Sha256, settings.algorithms[1]);
 }
 
 TEST(Settings, acceptsEveryEventPackageInAnyCaseAndOrder)
@@ -350,8 +352,8 @@ TEST(Settings, namesEventPackagesAndParsesThemBack)
 	STRCMP_EQUAL("service-control", eventPackageName(EventPackage::ServiceControl).data());
 	STRCMP_EQUAL("report", eventPackageName(EventPackage::Report).data());
 	for (EventPackage package : kEventPackages)
-		CHECK_TRUE(parseEventPackage(eventPackageName(package)) == package);
-	CHECK_TRUE(parseEventPackage("Check-Sync") == EventPackage::CheckSync);
+		CHECK_EQUAL(package, parseEventPackage(eventPackageName(package)));
+	CHECK_EQUAL(EventPackage::CheckSync, parseEventPackage("Check-Sync"));
 	CHECK_FALSE(parseEventPackage("reboot-now").has_value());
 	CHECK_FALSE(parseEventPackage("restart").has_value());
 	CHECK_FALSE(parseEventPackage("check-sync;reboot=true").has_value());
@@ -373,10 +375,10 @@ TEST(Settings, joinsEventPackagesInCanonicalOrder)
 
 TEST(Settings, acceptsBothQopPolicies)
 {
-	CHECK_TRUE(checkGood(parse(wrap("<checksync_auth_qop>auth</checksync_auth_qop>\n"))).qop ==
-		   QopPolicy::Auth);
-	CHECK_TRUE(checkGood(parse(wrap("<checksync_auth_qop>NONE</checksync_auth_qop>\n"))).qop ==
-		   QopPolicy::None);
+	CHECK_EQUAL(QopPolicy::Auth,
+		    checkGood(parse(wrap("<checksync_auth_qop>auth</checksync_auth_qop>\n"))).qop);
+	CHECK_EQUAL(QopPolicy::None,
+		    checkGood(parse(wrap("<checksync_auth_qop>NONE</checksync_auth_qop>\n"))).qop);
 }
 
 TEST(Settings, acceptsEveryEnumeratedSpellingInAnyCase)
@@ -386,16 +388,16 @@ TEST(Settings, acceptsEveryEnumeratedSpellingInAnyCase)
 					    "</checksync_untrusted>\n")))
 			.untrusted;
 	};
-	CHECK_TRUE(untrusted("drop") == UntrustedPolicy::Drop);
-	CHECK_TRUE(untrusted("DROP") == UntrustedPolicy::Drop);
-	CHECK_TRUE(untrusted("refuse") == UntrustedPolicy::Refuse);
-	CHECK_TRUE(untrusted("REFUSE") == UntrustedPolicy::Refuse);
-	CHECK_TRUE(checkGood(parse(wrap("<checksync_auth_qop>Auth</checksync_auth_qop>\n"))).qop ==
-		   QopPolicy::Auth);
-	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>SYNC</checksync_action>\n"))).action ==
-		   ForcedAction::Sync);
-	CHECK_TRUE(checkGood(parse(wrap("<checksync_action>reboot</checksync_action>\n"))).action ==
-		   ForcedAction::Reboot);
+	CHECK_EQUAL(UntrustedPolicy::Drop, untrusted("drop"));
+	CHECK_EQUAL(UntrustedPolicy::Drop, untrusted("DROP"));
+	CHECK_EQUAL(UntrustedPolicy::Refuse, untrusted("refuse"));
+	CHECK_EQUAL(UntrustedPolicy::Refuse, untrusted("REFUSE"));
+	CHECK_EQUAL(QopPolicy::Auth,
+		    checkGood(parse(wrap("<checksync_auth_qop>Auth</checksync_auth_qop>\n"))).qop);
+	CHECK_EQUAL(ForcedAction::Sync,
+		    checkGood(parse(wrap("<checksync_action>SYNC</checksync_action>\n"))).action);
+	CHECK_EQUAL(ForcedAction::Reboot,
+		    checkGood(parse(wrap("<checksync_action>reboot</checksync_action>\n"))).action);
 	const Settings &booleans = checkGood(
 		parse(wrap("<filter_registrar>oN</filter_registrar>\n"
 			   "<pnp_config>Off</pnp_config>\n"
@@ -459,7 +461,7 @@ TEST(Settings, readsTheSourceFilterSettings)
 			   "<user_outbound idx=\"1\">proxy.example.com:5070</user_outbound>\n"
 			   "<user_outbound idx=\"2\">[2001:db8::9]</user_outbound>\n")));
 	CHECK_TRUE(settings.filterRegistrar);
-	CHECK_TRUE(settings.untrusted == UntrustedPolicy::Refuse);
+	CHECK_EQUAL(UntrustedPolicy::Refuse, settings.untrusted);
 	LONGS_EQUAL(5, settings.trusted.size());
 	STRCMP_EQUAL("192.0.2.1", settings.trusted[0].toString().c_str());
 	STRCMP_EQUAL("198.51.100.0/24", settings.trusted[1].toString().c_str());
@@ -479,7 +481,7 @@ TEST(Settings, theSourceFilterIsOffByDefault)
 		parse(wrap("<checksync_trusted></checksync_trusted>\n")));
 	CHECK_FALSE(settings.filterRegistrar);
 	CHECK_TRUE(settings.trusted.empty());
-	CHECK_TRUE(settings.untrusted == UntrustedPolicy::Drop);
+	CHECK_EQUAL(UntrustedPolicy::Drop, settings.untrusted);
 }
 
 TEST(Settings, reportsEveryBadEntryOfTheTrustedList)

@@ -5,6 +5,8 @@
 
 #include "source_filter.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -113,9 +115,9 @@ TEST(SourceFilterPlan, trustedSourcesTurnTheFilterOnByThemselves)
 TEST(SourceFilterPlan, carriesThePolicy)
 {
 	settings.filterRegistrar = true;
-	CHECK_TRUE(planFilter(settings).policy == UntrustedPolicy::Drop);
+	CHECK_EQUAL(UntrustedPolicy::Drop, planFilter(settings).policy);
 	settings.untrusted = UntrustedPolicy::Refuse;
-	CHECK_TRUE(planFilter(settings).policy == UntrustedPolicy::Refuse);
+	CHECK_EQUAL(UntrustedPolicy::Refuse, planFilter(settings).policy);
 }
 
 TEST(SourceFilterPlan, warnsWhenTheFilterIsOnAndTheChallengeOff)
@@ -194,8 +196,8 @@ TEST(NameTable, anUnresolvedNameAllowsNothing)
 TEST(NameTable, aResolvedNameAllowsItsAddressesUntilTheTtlAndTheGraceRunOut)
 {
 	start();
-	CHECK_TRUE(table.complete(kPbx, resolved({"192.0.2.10", "2001:db8::10"}, 60), 2000) ==
-		   NameTable::Change::Resolved);
+	CHECK_EQUAL(NameTable::Change::Resolved,
+		    table.complete(kPbx, resolved({"192.0.2.10", "2001:db8::10"}, 60), 2000));
 	CHECK_TRUE(table.allows(ip("192.0.2.10"), 2000));
 	CHECK_TRUE(table.allows(ip("::ffff:192.0.2.10"), 2000));
 	CHECK_TRUE(table.allows(ip("2001:db8::10"), 2000));
@@ -231,13 +233,13 @@ TEST(NameTable, aRefreshReplacesTheAddresses)
 	start();
 	table.complete(kPbx, resolved({"192.0.2.10"}, 30), 2000);
 	table.takeDue(32'000);
-	CHECK_TRUE(table.complete(kPbx, resolved({"192.0.2.11"}, 30), 32'100) ==
-		   NameTable::Change::Changed);
+	CHECK_EQUAL(NameTable::Change::Changed,
+		    table.complete(kPbx, resolved({"192.0.2.11"}, 30), 32'100));
 	CHECK_FALSE(table.allows(ip("192.0.2.10"), 32'100));
 	CHECK_TRUE(table.allows(ip("192.0.2.11"), 32'100));
 	table.takeDue(62'100);
-	CHECK_TRUE(table.complete(kPbx, resolved({"192.0.2.11"}, 30), 62'200) ==
-		   NameTable::Change::Refreshed);
+	CHECK_EQUAL(NameTable::Change::Refreshed,
+		    table.complete(kPbx, resolved({"192.0.2.11"}, 30), 62'200));
 }
 
 TEST(NameTable, aFailedLookupFailsClosedAndIsReportedOnce)
@@ -245,23 +247,23 @@ TEST(NameTable, aFailedLookupFailsClosedAndIsReportedOnce)
 	start();
 	table.complete(kPbx, resolved({"192.0.2.10"}, 30), 2000);
 	table.takeDue(32'000);
-	CHECK_TRUE(table.complete(kPbx, failed("no answer from the DNS server"), 42'000) ==
-		   NameTable::Change::Failed);
+	CHECK_EQUAL(NameTable::Change::Failed,
+		    table.complete(kPbx, failed("no answer from the DNS server"), 42'000));
 	CHECK_FALSE(table.allows(ip("192.0.2.10"), 42'000));
 	STRCMP_EQUAL("no answer from the DNS server", table.entries().at(kPbx).error.c_str());
 	table.takeDue(100'000);
-	CHECK_TRUE(table.complete(kPbx, failed("no answer from the DNS server"), 100'000) ==
-		   NameTable::Change::StillFailing);
+	CHECK_EQUAL(NameTable::Change::StillFailing,
+		    table.complete(kPbx, failed("no answer from the DNS server"), 100'000));
 	table.takeDue(200'000);
-	CHECK_TRUE(table.complete(kPbx, resolved({"192.0.2.10"}, 30), 200'000) ==
-		   NameTable::Change::Resolved);
+	CHECK_EQUAL(NameTable::Change::Resolved,
+		    table.complete(kPbx, resolved({"192.0.2.10"}, 30), 200'000));
 	CHECK_TRUE(table.allows(ip("192.0.2.10"), 200'000));
 }
 
 TEST(NameTable, theFirstFailureIsReportedToo)
 {
 	start();
-	CHECK_TRUE(table.complete(kPbx, failed("no such name"), 2000) == NameTable::Change::Failed);
+	CHECK_EQUAL(NameTable::Change::Failed, table.complete(kPbx, failed("no such name"), 2000));
 }
 
 TEST(NameTable, failedNamesAreRetriedWithABackoffUpToFiveMinutes)
@@ -294,8 +296,8 @@ TEST(NameTable, newSettingsKeepKnownAddressesAndRefreshEveryName)
 	CHECK_FALSE(table.allows(ip("192.0.2.20"), 3000));
 	CHECK_TRUE(table.allows(ip("192.0.2.10"), 3000));
 	LONGS_EQUAL(2, table.takeDue(3000).size());
-	CHECK_TRUE(table.complete(kOther, resolved({"192.0.2.20"}, 600), 3000) ==
-		   NameTable::Change::Unknown);
+	CHECK_EQUAL(NameTable::Change::Unknown,
+		    table.complete(kOther, resolved({"192.0.2.20"}, 600), 3000));
 	CHECK_FALSE(table.allows(ip("192.0.2.20"), 3000));
 }
 
@@ -335,9 +337,9 @@ TEST_GROUP(SourceVerdict)
 TEST(SourceVerdict, everyoneIsAllowedWhileTheFilterIsOff)
 {
 	settings.identities[1] = identity(1, "192.0.2.10");
-	CHECK_TRUE(verdict("203.0.113.9") == SourceVerdict::Allow);
-	CHECK_TRUE(decideSource(planFilter(settings), names, std::nullopt, 0) ==
-		   SourceVerdict::Allow);
+	CHECK_EQUAL(SourceVerdict::Allow, verdict("203.0.113.9"));
+	CHECK_EQUAL(SourceVerdict::Allow,
+		    decideSource(planFilter(settings), names, std::nullopt, 0));
 }
 
 TEST(SourceVerdict, literalRegistrarsAndTrustedPrefixesAreAllowed)
@@ -345,22 +347,22 @@ TEST(SourceVerdict, literalRegistrarsAndTrustedPrefixesAreAllowed)
 	settings.filterRegistrar = true;
 	settings.identities[1] = identity(1, "192.0.2.10:5060", "[2001:db8::10]:5070");
 	settings.trusted = trusted("198.51.100.0/24");
-	CHECK_TRUE(verdict("192.0.2.10") == SourceVerdict::Allow);
-	CHECK_TRUE(verdict("::ffff:192.0.2.10") == SourceVerdict::Allow);
-	CHECK_TRUE(verdict("2001:db8::10") == SourceVerdict::Allow);
-	CHECK_TRUE(verdict("198.51.100.200") == SourceVerdict::Allow);
-	CHECK_TRUE(verdict("192.0.2.11") == SourceVerdict::Drop);
-	CHECK_TRUE(verdict("2001:db8::11") == SourceVerdict::Drop);
+	CHECK_EQUAL(SourceVerdict::Allow, verdict("192.0.2.10"));
+	CHECK_EQUAL(SourceVerdict::Allow, verdict("::ffff:192.0.2.10"));
+	CHECK_EQUAL(SourceVerdict::Allow, verdict("2001:db8::10"));
+	CHECK_EQUAL(SourceVerdict::Allow, verdict("198.51.100.200"));
+	CHECK_EQUAL(SourceVerdict::Drop, verdict("192.0.2.11"));
+	CHECK_EQUAL(SourceVerdict::Drop, verdict("2001:db8::11"));
 }
 
 TEST(SourceVerdict, refuseAnswersWhatDropWouldIgnore)
 {
 	settings.trusted = trusted("192.0.2.10");
 	settings.untrusted = UntrustedPolicy::Refuse;
-	CHECK_TRUE(verdict("192.0.2.10") == SourceVerdict::Allow);
-	CHECK_TRUE(verdict("203.0.113.9") == SourceVerdict::Refuse);
-	CHECK_TRUE(decideSource(planFilter(settings), names, std::nullopt, 0) ==
-		   SourceVerdict::Refuse);
+	CHECK_EQUAL(SourceVerdict::Allow, verdict("192.0.2.10"));
+	CHECK_EQUAL(SourceVerdict::Refuse, verdict("203.0.113.9"));
+	CHECK_EQUAL(SourceVerdict::Refuse,
+		    decideSource(planFilter(settings), names, std::nullopt, 0));
 }
 
 TEST(SourceVerdict, aNameAllowsWhatItResolvesTo)
@@ -369,11 +371,11 @@ TEST(SourceVerdict, aNameAllowsWhatItResolvesTo)
 	settings.identities[1] = identity(1, "pbx.example.com");
 	names.setTargets(planFilter(settings).targets, 1000);
 	names.takeDue(1000);
-	CHECK_TRUE(verdict("192.0.2.10") == SourceVerdict::Drop);
+	CHECK_EQUAL(SourceVerdict::Drop, verdict("192.0.2.10"));
 	names.complete(kPbx, resolved({"192.0.2.10"}, 60), 1500);
-	CHECK_TRUE(verdict("192.0.2.10") == SourceVerdict::Allow);
-	CHECK_TRUE(verdict("192.0.2.10", 1500 + 60'000 + NameTable::kGraceMs) ==
-		   SourceVerdict::Drop);
+	CHECK_EQUAL(SourceVerdict::Allow, verdict("192.0.2.10"));
+	CHECK_EQUAL(SourceVerdict::Drop,
+		    verdict("192.0.2.10", 1500 + 60'000 + NameTable::kGraceMs));
 }
 
 // Which sources the filter names (outside the guess budget)

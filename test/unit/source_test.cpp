@@ -12,6 +12,8 @@
 
 #include "source.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -38,7 +40,7 @@ TEST(Source, transportNamesRoundTripAndOnlyUdpIsConnectionless)
 	for (Transport transport :
 	     {Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss}) {
 		const std::string_view name = transportName(transport);
-		CHECK_TRUE(parseTransport(name) == transport);
+		CHECK_EQUAL(transport, parseTransport(name));
 		CHECK_EQUAL(transport != Transport::Udp, isConnection(transport));
 	}
 	STRCMP_EQUAL("wss", std::string(transportName(Transport::Wss)).c_str());
@@ -57,7 +59,7 @@ TEST(Source, readsSocketAddressesOfBothFamiliesAndAMappedOneAsIpv4)
 	STRCMP_EQUAL("192.0.2.1", v4->ip.c_str());
 	STRCMP_EQUAL("udp:192.0.2.1:5060", v4->remote.c_str());
 	CHECK_EQUAL(5060, v4->port);
-	CHECK_TRUE(v4->transport == Transport::Udp);
+	CHECK_EQUAL(Transport::Udp, v4->transport);
 	STRCMP_EQUAL("192.0.2.1", v4->prefix.toString().c_str());
 
 	// An IPv4 peer on an IPv6 socket: the same source in every form.
@@ -71,7 +73,7 @@ TEST(Source, readsSocketAddressesOfBothFamiliesAndAMappedOneAsIpv4)
 	STRCMP_EQUAL("192.0.2.1", mapped->ip.c_str());
 	STRCMP_EQUAL("tcp:192.0.2.1:5061", mapped->remote.c_str());
 	CHECK_EQUAL(5061, mapped->port);
-	CHECK_TRUE(mapped->transport == Transport::Tcp);
+	CHECK_EQUAL(Transport::Tcp, mapped->transport);
 	CHECK_TRUE(mapped->address == v4->address);
 	CHECK_TRUE(mapped->prefix == v4->prefix);
 

@@ -5,6 +5,8 @@
 
 #include "status.hpp"
 
+#include "support/string_from.hpp"
+
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
@@ -139,7 +141,7 @@ TEST(StatusModel, aSetterMarksItsPropertyOnlyWhenTheValueChanges)
 TEST(StatusModel, plugAndPlayIsMarkedWhenItChangesAndKeptPrintable)
 {
 	STRCMP_EQUAL("PlugAndPlay", std::string(propertyName(Property::PlugAndPlay)).c_str());
-	CHECK(model.plugAndPlay().state == PnpState::Idle);
+	CHECK_EQUAL(PnpState::Idle, model.plugAndPlay().state);
 	model.setPlugAndPlay(PnpState::Idle, "", "", 0);
 	CHECK_FALSE(model.changes().pending());
 
@@ -258,7 +260,7 @@ TEST(StatusModel, recordsTheLastCheckSync)
 	CHECK_EQUAL(1u, last.identity);
 	CHECK_TRUE(last.authenticated);
 	CHECK_EQUAL(200u, last.sipStatus);
-	CHECK_TRUE(last.provisioning == Provisioning::Accepted);
+	CHECK_EQUAL(Provisioning::Accepted, last.provisioning);
 	CHECK_FALSE(last.result.has_value());
 	STRCMP_EQUAL("LastCheckSync", names(model.changes().take(0)).c_str());
 }
