@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
-// Tests of the settings reader (common/settings.cpp, docs/settings.md).
+// Tests of the settings reader (common/settings_reader.cpp, docs/settings.md):
+// parseSettings() on documents, good, invalid and hostile, and
+// loadSettingsFile() on files of every kind and mode.
 //
 // Secrets: assertions on passwords and hashes use CHECK on a comparison
 // with a named constant, so a failure prints the expression, never the
@@ -21,142 +23,19 @@
 #include "text.hpp"
 #include "unique_fd.hpp"
 
+#include "support/settings_support.hpp"
 #include "support/string_from.hpp"
 
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
+using namespace checksyncd::test;
 
-namespace {
-
-constexpr const char *kFile = "settings.xml";
-constexpr std::string_view kPassword = "s3cr3t-Pa55";
-constexpr std::string_view kHashMixed = "0123456789ABCDEF0123456789abcdef";
-constexpr std::string_view kHashLower = "0123456789abcdef0123456789abcdef";
-
-// A document whose phone-settings section holds `body`; the first line of
-// `body` is line 4 of the document.
-std::string wrap(std::string_view body)
-{
-	return "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-	       "<settings>\n"
-	       "<phone-settings e=\"2\">\n" +
-	       std::string(body) +
-	       "</phone-settings>\n"
-	       "</settings>\n";
-}
-
-LoadResult parse(std::string_view xml)
-{
-	return parseSettings(xml, kFile);
-}
-
-std::string allErrors(const LoadResult &result)
-{
-	std::string text;
-	for (const SettingsError &error : result.errors)
-		text += error.toString() + "\n";
-	return text;
-}
-
-bool contains(std::string_view text, std::string_view part)
-{
-	return text.find(part) != std::string_view::npos;
-}
-
-// Exactly one error, with this line and message, and no settings.
-void checkOneError(const LoadResult &result, long line, std::string_view message)
-{
-	CHECK_FALSE(result.settings.has_value());
-	if (result.errors.size() != 1)
-		FAIL(("expected one error, got:\n" + allErrors(result)).c_str());
-	STRCMP_EQUAL(kFile, result.errors[0].file.c_str());
-	LONGS_EQUAL(line, result.errors[0].line);
-	STRCMP_EQUAL(std::string(message).c_str(), result.errors[0].message.c_str());
-}
-
-// No error, and the settings (a copy: callers often pass a temporary).
-Settings checkGood(const LoadResult &result)
-{
-	STRCMP_EQUAL("", allErrors(result).c_str());
-	CHECK_TRUE(result.settings.has_value());
-	return *result.settings;
-}
-
-// A private directory under the system temp directory, removed with its
-// contents.
-class TempDir
-{
-public:
-	TempDir()
-	{
-		std::string pattern =
-			(std::filesystem::temp_directory_path() / "settings_test.XXXXXX").string();
-		if (::mkdtemp(pattern.data()) == nullptr)
-			FAIL("mkdtemp failed");
-		path_ = pattern;
-	}
-	~TempDir()
-	{
-		std::error_code ec;
-		std::filesystem::remove_all(path_, ec);
-	}
-	TempDir(const TempDir &) = delete;
-	TempDir &operator=(const TempDir &) = delete;
-
-	std::string path(std::string_view name) const { return path_ + "/" + std::string(name); }
-
-	std::string write(std::string_view name, std::string_view content, mode_t mode = 0600) const
-	{
-		const std::string file = path(name);
-		const UniqueFd fd(
-			::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-		CHECK_TRUE(fd);
-		CHECK_EQUAL(0, ::fchmod(fd.get(), mode));
-		std::size_t done = 0;
-		while (done < content.size()) {
-			const ssize_t n = ::write(fd.get(), content.data() + done,
-						  content.size() - done);
-			CHECK_TRUE(n > 0);
-			done += static_cast<std::size_t>(n);
-		}
-		return file;
-	}
-
-private:
-	std::string path_;
-};
-
-const char *const kDesignExample = R"(<?xml version="1.0" encoding="utf-8"?>
-<settings>
-  <phone-settings e="2">
-    <challenge_checksync perm="">on</challenge_checksync>
-    <user_active idx="1" perm="">on</user_active>
-    <user_name idx="1" perm="">340899</user_name>
-    <user_host idx="1" perm="">ser.berlin.snom.com</user_host>
-    <user_pass idx="1" perm="">1234</user_pass>
-    <challenge_reboot perm="">on</challenge_reboot>
-    <checksync_action perm="">reboot</checksync_action>
-    <network_id_port perm="">5062</network_id_port>
-    <checksync_auth_algorithms perm="">SHA-512-256, SHA-256,MD5</checksync_auth_algorithms>
-    <checksync_auth_qop perm="">none</checksync_auth_qop>
-    <checksync_events perm="">resync, check-sync,REBOOT_NOW</checksync_events>
-    <user_pname idx="1" perm="">auth340899</user_pname>
-    <user_hash idx="2" perm="">0123456789ABCDEF0123456789abcdef</user_hash>
-    <user_name idx="2" perm="">340900</user_name>
-    <user_host idx="2" perm="">[2001:db8::1]:5060</user_host>
-    <user_active idx="2" perm="">off</user_active>
-  </phone-settings>
-</settings>
-)";
-
-} // namespace
-
-TEST_GROUP(Settings){};
+TEST_GROUP(SettingsReader){};
 
 // Good files and defaults
 
-TEST(Settings, acceptsTheDesignExampleWithEveryGlobalSetting)
+TEST(SettingsReader, acceptsTheDesignExampleWithEveryGlobalSetting)
 {
 	const LoadResult result = parse(kDesignExample);
 	const Settings &settings = checkGood(result);
@@ -194,7 +73,7 @@ TEST(Settings, acceptsTheDesignExampleWithEveryGlobalSetting)
 	CHECK_TRUE(second.hash == kHashLower);
 }
 
-TEST(Settings, usesDefaultsForAbsentSettings)
+TEST(SettingsReader, usesDefaultsForAbsentSettings)
 {
 	const LoadResult result = parse("<settings/>");
 	const Settings &settings = checkGood(result);
@@ -210,14 +89,14 @@ TEST(Settings, usesDefaultsForAbsentSettings)
 	CHECK_TRUE(settings.fromFile.empty());
 }
 
-TEST(Settings, acceptsAnEmptyPhoneSettingsSection)
+TEST(SettingsReader, acceptsAnEmptyPhoneSettingsSection)
 {
 	const Settings &settings = checkGood(parse(wrap("")));
 	CHECK_TRUE(settings.identities.empty());
 	LONGS_EQUAL(5060, settings.port);
 }
 
-TEST(Settings, recordsWhichSettingsCameFromTheFile)
+TEST(SettingsReader, recordsWhichSettingsCameFromTheFile)
 {
 	const Settings &settings = checkGood(parse(kDesignExample));
 	const std::set<std::string> expected{
@@ -241,7 +120,7 @@ TEST(Settings, recordsWhichSettingsCameFromTheFile)
 	CHECK_TRUE(settings.fromFile == expected);
 }
 
-TEST(Settings, trimsAsciiWhitespaceAroundValues)
+TEST(SettingsReader, trimsAsciiWhitespaceAroundValues)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<challenge_checksync>\n\t on \r\n</challenge_checksync>\n"
@@ -254,7 +133,7 @@ TEST(Settings, trimsAsciiWhitespaceAroundValues)
 	CHECK_TRUE(settings.identities.at(1).pass == "1234");
 }
 
-TEST(Settings, acceptsOnAndOffInAnyCase)
+TEST(SettingsReader, acceptsOnAndOffInAnyCase)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<challenge_checksync>ON</challenge_checksync>\n"
@@ -265,7 +144,7 @@ TEST(Settings, acceptsOnAndOffInAnyCase)
 	CHECK_FALSE(settings.identities.at(1).active);
 }
 
-TEST(Settings, acceptsOffForBooleans)
+TEST(SettingsReader, acceptsOffForBooleans)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<challenge_checksync>off</challenge_checksync>\n"
@@ -275,7 +154,7 @@ TEST(Settings, acceptsOffForBooleans)
 	CHECK_TRUE(settings.fromFile.contains("challenge_checksync"));
 }
 
-TEST(Settings, acceptsEveryCheckSyncAction)
+TEST(SettingsReader, acceptsEveryCheckSyncAction)
 {
 	CHECK_EQUAL(ForcedAction::None,
 		    checkGood(parse(wrap("<checksync_action></checksync_action>\n"))).action);
@@ -309,14 +188,14 @@ TEST(Settings, acceptsEveryCheckSyncAction)
 				 text);
 }
 
-TEST(Settings, acceptsPortNumbersFromOneTo65535)
+TEST(SettingsReader, acceptsPortNumbersFromOneTo65535)
 {
 	LONGS_EQUAL(1, checkGood(parse(wrap("<network_id_port>1</network_id_port>\n"))).port);
 	LONGS_EQUAL(65535,
 		    checkGood(parse(wrap("<network_id_port>65535</network_id_port>\n"))).port);
 }
 
-TEST(Settings, keepsTheOrderOfTheAlgorithmListIgnoringCase)
+TEST(SettingsReader, keepsTheOrderOfTheAlgorithmListIgnoringCase)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<checksync_auth_algorithms> md5 ,\tsha-256 "
@@ -326,7 +205,7 @@ TEST(Settings, keepsTheOrderOfTheAlgorithmListIgnoringCase)
 	CHECK_EQUAL(Algorithm::Sha256, settings.algorithms[1]);
 }
 
-TEST(Settings, acceptsEveryEventPackageInAnyCaseAndOrder)
+TEST(SettingsReader, acceptsEveryEventPackageInAnyCaseAndOrder)
 {
 	const Settings &all = checkGood(
 		parse(wrap("<checksync_events> restart_now,Reboot_Now ,reboot,Report,"
@@ -342,38 +221,7 @@ TEST(Settings, acceptsEveryEventPackageInAnyCaseAndOrder)
 	CHECK_FALSE(one.events.contains(EventPackage::Reboot));
 }
 
-TEST(Settings, namesEventPackagesAndParsesThemBack)
-{
-	STRCMP_EQUAL("check-sync", eventPackageName(EventPackage::CheckSync).data());
-	STRCMP_EQUAL("resync", eventPackageName(EventPackage::Resync).data());
-	STRCMP_EQUAL("reboot", eventPackageName(EventPackage::Reboot).data());
-	STRCMP_EQUAL("reboot_now", eventPackageName(EventPackage::RebootNow).data());
-	STRCMP_EQUAL("restart_now", eventPackageName(EventPackage::RestartNow).data());
-	STRCMP_EQUAL("service-control", eventPackageName(EventPackage::ServiceControl).data());
-	STRCMP_EQUAL("report", eventPackageName(EventPackage::Report).data());
-	for (EventPackage package : kEventPackages)
-		CHECK_EQUAL(package, parseEventPackage(eventPackageName(package)));
-	CHECK_EQUAL(EventPackage::CheckSync, parseEventPackage("Check-Sync"));
-	CHECK_FALSE(parseEventPackage("reboot-now").has_value());
-	CHECK_FALSE(parseEventPackage("restart").has_value());
-	CHECK_FALSE(parseEventPackage("check-sync;reboot=true").has_value());
-	CHECK_FALSE(parseEventPackage("").has_value());
-}
-
-TEST(Settings, joinsEventPackagesInCanonicalOrder)
-{
-	EventPackageSet set;
-	CHECK_TRUE(set.empty());
-	STRCMP_EQUAL("", joinEventPackages(set, ", ").c_str());
-	set.insert(EventPackage::RestartNow);
-	set.insert(EventPackage::CheckSync);
-	set.insert(EventPackage::Resync);
-	CHECK_FALSE(set.empty());
-	STRCMP_EQUAL("check-sync, resync, restart_now", joinEventPackages(set, ", ").c_str());
-	STRCMP_EQUAL("check-sync,resync,restart_now", joinEventPackages(set, ",").c_str());
-}
-
-TEST(Settings, acceptsBothQopPolicies)
+TEST(SettingsReader, acceptsBothQopPolicies)
 {
 	CHECK_EQUAL(QopPolicy::Auth,
 		    checkGood(parse(wrap("<checksync_auth_qop>auth</checksync_auth_qop>\n"))).qop);
@@ -381,7 +229,7 @@ TEST(Settings, acceptsBothQopPolicies)
 		    checkGood(parse(wrap("<checksync_auth_qop>NONE</checksync_auth_qop>\n"))).qop);
 }
 
-TEST(Settings, acceptsEveryEnumeratedSpellingInAnyCase)
+TEST(SettingsReader, acceptsEveryEnumeratedSpellingInAnyCase)
 {
 	const auto untrusted = [](const char *text) {
 		return checkGood(parse(wrap("<checksync_untrusted>" + std::string(text) +
@@ -407,21 +255,21 @@ TEST(Settings, acceptsEveryEnumeratedSpellingInAnyCase)
 	CHECK_TRUE(booleans.identities.at(1).active);
 }
 
-TEST(Settings, storesUserHashInLowerCase)
+TEST(SettingsReader, storesUserHashInLowerCase)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<user_hash idx=\"1\">" + std::string(kHashMixed) + "</user_hash>\n")));
 	CHECK_TRUE(settings.identities.at(1).hash == kHashLower);
 }
 
-TEST(Settings, acceptsAnEmptyUserHash)
+TEST(SettingsReader, acceptsAnEmptyUserHash)
 {
 	const Settings &settings = checkGood(parse(wrap("<user_hash idx=\"1\"></user_hash>\n")));
 	CHECK_TRUE(settings.identities.at(1).hash.empty());
 	CHECK_TRUE(settings.fromFile.contains("user_hash[1]"));
 }
 
-TEST(Settings, readsEscapedCharactersAndCdata)
+TEST(SettingsReader, readsEscapedCharactersAndCdata)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<user_name idx=\"1\">a&amp;b&lt;c&#x41;</user_name>\n"
@@ -430,7 +278,7 @@ TEST(Settings, readsEscapedCharactersAndCdata)
 	CHECK_TRUE(settings.identities.at(1).pass == "p<&>w");
 }
 
-TEST(Settings, createsAnIdentityForAnyUserSetting)
+TEST(SettingsReader, createsAnIdentityForAnyUserSetting)
 {
 	const Settings &settings = checkGood(parse(wrap("<user_pass idx=\"3\">x</user_pass>\n")));
 	LONGS_EQUAL(1, settings.identities.size());
@@ -440,7 +288,7 @@ TEST(Settings, createsAnIdentityForAnyUserSetting)
 	CHECK_TRUE(identity.name.empty());
 }
 
-TEST(Settings, acceptsAnyPositiveIdx)
+TEST(SettingsReader, acceptsAnyPositiveIdx)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<user_name idx=\"12\">a</user_name>\n"
@@ -451,7 +299,7 @@ TEST(Settings, acceptsAnyPositiveIdx)
 
 // Invalid values
 
-TEST(Settings, readsTheSourceFilterSettings)
+TEST(SettingsReader, readsTheSourceFilterSettings)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<filter_registrar>ON</filter_registrar>\n"
@@ -475,7 +323,7 @@ TEST(Settings, readsTheSourceFilterSettings)
 	CHECK_TRUE(settings.fromFile.contains("checksync_trusted"));
 }
 
-TEST(Settings, theSourceFilterIsOffByDefault)
+TEST(SettingsReader, theSourceFilterIsOffByDefault)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<checksync_trusted></checksync_trusted>\n")));
@@ -484,7 +332,7 @@ TEST(Settings, theSourceFilterIsOffByDefault)
 	CHECK_EQUAL(UntrustedPolicy::Drop, settings.untrusted);
 }
 
-TEST(Settings, reportsEveryBadEntryOfTheTrustedList)
+TEST(SettingsReader, reportsEveryBadEntryOfTheTrustedList)
 {
 	const LoadResult result = parse(wrap(
 		"<checksync_trusted>192.0.2.1/40, ok.example.com, bad_name</checksync_trusted>\n"));
@@ -494,7 +342,7 @@ TEST(Settings, reportsEveryBadEntryOfTheTrustedList)
 	CHECK_TRUE(contains(result.errors[1].message, "\"bad_name\""));
 }
 
-TEST(Settings, refusesMoreThan64TrustedEntriesOnce)
+TEST(SettingsReader, refusesMoreThan64TrustedEntriesOnce)
 {
 	std::string list;
 	for (int i = 0; i < 70; i++)
@@ -504,7 +352,7 @@ TEST(Settings, refusesMoreThan64TrustedEntriesOnce)
 	checkOneError(result, 4, "checksync_trusted: more than 64 entries at \"192.0.2.64\"");
 }
 
-TEST(Settings, reportsEachInvalidValueWithItsLine)
+TEST(SettingsReader, reportsEachInvalidValueWithItsLine)
 {
 	struct Case {
 		const char *element;
@@ -657,7 +505,7 @@ TEST(Settings, reportsEachInvalidValueWithItsLine)
 	}
 }
 
-TEST(Settings, reportsEveryEmptyItemOfAnAlgorithmList)
+TEST(SettingsReader, reportsEveryEmptyItemOfAnAlgorithmList)
 {
 	const LoadResult result = parse(
 		wrap("<checksync_auth_algorithms>,</checksync_auth_algorithms>\n"));
@@ -667,7 +515,7 @@ TEST(Settings, reportsEveryEmptyItemOfAnAlgorithmList)
 		     allErrors(result).c_str());
 }
 
-TEST(Settings, neverQuotesAnInvalidUserHash)
+TEST(SettingsReader, neverQuotesAnInvalidUserHash)
 {
 	const std::string secret = std::string(kPassword) + "0123456789abcdef0123456789";
 	const LoadResult result = parse(wrap("<user_hash idx=\"1\">" + secret + "</user_hash>\n"));
@@ -676,7 +524,7 @@ TEST(Settings, neverQuotesAnInvalidUserHash)
 	checkOneError(result, 4, "user_hash[1]: invalid value (expected empty or 32 hex digits)");
 }
 
-TEST(Settings, neverQuotesUserPassInErrors)
+TEST(SettingsReader, neverQuotesUserPassInErrors)
 {
 	// Every error a user_pass element can cause: a bad idx, a duplicate,
 	// an undefined entity and bytes that are not UTF-8.
@@ -699,7 +547,7 @@ TEST(Settings, neverQuotesUserPassInErrors)
 	}
 }
 
-TEST(Settings, cutsLongValuesInErrors)
+TEST(SettingsReader, cutsLongValuesInErrors)
 {
 	const LoadResult result = parse(
 		wrap("<checksync_action>" + std::string(500, 'x') + "</checksync_action>\n"));
@@ -709,7 +557,7 @@ TEST(Settings, cutsLongValuesInErrors)
 	CHECK_TRUE(contains(message, "xxx...\""));
 }
 
-TEST(Settings, escapesControlCharactersInErrors)
+TEST(SettingsReader, escapesControlCharactersInErrors)
 {
 	const LoadResult result = parse(
 		wrap("<checksync_action>a&#10;b&#9;\"c</checksync_action>\n"));
@@ -718,7 +566,7 @@ TEST(Settings, escapesControlCharactersInErrors)
 		      "reregister, delete-contacts, factory-reset or empty)");
 }
 
-TEST(Settings, collectsEveryErrorInDocumentOrder)
+TEST(SettingsReader, collectsEveryErrorInDocumentOrder)
 {
 	const LoadResult result = parse(wrap("<challenge_checksync>maybe</challenge_checksync>\n"
 					     "<user_name>no idx</user_name>\n"
@@ -741,7 +589,7 @@ TEST(Settings, collectsEveryErrorInDocumentOrder)
 
 // Structure, perm and idx
 
-TEST(Settings, ignoresUnknownSettingsAndOtherSections)
+TEST(SettingsReader, ignoresUnknownSettingsAndOtherSections)
 {
 	const Settings &settings = checkGood(parse(
 		"<?xml version=\"1.0\"?>\n"
@@ -764,14 +612,14 @@ TEST(Settings, ignoresUnknownSettingsAndOtherSections)
 	CHECK_TRUE(settings.fromFile.empty());
 }
 
-TEST(Settings, ignoresSettingsNestedInsideUnknownElements)
+TEST(SettingsReader, ignoresSettingsNestedInsideUnknownElements)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<group><challenge_checksync>maybe</challenge_checksync></group>\n")));
 	CHECK_FALSE(settings.challengeChecksync);
 }
 
-TEST(Settings, readsEveryPhoneSettingsSection)
+TEST(SettingsReader, readsEveryPhoneSettingsSection)
 {
 	const Settings &settings = checkGood(
 		parse("<settings>\n"
@@ -783,7 +631,7 @@ TEST(Settings, readsEveryPhoneSettingsSection)
 	STRCMP_EQUAL("b", settings.identities.at(2).name.c_str());
 }
 
-TEST(Settings, acceptsEveryPermValue)
+TEST(SettingsReader, acceptsEveryPermValue)
 {
 	const char *const perms[] = {
 		" perm=\"!\"",
@@ -809,7 +657,7 @@ TEST(Settings, acceptsEveryPermValue)
 	}
 }
 
-TEST(Settings, ignoresIdxOnGlobalSettings)
+TEST(SettingsReader, ignoresIdxOnGlobalSettings)
 {
 	const Settings &settings = checkGood(
 		parse(wrap("<challenge_checksync idx=\"junk\">on</challenge_checksync>\n"
@@ -819,7 +667,7 @@ TEST(Settings, ignoresIdxOnGlobalSettings)
 	CHECK_TRUE(settings.identities.empty());
 }
 
-TEST(Settings, rejectsAMissingOrInvalidIdx)
+TEST(SettingsReader, rejectsAMissingOrInvalidIdx)
 {
 	const char *const idxs[] = {
 		"",
@@ -847,7 +695,7 @@ TEST(Settings, rejectsAMissingOrInvalidIdx)
 	}
 }
 
-TEST(Settings, requiresIdxOnEveryIdentitySetting)
+TEST(SettingsReader, requiresIdxOnEveryIdentitySetting)
 {
 	for (const char *name :
 	     {"user_active", "user_name", "user_host", "user_pname", "user_pass", "user_hash"}) {
@@ -859,7 +707,7 @@ TEST(Settings, requiresIdxOnEveryIdentitySetting)
 	}
 }
 
-TEST(Settings, rejectsAGlobalSettingGivenTwice)
+TEST(SettingsReader, rejectsAGlobalSettingGivenTwice)
 {
 	const LoadResult result = parse(
 		wrap("<challenge_checksync>on</challenge_checksync>\n"
@@ -868,7 +716,7 @@ TEST(Settings, rejectsAGlobalSettingGivenTwice)
 	checkOneError(result, 6, "challenge_checksync given twice (first at line 4)");
 }
 
-TEST(Settings, rejectsAnIdentitySettingGivenTwice)
+TEST(SettingsReader, rejectsAnIdentitySettingGivenTwice)
 {
 	const LoadResult result = parse(wrap("<user_name idx=\"1\">a</user_name>\n"
 					     "<user_name idx=\"2\">b</user_name>\n"
@@ -876,7 +724,7 @@ TEST(Settings, rejectsAnIdentitySettingGivenTwice)
 	checkOneError(result, 6, "user_name[1] given twice (first at line 4)");
 }
 
-TEST(Settings, rejectsADuplicateEvenWhenTheFirstWasInvalid)
+TEST(SettingsReader, rejectsADuplicateEvenWhenTheFirstWasInvalid)
 {
 	const LoadResult result = parse(wrap("<user_active idx=\"1\">yes</user_active>\n"
 					     "<user_active idx=\"1\">on</user_active>\n"));
@@ -885,7 +733,7 @@ TEST(Settings, rejectsADuplicateEvenWhenTheFirstWasInvalid)
 		     allErrors(result).c_str());
 }
 
-TEST(Settings, rejectsADuplicateAcrossPhoneSettingsSections)
+TEST(SettingsReader, rejectsADuplicateAcrossPhoneSettingsSections)
 {
 	const LoadResult result = parse(
 		"<settings>\n"
@@ -897,7 +745,7 @@ TEST(Settings, rejectsADuplicateAcrossPhoneSettingsSections)
 	checkOneError(result, 4, "user_pass[1] given twice (first at line 2)");
 }
 
-TEST(Settings, comparesIdxByValueForDuplicates)
+TEST(SettingsReader, comparesIdxByValueForDuplicates)
 {
 	const LoadResult result = parse(wrap("<user_host idx=\"1\">a</user_host>\n"
 					     "<user_host idx=\"01\">b</user_host>\n"));
@@ -906,7 +754,7 @@ TEST(Settings, comparesIdxByValueForDuplicates)
 
 // Hostile and broken documents
 
-TEST(Settings, rejectsADoctype)
+TEST(SettingsReader, rejectsADoctype)
 {
 	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
 					"<!DOCTYPE settings>\n"
@@ -914,7 +762,7 @@ TEST(Settings, rejectsADoctype)
 	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
 }
 
-TEST(Settings, rejectsAnInternalEntityAndDoesNotExpandIt)
+TEST(SettingsReader, rejectsAnInternalEntityAndDoesNotExpandIt)
 {
 	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
 					"<!DOCTYPE settings [\n"
@@ -926,7 +774,7 @@ TEST(Settings, rejectsAnInternalEntityAndDoesNotExpandIt)
 	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
 }
 
-TEST(Settings, rejectsABillionLaughs)
+TEST(SettingsReader, rejectsABillionLaughs)
 {
 	std::string xml = "<?xml version=\"1.0\"?>\n<!DOCTYPE settings [\n<!ENTITY lol0 \"lol\">\n";
 	for (int level = 1; level <= 9; ++level) {
@@ -942,7 +790,7 @@ TEST(Settings, rejectsABillionLaughs)
 	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
 }
 
-TEST(Settings, rejectsAQuadraticBlowup)
+TEST(SettingsReader, rejectsAQuadraticBlowup)
 {
 	std::string xml = "<?xml version=\"1.0\"?>\n<!DOCTYPE settings [\n<!ENTITY a \"" +
 			  std::string(50000, 'a') +
@@ -955,7 +803,7 @@ TEST(Settings, rejectsAQuadraticBlowup)
 	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
 }
 
-TEST(Settings, rejectsAnExternalEntityWithoutReadingIt)
+TEST(SettingsReader, rejectsAnExternalEntityWithoutReadingIt)
 {
 	for (const char *target : {"file:///etc/passwd", "/etc/passwd", "http://192.0.2.1/x.xml"}) {
 		const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
@@ -972,11 +820,11 @@ TEST(Settings, rejectsAnExternalEntityWithoutReadingIt)
 	}
 }
 
-TEST(Settings, rejectsAnExternalEntityPointingAtALocalFileWithoutTouchingIt)
+TEST(SettingsReader, rejectsAnExternalEntityPointingAtALocalFileWithoutTouchingIt)
 {
 	// The entity's target is a FIFO: reading it would block, so a return
 	// at all shows that it is never opened.
-	TempDir dir;
+	SettingsDir dir;
 	const std::string fifo = dir.path("secret");
 	CHECK_EQUAL(0, ::mkfifo(fifo.c_str(), 0600));
 	const LoadResult result = parse(
@@ -989,7 +837,7 @@ TEST(Settings, rejectsAnExternalEntityPointingAtALocalFileWithoutTouchingIt)
 	checkOneError(result, 2, "DOCTYPE and entity declarations are not allowed");
 }
 
-TEST(Settings, rejectsAnExternalDtd)
+TEST(SettingsReader, rejectsAnExternalDtd)
 {
 	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
 					"<!DOCTYPE settings SYSTEM \"file:///etc/passwd\">\n"
@@ -1003,7 +851,7 @@ TEST(Settings, rejectsAnExternalDtd)
 	checkOneError(remote, 3, "DOCTYPE and entity declarations are not allowed");
 }
 
-TEST(Settings, rejectsParameterEntities)
+TEST(SettingsReader, rejectsParameterEntities)
 {
 	const LoadResult result = parse(
 		"<!DOCTYPE settings [\n"
@@ -1014,7 +862,7 @@ TEST(Settings, rejectsParameterEntities)
 	checkOneError(result, 1, "DOCTYPE and entity declarations are not allowed");
 }
 
-TEST(Settings, rejectsADoctypeAfterTheRootElement)
+TEST(SettingsReader, rejectsADoctypeAfterTheRootElement)
 {
 	const LoadResult result = parse("<settings/>\n<!DOCTYPE settings>\n");
 	CHECK_FALSE(result.settings.has_value());
@@ -1022,7 +870,7 @@ TEST(Settings, rejectsADoctypeAfterTheRootElement)
 	LONGS_EQUAL(2, result.errors[0].line);
 }
 
-TEST(Settings, rejectsXmlThatIsNotWellFormedWithItsLine)
+TEST(SettingsReader, rejectsXmlThatIsNotWellFormedWithItsLine)
 {
 	const LoadResult result = parse(wrap("<user_name idx=\"1\">a</user_name>\n"
 					     "<user_host idx=\"1\">b</user_pass>\n"));
@@ -1031,7 +879,7 @@ TEST(Settings, rejectsXmlThatIsNotWellFormedWithItsLine)
 		      "user_pass");
 }
 
-TEST(Settings, rejectsAnUnescapedAmpersand)
+TEST(SettingsReader, rejectsAnUnescapedAmpersand)
 {
 	const LoadResult result = parse(wrap("\n<user_name idx=\"1\">a & b</user_name>\n"));
 	CHECK_FALSE(result.settings.has_value());
@@ -1040,14 +888,14 @@ TEST(Settings, rejectsAnUnescapedAmpersand)
 	CHECK_TRUE(result.errors[0].message.starts_with("not well-formed XML: "));
 }
 
-TEST(Settings, rejectsAnUndefinedEntityWithoutNamingIt)
+TEST(SettingsReader, rejectsAnUndefinedEntityWithoutNamingIt)
 {
 	const LoadResult result = parse(wrap("<user_name idx=\"1\">a&nbsp;b</user_name>\n"));
 	checkOneError(result, 4,
 		      "not well-formed XML: undefined entity reference (write & as &amp;)");
 }
 
-TEST(Settings, rejectsInvalidUtf8WithItsLine)
+TEST(SettingsReader, rejectsInvalidUtf8WithItsLine)
 {
 	const LoadResult result = parse(wrap("<user_name idx=\"1\">a</user_name>\n"
 					     "<user_host idx=\"1\">\xc3\x28</user_host>\n"));
@@ -1055,7 +903,7 @@ TEST(Settings, rejectsInvalidUtf8WithItsLine)
 		      "not well-formed XML: Input is not proper UTF-8, indicate encoding !");
 }
 
-TEST(Settings, rejectsBinaryGarbage)
+TEST(SettingsReader, rejectsBinaryGarbage)
 {
 	const char garbage[] = "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe";
 	const LoadResult result = parse(std::string_view(garbage, sizeof garbage - 1));
@@ -1065,7 +913,7 @@ TEST(Settings, rejectsBinaryGarbage)
 	CHECK_TRUE(result.errors[0].message.starts_with("not well-formed XML"));
 }
 
-TEST(Settings, rejectsANulByte)
+TEST(SettingsReader, rejectsANulByte)
 {
 	const std::string xml = wrap("<user_name idx=\"1\">a") + std::string(1, '\0') +
 				"b</user_name>\n";
@@ -1074,14 +922,14 @@ TEST(Settings, rejectsANulByte)
 	LONGS_EQUAL(1, result.errors.size());
 }
 
-TEST(Settings, rejectsAnEmptyDocument)
+TEST(SettingsReader, rejectsAnEmptyDocument)
 {
 	checkOneError(parse(""), 1, "not well-formed XML: Document is empty");
 	CHECK_FALSE(parse("  \n\n").settings.has_value());
 	CHECK_FALSE(parse("<?xml version=\"1.0\"?>\n").settings.has_value());
 }
 
-TEST(Settings, rejectsAnUndeclaredNamespacePrefix)
+TEST(SettingsReader, rejectsAnUndeclaredNamespacePrefix)
 {
 	const LoadResult result = parse(wrap("<x:user_name idx=\"1\">a</x:user_name>\n"));
 	CHECK_FALSE(result.settings.has_value());
@@ -1089,7 +937,7 @@ TEST(Settings, rejectsAnUndeclaredNamespacePrefix)
 	LONGS_EQUAL(4, result.errors[0].line);
 }
 
-TEST(Settings, rejectsTheWrongRootElement)
+TEST(SettingsReader, rejectsTheWrongRootElement)
 {
 	const LoadResult result = parse("<?xml version=\"1.0\"?>\n"
 					"<!-- provisioning -->\n"
@@ -1099,7 +947,7 @@ TEST(Settings, rejectsTheWrongRootElement)
 	checkOneError(result, 3, "root element is <phone-settings>, expected <settings>");
 }
 
-TEST(Settings, refusesExcessiveNesting)
+TEST(SettingsReader, refusesExcessiveNesting)
 {
 	std::string xml = "<settings><phone-settings>\n";
 	for (int i = 0; i < 100000; ++i)
@@ -1114,7 +962,7 @@ TEST(Settings, refusesExcessiveNesting)
 	CHECK_TRUE(result.errors[0].message.starts_with("not well-formed XML: "));
 }
 
-TEST(Settings, toleratesModerateNestingInIgnoredElements)
+TEST(SettingsReader, toleratesModerateNestingInIgnoredElements)
 {
 	std::string body;
 	for (int i = 0; i < 100; ++i)
@@ -1126,7 +974,7 @@ TEST(Settings, toleratesModerateNestingInIgnoredElements)
 	CHECK_FALSE(settings.challengeChecksync);
 }
 
-TEST(Settings, doesNotProcessXInclude)
+TEST(SettingsReader, doesNotProcessXInclude)
 {
 	const Settings &settings = checkGood(
 		parse("<settings xmlns:xi=\"http://www.w3.org/2001/XInclude\">\n"
@@ -1139,7 +987,7 @@ TEST(Settings, doesNotProcessXInclude)
 	STRCMP_EQUAL("", settings.identities.at(1).name.c_str());
 }
 
-TEST(Settings, rejectsADocumentOverTheSizeLimit)
+TEST(SettingsReader, rejectsADocumentOverTheSizeLimit)
 {
 	const std::string big = wrap(std::string(kMaxSettingsBytes, ' '));
 	const LoadResult result = parse(big);
@@ -1149,259 +997,9 @@ TEST(Settings, rejectsADocumentOverTheSizeLimit)
 	STRCMP_EQUAL("settings.xml: larger than 1 MiB", result.errors[0].toString().c_str());
 }
 
-// Identity and Settings helpers
-
-TEST(Settings, realmDropsThePort)
-{
-	Identity identity;
-	identity.host = "ser.berlin.snom.com:5060";
-	STRCMP_EQUAL("ser.berlin.snom.com", identity.realm().c_str());
-}
-
-TEST(Settings, realmOfAHostWithoutPortIsTheHost)
-{
-	Identity identity;
-	identity.host = "ser.berlin.snom.com";
-	STRCMP_EQUAL("ser.berlin.snom.com", identity.realm().c_str());
-	identity.host = "192.0.2.7:5061";
-	STRCMP_EQUAL("192.0.2.7", identity.realm().c_str());
-	identity.host = "";
-	STRCMP_EQUAL("", identity.realm().c_str());
-}
-
-TEST(Settings, realmKeepsTheBracketsOfIpv6)
-{
-	Identity identity;
-	identity.host = "[2001:db8::1]:5060";
-	STRCMP_EQUAL("[2001:db8::1]", identity.realm().c_str());
-	identity.host = "[2001:db8::1]";
-	STRCMP_EQUAL("[2001:db8::1]", identity.realm().c_str());
-}
-
-TEST(Settings, realmKeepsABareIpv6AddressWhole)
-{
-	Identity identity;
-	identity.host = "2001:db8::1";
-	STRCMP_EQUAL("2001:db8::1", identity.realm().c_str());
-}
-
-TEST(Settings, authUserIsPnameWhenSet)
-{
-	Identity identity;
-	identity.name = "340899";
-	identity.pname = "auth340899";
-	STRCMP_EQUAL("auth340899", identity.authUser().c_str());
-}
-
-TEST(Settings, authUserFallsBackToName)
-{
-	Identity identity;
-	identity.name = "340899";
-	STRCMP_EQUAL("340899", identity.authUser().c_str());
-}
-
-TEST(Settings, hasCredentialsWithPasswordOrHash)
-{
-	Identity identity;
-	CHECK_FALSE(identity.hasCredentials());
-	identity.hash = kHashLower;
-	CHECK_TRUE(identity.hasCredentials());
-	identity.hash.clear();
-	identity.pass = kPassword;
-	CHECK_TRUE(identity.hasCredentials());
-}
-
-TEST(Settings, findActiveByUserMatchesTheNameExactly)
-{
-	const Settings &settings = checkGood(
-		parse(wrap("<user_name idx=\"1\">alice</user_name>\n"
-			   "<user_name idx=\"2\">340899</user_name>\n")));
-	const Identity *found = settings.findActiveByUser("340899");
-	CHECK_TRUE(found != nullptr);
-	LONGS_EQUAL(2, found->idx);
-	POINTERS_EQUAL(nullptr, settings.findActiveByUser("Alice"));
-	POINTERS_EQUAL(nullptr, settings.findActiveByUser("34089"));
-	POINTERS_EQUAL(nullptr, settings.findActiveByUser("3408990"));
-	POINTERS_EQUAL(nullptr, settings.findActiveByUser(""));
-}
-
-TEST(Settings, findActiveByUserIgnoresInactiveIdentities)
-{
-	const Settings &settings = checkGood(
-		parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
-			   "<user_active idx=\"1\">off</user_active>\n"
-			   "<user_name idx=\"2\">bob</user_name>\n"
-			   "<user_name idx=\"3\">340899</user_name>\n")));
-	const Identity *found = settings.findActiveByUser("340899");
-	CHECK_TRUE(found != nullptr);
-	LONGS_EQUAL(3, found->idx);
-}
-
-TEST(Settings, findActiveByUserFindsNothingWhenAllAreInactive)
-{
-	const Settings &settings = checkGood(
-		parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
-			   "<user_active idx=\"1\">off</user_active>\n")));
-	POINTERS_EQUAL(nullptr, settings.findActiveByUser("340899"));
-}
-
-TEST(Settings, findActiveByUserIgnoresIdentitiesWithoutName)
-{
-	const Settings &settings = checkGood(parse(wrap("<user_pass idx=\"1\">x</user_pass>\n")));
-	POINTERS_EQUAL(nullptr, settings.findActiveByUser(""));
-}
-
-TEST(Settings, lowestActiveSkipsInactiveAndNamelessIdentities)
-{
-	const Settings &settings = checkGood(
-		parse(wrap("<user_name idx=\"5\">five</user_name>\n"
-			   "<user_name idx=\"2\">two</user_name>\n"
-			   "<user_active idx=\"2\">off</user_active>\n"
-			   "<user_pass idx=\"1\">x</user_pass>\n"
-			   "<user_name idx=\"3\">three</user_name>\n")));
-	const Identity *lowest = settings.lowestActive();
-	CHECK_TRUE(lowest != nullptr);
-	LONGS_EQUAL(3, lowest->idx);
-}
-
-TEST(Settings, lowestActiveIsNullWithoutActiveIdentities)
-{
-	POINTERS_EQUAL(nullptr, checkGood(parse("<settings/>")).lowestActive());
-	const Settings &settings = checkGood(
-		parse(wrap("<user_name idx=\"1\">a</user_name>\n"
-			   "<user_active idx=\"1\">off</user_active>\n")));
-	POINTERS_EQUAL(nullptr, settings.lowestActive());
-}
-
-TEST(Settings, errorToStringHasFileLineAndMessage)
-{
-	const SettingsError error{"/etc/checksyncd/settings.xml", 12,
-				  "root element is <x>, expected <settings>"};
-	STRCMP_EQUAL("/etc/checksyncd/settings.xml:12: root element is <x>, expected <settings>",
-		     error.toString().c_str());
-}
-
-TEST(Settings, errorToStringLeavesOutLineZero)
-{
-	const SettingsError error{"/etc/checksyncd/settings.xml", 0, "not a regular file"};
-	STRCMP_EQUAL("/etc/checksyncd/settings.xml: not a regular file", error.toString().c_str());
-}
-
-// --check-config
-
-TEST(Settings, describeSettingsShowsEveryValueAndItsSource)
-{
-	const Settings &settings = checkGood(
-		parse(wrap("<challenge_checksync>on</challenge_checksync>\n"
-			   "<checksync_auth_algorithms>sha-256,MD5</checksync_auth_algorithms>\n"
-			   "<checksync_events>report,restart_now,Service-Control,reboot_now"
-			   "</checksync_events>\n"
-			   "<user_name idx=\"1\">340899</user_name>\n"
-			   "<user_host idx=\"1\">ser.berlin.snom.com</user_host>\n"
-			   "<user_pass idx=\"1\">1234</user_pass>\n"
-			   "<filter_registrar>on</filter_registrar>\n"
-			   "<checksync_trusted>192.0.2.7/24, [2001:DB8::1], "
-			   "PBX.example.com</checksync_trusted>\n"
-			   "<checksync_untrusted>refuse</checksync_untrusted>\n"
-			   "<user_outbound idx=\"1\">proxy.example.com:5061</user_outbound>\n")));
-	STRCMP_EQUAL("challenge_checksync = on (file)\n"
-		     "challenge_reboot = off (default)\n"
-		     "checksync_action = (empty) (default)\n"
-		     "network_id_port = 5060 (default)\n"
-		     "checksync_auth_algorithms = SHA-256,MD5 (file)\n"
-		     "checksync_auth_qop = auth (default)\n"
-		     "checksync_auth_userhash = off (default)\n"
-		     "checksync_events = reboot_now,restart_now,service-control,report (file)\n"
-		     "filter_registrar = on (file)\n"
-		     "checksync_trusted = 192.0.2.0/24,2001:db8::1,pbx.example.com (file)\n"
-		     "checksync_untrusted = refuse (file)\n"
-		     "pnp_config = on (default)\n"
-		     "setting_server = (empty) (default)\n"
-		     "pnp_vendor = checksyncd (default)\n"
-		     "pnp_model = generic (default)\n"
-		     "pnp_version = " CHECKSYNCD_VERSION " (default)\n"
-		     "pnp_mac = (empty) (default)\n"
-		     "pnp_url_schemes = https (default)\n"
-		     "user_active[1] = on (default)\n"
-		     "user_name[1] = 340899 (file)\n"
-		     "user_host[1] = ser.berlin.snom.com (file)\n"
-		     "user_pname[1] = (empty) (default)\n"
-		     "user_pass[1] = ******** (file)\n"
-		     "user_hash[1] = (unset) (default)\n"
-		     "user_outbound[1] = proxy.example.com:5061 (file)\n",
-		     describeSettings(settings).c_str());
-}
-
-TEST(Settings, describeSettingsShowsDefaults)
-{
-	STRCMP_EQUAL("challenge_checksync = off (default)\n"
-		     "challenge_reboot = off (default)\n"
-		     "checksync_action = (empty) (default)\n"
-		     "network_id_port = 5060 (default)\n"
-		     "checksync_auth_algorithms = MD5 (default)\n"
-		     "checksync_auth_qop = auth (default)\n"
-		     "checksync_auth_userhash = off (default)\n"
-		     "checksync_events = check-sync (default)\n"
-		     "filter_registrar = off (default)\n"
-		     "checksync_trusted = (empty) (default)\n"
-		     "checksync_untrusted = drop (default)\n"
-		     "pnp_config = on (default)\n"
-		     "setting_server = (empty) (default)\n"
-		     "pnp_vendor = checksyncd (default)\n"
-		     "pnp_model = generic (default)\n"
-		     "pnp_version = " CHECKSYNCD_VERSION " (default)\n"
-		     "pnp_mac = (empty) (default)\n"
-		     "pnp_url_schemes = https (default)\n",
-		     describeSettings(Settings{}).c_str());
-}
-
-TEST(Settings, describeSettingsWritesEnumeratedValuesInLowerCase)
-{
-	const auto described = [](const std::string &xml) {
-		return describeSettings(checkGood(parse(wrap(xml))));
-	};
-	CHECK_TRUE(contains(described("<checksync_action>SYNC</checksync_action>\n"),
-			    "checksync_action = sync (file)\n"));
-	CHECK_TRUE(contains(described("<checksync_action>Reboot</checksync_action>\n"),
-			    "checksync_action = reboot (file)\n"));
-	CHECK_TRUE(contains(described("<checksync_action></checksync_action>\n"),
-			    "checksync_action = (empty) (file)\n"));
-	CHECK_TRUE(contains(described("<checksync_auth_qop>NONE</checksync_auth_qop>\n"),
-			    "checksync_auth_qop = none (file)\n"));
-	CHECK_TRUE(contains(described("<checksync_untrusted>DROP</checksync_untrusted>\n"),
-			    "checksync_untrusted = drop (file)\n"));
-}
-
-TEST(Settings, describeSettingsMasksSecrets)
-{
-	const Settings &settings = checkGood(
-		parse(wrap("<user_name idx=\"1\">340899</user_name>\n"
-			   "<user_pass idx=\"1\">" +
-			   std::string(kPassword) +
-			   "</user_pass>\n"
-			   "<user_hash idx=\"2\">" +
-			   std::string(kHashMixed) + "</user_hash>\n")));
-	const std::string text = describeSettings(settings);
-	CHECK_FALSE(contains(text, kPassword));
-	CHECK_FALSE(contains(text, kHashLower));
-	CHECK_FALSE(contains(text, kHashMixed));
-	CHECK_FALSE(contains(text, "0123456789"));
-	CHECK_TRUE(contains(text, "user_pass[1] = ******** (file)\n"));
-	CHECK_TRUE(contains(text, "user_hash[1] = (unset) (default)\n"));
-	CHECK_TRUE(contains(text, "user_pass[2] = (unset) (default)\n"));
-	CHECK_TRUE(contains(text, "user_hash[2] = ******** (file)\n"));
-}
-
-TEST(Settings, describeSettingsKeepsOneLinePerSetting)
-{
-	const Settings &settings = checkGood(
-		parse(wrap("<user_name idx=\"1\">a&#10;b</user_name>\n")));
-	CHECK_TRUE(contains(describeSettings(settings), "user_name[1] = a\\nb (file)\n"));
-}
-
 // Plug and play
 
-TEST(Settings, plugAndPlayDefaults)
+TEST(SettingsReader, plugAndPlayDefaults)
 {
 	const PnpSettings pnp = checkGood(parse(wrap(""))).pnp;
 	CHECK_TRUE(pnp.enabled);
@@ -1415,7 +1013,7 @@ TEST(Settings, plugAndPlayDefaults)
 	STRCMP_EQUAL("https", pnp.urlSchemes[0].c_str());
 }
 
-TEST(Settings, readsThePlugAndPlaySettings)
+TEST(SettingsReader, readsThePlugAndPlaySettings)
 {
 	const Settings settings = checkGood(
 		parse(wrap("<pnp_config perm=\"\">off</pnp_config>\n"
@@ -1441,7 +1039,7 @@ TEST(Settings, readsThePlugAndPlaySettings)
 		CHECK_TRUE(settings.fromFile.contains(key));
 }
 
-TEST(Settings, aSettingServerTurnsPlugAndPlayOff)
+TEST(SettingsReader, aSettingServerTurnsPlugAndPlayOff)
 {
 	CHECK_FALSE(checkGood(parse(wrap("<setting_server>http://x/</setting_server>\n")))
 			    .pnp.wanted());
@@ -1449,7 +1047,7 @@ TEST(Settings, aSettingServerTurnsPlugAndPlayOff)
 	CHECK_FALSE(checkGood(parse(wrap("<pnp_config>OFF</pnp_config>\n"))).pnp.wanted());
 }
 
-TEST(Settings, emptyPlugAndPlayValuesMeanTheDefaults)
+TEST(SettingsReader, emptyPlugAndPlayValuesMeanTheDefaults)
 {
 	const PnpSettings pnp = checkGood(parse(wrap("<pnp_vendor/>\n<pnp_model></pnp_model>\n"
 						     "<pnp_version> </pnp_version>\n<pnp_mac/>\n"
@@ -1458,7 +1056,7 @@ TEST(Settings, emptyPlugAndPlayValuesMeanTheDefaults)
 	CHECK_TRUE(pnp == PnpSettings{});
 }
 
-TEST(Settings, refusesEventParametersThatCannotBeQuoted)
+TEST(SettingsReader, refusesEventParametersThatCannotBeQuoted)
 {
 	checkOneError(parse(wrap("<pnp_vendor>a\"b</pnp_vendor>\n")), 4,
 		      "pnp_vendor: invalid value \"a\\\"b\" (at most 64 bytes, no '\"', no '\\', "
@@ -1471,7 +1069,7 @@ TEST(Settings, refusesEventParametersThatCannotBeQuoted)
 			   .settings.has_value());
 }
 
-TEST(Settings, refusesAMacThatIsNotTwelveHexDigits)
+TEST(SettingsReader, refusesAMacThatIsNotTwelveHexDigits)
 {
 	checkOneError(parse(wrap("<pnp_mac>00:04:13:a1:b2:c3</pnp_mac>\n")), 4,
 		      "pnp_mac: invalid value \"00:04:13:a1:b2:c3\" (expected 12 hex digits, e.g. "
@@ -1480,7 +1078,7 @@ TEST(Settings, refusesAMacThatIsNotTwelveHexDigits)
 	CHECK_FALSE(parse(wrap("<pnp_mac>000413a1b2cg</pnp_mac>\n")).settings.has_value());
 }
 
-TEST(Settings, refusesBadUrlSchemes)
+TEST(SettingsReader, refusesBadUrlSchemes)
 {
 	checkOneError(parse(wrap("<pnp_url_schemes>https,,http</pnp_url_schemes>\n")), 4,
 		      "pnp_url_schemes: invalid scheme \"\" in \"https,,http\"");
@@ -1494,179 +1092,9 @@ TEST(Settings, refusesBadUrlSchemes)
 			   .settings.has_value());
 }
 
-TEST(Settings, describeSettingsMasksTheSettingServerPassword)
-{
-	const std::string text = describeSettings(
-		checkGood(parse(wrap("<setting_server>https://prov:" + std::string(kPassword) +
-				     "@prov.example.com/{mac}.xml</setting_server>\n"))));
-	CHECK_FALSE(contains(text, kPassword));
-	CHECK_TRUE(contains(
-		text,
-		"setting_server = https://prov:********@prov.example.com/{mac}.xml (file)\n"));
-	CHECK_TRUE(contains(describeSettings(checkGood(parse(wrap(
-				    "<setting_server>https://user@h/a:b</setting_server>\n")))),
-			    "setting_server = https://user@h/a:b (file)\n"));
-}
+// User hosts
 
-// Files
-
-TEST(Settings, loadsAGoodFile)
-{
-	TempDir dir;
-	const std::string path = dir.write("settings.xml", kDesignExample);
-	const LoadResult result = loadSettingsFile(path);
-	STRCMP_EQUAL("", allErrors(result).c_str());
-	CHECK_TRUE(result.warnings.empty());
-	CHECK_TRUE(result.settings.has_value());
-	STRCMP_EQUAL("340899", result.settings->identities.at(1).name.c_str());
-}
-
-TEST(Settings, namesTheFileInParseErrors)
-{
-	TempDir dir;
-	const std::string path = dir.write("settings.xml",
-					   "<settings>\n<phone-settings>\n</settings>\n");
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_FALSE(result.settings.has_value());
-	LONGS_EQUAL(1, result.errors.size());
-	STRCMP_EQUAL(path.c_str(), result.errors[0].file.c_str());
-	LONGS_EQUAL(3, result.errors[0].line);
-}
-
-TEST(Settings, reportsAMissingFile)
-{
-	TempDir dir;
-	const std::string path = dir.path("absent.xml");
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_FALSE(result.settings.has_value());
-	LONGS_EQUAL(1, result.errors.size());
-	STRCMP_EQUAL((path + ": No such file or directory").c_str(),
-		     result.errors[0].toString().c_str());
-}
-
-TEST(Settings, refusesAFifoWithoutBlocking)
-{
-	TempDir dir;
-	const std::string path = dir.path("settings.xml");
-	CHECK_EQUAL(0, ::mkfifo(path.c_str(), 0600));
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_FALSE(result.settings.has_value());
-	LONGS_EQUAL(1, result.errors.size());
-	STRCMP_EQUAL((path + ": not a regular file").c_str(), result.errors[0].toString().c_str());
-}
-
-TEST(Settings, refusesADirectory)
-{
-	TempDir dir;
-	const std::string path = dir.path("settings.xml");
-	CHECK_EQUAL(0, ::mkdir(path.c_str(), 0700));
-	const LoadResult result = loadSettingsFile(path);
-	LONGS_EQUAL(1, result.errors.size());
-	STRCMP_EQUAL((path + ": not a regular file").c_str(), result.errors[0].toString().c_str());
-}
-
-TEST(Settings, refusesADevice)
-{
-	const LoadResult result = loadSettingsFile("/dev/null");
-	LONGS_EQUAL(1, result.errors.size());
-	STRCMP_EQUAL("/dev/null: not a regular file", result.errors[0].toString().c_str());
-}
-
-TEST(Settings, followsASymlinkToARegularFile)
-{
-	TempDir dir;
-	const std::string target = dir.write("real.xml", "<settings/>");
-	const std::string link = dir.path("settings.xml");
-	CHECK_EQUAL(0, ::symlink(target.c_str(), link.c_str()));
-	CHECK_TRUE(loadSettingsFile(link).settings.has_value());
-}
-
-TEST(Settings, refusesAFileLargerThanOneMiB)
-{
-	TempDir dir;
-	std::string content = wrap("");
-	content += std::string(kMaxSettingsBytes + 1 - content.size(), '\n');
-	const std::string path = dir.write("settings.xml", content);
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_FALSE(result.settings.has_value());
-	LONGS_EQUAL(1, result.errors.size());
-	STRCMP_EQUAL((path + ": larger than 1 MiB").c_str(), result.errors[0].toString().c_str());
-}
-
-TEST(Settings, acceptsAFileOfExactlyOneMiB)
-{
-	TempDir dir;
-	std::string content = wrap("<challenge_checksync>on</challenge_checksync>\n");
-	content += std::string(kMaxSettingsBytes - content.size(), '\n');
-	const std::string path = dir.write("settings.xml", content);
-	const LoadResult result = loadSettingsFile(path);
-	STRCMP_EQUAL("", allErrors(result).c_str());
-	CHECK_TRUE(result.settings.has_value());
-	CHECK_TRUE(result.settings->challengeChecksync);
-}
-
-TEST(Settings, rejectsAnEmptyFile)
-{
-	TempDir dir;
-	const std::string path = dir.write("settings.xml", "");
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_FALSE(result.settings.has_value());
-	LONGS_EQUAL(1, result.errors.size());
-}
-
-TEST(Settings, warnsWhenOtherUsersMayReadTheFile)
-{
-	TempDir dir;
-	const std::string path = dir.write("settings.xml", kDesignExample, 0644);
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_TRUE(result.settings.has_value());
-	LONGS_EQUAL(1, result.warnings.size());
-	STRCMP_EQUAL(
-		(path + ": readable or writable by other users; it holds SIP passwords").c_str(),
-		result.warnings[0].c_str());
-}
-
-TEST(Settings, warnsWhenOtherUsersMayWriteTheFile)
-{
-	TempDir dir;
-	const std::string path = dir.write("settings.xml", kDesignExample, 0602);
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_TRUE(result.settings.has_value());
-	LONGS_EQUAL(1, result.warnings.size());
-}
-
-TEST(Settings, warnsAlsoWhenTheFileIsRejected)
-{
-	TempDir dir;
-	const std::string path = dir.write("settings.xml", "<nope/>", 0644);
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_FALSE(result.settings.has_value());
-	LONGS_EQUAL(1, result.errors.size());
-	LONGS_EQUAL(1, result.warnings.size());
-}
-
-TEST(Settings, doesNotWarnForAFileOnlyTheOwnerAndGroupMayRead)
-{
-	TempDir dir;
-	const std::string path = dir.write("settings.xml", kDesignExample, 0640);
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_TRUE(result.settings.has_value());
-	CHECK_TRUE(result.warnings.empty());
-}
-
-TEST(Settings, reportsAnUnreadableFile)
-{
-	if (::geteuid() == 0)
-		return; // root reads any file: nothing to test
-	TempDir dir;
-	const std::string path = dir.write("settings.xml", kDesignExample, 0000);
-	const LoadResult result = loadSettingsFile(path);
-	CHECK_FALSE(result.settings.has_value());
-	LONGS_EQUAL(1, result.errors.size());
-	STRCMP_EQUAL((path + ": Permission denied").c_str(), result.errors[0].toString().c_str());
-}
-
-TEST(Settings, acceptsHostNamesAddressesAndPortsAsUserHost)
+TEST(SettingsReader, acceptsHostNamesAddressesAndPortsAsUserHost)
 {
 	for (const char *host : {"ser.berlin.snom.com", "pbx.example.com:5060", "192.0.2.10",
 				 "192.0.2.10:5061", "[2001:db8::1]", "[2001:db8::1]:5060", "pbx"}) {
@@ -1677,7 +1105,7 @@ TEST(Settings, acceptsHostNamesAddressesAndPortsAsUserHost)
 	}
 }
 
-TEST(Settings, refusesAUserHostThatWouldBreakTheQuotedRealm)
+TEST(SettingsReader, refusesAUserHostThatWouldBreakTheQuotedRealm)
 {
 	checkOneError(parse(wrap("<user_host idx=\"1\">pbx\"example.com</user_host>\n")), 4,
 		      "user_host[1]: invalid value \"pbx\\\"example.com\" (expected host[:port])");
@@ -1689,4 +1117,164 @@ TEST(Settings, refusesAUserHostThatWouldBreakTheQuotedRealm)
 		if (result.settings)
 			FAIL((std::string(host) + " was accepted").c_str());
 	}
+}
+
+// Files
+
+TEST_GROUP(SettingsFile){};
+
+TEST(SettingsFile, loadsAGoodFile)
+{
+	SettingsDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample);
+	const LoadResult result = loadSettingsFile(path);
+	STRCMP_EQUAL("", allErrors(result).c_str());
+	CHECK_TRUE(result.warnings.empty());
+	CHECK_TRUE(result.settings.has_value());
+	STRCMP_EQUAL("340899", result.settings->identities.at(1).name.c_str());
+}
+
+TEST(SettingsFile, namesTheFileInParseErrors)
+{
+	SettingsDir dir;
+	const std::string path = dir.write("settings.xml",
+					   "<settings>\n<phone-settings>\n</settings>\n");
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL(path.c_str(), result.errors[0].file.c_str());
+	LONGS_EQUAL(3, result.errors[0].line);
+}
+
+TEST(SettingsFile, reportsAMissingFile)
+{
+	SettingsDir dir;
+	const std::string path = dir.path("absent.xml");
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": No such file or directory").c_str(),
+		     result.errors[0].toString().c_str());
+}
+
+TEST(SettingsFile, refusesAFifoWithoutBlocking)
+{
+	SettingsDir dir;
+	const std::string path = dir.path("settings.xml");
+	CHECK_EQUAL(0, ::mkfifo(path.c_str(), 0600));
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": not a regular file").c_str(), result.errors[0].toString().c_str());
+}
+
+TEST(SettingsFile, refusesADirectory)
+{
+	SettingsDir dir;
+	const std::string path = dir.path("settings.xml");
+	CHECK_EQUAL(0, ::mkdir(path.c_str(), 0700));
+	const LoadResult result = loadSettingsFile(path);
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": not a regular file").c_str(), result.errors[0].toString().c_str());
+}
+
+TEST(SettingsFile, refusesADevice)
+{
+	const LoadResult result = loadSettingsFile("/dev/null");
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL("/dev/null: not a regular file", result.errors[0].toString().c_str());
+}
+
+TEST(SettingsFile, followsASymlinkToARegularFile)
+{
+	SettingsDir dir;
+	const std::string target = dir.write("real.xml", "<settings/>");
+	const std::string link = dir.path("settings.xml");
+	CHECK_EQUAL(0, ::symlink(target.c_str(), link.c_str()));
+	CHECK_TRUE(loadSettingsFile(link).settings.has_value());
+}
+
+TEST(SettingsFile, refusesAFileLargerThanOneMiB)
+{
+	SettingsDir dir;
+	std::string content = wrap("");
+	content += std::string(kMaxSettingsBytes + 1 - content.size(), '\n');
+	const std::string path = dir.write("settings.xml", content);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": larger than 1 MiB").c_str(), result.errors[0].toString().c_str());
+}
+
+TEST(SettingsFile, acceptsAFileOfExactlyOneMiB)
+{
+	SettingsDir dir;
+	std::string content = wrap("<challenge_checksync>on</challenge_checksync>\n");
+	content += std::string(kMaxSettingsBytes - content.size(), '\n');
+	const std::string path = dir.write("settings.xml", content);
+	const LoadResult result = loadSettingsFile(path);
+	STRCMP_EQUAL("", allErrors(result).c_str());
+	CHECK_TRUE(result.settings.has_value());
+	CHECK_TRUE(result.settings->challengeChecksync);
+}
+
+TEST(SettingsFile, rejectsAnEmptyFile)
+{
+	SettingsDir dir;
+	const std::string path = dir.write("settings.xml", "");
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+}
+
+TEST(SettingsFile, warnsWhenOtherUsersMayReadTheFile)
+{
+	SettingsDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample, 0644);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_TRUE(result.settings.has_value());
+	LONGS_EQUAL(1, result.warnings.size());
+	STRCMP_EQUAL(
+		(path + ": readable or writable by other users; it holds SIP passwords").c_str(),
+		result.warnings[0].c_str());
+}
+
+TEST(SettingsFile, warnsWhenOtherUsersMayWriteTheFile)
+{
+	SettingsDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample, 0602);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_TRUE(result.settings.has_value());
+	LONGS_EQUAL(1, result.warnings.size());
+}
+
+TEST(SettingsFile, warnsAlsoWhenTheFileIsRejected)
+{
+	SettingsDir dir;
+	const std::string path = dir.write("settings.xml", "<nope/>", 0644);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	LONGS_EQUAL(1, result.warnings.size());
+}
+
+TEST(SettingsFile, doesNotWarnForAFileOnlyTheOwnerAndGroupMayRead)
+{
+	SettingsDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample, 0640);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_TRUE(result.settings.has_value());
+	CHECK_TRUE(result.warnings.empty());
+}
+
+TEST(SettingsFile, reportsAnUnreadableFile)
+{
+	if (::geteuid() == 0)
+		return; // root reads any file: nothing to test
+	SettingsDir dir;
+	const std::string path = dir.write("settings.xml", kDesignExample, 0000);
+	const LoadResult result = loadSettingsFile(path);
+	CHECK_FALSE(result.settings.has_value());
+	LONGS_EQUAL(1, result.errors.size());
+	STRCMP_EQUAL((path + ": Permission denied").c_str(), result.errors[0].toString().c_str());
 }
