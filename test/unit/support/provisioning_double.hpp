@@ -3,8 +3,9 @@
 // The provisioning process as a test double (org.checksyncd.Provisioning1
 // on a private dbus-daemon), hosted in the test's own su_root as the daemon
 // hosts its bus (fd watch, events before each poll): it records every call
-// and answers, fails, or holds it unanswered, as a test says. Shared by the
-// tests of the D-Bus client and of the SIP side.
+// and answers, fails, or holds it unanswered, as a test says, and
+// broadcasts ActionFinished when told. Shared by the tests of the D-Bus
+// client, of the SIP side, of plug and play and of the status object.
 
 #pragma once
 
@@ -117,6 +118,18 @@ public:
 								 "told to fail");
 		}
 		held_.clear();
+	}
+
+	// Broadcast ActionFinished(action, call_id, success, message), as the
+	// provisioning process does when an action has ended; false when it
+	// could not be sent.
+	bool emitActionFinished(const char *action, const char *callId, bool success,
+				const char *message)
+	{
+		return bus_ &&
+		       sd_bus_emit_signal(bus_.get(), kProvisioningPath, kProvisioningInterface,
+					  "ActionFinished", "ssbs", action, callId,
+					  static_cast<int>(success), message) >= 0;
 	}
 
 	Answer answer = Answer::Accept;
