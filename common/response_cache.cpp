@@ -63,7 +63,11 @@ RequestKey RequestKeyer::key(std::string_view source, std::string_view branch,
 						  size) == 1;
 			return;
 		}
-		std::memcpy(buffer.data() + used, data, size);
+		// An empty field may come from an empty string_view, whose
+		// data() is null: memcpy() takes no null pointer even for no bytes
+		// (C11 7.24.1; UBSan's nonnull-attribute check).
+		if (size > 0)
+			std::memcpy(buffer.data() + used, data, size);
 		used += size;
 	};
 	field(source.data(), source.size());
