@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
-// daemon/resolver.cpp against a DNS server in the test itself: a UDP
-// socket on 127.0.0.1 at a port of its own, named by a resolv.conf of the
-// test's (`port`), served from the same loop.
+// daemon/resolver.cpp against a DNS server in the test itself
+// (support/fake_dns.hpp): a UDP socket on 127.0.0.1 at a port of its own,
+// named by a resolv.conf of the test's (`port`), served from the same loop.
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -16,91 +16,13 @@
 
 #include "support/daemon_support.hpp"
 #include "support/dns_support.hpp"
+#include "support/fake_dns.hpp"
 #include "resolver.hpp"
 
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
 using namespace checksyncd::test;
-
-namespace {
-
-struct Received {
-	SeenQuery query;
-	sockaddr_in from{};
-	std::uint16_t port() const { return ntohs(from.sin_port); }
-};
-
-// A UDP socket on 127.0.0.1; `serve` decides what to do with each query.
-class FakeDns
-{
-public:
-	using Serve = std::function<void(FakeDns &, const Received &)>;
-
-	FakeDns(EventLoop &loop, Serve serve) : serve_(std::move(serve))
-	{
-		socket_ = bound(0);
-		sockaddr_in address{};
-		socklen_t length = sizeof(address);
-		::getsockname(socket_.get(), reinterpret_cast<sockaddr *>(&address), &length);
-		port_ = ntohs(address.sin_port);
-		watch_ = std::make_unique<FdWatch>(loop, socket_.get(), POLLIN, [this](int) {
-			std::uint8_t buffer[4096];
-			Received received;
-			socklen_t length = sizeof(received.from);
-			const ssize_t n = ::recvfrom(
-				socket_.get(), buffer, sizeof(buffer), MSG_DONTWAIT,
-				reinterpret_cast<sockaddr *>(&received.from), &length);
-			if (n <= 0 ||
-			    !readQuery(buffer, static_cast<std::size_t>(n), received.query))
-				return;
-			seen.push_back(received);
-			serve_(*this, received);
-		});
-	}
-
-	static UniqueFd bound(std::uint16_t port)
-	{
-		UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-		sockaddr_in address{};
-		address.sin_family = AF_INET;
-		address.sin_port = htons(port);
-		address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (!fd ||
-		    ::bind(fd.get(), reinterpret_cast<sockaddr *>(&address), sizeof(address)) != 0)
-			FAIL("cannot bind a UDP socket on 127.0.0.1");
-		return fd;
-	}
-
-	void send(const Bytes &message, const sockaddr_in &to, int from = -1) const
-	{
-		(void)::sendto(from >= 0 ? from : socket_.get(), message.data(), message.size(), 0,
-			       reinterpret_cast<const sockaddr *>(&to), sizeof(to));
-	}
-
-	// The true answer: an A record for every A query, nothing for AAAA.
-	static Response answerTo(const SeenQuery &query, const char *address = "192.0.2.1")
-	{
-		Response response;
-		response.id = query.id;
-		response.qname = query.name;
-		response.qtype = query.type;
-		if (query.type == 1)
-			response.answers = {{query.name, 1, rdataA(address), 60}};
-		return response;
-	}
-
-	std::uint16_t port() const { return port_; }
-	std::vector<Received> seen;
-
-private:
-	Serve serve_;
-	UniqueFd socket_;
-	std::uint16_t port_ = 0;
-	std::unique_ptr<FdWatch> watch_;
-};
-
-} // namespace
 
 TEST_GROUP(Resolver)
 {
@@ -111,9 +33,7 @@ TEST_GROUP(Resolver)
 	std::unique_ptr<Resolver> resolverFor(const FakeDns &dns,
 					      const char *options = "timeout:1 attempts:1")
 	{
-		std::ofstream(dir.path("resolv.conf"))
-			<< "nameserver 127.0.0.1\nport " << dns.port() << "\noptions " << options
-			<< "\n";
+		writeResolvConf(dir.path("resolv.conf"), dns, options);
 		return std::make_unique<Resolver>(
 			loop,
 			[this](const ResolveTarget &target, const Resolution &result) {
