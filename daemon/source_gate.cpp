@@ -61,7 +61,10 @@ std::string describeIgnored(const Resolution &result)
 
 } // namespace
 
-SourceGate::SourceGate(EventLoop &loop) : loop_(loop), refreshTimer_(loop), dropTimer_(loop) {}
+SourceGate::SourceGate(EventLoop &loop, std::string resolvConf)
+	: loop_(loop), resolvConf_(std::move(resolvConf)), refreshTimer_(loop), dropTimer_(loop)
+{
+}
 
 SourceGate::~SourceGate() = default;
 
@@ -118,7 +121,8 @@ void SourceGate::resolveDue()
 				loop_,
 				[this](const ResolveTarget &target, const Resolution &result) {
 					onResolved(target, result);
-				});
+				},
+				resolvConf_);
 		} catch (const std::exception &e) {
 			// Every name fails (closed) and is tried again later.
 			Resolution failed;

@@ -35,7 +35,8 @@ namespace checksyncd {
 class SourceGate
 {
 public:
-	explicit SourceGate(EventLoop &loop);
+	// resolvConf: where the DNS servers are named (Resolver; a test's own file).
+	explicit SourceGate(EventLoop &loop, std::string resolvConf = "/etc/resolv.conf");
 	~SourceGate();
 	SourceGate(const SourceGate &) = delete;
 	SourceGate &operator=(const SourceGate &) = delete;
@@ -93,6 +94,7 @@ private:
 	EventLoop &loop_;
 	FilterPlan plan_;
 	NameTable names_;
+	std::string resolvConf_;
 	std::unique_ptr<Resolver> resolver_; // made for the first name
 	Timer refreshTimer_;
 	void armDropTimer(std::uint64_t now);
