@@ -48,6 +48,7 @@ public:
 		std::string event;
 		std::string userAgent;
 		std::optional<std::string> kind; // a Reboot's, when it carries one
+		std::string url;                 // a Provision's
 	};
 
 	explicit ProvisioningDouble(EventLoop &loop) : loop_(loop)
@@ -188,6 +189,8 @@ private:
 					call.userAgent = text;
 				else if (name == "kind")
 					call.kind = text;
+				else if (name == "url")
+					call.url = text;
 			}
 			if (r >= 0)
 				r = sd_bus_message_exit_container(m);
@@ -227,6 +230,7 @@ inline const sd_bus_vtable ProvisioningDouble::kVtable[] = {
 	SD_BUS_METHOD("DeleteContacts", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
 	SD_BUS_METHOD("FactoryReset", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
 	SD_BUS_METHOD("Report", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
+	SD_BUS_METHOD("Provision", "a{sv}", "", &ProvisioningDouble::onMethod, 0),
 	SD_BUS_VTABLE_END,
 };
 
