@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -42,9 +44,9 @@ TEST_GROUP(Resolver)
 			dir.path("resolv.conf"));
 	}
 
-	const Resolution &resultOf(const char *name)
+	const Resolution &resultOf(const char *name, bool sip = false)
 	{
-		const auto found = results.find(ResolveTarget{name, false});
+		const auto found = results.find(ResolveTarget{name, sip});
 		if (found == results.end())
 			FAIL((std::string("no result for ") + name).c_str());
 		return found->second;
@@ -222,4 +224,67 @@ TEST(Resolver, aCancelledLookupGivesUpItsSocketsAndItsPlaceInTheQueue)
 	LONGS_EQUAL(0, resolver->waitingQueries());
 	LONGS_EQUAL(3, resolver->running()); // c, e and f
 	CHECK(results.empty());
+}
+
+TEST(Resolver, aSipNameWithoutNaptrOrSrvRecordsIsLookedUpByItself)
+{
+	FakeDns dns(loop, [](FakeDns &server, const Received &received) {
+		server.send(FakeDns::answerTo(received.query, "192.0.2.9").bytes(), received.from);
+	});
+	const auto resolver = resolverFor(dns);
+	resolver->lookup({"pbx.example", true});
+	CHECK(stepUntil(loop, [&] { return !results.empty(); }));
+	CHECK(resultOf("pbx.example", true).addresses ==
+	      std::vector<IpAddress>{*IpAddress::parse("192.0.2.9")});
+	// RFC 3263 4.1, 4.2: NAPTR, then both SRV names, then A and AAAA.
+	std::vector<std::string> asked;
+	for (const Received &r : dns.seen)
+		asked.push_back(std::to_string(r.query.type) + " " + r.query.name);
+	std::sort(asked.begin() + 1, asked.begin() + 3);
+	std::sort(asked.begin() + 3, asked.end());
+	CHECK(asked == (std::vector<std::string>{"35 pbx.example", "33 _sip._tcp.pbx.example",
+						 "33 _sip._udp.pbx.example", "1 pbx.example",
+						 "28 pbx.example"}));
+}
+
+TEST(Resolver, aNameKeepsAtMostKMaxAddressesHoweverManyTheAnswerHolds)
+{
+	FakeDns dns(loop, [](FakeDns &server, const Received &received) {
+		Response response = FakeDns::answerTo(received.query);
+		response.answers.clear();
+		if (received.query.type == 1)
+			for (int i = 1; i <= 40; ++i)
+				response.answers.push_back(
+					{received.query.name, 1,
+					 rdataA(("192.0.2." + std::to_string(i)).c_str()), 60});
+		server.send(response.bytes(), received.from);
+	});
+	const auto resolver = resolverFor(dns);
+	resolver->lookup({"pbx.example", false});
+	CHECK(stepUntil(loop, [&] { return !results.empty(); }));
+	LONGS_EQUAL(32, resultOf("pbx.example").addresses.size());
+}
+
+TEST(Resolver, aChangedResolvConfIsReadForTheNextLookup)
+{
+	FakeDns first(loop, [](FakeDns &server, const Received &received) {
+		server.send(FakeDns::answerTo(received.query, "192.0.2.1").bytes(), received.from);
+	});
+	FakeDns second(loop, [](FakeDns &server, const Received &received) {
+		server.send(FakeDns::answerTo(received.query, "192.0.2.2").bytes(), received.from);
+	});
+	const auto resolver = resolverFor(first);
+	resolver->lookup({"a.example", false});
+	CHECK(stepUntil(loop, [&] { return results.size() == 1; }));
+	// Replaced as resolvconf and NetworkManager do: a new file renamed
+	// over the old one.
+	writeResolvConf(dir.path("resolv.conf.new"), second);
+	CHECK_EQUAL(0,
+		    ::rename(dir.path("resolv.conf.new").c_str(), dir.path("resolv.conf").c_str()));
+	resolver->lookup({"b.example", false});
+	CHECK(stepUntil(loop, [&] { return results.size() == 2; }));
+	CHECK(resultOf("b.example").addresses ==
+	      std::vector<IpAddress>{*IpAddress::parse("192.0.2.2")});
+	LONGS_EQUAL(2, first.seen.size());
+	LONGS_EQUAL(2, second.seen.size());
 }
