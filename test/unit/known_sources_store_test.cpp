@@ -15,6 +15,7 @@
 #include "support/daemon_support.hpp"
 #include "known_sources.hpp"
 #include "known_sources_store.hpp"
+#include "log.hpp"
 #include "loop.hpp"
 #include "request_guard.hpp"
 
@@ -48,6 +49,13 @@ TEST_GROUP(KnownSourcesStore)
 	EventLoop loop;
 	TempDir dir;
 	RequestGuard guard{NonceAuthority::Key{1}, RequestKeyer::Key{2}};
+
+	// The lines looked for are at Info and Warning: set here, not left
+	// to whichever group ran before.
+	void setup() override
+	{
+		logSetup(LogLevel::Info, LogBackend::Stderr);
+	}
 
 	std::string file() const
 	{
