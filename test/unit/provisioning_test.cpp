@@ -42,9 +42,6 @@ namespace {
 using checksyncd::test::kProvisioningFailed;
 using checksyncd::test::ProvisioningDouble;
 
-constexpr const char *kService = "org.checksyncd.Provisioning1";
-constexpr const char *kPath = "/org/checksyncd/Provisioning1";
-constexpr const char *kInterface = "org.checksyncd.Provisioning1";
 constexpr const char *kFailed = kProvisioningFailed;
 constexpr const char *kNoReply = "org.freedesktop.DBus.Error.NoReply";
 
