@@ -369,7 +369,10 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 	// What an answer to an unproven source is held to (unproven.hpp); the
 	// Via is measured as pinned to the source, as the answer copies it.
 	request.requestBytes = handoff ? handoff->bytes : msg_size(msg.get());
-	request.copiedBytes = copiedHeaderBytes(sip);
+	// Measured only where the bound applies: encoding the copied headers
+	// to count them cost 2 300 instructions a request (callgrind), and a
+	// source stays proven while its request is decided.
+	request.copiedBytes = guard_.proven(request) ? 0 : copiedHeaderBytes(sip);
 	if (handoff && !handoff->context.registerCallId.empty())
 		request.registerCallId = handoff->context.registerCallId;
 
