@@ -27,7 +27,7 @@
 #                             [--duration S] [--flood-rate R] [--auth-calls N]
 #                             [--auth-rate R] [--auth-concurrency N] [--settle S]
 #                             [--scenarios "S..."] [--servers "S..."] [--rounds N]
-#                             [--no-install]
+#                             [--sampler-interval S] [--no-install]
 #
 #   --out DIR           results (table, CSV, markdown, raw data); default
 #                       /tmp/checksyncd-bench-DATE
@@ -54,6 +54,8 @@
 #                       within each round (the machine's noise then falls
 #                       on all of them alike); ratios are given per round
 #                       and as their median and range; default 1
+#   --sampler-interval  seconds between the latency sampler's check-syncs,
+#                       default 0.02 (50/s on top of sipp's)
 #
 # Everything listens on and talks to 127.0.0.1 / 127.0.0.2 only. Every process
 # started here is stopped on exit. Every loop is bounded in count and time.
@@ -98,6 +100,7 @@ while [ $# -gt 0 ]; do
 	--scenarios) scenarios=$2; shift 2 ;;
 	--servers) servers=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
+	--sampler-interval) sampler_interval=$2; shift 2 ;;
 	--no-install) install=0; shift ;;
 	-h | --help) sed -n '4,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare-kamailio: unknown argument $1" >&2; exit 64 ;;
@@ -107,6 +110,7 @@ for n in "$duration" "$flood_rate" "$auth_calls" "$auth_concurrency" "$auth_rate
 	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt 0 ] || { echo "compare-kamailio: bad number $n" >&2; exit 64; }
 done
 [ "$duration" -le 60 ] || { echo "compare-kamailio: --duration at most 60" >&2; exit 64; }
+[[ $sampler_interval =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "compare-kamailio: bad --sampler-interval" >&2; exit 64; }
 [ "$rounds" -le 20 ] || { echo "compare-kamailio: --rounds at most 20" >&2; exit 64; }
 [ "$auth_calls" -le 200000 ] || { echo "compare-kamailio: --auth-calls at most 200000" >&2; exit 64; }
 for s in $scenarios; do

@@ -183,11 +183,12 @@ perf report -i "$out/perf.data" --children --sort symbol --stdio -g none \
 perf report -i "$out/perf.data" --no-children --sort dso --stdio -g none \
 	2>/dev/null >"$out/perf-dso.txt" || true
 echo "  by object (self):"
-grep -E '^ +[0-9]' "$out/perf-dso.txt" | head -12 | sed 's/^ */    /'
+tidy() { sed 's/^ */    /; s/[ -]*$//'; }
+grep -E '^ +[0-9]' "$out/perf-dso.txt" | head -12 | tidy
 echo "  top symbols (self):"
-grep -E '^ +[0-9]' "$out/perf-self.txt" | head -25 | sed 's/^ */    /'
+grep -E '^ +[0-9]' "$out/perf-self.txt" | head -25 | tidy
 echo "  with callees (children, at least 3 %):"
-grep -E '^ +[0-9]' "$out/perf-children.txt" | head -30 | sed 's/^ */    /'
+grep -E '^ +[0-9]' "$out/perf-children.txt" | head -30 | tidy
 
 echo
 echo "3. strace -c -f: system calls"
@@ -201,7 +202,7 @@ kill -INT "$strace_pid"
 wait "$strace_pid" 2>/dev/null || true
 awk -v n="$calls" '
 	$1 ~ /^[0-9.]+$/ && NF >= 5 {
-		printf "    %-16s %8d calls  %6.2f per check-sync\n", $NF, $4, $4 / n }
+		printf "    %-16s %8d calls  %6.2f per check-sync sent\n", $NF, $4, $4 / n }
 ' "$out/strace.txt"
 echo
 echo "files: $out"
