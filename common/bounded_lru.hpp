@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <list>
 #include <unordered_map>
 #include <utility>
@@ -76,6 +77,24 @@ public:
 		order_.emplace_front(key, Value{});
 		index_.emplace(key, order_.begin());
 		return order_.front().second;
+	}
+
+	// Add key as the least recently used entry (the next to be evicted),
+	// without evicting anything: nullptr when it is present already or
+	// the table is full. For restoring an order from elsewhere.
+	Value *addOldest(const Key &key)
+	{
+		if (order_.size() >= capacity_ || index_.count(key))
+			return nullptr;
+		order_.emplace_back(key, Value{});
+		index_.emplace(key, std::prev(order_.end()));
+		return &order_.back().second;
+	}
+
+	// Whether key is the most recently used entry.
+	bool isNewest(const Key &key) const
+	{
+		return !order_.empty() && order_.front().first == key;
 	}
 
 	void erase(const Key &key)

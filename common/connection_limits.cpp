@@ -18,17 +18,23 @@ std::size_t ConnectionLimits::countOf(const SourcePrefix &source) const
 		open_.begin(), open_.end(), [&](const Entry &e) { return e.source == source; }));
 }
 
-std::vector<ConnectionLimits::Entry>::iterator ConnectionLimits::oldestOfLargestHolder()
+std::vector<ConnectionLimits::Entry>::iterator ConnectionLimits::victim(const SourcePrefix *source)
 {
 	// Quadratic, on a table of at most `total` (64) entries: simpler than
 	// keeping a second index in step, and cheap at that size.
 	auto victim = open_.end();
+	Rank lowest = Rank::Kept;
 	std::size_t most = 0;
 	for (auto it = open_.begin(); it != open_.end(); ++it) {
-		std::size_t count = countOf(it->source);
-		if (count > most) { // strictly: the first, oldest, wins a tie
-			most = count;
+		if (source && it->source != *source)
+			continue;
+		const Rank rank = it->rank();
+		const std::size_t count = countOf(it->source);
+		// Strictly: the first, oldest, wins a tie.
+		if (victim == open_.end() || rank < lowest || (rank == lowest && count > most)) {
 			victim = it;
+			lowest = rank;
+			most = count;
 		}
 	}
 	return victim;
@@ -54,23 +60,22 @@ std::vector<ConnectionLimits::Close> ConnectionLimits::update(std::span<const Se
 
 	std::vector<Close> toClose;
 	for (const Seen &seen : open) {
-		if (contains(seen.id) ||
-		    std::find(closing_.begin(), closing_.end(), seen.id) != closing_.end())
+		if (Entry *known = find(seen.id)) {
+			known->trust = seen.trust; // what the source has proven by now
+			continue;
+		}
+		if (std::find(closing_.begin(), closing_.end(), seen.id) != closing_.end())
 			continue;
 		if (limits_.total == 0 || limits_.perSource == 0) {
 			closing_.push_back(seen.id);
 			toClose.push_back({seen.id, Reason::NoRoom});
 			continue;
 		}
-		if (countOf(seen.source) >= limits_.perSource) {
-			auto own = std::find_if(open_.begin(), open_.end(), [&](const Entry &e) {
-				return e.source == seen.source;
-			});
-			toClose.push_back(close(own, Reason::SourceFull));
-		} else if (open_.size() >= limits_.total) {
-			toClose.push_back(close(oldestOfLargestHolder(), Reason::TableFull));
-		}
-		open_.push_back({seen.id, seen.source, nowMs, std::nullopt});
+		if (countOf(seen.source) >= limits_.perSource)
+			toClose.push_back(close(victim(&seen.source), Reason::SourceFull));
+		else if (open_.size() >= limits_.total)
+			toClose.push_back(close(victim(), Reason::TableFull));
+		open_.push_back({seen.id, seen.source, nowMs, std::nullopt, seen.trust});
 	}
 
 	for (auto it = open_.begin(); it != open_.end();) {
@@ -88,9 +93,15 @@ std::vector<ConnectionLimits::Close> ConnectionLimits::update(std::span<const Se
 
 void ConnectionLimits::requestSeen(Id id, std::uint64_t nowMs)
 {
-	for (Entry &entry : open_)
-		if (entry.id == id)
-			entry.lastRequestMs = nowMs;
+	if (Entry *entry = find(id))
+		entry->lastRequestMs = nowMs;
+}
+
+ConnectionLimits::Entry *ConnectionLimits::find(Id id)
+{
+	auto it = std::find_if(open_.begin(), open_.end(),
+			       [&](const Entry &e) { return e.id == id; });
+	return it == open_.end() ? nullptr : &*it;
 }
 
 bool ConnectionLimits::contains(Id id) const
@@ -100,10 +111,10 @@ bool ConnectionLimits::contains(Id id) const
 
 std::optional<ConnectionLimits::Close> ConnectionLimits::shed()
 {
-	auto victim = oldestOfLargestHolder();
-	if (victim == open_.end())
+	auto first = victim();
+	if (first == open_.end())
 		return std::nullopt;
-	return close(victim, Reason::Shed);
+	return close(first, Reason::Shed);
 }
 
 std::optional<std::uint64_t> ConnectionLimits::nextExpiryMs() const

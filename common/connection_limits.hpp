@@ -18,6 +18,14 @@
 // oldest connection: a PBX that opens one connection per NOTIFY and never
 // closes them is still served on the newest.
 //
+// What goes first is what has proven least (Rank, from the caller's
+// Trust of each source and the requests seen): a connection that never
+// carried a request the source filter lets in, then one that did, and
+// only when nothing else is left one from a source that authenticated
+// before or that the filter names. So an attacker churning connections
+// from many sources (each holding one, as a PBX does) pushes out its own
+// oldest, never the PBX's.
+//
 // Sources are SourcePrefix values (common/source.hpp), as for the
 // brute-force table: IPv4 addresses (also when IPv4-mapped) and IPv6 /64
 // prefixes, since one IPv6 host commonly owns a whole /64 and counting its
@@ -48,14 +56,24 @@ public:
 		std::uint64_t idleMs;
 	};
 
+	// What the caller knows of a connection's source, now.
+	enum class Trust : unsigned char {
+		Filtered, // the source filter lets none of its requests in
+		Allowed,  // the filter lets its requests in (or is off)
+		Kept,     // it authenticated before, or the filter names it
+	};
+
 	struct Seen {
 		Id id;
 		SourcePrefix source;
+		Trust trust = Trust::Allowed;
 	};
 
 	enum class Reason {
-		SourceFull, // its source had perSource open: its own oldest goes
-		TableFull,  // total open: the largest holder's oldest goes
+		SourceFull, // its source had perSource open: its own least proven
+			    // oldest goes
+		TableFull,  // total open: the least proven, largest holder's oldest
+			    // goes
 		NoRoom,     // total or perSource is 0
 		NoRequest,  // no complete request within firstRequestMs
 		Idle,       // no request for idleMs since the last one
@@ -81,8 +99,8 @@ public:
 
 	bool contains(Id id) const;
 
-	// Descriptors ran out: the connection to give up first (the oldest of
-	// the source that holds the most), or nullopt when none is open.
+	// Descriptors ran out: the connection to give up first (as for a full
+	// table), or nullopt when none is open.
 	std::optional<Close> shed();
 
 	// When update() should next be called to close a connection that is
@@ -96,11 +114,27 @@ public:
 	std::size_t countOf(const SourcePrefix &source) const;
 
 private:
+	// The order in which connections make room, lowest first.
+	enum class Rank : unsigned char {
+		Unproven,       // no request its source filter lets in
+		CarriedRequest, // a request the filter lets in
+		Kept,           // Trust::Kept
+	};
+
 	struct Entry {
 		Id id;
 		SourcePrefix source;
 		std::uint64_t sinceMs; // first seen
 		std::optional<std::uint64_t> lastRequestMs;
+		Trust trust = Trust::Allowed; // as of the last update()
+
+		Rank rank() const
+		{
+			if (trust == Trust::Kept)
+				return Rank::Kept;
+			return trust == Trust::Allowed && lastRequestMs ? Rank::CarriedRequest
+									: Rank::Unproven;
+		}
 
 		std::uint64_t deadlineMs(const Limits &limits) const
 		{
@@ -110,8 +144,11 @@ private:
 	};
 
 	// open_ is in order of admission, so the first match is the oldest.
-	std::vector<Entry>::iterator oldestOfLargestHolder();
+	// Among the connections of the lowest rank there is (of `source`'s
+	// own when given), the oldest of the source that holds the most.
+	std::vector<Entry>::iterator victim(const SourcePrefix *source = nullptr);
 	Close close(std::vector<Entry>::iterator entry, Reason reason);
+	Entry *find(Id id);
 
 	Limits limits_;
 	std::vector<Entry> open_;

@@ -57,18 +57,36 @@ bool FailureTable::recordFailure(const SourcePrefix &source, std::uint64_t nowMs
 void FailureTable::recordSuccess(const SourcePrefix &source, std::uint64_t nowMs)
 {
 	entries_.erase(source.bytes);
+	if (!knownGood_.isNewest(source.bytes))
+		++knownVersion_;
 	knownGood_.get(source.bytes) = nowMs;
 }
 
 std::vector<SourcePrefix> FailureTable::authenticatedSources() const
 {
 	std::vector<SourcePrefix> sources;
+	sources.reserve(knownGood_.size());
 	knownGood_.forEach([&](const Key &key, std::uint64_t) {
 		SourcePrefix prefix;
 		prefix.bytes = key;
 		sources.push_back(prefix);
 	});
 	return sources;
+}
+
+void FailureTable::restoreKnownSources(std::span<const SourcePrefix> sources)
+{
+	// Behind what is known already, in their order, and only while there
+	// is room: a restore never pushes out a source that authenticated in
+	// this run.
+	bool added = false;
+	for (const SourcePrefix &source : sources)
+		if (std::uint64_t *value = knownGood_.addOldest(source.bytes)) {
+			*value = 0;
+			added = true;
+		}
+	if (added)
+		++knownVersion_;
 }
 
 std::vector<Lockout> FailureTable::lockedOut(std::uint64_t nowMs) const

@@ -12,6 +12,14 @@
 // recorded: those prove the sender receives our answers there, so a
 // spoofer can neither lock a PBX out nor spend the budget.
 //
+// A source the caller vouches for (one the source filter names: see
+// RequestGuard) is never asked mayGuess() at all.
+//
+// The sources that authenticated are kept across a restart by the daemon
+// (authenticatedSources(), restoreKnownSources(): common/known_sources.hpp), so
+// that a PBX whose check-sync rebooted the phone is not a stranger to it
+// afterwards.
+//
 // Bounded: at most `capacity` prefixes are remembered (least recently
 // active forgotten first) and kKnownGood trusted ones; keys are 16 bytes.
 
@@ -20,6 +28,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,10 +77,23 @@ public:
 	// A good answer clears the prefix's record and trusts it from now on.
 	void recordSuccess(const SourcePrefix &source, std::uint64_t nowMs);
 
-	// The sources that authenticated before, most recent first: the kernel
-	// lets them through while the daemon is overloaded
+	// Whether `source` authenticated before (or was restored as such).
+	bool isKnown(const SourcePrefix &source) const
+	{
+		return knownGood_.peek(source.bytes) != nullptr;
+	}
+	// The sources that authenticated before, most recent first (at most
+	// kKnownGood): kept across a restart (common/known_sources.hpp), and
+	// the kernel lets them through while the daemon is overloaded
 	// (daemon/socket_filter.hpp).
 	std::vector<SourcePrefix> authenticatedSources() const;
+	// Take in sources that authenticated before a restart, most recent
+	// first, behind any that authenticated since (at most kKnownGood are
+	// kept in all).
+	void restoreKnownSources(std::span<const SourcePrefix> sources);
+	// Counts the changes of authenticatedSources() (a source added, or another
+	// one now the most recent): what was written is stale when it moved.
+	std::uint64_t knownSourcesVersion() const { return knownVersion_; }
 
 	// The prefixes locked out now, most recently active first.
 	std::vector<Lockout> lockedOut(std::uint64_t nowMs) const;
@@ -93,6 +115,7 @@ private:
 
 	BoundedLru<Key, Entry> entries_;
 	BoundedLru<Key, std::uint64_t> knownGood_; // -> last success
+	std::uint64_t knownVersion_ = 0;
 	// The times of the last kGuessBudget failures over all sources.
 	std::array<std::uint64_t, kGuessBudget> guesses_{};
 	unsigned guessCount_ = 0;

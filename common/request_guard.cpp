@@ -101,7 +101,10 @@ RequestKey RequestGuard::keyOf(const GuardRequest &request) const
 
 bool RequestGuard::proven(const GuardRequest &request) const
 {
-	return isConnection(request.source->transport) || proven_.proven(request.source->prefix);
+	// A source that authenticated before a restart returned a nonce of
+	// ours from its address then (failure_table.hpp keeps it).
+	return isConnection(request.source->transport) || proven_.proven(request.source->prefix) ||
+	       failures_.isKnown(request.source->prefix);
 }
 
 std::size_t RequestGuard::answerBytesWithoutChallenges(const Settings *settings,
@@ -283,8 +286,9 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 		return;
 	}
 	// Guessing from many sources at once: past the budget, only a source
-	// that authenticated before has its answer checked.
-	if (request.authorization && !failures_.mayGuess(prefix, nowMs)) {
+	// that authenticated before, or one the source filter names, has its
+	// answer checked.
+	if (request.authorization && !request.named && !failures_.mayGuess(prefix, nowMs)) {
 		std::uint64_t retryMs = failures_.budgetRetryAfterMs(nowMs);
 		verdict.status = 503;
 		verdict.phrase = sip_503_Service_unavailable;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,10 @@ struct GuardRequest {
 	std::uint32_t cseq = 0;
 	// The source filter refuses the source (checksync_untrusted refuse).
 	bool refused = false;
+	// The source filter names the source (a registrar, an outbound proxy,
+	// a checksync_trusted address: SourceGate::names()): its answers are
+	// checked even while the guess budget is spent.
+	bool named = false;
 	// The request's size, and the bytes its answer copies from it (Via,
 	// From, To, Call-ID, CSeq, Record-Route, and what pinning the Via to
 	// the source adds): what an answer to an unproven source is held to
@@ -148,15 +153,24 @@ public:
 	{
 		return failures_.lockedOut(nowMs);
 	}
-	// The sources that authenticated before (FailureTable).
-	std::vector<SourcePrefix> authenticatedSources() const
-	{
-		return failures_.authenticatedSources();
-	}
 	bool unlock(std::string_view source, std::uint64_t nowMs)
 	{
 		return failures_.unlock(source, nowMs);
 	}
+
+	// The sources that authenticated (FailureTable): kept across a restart
+	// by the daemon (common/known_sources.hpp), let through by the kernel
+	// while the daemon is overloaded (daemon/socket_filter.hpp).
+	bool isKnownSource(const SourcePrefix &source) const { return failures_.isKnown(source); }
+	std::vector<SourcePrefix> authenticatedSources() const
+	{
+		return failures_.authenticatedSources();
+	}
+	void restoreKnownSources(std::span<const SourcePrefix> sources)
+	{
+		failures_.restoreKnownSources(sources);
+	}
+	std::uint64_t knownSourcesVersion() const { return failures_.knownSourcesVersion(); }
 
 	// The settings object passed to decide() changed in place, or another
 	// one may now live at its address: forget what was derived from it.

@@ -38,37 +38,48 @@ FilterPlan planFilter(const Settings &settings)
 	FilterPlan plan;
 	plan.enabled = settings.filterRegistrar || !settings.trusted.empty();
 	plan.policy = settings.untrusted;
-	if (!plan.enabled)
-		return plan;
 
-	for (const TrustedSource &source : settings.trusted) {
-		if (source.prefix)
-			plan.prefixes.push_back(*source.prefix);
-		else
-			plan.targets.push_back({source.name, false});
-	}
 	// host[:port]: a literal address as it is; a name per RFC 3263, where
-	// an explicit port means A/AAAA only (RFC 3263 4.2).
+	// an explicit port means A/AAAA only (RFC 3263 4.2). A literal address
+	// names its PBX whether or not the filter is on (no lookup needed).
 	const auto addServer = [&](const std::string &hostPort) {
 		if (hostPort.empty())
 			return;
 		const std::string_view host = hostPart(hostPort);
 		if (const std::optional<IpAddress> address = IpAddress::parse(host)) {
-			plan.prefixes.emplace_back(*address, address->isV4() ? 32 : 128);
+			const IpPrefix prefix(*address, address->isV4() ? 32 : 128);
+			plan.named.push_back(prefix);
+			if (settings.filterRegistrar)
+				plan.prefixes.push_back(prefix);
 			return;
 		}
-		plan.targets.push_back({lowerCaseHost(host), host.size() == hostPort.size()});
+		if (settings.filterRegistrar)
+			plan.targets.push_back(
+				{lowerCaseHost(host), host.size() == hostPort.size()});
 	};
-	if (settings.filterRegistrar) {
-		for (const auto &[idx, identity] : settings.identities) {
-			if (!identity.active)
+	for (const auto &[idx, identity] : settings.identities) {
+		if (!identity.active)
+			continue;
+		addServer(identity.host);
+		addServer(identity.outbound);
+	}
+	if (plan.enabled) {
+		for (const TrustedSource &source : settings.trusted) {
+			if (!source.prefix) {
+				plan.targets.push_back({source.name, false});
 				continue;
-			addServer(identity.host);
-			addServer(identity.outbound);
+			}
+			plan.prefixes.push_back(*source.prefix);
+			// No wider than one source of the brute-force table
+			// (common/source.hpp).
+			const IpPrefix &prefix = *source.prefix;
+			if (prefix.length() >= (prefix.network().isV4() ? 32u : 64u))
+				plan.named.push_back(prefix);
 		}
 	}
 	sortUnique(plan.prefixes);
 	sortUnique(plan.targets);
+	sortUnique(plan.named);
 	return plan;
 }
 
@@ -198,6 +209,15 @@ SourceVerdict decideSource(const FilterPlan &plan, const NameTable &names,
 			return SourceVerdict::Allow;
 	}
 	return plan.policy == UntrustedPolicy::Refuse ? SourceVerdict::Refuse : SourceVerdict::Drop;
+}
+
+bool namesSource(const FilterPlan &plan, const NameTable &names, const IpAddress &source,
+		 std::uint64_t nowMs)
+{
+	// Names are only listed (and looked up) while the filter is on.
+	return std::any_of(plan.named.begin(), plan.named.end(),
+			   [&](const IpPrefix &prefix) { return prefix.contains(source); }) ||
+	       names.allows(source, nowMs);
 }
 
 std::vector<IpPrefix> allowedPrefixes(const FilterPlan &plan, const NameTable &names)

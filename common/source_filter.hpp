@@ -56,6 +56,9 @@ struct FilterPlan {
 	UntrustedPolicy policy = UntrustedPolicy::Drop;
 	std::vector<IpPrefix> prefixes;     // matched as they are
 	std::vector<ResolveTarget> targets; // sorted, no duplicates
+	// The entries that name single sources, filter on or off (see
+	// namesSource()); sorted, no duplicates.
+	std::vector<IpPrefix> named;
 
 	bool operator==(const FilterPlan &) const = default;
 };
@@ -146,6 +149,16 @@ private:
 SourceVerdict decideSource(const FilterPlan &plan, const NameTable &names,
 			   const std::optional<IpAddress> &source, std::uint64_t nowMs);
 
+// Whether the filter names `source` as one of the phone's PBXs, which puts
+// it outside the guess budget (docs/security.md, "Brute force"): an active
+// identity's user_host or user_outbound written as an address (also with
+// the filter off), an address a listed name resolves to (the filter on:
+// names are looked up only then), or a checksync_trusted address or
+// prefix no wider than one brute-force source (an IPv4 address, an IPv6
+// /64). A wider trusted prefix names a network, not a PBX: its sources
+// pass the filter but spend the budget like everyone's.
+bool namesSource(const FilterPlan &plan, const NameTable &names, const IpAddress &source,
+		 std::uint64_t nowMs);
 // Every source the filter may allow before the names next change: the
 // plan's prefixes and every address a name resolved to, sorted, without
 // duplicates (a superset of what decideSource() allows: an address past

@@ -87,6 +87,8 @@ Instance::Instance(const Options &options) : options_(options)
 	statusService_->setFeed(sip_.get());
 	feedLink_.status = statusService_.get();
 	statusService_->setListening(listen);
+	knownSources_ = std::make_unique<KnownSourcesStore>(
+		loop_, sip_->guard(), KnownSourcesStore::directoryFromEnvironment());
 	handoff_ = std::make_unique<HandoffService>(*bus_, *sip_, HandoffService::lookUpGroup());
 	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
 	pnp_->setObserver([this](const PnpStatus &pnp) {
@@ -240,6 +242,9 @@ int Instance::run()
 	logMessage(LogLevel::Notice, "checksyncd " CHECKSYNCD_VERSION " ready: " + status());
 	notifyReady();
 	loop_.run();
+	// What changed since the last write: the stop before the reboot a
+	// check-sync asked for is the moment the PBX's source matters most.
+	knownSources_->flush();
 	return 0;
 }
 

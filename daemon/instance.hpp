@@ -13,6 +13,7 @@
 
 #include "bus_connection.hpp"
 #include "handoff_service.hpp"
+#include "known_sources_store.hpp"
 #include "loop.hpp"
 #include "pnp_service.hpp"
 #include "provisioning.hpp"
@@ -87,6 +88,8 @@ private:
 				status->setFeed(nullptr);
 		}
 	} feedLink_;
+	// The SIP side's known sources, kept across a restart.
+	std::unique_ptr<KnownSourcesStore> knownSources_;
 	// Requests handed over by the phone's UA: into sip_, answered on bus_.
 	std::unique_ptr<HandoffService> handoff_;
 	std::unique_ptr<PnpService> pnp_;

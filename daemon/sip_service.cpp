@@ -214,6 +214,7 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	// TCP connections bounded in total and per source, descriptors kept
 	// for the daemon (tcp_guard.hpp).
 	tcpGuard_ = std::make_unique<TcpGuard>(loop);
+	tcpGuard_->setTrust([this](const SourceAddress &peer) { return trustOf(peer); });
 	// The kernel drops what the source filter drops, and sheds under
 	// overload all but the sources that authenticated (socket_filter.hpp).
 	socketFilter_ = std::make_unique<SocketFilter>(loop, agent_.get(), status_);
@@ -322,6 +323,22 @@ SourceVerdict SipService::filter(const Origin &origin)
 	return filtered;
 }
 
+ConnectionLimits::Trust SipService::trustOf(const SourceAddress &peer) const
+{
+	if (guard_.isKnownSource(peer.prefix) || (gate_ && gate_->names(peer.address)))
+		return ConnectionLimits::Trust::Kept;
+	if (gate_ && !gate_->allows(peer.address))
+		return ConnectionLimits::Trust::Filtered;
+	return ConnectionLimits::Trust::Allowed;
+}
+
+bool SipService::named(const Origin &origin, const SourceAddress &source) const
+{
+	if (origin.handoff && fromRegistrarByFlow(origin.handoff->context))
+		return true;
+	return gate_ && gate_->names(source.address);
+}
+
 void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 {
 	// Source filter (filter_registrar, checksync_trusted): before anything
@@ -366,6 +383,8 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 					    : std::string();
 	GuardRequest request = guardRequestOf(sip, source, uriText);
 	request.refused = filtered == SourceVerdict::Refuse;
+	// Only an answer is held to the guess budget: the rest need not ask.
+	request.named = sip->sip_authorization && named(origin, source);
 	// What an answer to an unproven source is held to (unproven.hpp); the
 	// Via is measured as pinned to the source, as the answer copies it.
 	request.requestBytes = handoff ? handoff->bytes : msg_size(msg.get());

@@ -32,6 +32,7 @@
 
 #include <sofia-sip/su_tag.h>
 
+#include "connection_limits.hpp"
 #include "handoff.hpp"
 #include "loop.hpp"
 #include "provisioning.hpp"
@@ -121,6 +122,10 @@ public:
 	// Whoever handed requests over goes away: drop every callback.
 	void forgetHandoffs();
 
+	// The guard, for what keeps its known sources across a restart
+	// (known_sources_store.hpp).
+	RequestGuard &guard() { return guard_; }
+
 	// StatusFeed
 	std::vector<Lockout> lockedOut(std::uint64_t nowMs) override
 	{
@@ -173,6 +178,12 @@ private:
 	// guard, and the answer or the provisioning call.
 	void handle(UniqueMsg msg, sip_s *sip, const Origin &origin);
 	SourceVerdict filter(const Origin &origin);
+	// Whether the source filter names the source (outside the guess
+	// budget): SourceGate::names(), or a registrar flow the UA vouches for.
+	bool named(const Origin &origin, const SourceAddress &source) const;
+	// What the TCP guard keeps longest: a peer that authenticated before
+	// or that the filter names, then one the filter lets in.
+	ConnectionLimits::Trust trustOf(const SourceAddress &peer) const;
 	// A handed-over request answered as nta answers it on the port.
 	void refuseAsNta(UniqueMsg msg, sip_s *sip, int status, const char *phrase,
 			 const Origin &origin);

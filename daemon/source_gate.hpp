@@ -66,6 +66,20 @@ public:
 	// The kernel dropped `count` more requests for the filter.
 	void droppedInKernel(std::uint64_t count);
 
+	// Whether the filter names `source` as one of the PBXs
+	// (namesSource()): outside the guess budget, and its TCP connections
+	// are the last to go. Counts and logs nothing.
+	bool names(const IpAddress &source) const
+	{
+		return namesSource(plan_, names_, source, EventLoop::nowMs());
+	}
+	// Whether check() would let `source` in, without counting it.
+	bool allows(const IpAddress &source) const
+	{
+		return decideSource(plan_, names_, source, EventLoop::nowMs()) ==
+		       SourceVerdict::Allow;
+	}
+
 	// For the status line: empty while the filter is off.
 	std::string status() const;
 

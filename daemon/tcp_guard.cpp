@@ -115,9 +115,10 @@ const char *reasonText(ConnectionLimits::Reason reason)
 {
 	switch (reason) {
 	case ConnectionLimits::Reason::SourceFull:
-		return "too many connections from its source";
+		return "too many connections from its source, and it had proven the least";
 	case ConnectionLimits::Reason::TableFull:
-		return "too many connections, its source holds the most";
+		return "too many connections, it had proven the least and its source holds the "
+		       "most";
 	case ConnectionLimits::Reason::NoRoom:
 		return "the descriptor limit leaves no room for TCP";
 	case ConnectionLimits::Reason::NoRequest:
@@ -251,7 +252,9 @@ void TcpGuard::scan(Descriptors descriptors)
 		else
 			socket.connection = isConnection(fd, socket);
 		if (socket.connection)
-			open.push_back({socket.inode, socket.peer.prefix});
+			open.push_back(
+				{socket.inode, socket.peer.prefix,
+				 trust_ ? trust_(socket.peer) : ConnectionLimits::Trust::Allowed});
 		sockets.push_back(std::move(socket));
 	}
 	sockets_ = std::move(sockets);

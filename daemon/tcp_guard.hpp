@@ -45,6 +45,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -105,6 +106,14 @@ public:
 	// connection's idle time.
 	void sawRequest(msg_s *msg);
 
+	// What the SIP side knows of a connection's peer: whether the source
+	// filter lets it in, names it, or it authenticated before (what makes
+	// room goes least proven first: connection_limits.hpp). Asked about
+	// every connection each time the guard looks; without it, every peer
+	// is Trust::Allowed.
+	using TrustOf = std::function<ConnectionLimits::Trust(const SourceAddress &peer)>;
+	void setTrust(TrustOf trust) { trust_ = std::move(trust); }
+
 private:
 	struct Listener {
 		int fd;
@@ -136,6 +145,7 @@ private:
 	int lowestFree_ = -1;         // as of the last probe
 	int scanEnd_ = 0;             // first descriptor not looked at
 	std::uint64_t nextExhaustedLogMs_ = 0;
+	TrustOf trust_;
 	Timer timer_; // the next connection's deadline, or a recheck
 	PrepollHook beforePoll_;
 };

@@ -345,6 +345,8 @@ class Env:
         self.port = None
         self.listen = None
         self.notes = []  # sd_notify datagrams, in order
+        self.daemon_env = {}  # more environment for the daemon (STATE_DIRECTORY)
+        self._first_note = 0  # the first notify message of the daemon's current run
         self.secrets = set()
         self.sockets = []
         self._daemon_log_file = None
@@ -446,12 +448,19 @@ class Env:
         env.pop("WATCHDOG_PID", None)
         env.pop("LISTEN_FDS", None)
         env.pop("JOURNAL_STREAM", None)
+        env.pop("STATE_DIRECTORY", None)
+        env.update(self.daemon_env)
+        if self._daemon_log_file:
+            self._daemon_log_file.close()
         self._daemon_log_file = open(self.daemon_log_path, "ab")
+        self.poll_notes()
+        first_note = self._first_note = len(self.notes)  # this run's, not the last run's
         self.daemon = subprocess.Popen(self.daemon_args(listen, extra), env=env,
                                        stdin=subprocess.DEVNULL, stdout=self._daemon_log_file,
                                        stderr=self._daemon_log_file)
         if wait_ready:
-            note = self.wait_note(lambda n: "READY=1" in n["lines"], START_TIMEOUT)
+            note = self.wait_note(lambda n: "READY=1" in n["lines"], START_TIMEOUT,
+                                  start=first_note)
             if note is None:
                 raise StartError("checksyncd sent no READY=1 within "
                                  f"{START_TIMEOUT:.0f} s (exit status {self.daemon.poll()})")
@@ -502,7 +511,8 @@ class Env:
         self.daemon_stopped = True
         if self.daemon.poll() is not None:
             self.poll_notes()
-            return self.daemon.returncode, any("STOPPING=1" in n["lines"] for n in self.notes)
+            return self.daemon.returncode, any("STOPPING=1" in n["lines"]
+                                               for n in self.notes[self._first_note:])
         self.daemon.send_signal(signal.SIGTERM)
         try:
             status = self.daemon.wait(STOP_TIMEOUT)
@@ -511,7 +521,18 @@ class Env:
             self.daemon.wait()
             status = None
         self.poll_notes()
-        return status, any("STOPPING=1" in n["lines"] for n in self.notes)
+        return status, any("STOPPING=1" in n["lines"] for n in self.notes[self._first_note:])
+
+    def restart_daemon(self):
+        """Stop the daemon (SIGTERM) and start it again on the same listen
+        URI, as systemd restarts it; asserts the clean stop. Its log goes on
+        in the same file."""
+        status, stopping = self.stop_daemon()
+        if status != 0 or not stopping:
+            raise AssertionError(f"checksyncd did not stop cleanly (exit status {status}, "
+                                 f"STOPPING=1 {'seen' if stopping else 'not seen'})")
+        self.daemon_stopped = False
+        return self.start_daemon(listen=self.listen)
 
     def daemon_log(self):
         try:

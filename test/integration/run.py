@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import test_actions  # noqa: E402
 import test_amplification  # noqa: E402
+import test_budget  # noqa: E402
 import test_dialects  # noqa: E402
 import test_filter  # noqa: E402
 import test_guard  # noqa: E402
@@ -736,7 +737,7 @@ def main(argv=None):
     suite = loader.loadTestsFromModule(sys.modules[__name__])
     for module in (test_security, test_reload, test_dialects, test_actions, test_guard,
                    test_status, test_tcp, test_filter, test_pnp, test_handoff, test_mutual_auth,
-                   test_amplification, test_ua):
+                   test_amplification, test_ua, test_budget):
         suite.addTests(loader.loadTestsFromModule(module))
 
     problems = []

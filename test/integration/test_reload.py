@@ -13,8 +13,9 @@ import subprocess
 import threading
 import time
 
-from base import DaemonTest
-from harness import START_TIMEOUT, StartError, free_port, settings_xml, write_private
+from base import DaemonTest, authorization
+from harness import (DEFAULT_HOST, DEFAULT_PASS, DEFAULT_USER, START_TIMEOUT, StartError,
+                     free_port, settings_xml, write_private)
 
 # challenge off and unknown user: 404; challenge on: 401. Neither calls D-Bus.
 UNKNOWN = "nobody"
@@ -389,6 +390,79 @@ class InFlightTest(DaemonTest):
         # The next one is challenged under the new settings.
         resp, _, _ = c.request()
         self.assertStatus(resp, 401, "a check-sync after the reload")
+
+
+NEW_PASS = "Zr8-new-pw-5678"
+
+
+def new_password_settings(challenge="on"):
+    return settings_xml(challenge=challenge, identities=[
+        dict(idx=1, user_name=DEFAULT_USER, user_host=DEFAULT_HOST, user_pass=NEW_PASS)])
+
+
+class ReloadRaceTest(DaemonTest):
+    """A reload racing a check-sync: no action is lost, and the old password
+    stops working the moment the new settings are in force."""
+
+    def reload_to(self, text, what):
+        mark = len(self.env.daemon_log())
+        self.env.write_settings(text)
+        self.assertTrue(self.env.wait_log(what, timeout=3.0, since=mark), "no reload")
+
+    def test_the_old_password_fails_after_a_reload_even_on_a_nonce_issued_before_it(self):
+        self.start(challenge="on")
+        c = self.client()
+        first, _, _ = c.request(cseq=1)
+        self.assertStatus(first, 401, "the challenge, under the old settings")
+        self.reload_to(new_password_settings(), "challenge_checksync=on")
+        challenge = self.challenge_of(first)
+        old = authorization(challenge, DEFAULT_USER, DEFAULT_PASS, "NOTIFY", c.uri())
+        resp, _, _ = c.request(cseq=2, auth=old)
+        self.assertStatus(resp, 401, "the old password on the nonce issued before the reload")
+        self.assertIn("authentication failed: source=127.0.0.1", self.env.daemon_log())
+        new = authorization(challenge, DEFAULT_USER, NEW_PASS, "NOTIFY", c.uri())
+        resp, _, _ = c.request(cseq=3, auth=new)
+        self.assertStatus(resp, 200, "the new password on the same nonce")
+        self.assertCalls(["Resync"])
+
+    def test_a_check_sync_waiting_over_a_reload_is_served_and_the_old_password_then_fails(self):
+        # The stand-in answers after 1 s; the password changes meanwhile.
+        self.start(challenge="on", delay_ms=1000)
+        c = self.client()
+        first, _, _ = c.request(call_id="waiting@pbx", cseq=1)
+        auth = authorization(self.challenge_of(first), DEFAULT_USER, DEFAULT_PASS, "NOTIFY",
+                             c.uri())
+        text, branch = c.build(call_id="waiting@pbx", cseq=2, auth=auth)
+        c.send(text)
+        self.assertEqual(self.env.wait_calls(1, timeout=3.0)[0]["details"]["call_id"],
+                         "waiting@pbx")
+        self.reload_to(new_password_settings(), "challenge_checksync=on")
+        self.assertStatus(c.recv(branch), 200, "the check-sync authenticated before the reload")
+        # Its retransmission after the reload: the same answer, no second
+        # call (it is the same request, not a new use of the old password).
+        c.send(text)
+        self.assertStatus(c.recv(branch), 200, "its retransmission")
+        self.assertStatus(self.wrong_answer(c), 401, "the old password after the reload")
+        self.assertCalls(["Resync"])
+
+    def test_a_check_sync_answered_on_the_trailing_call_is_not_lost_across_a_reload(self):
+        self.start(challenge="off")
+        c = self.client()
+        resp, _, _ = c.request(call_id="first@pbx")
+        self.assertStatus(resp, 200, "the first check-sync")
+        resp, _, _ = c.request(call_id="second@pbx")
+        self.assertStatus(resp, 200, "the second, answered at once, owed a trailing call")
+        self.assertEqual(len(self.env.calls()), 1)
+        # The challenge goes on and the password changes before the trailing
+        # call is due: what was promised is still done.
+        self.reload_to(new_password_settings(), "challenge_checksync=on")
+        resp, _, _ = c.request(call_id="third@pbx")
+        self.assertStatus(resp, 401, "a check-sync after the reload")
+        calls = self.env.wait_calls(2, timeout=8.0)
+        self.assertEqual([call["method"] for call in calls], ["Resync", "Resync"], calls)
+        self.assertEqual(calls[1]["details"]["call_id"], "second@pbx")
+        self.assertFalse(calls[1]["details"]["authenticated"])
+        self.assertCalls(["Resync", "Resync"])
 
 
 class FailClosedTest(DaemonTest):

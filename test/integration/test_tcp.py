@@ -257,3 +257,77 @@ class TcpTest(DaemonTest):
         self.assertTrue(wait_closed([used.sock], 1, timeout=0),
                         f"an idle connection still open {IDLE_S + 10} s after its last request")
         self.assertFalse(closed_by_peer(busy.sock), "the busy connection was closed")
+
+    # -- churn ----------------------------------------------------------------
+
+    def churn(self, count, request):
+        """count connections from as many sources (127.0.2.x, one each, as a
+        PBX holds one), opened one after the other and left open; with
+        `request`, each sends an OPTIONS first. Returns the sockets."""
+        conns = []
+        for i in range(count):
+            source = f"127.0.2.{1 + i}"
+            if request:
+                c = SipClient("127.0.0.1", self.env.port, "tcp", source=source)
+                self.env.sockets.append(c.sock)
+                # No answer when a later one has pushed it out meanwhile.
+                c.request(method="OPTIONS", event=None, timeout=2.0)
+                conns.append(c.sock)
+            else:
+                conns += self.idle([source], 1)
+        return conns
+
+    def assertOutlastsTheChurn(self, pbx, churned, check_sync):
+        """More connections than the table holds came after the PBX's: they
+        made room among themselves, and the PBX is served on the connection
+        it had."""
+        # Room for the last of them: made by closing one of theirs (or the
+        # PBX's).
+        made = len(churned) - TOTAL + 1
+        closed = wait_closed(churned + [pbx.sock], made)
+        time.sleep(0.3)  # and no more than that
+        self.assertFalse(closed_by_peer(pbx.sock), "the PBX's connection was pushed out")
+        self.assertEqual(len(wait_closed(churned, made, timeout=0)), made, closed)
+        check_sync()
+
+    def test_a_churning_attacker_cannot_push_out_an_authenticated_pbxs_connection(self):
+        self.start(challenge="on")
+        pbx = self.client(transport="tcp", source="127.0.0.10")
+        self.authenticated_notify(pbx, "before@pbx")
+        # Requests on every churned connection: they rank as the PBX's
+        # would without its authentication.
+        churned = self.churn(TOTAL + 40, request=True)
+        self.assertOutlastsTheChurn(pbx, churned,
+                                    lambda: self.authenticated_notify(pbx, "after@pbx"))
+        self.assertCalls(["Resync", "Resync"])
+
+    def test_a_connection_that_carried_a_request_outlasts_silent_churn(self):
+        # The challenge off and no filter: what the PBX has over a churn of
+        # silent connections is the request it sent.
+        self.start(challenge="off")
+        pbx = self.client(transport="tcp", source="127.0.0.10")
+        resp, _, _ = pbx.request()
+        self.assertStatus(resp, 200, "the PBX's check-sync")
+        churned = self.churn(TOTAL + 40, request=False)
+
+        def check_sync():
+            resp, _, _ = pbx.request(call_id="after@pbx")
+            self.assertStatus(resp, 200, "the PBX's next check-sync on its connection")
+        self.assertOutlastsTheChurn(pbx, churned, check_sync)
+        self.assertCalls(["Resync", "Resync"])
+
+    def test_a_source_the_filter_names_outlasts_a_churn_the_filter_lets_in(self):
+        # The churn comes from a trusted network, and sends requests; the
+        # PBX is named by its address (and never authenticated).
+        self.start(challenge="off",
+                   extra=[("checksync_trusted", "127.0.0.10, 127.0.2.0/24")])
+        pbx = self.client(transport="tcp", source="127.0.0.10")
+        resp, _, _ = pbx.request(method="OPTIONS", event=None)
+        self.assertStatus(resp, 200, "the PBX's OPTIONS")
+        churned = self.churn(TOTAL + 40, request=True)
+
+        def check_sync():
+            resp, _, _ = pbx.request()
+            self.assertStatus(resp, 200, "the PBX's check-sync on its connection")
+        self.assertOutlastsTheChurn(pbx, churned, check_sync)
+        self.assertCalls(["Resync"])

@@ -434,6 +434,17 @@ sleep 0.3
 check "the stand-in received the authenticated Resync" "$(cin tail -n 1 "$record")" \
 	test "$(cin grep -c '"method":"Resync".*"authenticated":true' "$record")" = 1
 
+# The source that authenticated is kept for the next start (the unit's
+# StateDirectory=, writable under ProtectSystem=strict); the first change
+# is written at once.
+state=/var/lib/checksyncd/known-sources
+for _ in $(seq 30); do cin test -e "$state" && break; sleep 0.1; done
+known=$(cin cat "$state" 2>&1)
+modes="$(cin stat -c '%a %U' /var/lib/checksyncd "$state" 2>&1 | tr '\n' ' ')"
+check "the state file lists 127.0.0.1 ($modes)" "$known; $modes" \
+	test "$known" = "$(printf 'checksyncd known-sources 1\n127.0.0.1')" -a \
+	"$modes" = "700 checksyncd 600 checksyncd "
+
 # --- the status object, org.checksyncd.CheckSync1 ------------------------------------
 
 # status AS PROPERTY: one property as busctl's JSON, read as user AS (a uid).
@@ -524,6 +535,18 @@ check "LastCheckSync shows it was handed over, over tls" "$(status 0 LastCheckSy
 	test "$(status 0 LastCheckSync | json 'd["handed_over"], d["transport"], d["remote"]' 2>&1)" = \
 	"(True, 'tls', 'tls:192.0.2.1:5061')"
 
+# --- a restart keeps the sources that authenticated ------------------------------------------
+
+mark=$(cin journalctl -u checksyncd --no-pager -o cat | wc -l)
+restart_out=$(cin systemctl restart checksyncd 2>&1)
+restart_rc=$?
+for _ in $(seq 100); do [ "$(prop ActiveState)" = active ] && break; sleep 0.1; done
+read_back=$(cin journalctl -u checksyncd --no-pager -o cat | tail -n +"$((mark + 1))" |
+	grep -c "^$state: 1 source that authenticated before")
+check "systemctl restart: the daemon reads the state file back" \
+	"rc $restart_rc $restart_out; $(prop ActiveState); $read_back lines" \
+	test "$restart_rc" = 0 -a "$(prop ActiveState)" = active -a "$read_back" = 1
+
 # --- the journal --------------------------------------------------------------------------
 
 journal=$(cin journalctl -u checksyncd -o verbose --no-pager)
@@ -570,7 +593,7 @@ if cin apt-get purge -y -q checksyncd >"$work/apt-purge.log" 2>&1; then
 		cin test -d "$f" && continue
 		cin test -e "$f" -o -L "$f" && left+=("$f")
 	done <<<"$files"
-	for f in /etc/checksyncd /usr/share/doc/checksyncd \
+	for f in /etc/checksyncd /usr/share/doc/checksyncd /var/lib/checksyncd \
 		/etc/systemd/system/multi-user.target.wants/checksyncd.service \
 		/var/lib/systemd/deb-systemd-helper-enabled/checksyncd.service.dsh-also; do
 		cin test -e "$f" && left+=("$f")

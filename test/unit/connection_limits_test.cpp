@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,9 @@ struct World {
 	struct Connection {
 		ConnectionLimits::Id id;
 		SourcePrefix source;
+		std::string address;
 	};
+	using Trust = ConnectionLimits::Trust;
 
 	ConnectionLimits limits;
 	std::vector<Connection> open;
@@ -55,13 +58,19 @@ struct World {
 		return update();
 	}
 
-	void add(const std::string &address) { open.push_back({next++, source(address)}); }
+	void add(const std::string &address) { open.push_back({next++, source(address), address}); }
+
+	// What the caller knows of each source (Allowed unless told).
+	std::map<std::string, Trust> trust;
 
 	std::vector<ConnectionLimits::Id> update()
 	{
 		std::vector<ConnectionLimits::Seen> seen;
-		for (const Connection &c : open)
-			seen.push_back({c.id, c.source});
+		for (const Connection &c : open) {
+			auto known = trust.find(c.address);
+			seen.push_back({c.id, c.source,
+					known == trust.end() ? Trust::Allowed : known->second});
+		}
 		reasons.clear();
 		std::vector<ConnectionLimits::Id> ids;
 		for (const ConnectionLimits::Close &close : limits.update(seen, now)) {
@@ -122,6 +131,86 @@ TEST(ConnectionLimits, aFullTableClosesTheOldestOfTheLargestHolderForANewcomer)
 	UNSIGNED_LONGS_EQUAL(4, world.limits.size());
 	UNSIGNED_LONGS_EQUAL(1, world.limits.countOf(source("192.0.2.9")));
 	UNSIGNED_LONGS_EQUAL(1, world.limits.countOf(source("192.0.2.3")));
+}
+
+TEST(ConnectionLimits, aChurningAttackerCannotPushOutAConnectionThatCarriedARequest)
+{
+	// Every source holds one connection, as a PBX does; the PBX's is the
+	// oldest, and it sent its check-sync on it.
+	world.connect("192.0.2.9"); // id 1: the PBX
+	world.limits.requestSeen(1, world.now);
+	for (int i = 0; i < 20; i++) {
+		const Ids closed = world.connect("198.51.100." + std::to_string(i));
+		world.gone(closed);
+		if (i >= 3) {
+			LONGS_EQUAL(1, closed.size());
+			CHECK_TRUE(closed[0] != 1);
+		}
+	}
+	CHECK_TRUE(world.limits.contains(1));
+}
+
+TEST(ConnectionLimits, aSourceThatIsKeptGoesLastEvenAgainstRequestsFromEveryoneElse)
+{
+	// The attackers send requests too; the PBX authenticated before (or
+	// the filter names it).
+	world.trust["192.0.2.9"] = World::Trust::Kept;
+	world.connect("192.0.2.9"); // id 1
+	for (int i = 0; i < 20; i++) {
+		world.add("198.51.100." + std::to_string(i));
+		world.limits.requestSeen(world.next - 1, world.now); // not seen yet: ignored
+		const Ids closed = world.update();
+		world.limits.requestSeen(world.next - 1, world.now);
+		world.gone(closed);
+		CHECK_TRUE(std::find(closed.begin(), closed.end(), 1) == closed.end());
+	}
+	CHECK_TRUE(world.limits.contains(1));
+}
+
+TEST(ConnectionLimits, aRequestFromASourceTheFilterDropsProvesNothing)
+{
+	world.trust["198.51.100.1"] = World::Trust::Filtered;
+	world.connect("198.51.100.1"); // id 1, oldest, carries a request
+	world.limits.requestSeen(1, world.now);
+	world.connect("192.0.2.2"); // id 2, silent
+	world.connect("192.0.2.3"); // id 3, carries a request
+	world.limits.requestSeen(3, world.now);
+	world.connect("192.0.2.4"); // id 4, silent
+	// The filtered one and the silent ones rank alike: the oldest goes.
+	CHECK(world.connect("192.0.2.5") == Ids{1});
+	CHECK(world.connect("192.0.2.6") == Ids{2});
+	CHECK(world.connect("192.0.2.7") == Ids{4});
+	CHECK(world.connect("192.0.2.8") == Ids{5});
+}
+
+TEST(ConnectionLimits, aSourceBecomesKeptOnceItAuthenticates)
+{
+	world.connect("192.0.2.9"); // id 1: silent so far
+	world.connect("192.0.2.1");
+	world.connect("192.0.2.2");
+	world.connect("192.0.2.3");
+	// It authenticated (on this connection or another): the next look
+	// knows.
+	world.trust["192.0.2.9"] = World::Trust::Kept;
+	CHECK(world.connect("192.0.2.4") == Ids{2});
+}
+
+TEST(ConnectionLimits, whenEveryConnectionIsKeptANewcomerStillGetsIn)
+{
+	for (const char *a : {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"}) {
+		world.trust[a] = World::Trust::Kept;
+		world.connect(a);
+	}
+	CHECK(world.connect("198.51.100.1") == Ids{1});
+}
+
+TEST(ConnectionLimits, aSourceOverItsCapLosesItsLeastProvenConnectionFirst)
+{
+	world.connect("192.0.2.1"); // id 1, carries a request
+	world.limits.requestSeen(1, world.now);
+	world.connect("192.0.2.1");                  // id 2, silent
+	CHECK(world.connect("192.0.2.1") == Ids{2}); // id 3 in
+	CHECK(world.reasons == std::vector{ConnectionLimits::Reason::SourceFull});
 }
 
 TEST(ConnectionLimits, amongEqualHoldersTheOldestConnectionGoes)
@@ -232,6 +321,17 @@ TEST(ConnectionLimits, shedGivesUpTheOldestOfTheLargestHolder)
 	CHECK_FALSE(world.limits.shed().has_value());
 	// Shed connections are closing, not new, while still reported.
 	CHECK_TRUE(world.update().empty());
+}
+
+TEST(ConnectionLimits, shedGivesUpTheLeastProvenFirst)
+{
+	world.trust["192.0.2.9"] = World::Trust::Kept;
+	world.connect("192.0.2.9"); // 1
+	world.connect("192.0.2.1"); // 2, carries a request
+	world.limits.requestSeen(2, world.now);
+	world.connect("192.0.2.2"); // 3, silent
+	for (ConnectionLimits::Id expected : {3, 2, 1})
+		UNSIGNED_LONGS_EQUAL(expected, world.limits.shed()->id);
 }
 
 TEST(ConnectionLimits, noRoomAtAllClosesEveryNewConnection)

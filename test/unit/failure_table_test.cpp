@@ -110,6 +110,80 @@ TEST(FailureTable, aSourceThatAuthenticatedBeforeIsExemptFromTheBudget)
 	CHECK_TRUE(table.mayGuess(pbx, 1000));
 }
 
+TEST(FailureTable, knownSourcesAreListedMostRecentFirst)
+{
+	const SourcePrefix other = prefix("2001:db8:1:2::7");
+	table.recordSuccess(pbx, 1000);
+	table.recordSuccess(other, 2000);
+	CHECK_TRUE(table.isKnown(pbx));
+	CHECK_FALSE(table.isKnown(prefix("198.51.100.1")));
+	const std::vector<SourcePrefix> known = table.authenticatedSources();
+	LONGS_EQUAL(2, known.size());
+	STRCMP_EQUAL("2001:db8:1:2::/64", known[0].toString().c_str());
+	STRCMP_EQUAL("192.0.2.1", known[1].toString().c_str());
+}
+
+TEST(FailureTable, theKnownSourcesVersionMovesOnlyWhenTheListChanges)
+{
+	const SourcePrefix other = prefix("198.51.100.1");
+	const std::uint64_t start = table.knownSourcesVersion();
+	table.recordSuccess(pbx, 1000);
+	const std::uint64_t added = table.knownSourcesVersion();
+	CHECK_TRUE(added != start);
+	// The most recent one again: the list reads the same, nothing to write.
+	table.recordSuccess(pbx, 2000);
+	LONGS_EQUAL(added, table.knownSourcesVersion());
+	table.recordSuccess(other, 3000);
+	const std::uint64_t second = table.knownSourcesVersion();
+	CHECK_TRUE(second != added);
+	// The order changed: another one is the most recent now.
+	table.recordSuccess(pbx, 4000);
+	CHECK_TRUE(table.knownSourcesVersion() != second);
+}
+
+TEST(FailureTable, restoredSourcesAreExemptAndQueueBehindThisRunsOwn)
+{
+	// A restart: what the last run knew comes back, behind the sources
+	// that authenticated since, and never pushes one of those out.
+	FailureTable before{16};
+	before.recordSuccess(prefix("198.51.100.1"), 1000);
+	before.recordSuccess(pbx, 2000);
+	FailureTable after{16};
+	const SourcePrefix sinceRestart = prefix("203.0.113.9");
+	after.recordSuccess(sinceRestart, 10);
+	const std::uint64_t version = after.knownSourcesVersion();
+	after.restoreKnownSources(before.authenticatedSources());
+	CHECK_TRUE(after.knownSourcesVersion() != version);
+	const std::vector<SourcePrefix> known = after.authenticatedSources();
+	LONGS_EQUAL(3, known.size());
+	CHECK_TRUE(known[0] == sinceRestart);
+	CHECK_TRUE(known[1] == pbx);
+	STRCMP_EQUAL("198.51.100.1", known[2].toString().c_str());
+	for (unsigned i = 0; i < FailureTable::kGuessBudget; i++)
+		after.recordFailure(prefix("2001:db8:9:" + std::to_string(i) + "::1"), 1000);
+	CHECK_FALSE(after.mayGuess(prefix("192.0.2.77"), 1000));
+	CHECK_TRUE(after.mayGuess(pbx, 1000));
+}
+
+TEST(FailureTable, aRestoreIsBoundedAndKeepsTheSourcesOfThisRun)
+{
+	std::vector<SourcePrefix> many;
+	for (unsigned i = 0; i < 2 * FailureTable::kKnownGood; i++)
+		many.push_back(
+			prefix("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256)));
+	table.recordSuccess(pbx, 1000);
+	table.restoreKnownSources(many);
+	const std::vector<SourcePrefix> known = table.authenticatedSources();
+	LONGS_EQUAL(FailureTable::kKnownGood, known.size());
+	CHECK_TRUE(known.front() == pbx);
+	CHECK_TRUE(known[1] == many[0]);
+	CHECK_TRUE(known.back() == many[FailureTable::kKnownGood - 2]);
+	// Nothing new: the version stays.
+	const std::uint64_t version = table.knownSourcesVersion();
+	table.restoreKnownSources(many);
+	LONGS_EQUAL(version, table.knownSourcesVersion());
+}
+
 TEST(FailureTable, listsTheSourcesThatAuthenticatedMostRecentFirstAndBounded)
 {
 	CHECK_TRUE(table.authenticatedSources().empty());
@@ -243,4 +317,21 @@ TEST(BoundedLru, forgetsTheLeastRecentlyUsedEntryAtCapacity)
 	lru.erase(Key{'a'});
 	CHECK_TRUE(lru.find(Key{'a'}) == nullptr);
 	LONGS_EQUAL(1, lru.size());
+}
+
+TEST(BoundedLru, addOldestQueuesAtTheBackAndNeverEvicts)
+{
+	using Key = ByteKey<2>;
+	BoundedLru<Key, int> lru(2);
+	lru.get(Key{'a'}) = 1;
+	CHECK_TRUE(lru.isNewest(Key{'a'}));
+	*lru.addOldest(Key{'b'}) = 2;
+	CHECK_TRUE(lru.isNewest(Key{'a'}));
+	CHECK_TRUE(lru.oldest() && *lru.oldest() == 2);
+	CHECK_TRUE(lru.addOldest(Key{'a'}) == nullptr); // present already
+	CHECK_TRUE(lru.addOldest(Key{'c'}) == nullptr); // full
+	LONGS_EQUAL(2, lru.size());
+	LONGS_EQUAL(1, *lru.find(Key{'a'}));
+	LONGS_EQUAL(2, *lru.find(Key{'b'}));
+	CHECK_TRUE(lru.isNewest(Key{'b'}));
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "known_sources.hpp"
 #include "request_guard.hpp"
 #include "sofia.hpp"
 
@@ -38,6 +39,7 @@ TEST_GROUP(RequestGuard)
 	SuHome home;
 	Settings settings;
 	RequestGuard guard{NonceAuthority::Key{7}, RequestKeyer::Key{8}};
+	RequestGuard *deciding = &guard; // the one send() asks
 	SourceAddress pbx = *SourceAddress::fromText("192.0.2.1", 5060);
 	std::uint64_t now = 100'000;
 	int branch = 0;
@@ -61,6 +63,7 @@ TEST_GROUP(RequestGuard)
 		std::string authorization; // header value, may be empty
 		const SourceAddress *source = nullptr;
 		std::string event = "check-sync;reboot=false";
+		bool named = false;           // the source filter names the source
 		std::size_t requestBytes = 0; // 0: size unknown
 		std::size_t copiedBytes = 0;
 	};
@@ -93,9 +96,10 @@ TEST_GROUP(RequestGuard)
 		request.branch = s.branch;
 		request.callId = s.callId;
 		request.cseq = 1;
+		request.named = s.named;
 		request.requestBytes = s.requestBytes;
 		request.copiedBytes = s.copiedBytes;
-		return guard.decide(&settings, request, now);
+		return deciding->decide(&settings, request, now);
 	}
 
 	// An answer to `challenge` with `password`.
@@ -122,9 +126,11 @@ TEST_GROUP(RequestGuard)
 	// A challenged NOTIFY answered with `password`: the verdict of the
 	// answer (same Call-ID, new branch as a client sends it).
 	Verdict authenticate(const SourceAddress &source, const std::string &password = "1234",
-			     std::string user = "340899", std::size_t challengeIndex = 0)
+			     std::string user = "340899", std::size_t challengeIndex = 0,
+			     bool named = false)
 	{
 		Sent first = notify(source, user);
+		first.named = named;
 		return authenticate(first, password, challengeIndex);
 	}
 
@@ -138,7 +144,20 @@ TEST_GROUP(RequestGuard)
 		second.event = first.event;
 		second.authorization = answer(second, challenge.challenges.at(challengeIndex),
 					      password);
+		second.named = first.named;
 		return send(second);
+	}
+
+	// Four sources, five wrong answers each: the guess budget spent, each
+	// of them locked out.
+	void spendTheGuessBudget()
+	{
+		for (int i = 0; i < 4; i++) {
+			SourceAddress s = *SourceAddress::fromText(
+				"203.0.113." + std::to_string(i + 1), 5060);
+			for (int j = 0; j < 5; j++)
+				LONGS_EQUAL(401, authenticate(s, "guess").status);
+		}
 	}
 };
 
@@ -300,6 +319,108 @@ TEST(RequestGuard, manySourcesTogetherGetOnlyTheGuessBudgetButAKnownPbxIsServed)
 	CHECK_TRUE(v.retryAfterS > 0 && v.retryAfterS <= 60);
 	now += FailureTable::kWindowMs;
 	CHECK_TRUE(authenticate(newcomer).serve);
+}
+
+TEST(RequestGuard, aSourceTheFilterNamesIsOutsideTheGuessBudget)
+{
+	// Four attackers spend the budget; the PBX never authenticated in this
+	// run (the phone has just rebooted).
+	spendTheGuessBudget();
+	LONGS_EQUAL(503, authenticate(pbx).status);
+	// The same PBX, named by the source filter (its registrar's address):
+	// its answer is checked, and it is served.
+	Verdict named = authenticate(pbx, "1234", "340899", 0, true);
+	CHECK_TRUE(named.serve);
+	CHECK_TRUE(named.authenticated);
+	// Named is not a pass: a wrong answer from it is still a failure.
+	SourceAddress other = *SourceAddress::fromText("192.0.2.2", 5060);
+	Verdict wrong = authenticate(other, "guess", "340899", 0, true);
+	LONGS_EQUAL(401, wrong.status);
+	CHECK_TRUE(wrong.event == GuardEvent::AuthFailure);
+}
+
+TEST(RequestGuard, aSourceThatAuthenticatedBeforeARestartIsServedWithTheBudgetSpent)
+{
+	CHECK_TRUE(authenticate(pbx).serve);
+	// The restart: a new guard (new keys), given what the last one knew
+	// as the state file keeps it.
+	const std::string saved = KnownSourcesFile::write(guard.authenticatedSources());
+	RequestGuard restarted{NonceAuthority::Key{9}, RequestKeyer::Key{10}};
+	auto read = KnownSourcesFile::read(saved);
+	restarted.restoreKnownSources(std::get<std::vector<SourcePrefix>>(read));
+	CHECK_TRUE(restarted.isKnownSource(pbx.prefix));
+	deciding = &restarted;
+	spendTheGuessBudget();
+	LONGS_EQUAL(503, authenticate(*SourceAddress::fromText("198.51.100.7", 5060)).status);
+	CHECK_TRUE(authenticate(pbx).serve);
+}
+
+TEST(RequestGuard, aNonceIssuedBeforeAReloadTakesTheNewPasswordOnly)
+{
+	// The 401 went out under the old settings; the password changes before
+	// the answer comes (a reload racing the check-sync).
+	Sent first = notify(pbx);
+	Verdict challenge = send(first);
+	LONGS_EQUAL(401, challenge.status);
+	Settings reloaded = settings;
+	reloaded.identities[1].pass = "5678";
+	settings = reloaded; // in place, at the same address, as a test can
+	guard.settingsChanged();
+
+	Sent old = notify(pbx);
+	old.authorization = answer(old, challenge.challenges[0], "1234");
+	Verdict refused = send(old);
+	LONGS_EQUAL(401, refused.status);
+	CHECK_TRUE(refused.auth == AuthResult::WrongDigest);
+	CHECK_TRUE(refused.event == GuardEvent::AuthFailure);
+	// The nonce itself is still good, for the password in force.
+	Sent fresh = notify(pbx);
+	fresh.authorization = answer(fresh, challenge.challenges[0], "5678");
+	Verdict served = send(fresh);
+	CHECK_TRUE(served.serve);
+	CHECK_TRUE(served.authenticated);
+}
+
+TEST(RequestGuard, aReloadThatDropsARealmOrAnAlgorithmRefusesAnswersToTheOldNonces)
+{
+	Verdict challenge = send(notify(pbx));
+	LONGS_EQUAL(401, challenge.status);
+	STRCMP_EQUAL(kRealm, param(challenge.challenges[0], "realm").c_str());
+
+	// MD5 no longer offered: the MD5 nonce's answer is refused, however
+	// right, and the realm cache follows the new settings.
+	settings.algorithms = {Algorithm::Sha256};
+	guard.settingsChanged();
+	Sent md5 = notify(pbx);
+	md5.authorization = answer(md5, challenge.challenges[0]);
+	Verdict refused = send(md5);
+	LONGS_EQUAL(401, refused.status);
+	CHECK_TRUE(refused.auth == AuthResult::BadAlgorithm);
+	LONGS_EQUAL(1, refused.challenges.size());
+	CHECK_TRUE(refused.challenges[0].find("algorithm=SHA-256") != std::string::npos);
+
+	// Another realm: the old realm's answer is no credentials of ours.
+	settings.algorithms = {Algorithm::Md5};
+	settings.identities[1].host = "pbx.example.net";
+	guard.settingsChanged();
+	Sent other = notify(pbx);
+	other.authorization = answer(other, challenge.challenges[0]);
+	Verdict again = send(other);
+	LONGS_EQUAL(401, again.status);
+	CHECK_TRUE(again.auth == AuthResult::NoCredentials);
+	STRCMP_EQUAL("pbx.example.net", param(again.challenges[0], "realm").c_str());
+}
+
+TEST(RequestGuard, anInactiveIdentityAfterAReloadNeverAuthenticates)
+{
+	Verdict challenge = send(notify(pbx));
+	settings.identities[1].active = false;
+	guard.settingsChanged();
+	Sent late = notify(pbx);
+	late.authorization = answer(late, challenge.challenges[0]);
+	Verdict refused = send(late);
+	CHECK_FALSE(refused.serve);
+	LONGS_EQUAL(401, refused.status);
 }
 
 TEST(RequestGuard, theRealmOfTheAnswerPicksTheIdentityOfTwoPbxs)
@@ -844,6 +965,30 @@ TEST(RequestGuard, anUnprovenSourceGetsTheChallengesThatFitInTwiceItsRequest)
 	Verdict proven = send(answered);
 	LONGS_EQUAL(401, proven.status);
 	LONGS_EQUAL(36, proven.challenges.size());
+}
+
+TEST(RequestGuard, aSourceThatAuthenticatedBeforeARestartIsProvenAfterIt)
+{
+	// It returned a nonce of ours from its address before the restart: its
+	// first NOTIFY after it gets a full 401 however small, where a
+	// stranger's gets silence.
+	CHECK_TRUE(authenticate(pbx).serve);
+	RequestGuard restarted{NonceAuthority::Key{9}, RequestKeyer::Key{10}};
+	restarted.restoreKnownSources(guard.authenticatedSources());
+	deciding = &restarted;
+	Sent small = notify(pbx);
+	small.requestBytes = 167;
+	small.copiedBytes = 110;
+	Verdict v = send(small);
+	LONGS_EQUAL(401, v.status);
+	CHECK_FALSE(v.challenges.empty());
+	SourceAddress stranger = *SourceAddress::fromText("192.0.2.77", 5060);
+	Sent other = notify(stranger);
+	other.requestBytes = 167;
+	other.copiedBytes = 110;
+	Verdict silent = send(other);
+	LONGS_EQUAL(0, silent.status);
+	CHECK_TRUE(silent.silenced);
 }
 
 TEST(RequestGuard, answersToAnUnprovenPrefixAreRateLimited)

@@ -376,6 +376,67 @@ TEST(SourceVerdict, aNameAllowsWhatItResolvesTo)
 		   SourceVerdict::Drop);
 }
 
+// Which sources the filter names (outside the guess budget)
+
+TEST_GROUP(NamedSource)
+{
+	Settings settings;
+	NameTable names;
+
+	bool named(const char *source, std::uint64_t now = 2000)
+	{
+		return namesSource(planFilter(settings), names, ip(source), now);
+	}
+	bool allowed(const char *source)
+	{
+		return decideSource(planFilter(settings), names, ip(source), 2000) ==
+		       SourceVerdict::Allow;
+	}
+};
+
+TEST(NamedSource, literalRegistrarsAndProxiesAreNamedWithTheFilterOffToo)
+{
+	// The default: the filter off, nothing resolved, no DNS traffic.
+	settings.identities[1] = identity(1, "192.0.2.10:5060", "[2001:db8::10]:5070");
+	settings.identities[2] = identity(2, "pbx.example.com");
+	settings.identities[3] = identity(3, "192.0.2.30", "", State::Inactive);
+	const FilterPlan plan = planFilter(settings);
+	CHECK_FALSE(plan.enabled);
+	CHECK_TRUE(plan.targets.empty());
+	CHECK_TRUE(named("192.0.2.10"));
+	CHECK_TRUE(named("::ffff:192.0.2.10"));
+	CHECK_TRUE(named("2001:db8::10"));
+	CHECK_FALSE(named("2001:db8::11"));
+	CHECK_FALSE(named("192.0.2.11"));
+	CHECK_FALSE(named("192.0.2.30")); // an inactive identity's
+}
+
+TEST(NamedSource, trustedAddressesAreNamedButAWidePrefixIsANetworkNotAPbx)
+{
+	settings.trusted = trusted("198.51.100.0/24, 192.0.2.10, 2001:db8:1:2::/64, "
+				   "2001:db8:9::/48, 203.0.113.7/32");
+	CHECK_TRUE(named("192.0.2.10"));
+	CHECK_TRUE(named("203.0.113.7"));
+	CHECK_TRUE(named("2001:db8:1:2::99"));
+	// Past the filter, but held to the budget like everyone.
+	CHECK_TRUE(allowed("198.51.100.200"));
+	CHECK_FALSE(named("198.51.100.200"));
+	CHECK_TRUE(allowed("2001:db8:9:1::1"));
+	CHECK_FALSE(named("2001:db8:9:1::1"));
+}
+
+TEST(NamedSource, aNameNamesWhatItResolvesToWhileTheFilterIsOn)
+{
+	settings.filterRegistrar = true;
+	settings.identities[1] = identity(1, "pbx.example.com");
+	names.setTargets(planFilter(settings).targets, 1000);
+	names.takeDue(1000);
+	CHECK_FALSE(named("192.0.2.10"));
+	names.complete(kPbx, resolved({"192.0.2.10"}, 60), 1500);
+	CHECK_TRUE(named("192.0.2.10"));
+	CHECK_FALSE(named("192.0.2.10", 1500 + 60'000 + NameTable::kGraceMs));
+}
+
 // Counting and logging filtered requests
 
 TEST_GROUP(DropLog)
