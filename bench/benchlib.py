@@ -70,7 +70,10 @@ def process_tree(root):
 
 
 def read_proc(pid):
-    """(rss_kb, pss_kb, cpu_ticks, cpu_ns, anon_kb, shmem_kb) of one process, or None."""
+    """(rss_kb, pss_kb, cpu_ticks, cpu_ns, anon_kb, shmem_kb, anonymous_kb) of one
+    process, or None. anon_kb is RssAnon (/proc/PID/status, the kernel's
+    per-process counter), anonymous_kb smaps_rollup's Anonymous (the page
+    tables walked: exact)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             text = f.read()
@@ -82,7 +85,7 @@ def read_proc(pid):
                 ns = int(f.read().split()[0])
         except OSError:
             pass
-        rss = pss = anon = shmem = 0
+        rss = pss = anon = shmem = anonymous = 0
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
@@ -96,8 +99,10 @@ def read_proc(pid):
             for line in f:
                 if line.startswith("Pss:"):
                     pss = int(line.split()[1])
+                elif line.startswith("Anonymous:"):
+                    anonymous = int(line.split()[1])
                     break
-        return rss, pss, ticks, ns, anon, shmem
+        return rss, pss, ticks, ns, anon, shmem, anonymous
     except (OSError, ValueError, IndexError):
         return None
 
@@ -114,7 +119,8 @@ def cmd_monitor(args):
         # anon: private anonymous memory (heap, stacks), summed; shmem: the
         # largest shared-memory RSS of one process (Kamailio's shm pool is
         # mapped by all its processes: count it once).
-        w.writerow(["t", "nprocs", "rss_kb", "pss_kb", "cpu_ticks", "cpu_ns", "anon_kb", "shmem_kb"])
+        w.writerow(["t", "nprocs", "rss_kb", "pss_kb", "cpu_ticks", "cpu_ns", "anon_kb", "shmem_kb",
+                    "anonymous_kb"])
         while not stop and time.monotonic() < deadline:
             now = time.monotonic()
             if now - tree_at > 1.0:  # Kamailio forks only at start
@@ -126,7 +132,8 @@ def cmd_monitor(args):
             w.writerow([f"{time.time():.3f}", len(rows),
                         sum(r[0] for r in rows), sum(r[1] for r in rows),
                         sum(r[2] for r in rows), sum(r[3] for r in rows),
-                        sum(r[4] for r in rows), max((r[5] for r in rows), default=0)])
+                        sum(r[4] for r in rows), max((r[5] for r in rows), default=0),
+                        sum(r[6] for r in rows)])
             f.flush()
             time.sleep(max(0.0, args.interval - (time.monotonic() - now)))
 
@@ -391,11 +398,11 @@ def summarize_run(run):
     drops = meta["drops_after"] - meta["drops_before"]
 
     auth = scenario.startswith("auth")
-    if auth:
-        # Closed loop, nothing dropped: sipp's count is exact. One check-sync
-        # is two requests.
+    if auth or scenario == "plain-rate":
+        # A bounded number in flight, nothing dropped: sipp's count is
+        # exact. An authenticated check-sync is two requests.
         served = sipp_ok + len(ok_sampler)
-        requests = 2 * served
+        requests = 2 * served if auth else served
         offered = sipp_calls
     else:
         # Open loop: sipp cannot read every answer at this rate (its own
@@ -409,6 +416,7 @@ def summarize_run(run):
     return {
         "server": meta["server"],
         "scenario": scenario,
+        "round": meta.get("round", 1),
         "seconds": round(duration, 2),
         "sipp_calls": sipp_calls,
         "sipp_ok": sipp_ok,
@@ -435,6 +443,9 @@ def summarize_run(run):
         "anon_idle_kb": int(idle.get("anon_kb") or 0),
         "anon_peak_kb": max(int(s.get("anon_kb") or 0) for s in during),
         "anon_final_kb": int(last.get("anon_kb") or 0),
+        "anonymous_idle_kb": int(idle.get("anonymous_kb") or 0),
+        "anonymous_peak_kb": max(int(s.get("anonymous_kb") or 0) for s in during),
+        "anonymous_final_kb": int(last.get("anonymous_kb") or 0),
         "shmem_peak_kb": max(int(s.get("shmem_kb") or 0) for s in during),
         "nprocs": int(idle["nprocs"]),
         "dbus_calls": meta.get("dbus_calls", 0),
@@ -453,6 +464,7 @@ SCENARIO_NAMES = {
     "auth": "(b) authenticated check-sync -> 401, 200, fixed rate",
     "auth-max": "(b') the same, as fast as the server answers",
     "plain": "(c) plain check-sync, challenge off -> 200",
+    "plain-rate": "(c') the same at the rate of (b)",
 }
 
 
@@ -472,9 +484,11 @@ def cmd_summarize(args):
     runs = sorted(d for d in glob.glob(os.path.join(args.runs, "*"))
                   if os.path.isfile(os.path.join(d, "meta.json")))
     results = [summarize_run(d) for d in runs]
-    order = {"flood": 0, "auth": 1, "auth-max": 2, "plain": 3}
+    order = {"flood": 0, "auth": 1, "auth-max": 2, "plain": 3, "plain-rate": 4}
     servers = {"checksyncd": 0, "kamailio": 1, "kamailio-tlsf": 2}
-    results.sort(key=lambda r: (order.get(r["scenario"], 9), servers.get(r["server"], 9), r["server"]))
+    results.sort(key=lambda r: (order.get(r["scenario"], 9), r["round"],
+                                servers.get(r["server"], 9), r["server"]))
+    rounds = len({r["round"] for r in results})
     if not results:
         print("no runs found", file=sys.stderr)
         return 1
@@ -483,7 +497,7 @@ def cmd_summarize(args):
         w.writeheader()
         w.writerows(results)
 
-    header = ["server", "scenario", "offered/s", "served/s", "p50 ms", "p99 ms", "lost",
+    header = ["server", "scenario"] + (["round"] if rounds > 1 else []) + ["offered/s", "served/s", "p50 ms", "p99 ms", "lost",
               "CPU ms/1000", "CPU share", "RSS idle/peak/final MB", "Pss idle/peak/final MB",
               "legit from 127.0.0.2"]
     table = []
@@ -493,8 +507,8 @@ def cmd_summarize(args):
             probe = f"{r['probe_answered']}/{r['probe_sent']}"
             if r["probe_answered"]:
                 probe += f", p50 {_fmt(r['probe_p50_ms'], 1)} max {_fmt(r['probe_max_ms'], 1)} ms"
-        table.append([
-            r["server"], r["scenario"], _fmt(r["offered_per_s"], 0), _fmt(r["served_per_s"], 0),
+        table.append([r["server"], r["scenario"]] + ([r["round"]] if rounds > 1 else []) + [
+            _fmt(r["offered_per_s"], 0), _fmt(r["served_per_s"], 0),
             _fmt(r["p50_ms"], 2), _fmt(r["p99_ms"], 2),
             f"{r['latency_lost']}/{r['latency_samples']}",
             _fmt(r["cpu_ms_per_1000"], 1), _fmt(r["cpu_share"], 2),
@@ -503,13 +517,21 @@ def cmd_summarize(args):
             probe,
         ])
     ratios = {}
-    by = {(r["server"], r["scenario"]): r for r in results}
+    by = {(r["server"], r["scenario"], r["round"]): r for r in results}
     for other in ("kamailio", "kamailio-tlsf"):
         for scenario in SCENARIO_NAMES:
-            a, b = by.get(("checksyncd", scenario)), by.get((other, scenario))
-            if a and b and a["cpu_ms_per_1000"] and b["cpu_ms_per_1000"]:
+            values = []
+            for n in sorted({r["round"] for r in results}):
+                a, b = by.get(("checksyncd", scenario, n)), by.get((other, scenario, n))
+                if a and b and a["cpu_ms_per_1000"] and b["cpu_ms_per_1000"]:
+                    values.append(a["cpu_ms_per_1000"] / b["cpu_ms_per_1000"])
+            if len(values) == 1:
+                ratios.setdefault(other, []).append(f"{scenario} {values[0]:.2f}")
+            elif values:
                 ratios.setdefault(other, []).append(
-                    f"{scenario} {a['cpu_ms_per_1000'] / b['cpu_ms_per_1000']:.2f}")
+                    f"{scenario} {_percentile(values, 0.5):.2f} (rounds: "
+                    + " ".join(f"{v:.2f}" for v in values)
+                    + f"; {min(values):.2f}-{max(values):.2f})")
 
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()

@@ -12,7 +12,9 @@
 #   (b') auth-max: the same as fast as the server answers (closed loop, a
 #       fixed number of check-syncs in flight);
 #   (c) plain: NOTIFY -> 200 with the challenge off, at the highest rate
-#       sipp sends here (open loop).
+#       sipp sends here (open loop);
+#   (c') plain-rate: the same at the rate of (b) (--auth-rate, at most
+#       --auth-concurrency in flight, --auth-calls of them).
 #
 # For each server and scenario it prints check-syncs per second, p50/p99
 # response time, server CPU per 1000 check-syncs, idle/peak/final memory,
@@ -24,7 +26,8 @@
 #                             [--checksyncd BIN] [--standin BIN]
 #                             [--duration S] [--flood-rate R] [--auth-calls N]
 #                             [--auth-rate R] [--auth-concurrency N] [--settle S]
-#                             [--no-install]
+#                             [--scenarios "S..."] [--servers "S..."] [--rounds N]
+#                             [--sampler-interval S] [--no-install]
 #
 #   --out DIR           results (table, CSV, markdown, raw data); default
 #                       /tmp/checksyncd-bench-DATE
@@ -44,6 +47,15 @@
 #   --auth-concurrency  at most this many check-syncs in flight in (b) and
 #                       (b'), default 20
 #   --settle S          seconds after the load before the final sample, default 2
+#   --scenarios LIST    which of flood auth auth-max plain plain-rate, default
+#                       "flood auth auth-max plain"
+#   --servers LIST      which of checksyncd kamailio kamailio-tlsf, default all
+#   --rounds N          run every scenario N times, the servers alternating
+#                       within each round (the machine's noise then falls
+#                       on all of them alike); ratios are given per round
+#                       and as their median and range; default 1
+#   --sampler-interval  seconds between the latency sampler's check-syncs,
+#                       default 0.02 (50/s on top of sipp's)
 #
 # Everything listens on and talks to 127.0.0.1 / 127.0.0.2 only. Every process
 # started here is stopped on exit. Every loop is bounded in count and time.
@@ -65,6 +77,9 @@ auth_concurrency=20
 auth_rate=1000
 settle=2
 install=1
+scenarios="flood auth auth-max plain"
+servers="checksyncd kamailio kamailio-tlsf"
+rounds=1
 sampler_interval=0.02
 csd_port=${BENCH_CHECKSYNCD_PORT:-25060}
 kam_port=${BENCH_KAMAILIO_PORT:-25070}
@@ -82,15 +97,31 @@ while [ $# -gt 0 ]; do
 	--auth-concurrency) auth_concurrency=$2; shift 2 ;;
 	--auth-rate) auth_rate=$2; shift 2 ;;
 	--settle) settle=$2; shift 2 ;;
+	--scenarios) scenarios=$2; shift 2 ;;
+	--servers) servers=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	--sampler-interval) sampler_interval=$2; shift 2 ;;
 	--no-install) install=0; shift ;;
 	-h | --help) sed -n '4,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare-kamailio: unknown argument $1" >&2; exit 64 ;;
 	esac
 done
-for n in "$duration" "$flood_rate" "$auth_calls" "$auth_concurrency" "$auth_rate" "$settle"; do
+for n in "$duration" "$flood_rate" "$auth_calls" "$auth_concurrency" "$auth_rate" "$settle" "$rounds"; do
 	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt 0 ] || { echo "compare-kamailio: bad number $n" >&2; exit 64; }
 done
 [ "$duration" -le 60 ] || { echo "compare-kamailio: --duration at most 60" >&2; exit 64; }
+[[ $sampler_interval =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "compare-kamailio: bad --sampler-interval" >&2; exit 64; }
+[ "$rounds" -le 20 ] || { echo "compare-kamailio: --rounds at most 20" >&2; exit 64; }
+[ "$auth_calls" -le 200000 ] || { echo "compare-kamailio: --auth-calls at most 200000" >&2; exit 64; }
+for s in $scenarios; do
+	case $s in flood | auth | auth-max | plain | plain-rate) ;; *) echo "compare-kamailio: unknown scenario $s" >&2; exit 64 ;; esac
+done
+for s in $servers; do
+	case $s in checksyncd | kamailio | kamailio-tlsf) ;; *) echo "compare-kamailio: unknown server $s" >&2; exit 64 ;; esac
+done
+# sipp's -timeout for the fixed-rate scenarios: the calls at their rate
+# and a minute more.
+auth_timeout=$((auth_calls / auth_rate + 60))
 
 log() { printf '[%5ss] %s\n' "$(($(date +%s) - started))" "$*"; }
 
@@ -271,9 +302,11 @@ stop_server() {
 # --------------------------------------------------------------- scenarios
 now() { date +%s.%N; }
 
-run() { # SERVER SCENARIO
-	local server=$1 scenario=$2 dir="$out/runs/$1-$2" port challenge xml mode
+run() { # SERVER SCENARIO ROUND
+	local server=$1 scenario=$2 round=$3 dir port challenge xml mode
 	local sipp_args=() aux=() t0 t1 rc monitor drops0 drops1 machine0 machine1
+	dir="$out/runs/$server-$scenario"
+	[ "$rounds" -eq 1 ] || dir="$out/runs/r$round-$server-$scenario"
 	mkdir -p "$dir"
 	case $server in checksyncd) port=$csd_port ;; kamailio*) port=$kam_port ;; esac
 	case $scenario in
@@ -282,11 +315,14 @@ run() { # SERVER SCENARIO
 	auth | auth-max) challenge=on; xml=sipp-auth-checksync.xml; mode=auth
 		# sipp's digest uri is remote_ip:port unless told otherwise;
 		# checksyncd wants the Request-URI there (Kamailio does not check).
-		sipp_args=(-rp 1000 -l "$auth_concurrency" -m "$auth_calls" -timeout 60s
+		sipp_args=(-rp 1000 -l "$auth_concurrency" -m "$auth_calls" -timeout "${auth_timeout}s"
 			-auth_uri "340899@127.0.0.1:$port")
 		if [ "$scenario" = auth ]; then sipp_args+=(-r "$auth_rate"); else sipp_args+=(-r 100000); fi ;;
 	plain) challenge=off; xml=sipp-plain-checksync.xml; mode=plain
 		sipp_args=(-r "$flood_rate" -rp 1000 -m $((flood_rate * duration)) -timeout "${duration}s") ;;
+	plain-rate) challenge=off; xml=sipp-plain-checksync.xml; mode=plain
+		sipp_args=(-r "$auth_rate" -rp 1000 -l "$auth_concurrency" -m "$auth_calls"
+			-timeout "${auth_timeout}s") ;;
 	esac
 
 	"start_$server" "$dir" "$challenge"
@@ -296,7 +332,7 @@ run() { # SERVER SCENARIO
 		{ log "$server did not answer"; tail "$dir/server.log"; stop_server; return 1; }
 
 	"${benchlib[@]}" monitor --pid "$server_pid" --out "$dir/monitor.csv" --interval 0.05 \
-		--max-seconds $((duration + settle + 90)) &
+		--max-seconds $((duration + settle + auth_timeout + 30)) &
 	monitor=$!
 	pids+=("$monitor")
 	sleep 0.5
@@ -308,14 +344,14 @@ run() { # SERVER SCENARIO
 	"${benchlib[@]}" client --server "127.0.0.1:$port" --bind 127.0.0.1 --mode "$mode" \
 		--interval "$sampler_interval" --duration 60 --out "$dir/sampler.csv" &
 	aux=($!)
-	if [ "$mode" != auth ]; then
+	if [ "$scenario" = flood ] || [ "$scenario" = plain ]; then
 		"${benchlib[@]}" client --server "127.0.0.1:$port" --bind 127.0.0.2 --mode "$mode" --retransmit \
 			--interval 1 --duration "$duration" --out "$dir/probe.csv" &
 		aux+=($!)
 	fi
 	pids+=("${aux[@]}")
 	rc=0
-	(cd "$dir" && timeout -k 5 $((duration + 70)) sipp -sf "$bench/$xml" -s 340899 "127.0.0.1:$port" \
+	(cd "$dir" && timeout -k 5 $((duration + auth_timeout + 10)) sipp -sf "$bench/$xml" -s 340899 "127.0.0.1:$port" \
 		-i 127.0.0.1 -p "$sipp_port" -t u1 -nr -recv_timeout 1000 -nostdin \
 		"${sipp_args[@]}" -trace_stat -stf "$dir/sipp-stat.csv" -fd 1 >"$dir/sipp.out" 2>&1) || rc=$?
 	t1=$(now)
@@ -326,7 +362,7 @@ run() { # SERVER SCENARIO
 	stop "$monitor"
 	stop_server
 	cat >"$dir/meta.json" <<JSON
-{"server": "$server", "scenario": "$scenario", "load_start": $t0, "load_end": $t1,
+{"server": "$server", "scenario": "$scenario", "round": $round, "load_start": $t0, "load_end": $t1,
  "sipp_rc": $rc, "sampler_interval": $sampler_interval, "settle": $settle,
  "drops_before": $drops0, "drops_after": $drops1,
  "machine_before": [$machine0], "machine_after": [$machine1],
@@ -352,10 +388,12 @@ log "machine busy before start: ${busy_before}% of $(nproc) CPUs (load average $
 log "checksyncd: $checksyncd ($("$checksyncd" --version 2>&1 | head -1), $revision)"
 log "kamailio: $(kamailio -v 2>&1 | head -1)"
 log "sipp: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1); $(nproc) CPUs"
-for scenario in flood auth auth-max plain; do
-	for server in checksyncd kamailio kamailio-tlsf; do
-		log "$server: scenario $scenario"
-		run "$server" "$scenario"
+for round in $(seq "$rounds"); do
+	for scenario in $scenarios; do
+		for server in $servers; do
+			log "$server: scenario $scenario, round $round of $rounds"
+			run "$server" "$scenario" "$round"
+		done
 	done
 done
 

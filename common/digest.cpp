@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 
@@ -52,7 +53,12 @@ std::string toHex(const unsigned char *data, std::size_t size)
 	return hex;
 }
 
-// H(a ":" b ":" c ...) without building the joined string.
+// H(a ":" b ":" c ...). Joined in a buffer on the stack and hashed with
+// one update when they fit (as they do for every digest of a check-sync):
+// each EVP_DigestUpdate() passes through the provider's dispatch, and a
+// response's eleven pieces cost a third more fed one by one (callgrind:
+// 4 700 against 3 500 instructions for an MD5 response). The buffer may
+// hold a password: it is wiped after use, as the context is when freed.
 template<typename... Parts>
 std::string hashJoined(Algorithm algorithm, Parts... parts)
 {
@@ -61,15 +67,31 @@ std::string hashJoined(Algorithm algorithm, Parts... parts)
 	if (!ctx || !md || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1)
 		return {};
 
-	bool first = true;
+	const std::string_view views[] = {std::string_view(parts)...};
+	std::size_t total = sizeof...(parts) - 1;
+	for (std::string_view part : views)
+		total += part.size();
 	bool ok = true;
-	auto feed = [&](std::string_view part) {
-		if (!first)
-			ok = ok && EVP_DigestUpdate(ctx.get(), ":", 1) == 1;
-		first = false;
-		ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
-	};
-	(feed(std::string_view(parts)), ...);
+	std::array<char, 512> joined;
+	if (total <= joined.size()) {
+		std::size_t used = 0;
+		for (std::size_t i = 0; i < std::size(views); i++) {
+			if (i)
+				joined[used++] = ':';
+			std::copy(views[i].begin(), views[i].end(), joined.begin() + used);
+			used += views[i].size();
+		}
+		ok = EVP_DigestUpdate(ctx.get(), joined.data(), used) == 1;
+		OPENSSL_cleanse(joined.data(), used);
+	} else {
+		bool first = true;
+		for (std::string_view part : views) {
+			if (!first)
+				ok = ok && EVP_DigestUpdate(ctx.get(), ":", 1) == 1;
+			first = false;
+			ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
+		}
+	}
 
 	std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
 	unsigned int length = 0;

@@ -54,7 +54,8 @@ struct GuardRequest {
 	// The request's size, and the bytes its answer copies from it (Via,
 	// From, To, Call-ID, CSeq, Record-Route, and what pinning the Via to
 	// the source adds): what an answer to an unproven source is held to
-	// (unproven.hpp). 0: unknown, no bound.
+	// (unproven.hpp). 0: unknown, no bound. copiedBytes is read only
+	// while the source has not proven itself (proven()).
 	std::size_t requestBytes = 0;
 	std::size_t copiedBytes = 0;
 	// Handed over by the phone's UA: the Call-ID of its REGISTER for the

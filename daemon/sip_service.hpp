@@ -79,6 +79,8 @@ public:
 	// The largest request accepted, in bytes (NTATAG_MAXSIZE): see
 	// docs/security.md.
 	static constexpr std::size_t kMaxRequestBytes = 8192;
+	// Memory nta preloads for each message it creates (NTATAG_PRELOAD).
+	static constexpr unsigned kPreloadBytes = 1500;
 	// The most of each text passed on to the provisioning process.
 	static constexpr std::size_t kMaxDetailBytes = 256;
 	// Requests from the port waiting for the provisioning process at once,

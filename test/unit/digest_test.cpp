@@ -134,6 +134,24 @@ TEST(Digest, reproducesTheSipNotifyVectorsForEveryAlgorithm)
 	}
 }
 
+TEST(Digest, joinsItsPartsWithColonsWhateverTheirLength)
+{
+	// Up to 512 bytes the parts are joined in a buffer, past it fed one by
+	// one: both give the hash of the joined text, empty parts included.
+	for (Algorithm algorithm : {Algorithm::Md5, Algorithm::Sha256, Algorithm::Sha512_256}) {
+		for (std::size_t total : {std::size_t{5}, std::size_t{511}, std::size_t{512},
+					  std::size_t{513}, std::size_t{2000}}) {
+			const std::string user = total > 5 ? "alice" : "";
+			const std::string realm = total > 5 ? "example.org" : "";
+			const std::string pass(total - 2 - user.size() - realm.size(), 'p');
+			STRCMP_EQUAL(hashHex(algorithm, user + ":" + realm + ":" + pass).c_str(),
+				     computeHa1(algorithm, user, realm, pass).c_str());
+		}
+		STRCMP_EQUAL(hashHex(algorithm, "::").c_str(),
+			     computeHa1(algorithm, "", "", "").c_str());
+	}
+}
+
 TEST(Digest, sha512_256IsNotATruncatedSha512)
 {
 	// SHA-512 of "abc" begins ddaf35a1...; SHA-512/256 of "abc" is:
