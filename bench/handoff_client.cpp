@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "sdbus.hpp"
+#include "loop/sdbus.hpp"
 
 using checksyncd::UniqueBus;
 using checksyncd::UniqueBusMessage;

@@ -14,11 +14,11 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "auth.hpp"
+#include "auth/auth.hpp"
 #include "config.h"
-#include "log.hpp"
-#include "reload.hpp"
-#include "settings_values.hpp"
+#include "loop/log.hpp"
+#include "settings/reload.hpp"
+#include "settings/settings_values.hpp"
 
 namespace checksyncd {
 

@@ -11,19 +11,19 @@
 #include <string>
 #include <vector>
 
-#include "bus_connection.hpp"
-#include "handoff_service.hpp"
-#include "known_sources_store.hpp"
-#include "loop.hpp"
-#include "pnp_service.hpp"
-#include "provisioning.hpp"
-#include "settings.hpp"
-#include "settings_watcher.hpp"
-#include "sip_service.hpp"
-#include "source_gate.hpp"
-#include "status_service.hpp"
-#include "unique_fd.hpp"
-#include "watchdog.hpp"
+#include "auth/known_sources_store.hpp"
+#include "base/unique_fd.hpp"
+#include "filter/source_gate.hpp"
+#include "loop/bus_connection.hpp"
+#include "loop/loop.hpp"
+#include "loop/watchdog.hpp"
+#include "pnp/pnp_service.hpp"
+#include "provisioning/provisioning_client.hpp"
+#include "settings/settings.hpp"
+#include "settings/settings_watcher.hpp"
+#include "sip/handoff_service.hpp"
+#include "sip/sip_service.hpp"
+#include "status/status_service.hpp"
 
 namespace checksyncd {
 

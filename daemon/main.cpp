@@ -17,14 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "auth.hpp"
+#include "auth/auth.hpp"
 #include "config.h"
+#include "filter/resolver.hpp"
+#include "filter/source_filter.hpp"
 #include "instance.hpp"
-#include "log.hpp"
-#include "loop.hpp"
-#include "resolver.hpp"
-#include "settings.hpp"
-#include "source_filter.hpp"
+#include "loop/log.hpp"
+#include "loop/loop.hpp"
+#include "settings/settings.hpp"
 
 using namespace checksyncd;
 

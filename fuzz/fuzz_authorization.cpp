@@ -49,12 +49,12 @@
 #include <string_view>
 #include <vector>
 
-#include "auth.hpp"
-#include "checksync.hpp"
-#include "digest.hpp"
+#include "auth/auth.hpp"
+#include "auth/digest.hpp"
+#include "auth/nonce.hpp"
 #include "fuzz_support.hpp"
-#include "nonce.hpp"
-#include "settings.hpp"
+#include "settings/settings.hpp"
+#include "sip/checksync.hpp"
 
 using namespace checksyncd;
 using namespace checksyncd::fuzz;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // libFuzzer target for what the source filter's resolver believes of a DNS
-// answer (common/dns_message.hpp): the input is one datagram as it arrives
+// answer (common/filter/dns_message.hpp): the input is one datagram as it arrives
 // on a query's socket. It is read with parseDnsMessage(), then judged by
 // acceptDnsAnswer() as the answer to a query for its own first question
 // (the forger's best case: the question matches) and for a fixed one, for
@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <string>
 
-#include "dns_message.hpp"
+#include "filter/dns_message.hpp"
 #include "fuzz_support.hpp"
 
 using namespace checksyncd;

@@ -10,7 +10,7 @@
 // settings variants enable every dialect of checksync_events (check-sync,
 // resync, reboot, reboot_now, restart_now, service-control, report), some
 // of them, or the default, and force every checksync_action. The input is
-// also read as a service-control body (common/service_control.hpp).
+// also read as a service-control body (common/sip/service_control.hpp).
 //
 // Invariants checked (a failure aborts, which libFuzzer reports): the long
 // and the compact form classify alike; the value alone classifies like the
@@ -30,10 +30,10 @@
 #include <string_view>
 #include <vector>
 
-#include "checksync.hpp"
 #include "fuzz_support.hpp"
-#include "service_control.hpp"
-#include "settings.hpp"
+#include "settings/settings.hpp"
+#include "sip/checksync.hpp"
+#include "sip/service_control.hpp"
 
 using namespace checksyncd;
 using namespace checksyncd::fuzz;
@@ -251,7 +251,7 @@ std::optional<EventInfo> throughMessage(std::string_view name, std::string_view 
 	// serves a NOTIFY of a known package (SipService::serve).
 	bool servable = facts.event.kind == EventInfo::Kind::Known && !facts.event.badRebootValue;
 	if (servable) {
-		// The daemon's own encoder (common/sofia.hpp).
+		// The daemon's own encoder (common/base/sofia.hpp).
 		std::string text = headerValue(
 			reinterpret_cast<const sip_header_t *>(sip->sip_event));
 		// Re-parsing what we would pass on gives the same classification.

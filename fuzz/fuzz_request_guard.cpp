@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// libFuzzer target for the request guard (common/request_guard.hpp): a
+// libFuzzer target for the request guard (common/sip/request_guard.hpp): a
 // datagram parsed as the daemon's transport does, turned into a
 // GuardRequest as SipService::onRequest does (guardRequestOf()), and decided.
 //
@@ -30,10 +30,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/sofia.hpp"
 #include "fuzz_support.hpp"
-#include "request_guard.hpp"
-#include "settings.hpp"
-#include "sofia.hpp"
+#include "settings/settings.hpp"
+#include "sip/request_guard.hpp"
 
 using namespace checksyncd;
 using namespace checksyncd::fuzz;

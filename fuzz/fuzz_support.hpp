@@ -25,8 +25,8 @@
 #include <string_view>
 #include <vector>
 
-#include "sofia.hpp"
-#include "settings.hpp"
+#include "base/sofia.hpp"
+#include "settings/settings.hpp"
 
 namespace checksyncd::fuzz {
 
@@ -57,7 +57,7 @@ using checksyncd::SuHome;
 using checksyncd::UniqueMsg;
 
 // Parse `text` as one UDP datagram, the way the daemon's transport does
-// (common/sofia.hpp).
+// (common/base/sofia.hpp).
 inline UniqueMsg parseDatagram(std::string_view text)
 {
 	return checksyncd::parseDatagram(text, kMaxMessage);

@@ -50,7 +50,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "sdbus.hpp"
+#include "loop/sdbus.hpp"
 
 static constexpr const char *kService = "org.checksyncd.Provisioning1";
 static constexpr const char *kObject = "/org/checksyncd/Provisioning1";
@@ -58,7 +58,7 @@ static constexpr const char *kInterface = "org.checksyncd.Provisioning1";
 static constexpr const char *kErrorFailed = "org.checksyncd.Provisioning1.Error.Failed";
 static constexpr uint64_t kMaxDelayMs = 3600 * 1000;
 
-/* libsystemd objects are owned with the project's types (common/sdbus.hpp). */
+/* libsystemd objects are owned with the project's types (daemon/loop/sdbus.hpp). */
 using checksyncd::UniqueBus;
 using checksyncd::UniqueBusMessage;
 using checksyncd::UniqueEvent;

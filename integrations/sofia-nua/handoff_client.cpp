@@ -5,8 +5,8 @@
 #include <exception>
 #include <utility>
 
-#include "log.hpp"
-#include "text.hpp"
+#include "base/text.hpp"
+#include "loop/log.hpp"
 
 namespace checksyncd::nua {
 

@@ -3,7 +3,7 @@
 // The D-Bus client of checksyncd's hand-off interface
 // (org.checksyncd.Handoff1.HandleRequest on /org/checksyncd/CheckSync1,
 // service org.checksyncd.CheckSync1; etc/org.checksyncd.Handoff1.xml), on
-// the daemon library's bus connection (daemon/bus_connection.hpp: sd-bus
+// the daemon library's bus connection (daemon/loop/bus_connection.hpp: sd-bus
 // hosted on the su_root loop). Every call is asynchronous: checksyncd
 // answers a served check-sync once the provisioning process accepted, at
 // most 2 s later, so a call waits kTimeoutMs before it counts as failed.
@@ -20,9 +20,9 @@
 #include <variant>
 #include <vector>
 
-#include "bus_connection.hpp"
 #include "handoff_rules.hpp"
-#include "sdbus.hpp"
+#include "loop/bus_connection.hpp"
+#include "loop/sdbus.hpp"
 
 namespace checksyncd::nua {
 

@@ -8,7 +8,7 @@
 
 #include <array>
 
-#include "text.hpp"
+#include "base/text.hpp"
 
 namespace checksyncd::nua {
 

@@ -5,7 +5,7 @@
 // the context it reports with the request, and the answer it sends back in
 // its own transaction. Pure: no I/O and no SIP stack (sofia-sip only names
 // header classes), so the unit tests call it directly
-// (test/unit/nua_handoff_test.cpp).
+// (test/unit/integrations/nua_handoff_test.cpp).
 //
 // What the context may claim follows from how the adapter runs its stack
 // (checksyncd-nua(8), "WHAT THE CONTEXT SAYS"): over TCP and TLS it
@@ -25,7 +25,7 @@
 #include <variant>
 #include <vector>
 
-#include "net_address.hpp"
+#include "base/net_address.hpp"
 
 namespace checksyncd::nua {
 

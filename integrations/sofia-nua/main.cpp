@@ -25,13 +25,13 @@
 #include <string>
 #include <system_error>
 
-#include "bus_connection.hpp"
+#include "base/unique_fd.hpp"
 #include "config.h"
 #include "handoff_client.hpp"
-#include "log.hpp"
-#include "loop.hpp"
-#include "settings.hpp"
-#include "unique_fd.hpp"
+#include "loop/bus_connection.hpp"
+#include "loop/log.hpp"
+#include "loop/loop.hpp"
+#include "settings/settings.hpp"
 #include "user_agent.hpp"
 
 using namespace checksyncd;

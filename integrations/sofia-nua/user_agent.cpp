@@ -18,8 +18,8 @@
 #include <system_error>
 #include <utility>
 
-#include "log.hpp"
-#include "text.hpp"
+#include "base/text.hpp"
+#include "loop/log.hpp"
 
 namespace checksyncd::nua {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // checksyncd-nua's SIP user agent: sofia-sip's nua on the daemon library's
-// su_root loop (daemon/loop.hpp). It registers one identity of checksyncd's
+// su_root loop (daemon/loop/loop.hpp). It registers one identity of checksyncd's
 // settings to its registrar over UDP, TCP or TLS and keeps the
 // registration's flow as nua does (refreshing before expiry, a new
 // connection and REGISTER when one closes, keepalives); every
@@ -26,10 +26,10 @@
 #include <optional>
 #include <string>
 
+#include "base/sofia.hpp"
 #include "handoff_client.hpp"
 #include "handoff_rules.hpp"
-#include "loop.hpp"
-#include "sofia.hpp"
+#include "loop/loop.hpp"
 
 namespace checksyncd::nua {
 

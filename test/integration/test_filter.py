@@ -332,7 +332,7 @@ class DnsFilterTest(NetnsTest):
 
 class KernelFilterTest(NetnsTest):
     """The kernel drops what the filter drops, before the daemon reads it
-    (daemon/socket_filter.hpp), on an IPv4 and an IPv6 socket; the PBX is
+    (daemon/filter/socket_filter.hpp), on an IPv4 and an IPv6 socket; the PBX is
     served and the dropped datagrams are still counted."""
 
     NETNS_PREFIX = "kfilter"

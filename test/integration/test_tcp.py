@@ -23,7 +23,7 @@ IDLE_CONNECTIONS = 90
 IDLE_SOURCES = [f"127.0.0.{i}" for i in range(20, 35)]
 
 # What the daemon is documented to allow (docs/security.md,
-# daemon/tcp_guard.hpp).
+# daemon/sip/tcp_guard.hpp).
 TOTAL = 64
 PER_SOURCE = 8
 IDLE_S = 30

@@ -14,7 +14,7 @@
 
 #include <CppUTest/CommandLineTestRunner.h>
 
-#include "openssl.hpp"
+#include "base/openssl.hpp"
 
 int main(int argc, char **argv)
 {

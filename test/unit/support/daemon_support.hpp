@@ -34,8 +34,8 @@
 #include <string_view>
 #include <system_error>
 
-#include "loop.hpp"
-#include "unique_fd.hpp"
+#include "base/unique_fd.hpp"
+#include "loop/loop.hpp"
 
 extern char **environ;
 

@@ -2,7 +2,7 @@
 //
 // DNS messages written byte by byte for the tests (RFC 1035 4.1): the
 // answers a server, or a forger, sends. Independent of
-// common/dns_message.cpp, which reads them.
+// common/filter/dns_message.cpp, which reads them.
 
 #pragma once
 

@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "loop.hpp"
-#include "unique_fd.hpp"
+#include "base/unique_fd.hpp"
+#include "loop/loop.hpp"
 
-#include "dns_support.hpp"
+#include "support/dns_support.hpp"
 
 #include <CppUTest/TestHarness.h>
 

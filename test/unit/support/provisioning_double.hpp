@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "loop.hpp"
-#include "sdbus.hpp"
+#include "loop/loop.hpp"
+#include "loop/sdbus.hpp"
 
 namespace checksyncd::test {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// What the tests of the settings (common/settings.cpp and
-// common/settings_reader.cpp) share: documents to parse, checks of what
+// What the tests of the settings (common/settings/settings.cpp and
+// common/settings/settings_reader.cpp) share: documents to parse, checks of what
 // came back, files with a given mode, and DESIGN.md's example.
 //
 // Secrets: assertions on passwords and hashes use CHECK on a comparison
@@ -20,8 +20,8 @@
 #include <string_view>
 #include <system_error>
 
-#include "settings.hpp"
-#include "unique_fd.hpp"
+#include "base/unique_fd.hpp"
+#include "settings/settings.hpp"
 
 #include <CppUTest/TestHarness.h>
 

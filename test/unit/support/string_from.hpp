@@ -30,7 +30,7 @@
 #include <utility>
 #include <vector>
 
-#include "settings.hpp"
+#include "settings/settings.hpp"
 
 namespace checksyncd::test {
 

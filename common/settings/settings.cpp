@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+//
+// The settings model (settings.hpp) and the effective configuration that
+// --check-config prints. The file is read by settings_reader.cpp.
+
+#include "settings/settings.hpp"
+
+#include <sofia-sip/hostdomain.h>
+
+#include "base/text.hpp"
+#include "pnp/pnp.hpp"
+#include "settings/settings_values.hpp"
+
+namespace checksyncd {
+
+std::string_view eventPackageName(EventPackage package)
+{
+	switch (package) {
+	case EventPackage::CheckSync:
+		return "check-sync";
+	case EventPackage::Resync:
+		return "resync";
+	case EventPackage::Reboot:
+		return "reboot";
+	case EventPackage::RebootNow:
+		return "reboot_now";
+	case EventPackage::RestartNow:
+		return "restart_now";
+	case EventPackage::ServiceControl:
+		return "service-control";
+	case EventPackage::Report:
+		return "report";
+	}
+	return "check-sync";
+}
+
+std::optional<EventPackage> parseEventPackage(std::string_view name)
+{
+	for (EventPackage package : kEventPackages) {
+		if (equalsIgnoreCase(name, eventPackageName(package)))
+			return package;
+	}
+	return std::nullopt;
+}
+
+std::string joinEventPackages(EventPackageSet packages, std::string_view separator)
+{
+	std::string out;
+	for (EventPackage package : kEventPackages) {
+		if (!packages.contains(package))
+			continue;
+		if (!out.empty())
+			out += separator;
+		out += eventPackageName(package);
+	}
+	return out;
+}
+
+// Identity and Settings
+
+std::string Identity::realm() const
+{
+	return std::string(hostPart(host));
+}
+
+const std::string &Identity::authUser() const
+{
+	return pname.empty() ? name : pname;
+}
+
+const Identity *Settings::findActiveByUser(std::string_view user) const
+{
+	if (user.empty())
+		return nullptr;
+	for (const auto &[idx, identity] : identities) {
+		if (identity.active && identity.name == user)
+			return &identity;
+	}
+	return nullptr;
+}
+
+const Identity *Settings::lowestActive() const
+{
+	for (const auto &[idx, identity] : identities) {
+		if (identity.active && !identity.name.empty())
+			return &identity;
+	}
+	return nullptr;
+}
+
+std::string SettingsError::toString() const
+{
+	if (line == 0)
+		return file + ": " + message;
+	return file + ":" + std::to_string(line) + ": " + message;
+}
+
+std::string describeSettings(const Settings &settings)
+{
+	std::string out;
+	const auto line = [&](const std::string &key, std::string_view value) {
+		out += key;
+		out += " = ";
+		out += value.empty() ? std::string("(empty)")
+				     : printable(value, std::string_view::npos);
+		out += settings.fromFile.contains(key) ? " (file)\n" : " (default)\n";
+	};
+
+	line("challenge_checksync", onOff(settings.challengeChecksync));
+	line("challenge_reboot", onOff(settings.challengeReboot));
+	line("checksync_action", choiceText(kActionChoices, settings.action));
+	line("network_id_port", std::to_string(settings.port));
+	std::string algorithms;
+	for (Algorithm algorithm : settings.algorithms) {
+		if (!algorithms.empty())
+			algorithms += ',';
+		algorithms += algorithmName(algorithm);
+	}
+	line("checksync_auth_algorithms", algorithms);
+	line("checksync_auth_qop", choiceText(kQopChoices, settings.qop));
+	line("checksync_auth_userhash", onOff(settings.userhash));
+	line("checksync_events", joinEventPackages(settings.events, ","));
+	line("filter_registrar", onOff(settings.filterRegistrar));
+	std::string trusted;
+	for (const TrustedSource &source : settings.trusted) {
+		if (!trusted.empty())
+			trusted += ',';
+		trusted += source.toString();
+	}
+	line("checksync_trusted", trusted);
+	line("checksync_untrusted", choiceText(kUntrustedChoices, settings.untrusted));
+	line("pnp_config", onOff(settings.pnp.enabled));
+	line("setting_server", withoutPassword(settings.pnp.settingServer));
+	line("pnp_vendor", settings.pnp.vendor);
+	line("pnp_model", settings.pnp.model);
+	line("pnp_version", settings.pnp.version);
+	line("pnp_mac", settings.pnp.mac);
+	std::string schemes;
+	for (const std::string &scheme : settings.pnp.urlSchemes) {
+		if (!schemes.empty())
+			schemes += ',';
+		schemes += scheme;
+	}
+	line("pnp_url_schemes", schemes);
+
+	for (const auto &[idx, identity] : settings.identities) {
+		line(identityKey("user_active", idx), onOff(identity.active));
+		line(identityKey("user_name", idx), identity.name);
+		line(identityKey("user_host", idx), identity.host);
+		line(identityKey("user_pname", idx), identity.pname);
+		line(identityKey("user_pass", idx), identity.pass.empty() ? "(unset)" : "********");
+		line(identityKey("user_hash", idx), identity.hash.empty() ? "(unset)" : "********");
+		line(identityKey("user_outbound", idx), identity.outbound);
+	}
+	return out;
+}
+
+} // namespace checksyncd
