@@ -18,6 +18,7 @@
 #include "config.h"
 #include "loop/log.hpp"
 #include "settings/reload.hpp"
+#include "settings/settings_file.hpp"
 #include "settings/settings_values.hpp"
 
 namespace checksyncd {

@@ -25,6 +25,7 @@
 #include "loop/log.hpp"
 #include "loop/loop.hpp"
 #include "settings/settings.hpp"
+#include "settings/settings_file.hpp"
 
 using namespace checksyncd;
 

@@ -31,10 +31,6 @@ inline constexpr std::uint64_t kNonceLifetimeMs = 30'000;
 inline constexpr std::size_t kNonceLength = 48;
 inline constexpr std::size_t kOpaqueLength = 16;
 
-// Fill `data` from the kernel's CSPRNG (getrandom); throws
-// std::system_error when it cannot deliver. For the per-process keys.
-void fillRandom(unsigned char *data, std::size_t size);
-
 struct NonceFacts {
 	Algorithm algorithm = Algorithm::Md5;
 	bool qop = true;            // qop="auth" was offered with it
@@ -56,10 +52,6 @@ public:
 	~NonceAuthority();
 	NonceAuthority(const NonceAuthority &) = delete;
 	NonceAuthority &operator=(const NonceAuthority &) = delete;
-
-	// A key from the kernel's CSPRNG (getrandom); throws std::system_error
-	// when it cannot deliver.
-	static Key randomKey();
 
 	std::string issue(std::uint64_t nowMs, Algorithm algorithm, QopPolicy qop,
 			  std::string_view realm, std::string_view sourceIp);

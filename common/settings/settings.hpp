@@ -192,13 +192,6 @@ struct LoadResult {
 // Largest settings file accepted.
 inline constexpr std::size_t kMaxSettingsBytes = 1024 * 1024;
 
-// Read and validate the file at `path`. Refuses non-regular files (FIFO,
-// device), files over kMaxSettingsBytes, unreadable files, files that are
-// not well-formed, that contain a DOCTYPE or entity declaration, or that
-// hold an invalid value. Never blocks on a FIFO and never reads beyond
-// kMaxSettingsBytes + 1 bytes.
-LoadResult loadSettingsFile(const std::string &path);
-
 // Parse an in-memory document; `name` stands for the file name in errors.
 LoadResult parseSettings(std::string_view xml, const std::string &name);
 

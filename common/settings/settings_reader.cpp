@@ -16,10 +16,6 @@
 
 #include "settings/settings.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -677,58 +673,6 @@ LoadResult parseSettings(std::string_view xml, const std::string &name)
 	if (result.errors.empty())
 		result.settings = std::move(reader.settings());
 	return result;
-}
-
-LoadResult loadSettingsFile(const std::string &path)
-{
-	LoadResult result;
-	const auto fail = [&](std::string message) {
-		result.errors.push_back(SettingsError{path, 0, std::move(message)});
-		return std::move(result);
-	};
-
-	// O_NONBLOCK: opening a FIFO must not wait for a writer.
-	const UniqueFd fd{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
-	if (!fd)
-		return fail(errnoText(errno));
-	struct stat st {
-	};
-	if (::fstat(fd.get(), &st) < 0)
-		return fail(errnoText(errno));
-	if (!S_ISREG(st.st_mode))
-		return fail("not a regular file");
-	if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0)
-		result.warnings.push_back(
-			path + ": readable or writable by other users; it holds SIP passwords");
-	if (st.st_size < 0 || static_cast<std::uintmax_t>(st.st_size) > kMaxSettingsBytes)
-		return fail("larger than 1 MiB");
-
-	// The file may grow between fstat() and read(): read one byte more than
-	// allowed to tell, and never more.
-	std::string data;
-	data.resize(static_cast<std::size_t>(st.st_size) + 1);
-	std::size_t used = 0;
-	while (used <= kMaxSettingsBytes) {
-		if (used == data.size())
-			data.resize(std::min(data.size() * 2, kMaxSettingsBytes + 1));
-		const ssize_t n = ::read(fd.get(), data.data() + used, data.size() - used);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return fail(errnoText(errno));
-		}
-		if (n == 0)
-			break;
-		used += static_cast<std::size_t>(n);
-	}
-	if (used > kMaxSettingsBytes)
-		return fail("larger than 1 MiB");
-	data.resize(used);
-
-	LoadResult parsed = parseSettings(data, path);
-	parsed.warnings.insert(parsed.warnings.begin(), result.warnings.begin(),
-			       result.warnings.end());
-	return parsed;
 }
 
 } // namespace checksyncd

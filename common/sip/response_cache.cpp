@@ -29,13 +29,6 @@ RequestKeyer::RequestKeyer(const Key &key)
 
 RequestKeyer::~RequestKeyer() = default;
 
-RequestKeyer::Key RequestKeyer::randomKey()
-{
-	Key key{};
-	fillRandom(key.data(), key.size());
-	return key;
-}
-
 RequestKey RequestKeyer::key(std::string_view source, std::string_view branch,
 			     std::string_view callId, std::uint32_t cseq,
 			     std::string_view method) const

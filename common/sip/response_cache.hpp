@@ -43,9 +43,6 @@ public:
 	RequestKeyer(const RequestKeyer &) = delete;
 	RequestKeyer &operator=(const RequestKeyer &) = delete;
 
-	// A key from the kernel's CSPRNG.
-	static Key randomKey();
-
 	RequestKey key(std::string_view source, std::string_view branch, std::string_view callId,
 		       std::uint32_t cseq, std::string_view method) const;
 

@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "auth/nonce.hpp"
 #include "base/text.hpp"
 #include "base/unique_fd.hpp"
 #include "filter/dns_message.hpp"
 #include "loop/log.hpp"
+#include "loop/random.hpp"
 
 namespace checksyncd {
 

@@ -27,6 +27,7 @@
 #include "filter/socket_filter.hpp"
 #include "filter/source_gate.hpp"
 #include "loop/log.hpp"
+#include "loop/random.hpp"
 #include "sip/tcp_guard.hpp"
 
 namespace checksyncd {
@@ -177,7 +178,7 @@ void logNoPassword(const Verdict &verdict, const std::string &user, const Source
 SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 		       const std::vector<std::string> &listen, StatusSink *status)
 	: provisioning_(provisioning), status_(status),
-	  guard_(NonceAuthority::randomKey(), RequestKeyer::randomKey())
+	  guard_(randomKey<NonceAuthority::Key>(), randomKey<RequestKeyer::Key>())
 {
 	// (url_string_t *)-1 is sofia-sip's NONE: create the agent without
 	// transports; each listen URI is added below (none with --listen

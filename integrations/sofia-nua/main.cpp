@@ -32,6 +32,7 @@
 #include "loop/log.hpp"
 #include "loop/loop.hpp"
 #include "settings/settings.hpp"
+#include "settings/settings_file.hpp"
 #include "user_agent.hpp"
 
 using namespace checksyncd;

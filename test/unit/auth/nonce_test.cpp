@@ -122,11 +122,6 @@ TEST(Nonce, expiresAfterThirtySeconds)
 	CHECK_TRUE(facts.expired(9'999)); // from the future: not ours to trust
 }
 
-TEST(Nonce, randomKeysDiffer)
-{
-	CHECK_TRUE(NonceAuthority::randomKey() != NonceAuthority::randomKey());
-}
-
 TEST_GROUP(UsedNonces){};
 
 TEST(UsedNonces, acceptsANonceOnceOnly)
