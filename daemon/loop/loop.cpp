@@ -25,9 +25,12 @@ EventLoop::EventLoop()
 	// needs that (every wait has its own timer), and an idle phone should
 	// sleep. A day is the longest wait that fits a 32-bit su_duration_t.
 	su_root_set_max_defer(root_, 24 * 3600 * 1000);
-	if (su_root_add_prepoll(root_,
-				reinterpret_cast<su_prepoll_f *>(&EventLoop::prepollTrampoline),
-				reinterpret_cast<su_prepoll_magic_t *>(this)) < 0) {
+	// sofia-sip's callbacks are captureless lambdas of exactly the type it
+	// calls (no function pointer cast), each into a noexcept member.
+	su_prepoll_f *prepoll = [](su_prepoll_magic_t *self, su_root_t *) noexcept {
+		reinterpret_cast<EventLoop *>(self)->runPrepoll();
+	};
+	if (su_root_add_prepoll(root_, prepoll, reinterpret_cast<su_prepoll_magic_t *>(this)) < 0) {
 		su_root_destroy(root_);
 		throw std::runtime_error("cannot install the pre-poll hook");
 	}
@@ -92,11 +95,6 @@ void PrepollHook::reset() noexcept
 	id_ = 0;
 }
 
-void EventLoop::prepollTrampoline(void *magic, su_root_s *) noexcept
-{
-	static_cast<EventLoop *>(magic)->runPrepoll();
-}
-
 void EventLoop::runPrepoll() noexcept
 {
 	runningHooks_++;
@@ -138,8 +136,12 @@ void Timer::arm(std::uint64_t ms, std::function<void()> fn)
 {
 	fn_ = std::move(fn);
 	su_duration_t duration = ms > 0x7fffffff ? 0x7fffffff : static_cast<su_duration_t>(ms);
-	if (su_timer_set_interval(timer_, reinterpret_cast<su_timer_f>(&Timer::trampoline),
-				  reinterpret_cast<su_timer_arg_t *>(this), duration) < 0) {
+	const su_timer_f expired = [](su_root_magic_t *, su_timer_t *,
+				      su_timer_arg_t *self) noexcept {
+		reinterpret_cast<Timer *>(self)->fire();
+	};
+	if (su_timer_set_interval(timer_, expired, reinterpret_cast<su_timer_arg_t *>(this),
+				  duration) < 0) {
 		fn_ = nullptr;
 		throw std::runtime_error("cannot arm a timer");
 	}
@@ -151,13 +153,12 @@ void Timer::cancel()
 	fn_ = nullptr;
 }
 
-void Timer::trampoline(void *, su_timer_s *, void *arg) noexcept
+void Timer::fire() noexcept
 {
-	auto *self = static_cast<Timer *>(arg);
-	EventLoop &loop = self->loop_;
+	EventLoop &loop = loop_;
 	// Move the callback out first: it may re-arm or destroy this timer.
-	std::function<void()> fn = std::move(self->fn_);
-	self->fn_ = nullptr;
+	std::function<void()> fn = std::move(fn_);
+	fn_ = nullptr;
 	if (!fn)
 		return;
 	try {
@@ -176,8 +177,13 @@ FdWatch::FdWatch(EventLoop &loop, int fd, int events, std::function<void(int)> f
 	su_wait_t wait[1] = {};
 	if (su_wait_create(wait, fd, events) < 0)
 		throw std::system_error(errno, std::generic_category(), "su_wait_create");
-	index_ = su_root_register(loop.root(), wait,
-				  reinterpret_cast<su_wakeup_f>(&FdWatch::trampoline),
+	const su_wakeup_f woken = [](su_root_magic_t *, su_wait_t *w,
+				     su_wakeup_arg_t *arg) noexcept {
+		auto *self = reinterpret_cast<FdWatch *>(arg);
+		self->ready(su_wait_events(w, self->fd_));
+		return 0;
+	};
+	index_ = su_root_register(loop.root(), wait, woken,
 				  reinterpret_cast<su_wakeup_arg_t *>(this), 0);
 	if (index_ < 0) {
 		su_wait_destroy(wait);
@@ -200,16 +206,13 @@ void FdWatch::setEvents(int events)
 	events_ = events;
 }
 
-int FdWatch::trampoline(void *, void *wait, void *arg) noexcept
+void FdWatch::ready(int revents) noexcept
 {
-	auto *self = static_cast<FdWatch *>(arg);
-	int revents = su_wait_events(static_cast<su_wait_t *>(wait), self->fd_);
 	try {
-		self->fn_(revents);
+		fn_(revents);
 	} catch (const std::exception &e) {
 		logMessage(LogLevel::Error, std::string("event handler failed: ") + e.what());
 	}
-	return 0;
 }
 
 } // namespace checksyncd

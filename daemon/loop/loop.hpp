@@ -76,7 +76,6 @@ private:
 		std::function<void()> fn;
 	};
 
-	static void prepollTrampoline(void *magic, su_root_s *root) noexcept;
 	void runPrepoll() noexcept;
 	void removePrepoll(std::uint64_t id) noexcept;
 
@@ -102,7 +101,7 @@ public:
 	bool armed() const { return static_cast<bool>(fn_); }
 
 private:
-	static void trampoline(void *magic, su_timer_s *timer, void *arg) noexcept;
+	void fire() noexcept; // from sofia-sip's timer callback
 
 	EventLoop &loop_;
 	su_timer_s *timer_ = nullptr;
@@ -122,7 +121,7 @@ public:
 	int fd() const { return fd_; }
 
 private:
-	static int trampoline(void *magic, void *wait, void *arg) noexcept;
+	void ready(int revents) noexcept; // from sofia-sip's wakeup callback
 
 	EventLoop &loop_;
 	int fd_;

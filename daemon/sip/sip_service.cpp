@@ -189,7 +189,10 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	// nta's documentation recommends, and the block goes with the message.
 	agent_.reset(nta_agent_create(
 		loop.root(), reinterpret_cast<url_string_t const *>(-1),
-		reinterpret_cast<nta_message_f *>(&SipService::messageTrampoline),
+		[](nta_agent_magic_t *self, nta_agent_t *, msg_t *msg, sip_t *sip) noexcept {
+			reinterpret_cast<SipService *>(self)->received(msg, sip);
+			return 0;
+		},
 		reinterpret_cast<nta_agent_magic_t *>(this), NTATAG_UA(0), NTATAG_SERVER_RPORT(1),
 		NTATAG_MAXSIZE(kMaxRequestBytes), NTATAG_PRELOAD(kPreloadBytes), TAG_END()));
 	if (!agent_)
@@ -244,16 +247,14 @@ void SipService::setSettings(std::shared_ptr<const Settings> settings)
 	guard_.settingsChanged();
 }
 
-int SipService::messageTrampoline(void *magic, nta_agent_t *, msg_t *msg, sip_t *sip) noexcept
+void SipService::received(msg_t *msg, sip_t *sip) noexcept
 {
-	auto *self = static_cast<SipService *>(magic);
 	try {
-		self->tcpGuard_->sawRequest(msg); // TCP idle time (tcp_guard.hpp)
-		self->onRequest(msg, sip);
+		tcpGuard_->sawRequest(msg); // TCP idle time (tcp_guard.hpp)
+		onRequest(msg, sip);
 	} catch (const std::exception &e) {
 		logMessage(LogLevel::Error, std::string("handling a request failed: ") + e.what());
 	}
-	return 0;
 }
 
 void SipService::onRequest(msg_t *msg, sip_t *sip)

@@ -171,8 +171,8 @@ private:
 		CheckSyncNote note;             // for the status object
 	};
 
-	static int messageTrampoline(void *magic, nta_agent_s *agent, msg_s *msg,
-				     sip_s *sip) noexcept;
+	// nta's message callback, through a captureless lambda of its type.
+	void received(msg_s *msg, sip_s *sip) noexcept;
 	void onRequest(msg_s *msg, sip_s *sip);
 	// Every request, from the port or handed over: the source filter, the
 	// guard, and the answer or the provisioning call.
