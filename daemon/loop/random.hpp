@@ -15,7 +15,8 @@ namespace checksyncd {
 void fillRandom(unsigned char *data, std::size_t size);
 
 // A key of type `Key` (a std::array of bytes) from fillRandom().
-template <class Key> Key randomKey()
+template<class Key>
+Key randomKey()
 {
 	Key key{};
 	fillRandom(key.data(), key.size());

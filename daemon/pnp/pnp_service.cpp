@@ -159,7 +159,7 @@ std::optional<in_addr> sourceForGroup(std::string &problem)
 // where the phone will provision from, or why it was not taken.
 void logProvisioned(const std::string &server, const std::string &url, const CallOutcome &outcome)
 {
-	if (outcome.accepted) {
+	if (outcome.accepted()) {
 		logMessage(LogLevel::Notice,
 			   "pnp: provisioning URL handed over: server=" + server + " url=" + url,
 			   {{"PNP_SERVER", server}, {"PNP_URL", url}});
@@ -168,10 +168,10 @@ void logProvisioned(const std::string &server, const std::string &url, const Cal
 	const LogField fields[] = {{"PNP_SERVER", server},
 				   {"CHECKSYNC_ACTION", "Provision"},
 				   {"DBUS_ERROR", outcome.error}};
-	logMessage(outcome.localError ? LogLevel::Error : LogLevel::Warning,
+	logMessage(outcome.result == CallResult::LocalError ? LogLevel::Error : LogLevel::Warning,
 		   "pnp: the provisioning process did not take the URL from " + server + " (" +
 			   failureText(outcome) + ")",
-		   std::span<const LogField>(fields, outcome.busError ? 3 : 2));
+		   std::span<const LogField>(fields, outcome.busError() ? 3 : 2));
 }
 
 } // namespace
@@ -691,7 +691,7 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 	if (round.phase != Round::Phase::Handing)
 		return;
 	const sip_t *request = sip_object(round.pending.get());
-	if (outcome.accepted) {
+	if (outcome.accepted()) {
 		round.phase = Round::Phase::HandedOver;
 		answer(round, request, round.pendingFrom, 200, round.pendingKey);
 		round.pending.reset();

@@ -100,7 +100,7 @@ void ProvisioningClient::GatedMethod::busLost()
 	CallOutcome outcome;
 	outcome.retryAfterMs = kFailedRetryAfterMs;
 	outcome.error = "org.freedesktop.DBus.Error.Disconnected";
-	outcome.busError = true;
+	outcome.result = CallResult::Refused;
 	finish(outcome);
 }
 
@@ -128,7 +128,7 @@ std::optional<CallOutcome> ProvisioningClient::GatedMethod::request(CallDetails 
 	case ActionGate::Admit::AcceptTrailing: {
 		armTrailing();
 		CallOutcome outcome;
-		outcome.accepted = true;
+		outcome.result = CallResult::Accepted;
 		return outcome;
 	}
 	case ActionGate::Admit::RecentFailure: {
@@ -196,7 +196,7 @@ std::optional<CallOutcome> ProvisioningClient::GatedMethod::call()
 		// Built or sent nowhere: a fault of ours, not of the provisioning
 		// process. The gate is not poisoned and what was asked stays
 		// owed to the trailing call.
-		failed.localError = true;
+		failed.result = CallResult::LocalError;
 		failed.retryAfterMs = kActionSpacingMs;
 		failed.error = "cannot send: " + errnoText(r);
 		gate_.abandoned();
@@ -221,10 +221,11 @@ int ProvisioningClient::GatedMethod::onReply(sd_bus_message *reply, void *userda
 		if (const sd_bus_error *error = sd_bus_message_get_error(reply)) {
 			outcome.retryAfterMs = kFailedRetryAfterMs;
 			outcome.error = error->name ? error->name : "unknown error";
-			outcome.busError = error->name != nullptr;
+			outcome.result = error->name ? CallResult::Refused
+						     : CallResult::Unavailable;
 			outcome.detail = error->message ? error->message : "";
 		} else {
-			outcome.accepted = true;
+			outcome.result = CallResult::Accepted;
 		}
 		self.finish(outcome);
 	} catch (const std::exception &e) {
@@ -236,8 +237,8 @@ int ProvisioningClient::GatedMethod::onReply(sd_bus_message *reply, void *userda
 
 void ProvisioningClient::GatedMethod::finish(const CallOutcome &outcome)
 {
-	gate_.finished(EventLoop::nowMs(), outcome.accepted ? ActionGate::Outcome::Accepted
-							    : ActionGate::Outcome::Failed);
+	gate_.finished(EventLoop::nowMs(), outcome.accepted() ? ActionGate::Outcome::Accepted
+							      : ActionGate::Outcome::Failed);
 	std::vector<Done> waiters = std::move(waiters_);
 	waiters_.clear();
 	if (waiters.empty())
@@ -265,10 +266,11 @@ void ProvisioningClient::GatedMethod::armTrailing()
 // as nobody else hears it. Success was logged when the call went out.
 void ProvisioningClient::GatedMethod::logUnheard(const CallOutcome &outcome) const
 {
-	if (outcome.accepted)
+	if (outcome.accepted())
 		return;
-	const LogLevel level = outcome.localError ? LogLevel::Error : LogLevel::Warning;
-	if (outcome.busError)
+	const LogLevel level = outcome.result == CallResult::LocalError ? LogLevel::Error
+									: LogLevel::Warning;
+	if (outcome.busError())
 		logMessage(level,
 			   "the provisioning process did not accept " + std::string(member_) +
 				   ": " + failureText(outcome),

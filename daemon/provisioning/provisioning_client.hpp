@@ -50,19 +50,32 @@ struct ProvisionDetails {
 	std::string userAgent;
 };
 
-struct CallOutcome {
-	bool accepted = false;
+// What became of a provisioning call, for the request that waits for it.
+enum class CallResult : unsigned char {
+	// Not asked (the gate holds calls back after a failure, the bus is
+	// not connected): answer 503; `error` says why, in words.
+	Unavailable,
+	// The provisioning process accepted (or the trailing call will ask).
+	Accepted,
+	// The provisioning process, or sd-bus for it (a timeout, a bus that
+	// went away), answered with a D-Bus error: `error` is its name. 503.
+	Refused,
 	// Not accepted because the call could not even be built or sent here
 	// (not because the provisioning process failed): answer 500.
-	bool localError = false;
+	LocalError,
+};
+
+struct CallOutcome {
+	CallResult result = CallResult::Unavailable;
 	std::uint64_t retryAfterMs = 0; // when not accepted
 	std::string error;              // D-Bus error name or reason
-	// `error` is a D-Bus error name: the provisioning process's answer, or
-	// sd-bus's for a call that timed out or a bus that went away.
-	bool busError = false;
 	// What the provisioning process or the bus said besides (the D-Bus
 	// error's message, why the bus could not be reached); for the log.
 	std::string detail;
+
+	bool accepted() const { return result == CallResult::Accepted; }
+	// `error` is a D-Bus error name (DBUS_ERROR in the log).
+	bool busError() const { return result == CallResult::Refused; }
 };
 
 // A failed call for a log line: "what the process asked: error (detail)"

@@ -81,7 +81,7 @@ bool pinViaToSource(msg_t *msg, sip_t *sip, const SourceAddress &source)
 
 unsigned retryAfterSeconds(const CallOutcome &outcome)
 {
-	if (outcome.accepted)
+	if (outcome.accepted())
 		return 0;
 	return static_cast<unsigned>(
 		std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
@@ -89,7 +89,16 @@ unsigned retryAfterSeconds(const CallOutcome &outcome)
 
 int statusOf(const CallOutcome &outcome)
 {
-	return outcome.accepted ? 200 : outcome.localError ? 500 : 503;
+	switch (outcome.result) {
+	case CallResult::Accepted:
+		return 200;
+	case CallResult::LocalError:
+		return 500;
+	case CallResult::Unavailable:
+	case CallResult::Refused:
+		break;
+	}
+	return 503;
 }
 
 // D-Bus errors of HandleRequest for bytes that are no request to answer.
@@ -134,15 +143,15 @@ std::optional<std::pair<int, const char *>> ntaRefusal(su_home_t *home, msg_t *m
 void logServed(LogLevel acceptedLevel, const std::string &remote, bool handedOver,
 	       const std::string &user, Action action, const CallOutcome &outcome)
 {
-	const LogLevel level = outcome.accepted     ? acceptedLevel
-			       : outcome.localError ? LogLevel::Error
-						    : LogLevel::Warning;
+	const LogLevel level = outcome.accepted()                         ? acceptedLevel
+			       : outcome.result == CallResult::LocalError ? LogLevel::Error
+									  : LogLevel::Warning;
 	if (!logEnabled(level))
 		return;
 	const int status = statusOf(outcome);
 	const std::string statusText = std::to_string(status);
 	const std::string method(actionName(action));
-	const std::string why = outcome.accepted ? "" : ": " + failureText(outcome);
+	const std::string why = outcome.accepted() ? "" : ": " + failureText(outcome);
 	const LogField fields[] = {{"SIP_METHOD", "NOTIFY"},
 				   {"SIP_REMOTE", remote},
 				   {"SIP_STATUS", statusText},
@@ -153,7 +162,7 @@ void logServed(LogLevel acceptedLevel, const std::string &remote, bool handedOve
 	logMessage(level,
 		   "NOTIFY from " + remote + arrivedText(handedOver) + " for \"" + user + "\": " +
 			   statusText + " " + sip_status_phrase(status) + " (" + method + why + ")",
-		   std::span<const LogField>(fields, outcome.busError ? 6 : 5));
+		   std::span<const LogField>(fields, outcome.busError() ? 6 : 5));
 }
 
 // A request for an action that destroys data, refused because no identity
@@ -681,7 +690,7 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 		reportFinished(status_, done.note, answer.status, *outcome);
 		// Statelessly, remembered for the retransmissions (the guard
 		// served it only with room for that).
-		if (!outcome->localError)
+		if (outcome->result != CallResult::LocalError)
 			guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
 					      EventLoop::nowMs());
 		reply(std::move(msg), sip, answer, source, origin);
@@ -731,7 +740,7 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 		answer.authenticated = waiting.authenticated;
 		answer.authenticationInfo = waiting.authenticationInfo;
 		// Its later copies get the same answer, from the guard's cache.
-		if (!outcome.localError)
+		if (outcome.result != CallResult::LocalError)
 			guard_.answeredAtOnce(answer, status, answer.retryAfterS,
 					      EventLoop::nowMs());
 		std::string retry;
@@ -746,10 +755,10 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 	if (!waiting.irq)
 		return;
 	std::string retry = std::to_string(retryAfterSeconds(outcome));
-	const bool proof = outcome.accepted && !waiting.authenticationInfo.empty();
+	const bool proof = outcome.accepted() && !waiting.authenticationInfo.empty();
 	nta_incoming_treply(waiting.irq.get(), status, sip_status_phrase(status),
 			    SIPTAG_SERVER_STR(kServer),
-			    SIPTAG_RETRY_AFTER_STR(outcome.accepted ? nullptr : retry.c_str()),
+			    SIPTAG_RETRY_AFTER_STR(outcome.accepted() ? nullptr : retry.c_str()),
 			    SIPTAG_AUTHENTICATION_INFO_STR(
 				    proof ? waiting.authenticationInfo.c_str() : nullptr),
 			    TAG_END());

@@ -93,7 +93,7 @@ void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status,
 	report.identity = note.identity;
 	report.authenticated = note.authenticated;
 	report.sipStatus = static_cast<unsigned>(status);
-	report.provisioning = outcome.accepted ? Provisioning::Accepted : Provisioning::Failed;
+	report.provisioning = outcome.accepted() ? Provisioning::Accepted : Provisioning::Failed;
 	report.provisioningError = outcome.error;
 	sink->checkSyncAnswered(report);
 }

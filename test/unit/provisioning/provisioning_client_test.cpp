@@ -110,8 +110,8 @@ TEST(ProvisioningClient, aCallGoesOutAndItsReplyComesBackThroughTheLoop)
 
 	CHECK_TRUE(stepUntil(loop, [&] { return !outcomes.empty(); }));
 	CHECK_EQUAL(1u, outcomes.size());
-	CHECK_TRUE(outcomes[0].accepted);
-	CHECK_FALSE(outcomes[0].localError);
+	CHECK_TRUE(outcomes[0].accepted());
+	CHECK_TRUE(outcomes[0].result != CallResult::LocalError);
 
 	CHECK_EQUAL(1u, provisioning->calls.size());
 	const ProvisioningDouble::Call &call = provisioning->calls[0];
@@ -136,8 +136,8 @@ TEST(ProvisioningClient, eachActionHasItsOwnCallInFlight)
 
 	provisioning->answerHeld(ProvisioningDouble::Reply::Success);
 	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 2; }));
-	CHECK_TRUE(outcomes[0].accepted);
-	CHECK_TRUE(outcomes[1].accepted);
+	CHECK_TRUE(outcomes[0].accepted());
+	CHECK_TRUE(outcomes[1].accepted());
 }
 
 TEST(ProvisioningClient, everyActionCallsItsOwnMethodBehindItsOwnGate)
@@ -196,7 +196,7 @@ TEST(ProvisioningClient, requestsWhileACallIsInFlightWaitForItsOutcome)
 	provisioning->answerHeld(ProvisioningDouble::Reply::Success);
 	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 3; }));
 	for (const CallOutcome &outcome : outcomes)
-		CHECK_TRUE(outcome.accepted);
+		CHECK_TRUE(outcome.accepted());
 }
 
 TEST(ProvisioningClient, anErrorAnswerIsAFailureOfProvisioning)
@@ -204,10 +204,10 @@ TEST(ProvisioningClient, anErrorAnswerIsAFailureOfProvisioning)
 	provisioning->answer = ProvisioningDouble::Answer::Fail;
 	CHECK_FALSE(client->submit(Action::Reboot, details(), record()).has_value());
 	CHECK_TRUE(stepUntil(loop, [&] { return !outcomes.empty(); }));
-	CHECK_FALSE(outcomes[0].accepted);
-	CHECK_FALSE(outcomes[0].localError);
+	CHECK_FALSE(outcomes[0].accepted());
+	CHECK_TRUE(outcomes[0].result != CallResult::LocalError);
 	STRCMP_EQUAL(kFailed, outcomes[0].error.c_str());
-	CHECK_TRUE(outcomes[0].busError);
+	CHECK_TRUE(outcomes[0].busError());
 	CHECK_EQUAL(kFailedRetryAfterMs, outcomes[0].retryAfterMs);
 
 	// The client leaves the failure to the request it answers (which logs
@@ -217,7 +217,7 @@ TEST(ProvisioningClient, anErrorAnswerIsAFailureOfProvisioning)
 	// Right after a failure the answer is known at once: no new call.
 	std::optional<CallOutcome> again = client->submit(Action::Reboot, details(), record());
 	CHECK_TRUE(again.has_value());
-	CHECK_FALSE(again->accepted);
+	CHECK_FALSE(again->accepted());
 	CHECK_TRUE(again->retryAfterMs > 0 && again->retryAfterMs <= kFailedRetryAfterMs);
 	CHECK_TRUE(stepPast(loop, 20));
 	CHECK_EQUAL(1u, provisioning->calls.size());
@@ -233,7 +233,7 @@ TEST(ProvisioningClient, aFailureIsLoggedOnceByWhoeverHearsIt)
 	provisioning->answer = ProvisioningDouble::Answer::Fail;
 	CHECK_FALSE(client->submit(Action::Resync, details(), record()).has_value());
 	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 1; }));
-	CHECK_FALSE(outcomes[0].accepted);
+	CHECK_FALSE(outcomes[0].accepted());
 	CHECK_FALSE(log.contains("Resync"));
 
 	// A trailing call nobody waits for (the request was answered 200 at
@@ -241,10 +241,10 @@ TEST(ProvisioningClient, aFailureIsLoggedOnceByWhoeverHearsIt)
 	provisioning->answer = ProvisioningDouble::Answer::Accept;
 	CHECK_FALSE(client->submit(Action::Reboot, details(), record()).has_value());
 	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 2; }));
-	CHECK_TRUE(outcomes[1].accepted);
+	CHECK_TRUE(outcomes[1].accepted());
 	provisioning->answer = ProvisioningDouble::Answer::Fail;
 	std::optional<CallOutcome> promised = client->submit(Action::Reboot, details(), record());
-	CHECK_TRUE(promised.has_value() && promised->accepted);
+	CHECK_TRUE(promised.has_value() && promised->accepted());
 	CHECK_TRUE(stepUntil(
 		loop, [&] { return provisioning->calls.size() == 3; }, kActionSpacingMs + 2000));
 	CHECK_TRUE(stepUntil(loop, [&] { return log.contains("did not accept Reboot"); }));
@@ -276,10 +276,10 @@ TEST(ProvisioningClient, aCallSentFromATimerFailsAfterItsTimeout)
 
 	CHECK_TRUE(runFor(loop, kProvisioningTimeoutMs + 2000));
 	CHECK_EQUAL(1u, outcomes.size());
-	CHECK_FALSE(outcomes[0].accepted);
-	CHECK_FALSE(outcomes[0].localError);
+	CHECK_FALSE(outcomes[0].accepted());
+	CHECK_TRUE(outcomes[0].result != CallResult::LocalError);
 	STRCMP_EQUAL(kNoReply, outcomes[0].error.c_str());
-	CHECK_TRUE(outcomes[0].busError);
+	CHECK_TRUE(outcomes[0].busError());
 	CHECK_EQUAL(kFailedRetryAfterMs, outcomes[0].retryAfterMs);
 	CHECK_TRUE(endedMs >= sentMs + kProvisioningTimeoutMs);
 }
@@ -306,7 +306,7 @@ TEST(ProvisioningClient, eachCallInFlightHasItsOwnTimeout)
 		kProvisioningTimeoutMs + 2000));
 	endedMs[1] = EventLoop::nowMs();
 	for (const CallOutcome &outcome : outcomes) {
-		CHECK_FALSE(outcome.accepted);
+		CHECK_FALSE(outcome.accepted());
 		STRCMP_EQUAL(kNoReply, outcome.error.c_str());
 	}
 	CHECK_TRUE(endedMs[0] >= resyncSentMs + kProvisioningTimeoutMs);
@@ -323,8 +323,8 @@ TEST(ProvisioningClient, aBusThatGoesAwayFailsTheCallInFlightOnce)
 	CHECK_TRUE(stepUntil(loop, [&] { return !outcomes.empty(); }));
 	CHECK_TRUE(stepPast(loop, 50));
 	CHECK_EQUAL(1u, outcomes.size());
-	CHECK_FALSE(outcomes[0].accepted);
-	CHECK_FALSE(outcomes[0].localError); // 503, not 500
+	CHECK_FALSE(outcomes[0].accepted());
+	CHECK_TRUE(outcomes[0].result != CallResult::LocalError); // 503, not 500
 	CHECK_EQUAL(kFailedRetryAfterMs, outcomes[0].retryAfterMs);
 	// sd-bus ends the calls in flight itself ("Connection terminated")
 	// before it reports the disconnection.
@@ -333,10 +333,10 @@ TEST(ProvisioningClient, aBusThatGoesAwayFailsTheCallInFlightOnce)
 	// No bus to call on: the answer is known at once.
 	std::optional<CallOutcome> next = client->submit(Action::Reboot, details(), record());
 	CHECK_TRUE(next.has_value());
-	CHECK_FALSE(next->accepted);
-	CHECK_FALSE(next->localError);
+	CHECK_FALSE(next->accepted());
+	CHECK_TRUE(next->result != CallResult::LocalError);
 	STRCMP_EQUAL("not connected", next->error.c_str());
-	CHECK_FALSE(next->busError); // no D-Bus error name: the reason
+	CHECK_FALSE(next->busError()); // no D-Bus error name: the reason
 	CHECK_TRUE(next->detail.find("cannot connect to the unix:path=") == 0);
 }
 
@@ -355,6 +355,6 @@ TEST(ProvisioningClient, aCallAfterTheBusCameBackConnectsAgain)
 		FAIL(error.c_str());
 	CHECK_FALSE(client->submit(Action::Resync, details(), record()).has_value());
 	CHECK_TRUE(stepUntil(loop, [&] { return !outcomes.empty(); }));
-	CHECK_TRUE(outcomes[0].accepted);
+	CHECK_TRUE(outcomes[0].accepted());
 	CHECK_EQUAL(1u, provisioning->calls.size());
 }
