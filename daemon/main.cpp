@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "auth/auth.hpp"
+#include "base/text.hpp"
 #include "config.h"
 #include "filter/resolver.hpp"
 #include "filter/source_filter.hpp"
@@ -89,9 +90,8 @@ void printResolution(const std::vector<ResolveTarget> &targets)
 				    target.toString().c_str(), result.error.c_str());
 			continue;
 		}
-		std::string addresses;
-		for (const IpAddress &address : result.addresses)
-			addresses += (addresses.empty() ? "" : ", ") + address.toString();
+		const std::string addresses = join(result.addresses, ", ",
+						   [](const IpAddress &a) { return a.toString(); });
 		std::printf("source filter: %s resolves to %s (TTL %u s)\n",
 			    target.toString().c_str(), addresses.c_str(),
 			    static_cast<unsigned>(result.ttlS));

@@ -42,17 +42,6 @@ const EVP_MD *messageDigest(Algorithm algorithm)
 	return mds.at(static_cast<std::size_t>(algorithm)).get();
 }
 
-std::string toHex(const unsigned char *data, std::size_t size)
-{
-	static constexpr char digits[] = "0123456789abcdef";
-	std::string hex(size * 2, '\0');
-	for (std::size_t i = 0; i < size; i++) {
-		hex[2 * i] = digits[data[i] >> 4];
-		hex[2 * i + 1] = digits[data[i] & 0xf];
-	}
-	return hex;
-}
-
 // H(a ":" b ":" c ...). Joined in a buffer on the stack and hashed with
 // one update when they fit (as they do for every digest of a check-sync):
 // each EVP_DigestUpdate() passes through the provider's dispatch, and a
@@ -97,7 +86,7 @@ std::string hashJoined(Algorithm algorithm, Parts... parts)
 	unsigned int length = 0;
 	if (!ok || EVP_DigestFinal_ex(ctx.get(), out.data(), &length) != 1)
 		return {};
-	return toHex(out.data(), length);
+	return toHex(std::span<const unsigned char>(out.data(), length));
 }
 
 } // namespace

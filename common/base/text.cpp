@@ -97,10 +97,8 @@ std::string printable(std::string_view text, std::size_t limit)
 		} else if (c == '\r') {
 			out += "\\r";
 		} else if (byte < 0x20 || byte == 0x7f) {
-			static constexpr char kHex[] = "0123456789abcdef";
 			out += "\\x";
-			out += kHex[byte >> 4];
-			out += kHex[byte & 0x0f];
+			out += toHex(std::span<const unsigned char>(&byte, 1));
 		} else if (c == '"' || c == '\\') {
 			out += '\\';
 			out += c;
@@ -151,6 +149,17 @@ std::vector<std::string_view> listItems(std::string_view list)
 bool equalsIgnoreCase(std::string_view a, std::string_view b)
 {
 	return a.size() == b.size() && (a.empty() || su_casenmatch(a.data(), b.data(), a.size()));
+}
+
+std::string toHex(std::span<const unsigned char> bytes, HexCase letters)
+{
+	const char *digits = letters == HexCase::Upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	std::string hex(bytes.size() * 2, '\0');
+	for (std::size_t i = 0; i < bytes.size(); i++) {
+		hex[2 * i] = digits[bytes[i] >> 4];
+		hex[2 * i + 1] = digits[bytes[i] & 0x0f];
+	}
+	return hex;
 }
 
 std::string errnoText(int error)

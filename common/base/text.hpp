@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,28 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
 // The text of an errno value; a negative one (sd-bus's convention) too.
 std::string errnoText(int error);
+
+enum class HexCase : bool {
+	Lower, // digests, tags, nonces' randomness
+	Upper, // MAC addresses as plug and play writes them
+};
+
+// Two hex digits per byte.
+std::string toHex(std::span<const unsigned char> bytes, HexCase letters = HexCase::Lower);
+
+// text(item) for every item, `separator` between them: the one way lists
+// are written in log lines, --check-config and the status object.
+template<class Items, class Text>
+std::string join(const Items &items, std::string_view separator, Text text)
+{
+	std::string out;
+	for (const auto &item : items) {
+		if (!out.empty())
+			out += separator;
+		out += text(item);
+	}
+	return out;
+}
 
 // Text for display (the status object's properties): replace `out` with
 // `text` as valid UTF-8 on one line, at most maxBytes (>= 3) bytes long. A

@@ -4,6 +4,7 @@
 // memcpy rather than cast in place, so that a buffer of any alignment (a
 // test's, or a truncated datagram) is read safely.
 
+#include "base/text.hpp"
 #include "pnp/rtnetlink.hpp"
 
 #include <linux/if_addr.h>
@@ -215,13 +216,7 @@ std::optional<std::string> readLinkMac(const void *data, std::size_t length)
 			    std::all_of(value.data, value.data + 6,
 					[](unsigned char b) { return b == 0; }))
 				return;
-			static constexpr char kHex[] = "0123456789ABCDEF";
-			std::string text;
-			for (std::size_t i = 0; i < 6; ++i) {
-				text += kHex[value.data[i] >> 4];
-				text += kHex[value.data[i] & 0x0f];
-			}
-			mac = std::move(text);
+			mac = toHex(std::span<const unsigned char>(value.data, 6), HexCase::Upper);
 		});
 	});
 	return mac;

@@ -45,15 +45,11 @@ std::optional<EventPackage> parseEventPackage(std::string_view name)
 
 std::string joinEventPackages(EventPackageSet packages, std::string_view separator)
 {
-	std::string out;
-	for (EventPackage package : kEventPackages) {
-		if (!packages.contains(package))
-			continue;
-		if (!out.empty())
-			out += separator;
-		out += eventPackageName(package);
-	}
-	return out;
+	std::vector<EventPackage> listed;
+	for (EventPackage package : kEventPackages)
+		if (packages.contains(package))
+			listed.push_back(package);
+	return join(listed, separator, eventPackageName);
 }
 
 // Identity and Settings

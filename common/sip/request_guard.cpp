@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "base/retry_after.hpp"
 #include "base/sofia.hpp"
 
 namespace checksyncd {
@@ -292,7 +293,7 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 		std::uint64_t retryMs = failures_.budgetRetryAfterMs(nowMs);
 		verdict.status = 503;
 		verdict.phrase = sip_503_Service_unavailable;
-		verdict.retryAfterS = static_cast<unsigned>((retryMs + 999) / 1000);
+		verdict.retryAfterS = retryAfterSeconds(retryMs);
 		if (!budgetLogged_ || nowMs - budgetLoggedMs_ >= FailureTable::kWindowMs) {
 			budgetLogged_ = true;
 			budgetLoggedMs_ = nowMs;
@@ -321,8 +322,7 @@ void RequestGuard::challenge(const Settings &settings, const GuardRequest &reque
 			const std::uint64_t roomMs = answers_.authenticatedRoomAtMs(nowMs) - nowMs;
 			verdict.status = 503;
 			verdict.phrase = sip_503_Service_unavailable;
-			verdict.retryAfterS = std::max(
-				1u, static_cast<unsigned>((roomMs + 999) / 1000));
+			verdict.retryAfterS = retryAfterSeconds(roomMs);
 			verdict.authenticated = true;
 			if (!fullLogged_ || nowMs - fullLoggedMs_ >= FailureTable::kWindowMs) {
 				fullLogged_ = true;

@@ -3,6 +3,7 @@
 #include "sip/response_cache.hpp"
 
 #include "auth/nonce.hpp"
+#include "base/text.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -78,13 +79,7 @@ RequestKey RequestKeyer::key(std::string_view source, std::string_view branch,
 
 std::string toTagFor(const RequestKey &key)
 {
-	static constexpr char kHex[] = "0123456789abcdef";
-	std::string text(16, '0');
-	for (std::size_t i = 0; i < 8; i++) {
-		text[2 * i] = kHex[key[i] >> 4];
-		text[2 * i + 1] = kHex[key[i] & 0x0f];
-	}
-	return text;
+	return toHex(std::span<const unsigned char>(key.data(), 8));
 }
 
 AnswerTable::AnswerTable(std::size_t capacity, WhenFull whenFull)

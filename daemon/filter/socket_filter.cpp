@@ -124,10 +124,9 @@ SocketFilter::SocketFilter(EventLoop &loop, nta_agent_s *agent, StatusSink *stat
 	busyWallMs_ = EventLoop::nowMs();
 	busyCpuNs_ = processCpuNs();
 	if (logEnabled(LogLevel::Debug)) {
-		std::string names;
-		for (const Socket &socket : sockets_)
-			names += (names.empty() ? "" : ", ") + socket.name + " (fd " +
-				 std::to_string(socket.fd) + ")";
+		const std::string names = join(sockets_, ", ", [](const Socket &socket) {
+			return socket.name + " (fd " + std::to_string(socket.fd) + ")";
+		});
 		logMessage(LogLevel::Debug,
 			   "socket filter: UDP sockets " + (names.empty() ? "none" : names));
 	}

@@ -5,21 +5,16 @@
 #include <algorithm>
 #include <exception>
 
+#include "base/text.hpp"
 #include "loop/log.hpp"
 
 namespace checksyncd {
 
 namespace {
 
-std::string join(const std::vector<IpAddress> &addresses)
+std::string addressList(const std::vector<IpAddress> &addresses)
 {
-	std::string text;
-	for (const IpAddress &address : addresses) {
-		if (!text.empty())
-			text += ", ";
-		text += address.toString();
-	}
-	return text;
+	return join(addresses, ", ", [](const IpAddress &address) { return address.toString(); });
 }
 
 std::string describePlan(const FilterPlan &plan)
@@ -172,7 +167,7 @@ void SourceGate::onResolved(const ResolveTarget &target, const Resolution &resul
 			   "source filter: " + name +
 				   (change == NameTable::Change::Resolved ? " resolves to "
 									  : " now resolves to ") +
-				   join(names_.entries().at(target).addresses) + " (TTL " +
+				   addressList(names_.entries().at(target).addresses) + " (TTL " +
 				   std::to_string(result.ttlS) + " s)",
 			   {{"SOURCE_FILTER", "resolved"}, {"SOURCE_NAME", name}});
 		break;

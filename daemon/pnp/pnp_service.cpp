@@ -63,13 +63,7 @@ std::string randomHex(std::size_t bytes)
 			raw[i] = static_cast<unsigned char>(state >> 56);
 		}
 	}
-	static constexpr char kHex[] = "0123456789abcdef";
-	std::string text;
-	for (std::size_t i = 0; i < bytes; ++i) {
-		text += kHex[raw[i] >> 4];
-		text += kHex[raw[i] & 0x0f];
-	}
-	return text;
+	return toHex(std::span<const unsigned char>(raw.data(), bytes));
 }
 
 std::string addressText(const in_addr &address)
@@ -715,9 +709,8 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 	}
 
 	// Not taken: the server hears 503, and the round waits on.
-	const auto retryAfterS = static_cast<unsigned>(
-		std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
-	answer(round, request, round.pendingFrom, 503, round.pendingKey, retryAfterS);
+	answer(round, request, round.pendingFrom, 503, round.pendingKey,
+	       retryAfterSeconds(outcome));
 	logProvisioned(round.pendingRemote, round.pendingUrl, outcome);
 	round.pending.reset();
 	round.pendingKey.clear();

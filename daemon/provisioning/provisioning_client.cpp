@@ -12,14 +12,6 @@
 
 namespace checksyncd {
 
-namespace {
-
-constexpr const char *kService = "org.checksyncd.Provisioning1";
-constexpr const char *kPath = "/org/checksyncd/Provisioning1";
-constexpr const char *kInterface = "org.checksyncd.Provisioning1";
-
-} // namespace
-
 std::string failureText(const CallOutcome &outcome)
 {
 	return outcome.error + (outcome.detail.empty() ? "" : " (" + outcome.detail + ")");
@@ -162,8 +154,8 @@ std::optional<CallOutcome> ProvisioningClient::GatedMethod::call()
 
 	const CallDetails &d = latest_;
 	sd_bus_message *created = nullptr;
-	int r = sd_bus_message_new_method_call(bus_.get(), &created, kService, kPath, kInterface,
-					       member_);
+	int r = sd_bus_message_new_method_call(bus_.get(), &created, kProvisioningService,
+					       kProvisioningPath, kProvisioningInterface, member_);
 	const UniqueBusMessage message(created);
 	// Every method carries the same six keys; Provision also the URL, a
 	// Reboot its kind when the request named one.

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/retry_after.hpp"
 #include "loop/bus_connection.hpp"
 #include "loop/loop.hpp"
 #include "provisioning/action_gate.hpp"
@@ -50,6 +51,12 @@ struct ProvisionDetails {
 	std::string userAgent;
 };
 
+// The provisioning process on the bus (DESIGN.md section 5,
+// etc/org.checksyncd.Provisioning1.xml).
+inline constexpr const char *kProvisioningService = "org.checksyncd.Provisioning1";
+inline constexpr const char *kProvisioningPath = "/org/checksyncd/Provisioning1";
+inline constexpr const char *kProvisioningInterface = "org.checksyncd.Provisioning1";
+
 // What became of a provisioning call, for the request that waits for it.
 enum class CallResult : unsigned char {
 	// Not asked (the gate holds calls back after a failure, the bus is
@@ -77,6 +84,12 @@ struct CallOutcome {
 	// `error` is a D-Bus error name (DBUS_ERROR in the log).
 	bool busError() const { return result == CallResult::Refused; }
 };
+
+// The Retry-After of a call that was not accepted (0: accepted).
+inline unsigned retryAfterSeconds(const CallOutcome &outcome)
+{
+	return outcome.accepted() ? 0 : retryAfterSeconds(outcome.retryAfterMs);
+}
 
 // A failed call for a log line: "what the process asked: error (detail)"
 // reads "org.checksyncd.Provisioning1.Error.Failed (disk full)", and a

@@ -79,14 +79,6 @@ bool pinViaToSource(msg_t *msg, sip_t *sip, const SourceAddress &source)
 	return !via->v_maddr;
 }
 
-unsigned retryAfterSeconds(const CallOutcome &outcome)
-{
-	if (outcome.accepted())
-		return 0;
-	return static_cast<unsigned>(
-		std::max<std::uint64_t>(1, (outcome.retryAfterMs + 999) / 1000));
-}
-
 int statusOf(const CallOutcome &outcome)
 {
 	switch (outcome.result) {

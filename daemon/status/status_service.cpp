@@ -11,6 +11,7 @@
 
 #include "base/text.hpp"
 #include "loop/log.hpp"
+#include "provisioning/provisioning_client.hpp"
 
 namespace checksyncd {
 
@@ -20,10 +21,6 @@ constexpr const char *kService = "org.checksyncd.CheckSync1";
 constexpr const char *kPath = "/org/checksyncd/CheckSync1";
 constexpr const char *kInterface = "org.checksyncd.CheckSync1";
 constexpr const char *kErrorNotLockedOut = "org.checksyncd.CheckSync1.Error.NotLockedOut";
-
-constexpr const char *kProvisioningService = "org.checksyncd.Provisioning1";
-constexpr const char *kProvisioningPath = "/org/checksyncd/Provisioning1";
-constexpr const char *kProvisioningInterface = "org.checksyncd.Provisioning1";
 
 // What of the provisioning process's ActionFinished goes into the log.
 constexpr std::size_t kMaxActionBytes = 64;

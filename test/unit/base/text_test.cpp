@@ -145,3 +145,23 @@ TEST(Text, aLoneContinuationByteIsNeverTakenForALead)
 	// refuses it.
 	STRCMP_EQUAL("\xef\xbf\xbd\xef\xbf\xbd", toValidUtf8("\x90\x80", 16).c_str());
 }
+
+TEST(Text, toHexWritesTwoDigitsPerByteInEitherCase)
+{
+	const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+	STRCMP_EQUAL("000fa5ff", toHex(bytes).c_str());
+	STRCMP_EQUAL("000FA5FF", toHex(bytes, HexCase::Upper).c_str());
+	STRCMP_EQUAL("", toHex(std::span<const unsigned char>()).c_str());
+}
+
+TEST(Text, joinPutsTheSeparatorOnlyBetweenItems)
+{
+	const auto same = [](std::string_view s) { return std::string(s); };
+	const std::vector<std::string_view> none;
+	STRCMP_EQUAL("", join(none, ", ", same).c_str());
+	const std::vector<std::string_view> one{"a"};
+	STRCMP_EQUAL("a", join(one, ", ", same).c_str());
+	const std::vector<int> numbers{1, 22, 333};
+	STRCMP_EQUAL("1 | 22 | 333",
+		     join(numbers, " | ", [](int n) { return std::to_string(n); }).c_str());
+}

@@ -24,6 +24,8 @@
 
 namespace checksyncd::test {
 
+// DESIGN.md's names written out again, not taken from
+// provisioning_client.hpp: the double holds the daemon to the contract.
 inline constexpr const char *kProvisioningService = "org.checksyncd.Provisioning1";
 inline constexpr const char *kProvisioningPath = "/org/checksyncd/Provisioning1";
 inline constexpr const char *kProvisioningInterface = "org.checksyncd.Provisioning1";
