@@ -12,7 +12,6 @@
 #include <string_view>
 
 #include "settings/settings.hpp"
-#include "settings/settings_file.hpp"
 
 #include "support/settings_support.hpp"
 #include "support/string_from.hpp"
