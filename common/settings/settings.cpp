@@ -45,11 +45,17 @@ std::optional<EventPackage> parseEventPackage(std::string_view name)
 
 std::string joinEventPackages(EventPackageSet packages, std::string_view separator)
 {
-	std::vector<EventPackage> listed;
-	for (EventPackage package : kEventPackages)
-		if (packages.contains(package))
-			listed.push_back(package);
-	return join(listed, separator, eventPackageName);
+	// A filtered join, written out: it answers every OPTIONS and 489
+	// (allowEvents()), and a list built first would allocate per request.
+	std::string out;
+	for (EventPackage package : kEventPackages) {
+		if (!packages.contains(package))
+			continue;
+		if (!out.empty())
+			out += separator;
+		out += eventPackageName(package);
+	}
+	return out;
 }
 
 // Identity and Settings
