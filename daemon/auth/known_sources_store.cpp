@@ -15,6 +15,7 @@
 #include "base/text.hpp"
 #include "base/unique_fd.hpp"
 #include "loop/log.hpp"
+#include "loop/read_file.hpp"
 
 namespace checksyncd {
 
@@ -106,19 +107,11 @@ void KnownSourcesStore::load()
 			       " bytes");
 	// One more byte than may be taken: a file that grew since fstat() is
 	// refused by the parser's own bound.
-	std::string text(KnownSourcesFile::kMaxBytes + 1, '\0');
-	std::size_t length = 0;
-	while (length < text.size()) {
-		const ssize_t n = read(fd.get(), text.data() + length, text.size() - length);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ignored(errnoText(errno));
-		if (n == 0)
-			break;
-		length += static_cast<std::size_t>(n);
-	}
-	text.resize(length);
+	std::string text;
+	if (const int error = readUpTo(fd.get(), KnownSourcesFile::kMaxBytes + 1, text,
+				       static_cast<std::size_t>(st.st_size) + 1);
+	    error != 0)
+		return ignored(errnoText(error));
 	auto result = KnownSourcesFile::read(text);
 	if (const auto *refusal = std::get_if<KnownSourcesFile::Refusal>(&result))
 		return ignored(refusal->reason);

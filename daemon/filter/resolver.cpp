@@ -2,6 +2,7 @@
 
 #include "filter/resolver.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -11,7 +12,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <limits>
 #include <stdexcept>
@@ -23,6 +23,7 @@
 #include "filter/dns_message.hpp"
 #include "loop/log.hpp"
 #include "loop/random.hpp"
+#include "loop/read_file.hpp"
 
 namespace checksyncd {
 
@@ -534,10 +535,12 @@ void Resolver::updateConfig()
 	stamp_ = stamp;
 	std::string text;
 	if (stamp.exists) {
-		std::ifstream file(resolvConf_, std::ios::binary);
-		text.resize(kMaxResolvConf);
-		file.read(text.data(), static_cast<std::streamsize>(text.size()));
-		text.resize(static_cast<std::size_t>(std::max<std::streamsize>(file.gcount(), 0)));
+		// What it holds up to a read error or kMaxResolvConf; nothing if it
+		// cannot be opened.
+		const UniqueFd fd{::open(resolvConf_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+		if (fd)
+			(void)readUpTo(fd.get(), kMaxResolvConf, text,
+				       static_cast<std::size_t>(std::max<off_t>(st.st_size, 0)));
 	}
 	const char *resOptions = std::getenv("RES_OPTIONS");
 	const char *sresOptions = std::getenv("SRES_OPTIONS");

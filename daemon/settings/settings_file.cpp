@@ -17,6 +17,7 @@
 
 #include "base/text.hpp"
 #include "base/unique_fd.hpp"
+#include "loop/read_file.hpp"
 
 namespace checksyncd {
 
@@ -47,24 +48,12 @@ LoadResult loadSettingsFile(const std::string &path)
 	// The file may grow between fstat() and read(): read one byte more than
 	// allowed to tell, and never more.
 	std::string data;
-	data.resize(static_cast<std::size_t>(st.st_size) + 1);
-	std::size_t used = 0;
-	while (used <= kMaxSettingsBytes) {
-		if (used == data.size())
-			data.resize(std::min(data.size() * 2, kMaxSettingsBytes + 1));
-		const ssize_t n = ::read(fd.get(), data.data() + used, data.size() - used);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return fail(errnoText(errno));
-		}
-		if (n == 0)
-			break;
-		used += static_cast<std::size_t>(n);
-	}
-	if (used > kMaxSettingsBytes)
+	if (const int error = readUpTo(fd.get(), kMaxSettingsBytes + 1, data,
+				       static_cast<std::size_t>(st.st_size) + 1);
+	    error != 0)
+		return fail(errnoText(error));
+	if (data.size() > kMaxSettingsBytes)
 		return fail("larger than 1 MiB");
-	data.resize(used);
 
 	LoadResult parsed = parseSettings(data, path);
 	parsed.warnings.insert(parsed.warnings.begin(), result.warnings.begin(),
