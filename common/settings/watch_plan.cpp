@@ -2,7 +2,10 @@
 
 #include "settings/watch_plan.hpp"
 
-#include <deque>
+#include <algorithm>
+#include <iterator>
+#include <string>
+#include <vector>
 
 namespace checksyncd {
 
@@ -55,15 +58,17 @@ std::string parentPath(const std::string &directory)
 WatchPlan planWatches(std::string_view path, const EntryLookup &lookup, int maxSymlinks)
 {
 	WatchPlan plan;
-	std::vector<std::string> first = pathComponents(path);
-	std::deque<std::string> pending(first.begin(), first.end());
+	// The components still to walk, the next one last: a vector used as a
+	// stack (a deque's insertion at the front is 2 KiB more code).
+	std::vector<std::string> pending = pathComponents(path);
+	std::reverse(pending.begin(), pending.end());
 	// Where the walk stands: a directory reached through no symlink (each
 	// one met was replaced by its target), so ".." is lexical.
 	std::string directory = !path.empty() && path.front() == '/' ? "/" : ".";
 
 	while (!pending.empty()) {
-		std::string name = std::move(pending.front());
-		pending.pop_front();
+		std::string name = std::move(pending.back());
+		pending.pop_back();
 		if (name == "..") {
 			directory = parentPath(directory);
 			continue;
@@ -82,7 +87,8 @@ WatchPlan planWatches(std::string_view path, const EntryLookup &lookup, int maxS
 		// The target takes the link's place; a relative one is resolved
 		// from the directory that holds the link, where the walk stands.
 		std::vector<std::string> target = pathComponents(entry.target);
-		pending.insert(pending.begin(), target.begin(), target.end());
+		pending.insert(pending.end(), std::make_move_iterator(target.rbegin()),
+			       std::make_move_iterator(target.rend()));
 		if (entry.target.front() == '/')
 			directory.assign(1, '/'); // not = "/": GCC 12's false -Wrestrict
 	}
