@@ -577,7 +577,7 @@ void Resolver::leave(Query &query)
 	}
 	while (!closing_ && open_ < kMaxOpenQueries && !waiting_.empty()) {
 		Query *next = waiting_.front();
-		waiting_.pop_front();
+		waiting_.erase(waiting_.begin());
 		++open_;
 		next->open();
 	}

@@ -41,12 +41,12 @@
 #include <sys/types.h>
 
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "filter/resolver_config.hpp"
 #include "filter/source_filter.hpp"
@@ -111,7 +111,7 @@ private:
 	ResolverConfig config_;
 	std::size_t nextServer_ = 0; // options rotate
 	std::size_t open_ = 0;
-	std::deque<Query *> waiting_;
+	std::vector<Query *> waiting_; // the oldest first
 	bool closing_ = false;
 	std::map<ResolveTarget, std::unique_ptr<Lookup>> lookups_;
 };

@@ -18,7 +18,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <utility>
 #include <vector>
 
@@ -206,7 +205,8 @@ struct PnpService::Round {
 	std::string pendingRemote;
 	std::string pendingUrl;
 	// Answers sent, for retransmitted NOTIFYs: (transaction key, datagram).
-	std::deque<std::pair<std::string, std::string>> answers;
+	// At most kMaxAnswers: a vector, the oldest first (a deque is more code).
+	std::vector<std::pair<std::string, std::string>> answers;
 	unsigned refusals = 0;
 };
 
@@ -748,7 +748,7 @@ void PnpService::answer(Round &round, const sip_t *request, const sockaddr_in &t
 	if (key.empty())
 		return;
 	if (round.answers.size() >= kMaxAnswers)
-		round.answers.pop_front();
+		round.answers.erase(round.answers.begin());
 	round.answers.emplace_back(key, std::move(datagram));
 }
 
