@@ -59,7 +59,7 @@ WatchPlan planWatches(std::string_view path, const EntryLookup &lookup, int maxS
 {
 	WatchPlan plan;
 	// The components still to walk, the next one last: a vector used as a
-	// stack (a deque's insertion at the front is 2 KiB more code).
+	// stack (a deque's insertion at the front doubled this file's object code).
 	std::vector<std::string> pending = pathComponents(path);
 	std::reverse(pending.begin(), pending.end());
 	// Where the walk stands: a directory reached through no symlink (each
