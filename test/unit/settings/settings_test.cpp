@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "settings/settings.hpp"
 
@@ -260,6 +261,93 @@ TEST(Settings, describeSettingsShowsDefaults)
 		     "pnp_mac = (empty) (default)\n"
 		     "pnp_url_schemes = https (default)\n",
 		     describeSettings(Settings{}).c_str());
+}
+
+namespace {
+
+// Every setting the daemon reads, set to a value that is not its default,
+// in the order --check-config lists them. The names are DESIGN.md's
+// (section 3) and docs/settings.md's.
+struct Sample {
+	std::string_view name;
+	std::string_view value;
+};
+const std::vector<Sample> kEverySetting{
+	{"challenge_checksync", "on"},
+	{"challenge_reboot", "on"},
+	{"checksync_action", "Reboot"},
+	{"network_id_port", "5070"},
+	{"checksync_auth_algorithms", "sha-512-256, SHA-256"},
+	{"checksync_auth_qop", "none"},
+	{"checksync_auth_userhash", "on"},
+	{"checksync_events", "resync,check-sync"},
+	{"filter_registrar", "on"},
+	{"checksync_trusted", "198.51.100.0/24"},
+	{"checksync_untrusted", "refuse"},
+	{"pnp_config", "off"},
+	{"setting_server", "https://prov.example.com/{mac}.xml"},
+	{"pnp_vendor", "Snom"},
+	{"pnp_model", "D785"},
+	{"pnp_version", "10.1.54.13"},
+	{"pnp_mac", "000413a1b2c3"},
+	{"pnp_url_schemes", "HTTPS,http"},
+};
+const std::vector<Sample> kEveryIdentitySetting{
+	{"user_active", "off"},
+	{"user_name", "340899"},
+	{"user_host", "ser.berlin.snom.com:5061"},
+	{"user_pname", "auth340899"},
+	{"user_pass", kPassword},
+	{"user_hash", kHashMixed},
+	{"user_outbound", "proxy.example.com"},
+};
+
+std::string everySettingDocument()
+{
+	std::string body;
+	for (const auto &[name, value] : kEverySetting)
+		body += "<" + std::string(name) + ">" + std::string(value) + "</" +
+			std::string(name) + ">\n";
+	for (const auto &[name, value] : kEveryIdentitySetting)
+		body += "<" + std::string(name) + " idx=\"3\">" + std::string(value) + "</" +
+			std::string(name) + ">\n";
+	return wrap(body);
+}
+
+} // namespace
+
+TEST(Settings, describeSettingsShowsAFileThatSetsEverySetting)
+{
+	const std::string text = describeSettings(checkGood(parse(everySettingDocument())));
+	CHECK_FALSE(contains(text, kPassword));
+	CHECK_FALSE(contains(text, kHashLower));
+	CHECK_FALSE(contains(text, kHashMixed));
+	STRCMP_EQUAL("challenge_checksync = on (file)\n"
+		     "challenge_reboot = on (file)\n"
+		     "checksync_action = reboot (file)\n"
+		     "network_id_port = 5070 (file)\n"
+		     "checksync_auth_algorithms = SHA-512-256,SHA-256 (file)\n"
+		     "checksync_auth_qop = none (file)\n"
+		     "checksync_auth_userhash = on (file)\n"
+		     "checksync_events = check-sync,resync (file)\n"
+		     "filter_registrar = on (file)\n"
+		     "checksync_trusted = 198.51.100.0/24 (file)\n"
+		     "checksync_untrusted = refuse (file)\n"
+		     "pnp_config = off (file)\n"
+		     "setting_server = https://prov.example.com/{mac}.xml (file)\n"
+		     "pnp_vendor = Snom (file)\n"
+		     "pnp_model = D785 (file)\n"
+		     "pnp_version = 10.1.54.13 (file)\n"
+		     "pnp_mac = 000413A1B2C3 (file)\n"
+		     "pnp_url_schemes = https,http (file)\n"
+		     "user_active[3] = off (file)\n"
+		     "user_name[3] = 340899 (file)\n"
+		     "user_host[3] = ser.berlin.snom.com:5061 (file)\n"
+		     "user_pname[3] = auth340899 (file)\n"
+		     "user_pass[3] = ******** (file)\n"
+		     "user_hash[3] = ******** (file)\n"
+		     "user_outbound[3] = proxy.example.com (file)\n",
+		     text.c_str());
 }
 
 TEST(Settings, describeSettingsWritesEnumeratedValuesInLowerCase)
