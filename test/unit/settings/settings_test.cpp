@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "settings/settings.hpp"
+#include "settings/settings_values.hpp"
 
 #include "support/settings_support.hpp"
 #include "support/string_from.hpp"
@@ -348,6 +349,42 @@ TEST(Settings, describeSettingsShowsAFileThatSetsEverySetting)
 		     "user_hash[3] = ******** (file)\n"
 		     "user_outbound[3] = proxy.example.com (file)\n",
 		     text.c_str());
+}
+
+// The key table (settings_values.cpp) reads and describes the settings
+// above and no others: a key added to it, or dropped from it, without its
+// value here fails.
+TEST(Settings, theKeyTableHoldsEverySettingOnceInTheOrderItIsDescribed)
+{
+	const auto names = [](const auto &keys) {
+		std::string out;
+		for (const auto &key : keys)
+			out += std::string(key.name) + "\n";
+		return out;
+	};
+	STRCMP_EQUAL(names(kEverySetting).c_str(), names(settingKeys()).c_str());
+	STRCMP_EQUAL(names(kEveryIdentitySetting).c_str(), names(identityKeys()).c_str());
+	for (const SettingKey<Settings> &key : settingKeys())
+		CHECK_TRUE_TEXT(key.read && key.describe, std::string(key.name).c_str());
+	for (const SettingKey<Identity> &key : identityKeys())
+		CHECK_TRUE_TEXT(key.read && key.describe, std::string(key.name).c_str());
+
+	// Each key is read from the file and described as from it, one line
+	// each, in the table's order.
+	const Settings &settings = checkGood(parse(everySettingDocument()));
+	std::string described;
+	for (const SettingKey<Settings> &key : settingKeys()) {
+		CHECK_TRUE_TEXT(settings.fromFile.contains(std::string(key.name)),
+				std::string(key.name).c_str());
+		described += std::string(key.name) + " = " + key.describe(settings) + " (file)\n";
+	}
+	for (const SettingKey<Identity> &key : identityKeys()) {
+		const std::string name = identityKey(key.name, 3);
+		CHECK_TRUE_TEXT(settings.fromFile.contains(name), name.c_str());
+		described += name + " = " + key.describe(settings.identities.at(3)) + " (file)\n";
+	}
+	LONGS_EQUAL(settingKeys().size() + identityKeys().size(), settings.fromFile.size());
+	STRCMP_EQUAL(described.c_str(), describeSettings(settings).c_str());
 }
 
 TEST(Settings, describeSettingsWritesEnumeratedValuesInLowerCase)
