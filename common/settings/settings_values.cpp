@@ -97,6 +97,12 @@ bool SettingValue::refuse(const std::string &message) const
 	return false;
 }
 
+bool SettingValue::invalid(std::string_view expected) const
+{
+	return refuse("invalid value " + quoted(text) + " (expected " + std::string(expected) +
+		      ")");
+}
+
 namespace {
 
 constexpr std::size_t kHashHexDigits = 32;
@@ -107,8 +113,7 @@ bool readChoice(T &target, const std::array<Choice<T>, N> &choices, const Settin
 {
 	const std::optional<T> chosen = choose(choices, value.text);
 	if (!chosen)
-		return value.refuse("invalid value " + quoted(value.text) + " (expected " +
-				    expectedChoices(choices) + ")");
+		return value.invalid(expectedChoices(choices));
 	target = *chosen;
 	return true;
 }
@@ -140,8 +145,7 @@ bool readPort(std::uint16_t &target, const SettingValue &value)
 {
 	const auto port = parseDecimal(value.text, 1, 65535);
 	if (!port)
-		return value.refuse("invalid value " + quoted(value.text) +
-				    " (expected a port number from 1 to 65535)");
+		return value.invalid("a port number from 1 to 65535");
 	target = static_cast<std::uint16_t>(*port);
 	return true;
 }
@@ -241,8 +245,7 @@ bool readPnpMac(std::string &target, const SettingValue &value)
 	}
 	const auto mac = parsePnpMac(value.text);
 	if (!mac)
-		return value.refuse("invalid value " + quoted(value.text) +
-				    " (expected 12 hex digits, e.g. 000413939050, or empty)");
+		return value.invalid("12 hex digits, e.g. 000413939050, or empty");
 	target = *mac;
 	return true;
 }
@@ -279,7 +282,7 @@ bool readHostPort(std::string &target, const SettingValue &value)
 	target = value.text;
 	if (value.text.empty() || validHostPort(target, std::string(hostPart(target))))
 		return true;
-	return value.refuse("invalid value " + quoted(value.text) + " (expected host[:port])");
+	return value.invalid("host[:port]");
 }
 
 // Secret: the value never goes into the message.

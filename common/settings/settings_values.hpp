@@ -110,6 +110,8 @@ struct SettingValue {
 
 	// Adds "KEY: message" to errors; returns false, a refused value.
 	bool refuse(const std::string &message) const;
+	// refuse("invalid value \"TEXT\" (expected EXPECTED)").
+	bool invalid(std::string_view expected) const;
 };
 
 // A setting the daemon reads: its name (DESIGN.md, section 3), how its text
