@@ -42,7 +42,7 @@ meson setup "$dir/src/build" "$dir/src" -Dtests=disabled >"$dir/build.log" 2>&1 
 ninja -C "$dir/src/build" daemon/checksyncd >>"$dir/build.log" 2>&1 ||
 	{ tail -30 "$dir/build.log" >&2; exit 1; }
 # shellcheck disable=SC2046
-g++ -std=c++20 -O2 -I "$dir/src/common" -o "$dir/provisioning-standin" "$dir/src/test/provisioning_standin.cpp" \
+g++ -std=c++20 -O2 -I "$dir/src/common" -I "$dir/src/daemon" -o "$dir/provisioning-standin" "$dir/src/test/provisioning_standin.cpp" \
 	$(pkg-config --cflags --libs libsystemd) >>"$dir/build.log" 2>&1 ||
 	{ tail -20 "$dir/build.log" >&2; exit 1; }
 echo "$dir/src/build/daemon/checksyncd"

@@ -63,6 +63,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$repo/bench"
+bench_name=compare-kamailio
+# shellcheck source=bench/lib.sh
+. "$bench/lib.sh"
 started=$(date +%s)
 
 out=/tmp/checksyncd-bench-$(date +%Y%m%d-%H%M%S)
@@ -103,21 +106,21 @@ while [ $# -gt 0 ]; do
 	--sampler-interval) sampler_interval=$2; shift 2 ;;
 	--no-install) install=0; shift ;;
 	-h | --help) sed -n '4,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) echo "compare-kamailio: unknown argument $1" >&2; exit 64 ;;
+	*) bench_usage "unknown argument $1" ;;
 	esac
 done
 for n in "$duration" "$flood_rate" "$auth_calls" "$auth_concurrency" "$auth_rate" "$settle" "$rounds"; do
-	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt 0 ] || { echo "compare-kamailio: bad number $n" >&2; exit 64; }
+	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt 0 ] || bench_usage "bad number $n"
 done
-[ "$duration" -le 60 ] || { echo "compare-kamailio: --duration at most 60" >&2; exit 64; }
-[[ $sampler_interval =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "compare-kamailio: bad --sampler-interval" >&2; exit 64; }
-[ "$rounds" -le 20 ] || { echo "compare-kamailio: --rounds at most 20" >&2; exit 64; }
-[ "$auth_calls" -le 200000 ] || { echo "compare-kamailio: --auth-calls at most 200000" >&2; exit 64; }
+[ "$duration" -le 60 ] || bench_usage "--duration at most 60"
+[[ $sampler_interval =~ ^[0-9]*\.?[0-9]+$ ]] || bench_usage "bad --sampler-interval"
+[ "$rounds" -le 20 ] || bench_usage "--rounds at most 20"
+[ "$auth_calls" -le 200000 ] || bench_usage "--auth-calls at most 200000"
 for s in $scenarios; do
-	case $s in flood | auth | auth-max | plain | plain-rate) ;; *) echo "compare-kamailio: unknown scenario $s" >&2; exit 64 ;; esac
+	case $s in flood | auth | auth-max | plain | plain-rate) ;; *) bench_usage "unknown scenario $s" ;; esac
 done
 for s in $servers; do
-	case $s in checksyncd | kamailio | kamailio-tlsf) ;; *) echo "compare-kamailio: unknown server $s" >&2; exit 64 ;; esac
+	case $s in checksyncd | kamailio | kamailio-tlsf) ;; *) bench_usage "unknown server $s" ;; esac
 done
 # sipp's -timeout for the fixed-rate scenarios: the calls at their rate
 # and a minute more.
@@ -140,9 +143,7 @@ if [ "$install" = 1 ]; then
 		apt-get install -y -q --no-install-recommends "${missing[@]}"
 	fi
 fi
-for tool in kamailio sipp dbus-daemon python3; do
-	command -v "$tool" >/dev/null || { echo "compare-kamailio: $tool not found" >&2; exit 1; }
-done
+bench_require "" kamailio sipp dbus-daemon python3
 kam_modules=$(dirname "$(dpkg -L kamailio 2>/dev/null | grep '/modules/sl\.so$' | head -1)")
 [ -f "$kam_modules/auth.so" ] || { echo "compare-kamailio: Kamailio modules not found" >&2; exit 1; }
 
@@ -153,36 +154,19 @@ rm -rf "${out:?}/runs/"*
 # -------------------------------------------------------------------- build
 if [ -z "$checksyncd" ] || [ -z "$standin" ]; then
 	log "building checksyncd from a snapshot of the $source (bench/build-snapshot.sh)"
-	mkdir -p "$out/build"
-	"$bench/build-snapshot.sh" "$out/build" "$source" >"$out/build/paths"
-	[ -n "$checksyncd" ] || checksyncd=$(sed -n 1p "$out/build/paths")
-	[ -n "$standin" ] || standin=$(sed -n 2p "$out/build/paths")
-	revision=$(cat "$out/build/REVISION")
-else
-	revision="given binary"
 fi
+bench_build "$out" "$source"
 checksyncd=$(realpath "$checksyncd")
 standin=$(realpath "$standin")
 
 # ------------------------------------------------------------ process care
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	sleep 0.3
-	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	# Kamailio's children, should the main process have gone first.
+# Kamailio's children, should the main process have gone first (lib.sh
+# stops the rest at exit).
+bench_cleanup_more() {
 	if [ -n "${kam_children:-}" ]; then
 		kill -KILL $kam_children 2>/dev/null || true
 	fi
-	wait 2>/dev/null || true
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # stop PID...: SIGTERM, wait up to 5 s, then SIGKILL; forget them.
 stop() {
@@ -227,43 +211,20 @@ udp_drops() {
 }
 
 # ------------------------------------------------------------------ servers
-write_settings() { # FILE on|off
-	cat >"$1" <<XML
-<?xml version="1.0" encoding="utf-8"?>
-<settings>
-  <phone-settings e="2">
-    <challenge_checksync perm="">$2</challenge_checksync>
-    <!-- no plug-and-play SUBSCRIBE on the host's network -->
-    <pnp_config perm="">off</pnp_config>
-    <user_active idx="1" perm="">on</user_active>
-    <user_name idx="1" perm="">340899</user_name>
-    <user_host idx="1" perm="">ser.berlin.snom.com</user_host>
-    <user_pass idx="1" perm="">1234</user_pass>
-  </phone-settings>
-</settings>
-XML
-	chmod 600 "$1"
-}
-
 server_pid=""
 server_aux=()
 kam_children=""
 
 start_checksyncd() { # RUNDIR on|off
 	local dir=$1
-	dbus-daemon --session --nofork --address="unix:path=$dir/bus" >"$dir/dbus.log" 2>&1 &
-	pids+=($!); server_aux=($!)
-	for _ in $(seq 50); do [ -S "$dir/bus" ] && break; sleep 0.1; done
-	"$standin" --bus "unix:path=$dir/bus" --quiet --record "$dir/dbus-calls.jsonl" >"$dir/standin.log" 2>&1 &
-	pids+=($!); server_aux+=($!)
-	for _ in $(seq 50); do grep -qs READY "$dir/standin.log" && break; sleep 0.1; done
-	write_settings "$dir/settings.xml" "$2"
+	bench_start_bus "$dir" --record "$dir/dbus-calls.jsonl"
+	server_aux=("${bench_bus_pids[@]}")
+	bench_write_settings "$dir/settings.xml" "$2"
 	"$checksyncd" --settings "$dir/settings.xml" --listen "sip:127.0.0.1:$csd_port;transport=udp" \
 		--bus "unix:path=$dir/bus" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
-	for _ in $(seq 50); do grep -qs ' ready: ' "$dir/server.log" && break; sleep 0.1; done
-	grep -q ' ready: ' "$dir/server.log" || { log "checksyncd did not become ready:"; cat "$dir/server.log" >&2; return 1; }
+	bench_wait_ready "$dir/server.log" 50
 }
 
 start_kamailio() { # RUNDIR on|off [MEMORY-MANAGER]

@@ -25,6 +25,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$repo/bench"
+bench_name=profile-callgrind
+# shellcheck source=bench/lib.sh
+. "$bench/lib.sh"
 scenario=auth
 calls=1000
 rate=100
@@ -50,42 +53,19 @@ while [ $# -gt 0 ]; do
 	--no-kamailio) with_kamailio=0; shift ;;
 	--kamailio-mm) kamailio_mm=$2; shift 2 ;;
 	-h | --help) sed -n '4,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) echo "profile-callgrind: unknown argument $1" >&2; exit 64 ;;
+	*) bench_usage "unknown argument $1" ;;
 	esac
 done
-case $scenario in
-auth) xml=sipp-auth-checksync.xml; challenge=on ;;
-flood) xml=sipp-flood-401.xml; challenge=on ;;
-plain) xml=sipp-plain-checksync.xml; challenge=off ;;
-*) echo "profile-callgrind: scenario auth, flood or plain" >&2; exit 64 ;;
-esac
-[[ $calls =~ ^[0-9]+$ && $calls -gt 0 && $calls -le 20000 ]] || { echo "profile-callgrind: --calls 1..20000" >&2; exit 64; }
-[[ $rate =~ ^[0-9]+$ && $rate -gt 0 && $rate -le 2000 ]] || { echo "profile-callgrind: --rate 1..2000" >&2; exit 64; }
-for tool in valgrind callgrind_control callgrind_annotate sipp kamailio dbus-daemon; do
-	command -v "$tool" >/dev/null || { echo "profile-callgrind: $tool not found (apt-get install valgrind kamailio sip-tester dbus)" >&2; exit 1; }
-done
+bench_scenario "$scenario"
+[[ $calls =~ ^[0-9]+$ && $calls -gt 0 && $calls -le 20000 ]] || bench_usage "--calls 1..20000"
+[[ $rate =~ ^[0-9]+$ && $rate -gt 0 && $rate -le 2000 ]] || bench_usage "--rate 1..2000"
+bench_require "apt-get install valgrind kamailio sip-tester dbus" \
+	valgrind callgrind_control callgrind_annotate sipp kamailio dbus-daemon
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-if [ -z "$checksyncd" ] || [ -z "$standin" ]; then
-	# From a snapshot of the work tree (or --source REV), built from scratch:
-	# see bench/build-snapshot.sh.
-	mkdir -p "$out/build"
-	"$bench/build-snapshot.sh" "$out/build" "$source" >"$out/build/paths"
-	[ -n "$checksyncd" ] || checksyncd=$(sed -n 1p "$out/build/paths")
-	[ -n "$standin" ] || standin=$(sed -n 2p "$out/build/paths")
-fi
-
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	sleep 0.5
-	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# From a snapshot of the work tree (or --source REV), built from scratch.
+bench_build "$out" "$source"
 
 benchlib=(python3 "$bench/benchlib.py")
 
@@ -100,7 +80,7 @@ measure() {
 	local mode=${scenario}
 	"${benchlib[@]}" client --server "127.0.0.1:$port" --bind 127.0.0.1 --mode "$mode" \
 		--interval 0.5 --duration 30 --until-ok --out "$out/$name-warmup.csv" ||
-		{ echo "profile-callgrind: $name does not answer" >&2; return 1; }
+		{ echo "$bench_name: $name does not answer" >&2; return 1; }
 	for p in $(tree "$pid"); do callgrind_control -i on "$p" >/dev/null 2>&1 || true; done
 	[ "$scenario" = auth ] && extra=(-auth_uri "340899@127.0.0.1:$port")
 	(cd "$out" && timeout -k 5 $((calls / rate + 120)) sipp -sf "$bench/$xml" -s 340899 "127.0.0.1:$port" \
@@ -119,32 +99,9 @@ measure() {
 	wait "$pid" 2>/dev/null || true
 }
 
-write_settings() {
-	cat >"$out/settings.xml" <<XML
-<?xml version="1.0" encoding="utf-8"?>
-<settings>
-  <phone-settings e="2">
-    <challenge_checksync perm="">$challenge</challenge_checksync>
-    <!-- no plug-and-play SUBSCRIBE on the host's network -->
-    <pnp_config perm="">off</pnp_config>
-    <user_active idx="1" perm="">on</user_active>
-    <user_name idx="1" perm="">340899</user_name>
-    <user_host idx="1" perm="">ser.berlin.snom.com</user_host>
-    <user_pass idx="1" perm="">1234</user_pass>
-  </phone-settings>
-</settings>
-XML
-	chmod 600 "$out/settings.xml"
-}
-
 rm -f "$out"/callgrind.out.*
-write_settings
-dbus-daemon --session --nofork --address="unix:path=$out/bus" >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -S "$out/bus" ] && break; sleep 0.1; done
-"$standin" --bus "unix:path=$out/bus" --quiet >"$out/standin.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do grep -qs READY "$out/standin.log" && break; sleep 0.1; done
+bench_write_settings "$out/settings.xml" "$challenge"
+bench_start_bus "$out"
 
 valgrind --tool=callgrind --instr-atstart=no --log-file="$out/valgrind-checksyncd.log" \
 	--callgrind-out-file="$out/callgrind.out.checksyncd.%p" \
@@ -152,13 +109,13 @@ valgrind --tool=callgrind --instr-atstart=no --log-file="$out/valgrind-checksync
 	--bus "unix:path=$out/bus" >"$out/checksyncd.log" 2>&1 &
 csd=$!
 pids+=("$csd")
-for _ in $(seq 300); do grep -qs ' ready: ' "$out/checksyncd.log" && break; sleep 0.1; done
+bench_wait_ready "$out/checksyncd.log" 300
 measure checksyncd "$csd_port" "$csd"
 
 if [ "$with_kamailio" = 1 ]; then
 	kam_modules=$(dirname "$(dpkg -L kamailio | grep '/modules/sl\.so$' | head -1)")
 	for mm in $kamailio_mm; do
-		case $mm in qm | fm | tlsf) ;; *) echo "profile-callgrind: memory manager qm, fm or tlsf" >&2; exit 64 ;; esac
+		case $mm in qm | fm | tlsf) ;; *) bench_usage "memory manager qm, fm or tlsf" ;; esac
 		args=(-x "$mm" -X "$mm")
 		[ "$challenge" = on ] && args+=(-A WITH_AUTH)
 		mkdir -p "$out/kamailio-run"

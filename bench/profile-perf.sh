@@ -30,6 +30,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$repo/bench"
+bench_name=profile-perf
+# shellcheck source=bench/lib.sh
+. "$bench/lib.sh"
 scenario=auth
 calls=10000
 rate=1000
@@ -54,76 +57,32 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--stat-only) stat_only=1; shift ;;
 	-h | --help) sed -n '4,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) echo "profile-perf: unknown argument $1" >&2; exit 64 ;;
+	*) bench_usage "unknown argument $1" ;;
 	esac
 done
-case $scenario in
-auth) xml=sipp-auth-checksync.xml; challenge=on ;;
-flood) xml=sipp-flood-401.xml; challenge=on ;;
-plain) xml=sipp-plain-checksync.xml; challenge=off ;;
-*) echo "profile-perf: scenario auth, flood or plain" >&2; exit 64 ;;
-esac
+bench_scenario "$scenario"
 for n in "$calls" "$rate" "$limit"; do
-	[[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || { echo "profile-perf: bad number $n" >&2; exit 64; }
+	[[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || bench_usage "bad number $n"
 done
-[ "$calls" -le 200000 ] || { echo "profile-perf: --calls at most 200000" >&2; exit 64; }
-for tool in perf strace sipp dbus-daemon python3; do
-	command -v "$tool" >/dev/null || { echo "profile-perf: $tool not found (apt-get install linux-perf strace sip-tester dbus)" >&2; exit 1; }
-done
+[ "$calls" -le 200000 ] || bench_usage "--calls at most 200000"
+bench_require "apt-get install linux-perf strace sip-tester dbus" perf strace sipp dbus-daemon python3
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-if [ -z "$checksyncd" ] || [ -z "$standin" ]; then
-	mkdir -p "$out/build"
-	"$bench/build-snapshot.sh" "$out/build" "$source" >"$out/build/paths"
-	[ -n "$checksyncd" ] || checksyncd=$(sed -n 1p "$out/build/paths")
-	[ -n "$standin" ] || standin=$(sed -n 2p "$out/build/paths")
-fi
+bench_build "$out" "$source"
 
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	sleep 0.3
-	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cat >"$out/settings.xml" <<XML
-<?xml version="1.0" encoding="utf-8"?>
-<settings>
-  <phone-settings e="2">
-    <challenge_checksync perm="">$challenge</challenge_checksync>
-    <!-- no plug-and-play SUBSCRIBE on the host's network -->
-    <pnp_config perm="">off</pnp_config>
-    <user_active idx="1" perm="">on</user_active>
-    <user_name idx="1" perm="">340899</user_name>
-    <user_host idx="1" perm="">ser.berlin.snom.com</user_host>
-    <user_pass idx="1" perm="">1234</user_pass>
-  </phone-settings>
-</settings>
-XML
-chmod 600 "$out/settings.xml"
-
-dbus-daemon --session --nofork --address="unix:path=$out/bus" >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -S "$out/bus" ] && break; sleep 0.1; done
-"$standin" --bus "unix:path=$out/bus" --quiet >"$out/standin.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do grep -qs READY "$out/standin.log" && break; sleep 0.1; done
+bench_write_settings "$out/settings.xml" "$challenge"
+bench_start_bus "$out"
 "$checksyncd" --settings "$out/settings.xml" --listen "sip:127.0.0.1:$csd_port;transport=udp" \
 	--bus "unix:path=$out/bus" >"$out/checksyncd.log" 2>&1 &
 csd=$!
 pids+=("$csd")
-for _ in $(seq 50); do grep -qs ' ready: ' "$out/checksyncd.log" && break; sleep 0.1; done
-grep -qs ' ready: ' "$out/checksyncd.log" || { cat "$out/checksyncd.log" >&2; exit 1; }
+bench_wait_ready "$out/checksyncd.log" 50 || exit 1
 # A check-sync answered as expected: ready, warm, and 127.0.0.1 a source that
 # proved itself (it answered a challenge), so nothing is held back from it.
 python3 "$bench/benchlib.py" client --server "127.0.0.1:$csd_port" --bind 127.0.0.1 \
 	--mode "$scenario" --interval 0.1 --duration 5 --until-ok --out "$out/warmup.csv" ||
-	{ echo "profile-perf: checksyncd does not answer" >&2; exit 1; }
+	{ echo "$bench_name: checksyncd does not answer" >&2; exit 1; }
 
 # load NAME: sipp's CALLS at RATE; prints sipp's successful/failed calls.
 load() {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
 // The settings model (settings.hpp) and the effective configuration that
-// --check-config prints. The file is read by settings_reader.cpp.
+// --check-config prints, key by key from the table in settings_values.cpp.
+// The file is read by settings_reader.cpp.
 
 #include "settings/settings.hpp"
 
@@ -108,51 +109,11 @@ std::string describeSettings(const Settings &settings)
 		out += settings.fromFile.contains(key) ? " (file)\n" : " (default)\n";
 	};
 
-	line("challenge_checksync", onOff(settings.challengeChecksync));
-	line("challenge_reboot", onOff(settings.challengeReboot));
-	line("checksync_action", choiceText(kActionChoices, settings.action));
-	line("network_id_port", std::to_string(settings.port));
-	std::string algorithms;
-	for (Algorithm algorithm : settings.algorithms) {
-		if (!algorithms.empty())
-			algorithms += ',';
-		algorithms += algorithmName(algorithm);
-	}
-	line("checksync_auth_algorithms", algorithms);
-	line("checksync_auth_qop", choiceText(kQopChoices, settings.qop));
-	line("checksync_auth_userhash", onOff(settings.userhash));
-	line("checksync_events", joinEventPackages(settings.events, ","));
-	line("filter_registrar", onOff(settings.filterRegistrar));
-	std::string trusted;
-	for (const TrustedSource &source : settings.trusted) {
-		if (!trusted.empty())
-			trusted += ',';
-		trusted += source.toString();
-	}
-	line("checksync_trusted", trusted);
-	line("checksync_untrusted", choiceText(kUntrustedChoices, settings.untrusted));
-	line("pnp_config", onOff(settings.pnp.enabled));
-	line("setting_server", withoutPassword(settings.pnp.settingServer));
-	line("pnp_vendor", settings.pnp.vendor);
-	line("pnp_model", settings.pnp.model);
-	line("pnp_version", settings.pnp.version);
-	line("pnp_mac", settings.pnp.mac);
-	std::string schemes;
-	for (const std::string &scheme : settings.pnp.urlSchemes) {
-		if (!schemes.empty())
-			schemes += ',';
-		schemes += scheme;
-	}
-	line("pnp_url_schemes", schemes);
-
+	for (const SettingKey<Settings> &key : settingKeys())
+		line(std::string(key.name), key.describe(settings));
 	for (const auto &[idx, identity] : settings.identities) {
-		line(identityKey("user_active", idx), onOff(identity.active));
-		line(identityKey("user_name", idx), identity.name);
-		line(identityKey("user_host", idx), identity.host);
-		line(identityKey("user_pname", idx), identity.pname);
-		line(identityKey("user_pass", idx), identity.pass.empty() ? "(unset)" : "********");
-		line(identityKey("user_hash", idx), identity.hash.empty() ? "(unset)" : "********");
-		line(identityKey("user_outbound", idx), identity.outbound);
+		for (const SettingKey<Identity> &key : identityKeys())
+			line(identityKey(key.name, idx), key.describe(identity));
 	}
 	return out;
 }

@@ -20,22 +20,18 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xmlversion.h>
-#include <sofia-sip/hostdomain.h>
 
-#include <algorithm>
-#include <array>
 #include <cerrno>
 #include <charconv>
 #include <climits>
 #include <memory>
+#include <span>
 #include <system_error>
 #include <utility>
 
-#include "auth/digest.hpp"
 #include "base/text.hpp"
 #include "base/unique_fd.hpp"
 #include "base/xml.hpp"
-#include "pnp/pnp.hpp"
 #include "settings/settings_values.hpp"
 
 namespace checksyncd {
@@ -158,81 +154,18 @@ private:
 constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
 			      XML_PARSE_BIG_LINES;
 
-// The settings the daemon reads
-
-enum class Key : unsigned char {
-	ChallengeChecksync,
-	ChallengeReboot,
-	ChecksyncAction,
-	NetworkIdPort,
-	AuthAlgorithms,
-	AuthQop,
-	AuthUserhash,
-	ChecksyncEvents,
-	PnpConfig,
-	SettingServer,
-	PnpVendor,
-	PnpModel,
-	PnpVersion,
-	PnpMac,
-	PnpUrlSchemes,
-	UserActive,
-	UserName,
-	UserHost,
-	UserPname,
-	UserPass,
-	UserHash,
-	UserOutbound,
-	FilterRegistrar,
-	ChecksyncTrusted,
-	ChecksyncUntrusted,
-};
-
-struct KeySpec {
-	std::string_view name;
-	Key key;
-	bool perIdentity;
-};
-
-constexpr std::array kKeys{
-	KeySpec{"challenge_checksync", Key::ChallengeChecksync, false},
-	KeySpec{"challenge_reboot", Key::ChallengeReboot, false},
-	KeySpec{"checksync_action", Key::ChecksyncAction, false},
-	KeySpec{"network_id_port", Key::NetworkIdPort, false},
-	KeySpec{"checksync_auth_algorithms", Key::AuthAlgorithms, false},
-	KeySpec{"checksync_auth_qop", Key::AuthQop, false},
-	KeySpec{"checksync_auth_userhash", Key::AuthUserhash, false},
-	KeySpec{"checksync_events", Key::ChecksyncEvents, false},
-	KeySpec{"pnp_config", Key::PnpConfig, false},
-	KeySpec{"setting_server", Key::SettingServer, false},
-	KeySpec{"pnp_vendor", Key::PnpVendor, false},
-	KeySpec{"pnp_model", Key::PnpModel, false},
-	KeySpec{"pnp_version", Key::PnpVersion, false},
-	KeySpec{"pnp_mac", Key::PnpMac, false},
-	KeySpec{"pnp_url_schemes", Key::PnpUrlSchemes, false},
-	KeySpec{"user_active", Key::UserActive, true},
-	KeySpec{"user_name", Key::UserName, true},
-	KeySpec{"user_host", Key::UserHost, true},
-	KeySpec{"user_pname", Key::UserPname, true},
-	KeySpec{"user_pass", Key::UserPass, true},
-	KeySpec{"user_hash", Key::UserHash, true},
-	KeySpec{"user_outbound", Key::UserOutbound, true},
-	KeySpec{"filter_registrar", Key::FilterRegistrar, false},
-	KeySpec{"checksync_trusted", Key::ChecksyncTrusted, false},
-	KeySpec{"checksync_untrusted", Key::ChecksyncUntrusted, false},
-};
-
-const KeySpec *findKey(std::string_view name)
+// The key of that name in `keys`, or nullptr.
+template<typename Target>
+const SettingKey<Target> *findKey(std::span<const SettingKey<Target>> keys, std::string_view name)
 {
-	for (const KeySpec &spec : kKeys) {
-		if (spec.name == name)
-			return &spec;
+	for (const SettingKey<Target> &key : keys) {
+		if (key.name == name)
+			return &key;
 	}
 	return nullptr;
 }
 
 constexpr unsigned long kMaxIdx = 999999;
-constexpr std::size_t kHashHexDigits = 32;
 
 std::string_view elementName(const xmlNode *node)
 {
@@ -291,14 +224,17 @@ public:
 private:
 	void readSetting(xmlNode *node)
 	{
-		const KeySpec *spec = findKey(elementName(node));
-		if (!spec)
+		const std::string_view name = elementName(node);
+		const SettingKey<Settings> *global = findKey(settingKeys(), name);
+		const SettingKey<Identity> *perIdentity = global ? nullptr
+								 : findKey(identityKeys(), name);
+		if (!global && !perIdentity)
 			return; // unknown setting
 		const long line = xmlGetLineNo(node);
 
-		std::string key(spec->name);
+		std::string key(name);
 		unsigned idx = 0;
-		if (spec->perIdentity) {
+		if (perIdentity) {
 			const std::optional<std::string> idxText = attribute(node, "idx");
 			const std::optional<unsigned long> parsed = idxText ? parseDecimal(*idxText,
 											   1,
@@ -309,7 +245,7 @@ private:
 				return;
 			}
 			idx = static_cast<unsigned>(*parsed);
-			key = identityKey(spec->name, idx);
+			key = identityKey(name, idx);
 		}
 
 		const auto [first, inserted] = seen_.emplace(key, line);
@@ -320,291 +256,20 @@ private:
 		}
 
 		const std::string text = textContent(node);
-		const std::string_view value = trim(text);
-		const bool ok = spec->perIdentity ? applyIdentity(spec->key, key, idx, value, line)
-						  : applyGlobal(spec->key, key, value, line);
+		std::vector<std::string> refusals;
+		const SettingValue value{key, trim(text), refusals};
+		bool ok = false;
+		if (perIdentity) {
+			Identity &identity = settings_.identities[idx];
+			identity.idx = idx;
+			ok = perIdentity->read(identity, value);
+		} else {
+			ok = global->read(settings_, value);
+		}
+		for (std::string &refusal : refusals)
+			error(line, std::move(refusal));
 		if (ok)
 			settings_.fromFile.insert(key);
-	}
-
-	// An enumerated setting: one of `choices` (settings_values.hpp).
-	template<typename T, std::size_t N>
-	bool applyChoice(T &target, const std::array<Choice<T>, N> &choices, const std::string &key,
-			 std::string_view value, long line)
-	{
-		const std::optional<T> chosen = choose(choices, value);
-		if (!chosen) {
-			error(line, key + ": invalid value " + quoted(value) + " (expected " +
-					    expectedChoices(choices) + ")");
-			return false;
-		}
-		target = *chosen;
-		return true;
-	}
-
-	bool applyGlobal(Key which, const std::string &key, std::string_view value, long line)
-	{
-		switch (which) {
-		case Key::ChallengeChecksync:
-			return applyChoice(settings_.challengeChecksync, kOnOffChoices, key, value,
-					   line);
-		case Key::ChallengeReboot:
-			return applyChoice(settings_.challengeReboot, kOnOffChoices, key, value,
-					   line);
-		case Key::ChecksyncAction:
-			return applyChoice(settings_.action, kActionChoices, key, value, line);
-		case Key::NetworkIdPort:
-			if (const auto port = parseDecimal(value, 1, 65535)) {
-				settings_.port = static_cast<std::uint16_t>(*port);
-				return true;
-			}
-			error(line, key + ": invalid value " + quoted(value) +
-					    " (expected a port number from 1 to 65535)");
-			return false;
-		case Key::AuthAlgorithms:
-			return applyAlgorithms(key, value, line);
-		case Key::FilterRegistrar:
-			return applyChoice(settings_.filterRegistrar, kOnOffChoices, key, value,
-					   line);
-		case Key::ChecksyncTrusted:
-			return applyTrusted(key, value, line);
-		case Key::ChecksyncUntrusted:
-			return applyChoice(settings_.untrusted, kUntrustedChoices, key, value,
-					   line);
-		case Key::AuthUserhash:
-			return applyChoice(settings_.userhash, kOnOffChoices, key, value, line);
-		case Key::AuthQop:
-			return applyChoice(settings_.qop, kQopChoices, key, value, line);
-		case Key::ChecksyncEvents:
-			return applyEvents(key, value, line);
-		case Key::PnpConfig:
-			return applyChoice(settings_.pnp.enabled, kOnOffChoices, key, value, line);
-		case Key::SettingServer:
-			// Written by the provisioning process: any text is taken (a
-			// refusal would hold back every other setting of the file);
-			// only whether it is empty matters here.
-			settings_.pnp.settingServer = value;
-			return true;
-		case Key::PnpVendor:
-			return applyPnpParameter(settings_.pnp.vendor, "checksyncd", key, value,
-						 line);
-		case Key::PnpModel:
-			return applyPnpParameter(settings_.pnp.model, "generic", key, value, line);
-		case Key::PnpVersion:
-			return applyPnpParameter(settings_.pnp.version, CHECKSYNCD_VERSION, key,
-						 value, line);
-		case Key::PnpMac:
-			if (value.empty()) {
-				settings_.pnp.mac.clear();
-				return true;
-			}
-			if (const auto mac = parsePnpMac(value)) {
-				settings_.pnp.mac = *mac;
-				return true;
-			}
-			error(line,
-			      key + ": invalid value " + quoted(value) +
-				      " (expected 12 hex digits, e.g. 000413939050, or empty)");
-			return false;
-		case Key::PnpUrlSchemes:
-			return applyUrlSchemes(key, value, line);
-		default:
-			return false;
-		}
-	}
-
-	// pnp_vendor, pnp_model, pnp_version: quoted strings in the SUBSCRIBE's
-	// Event header. Empty means the default.
-	bool applyPnpParameter(std::string &target, std::string_view fallback,
-			       const std::string &key, std::string_view value, long line)
-	{
-		if (value.empty()) {
-			target = fallback;
-			return true;
-		}
-		if (!validPnpParameter(value)) {
-			error(line, key + ": invalid value " + quoted(value) + " (at most " +
-					    std::to_string(kPnpMaxParameterBytes) +
-					    " bytes, no '\"', no '\\', no control characters)");
-			return false;
-		}
-		target = value;
-		return true;
-	}
-
-	bool applyUrlSchemes(const std::string &key, std::string_view value, long line)
-	{
-		if (value.empty()) {
-			settings_.pnp.urlSchemes = PnpSettings{}.urlSchemes;
-			return true;
-		}
-		// The first fault ends the list.
-		std::vector<std::string> schemes;
-		for (const std::string_view item : listItems(value)) {
-			std::string scheme = asciiLower(item);
-			if (!validUrlScheme(item)) {
-				error(line, key + ": invalid scheme " + quoted(item) + " in " +
-						    quoted(value));
-				return false;
-			}
-			if (std::find(schemes.begin(), schemes.end(), scheme) != schemes.end()) {
-				error(line, key + ": " + scheme + " listed twice");
-				return false;
-			}
-			if (schemes.size() == kPnpMaxSchemes) {
-				error(line, key + ": more than " + std::to_string(kPnpMaxSchemes) +
-						    " schemes");
-				return false;
-			}
-			schemes.push_back(std::move(scheme));
-		}
-		settings_.pnp.urlSchemes = std::move(schemes);
-		return true;
-	}
-
-	// Same rules as checksync_auth_algorithms: every item known, none
-	// twice, the list not empty (a phone that honours no package would
-	// answer every PBX 489, which is never what the file meant).
-	bool applyEvents(const std::string &key, std::string_view value, long line)
-	{
-		static constexpr std::string_view kExpected =
-			"check-sync, resync, reboot, reboot_now, restart_now, service-control or "
-			"report";
-		if (value.empty()) {
-			error(line, key + ": empty (expected a comma-separated list of " +
-					    std::string(kExpected) + ")");
-			return false;
-		}
-		EventPackageSet events;
-		bool ok = true;
-		for (const std::string_view item : listItems(value)) {
-			if (item.empty()) {
-				error(line, key + ": empty item in " + quoted(value));
-				ok = false;
-			} else if (const auto package = parseEventPackage(item)) {
-				if (events.contains(*package)) {
-					error(line,
-					      key + ": " + std::string(eventPackageName(*package)) +
-						      " listed twice");
-					ok = false;
-				}
-				events.insert(*package);
-			} else {
-				error(line, key + ": unknown event package " + quoted(item) +
-						    " (expected " + std::string(kExpected) + ")");
-				ok = false;
-			}
-		}
-		if (ok)
-			settings_.events = events;
-		return ok;
-	}
-
-	bool applyAlgorithms(const std::string &key, std::string_view value, long line)
-	{
-		if (value.empty()) {
-			error(line,
-			      key + ": empty (expected a comma-separated list of SHA-512-256, "
-				    "SHA-256 and MD5)");
-			return false;
-		}
-		std::vector<Algorithm> algorithms;
-		bool ok = true;
-		for (const std::string_view item : listItems(value)) {
-			if (item.empty()) {
-				error(line, key + ": empty item in " + quoted(value));
-				ok = false;
-			} else if (const auto algorithm = parseAlgorithm(item)) {
-				bool duplicate = false;
-				for (Algorithm known : algorithms)
-					duplicate = duplicate || known == *algorithm;
-				if (duplicate) {
-					error(line, key + ": " +
-							    std::string(algorithmName(*algorithm)) +
-							    " listed twice");
-					ok = false;
-				} else {
-					algorithms.push_back(*algorithm);
-				}
-			} else {
-				error(line, key + ": unknown algorithm " + quoted(item) +
-						    " (expected SHA-512-256, SHA-256 or MD5)");
-				ok = false;
-			}
-		}
-		if (ok)
-			settings_.algorithms = std::move(algorithms);
-		return ok;
-	}
-
-	bool applyTrusted(const std::string &key, std::string_view value, long line)
-	{
-		TrustedSources parsed = parseTrustedSources(value);
-		for (const TrustedSourceError &bad : parsed.errors)
-			error(line,
-			      key + ": " + bad.reason + " " + quoted(bad.entry) +
-				      (bad.invalid ? " (expected an IP address, a CIDR prefix or a "
-						     "host name)"
-						   : ""));
-		if (!parsed.errors.empty())
-			return false;
-		settings_.trusted = std::move(parsed.sources);
-		return true;
-	}
-
-	bool applyIdentity(Key which, const std::string &key, unsigned idx, std::string_view value,
-			   long line)
-	{
-		Identity &identity = settings_.identities[idx];
-		identity.idx = idx;
-		switch (which) {
-		case Key::UserActive:
-			return applyChoice(identity.active, kOnOffChoices, key, value, line);
-		case Key::UserName:
-			identity.name = value;
-			return true;
-		case Key::UserHost: {
-			// The host part becomes the realm, quoted in every 401: only a
-			// domain name, an IPv4 address or a bracketed IPv6 address,
-			// with an optional port.
-			identity.host = value;
-			if (value.empty() || validHostPort(identity.host, identity.realm()))
-				return true;
-			error(line,
-			      key + ": invalid value " + quoted(value) + " (expected host[:port])");
-			return false;
-		}
-		case Key::UserOutbound: {
-			// The outbound proxy, a source filter_registrar accepts: the
-			// same host[:port] form as user_host.
-			identity.outbound = value;
-			if (value.empty() ||
-			    validHostPort(identity.outbound,
-					  std::string(hostPart(identity.outbound))))
-				return true;
-			error(line,
-			      key + ": invalid value " + quoted(value) + " (expected host[:port])");
-			return false;
-		}
-		case Key::UserPname:
-			identity.pname = value;
-			return true;
-		case Key::UserPass:
-			identity.pass = value;
-			return true;
-		case Key::UserHash: {
-			// Secret: the value never goes into the message.
-			if (!value.empty() && !isHex(value, kHashHexDigits)) {
-				error(line,
-				      key + ": invalid value (expected empty or 32 hex digits)");
-				return false;
-			}
-			identity.hash = asciiLower(value);
-			return true;
-		}
-		default:
-			return false;
-		}
 	}
 
 	const std::string &file_;

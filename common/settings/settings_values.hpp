@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: MIT
 //
-// The value parsers of the settings file (settings_reader.cpp) and the
-// forms describeSettings() writes them back in. Pure.
+// The settings the daemon reads, each named once in a table that says how
+// its value is read (settings_reader.cpp) and how describeSettings() writes
+// it back; the value parsers those entries share. Pure.
 
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/text.hpp"
 #include "settings/settings.hpp"
@@ -97,5 +100,35 @@ std::string withoutPassword(std::string_view url);
 // How per-identity settings are named in errors and in --check-config:
 // "user_name[1]".
 std::string identityKey(std::string_view name, unsigned idx);
+
+// A setting's text as the file gives it (trimmed), handed to its key's
+// reader with the list that collects what is wrong with it.
+struct SettingValue {
+	const std::string &key; // as errors name it: "network_id_port", "user_host[1]"
+	std::string_view text;
+	std::vector<std::string> &errors;
+
+	// Adds "KEY: message" to errors; returns false, a refused value.
+	bool refuse(const std::string &message) const;
+	// refuse("invalid value \"TEXT\" (expected EXPECTED)").
+	bool invalid(std::string_view expected) const;
+};
+
+// A setting the daemon reads: its name (DESIGN.md, section 3), how its text
+// fills the member of Target it sets (false when the text is refused: the
+// file is then refused as a whole), and how --check-config writes that
+// member back.
+template<typename Target>
+struct SettingKey {
+	std::string_view name;
+	bool (*read)(Target &target, const SettingValue &value);
+	std::string (*describe)(const Target &target);
+};
+
+// The phone's settings, in the order --check-config lists them.
+std::span<const SettingKey<Settings>> settingKeys();
+// An identity's settings (<user_name idx="1">), listed after the phone's,
+// identity by identity, in this order.
+std::span<const SettingKey<Identity>> identityKeys();
 
 } // namespace checksyncd

@@ -6,10 +6,12 @@
 
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "base/source_address.hpp"
 #include "settings/settings.hpp"
 #include "sip/service_control.hpp"
 
@@ -55,6 +57,47 @@ enum class RebootKind : unsigned char {
 
 // "soft", "hard"; "" for Unspecified.
 std::string_view rebootKindName(RebootKind kind);
+
+// A check-sync that is served (handed to the provisioning process), as
+// one record built once from the request (checkSyncFactsOf(),
+// request_guard.hpp) and shared by everything that tells of it: the
+// provisioning call's details, the request waiting for its outcome, its
+// log line and the status object's LastCheckSync. Each text is kept in the
+// form its readers take, made so when the record is built.
+struct CheckSyncFacts {
+	// The most of each text from the wire passed on to the provisioning
+	// process (its details' call_id, event, user_agent).
+	static constexpr std::size_t kMaxDetailBytes = 256;
+
+	std::string remote; // "udp:192.0.2.1:5060" (SourceAddress::remote)
+	Transport transport = Transport::Udp;
+	bool handedOver = false; // by the phone's SIP UA, not on the port
+	// For D-Bus: valid UTF-8 of at most kMaxDetailBytes (toValidUtf8()).
+	std::string callId;
+	std::string event; // the Event header's value
+	std::string userAgent;
+	// The Call-ID and the Event header as received, only where they differ
+	// from callId and event (invalid UTF-8, longer than kMaxDetailBytes):
+	// the status object makes its own printable text of what was received
+	// (StatusModel::checkSyncAnswered), as for a check-sync answered
+	// without a call. Read them with callIdAsReceived(), eventAsReceived().
+	std::string receivedCallId;
+	std::string receivedEvent;
+	std::string user; // the Request-URI user, printable(): for the log line
+	Action action = Action::Reboot;
+	RebootKind rebootKind = RebootKind::Unspecified; // a Reboot's `kind`
+	unsigned identity = 0;                           // idx, 0 if none
+	bool authenticated = false;
+
+	std::string_view callIdAsReceived() const
+	{
+		return receivedCallId.empty() ? callId : receivedCallId;
+	}
+	std::string_view eventAsReceived() const
+	{
+		return receivedEvent.empty() ? event : receivedEvent;
+	}
+};
 
 // The Event header as far as check-sync cares.
 struct EventInfo {

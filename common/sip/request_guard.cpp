@@ -11,6 +11,7 @@
 
 #include "base/retry_after.hpp"
 #include "base/sofia.hpp"
+#include "base/text.hpp"
 
 namespace checksyncd {
 
@@ -75,6 +76,32 @@ GuardRequest guardRequestOf(const sip_s *sip, const SourceAddress &source,
 	request.callId = callIdOf(sip);
 	request.cseq = sip->sip_cseq->cs_seq;
 	return request;
+}
+
+CheckSyncFacts checkSyncFactsOf(const sip_s *sip, const SourceAddress &source, bool handedOver,
+				const Verdict &verdict)
+{
+	constexpr std::size_t bound = CheckSyncFacts::kMaxDetailBytes;
+	CheckSyncFacts facts;
+	facts.remote = source.remote;
+	facts.transport = source.transport;
+	facts.handedOver = handedOver;
+	const std::string_view callId = callIdOf(sip);
+	facts.callId = toValidUtf8(callId, bound);
+	if (facts.callId != callId)
+		facts.receivedCallId = callId;
+	std::string event = headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event));
+	facts.event = toValidUtf8(event, bound);
+	if (facts.event != event)
+		facts.receivedEvent = std::move(event);
+	facts.userAgent = toValidUtf8(
+		sip->sip_user_agent ? orEmpty(sip->sip_user_agent->g_string) : "", bound);
+	facts.user = printable(orEmpty(sip->sip_request->rq_url->url_user));
+	facts.action = verdict.action;
+	facts.rebootKind = verdict.rebootKind;
+	facts.identity = verdict.identity;
+	facts.authenticated = verdict.authenticated;
+	return facts;
 }
 
 namespace {

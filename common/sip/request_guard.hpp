@@ -120,6 +120,13 @@ struct Verdict {
 	std::string authUser; // the answer's username (raw), for the log
 };
 
+// The record of a check-sync the guard serves (verdict.serve), read from
+// sofia-sip's parse of it: from `source` (for one handed over by the UA,
+// where the UA says it came from). Its texts are made safe here, once
+// (CheckSyncFacts says how).
+CheckSyncFacts checkSyncFactsOf(const sip_s *sip, const SourceAddress &source, bool handedOver,
+				const Verdict &verdict);
+
 class RequestGuard
 {
 public:

@@ -52,7 +52,7 @@ inline constexpr std::size_t kMaxServiceControlBytes = 1024;
 // cisco-usecallmanager patch's template with FeatureControlVersionStamp).
 inline constexpr std::size_t kMaxServiceControlLines = 16;
 // The longest value: what checksyncd passes on of any text from the wire
-// (SipService::kMaxDetailBytes); a phone's REGISTER Call-ID is far shorter
+// (CheckSyncFacts::kMaxDetailBytes); a phone's REGISTER Call-ID is far shorter
 // (Cisco's own are 47 bytes).
 inline constexpr std::size_t kMaxServiceControlValueBytes = 256;
 

@@ -60,21 +60,21 @@ void ProvisioningClient::busLost()
 		m->busLost();
 }
 
-std::optional<CallOutcome> ProvisioningClient::submit(Action action, CallDetails details, Done done)
+std::optional<CallOutcome>
+ProvisioningClient::submit(Action action, std::shared_ptr<const CheckSyncFacts> facts, Done done)
 {
-	return method(action).request(std::move(details), {}, std::move(done));
+	return method(action).request(std::move(facts), {}, std::move(done));
 }
 
 std::optional<CallOutcome> ProvisioningClient::provision(ProvisionDetails details, Done done)
 {
 	// The keys every method carries, and the URL: no identity, and a PnP
 	// server is never authenticated.
-	CallDetails call{.identity = 0,
-			 .remote = std::move(details.remote),
-			 .authenticated = false,
-			 .callId = std::move(details.callId),
-			 .event = std::move(details.event),
-			 .userAgent = std::move(details.userAgent)};
+	auto call = std::make_shared<CheckSyncFacts>();
+	call->remote = std::move(details.remote);
+	call->callId = std::move(details.callId);
+	call->event = std::move(details.event);
+	call->userAgent = std::move(details.userAgent);
 	return provision_.request(std::move(call), std::move(details.url), std::move(done));
 }
 
@@ -96,10 +96,11 @@ void ProvisioningClient::GatedMethod::busLost()
 	finish(outcome);
 }
 
-std::optional<CallOutcome> ProvisioningClient::GatedMethod::request(CallDetails details,
-								    std::string url, Done done)
+std::optional<CallOutcome>
+ProvisioningClient::GatedMethod::request(std::shared_ptr<const CheckSyncFacts> facts,
+					 std::string url, Done done)
 {
-	latest_ = std::move(details);
+	latest_ = std::move(facts);
 	url_ = std::move(url);
 	const std::uint64_t now = EventLoop::nowMs();
 
@@ -152,7 +153,7 @@ std::optional<CallOutcome> ProvisioningClient::GatedMethod::call()
 		}
 	}
 
-	const CallDetails &d = latest_;
+	const CheckSyncFacts &d = *latest_;
 	sd_bus_message *created = nullptr;
 	int r = sd_bus_message_new_method_call(bus_.get(), &created, kProvisioningService,
 					       kProvisioningPath, kProvisioningInterface, member_);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,18 +29,6 @@ inline constexpr std::uint64_t kProvisioningTimeoutMs = 2'000;
 inline constexpr std::uint64_t kFailedRetryAfterMs = kActionSpacingMs;
 // Requests that may wait for the outcome of one call in flight.
 inline constexpr std::size_t kMaxWaiters = 8;
-
-struct CallDetails {
-	unsigned identity = 0;
-	std::string remote;
-	bool authenticated = false;
-	// A Reboot's `kind` ("soft", "hard"); the key is left out when
-	// Unspecified.
-	RebootKind rebootKind = RebootKind::Unspecified;
-	std::string callId;
-	std::string event;
-	std::string userAgent;
-};
 
 // Details of a Provision call (plug and play: the URL a PnP server handed
 // over). Every string is valid UTF-8.
@@ -112,9 +101,13 @@ public:
 	// Ask for `action`. When the outcome is known at once it is returned
 	// and `done` is never called; otherwise std::nullopt is returned and
 	// `done` is called exactly once later, from the loop, when the D-Bus
-	// call has ended (never, if the client is destroyed first). The
-	// details' strings must be valid UTF-8 (toValidUtf8()).
-	std::optional<CallOutcome> submit(Action action, CallDetails details, Done done);
+	// call has ended (never, if the client is destroyed first). The call
+	// carries the check-sync's identity, remote, authenticated, call_id,
+	// event and user_agent (valid UTF-8, as checkSyncFactsOf() makes
+	// them), and a Reboot's kind unless Unspecified; the client keeps the
+	// record for the trailing call.
+	std::optional<CallOutcome> submit(Action action,
+					  std::shared_ptr<const CheckSyncFacts> facts, Done done);
 
 	// Hand a plug-and-play provisioning URL over (Provision), with the
 	// rules of submit(): the outcome returned when known at once, else
@@ -141,7 +134,8 @@ private:
 
 		// The gate's answer to a request for this method; `url` is
 		// Provision's only.
-		std::optional<CallOutcome> request(CallDetails details, std::string url, Done done);
+		std::optional<CallOutcome> request(std::shared_ptr<const CheckSyncFacts> facts,
+						   std::string url, Done done);
 		// The bus is gone: the call in flight has failed.
 		void busLost();
 
@@ -160,8 +154,8 @@ private:
 		Carries carries_;
 		ActionGate gate_;
 		std::vector<Done> waiters_;
-		CallDetails latest_; // details of the newest request
-		std::string url_;    // Provision's only
+		std::shared_ptr<const CheckSyncFacts> latest_; // the newest request's
+		std::string url_;                              // Provision's only
 		UniqueSlot inFlight_;
 		Timer trailing_;
 	};

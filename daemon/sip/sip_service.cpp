@@ -132,8 +132,7 @@ std::optional<std::pair<int, const char *>> ntaRefusal(su_home_t *home, msg_t *m
 // The one line about a served check-sync, and about the D-Bus call's
 // failure when there was one (the provisioning client leaves that to the
 // request it answers). `acceptedLevel`: where an accepted one is logged.
-void logServed(LogLevel acceptedLevel, const std::string &remote, bool handedOver,
-	       const std::string &user, Action action, const CallOutcome &outcome)
+void logServed(LogLevel acceptedLevel, const CheckSyncFacts &facts, const CallOutcome &outcome)
 {
 	const LogLevel level = outcome.accepted()                         ? acceptedLevel
 			       : outcome.result == CallResult::LocalError ? LogLevel::Error
@@ -142,19 +141,32 @@ void logServed(LogLevel acceptedLevel, const std::string &remote, bool handedOve
 		return;
 	const int status = statusOf(outcome);
 	const std::string statusText = std::to_string(status);
-	const std::string method(actionName(action));
+	const std::string method(actionName(facts.action));
 	const std::string why = outcome.accepted() ? "" : ": " + failureText(outcome);
 	const LogField fields[] = {{"SIP_METHOD", "NOTIFY"},
-				   {"SIP_REMOTE", remote},
+				   {"SIP_REMOTE", facts.remote},
 				   {"SIP_STATUS", statusText},
 				   {"CHECKSYNC_ACTION", method},
-				   {"SIP_HANDED_OVER", handedOver ? "yes" : "no"},
+				   {"SIP_HANDED_OVER", facts.handedOver ? "yes" : "no"},
 				   {"DBUS_ERROR", outcome.error}};
 	// DBUS_ERROR only where there is a D-Bus error name.
 	logMessage(level,
-		   "NOTIFY from " + remote + arrivedText(handedOver) + " for \"" + user + "\": " +
-			   statusText + " " + sip_status_phrase(status) + " (" + method + why + ")",
+		   "NOTIFY from " + facts.remote + arrivedText(facts.handedOver) + " for \"" +
+			   facts.user + "\": " + statusText + " " + sip_status_phrase(status) +
+			   " (" + method + why + ")",
 		   std::span<const LogField>(fields, outcome.busError() ? 6 : 5));
+}
+
+// What every outcome of a served check-sync gets, known at once or later:
+// its log line (an accepted one at `acceptedLevel`) and the status
+// object's report. Returns the SIP status of its answer.
+int finishServed(StatusSink *status, const CheckSyncFacts &facts, const CallOutcome &outcome,
+		 LogLevel acceptedLevel)
+{
+	logServed(acceptedLevel, facts, outcome);
+	const int sipStatus = statusOf(outcome);
+	reportFinished(status, facts, sipStatus, outcome);
+	return sipStatus;
 }
 
 // A request for an action that destroys data, refused because no identity
@@ -421,7 +433,7 @@ void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)
 		if (status_)
 			status_->silenced();
 	} else if (verdict.serve) {
-		serve(std::move(msg), sip, verdict, source, origin);
+		serve(std::move(msg), sip, std::move(verdict), source, origin);
 	} else if (verdict.status) {
 		reportAnswer(status_, sip, source, arrival, verdict);
 		reply(std::move(msg), sip, verdict, source, origin);
@@ -621,22 +633,9 @@ HandoffAnswer SipService::handoffAnswer(msg_t *request, int status, const char *
 	return answer;
 }
 
-void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
-		       const SourceAddress &source, const Origin &origin)
+void SipService::serve(UniqueMsg msg, sip_t *sip, Verdict verdict, const SourceAddress &source,
+		       const Origin &origin)
 {
-	// Text from the wire reaches D-Bus as valid UTF-8, and bounded.
-	CallDetails details;
-	details.identity = verdict.identity;
-	details.remote = source.remote;
-	details.authenticated = verdict.authenticated;
-	details.rebootKind = verdict.rebootKind;
-	details.callId = toValidUtf8(callIdOf(sip), kMaxDetailBytes);
-	details.event = toValidUtf8(
-		headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event)),
-		kMaxDetailBytes);
-	details.userAgent = toValidUtf8(
-		sip->sip_user_agent ? orEmpty(sip->sip_user_agent->g_string) : "", kMaxDetailBytes);
-
 	if (!origin.handoff && waiting_.size() - handedOver_.size() >= kMaxWaiting) {
 		Verdict busy = verdict;
 		busy.serve = false;
@@ -648,44 +647,27 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 		return;
 	}
 
+	// One record, shared by the D-Bus call (which keeps it for the
+	// trailing call) and the request while it waits.
+	auto facts = std::make_shared<const CheckSyncFacts>(
+		checkSyncFactsOf(sip, source, origin.handoff != nullptr, verdict));
 	Waiting waiting;
 	waiting.key = verdict.key;
-	waiting.remote = source.remote;
-	waiting.user = printable(orEmpty(sip->sip_request->rq_url->url_user));
-	waiting.action = verdict.action;
-	waiting.authenticated = verdict.authenticated;
-	waiting.authenticationInfo = verdict.authenticationInfo;
-	waiting.note = noteCheckSync(status_, sip, source,
-				     origin.handoff ? Arrival::HandedOver : Arrival::Port, verdict);
+	waiting.facts = facts;
+	waiting.authenticationInfo = std::move(verdict.authenticationInfo);
 
 	// Reserve the place first: the callback, called later from the loop,
 	// finds it by iterator.
 	auto slot = waiting_.insert(waiting_.end(), std::move(waiting));
 	std::optional<CallOutcome> outcome = provisioning_.submit(
-		verdict.action, std::move(details),
+		verdict.action, facts,
 		[this, slot](const CallOutcome &later) { answerWaiting(slot, later); });
 
 	if (outcome) {
-		// Known at once (the action gate accepted it on the trailing call,
-		// or refused it).
-		Waiting done = std::move(*slot);
+		verdict.authenticationInfo = std::move(slot->authenticationInfo);
 		waiting_.erase(slot);
-		// Debug for one accepted at once: a flood of those must not flood
-		// the journal.
-		logServed(LogLevel::Debug, done.remote, origin.handoff, done.user, done.action,
-			  *outcome);
-		Verdict answer = verdict;
-		answer.serve = false;
-		answer.status = statusOf(*outcome);
-		answer.phrase = sip_status_phrase(answer.status);
-		answer.retryAfterS = retryAfterSeconds(*outcome);
-		reportFinished(status_, done.note, answer.status, *outcome);
-		// Statelessly, remembered for the retransmissions (the guard
-		// served it only with room for that).
-		if (outcome->result != CallResult::LocalError)
-			guard_.answeredAtOnce(verdict, answer.status, answer.retryAfterS,
-					      EventLoop::nowMs());
-		reply(std::move(msg), sip, answer, source, origin);
+		answerAtOnce(std::move(msg), sip, std::move(verdict), *facts, *outcome, source,
+			     origin);
 		return;
 	}
 
@@ -712,6 +694,26 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, const Verdict &verdict,
 	nta_incoming_tag(slot->irq.get(), toTagFor(verdict.key).c_str());
 }
 
+void SipService::answerAtOnce(UniqueMsg msg, sip_t *sip, Verdict verdict,
+			      const CheckSyncFacts &facts, const CallOutcome &outcome,
+			      const SourceAddress &source, const Origin &origin)
+{
+	// Debug for one accepted at once: a flood of those must not flood the
+	// journal.
+	const int status = finishServed(status_, facts, outcome, LogLevel::Debug);
+	// The verdict becomes the answer: it keeps its key, Authentication-Info
+	// and whether it authenticated.
+	verdict.serve = false;
+	verdict.status = status;
+	verdict.phrase = sip_status_phrase(status);
+	verdict.retryAfterS = retryAfterSeconds(outcome);
+	// Statelessly, remembered for the retransmissions (the guard served it
+	// only with room for that).
+	if (outcome.result != CallResult::LocalError)
+		guard_.answeredAtOnce(verdict, status, verdict.retryAfterS, EventLoop::nowMs());
+	reply(std::move(msg), sip, verdict, source, origin);
+}
+
 void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutcome &outcome)
 {
 	Waiting waiting = std::move(*slot);
@@ -719,18 +721,15 @@ void SipService::answerWaiting(std::list<Waiting>::iterator slot, const CallOutc
 	const bool handedOver = static_cast<bool>(waiting.request);
 	if (handedOver)
 		handedOver_.erase(waiting.key);
-	logServed(LogLevel::Info, waiting.remote, handedOver, waiting.user, waiting.action,
-		  outcome);
-	int status = statusOf(outcome);
-	reportFinished(status_, waiting.note, status, outcome);
+	const int status = finishServed(status_, *waiting.facts, outcome, LogLevel::Info);
 	if (handedOver) {
 		Verdict answer;
 		answer.status = status;
 		answer.phrase = sip_status_phrase(status);
 		answer.retryAfterS = retryAfterSeconds(outcome);
 		answer.key = waiting.key;
-		answer.authenticated = waiting.authenticated;
-		answer.authenticationInfo = waiting.authenticationInfo;
+		answer.authenticated = waiting.facts->authenticated;
+		answer.authenticationInfo = std::move(waiting.authenticationInfo);
 		// Its later copies get the same answer, from the guard's cache.
 		if (outcome.result != CallResult::LocalError)
 			guard_.answeredAtOnce(answer, status, answer.retryAfterS,

@@ -81,8 +81,6 @@ public:
 	static constexpr std::size_t kMaxRequestBytes = 8192;
 	// Memory nta preloads for each message it creates (NTATAG_PRELOAD).
 	static constexpr unsigned kPreloadBytes = 1500;
-	// The most of each text passed on to the provisioning process.
-	static constexpr std::size_t kMaxDetailBytes = 256;
 	// Requests from the port waiting for the provisioning process at once,
 	// each in a server transaction (kept by nta for Timer J after its
 	// answer): only those that arrive while a call is in flight wait (the
@@ -163,12 +161,10 @@ private:
 		UniqueMsg request;  // the request (handed over)
 		std::vector<HandoffReply> handoffs;
 		RequestKey key{};
-		std::string remote;
-		std::string user;
-		Action action = Action::Reboot;
-		bool authenticated = false;
+		// What it is, shared with the provisioning call: for its log
+		// line, its answer and the status object.
+		std::shared_ptr<const CheckSyncFacts> facts;
 		std::string authenticationInfo; // for a 200
-		CheckSyncNote note;             // for the status object
 	};
 
 	// nta's message callback, through a captureless lambda of its type.
@@ -192,8 +188,15 @@ private:
 	// Answer statelessly (the caller reports the answer to the status).
 	void reply(UniqueMsg msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source,
 		   const Origin &origin);
-	void serve(UniqueMsg msg, sip_s *sip, const Verdict &verdict, const SourceAddress &source,
+	// A check-sync to act on: submitted to the provisioning client, then
+	// answered at once or left waiting for the outcome.
+	void serve(UniqueMsg msg, sip_s *sip, Verdict verdict, const SourceAddress &source,
 		   const Origin &origin);
+	// The outcome known when it was submitted (the action gate accepted
+	// it on the trailing call, or refused it): a stateless answer.
+	void answerAtOnce(UniqueMsg msg, sip_s *sip, Verdict verdict, const CheckSyncFacts &facts,
+			  const CallOutcome &outcome, const SourceAddress &source,
+			  const Origin &origin);
 	void answerWaiting(std::list<Waiting>::iterator waiting, const CallOutcome &outcome);
 	// The answer to a handed-over request, built as nta would send it.
 	HandoffAnswer handoffAnswer(msg_s *request, int status, const char *phrase,

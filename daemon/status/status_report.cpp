@@ -60,38 +60,21 @@ void reportAnswer(StatusSink *sink, const sip_t *sip, const SourceAddress &sourc
 	sink->checkSyncAnswered(report);
 }
 
-CheckSyncNote noteCheckSync(const StatusSink *sink, const sip_t *sip, const SourceAddress &source,
-			    Arrival arrival, const Verdict &verdict)
-{
-	CheckSyncNote note;
-	if (!sink)
-		return note;
-	note.remote = source.remote;
-	note.transport = source.transport;
-	note.arrival = arrival;
-	note.callId = callIdOf(sip);
-	note.event = headerValue(reinterpret_cast<const sip_header_t *>(sip->sip_event));
-	note.action = actionOf(verdict);
-	note.identity = verdict.identity;
-	note.authenticated = verdict.authenticated;
-	return note;
-}
-
-void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status,
+void reportFinished(StatusSink *sink, const CheckSyncFacts &facts, int status,
 		    const CallOutcome &outcome)
 {
 	if (!sink)
 		return;
 	sink->answered(static_cast<unsigned>(status), AnswerTo::CheckSync);
 	CheckSyncReport report;
-	report.remote = note.remote;
-	report.transport = transportName(note.transport);
-	report.handedOver = note.arrival == Arrival::HandedOver;
-	report.callId = note.callId;
-	report.event = note.event;
-	report.action = note.action;
-	report.identity = note.identity;
-	report.authenticated = note.authenticated;
+	report.remote = facts.remote;
+	report.transport = transportName(facts.transport);
+	report.handedOver = facts.handedOver;
+	report.callId = facts.callIdAsReceived();
+	report.event = facts.eventAsReceived();
+	report.action = actionName(facts.action);
+	report.identity = facts.identity;
+	report.authenticated = facts.authenticated;
 	report.sipStatus = static_cast<unsigned>(status);
 	report.provisioning = outcome.accepted() ? Provisioning::Accepted : Provisioning::Failed;
 	report.provisioningError = outcome.error;

@@ -24,25 +24,10 @@ namespace checksyncd {
 void reportAnswer(StatusSink *sink, const sip_s *sip, const SourceAddress &source, Arrival arrival,
 		  const Verdict &verdict);
 
-// What answerWaiting() needs to report a check-sync that serve() handed on:
-// kept with the waiting request, since the request belongs to nta by then.
-struct CheckSyncNote {
-	std::string remote;
-	Transport transport = Transport::Udp;
-	Arrival arrival = Arrival::Port;
-	std::string callId;
-	std::string event;
-	std::string action;
-	unsigned identity = 0;
-	bool authenticated = false;
-};
-
-// Empty when there is no sink (nothing to keep).
-CheckSyncNote noteCheckSync(const StatusSink *sink, const sip_s *sip, const SourceAddress &source,
-			    Arrival arrival, const Verdict &verdict);
-
-// The final answer of a check-sync that was handed on.
-void reportFinished(StatusSink *sink, const CheckSyncNote &note, int status,
+// The final answer of a check-sync that was served, from its record
+// (the Call-ID and Event as received: the status object makes its own
+// printable text of them, as reportAnswer() does).
+void reportFinished(StatusSink *sink, const CheckSyncFacts &facts, int status,
 		    const CallOutcome &outcome);
 
 } // namespace checksyncd

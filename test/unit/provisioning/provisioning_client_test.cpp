@@ -45,9 +45,9 @@ using checksyncd::test::ProvisioningDouble;
 constexpr const char *kFailed = kProvisioningFailed;
 constexpr const char *kNoReply = "org.freedesktop.DBus.Error.NoReply";
 
-CallDetails details()
+CheckSyncFacts facts()
 {
-	CallDetails d;
+	CheckSyncFacts d;
 	d.identity = 2;
 	d.remote = "[::1]:5062";
 	d.authenticated = true;
@@ -55,6 +55,11 @@ CallDetails details()
 	d.event = "check-sync";
 	d.userAgent = "PBX/1.0 (\xc3\xa9t\xc3\xa9)";
 	return d;
+}
+
+std::shared_ptr<const CheckSyncFacts> details()
+{
+	return std::make_shared<const CheckSyncFacts>(facts());
 }
 
 } // namespace
@@ -164,13 +169,17 @@ TEST(ProvisioningClient, everyActionCallsItsOwnMethodBehindItsOwnGate)
 
 TEST(ProvisioningClient, aRebootCarriesItsKindWhenTheRequestNamedOne)
 {
-	CallDetails soft = details();
+	CheckSyncFacts soft = facts();
 	soft.rebootKind = RebootKind::Soft;
-	CHECK_FALSE(client->submit(Action::Reboot, soft, record()).has_value());
+	CHECK_FALSE(client->submit(Action::Reboot, std::make_shared<const CheckSyncFacts>(soft),
+				   record())
+			    .has_value());
 	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 1; }));
-	CallDetails hard = details();
+	CheckSyncFacts hard = facts();
 	hard.rebootKind = RebootKind::Hard;
-	CHECK_FALSE(client->submit(Action::Resync, hard, record()).has_value());
+	CHECK_FALSE(client->submit(Action::Resync, std::make_shared<const CheckSyncFacts>(hard),
+				   record())
+			    .has_value());
 	CHECK_TRUE(stepUntil(loop, [&] { return outcomes.size() == 2; }));
 	LONGS_EQUAL(2, provisioning->calls.size());
 	STRCMP_EQUAL("Reboot", provisioning->calls[0].method.c_str());

@@ -10,8 +10,10 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "settings/settings.hpp"
+#include "settings/settings_values.hpp"
 
 #include "support/settings_support.hpp"
 #include "support/string_from.hpp"
@@ -260,6 +262,129 @@ TEST(Settings, describeSettingsShowsDefaults)
 		     "pnp_mac = (empty) (default)\n"
 		     "pnp_url_schemes = https (default)\n",
 		     describeSettings(Settings{}).c_str());
+}
+
+namespace {
+
+// Every setting the daemon reads, set to a value that is not its default,
+// in the order --check-config lists them. The names are DESIGN.md's
+// (section 3) and docs/settings.md's.
+struct Sample {
+	std::string_view name;
+	std::string_view value;
+};
+const std::vector<Sample> kEverySetting{
+	{"challenge_checksync", "on"},
+	{"challenge_reboot", "on"},
+	{"checksync_action", "Reboot"},
+	{"network_id_port", "5070"},
+	{"checksync_auth_algorithms", "sha-512-256, SHA-256"},
+	{"checksync_auth_qop", "none"},
+	{"checksync_auth_userhash", "on"},
+	{"checksync_events", "resync,check-sync"},
+	{"filter_registrar", "on"},
+	{"checksync_trusted", "198.51.100.0/24"},
+	{"checksync_untrusted", "refuse"},
+	{"pnp_config", "off"},
+	{"setting_server", "https://prov.example.com/{mac}.xml"},
+	{"pnp_vendor", "Snom"},
+	{"pnp_model", "D785"},
+	{"pnp_version", "10.1.54.13"},
+	{"pnp_mac", "000413a1b2c3"},
+	{"pnp_url_schemes", "HTTPS,http"},
+};
+const std::vector<Sample> kEveryIdentitySetting{
+	{"user_active", "off"},
+	{"user_name", "340899"},
+	{"user_host", "ser.berlin.snom.com:5061"},
+	{"user_pname", "auth340899"},
+	{"user_pass", kPassword},
+	{"user_hash", kHashMixed},
+	{"user_outbound", "proxy.example.com"},
+};
+
+std::string everySettingDocument()
+{
+	std::string body;
+	for (const auto &[name, value] : kEverySetting)
+		body += "<" + std::string(name) + ">" + std::string(value) + "</" +
+			std::string(name) + ">\n";
+	for (const auto &[name, value] : kEveryIdentitySetting)
+		body += "<" + std::string(name) + " idx=\"3\">" + std::string(value) + "</" +
+			std::string(name) + ">\n";
+	return wrap(body);
+}
+
+} // namespace
+
+TEST(Settings, describeSettingsShowsAFileThatSetsEverySetting)
+{
+	const std::string text = describeSettings(checkGood(parse(everySettingDocument())));
+	CHECK_FALSE(contains(text, kPassword));
+	CHECK_FALSE(contains(text, kHashLower));
+	CHECK_FALSE(contains(text, kHashMixed));
+	STRCMP_EQUAL("challenge_checksync = on (file)\n"
+		     "challenge_reboot = on (file)\n"
+		     "checksync_action = reboot (file)\n"
+		     "network_id_port = 5070 (file)\n"
+		     "checksync_auth_algorithms = SHA-512-256,SHA-256 (file)\n"
+		     "checksync_auth_qop = none (file)\n"
+		     "checksync_auth_userhash = on (file)\n"
+		     "checksync_events = check-sync,resync (file)\n"
+		     "filter_registrar = on (file)\n"
+		     "checksync_trusted = 198.51.100.0/24 (file)\n"
+		     "checksync_untrusted = refuse (file)\n"
+		     "pnp_config = off (file)\n"
+		     "setting_server = https://prov.example.com/{mac}.xml (file)\n"
+		     "pnp_vendor = Snom (file)\n"
+		     "pnp_model = D785 (file)\n"
+		     "pnp_version = 10.1.54.13 (file)\n"
+		     "pnp_mac = 000413A1B2C3 (file)\n"
+		     "pnp_url_schemes = https,http (file)\n"
+		     "user_active[3] = off (file)\n"
+		     "user_name[3] = 340899 (file)\n"
+		     "user_host[3] = ser.berlin.snom.com:5061 (file)\n"
+		     "user_pname[3] = auth340899 (file)\n"
+		     "user_pass[3] = ******** (file)\n"
+		     "user_hash[3] = ******** (file)\n"
+		     "user_outbound[3] = proxy.example.com (file)\n",
+		     text.c_str());
+}
+
+// The key table (settings_values.cpp) reads and describes the settings
+// above and no others: a key added to it, or dropped from it, without its
+// value here fails.
+TEST(Settings, theKeyTableHoldsEverySettingOnceInTheOrderItIsDescribed)
+{
+	const auto names = [](const auto &keys) {
+		std::string out;
+		for (const auto &key : keys)
+			out += std::string(key.name) + "\n";
+		return out;
+	};
+	STRCMP_EQUAL(names(kEverySetting).c_str(), names(settingKeys()).c_str());
+	STRCMP_EQUAL(names(kEveryIdentitySetting).c_str(), names(identityKeys()).c_str());
+	for (const SettingKey<Settings> &key : settingKeys())
+		CHECK_TRUE_TEXT(key.read && key.describe, std::string(key.name).c_str());
+	for (const SettingKey<Identity> &key : identityKeys())
+		CHECK_TRUE_TEXT(key.read && key.describe, std::string(key.name).c_str());
+
+	// Each key is read from the file and described as from it, one line
+	// each, in the table's order.
+	const Settings &settings = checkGood(parse(everySettingDocument()));
+	std::string described;
+	for (const SettingKey<Settings> &key : settingKeys()) {
+		CHECK_TRUE_TEXT(settings.fromFile.contains(std::string(key.name)),
+				std::string(key.name).c_str());
+		described += std::string(key.name) + " = " + key.describe(settings) + " (file)\n";
+	}
+	for (const SettingKey<Identity> &key : identityKeys()) {
+		const std::string name = identityKey(key.name, 3);
+		CHECK_TRUE_TEXT(settings.fromFile.contains(name), name.c_str());
+		described += name + " = " + key.describe(settings.identities.at(3)) + " (file)\n";
+	}
+	LONGS_EQUAL(settingKeys().size() + identityKeys().size(), settings.fromFile.size());
+	STRCMP_EQUAL(described.c_str(), describeSettings(settings).c_str());
 }
 
 TEST(Settings, describeSettingsWritesEnumeratedValuesInLowerCase)

@@ -12,6 +12,7 @@
 
 #include "auth/known_sources.hpp"
 #include "base/sofia.hpp"
+#include "base/text.hpp"
 #include "sip/request_guard.hpp"
 
 #include "support/string_from.hpp"
@@ -208,6 +209,82 @@ TEST(RequestGuard, guardRequestOfReadsAParsedRequestAsTheDaemonHandsItOver)
 	CHECK_TRUE(options.branch.empty());
 	CHECK_TRUE(options.callId.empty());
 	CHECK_TRUE(options.authorization == nullptr);
+}
+
+TEST(RequestGuard, checkSyncFactsOfMakesEachTextSafeForWhereItGoes)
+{
+	// A Call-ID with a byte that starts no UTF-8 character and longer than
+	// D-Bus is given, a User-Agent with a Latin-1 byte, a user part longer
+	// than a log line quotes: what a PBX or a forger may send.
+	const std::string longId = "\xff" + std::string(300, 'c') + "@pbx";
+	const std::string longUser(80, 'u');
+	const UniqueMsg msg = parseDatagram(
+		"NOTIFY sip:" + longUser +
+			"@192.0.2.9 SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK.f1\r\n"
+			"From: <sip:pbx@192.0.2.1>;tag=1\r\n"
+			"To: <sip:340899@192.0.2.9>\r\n"
+			"Call-ID: " +
+			longId +
+			"\r\n"
+			"CSeq: 7 NOTIFY\r\n"
+			"Event: check-sync;reboot=true\r\n"
+			"User-Agent: PBX \xe9t\xe9\r\n"
+			"Content-Length: 0\r\n\r\n",
+		8192);
+	CHECK_TRUE(msg);
+	const sip_t *sip = sip_object(msg.get());
+	STRCMP_EQUAL(longId.c_str(), std::string(callIdOf(sip)).c_str()); // as sent
+	Verdict verdict;
+	verdict.serve = true;
+	verdict.action = Action::Reboot;
+	verdict.rebootKind = RebootKind::Soft;
+	verdict.identity = 1;
+	verdict.authenticated = true;
+
+	const CheckSyncFacts facts = checkSyncFactsOf(sip, pbx, true, verdict);
+	STRCMP_EQUAL("udp:192.0.2.1:5060", facts.remote.c_str());
+	CHECK_EQUAL(Transport::Udp, facts.transport);
+	CHECK_TRUE(facts.handedOver);
+	// For D-Bus: valid UTF-8, cut to 256 bytes.
+	STRCMP_EQUAL(toValidUtf8(longId, 256).c_str(), facts.callId.c_str());
+	CHECK_EQUAL(256u, facts.callId.size());
+	STRCMP_EQUAL("\xef\xbf\xbd", facts.callId.substr(0, 3).c_str()); // U+FFFD
+	STRCMP_EQUAL("check-sync;reboot=true", facts.event.c_str());
+	STRCMP_EQUAL("PBX \xef\xbf\xbdt\xef\xbf\xbd", facts.userAgent.c_str());
+	// For the status object: what was received, where it differs.
+	STRCMP_EQUAL(longId.c_str(), std::string(facts.callIdAsReceived()).c_str());
+	CHECK_TRUE(facts.receivedEvent.empty()); // the same text: not kept twice
+	STRCMP_EQUAL("check-sync;reboot=true", std::string(facts.eventAsReceived()).c_str());
+	// For the log line: printable().
+	STRCMP_EQUAL(printable(orEmpty(sip->sip_request->rq_url->url_user)).c_str(),
+		     facts.user.c_str());
+	STRCMP_EQUAL((std::string(64, 'u') + "...").c_str(), facts.user.c_str());
+	CHECK_EQUAL(Action::Reboot, facts.action);
+	CHECK_EQUAL(RebootKind::Soft, facts.rebootKind);
+	CHECK_EQUAL(1u, facts.identity);
+	CHECK_TRUE(facts.authenticated);
+
+	// An ordinary Call-ID is kept once.
+	const UniqueMsg plain = parseDatagram(
+		"NOTIFY sip:340899@192.0.2.9 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK.f2\r\n"
+		"From: <sip:pbx@192.0.2.1>;tag=1\r\n"
+		"To: <sip:340899@192.0.2.9>\r\n"
+		"Call-ID: c1@192.0.2.1\r\n"
+		"CSeq: 8 NOTIFY\r\n"
+		"Event: check-sync\r\n"
+		"Content-Length: 0\r\n\r\n",
+		8192);
+	CHECK_TRUE(plain);
+	const CheckSyncFacts ordinary = checkSyncFactsOf(sip_object(plain.get()), pbx, false,
+							 verdict);
+	STRCMP_EQUAL("c1@192.0.2.1", ordinary.callId.c_str());
+	CHECK_TRUE(ordinary.receivedCallId.empty());
+	STRCMP_EQUAL("c1@192.0.2.1", std::string(ordinary.callIdAsReceived()).c_str());
+	CHECK_TRUE(ordinary.userAgent.empty());
+	STRCMP_EQUAL("340899", ordinary.user.c_str());
+	CHECK_FALSE(ordinary.handedOver);
 }
 
 TEST(RequestGuard, servesAValidAnswerAndChallengesEverythingElse)

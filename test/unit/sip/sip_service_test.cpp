@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "auth/digest.hpp"
+#include "base/text.hpp"
 #include "base/unique_fd.hpp"
 #include "loop/bus_connection.hpp"
 #include "loop/log.hpp"
@@ -26,8 +27,10 @@
 #include "provisioning/provisioning_client.hpp"
 #include "settings/settings.hpp"
 #include "sip/sip_service.hpp"
+#include "status/status.hpp"
 #include "support/daemon_support.hpp"
 #include "support/provisioning_double.hpp"
+#include "support/string_from.hpp"
 
 #include <CppUTest/TestHarness.h>
 
@@ -109,6 +112,38 @@ std::string param(const std::string &challenge, const std::string &name)
 	at += name.size() + 2;
 	return challenge.substr(at, challenge.find('"', at) - at);
 }
+
+// What the status object hears of each check-sync answered, with the
+// texts copied (a report's views live only for the call).
+struct RecordingStatus final : StatusSink {
+	struct Report {
+		std::string remote;
+		std::string transport;
+		bool handedOver = false;
+		std::string callId;
+		std::string event;
+		std::string action;
+		unsigned identity = 0;
+		bool authenticated = false;
+		unsigned sipStatus = 0;
+		Provisioning provisioning = Provisioning::NotAsked;
+	};
+	std::vector<Report> reports;
+
+	void received(Arrival) override {}
+	void answered(unsigned, AnswerTo) override {}
+	void authenticationFailed() override {}
+	void droppedByFilter() override {}
+	void droppedInKernel(std::uint64_t, std::uint64_t) override {}
+	void silenced() override {}
+	void checkSyncAnswered(const CheckSyncReport &r) override
+	{
+		reports.push_back({std::string(r.remote), std::string(r.transport), r.handedOver,
+				   std::string(r.callId), std::string(r.event),
+				   std::string(r.action), r.identity, r.authenticated, r.sipStatus,
+				   r.provisioning});
+	}
+};
 
 } // namespace
 
@@ -350,6 +385,74 @@ TEST(SipService, anAnswerServedIsServedEitherWay)
 	CHECK_TRUE(stepUntil(loop, [&] { return !provisioning->calls.empty(); }));
 	CHECK_TRUE(provisioning->calls.front().authenticated);
 	STRCMP_EQUAL(("udp:" + peerAddress()).c_str(), provisioning->calls.front().remote.c_str());
+}
+
+TEST(SipService, aServedCheckSyncIsToldAsValidUtf8OnDBusAndAsReceivedToTheStatus)
+{
+	RecordingStatus status;
+	sip.reset(); // again on the same port, with a status sink
+	sip = std::make_unique<SipService>(
+		loop, *client,
+		std::vector<std::string>{"sip:127.0.0.1:" + std::to_string(port) +
+					 ";transport=udp"},
+		&status);
+	settings->challengeChecksync = false;
+	sip->setSettings(settings);
+	provisioning->answer = ProvisioningDouble::Answer::Hold;
+	// A byte that starts no UTF-8 character, and longer than D-Bus is given.
+	const std::string callId = "\xff" + std::string(300, 'c') + "@pbx";
+
+	// The first waits for the D-Bus call; the second, while the gate
+	// spaces calls, is answered at once (on the trailing call).
+	const std::string first = notify({}, nullptr, callId);
+	sockaddr_in to{};
+	to.sin_family = AF_INET;
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	to.sin_port = htons(port);
+	CHECK_EQUAL(static_cast<ssize_t>(first.size()),
+		    ::sendto(peer.get(), first.data(), first.size(), 0,
+			     reinterpret_cast<sockaddr *>(&to), sizeof(to)));
+	CHECK_TRUE(stepUntil(loop, [&] { return provisioning->held() == 1; }));
+	CHECK_EQUAL(0u, status.reports.size());
+	provisioning->answerHeld(ProvisioningDouble::Reply::Success);
+	std::string answered;
+	CHECK_TRUE(stepUntil(loop, [&] {
+		char buffer[8192];
+		const ssize_t n = ::recv(peer.get(), buffer, sizeof(buffer), 0);
+		if (n > 0)
+			answered.assign(buffer, static_cast<std::size_t>(n));
+		return n > 0;
+	}));
+	CHECK_EQUAL(200, parseAnswer(answered).status);
+	CHECK_EQUAL(1u, status.reports.size());
+	CHECK_EQUAL(200, overThePort(notify({}, nullptr, callId)).status);
+	CHECK_EQUAL(2u, status.reports.size());
+
+	CHECK_EQUAL(1u, provisioning->calls.size());
+	const ProvisioningDouble::Call &call = provisioning->calls.front();
+	STRCMP_EQUAL(toValidUtf8(callId, 256).c_str(), call.callId.c_str());
+	STRCMP_EQUAL("check-sync;reboot=false", call.event.c_str());
+	STRCMP_EQUAL(("udp:" + peerAddress()).c_str(), call.remote.c_str());
+	CHECK_FALSE(call.authenticated);
+	CHECK_EQUAL(1u, call.identity);
+	for (const RecordingStatus::Report &report : status.reports) {
+		STRCMP_EQUAL(callId.c_str(), report.callId.c_str()); // the model makes it printable
+		STRCMP_EQUAL("check-sync;reboot=false", report.event.c_str());
+		STRCMP_EQUAL(("udp:" + peerAddress()).c_str(), report.remote.c_str());
+		STRCMP_EQUAL("udp", report.transport.c_str());
+		CHECK_FALSE(report.handedOver);
+		STRCMP_EQUAL("Resync", report.action.c_str());
+		CHECK_EQUAL(1u, report.identity);
+		CHECK_FALSE(report.authenticated);
+		CHECK_EQUAL(200u, report.sipStatus);
+		CHECK_EQUAL(Provisioning::Accepted, report.provisioning);
+	}
+
+	// Handed over: the same facts, said to be handed over.
+	CHECK_EQUAL(200, handedOver(notify({}, nullptr, callId)).status);
+	CHECK_EQUAL(3u, status.reports.size());
+	CHECK_TRUE(status.reports.back().handedOver);
+	STRCMP_EQUAL(callId.c_str(), status.reports.back().callId.c_str());
 }
 
 TEST(SipService, failuresOnThePortLockTheRemoteOutOfHandOversToo)
