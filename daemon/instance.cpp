@@ -25,6 +25,22 @@ namespace checksyncd {
 
 namespace {
 
+// SIGTERM, SIGINT and SIGHUP, blocked and read from a signalfd.
+UniqueFd blockedSignals()
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0)
+		throw std::system_error(errno, std::generic_category(), "sigprocmask");
+	UniqueFd fd(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+	if (!fd)
+		throw std::system_error(errno, std::generic_category(), "signalfd");
+	return fd;
+}
+
 std::vector<std::string> defaultListen(std::uint16_t port)
 {
 	std::string p = std::to_string(port);
@@ -34,6 +50,15 @@ std::vector<std::string> defaultListen(std::uint16_t port)
 		"sip:[::]:" + p + ";transport=udp",
 		"sip:[::]:" + p + ";transport=tcp",
 	};
+}
+
+// What the SIP service binds: --listen's URIs, none with --listen none,
+// else the default transports on the port of the settings at start.
+std::vector<std::string> listenUris(const Options &options, const Settings *settings)
+{
+	if (!options.listen.empty() || options.noListen)
+		return options.listen;
+	return defaultListen(settings ? settings->port : 5060);
 }
 
 // What tells one version of the file from another without reading it.
@@ -50,60 +75,42 @@ std::string fileStamp(const std::string &path)
 
 } // namespace
 
-Instance::Instance(const Options &options) : options_(options)
+Instance::Instance(const Options &options)
+	: options_(options), signalFd_(blockedSignals()),
+	  signals_(loop_, signalFd_.get(), POLLIN, [this](int) { onSignal(); }),
+	  // Watch first, then read: a change made between the two is an event
+	  // the loop handles once it runs.
+	  watcher_(loop_, options_.settingsPath, [this] { reload(ReadCause::Watched); }),
+	  settings_(settingsAtStart()), bus_(loop_, options_.bus), provisioning_(loop_, bus_),
+	  statusService_(loop_, bus_, *this), gate_(loop_, settings_.get()),
+	  sip_(loop_, provisioning_, gate_, listenUris(options_, settings_.get()), &statusService_),
+	  knownSources_(loop_, sip_.guard(), KnownSourcesStore::directoryFromEnvironment()),
+	  handoff_(bus_, sip_, HandoffService::lookUpGroup()),
+	  pnp_(loop_, provisioning_,
+	       [this](const PnpStatus &pnp) {
+		       statusService_.setPlugAndPlay(pnp.state, pnp.lastServer, pnp.lastUrl,
+						     pnp.droppedOffLink);
+	       }),
+	  watchdog_(loop_)
 {
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0)
-		throw std::system_error(errno, std::generic_category(), "sigprocmask");
-	signalFd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
-	if (!signalFd_)
-		throw std::system_error(errno, std::generic_category(), "signalfd");
-	signals_ = std::make_unique<FdWatch>(loop_, signalFd_.get(), POLLIN,
-					     [this](int) { onSignal(); });
-
-	// Watch first, then read: a change made between the two is an event
-	// the loop handles once it runs.
-	watcher_ = std::make_unique<SettingsWatcher>(loop_, options_.settingsPath,
-						     [this] { reload(ReadCause::Watched); });
-	loadSettings(ReadCause::Asked);
-
-	bus_ = std::make_unique<BusConnection>(loop_, options_.bus);
-	provisioning_ = std::make_unique<ProvisioningClient>(loop_, *bus_);
-	statusService_ = std::make_unique<StatusService>(loop_, *bus_);
 	publishSettings();
-
-	gate_ = std::make_unique<SourceGate>(loop_);
-	gate_->setSettings(settings_.get());
-
-	std::vector<std::string> listen = options_.listen;
-	if (listen.empty() && !options_.noListen)
-		listen = defaultListen(settings_ ? settings_->port : 5060);
-	sip_ = std::make_unique<SipService>(loop_, *provisioning_, listen, statusService_.get());
-	sip_->setSettings(settings_);
-	sip_->setSourceGate(gate_.get());
-	statusService_->setFeed(sip_.get());
-	feedLink_.status = statusService_.get();
-	statusService_->setListening(listen);
-	knownSources_ = std::make_unique<KnownSourcesStore>(
-		loop_, sip_->guard(), KnownSourcesStore::directoryFromEnvironment());
-	handoff_ = std::make_unique<HandoffService>(*bus_, *sip_, HandoffService::lookUpGroup());
-	pnp_ = std::make_unique<PnpService>(loop_, *provisioning_);
-	pnp_->setObserver([this](const PnpStatus &pnp) {
-		statusService_->setPlugAndPlay(pnp.state, pnp.lastServer, pnp.lastUrl,
-					       pnp.droppedOffLink);
-	});
-	pnp_->setSettings(settings_);
+	statusService_.setListening(listenUris(options_, settings_.get()));
+	sip_.setSettings(settings_);
+	pnp_.setSettings(settings_);
 }
 
-bool Instance::loadSettings(ReadCause cause)
+std::shared_ptr<const Settings> Instance::settingsAtStart()
+{
+	std::shared_ptr<const Settings> settings;
+	loadSettings(ReadCause::Asked, settings);
+	return settings;
+}
+
+bool Instance::loadSettings(ReadCause cause, std::shared_ptr<const Settings> &inForce)
 {
 	const std::string &path = options_.settingsPath;
 	LoadResult result = loadSettingsFile(path);
-	ReloadDecision decision = decideReload(settings_.get(), result);
+	ReloadDecision decision = decideReload(inForce.get(), result);
 
 	if (decision == ReloadDecision::Unchanged) {
 		// An event that did not change the settings (a touch, an editor's
@@ -129,7 +136,7 @@ bool Instance::loadSettings(ReadCause cause)
 		for (const SettingsError &error : result.errors)
 			logMessage(LogLevel::Error, error.toString(), {{"SETTINGS_FILE", path}});
 		settingsProblem_ = problem;
-		if (settings_)
+		if (inForce)
 			logMessage(LogLevel::Warning,
 				   "refused " + path + "; the last good settings stay in force",
 				   {{"SETTINGS_FILE", path}});
@@ -145,12 +152,12 @@ bool Instance::loadSettings(ReadCause cause)
 		logMessage(LogLevel::Warning, warning, {{"SETTINGS_FILE", path}});
 	for (const std::string &warning : authWarnings(*result.settings))
 		logMessage(LogLevel::Warning, path + ": " + warning, {{"SETTINGS_FILE", path}});
-	settings_ = std::make_shared<const Settings>(std::move(*result.settings));
+	inForce = std::make_shared<const Settings>(std::move(*result.settings));
 	settingsProblem_.clear();
 	logMessage(LogLevel::Info,
 		   "settings loaded from " + path +
-			   ": challenge_checksync=" + onOff(settings_->challengeChecksync) + ", " +
-			   std::to_string(settings_->identities.size()) + " identities",
+			   ": challenge_checksync=" + onOff(inForce->challengeChecksync) + ", " +
+			   std::to_string(inForce->identities.size()) + " identities",
 		   {{"SETTINGS_FILE", path}});
 	return true;
 }
@@ -161,17 +168,17 @@ void Instance::reload(ReadCause cause)
 	std::string reloading = "RELOADING=1\nMONOTONIC_USEC=" +
 				std::to_string(EventLoop::nowMs() * 1000);
 	(void)sd_notify(0, reloading.c_str());
-	bool changed = loadSettings(cause);
-	if (changed && sip_)
-		sip_->setSettings(settings_);
+	bool changed = loadSettings(cause, settings_);
+	if (changed)
+		sip_.setSettings(settings_);
 	// New settings look every name of the source filter up again; so does
 	// a SIGHUP that changed nothing.
 	if (changed)
-		gate_->setSettings(settings_.get());
+		gate_.setSettings(settings_.get());
 	else if (cause == ReadCause::Asked)
-		gate_->refresh();
-	if (changed && pnp_)
-		pnp_->setSettings(settings_);
+		gate_.refresh();
+	if (changed)
+		pnp_.setSettings(settings_);
 	publishSettings();
 	notifyReady();
 }
@@ -183,10 +190,10 @@ std::string Instance::status() const
 		text = options_.noListen
 			       ? std::string("Serving check-syncs handed over by the UA only "
 					     "(--listen none)")
-			       : "Serving check-sync on " + sip_->listening() +
+			       : "Serving check-sync on " + sip_.listening() +
 					 " and handed over by the UA";
 		text += std::string("; challenge ") + onOff(settings_->challengeChecksync);
-		if (std::string filter = gate_->status(); !filter.empty())
+		if (std::string filter = gate_.status(); !filter.empty())
 			text += "; " + filter;
 		if (!settingsProblem_.empty())
 			text += "; kept last good settings (" + settingsProblem_ + ")";
@@ -198,10 +205,8 @@ std::string Instance::status() const
 
 void Instance::publishSettings()
 {
-	if (!statusService_)
-		return;
-	statusService_->setState(settings_ ? ServiceState::Serving : ServiceState::NoSettings);
-	statusService_->setSettings(options_.settingsPath, settingsProblem_);
+	statusService_.setState(settings_ ? ServiceState::Serving : ServiceState::NoSettings);
+	statusService_.setSettings(options_.settingsPath, settingsProblem_);
 }
 
 void Instance::notifyReady()
@@ -219,7 +224,7 @@ void Instance::onSignal()
 			logMessage(LogLevel::Info, "SIGHUP: reloading " + options_.settingsPath);
 			// Watch what the path names now (a change inotify does not
 			// report, such as a mount, is followed from here on), then read.
-			watcher_->rearm();
+			watcher_.rearm();
 			reload(ReadCause::Asked);
 			break;
 		case SIGTERM:
@@ -228,7 +233,7 @@ void Instance::onSignal()
 				   std::string("stopping on ") +
 					   strsignal(static_cast<int>(info.ssi_signo)));
 			(void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
-			statusService_->setState(ServiceState::Stopping);
+			statusService_.setState(ServiceState::Stopping);
 			loop_.stop();
 			break;
 		default:
@@ -245,7 +250,7 @@ int Instance::run()
 	loop_.run();
 	// What changed since the last write: the stop before the reboot a
 	// check-sync asked for is the moment the PBX's source matters most.
-	knownSources_->flush();
+	knownSources_.flush();
 	return 0;
 }
 

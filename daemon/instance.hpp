@@ -1,14 +1,24 @@
 // SPDX-License-Identifier: MIT
 //
-// The running daemon: owns every subsystem in start order (loop, signals,
-// settings watcher, settings, bus connection, D-Bus client, status object,
-// source filter, SIP service, hand-overs from the UA, plug and play,
-// watchdog), so teardown runs in reverse for free.
+// The running daemon: owns every subsystem as a member, declared in start
+// order (loop, signals, settings watcher, settings, bus connection, D-Bus
+// client, status object, source filter, SIP service, known sources,
+// hand-overs from the UA, plug and play, watchdog) and built in that order
+// by the constructor's initialiser list, so teardown runs in reverse for
+// free. Each is handed what it works with when it is built; none is wired
+// up later.
+//
+// None is optional: with --listen none the SIP service binds no port but
+// still parses and answers the requests the UA hands over, and plug and
+// play is a setting a reload can turn on, so each subsystem lives as long
+// as the daemon.
 
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "auth/known_sources_store.hpp"
@@ -23,6 +33,7 @@
 #include "settings/settings_watcher.hpp"
 #include "sip/handoff_service.hpp"
 #include "sip/sip_service.hpp"
+#include "status/status.hpp"
 #include "status/status_service.hpp"
 
 namespace checksyncd {
@@ -34,7 +45,7 @@ struct Options {
 	std::string bus = "system";
 };
 
-class Instance
+class Instance final : StatusFeed
 {
 public:
 	// Throws std::runtime_error when a transport cannot be bound or the
@@ -54,46 +65,55 @@ private:
 		Watched,
 		Asked,
 	};
-	// Read the settings file and put it in force if it is good and new.
+	// Read the settings file and put it in `inForce` if it is good and new.
 	// Returns whether the settings or the refusal changed.
-	bool loadSettings(ReadCause cause);
+	bool loadSettings(ReadCause cause, std::shared_ptr<const Settings> &inForce);
+	// The first read, for settings_ (nullptr: no good settings).
+	std::shared_ptr<const Settings> settingsAtStart();
 	void reload(ReadCause cause);
 	void onSignal();
 	void notifyReady();
 	std::string status() const;
 	void publishSettings();
 
+	// StatusFeed: what the status object asks the SIP side.
+	std::vector<Lockout> lockedOut(std::uint64_t nowMs) override
+	{
+		return sip_.lockedOut(nowMs);
+	}
+	bool unlock(std::string_view source) override { return sip_.unlock(source); }
+
 	Options options_;
 	EventLoop loop_;
-	UniqueFd signalFd_;
-	std::unique_ptr<FdWatch> signals_;
+	UniqueFd signalFd_; // SIGTERM, SIGINT and SIGHUP, blocked
+	FdWatch signals_;
 	// Before the settings: the watches exist when the file is first read,
 	// so a change made meanwhile is reported.
-	std::unique_ptr<SettingsWatcher> watcher_;
-	std::shared_ptr<const Settings> settings_;
+	SettingsWatcher watcher_;
 	std::string settingsProblem_; // why the file was last refused
 	std::string refusedStamp_;    // which version of the file that was
-	std::unique_ptr<BusConnection> bus_;
-	std::unique_ptr<ProvisioningClient> provisioning_;
-	std::unique_ptr<StatusService> statusService_;
-	std::unique_ptr<SourceGate> gate_;
-	std::unique_ptr<SipService> sip_;
-	// The status object reads the SIP side's lockouts while both exist:
-	// declared after sip_, so the link goes first.
-	struct FeedLink {
-		StatusService *status = nullptr;
-		~FeedLink()
-		{
-			if (status)
-				status->setFeed(nullptr);
-		}
-	} feedLink_;
+	std::shared_ptr<const Settings> settings_;
+	BusConnection bus_;
+	ProvisioningClient provisioning_;
+	// The status object and the SIP service use each other. The SIP
+	// service reports every request to the status object, so it comes
+	// after it: the status object outlives it and the pointer the SIP
+	// service (and its socket filter) holds is good for as long as they
+	// exist. The status object asks about lockouts through this Instance
+	// (its StatusFeed), which asks sip_: it does so only from the loop
+	// (a property read, Unlock, a timer), which runs only in run(), after
+	// sip_ is built and before it goes. (It cannot be given sip_ itself:
+	// sip_ is not built yet when the status object is, and a reference to
+	// a base of an object not yet built is undefined, [class.cdtor]/3.)
+	StatusService statusService_;
+	SourceGate gate_; // the source filter: asked by sip_ about every request
+	SipService sip_;
 	// The SIP side's known sources, kept across a restart.
-	std::unique_ptr<KnownSourcesStore> knownSources_;
+	KnownSourcesStore knownSources_;
 	// Requests handed over by the phone's UA: into sip_, answered on bus_.
-	std::unique_ptr<HandoffService> handoff_;
-	std::unique_ptr<PnpService> pnp_;
-	Watchdog watchdog_{loop_};
+	HandoffService handoff_;
+	PnpService pnp_; // tells statusService_ of every change
+	Watchdog watchdog_;
 };
 
 } // namespace checksyncd

@@ -272,7 +272,8 @@ public:
 	virtual void checkSyncAnswered(const CheckSyncReport &report) = 0;
 };
 
-// What the status object asks the SIP side; SipService implements it.
+// What the status object asks the SIP side; Instance (daemon/instance.hpp)
+// answers it from SipService.
 class StatusFeed
 {
 public:

@@ -83,8 +83,10 @@ const char *precisionText(KernelProgram::Precision precision)
 
 } // namespace
 
-SocketFilter::SocketFilter(EventLoop &loop, nta_agent_s *agent, StatusSink *status)
-	: status_(status), tickTimer_(loop), countTimer_(loop)
+SocketFilter::SocketFilter(EventLoop &loop, nta_agent_s *agent, SourceGate &gate,
+			   StatusSink *status, AuthenticatedSources authenticated)
+	: gate_(gate), status_(status), authenticated_(std::move(authenticated)), tickTimer_(loop),
+	  countTimer_(loop)
 {
 	std::vector<sockaddr_storage> bound;
 	tport_t *master = agent ? nta_agent_tports(agent) : nullptr;
@@ -130,13 +132,16 @@ SocketFilter::SocketFilter(EventLoop &loop, nta_agent_s *agent, StatusSink *stat
 		logMessage(LogLevel::Debug,
 			   "socket filter: UDP sockets " + (names.empty() ? "none" : names));
 	}
+	// The programs: now, and again whenever the source filter's sources
+	// change.
+	gate_.setKernelListener([this] { rebuild(); });
+	rebuild();
 }
 
 SocketFilter::~SocketFilter()
 {
 	// The programs stay with the sockets, which close with the agent.
-	if (gate_)
-		gate_->setKernelListener(nullptr);
+	gate_.setKernelListener(nullptr);
 }
 
 std::vector<std::string> SocketFilter::sockets() const
@@ -145,16 +150,6 @@ std::vector<std::string> SocketFilter::sockets() const
 	for (const Socket &socket : sockets_)
 		names.push_back(socket.name);
 	return names;
-}
-
-void SocketFilter::setSourceGate(SourceGate *gate)
-{
-	if (gate_)
-		gate_->setKernelListener(nullptr);
-	gate_ = gate;
-	if (gate_)
-		gate_->setKernelListener([this] { rebuild(); });
-	rebuild();
 }
 
 std::vector<IpPrefix> SocketFilter::authenticatedPrefixes() const
@@ -172,8 +167,7 @@ void SocketFilter::rebuild()
 {
 	// What the old programs dropped is theirs.
 	countDrops();
-	const SourceGate::KernelSources sources = gate_ ? gate_->kernelSources()
-							: SourceGate::KernelSources{};
+	const SourceGate::KernelSources sources = gate_.kernelSources();
 	const unsigned level = governor_.level();
 	KernelFilterSpec spec;
 	State state = State::None;
@@ -351,8 +345,7 @@ SocketFilter::Meminfo SocketFilter::readSockets()
 		countDelayMs_ = kCountMinMs;
 		if (status_)
 			status_->droppedInKernel(filtered, shed);
-		if (gate_)
-			gate_->droppedInKernel(filtered);
+		gate_.droppedInKernel(filtered);
 		shedTotal_ += shed;
 		shedSinceLog_ += shed;
 	}
@@ -423,8 +416,7 @@ void SocketFilter::tick()
 		return;
 	// A source that authenticated meanwhile (it got through as one of the
 	// rest) passes from now on.
-	if (!(gate_ && gate_->kernelSources().drops) &&
-	    authenticatedPrefixes() != builtAuthenticated_)
+	if (!gate_.kernelSources().drops && authenticatedPrefixes() != builtAuthenticated_)
 		rebuild();
 	if (now - overloadLoggedMs_ >= kOverloadLogMs) {
 		logMessage(LogLevel::Warning,

@@ -74,20 +74,18 @@ public:
 	static constexpr std::uint64_t kCountMaxMs = 60'000;
 	static constexpr std::uint64_t kOverloadLogMs = 60'000;
 
-	// Finds the UDP sockets of `agent`'s primary transports. `status`
-	// (may be null) hears of what the kernel dropped.
-	SocketFilter(EventLoop &loop, nta_agent_s *agent, StatusSink *status);
+	// The sources that authenticated before (RequestGuard's).
+	using AuthenticatedSources = std::function<std::vector<SourcePrefix>()>;
+
+	// Finds the UDP sockets of `agent`'s primary transports and builds
+	// their programs from `gate`, the source filter, now and whenever it
+	// says its sources changed (it outlives the filter). `status` (may be
+	// null) hears of what the kernel dropped.
+	SocketFilter(EventLoop &loop, nta_agent_s *agent, SourceGate &gate, StatusSink *status,
+		     AuthenticatedSources authenticated);
 	~SocketFilter();
 	SocketFilter(const SocketFilter &) = delete;
 	SocketFilter &operator=(const SocketFilter &) = delete;
-
-	// The source filter (nullptr: none); rebuilt now and whenever it says.
-	void setSourceGate(SourceGate *gate);
-	// The sources that authenticated before (RequestGuard's).
-	void setAuthenticatedSources(std::function<std::vector<SourcePrefix>()> sources)
-	{
-		authenticated_ = std::move(sources);
-	}
 
 	// How many requests the source filter drops one UDP request it drops
 	// in the daemon stands for: kSampleOneIn (or fewer still while
@@ -147,9 +145,9 @@ private:
 	std::vector<IpPrefix> authenticatedPrefixes() const;
 	void levelChanged(unsigned before, std::uint64_t nowMs);
 
+	SourceGate &gate_;
 	StatusSink *status_;
-	SourceGate *gate_ = nullptr;
-	std::function<std::vector<SourcePrefix>()> authenticated_;
+	AuthenticatedSources authenticated_;
 	std::vector<Socket> sockets_;
 	OverloadGovernor governor_;
 	std::vector<IpPrefix> builtAuthenticated_; // in the program now

@@ -56,9 +56,10 @@ std::string describeIgnored(const Resolution &result)
 
 } // namespace
 
-SourceGate::SourceGate(EventLoop &loop, std::string resolvConf)
+SourceGate::SourceGate(EventLoop &loop, const Settings *settings, std::string resolvConf)
 	: loop_(loop), resolvConf_(std::move(resolvConf)), refreshTimer_(loop), dropTimer_(loop)
 {
+	setSettings(settings);
 }
 
 SourceGate::~SourceGate() = default;

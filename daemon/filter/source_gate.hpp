@@ -35,8 +35,10 @@ namespace checksyncd {
 class SourceGate
 {
 public:
-	// resolvConf: where the DNS servers are named (Resolver; a test's own file).
-	explicit SourceGate(EventLoop &loop, std::string resolvConf = "/etc/resolv.conf");
+	// `settings`: those in force at start (setSettings()). resolvConf: where
+	// the DNS servers are named (Resolver; a test's own file).
+	SourceGate(EventLoop &loop, const Settings *settings,
+		   std::string resolvConf = "/etc/resolv.conf");
 	~SourceGate();
 	SourceGate(const SourceGate &) = delete;
 	SourceGate &operator=(const SourceGate &) = delete;
@@ -61,8 +63,8 @@ public:
 	};
 	KernelSources kernelSources() const;
 	// Called whenever kernelSources() may have changed (new settings, a
-	// name resolved to other addresses or stopped resolving); nullptr: no
-	// one listens.
+	// name resolved to other addresses or stopped resolving): the socket
+	// filter listens while it exists; nullptr: no one listens.
 	void setKernelListener(std::function<void()> listener) { listener_ = std::move(listener); }
 	// The kernel dropped `count` more requests for the filter.
 	void droppedInKernel(std::uint64_t count);

@@ -210,8 +210,9 @@ struct PnpService::Round {
 	unsigned refusals = 0;
 };
 
-PnpService::PnpService(EventLoop &loop, ProvisioningClient &provisioning)
-	: loop_(loop), provisioning_(provisioning), owed_(loop), settle_(loop), reaper_(loop)
+PnpService::PnpService(EventLoop &loop, ProvisioningClient &provisioning, Observer observer)
+	: loop_(loop), provisioning_(provisioning), owed_(loop), settle_(loop), reaper_(loop),
+	  observer_(std::move(observer))
 {
 	try {
 		addresses_ = std::make_unique<AddressWatch>(
@@ -227,6 +228,7 @@ PnpService::PnpService(EventLoop &loop, ProvisioningClient &provisioning)
 			   std::string("pnp: cannot watch the IPv4 addresses (") + e.what() +
 				   "): plug and play runs only at start and when turned on");
 	}
+	publish();
 }
 
 PnpService::~PnpService() = default;
@@ -722,12 +724,6 @@ void PnpService::onProvisioned(Round &round, const CallOutcome &outcome)
 	else if (round.expired)
 		close(round, "no provisioning URL taken within " +
 				     std::to_string(kPnpRoundMs / 1000) + " s");
-}
-
-void PnpService::setObserver(std::function<void(const PnpStatus &)> observer)
-{
-	observer_ = std::move(observer);
-	publish();
 }
 
 void PnpService::publish()

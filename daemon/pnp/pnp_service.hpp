@@ -58,7 +58,11 @@ struct PnpStatus {
 class PnpService
 {
 public:
-	PnpService(EventLoop &loop, ProvisioningClient &provisioning);
+	// Called with the status at once and whenever it changes (the status
+	// object).
+	using Observer = std::function<void(const PnpStatus &)>;
+
+	PnpService(EventLoop &loop, ProvisioningClient &provisioning, Observer observer);
 	~PnpService();
 	PnpService(const PnpService &) = delete;
 	PnpService &operator=(const PnpService &) = delete;
@@ -69,8 +73,6 @@ public:
 	void setSettings(std::shared_ptr<const Settings> settings);
 
 	const PnpStatus &status() const { return status_; }
-	// Called with the status whenever it changes (the status object).
-	void setObserver(std::function<void(const PnpStatus &)> observer);
 
 private:
 	struct Round;
@@ -106,7 +108,7 @@ private:
 	std::shared_ptr<Round> round_;
 	std::shared_ptr<Round> retired_;
 	PnpStatus status_;
-	std::function<void(const PnpStatus &)> observer_;
+	Observer observer_;
 };
 
 } // namespace checksyncd

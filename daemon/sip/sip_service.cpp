@@ -188,9 +188,9 @@ void logNoPassword(const Verdict &verdict, const std::string &user, const Source
 
 } // namespace
 
-SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
+SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning, SourceGate &gate,
 		       const std::vector<std::string> &listen, StatusSink *status)
-	: provisioning_(provisioning), status_(status),
+	: provisioning_(provisioning), gate_(gate), status_(status),
 	  guard_(randomKey<NonceAuthority::Key>(), randomKey<RequestKeyer::Key>())
 {
 	// (url_string_t *)-1 is sofia-sip's NONE: create the agent without
@@ -230,12 +230,13 @@ SipService::SipService(EventLoop &loop, ProvisioningClient &provisioning,
 	}
 	// TCP connections bounded in total and per source, descriptors kept
 	// for the daemon (tcp_guard.hpp).
-	tcpGuard_ = std::make_unique<TcpGuard>(loop);
-	tcpGuard_->setTrust([this](const SourceAddress &peer) { return trustOf(peer); });
+	tcpGuard_ = std::make_unique<TcpGuard>(
+		loop, [this](const SourceAddress &peer) { return trustOf(peer); });
 	// The kernel drops what the source filter drops, and sheds under
 	// overload all but the sources that authenticated (socket_filter.hpp).
-	socketFilter_ = std::make_unique<SocketFilter>(loop, agent_.get(), status_);
-	socketFilter_->setAuthenticatedSources([this] { return guard_.authenticatedSources(); });
+	socketFilter_ = std::make_unique<SocketFilter>(loop, agent_.get(), gate_, status_, [this] {
+		return guard_.authenticatedSources();
+	});
 }
 
 SipService::~SipService()
@@ -246,12 +247,6 @@ SipService::~SipService()
 			nta_incoming_treply(waiting.irq.get(), SIP_503_SERVICE_UNAVAILABLE,
 					    SIPTAG_SERVER_STR(kServer), SIPTAG_RETRY_AFTER_STR("5"),
 					    TAG_END());
-}
-
-void SipService::setSourceGate(SourceGate *gate)
-{
-	gate_ = gate;
-	socketFilter_->setSourceGate(gate);
 }
 
 void SipService::setSettings(std::shared_ptr<const Settings> settings)
@@ -327,10 +322,8 @@ SourceVerdict SipService::filter(const Origin &origin)
 	// A datagram on the port passed the kernel's socket filter first: one
 	// it would drop is its sample (socket_filter.hpp).
 	const bool datagram = !origin.handoff && origin.transport == Transport::Udp;
-	const SourceVerdict filtered = gate_ ? gate_->check(origin.address,
-							    datagram ? socketFilter_->sampleWeight()
-								     : 1)
-					     : SourceVerdict::Allow;
+	const SourceVerdict filtered = gate_.check(origin.address,
+						   datagram ? socketFilter_->sampleWeight() : 1);
 	if (datagram)
 		socketFilter_->sawDatagram(filtered == SourceVerdict::Drop
 						   ? SocketFilter::Datagram::Filtered
@@ -340,9 +333,9 @@ SourceVerdict SipService::filter(const Origin &origin)
 
 ConnectionLimits::Trust SipService::trustOf(const SourceAddress &peer) const
 {
-	if (guard_.isKnownSource(peer.prefix) || (gate_ && gate_->names(peer.address)))
+	if (guard_.isKnownSource(peer.prefix) || gate_.names(peer.address))
 		return ConnectionLimits::Trust::Kept;
-	if (gate_ && !gate_->allows(peer.address))
+	if (!gate_.allows(peer.address))
 		return ConnectionLimits::Trust::Filtered;
 	return ConnectionLimits::Trust::Allowed;
 }
@@ -351,7 +344,7 @@ bool SipService::named(const Origin &origin, const SourceAddress &source) const
 {
 	if (origin.handoff && fromRegistrarByFlow(origin.handoff->context))
 		return true;
-	return gate_ && gate_->names(source.address);
+	return gate_.names(source.address);
 }
 
 void SipService::handle(UniqueMsg msg, sip_t *sip, const Origin &origin)

@@ -73,7 +73,7 @@ struct HandoffRefusal {
 // comes later, through the callback.
 using HandoffResult = std::variant<std::monostate, HandoffAnswer, HandoffRefusal>;
 
-class SipService final : public StatusFeed
+class SipService final
 {
 public:
 	// The largest request accepted, in bytes (NTATAG_MAXSIZE): see
@@ -90,21 +90,19 @@ public:
 	static constexpr std::size_t kMaxWaiting = 256;
 
 	// Binds every URI in `listen`; throws std::runtime_error naming the
-	// first one that cannot be bound. `status` (may be null) hears about
-	// every request and answer.
-	SipService(EventLoop &loop, ProvisioningClient &provisioning,
+	// first one that cannot be bound. `gate`, the source filter
+	// (daemon/filter/source_gate.hpp), is asked first about every request,
+	// and the kernel's socket filter (socket_filter.hpp) is built from it
+	// too. `status` (may be null) hears about every request and answer.
+	// Both outlive the service (daemon/instance.hpp).
+	SipService(EventLoop &loop, ProvisioningClient &provisioning, SourceGate &gate,
 		   const std::vector<std::string> &listen, StatusSink *status = nullptr);
-	~SipService() override;
+	~SipService();
 	SipService(const SipService &) = delete;
 	SipService &operator=(const SipService &) = delete;
 
 	// nullptr: no good settings yet (answer 503).
 	void setSettings(std::shared_ptr<const Settings> settings);
-
-	// Source filter (daemon/filter/source_gate.hpp): asked first about every
-	// request; nullptr: every source is considered. The kernel's socket
-	// filter (socket_filter.hpp) is built from it too.
-	void setSourceGate(SourceGate *gate);
 
 	// The listen URIs, without "sip:", for the status line (empty with
 	// --listen none).
@@ -124,15 +122,12 @@ public:
 	// (known_sources_store.hpp).
 	RequestGuard &guard() { return guard_; }
 
-	// StatusFeed
-	std::vector<Lockout> lockedOut(std::uint64_t nowMs) override
+	// What the status object asks (its StatusFeed, daemon/instance.hpp).
+	std::vector<Lockout> lockedOut(std::uint64_t nowMs) const
 	{
 		return guard_.lockedOut(nowMs);
 	}
-	bool unlock(std::string_view source) override
-	{
-		return guard_.unlock(source, EventLoop::nowMs());
-	}
+	bool unlock(std::string_view source) { return guard_.unlock(source, EventLoop::nowMs()); }
 
 private:
 	// A handed-over request on its way through handle(): its context, and
@@ -207,6 +202,7 @@ private:
 				       std::string &events) const;
 
 	ProvisioningClient &provisioning_;
+	SourceGate &gate_; // the source filter
 	StatusSink *status_;
 	UniqueAgent agent_;
 	std::shared_ptr<const Settings> settings_;
@@ -216,7 +212,6 @@ private:
 	// The handed-over requests among them, by their key: a retransmission
 	// handed over meanwhile waits for the same answer.
 	std::map<RequestKey, std::list<Waiting>::iterator> handedOver_;
-	SourceGate *gate_ = nullptr; // source filter
 	std::unique_ptr<TcpGuard> tcpGuard_;
 	std::unique_ptr<SocketFilter> socketFilter_; // the UDP sockets' BPF program
 };

@@ -133,7 +133,8 @@ const char *reasonText(ConnectionLimits::Reason reason)
 
 } // namespace
 
-TcpGuard::TcpGuard(EventLoop &loop) : limits_(limitsFor(descriptorLimit())), timer_(loop)
+TcpGuard::TcpGuard(EventLoop &loop, TrustOf trust)
+	: limits_(limitsFor(descriptorLimit())), trust_(std::move(trust)), timer_(loop)
 {
 	// The TCP listening sockets: tport's, as the daemon has no other.
 	for (int fd = 0; fd < kFirstScanEnd; fd++) {

@@ -96,7 +96,14 @@ public:
 	// sent before the guard closes the connection.
 	static constexpr unsigned kStalledRequestMs = 5'000;
 
-	explicit TcpGuard(EventLoop &loop);
+	// What the SIP side knows of a connection's peer: whether the source
+	// filter lets it in, names it, or it authenticated before (what makes
+	// room goes least proven first: connection_limits.hpp). Asked about
+	// every connection each time the guard looks; without it, every peer
+	// is Trust::Allowed.
+	using TrustOf = std::function<ConnectionLimits::Trust(const SourceAddress &peer)>;
+
+	explicit TcpGuard(EventLoop &loop, TrustOf trust = {});
 	TcpGuard(const TcpGuard &) = delete;
 	TcpGuard &operator=(const TcpGuard &) = delete;
 
@@ -105,14 +112,6 @@ public:
 	// nta delivered a complete request: over TCP, it restarts its
 	// connection's idle time.
 	void sawRequest(msg_s *msg);
-
-	// What the SIP side knows of a connection's peer: whether the source
-	// filter lets it in, names it, or it authenticated before (what makes
-	// room goes least proven first: connection_limits.hpp). Asked about
-	// every connection each time the guard looks; without it, every peer
-	// is Trust::Allowed.
-	using TrustOf = std::function<ConnectionLimits::Trust(const SourceAddress &peer)>;
-	void setTrust(TrustOf trust) { trust_ = std::move(trust); }
 
 private:
 	struct Listener {

@@ -149,8 +149,8 @@ const sd_bus_vtable StatusService::Callbacks::vtable[] = {
 
 #undef CHECKSYNCD_PROPERTY
 
-StatusService::StatusService(EventLoop &loop, BusConnection &bus)
-	: bus_(bus), flush_(loop), expiry_(loop)
+StatusService::StatusService(EventLoop &loop, BusConnection &bus, StatusFeed &feed)
+	: bus_(bus), feed_(feed), flush_(loop), expiry_(loop)
 {
 	bus_.addClient(*this);
 	if (sd_bus *connection = bus_.get())
@@ -235,13 +235,6 @@ int StatusService::Callbacks::onMatchReply(sd_bus_message *reply, void *, sd_bus
 			   std::string("cannot listen for ActionFinished: ") +
 				   (error->message ? error->message : error->name));
 	return 0;
-}
-
-void StatusService::setFeed(StatusFeed *feed)
-{
-	feed_ = feed;
-	if (!feed_)
-		expiry_.cancel();
 }
 
 void StatusService::setState(ServiceState state)
@@ -353,10 +346,8 @@ void StatusService::flush()
 
 void StatusService::refreshLockouts()
 {
-	if (!feed_)
-		return;
 	std::uint64_t now = EventLoop::nowMs();
-	model_.setLockouts(feed_->lockedOut(now));
+	model_.setLockouts(feed_.lockedOut(now));
 	// Wake up when the first lock ends, to say so.
 	if (std::optional<std::uint64_t> next = model_.nextExpiryMs())
 		expiry_.arm(*next > now ? *next - now : 0, [this] {
@@ -453,7 +444,7 @@ int StatusService::Callbacks::unlock(StatusService &self, sd_bus_message *call, 
 					 "not an IP address: \"%s\"",
 					 printableUtf8(text, 64).c_str());
 	std::string source = prefix->toString();
-	if (!self.feed_ || !self.feed_->unlock(source))
+	if (!self.feed_.unlock(source))
 		return sd_bus_error_setf(error, kErrorNotLockedOut, "%s is not locked out",
 					 source.c_str());
 

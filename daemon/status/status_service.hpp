@@ -32,14 +32,14 @@ class StatusService final : public StatusSink, public BusConnection::Client
 public:
 	// Owns the name and exports the object at once (the bus is connected
 	// when the daemon starts); a failure to own the name is logged, not
-	// fatal: the SIP side does not depend on it.
-	StatusService(EventLoop &loop, BusConnection &bus);
+	// fatal: the SIP side does not depend on it. `feed` (the SIP side's
+	// lockouts) is never asked while the object is built or destroyed:
+	// only when it flushes, a property is read, Unlock is called or a
+	// lockout ends.
+	StatusService(EventLoop &loop, BusConnection &bus, StatusFeed &feed);
 	~StatusService();
 	StatusService(const StatusService &) = delete;
 	StatusService &operator=(const StatusService &) = delete;
-
-	// The SIP side, once it exists; nullptr before it goes away.
-	void setFeed(StatusFeed *feed);
 
 	void setState(ServiceState state);
 	void setSettings(std::string_view file, std::string_view error);
@@ -77,7 +77,7 @@ private:
 	friend struct Callbacks;
 
 	BusConnection &bus_;
-	StatusFeed *feed_ = nullptr;
+	StatusFeed &feed_;
 	StatusModel model_;
 	Timer flush_;
 	Timer expiry_;

@@ -88,7 +88,7 @@ TEST_GROUP(SourceGate)
 			server.send(response.bytes(), r.from);
 		});
 		writeResolvConf(dir.path("resolv.conf"), *dns);
-		gate = std::make_unique<SourceGate>(loop, dir.path("resolv.conf"));
+		gate = std::make_unique<SourceGate>(loop, nullptr, dir.path("resolv.conf"));
 		gate->setKernelListener([this] { ++kernelChanges; });
 	}
 
@@ -246,7 +246,7 @@ TEST(SourceGate, aRegistrarsNameIsFollowedThroughNaptrAndSrv)
 		server.send(response.bytes(), r.from);
 	});
 	writeResolvConf(dir.path("resolv.conf"), *dns);
-	gate = std::make_unique<SourceGate>(loop, dir.path("resolv.conf"));
+	gate = std::make_unique<SourceGate>(loop, nullptr, dir.path("resolv.conf"));
 	Settings settings;
 	settings.filterRegistrar = true;
 	Identity pbx;

@@ -257,8 +257,7 @@ TEST_GROUP(PnpService)
 		connection = std::make_unique<BusConnection>(loop, bus->address());
 		client = std::make_unique<ProvisioningClient>(loop, *connection);
 
-		pnp = std::make_unique<PnpService>(loop, *client);
-		pnp->setObserver([this](const PnpStatus &status) {
+		pnp = std::make_unique<PnpService>(loop, *client, [this](const PnpStatus &status) {
 			if (states.empty() || states.back() != status.state)
 				states.push_back(status.state);
 		});

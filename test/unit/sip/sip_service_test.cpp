@@ -21,6 +21,7 @@
 #include "auth/digest.hpp"
 #include "base/text.hpp"
 #include "base/unique_fd.hpp"
+#include "filter/source_gate.hpp"
 #include "loop/bus_connection.hpp"
 #include "loop/log.hpp"
 #include "loop/loop.hpp"
@@ -151,6 +152,8 @@ TEST_GROUP(SipService)
 {
 	EventLoop loop;
 	TempDir dir;
+	// The source filter, off (no settings): every source is considered.
+	SourceGate gate{loop, nullptr, dir.path("resolv.conf")};
 	std::unique_ptr<PrivateBus> bus;
 	std::unique_ptr<ProvisioningDouble> provisioning;
 	std::unique_ptr<BusConnection> connection;
@@ -178,7 +181,7 @@ TEST_GROUP(SipService)
 		client = std::make_unique<ProvisioningClient>(loop, *connection);
 		port = freePort();
 		sip = std::make_unique<SipService>(
-			loop, *client,
+			loop, *client, gate,
 			std::vector<std::string>{"sip:127.0.0.1:" + std::to_string(port) +
 						 ";transport=udp"});
 		Identity one;
@@ -392,7 +395,7 @@ TEST(SipService, aServedCheckSyncIsToldAsValidUtf8OnDBusAndAsReceivedToTheStatus
 	RecordingStatus status;
 	sip.reset(); // again on the same port, with a status sink
 	sip = std::make_unique<SipService>(
-		loop, *client,
+		loop, *client, gate,
 		std::vector<std::string>{"sip:127.0.0.1:" + std::to_string(port) +
 					 ";transport=udp"},
 		&status);

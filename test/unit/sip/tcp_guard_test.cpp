@@ -107,9 +107,9 @@ TEST_GROUP(TcpGuard)
 		(void)::setrlimit(RLIMIT_NOFILE, &savedLimit);
 	}
 
-	void startGuard()
+	void startGuard(TcpGuard::TrustOf trust = {})
 	{
-		guard = std::make_unique<TcpGuard>(loop);
+		guard = std::make_unique<TcpGuard>(loop, std::move(trust));
 	}
 
 	// Connect from `source` and accept, as tport does; the guard looks
@@ -192,8 +192,7 @@ TEST(TcpGuard, aSourceOverItsCapLosesItsOwnOldestConnection)
 
 TEST(TcpGuard, aFullTableKeepsTheSourcesThatProvedThemselves)
 {
-	startGuard();
-	guard->setTrust([](const SourceAddress &peer) {
+	startGuard([](const SourceAddress &peer) {
 		return peer.address.toString() == "127.0.0.2" ? ConnectionLimits::Trust::Kept
 							      : ConnectionLimits::Trust::Allowed;
 	});

@@ -258,8 +258,7 @@ TEST_GROUP(StatusService)
 		if (!error.empty())
 			FAIL(error.c_str());
 		connection = std::make_unique<BusConnection>(loop, bus->address());
-		status = std::make_unique<StatusService>(loop, *connection);
-		status->setFeed(&feed);
+		status = std::make_unique<StatusService>(loop, *connection, feed);
 		peer = std::make_unique<Peer>(loop, bus->address());
 	}
 
