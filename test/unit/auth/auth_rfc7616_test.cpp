@@ -14,11 +14,13 @@
 #include "auth/auth.hpp"
 #include "base/sofia.hpp"
 
+#include "support/sip_text.hpp"
 #include "support/string_from.hpp"
 
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
+using checksyncd::test::quotedParam;
 
 namespace {
 
@@ -63,23 +65,14 @@ TEST_GROUP(AuthRfc7616)
 			.at(index);
 	}
 
-	static std::string param(const std::string &challenge, const std::string &name)
-	{
-		std::size_t at = challenge.find(name + "=\"");
-		if (at == std::string::npos)
-			return {};
-		at += name.size() + 2;
-		return challenge.substr(at, challenge.find('"', at) - at);
-	}
-
 	// An answer to `challenge`: `nameParam` is the whole username (or
 	// username*) parameter, `user` what is hashed, `extra` appended.
 	std::string answer(const std::string &challenge, const std::string &nameParam,
 			   const std::string &user, const std::string &password,
 			   Algorithm algorithm = Algorithm::Md5, const std::string &extra = "")
 	{
-		const std::string realm = param(challenge, "realm");
-		const std::string nonce = param(challenge, "nonce");
+		const std::string realm = quotedParam(challenge, "realm");
+		const std::string nonce = quotedParam(challenge, "nonce");
 		DigestInput in;
 		in.method = "NOTIFY";
 		in.uri = kUri;
@@ -151,7 +144,7 @@ TEST(AuthRfc7616, aRightAnswerYieldsAuthenticationInfoThatProvesThePassword)
 	// ":" H(":" uri)).
 	const std::string ha1 = hashHex(Algorithm::Md5, "340899:ser.berlin.snom.com:1234");
 	const std::string expected = hashHex(
-		Algorithm::Md5, ha1 + ":" + param(c, "nonce") + ":00000001:0a4f113b:auth:" +
+		Algorithm::Md5, ha1 + ":" + quotedParam(c, "nonce") + ":00000001:0a4f113b:auth:" +
 					hashHex(Algorithm::Md5, std::string(":") + kUri));
 	STRCMP_EQUAL(expected.c_str(), outcome.rspauth.c_str());
 	STRCMP_EQUAL(("nextnonce=\"N\", qop=auth, rspauth=\"" + expected +
@@ -168,7 +161,7 @@ TEST(AuthRfc7616, withoutQopAuthenticationInfoCarriesOnlyTheNextNonce)
 {
 	settings.qop = QopPolicy::None;
 	const std::string c = challenge();
-	const std::string nonce = param(c, "nonce");
+	const std::string nonce = quotedParam(c, "nonce");
 	DigestInput in;
 	in.method = "NOTIFY";
 	in.uri = kUri;
@@ -213,10 +206,10 @@ TEST(AuthRfc7616, userhashIsOfferedWithAnOpaqueAndAHashedUsernameAuthenticates)
 	settings.userhash = true;
 	const std::string c = challenge();
 	CHECK_TRUE(c.find(", userhash=true") != std::string::npos);
-	const std::string opaque = param(c, "opaque");
+	const std::string opaque = quotedParam(c, "opaque");
 	LONGS_EQUAL(16, opaque.size());
 	// The same opaque for every challenge of the realm: nothing is kept.
-	STRCMP_EQUAL(opaque.c_str(), param(challenge(), "opaque").c_str());
+	STRCMP_EQUAL(opaque.c_str(), quotedParam(challenge(), "opaque").c_str());
 	// H("340899:ser.berlin.snom.com"), computed apart.
 	const std::string hashed = "username=\"e1074b8d7ec0529cff6099a149f67a85\", userhash=true";
 	const std::string echo = ", opaque=\"" + opaque + "\"";
@@ -290,7 +283,7 @@ TEST(AuthRfc7616, aUtf8UserAuthenticatesByUsernameStarOrItsHash)
 				  "\"8fae5b17a811fd56ab11a0a3c4eca561e420e4728b3a31ecc09112cd3864e"
 				  "322\", userhash=true",
 				  user, "Secret, or not?", Algorithm::Sha512_256,
-				  ", opaque=\"" + param(offered, "opaque") + "\""))
+				  ", opaque=\"" + quotedParam(offered, "opaque") + "\""))
 			    .result);
 }
 

@@ -15,25 +15,17 @@
 #include "base/text.hpp"
 #include "sip/request_guard.hpp"
 
+#include "support/sip_text.hpp"
 #include "support/string_from.hpp"
 
 #include <CppUTest/TestHarness.h>
 
 using namespace checksyncd;
+using checksyncd::test::quotedParam;
 
 namespace {
 
 constexpr const char *kRealm = "ser.berlin.snom.com";
-
-// The value of parameter `name` in one WWW-Authenticate value.
-std::string param(const std::string &challenge, const std::string &name)
-{
-	std::size_t at = challenge.find(name + "=\"");
-	if (at == std::string::npos)
-		return {};
-	at += name.size() + 2;
-	return challenge.substr(at, challenge.find('"', at) - at);
-}
 
 } // namespace
 
@@ -110,8 +102,8 @@ TEST_GROUP(RequestGuard)
 			   const std::string &password = "1234",
 			   const std::string &username = "340899")
 	{
-		std::string realm = param(challenge, "realm");
-		std::string nonce = param(challenge, "nonce");
+		std::string realm = quotedParam(challenge, "realm");
+		std::string nonce = quotedParam(challenge, "nonce");
 		std::string ha1 = computeHa1(Algorithm::Md5, username, realm, password);
 		DigestInput in;
 		in.method = "NOTIFY";
@@ -464,7 +456,7 @@ TEST(RequestGuard, aReloadThatDropsARealmOrAnAlgorithmRefusesAnswersToTheOldNonc
 {
 	Verdict challenge = send(notify(pbx));
 	LONGS_EQUAL(401, challenge.status);
-	STRCMP_EQUAL(kRealm, param(challenge.challenges[0], "realm").c_str());
+	STRCMP_EQUAL(kRealm, quotedParam(challenge.challenges[0], "realm").c_str());
 
 	// MD5 no longer offered: the MD5 nonce's answer is refused, however
 	// right, and the realm cache follows the new settings.
@@ -487,7 +479,7 @@ TEST(RequestGuard, aReloadThatDropsARealmOrAnAlgorithmRefusesAnswersToTheOldNonc
 	Verdict again = send(other);
 	LONGS_EQUAL(401, again.status);
 	CHECK_EQUAL(AuthResult::NoCredentials, again.auth);
-	STRCMP_EQUAL("pbx.example.net", param(again.challenges[0], "realm").c_str());
+	STRCMP_EQUAL("pbx.example.net", quotedParam(again.challenges[0], "realm").c_str());
 }
 
 TEST(RequestGuard, anInactiveIdentityAfterAReloadNeverAuthenticates)
@@ -514,8 +506,8 @@ TEST(RequestGuard, theRealmOfTheAnswerPicksTheIdentityOfTwoPbxs)
 
 	Verdict challenge = send(notify(pbx));
 	LONGS_EQUAL(2, challenge.challenges.size());
-	STRCMP_EQUAL("a.example.net", param(challenge.challenges[0], "realm").c_str());
-	STRCMP_EQUAL("b.example.net", param(challenge.challenges[1], "realm").c_str());
+	STRCMP_EQUAL("a.example.net", quotedParam(challenge.challenges[0], "realm").c_str());
+	STRCMP_EQUAL("b.example.net", quotedParam(challenge.challenges[1], "realm").c_str());
 
 	Verdict second = authenticate(pbx, "5678", "340899", 1);
 	CHECK_TRUE(second.serve);
@@ -541,7 +533,7 @@ TEST(RequestGuard, the401IsTheSameForEveryUserButTheNonces)
 	auto shape = [](const Verdict &v) {
 		std::vector<std::string> out;
 		for (const std::string &c : v.challenges) {
-			std::string nonce = param(c, "nonce");
+			std::string nonce = quotedParam(c, "nonce");
 			std::string masked = c;
 			masked.replace(masked.find(nonce), nonce.size(), "N");
 			out.push_back(masked);
@@ -556,7 +548,8 @@ TEST(RequestGuard, the401IsTheSameForEveryUserButTheNonces)
 	CHECK(shape(known) == shape(hashOnly));
 	CHECK(shape(known) == shape(unknown));
 	CHECK(shape(known) == shape(noUser));
-	CHECK_FALSE(param(known.challenges[0], "nonce") == param(unknown.challenges[0], "nonce"));
+	CHECK_FALSE(quotedParam(known.challenges[0], "nonce") ==
+		    quotedParam(unknown.challenges[0], "nonce"));
 }
 
 TEST(RequestGuard, noCeilingOnAuthenticatedCheckSyncs)

@@ -31,6 +31,7 @@
 #include "status/status.hpp"
 #include "support/daemon_support.hpp"
 #include "support/provisioning_double.hpp"
+#include "support/sip_text.hpp"
 #include "support/string_from.hpp"
 
 #include <CppUTest/TestHarness.h>
@@ -38,6 +39,7 @@
 using namespace checksyncd;
 using checksyncd::test::PrivateBus;
 using checksyncd::test::ProvisioningDouble;
+using checksyncd::test::quotedParam;
 using checksyncd::test::stepUntil;
 using checksyncd::test::TempDir;
 
@@ -103,15 +105,6 @@ std::string withoutNonce(std::string challenge)
 	if (at != std::string::npos)
 		challenge.erase(at + 7, challenge.find('"', at + 7) - at - 7);
 	return challenge;
-}
-
-std::string param(const std::string &challenge, const std::string &name)
-{
-	std::size_t at = challenge.find(name + "=\"");
-	if (at == std::string::npos)
-		return {};
-	at += name.size() + 2;
-	return challenge.substr(at, challenge.find('"', at) - at);
 }
 
 // What the status object hears of each check-sync answered, with the
@@ -250,8 +243,8 @@ TEST_GROUP(SipService)
 
 	std::string answer(const std::string &challenge, const std::string &password = "1234")
 	{
-		const std::string realm = param(challenge, "realm");
-		const std::string nonce = param(challenge, "nonce");
+		const std::string realm = quotedParam(challenge, "realm");
+		const std::string nonce = quotedParam(challenge, "nonce");
 		const std::string target = uri();
 		DigestInput in;
 		in.method = "NOTIFY";
@@ -354,8 +347,8 @@ TEST(SipService, aChallengeIsTheSameOnThePortAndHandedOver)
 		STRCMP_EQUAL(withoutNonce(port.headers[i]).c_str(),
 			     withoutNonce(handoff.headers[i]).c_str());
 	// Only the nonces differ: each answer has its own.
-	CHECK_TRUE(param(port.header("WWW-Authenticate"), "nonce") !=
-		   param(handoff.header("WWW-Authenticate"), "nonce"));
+	CHECK_TRUE(quotedParam(port.header("WWW-Authenticate"), "nonce") !=
+		   quotedParam(handoff.header("WWW-Authenticate"), "nonce"));
 	CHECK_EQUAL(0u, provisioning->calls.size());
 }
 
