@@ -630,13 +630,13 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, Verdict verdict, const SourceA
 		       const Origin &origin)
 {
 	if (!origin.handoff && waiting_.size() - handedOver_.size() >= kMaxWaiting) {
-		Verdict busy = verdict;
-		busy.serve = false;
-		busy.status = 503;
-		busy.phrase = sip_503_Service_unavailable;
-		busy.retryAfterS = 1;
-		reportAnswer(status_, sip, source, Arrival::Port, busy);
-		reply(std::move(msg), sip, busy, source, origin);
+		// The verdict becomes the 503.
+		verdict.serve = false;
+		verdict.status = 503;
+		verdict.phrase = sip_503_Service_unavailable;
+		verdict.retryAfterS = 1;
+		reportAnswer(status_, sip, source, Arrival::Port, verdict);
+		reply(std::move(msg), sip, verdict, source, origin);
 		return;
 	}
 
@@ -647,7 +647,6 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, Verdict verdict, const SourceA
 	Waiting waiting;
 	waiting.key = verdict.key;
 	waiting.facts = facts;
-	waiting.authenticationInfo = std::move(verdict.authenticationInfo);
 
 	// Reserve the place first: the callback, called later from the loop,
 	// finds it by iterator.
@@ -657,12 +656,14 @@ void SipService::serve(UniqueMsg msg, sip_t *sip, Verdict verdict, const SourceA
 		[this, slot](const CallOutcome &later) { answerWaiting(slot, later); });
 
 	if (outcome) {
-		verdict.authenticationInfo = std::move(slot->authenticationInfo);
 		waiting_.erase(slot);
 		answerAtOnce(std::move(msg), sip, std::move(verdict), *facts, *outcome, source,
 			     origin);
 		return;
 	}
+	// It waits (the callback never runs before submit() returns): its 200
+	// will carry this Authentication-Info.
+	slot->authenticationInfo = std::move(verdict.authenticationInfo);
 
 	if (origin.handoff) {
 		// It waits for the D-Bus call with the UA that handed it over,
