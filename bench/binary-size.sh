@@ -28,6 +28,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench="$repo/bench"
+bench_name=binary-size
+# shellcheck source=bench/lib.sh
+. "$bench/lib.sh"
 source=worktree
 files=0
 symbols=0
@@ -41,15 +45,14 @@ while [ $# -gt 0 ]; do
 	--objects) objects=$2; shift 2 ;;
 	--keep) keep=$2; shift 2 ;;
 	-h | --help) sed -n '4,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) echo "binary-size: unknown argument $1" >&2; exit 64 ;;
+	*) bench_usage "unknown argument $1" ;;
 	esac
 done
 for n in "$files" "$symbols" "$objects"; do
-	[[ $n =~ ^[0-9]+$ ]] || { echo "binary-size: --files, --symbols and --objects take a number" >&2; exit 64; }
+	[[ $n =~ ^[0-9]+$ ]] || bench_usage "--files, --symbols and --objects take a number"
 done
-for tool in meson ninja dpkg-buildflags strip size nm addr2line c++filt; do
-	command -v "$tool" >/dev/null || { echo "binary-size: $tool not found (apt-get install meson ninja-build dpkg-dev binutils)" >&2; exit 1; }
-done
+bench_require "apt-get install meson ninja-build dpkg-dev binutils" \
+	meson ninja dpkg-buildflags strip size nm addr2line c++filt
 
 if [ -n "$keep" ]; then
 	mkdir -p "$keep"
@@ -57,18 +60,9 @@ if [ -n "$keep" ]; then
 	rm -rf "$work/src" "$work/build" "$work/build-nolto"
 else
 	work=$(mktemp -d /tmp/csd-binary-size-XXXXXX)
-	trap 'rm -rf "$work"' EXIT
+	bench_cleanup_more() { rm -rf "$work"; }
 fi
-mkdir -p "$work/src"
-if [ "$source" = worktree ]; then
-	(cd "$repo" && git ls-files -z --cached --others --exclude-standard |
-		xargs -0 -r sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' sh |
-		tar -c --null -T - -f -) | tar -x -C "$work/src"
-	revision="$(git -C "$repo" rev-parse --short HEAD) + work tree"
-else
-	git -C "$repo" archive "$source" | tar -x -C "$work/src"
-	revision=$(git -C "$repo" rev-parse --short "$source")
-fi
+bench_snapshot "$work/src" "$source"
 
 # debian/rules' exports, read from the snapshot's own debian/rules.
 maint=()

@@ -17,25 +17,18 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench="$repo/bench"
+bench_name=build-snapshot
+# shellcheck source=bench/lib.sh
+. "$bench/lib.sh"
 dir=${1:?usage: build-snapshot.sh DIR [worktree|REV]}
 source=${2:-worktree}
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
-rm -rf "$dir/src"
-mkdir -p "$dir/src"
-if [ "$source" = worktree ]; then
-	(cd "$repo" && git ls-files -z --cached --others --exclude-standard |
-		xargs -0 -r sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' sh |
-		tar -c --null -T - -f -) | tar -x -C "$dir/src"
-else
-	git -C "$repo" archive "$source" | tar -x -C "$dir/src"
-fi
-if [ "$source" = worktree ]; then
-	echo "$(git -C "$repo" rev-parse --short HEAD) + work tree $(date -u +%FT%TZ)"
-else
-	git -C "$repo" rev-parse --short "$source"
-fi >"$dir/REVISION"
+bench_snapshot "$dir/src" "$source"
+[ "$source" != worktree ] || revision="$revision $(date -u +%FT%TZ)"
+echo "$revision" >"$dir/REVISION"
 
 meson setup "$dir/src/build" "$dir/src" -Dtests=disabled >"$dir/build.log" 2>&1 ||
 	{ tail -20 "$dir/build.log" >&2; exit 1; }

@@ -4,7 +4,7 @@
 # processes stopped at exit, the scenario table, the build of a snapshot,
 # the settings file the daemon is measured with, and the private bus with
 # the provisioning stand-in. The caller sets `bench_name` (how its messages
-# begin) and `bench` (this folder) before sourcing it.
+# begin), `repo` (the checkout) and `bench` (this folder) before sourcing it.
 
 # bench_usage MESSAGE: a bad argument; exit 64 (EX_USAGE).
 bench_usage() {
@@ -34,6 +34,25 @@ bench_scenario() {
 	plain) xml=sipp-plain-checksync.xml; challenge=off ;;
 	*) bench_usage "scenario auth, flood or plain" ;;
 	esac
+}
+
+# bench_snapshot DIR SOURCE: the sources into DIR (emptied first), taken
+# in milliseconds so that edits made meanwhile cannot mix into a build:
+# with SOURCE worktree, the files git knows or would add (tracked and
+# untracked, not ignored) as they are now; else the commit SOURCE (git
+# archive). Sets revision to which it was.
+bench_snapshot() {
+	rm -rf "$1"
+	mkdir -p "$1"
+	if [ "$2" = worktree ]; then
+		(cd "$repo" && git ls-files -z --cached --others --exclude-standard |
+			xargs -0 -r sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' sh |
+			tar -c --null -T - -f -) | tar -x -C "$1"
+		revision="$(git -C "$repo" rev-parse --short HEAD) + work tree"
+	else
+		git -C "$repo" archive "$2" | tar -x -C "$1"
+		revision=$(git -C "$repo" rev-parse --short "$2")
+	fi
 }
 
 # bench_build OUT SOURCE: unless both checksyncd and standin are given,
