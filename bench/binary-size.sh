@@ -29,7 +29,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$repo/bench"
-bench_name=binary-size
+bench_name="binary-size"
 # shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
 source=worktree

@@ -18,7 +18,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$repo/bench"
-bench_name=build-snapshot
+bench_name="build-snapshot"
 # shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
 dir=${1:?usage: build-snapshot.sh DIR [worktree|REV]}

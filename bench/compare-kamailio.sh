@@ -63,7 +63,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$repo/bench"
-bench_name=compare-kamailio
+bench_name="compare-kamailio"
 # shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
 started=$(date +%s)

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2034,SC2154 # sets and reads the sourcing script's variables
 #
 # What the shell benchmarks share, sourced by them (never run): the list of
 # processes stopped at exit, the scenario table, the build of a snapshot,

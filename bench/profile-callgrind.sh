@@ -25,7 +25,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$repo/bench"
-bench_name=profile-callgrind
+bench_name="profile-callgrind"
 # shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
 scenario=auth

@@ -30,7 +30,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench="$repo/bench"
-bench_name=profile-perf
+bench_name="profile-perf"
 # shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
 scenario=auth
